@@ -1,0 +1,267 @@
+"""Element-wise activations: a = σ(z) forward, δ ⊙ σ'(z) backward (eqs. 3-I, 3-II).
+
+Every activation here is overflow-free for any finite input, in float32 and float64:
+no exponential is ever taken of a positive number.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Array, Layer
+from .workspace import scratch
+
+
+def sigmoid(z: Array, out: Array, tmp: Array) -> Array:
+    """Write σ(z) into ``out`` without overflow; ``tmp`` is scratch of z's shape."""
+    e = np.abs(z, out=out)
+    np.negative(e, out=e)
+    np.exp(e, out=e)  # e = exp(-|z|) in (0, 1]
+    np.add(e, 1, out=tmp)
+    np.divide(e, tmp, out=out)  # σ(-|z|), accurate even when tiny
+    np.subtract(1, out, out=out, where=z >= 0)  # σ(|z|) = 1 - σ(-|z|)
+    return out
+
+
+def softmax(z: Array, out: Array) -> Array:
+    """Write the row-wise softmax of ``z`` into ``out``, the row maximum subtracted."""
+    np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def exp_clipped(z: Array, out: Array) -> Array:
+    """Write exp(z) into ``out``, z clipped at log(max float) so nothing overflows."""
+    np.minimum(z, np.log(np.finfo(out.dtype).max), out=out)
+    return np.exp(out, out=out)
+
+
+class Activation(Layer):
+    """Base of the parameter-free element-wise activations.
+
+    Subclasses write σ(z) in ``_activate(z, out)`` and δ ⊙ σ'(z) in
+    ``_derivative(delta, out)``, reading whatever they cached in ``_activate``.
+
+    Notes
+    -----
+    ``backward`` is the ``⊙ σ'(z)`` factor of the seed's eqs. 3-I and 3-II.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit.layers import Activation
+    >>> class Square(Activation):
+    ...     def _activate(self, z, out):
+    ...         self._z = z
+    ...         np.multiply(z, z, out=out)
+    ...     def _derivative(self, delta, out):
+    ...         np.multiply(delta, 2 * self._z, out=out)
+    >>> layer = Square()
+    >>> layer.forward(np.array([[3.0]])), layer.backward(np.array([[1.0]]))
+    (array([[9.]]), array([[6.]]))
+    """
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        out = scratch(self, "a", x.shape, x.dtype)
+        self._activate(x, out)
+        return out
+
+    def backward(self, delta: Array) -> Array:
+        out = scratch(self, "d", delta.shape, delta.dtype)
+        self._derivative(delta, out)
+        return out
+
+    def _activate(self, z: Array, out: Array) -> None:
+        raise NotImplementedError
+
+    def _derivative(self, delta: Array, out: Array) -> None:
+        raise NotImplementedError
+
+
+class Identity(Activation):
+    """The identity, ``a = z``: the regression output and a linear bottleneck.
+
+    Notes
+    -----
+    σ'(z) = 1, so δ passes unchanged. With ``SquaredError`` it is a canonical pair: the
+    output error (eq. 3-I) is ``(a - y)/m``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit.layers import Identity
+    >>> Identity().forward(np.array([[-1.0, 2.0]]))
+    array([[-1.,  2.]])
+    """
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        return x
+
+    def backward(self, delta: Array) -> Array:
+        return delta
+
+
+class ReLU(Activation):
+    """Rectified linear unit, ``a = max(z, 0)``.
+
+    Notes
+    -----
+    σ'(z) = 1 where z > 0, else 0: it does not vanish for large z, which is the seed's
+    remedy for the sigmoid's learning slowdown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit.layers import ReLU
+    >>> ReLU().forward(np.array([[-1.0, 2.0]]))
+    array([[0., 2.]])
+    """
+
+    def _activate(self, z: Array, out: Array) -> None:
+        np.maximum(z, 0, out=out)
+        self._a = out
+
+    def _derivative(self, delta: Array, out: Array) -> None:
+        np.multiply(delta, self._a > 0, out=out)
+
+
+class LeakyReLU(Activation):
+    """Leaky rectifier, ``a = z`` for z > 0 and ``negative_slope * z`` otherwise.
+
+    Parameters
+    ----------
+    negative_slope : float
+        The slope for negative inputs, ``0 <= negative_slope < 1``.
+
+    Notes
+    -----
+    σ'(z) = 1 for z > 0, ``negative_slope`` otherwise: the gradient never dies.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit.layers import LeakyReLU
+    >>> LeakyReLU(0.1).forward(np.array([[-1.0, 2.0]]))
+    array([[-0.1,  2. ]])
+    """
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        self.negative_slope = negative_slope
+
+    def _activate(self, z: Array, out: Array) -> None:
+        self._positive = z > 0
+        np.multiply(z, self.negative_slope, out=out)
+        np.copyto(out, z, where=self._positive)
+
+    def _derivative(self, delta: Array, out: Array) -> None:
+        np.multiply(delta, self.negative_slope, out=out)
+        np.copyto(out, delta, where=self._positive)
+
+
+class Sigmoid(Activation):
+    """Logistic sigmoid, ``a = 1 / (1 + exp(-z))``: the seed's σ.
+
+    Notes
+    -----
+    σ'(z) = a (1 - a). Computed as ``e/(1+e)`` with ``e = exp(-|z|)``, so the
+    exponential never overflows and small probabilities keep their relative precision.
+    With ``BinaryCrossEntropy`` it is a canonical pair: the output error is
+    ``(a - y)/m``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit.layers import Sigmoid
+    >>> Sigmoid().forward(np.array([[0.0, 1e4, -1e4]]))
+    array([[0.5, 1. , 0. ]])
+    """
+
+    def _activate(self, z: Array, out: Array) -> None:
+        self._a = sigmoid(z, out, scratch(self, "tmp", z.shape, z.dtype))
+
+    def _derivative(self, delta: Array, out: Array) -> None:
+        a = self._a
+        np.subtract(1, a, out=out)
+        out *= a
+        out *= delta
+
+
+class Tanh(Activation):
+    """Hyperbolic tangent, ``a = tanh(z)``.
+
+    Notes
+    -----
+    σ'(z) = 1 - a².
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit.layers import Tanh
+    >>> Tanh().forward(np.array([[0.0, 1e4]]))
+    array([[0., 1.]])
+    """
+
+    def _activate(self, z: Array, out: Array) -> None:
+        np.tanh(z, out=out)
+        self._a = out
+
+    def _derivative(self, delta: Array, out: Array) -> None:
+        a = self._a
+        np.multiply(a, a, out=out)
+        np.subtract(1, out, out=out)
+        out *= delta
+
+
+class Softmax(Activation):
+    """Softmax over the features of each row, ``a_j = exp(z_j) / Σ_k exp(z_k)``.
+
+    Notes
+    -----
+    Not element-wise: ``backward`` applies the Jacobian, ``δ_z = a ⊙ (δ_a - Σ_j δ_a,j
+    a_j)``, which is the general form of eq. 3-I's ``∇_a C ⊙ σ'(z)``. The row maximum
+    is subtracted first, so no exponential overflows. With ``CategoricalCrossEntropy``
+    it is a canonical pair: the output error is ``(a - y)/m``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit.layers import Softmax
+    >>> Softmax().forward(np.array([[0.0, 0.0], [1e4, -1e4]]))
+    array([[0.5, 0.5],
+           [1. , 0. ]])
+    """
+
+    def _activate(self, z: Array, out: Array) -> None:
+        self._a = softmax(z, out)
+
+    def _derivative(self, delta: Array, out: Array) -> None:
+        a = self._a
+        np.multiply(delta, a, out=out)
+        dot = out.sum(axis=1, keepdims=True)
+        np.subtract(delta, dot, out=out)
+        out *= a
+
+
+class Exp(Activation):
+    """Exponential, ``a = exp(z)``: the log link of Poisson regression.
+
+    Notes
+    -----
+    σ'(z) = a. Inputs above ``log(max float)`` are clipped there, so the output is the
+    largest finite number instead of an overflow. With ``PoissonLoss`` it is a canonical
+    pair: the output error is ``(a - y)/m``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit.layers import Exp
+    >>> Exp().forward(np.array([[0.0, 1.0]]))
+    array([[1.        , 2.71828183]])
+    """
+
+    def _activate(self, z: Array, out: Array) -> None:
+        self._a = exp_clipped(z, out)
+
+    def _derivative(self, delta: Array, out: Array) -> None:
+        np.multiply(delta, self._a, out=out)

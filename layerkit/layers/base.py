@@ -1,0 +1,88 @@
+"""The layer contract: ``forward`` computes a layer's output, ``backward`` sends δ back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from .._configurable import Configurable
+
+Array = NDArray[Any]
+
+
+class Layer(Configurable):
+    """Base class of every layer: one step of the forward pass and of the backward pass.
+
+    A layer maps its input ``x`` of shape ``(m, n_in)`` to an output of shape
+    ``(m, n_out)``. ``backward(delta)`` receives ∂C/∂(output) and returns ∂C/∂(input),
+    writing the gradient of every parameter into ``grads`` on the way (overwriting,
+    never accumulating). Subclasses store their constructor arguments as attributes of
+    the same name (the scikit-learn convention), so a layer can be copied, cloned and
+    described from its arguments.
+
+    Parameters
+    ----------
+    (none; subclasses define their own)
+
+    Shape
+    -----
+    - input ``x``: ``(m, n_in)``, batch first.
+    - output: ``(m, n_out)`` where ``n_out`` is what ``build`` returns.
+
+    Notes
+    -----
+    ``backward`` generalizes the seed's eq. 3-II: a parameter-free activation multiplies
+    the incoming δ by σ'(z) (the ``⊙ σ'(z)`` factor), a ``Dense`` layer produces eqs.
+    3-III/3-IV and the ``(w)^T δ`` factor. ``params`` and ``grads`` are dicts of *live*
+    arrays with the same keys; optimizers update ``params`` in place.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit.layers import Layer
+    >>> class Double(Layer):
+    ...     def forward(self, x, training=False):
+    ...         return 2 * x
+    ...     def backward(self, delta):
+    ...         return 2 * delta
+    >>> layer = Double()
+    >>> layer.build(3, np.random.default_rng(0), np.float64)
+    3
+    >>> layer.forward(np.ones((1, 3)))
+    array([[2., 2., 2.]])
+    >>> layer.params
+    {}
+    """
+
+    #: Parameter names that the estimators' L2 penalty ``alpha`` applies to.
+    penalized: tuple[str, ...] = ()
+
+    params: dict[str, Array]
+    grads: dict[str, Array]
+
+    def __getattr__(self, name: str) -> Any:
+        # A layer that never set ``params``/``grads`` (a parameter-free layer, or a
+        # user layer before ``build``) has empty ones; they are created on first use
+        # so that every instance owns its own dicts.
+        if name in ("params", "grads"):
+            value: dict[str, Array] = {}
+            self.__dict__[name] = value
+            return value
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def build(self, n_in: int, rng: np.random.Generator, dtype: DTypeLike) -> int:
+        """Allocate parameters for ``n_in`` input features and return the output width.
+
+        The default (for parameter-free layers) allocates nothing and returns ``n_in``.
+        """
+        return n_in
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        """Return the layer's output for the batch ``x``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement forward()")
+
+    def backward(self, delta: Array) -> Array:
+        """Take ∂C/∂(output), write ``grads``, return ∂C/∂(input)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement backward()")

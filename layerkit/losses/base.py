@@ -1,0 +1,133 @@
+"""The loss contract: a batch-mean cost C and its gradient ∇_a C (eq. 3-I's first factor)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._configurable import Configurable
+from ..layers.base import Array, Layer
+
+
+class Loss(Configurable):
+    """Base class of losses: ``C = Σ_x s_x C_x / Σ_x s_x`` over a batch.
+
+    A subclass defines the cost of one example, ``per_example(a, y)`` (shape ``(m,)``),
+    and its gradient ``per_example_grad(a, y) = ∂C_x/∂a`` (shape ``(m, k)``); the base
+    class turns them into the batch mean ``value`` and its gradient ``grad``, with
+    sample weights ``s`` (uniform when ``None``). A batch whose weights are all zero has
+    ``value == 0`` and a zero gradient: it carries no information, and is not an error.
+
+    A loss whose ``link`` is set forms a *canonical pair* with that output activation:
+    ``δ^L = (a - y) s / Σ s``, and the cost can be computed from the logits ``z``
+    (``value_from_logits``, ``delta_from_logits``), exactly and without overflow.
+
+    Shape
+    -----
+    ``a`` and ``y``: ``(m, k)``; a 1-d ``y`` is accepted when ``k == 1``.
+    ``sample_weight``: ``(m,)``.
+
+    Notes
+    -----
+    ``grad`` is ∇_a C including the 1/m (or ``s/Σs``), the first factor of eq. 3-I; so
+    parameter gradients come out as batch means and plain SGD is eqs. 2-5/2-6.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit.losses import Loss
+    >>> class AbsoluteError(Loss):
+    ...     def per_example(self, a, y):
+    ...         return np.abs(a - y).sum(axis=1)
+    ...     def per_example_grad(self, a, y):
+    ...         return np.sign(a - y)
+    >>> AbsoluteError().value(np.array([[1.0], [3.0]]), np.array([0.0, 0.0]))
+    2.0
+    """
+
+    #: The output activation this loss pairs with canonically (``None``: no fused form).
+    link: type[Layer] | None = None
+
+    # ---------------------------------------------------------------- subclass API
+    def per_example(self, a: Array, y: Array) -> Array:
+        """The cost ``C_x`` of each example, shape ``(m,)``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement per_example()")
+
+    def per_example_grad(self, a: Array, y: Array) -> Array:
+        """``∂C_x/∂a`` for each example, shape ``(m, k)``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement per_example_grad()")
+
+    def per_example_from_logits(self, z: Array, y: Array) -> Array:
+        """``C_x`` computed from the logits of the canonical link (canonical pairs)."""
+        raise NotImplementedError(f"{type(self).__name__} has no canonical link")
+
+    def link_output(self, z: Array, out: Array) -> Array:
+        """Write the canonical link's output ``a = σ(z)`` into ``out``."""
+        raise NotImplementedError(f"{type(self).__name__} has no canonical link")
+
+    # ---------------------------------------------------------------- public API
+    def value(self, a: Array, y: Array, sample_weight: Array | None = None) -> float:
+        """The batch mean cost (weighted mean with ``sample_weight``)."""
+        a, y = self._check(a, y)
+        return _mean(self.per_example(a, y), sample_weight)
+
+    def grad(self, a: Array, y: Array, sample_weight: Array | None = None) -> Array:
+        """∇_a C of the batch mean, shape of ``a`` (the first factor of eq. 3-I)."""
+        a, y = self._check(a, y)
+        g = np.asarray(self.per_example_grad(a, y), dtype=a.dtype)
+        return _scale_rows(g, sample_weight)
+
+    def value_from_logits(self, z: Array, y: Array, sample_weight: Array | None = None) -> float:
+        """The batch mean cost of ``link(z)``, computed stably from the logits ``z``."""
+        z, y = self._check(z, y)
+        return _mean(self.per_example_from_logits(z, y), sample_weight)
+
+    def delta_from_logits(
+        self,
+        z: Array,
+        y: Array,
+        sample_weight: Array | None = None,
+        out: Array | None = None,
+    ) -> Array:
+        """The fused output error ``δ^L = (link(z) - y) s / Σ s`` of a canonical pair."""
+        z, y = self._check(z, y)
+        out = np.empty_like(z) if out is None else out
+        self.link_output(z, out)
+        out -= y
+        return _scale_rows(out, sample_weight)
+
+    def _check(self, a: Array, y: Array) -> tuple[Array, Array]:
+        a = np.asarray(a)
+        y = np.asarray(y)
+        if a.ndim != 2:
+            raise ValueError(f"{self!r} expected a 2-d output a of shape (m, k), got {a.shape}")
+        if y.ndim == 1 and a.shape[1] == 1:
+            y = y.reshape(-1, 1)
+        if y.shape != a.shape:
+            raise ValueError(f"{self!r} expected y of shape {a.shape} like a, got {y.shape}")
+        if y.dtype != a.dtype:
+            y = y.astype(a.dtype)
+        return a, y
+
+
+def _mean(per_example: Array, sample_weight: Array | None) -> float:
+    if sample_weight is None:
+        return float(np.mean(per_example)) if per_example.size else 0.0
+    w = np.asarray(sample_weight)
+    total = float(w.sum())
+    if total == 0.0:
+        return 0.0
+    return float(np.dot(w, per_example)) / total
+
+
+def _scale_rows(g: Array, sample_weight: Array | None) -> Array:
+    """Multiply row x of ``g`` by ``1/m`` (or ``s_x/Σs``), in place."""
+    if sample_weight is None:
+        g *= 1.0 / max(g.shape[0], 1)
+        return g
+    w = np.asarray(sample_weight)
+    total = float(w.sum())
+    if total == 0.0:
+        g[...] = 0.0
+        return g
+    g *= (w / total).astype(g.dtype, copy=False)[:, None]
+    return g

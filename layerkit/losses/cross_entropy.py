@@ -1,0 +1,102 @@
+"""Cross-entropy costs for classification, exact from the logits."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..layers.activations import Sigmoid, Softmax, sigmoid, softmax
+from ..layers.base import Array
+from .base import Loss
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy, ``C_x = -Σ_j [y_j log a_j + (1 - y_j) log(1 - a_j)]``.
+
+    Parameters
+    ----------
+    (none)
+
+    Shape
+    -----
+    ``a``, ``y``: ``(m, k)``, one independent probability per column (binary: k = 1,
+    multilabel: k labels). ``y`` may be boolean.
+
+    Notes
+    -----
+    Canonical pair: ``Sigmoid``, for which ``δ^L = (a - y)/m`` and
+    ``C_x = Σ_j softplus(z_j) - y_j z_j`` is computed from the logits, exact for any z.
+    On probabilities, ``a`` is clipped to ``[eps, 1 - eps]`` so the value stays finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit.losses import BinaryCrossEntropy
+    >>> loss = BinaryCrossEntropy()
+    >>> round(loss.value(np.array([[0.5]]), np.array([[1.0]])), 6)  # log 2
+    0.693147
+    >>> loss.value_from_logits(np.array([[-1000.0]]), np.array([[1.0]]))
+    1000.0
+    """
+
+    link = Sigmoid
+
+    def per_example(self, a: Array, y: Array) -> Array:
+        eps = np.finfo(a.dtype).eps
+        a = np.clip(a, eps, 1 - eps)
+        return -(y * np.log(a) + (1 - y) * np.log1p(-a)).sum(axis=1)
+
+    def per_example_grad(self, a: Array, y: Array) -> Array:
+        eps = np.finfo(a.dtype).eps
+        a = np.clip(a, eps, 1 - eps)
+        return (a - y) / (a * (1 - a))
+
+    def per_example_from_logits(self, z: Array, y: Array) -> Array:
+        softplus = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))  # log(1 + e^z)
+        return (softplus - y * z).sum(axis=1)
+
+    def link_output(self, z: Array, out: Array) -> Array:
+        return sigmoid(z, out, np.empty_like(out))
+
+
+class CategoricalCrossEntropy(Loss):
+    """Categorical cross-entropy, ``C_x = -Σ_j y_j log a_j`` for one-hot ``y``.
+
+    Shape
+    -----
+    ``a``, ``y``: ``(m, k)`` with k classes; ``y`` one-hot (boolean or float) or any
+    rows of class probabilities.
+
+    Notes
+    -----
+    Canonical pair: ``Softmax``, for which ``δ^L = (a - y)/m`` and
+    ``C_x = Σ_j y_j (logsumexp(z) - z_j)`` is computed from the logits, exact and
+    finite for any z. On probabilities, ``a`` is clipped below at ``eps``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit.losses import CategoricalCrossEntropy
+    >>> loss = CategoricalCrossEntropy()
+    >>> round(loss.value(np.array([[0.25, 0.75]]), np.array([[0, 1]])), 6)  # -log 0.75
+    0.287682
+    >>> loss.value_from_logits(np.array([[1000.0, -1000.0]]), np.array([[0, 1]]))
+    2000.0
+    """
+
+    link = Softmax
+
+    def per_example(self, a: Array, y: Array) -> Array:
+        eps = np.finfo(a.dtype).eps
+        return -(y * np.log(np.maximum(a, eps))).sum(axis=1)
+
+    def per_example_grad(self, a: Array, y: Array) -> Array:
+        eps = np.finfo(a.dtype).eps
+        return -y / np.maximum(a, eps)
+
+    def per_example_from_logits(self, z: Array, y: Array) -> Array:
+        zmax = z.max(axis=1, keepdims=True)
+        lse = zmax[:, 0] + np.log(np.exp(z - zmax).sum(axis=1))
+        return y.sum(axis=1) * lse - np.einsum("ij,ij->i", y, z)
+
+    def link_output(self, z: Array, out: Array) -> Array:
+        return softmax(z, out)

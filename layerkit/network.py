@@ -1,0 +1,271 @@
+"""Sequential: a list of layers, run forward then backward (the seed's whole algorithm)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from ._random import RandomStateLike, as_generator, spawn
+from .layers.base import Array, Layer
+from .losses.base import Loss
+from .optim.base import Optimizer
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class Sequential:
+    """A network as a list of layers: data flows forward, the error δ flows back.
+
+    Parameters
+    ----------
+    layers : iterable of Layer
+        The layers, input first. Only output widths are given; input widths are
+        inferred by ``build``.
+
+    Shape
+    -----
+    ``forward``: ``(m, n_in)`` to ``(m, n_out)``; ``backward``: the reverse.
+
+    Notes
+    -----
+    ``backward`` chains every layer's backward: from the output error (eq. 3-I), each
+    layer hands ``∂C/∂(its input)`` to the one below (eq. 3-II) and writes its own
+    parameter gradients (eqs. 3-III, 3-IV). ``params``/``grads`` are flat dicts of the
+    layers' live arrays keyed ``"<layer index>.<name>"``, what optimizers consume.
+
+    When the last layer and the loss form a canonical pair (``Softmax`` +
+    ``CategoricalCrossEntropy``, ``Sigmoid`` + ``BinaryCrossEntropy``, ``Identity`` +
+    ``SquaredError``, ``Exp`` + ``PoissonLoss``), ``train_step`` skips the last layer,
+    computes the loss from the logits and starts backpropagation from the fused
+    ``δ^L = (a - y)/m``: exact and finite even for saturated outputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit import Sequential
+    >>> from layerkit.layers import Dense, ReLU, Softmax
+    >>> from layerkit.losses import CategoricalCrossEntropy
+    >>> from layerkit.optim import SGD
+    >>> net = Sequential([Dense(8), ReLU(), Dense(3), Softmax()]).build(4, random_state=0)
+    >>> sorted(net.params)
+    ['0.W', '0.b', '2.W', '2.b']
+    >>> x, y = np.ones((5, 4)), np.eye(3)[[0, 1, 2, 0, 1]]
+    >>> loss = net.train_step(x, y, CategoricalCrossEntropy(), SGD(learning_rate=0.1))
+    >>> net.forward(x).shape
+    (5, 3)
+    """
+
+    def __init__(self, layers: Iterable[Layer]) -> None:
+        self.layers = list(layers)
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(
+                    f"Sequential expected Layer objects, got {type(layer).__name__} at "
+                    f"position {i}"
+                )
+
+    # ------------------------------------------------------------------ building
+    def build(
+        self,
+        n_in: int,
+        *,
+        random_state: RandomStateLike = None,
+        dtype: DTypeLike = np.float64,
+    ) -> Sequential:
+        """Allocate every layer's parameters for ``n_in`` input features; return self.
+
+        Each layer gets its own child of the generator made from ``random_state``, so
+        one layer's initialization (or dropout stream) does not shift another's.
+        """
+        dt = np.dtype(dtype)
+        if dt not in _FLOATS:
+            raise ValueError(f"Sequential dtype must be float32 or float64, got {dt}")
+        rngs = spawn(as_generator(random_state), len(self.layers))
+        n = int(n_in)
+        for i, (layer, rng) in enumerate(zip(self.layers, rngs, strict=True)):
+            n_out = layer.build(n, rng, dt)
+            layer.__dict__["_n_in"] = n
+            if not isinstance(n_out, (int, np.integer)) or n_out < 1:
+                raise ValueError(
+                    f"{layer!r} at position {i}: build() must return the output width "
+                    f"as a positive int, got {n_out!r}"
+                )
+            n = int(n_out)
+        self.n_in_, self.n_out_, self.dtype = int(n_in), n, dt
+        return self
+
+    @property
+    def params(self) -> dict[str, Array]:
+        """All parameters as ``{"<layer>.<name>": live array}``."""
+        return {
+            f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()
+        }
+
+    @property
+    def grads(self) -> dict[str, Array]:
+        """All gradients, same keys as ``params``."""
+        return {
+            f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()
+        }
+
+    # ------------------------------------------------------------------ passes
+    def forward(self, x: Any, training: bool = False) -> Array:
+        """Run ``x`` through every layer and return the network's output."""
+        return self._forward_through(self.layers, x, training)
+
+    def backward(self, delta: Array) -> Array:
+        """Send ∂C/∂(output) back through every layer; return ∂C/∂(input)."""
+        for layer in reversed(self.layers):
+            delta = layer.backward(delta)
+        return delta
+
+    def is_canonical(self, loss: Loss) -> bool:
+        """Whether the last layer and ``loss`` form a canonical (fused) pair."""
+        return loss.link is not None and type(self.layers[-1]) is loss.link
+
+    def loss_value(
+        self,
+        x: Any,
+        y: Array,
+        loss: Loss,
+        sample_weight: Array | None = None,
+        *,
+        training: bool = False,
+    ) -> float:
+        """The loss on ``(x, y)``, from the logits for a canonical pair."""
+        fused = self.is_canonical(loss)
+        a = self._forward_through(self.layers[:-1] if fused else self.layers, x, training)
+        if fused:
+            return loss.value_from_logits(a, y, sample_weight)
+        return loss.value(a, y, sample_weight)
+
+    def loss_and_grads(
+        self,
+        x: Any,
+        y: Array,
+        loss: Loss,
+        sample_weight: Array | None = None,
+        *,
+        training: bool = True,
+    ) -> float:
+        """One forward pass and one backward pass: return C, fill ``grads``.
+
+        Uses the fused output error for canonical pairs, ``∇_a C ⊙ σ'(z)`` otherwise.
+        The first layer's input delta is not computed when the layer can skip it.
+        """
+        fused = self.is_canonical(loss)
+        layers = self.layers[:-1] if fused else self.layers
+        a = self._forward_through(layers, x, training)
+        if fused:
+            value = loss.value_from_logits(a, y, sample_weight)
+            delta = loss.delta_from_logits(a, y, sample_weight, out=self._delta_buffer(a))
+        else:
+            value = loss.value(a, y, sample_weight)
+            delta = loss.grad(a, y, sample_weight)
+        for i in range(len(layers) - 1, 0, -1):
+            delta = layers[i].backward(delta)
+        if layers:
+            first = layers[0]
+            param_grads = getattr(first, "param_grads", None)
+            if param_grads is not None:  # the input's own delta is never needed here
+                param_grads(delta)
+            else:
+                first.backward(delta)
+        return value
+
+    def _forward_through(self, layers: list[Layer], x: Any, training: bool) -> Any:
+        a = self._as_input(x)
+        for layer in layers:
+            a = layer.forward(a, training)
+        return a
+
+    def train_step(
+        self,
+        x: Any,
+        y: Array,
+        loss: Loss,
+        optimizer: Optimizer,
+        sample_weight: Array | None = None,
+    ) -> float:
+        """Forward, loss, backward and one optimizer update; return the batch loss."""
+        value = self.loss_and_grads(x, y, loss, sample_weight)
+        if sample_weight is None or np.any(sample_weight):
+            optimizer.step(self.params, self.grads)
+        return value
+
+    def fit(
+        self,
+        X: Any,
+        y: Array,
+        *,
+        loss: Loss,
+        optimizer: Optimizer,
+        batch_size: int = 32,
+        max_iter: int = 10,
+        shuffle: bool = True,
+        random_state: RandomStateLike = None,
+        sample_weight: Array | None = None,
+    ) -> list[float]:
+        """Mini-batch training for ``max_iter`` epochs; return the loss of each epoch.
+
+        The network must be built. See :class:`layerkit.training.EpochRunner`.
+        """
+        from .training import EpochRunner
+
+        runner = EpochRunner(
+            self,
+            X,
+            y,
+            loss,
+            optimizer,
+            batch_size=batch_size,
+            sample_weight=sample_weight,
+        )
+        rng = as_generator(random_state) if shuffle else None
+        with self.workspace():
+            return [runner.run(rng) for _ in range(int(max_iter))]
+
+    # ------------------------------------------------------------------ helpers
+    @contextmanager
+    def workspace(self) -> Iterator[None]:
+        """Reuse scratch arrays across batches inside this block (training loops)."""
+        for layer in self.layers:
+            layer.__dict__["_workspace"] = {}
+        self.__dict__["_workspace"] = {}
+        try:
+            yield
+        finally:
+            for layer in self.layers:
+                layer.__dict__.pop("_workspace", None)
+            self.__dict__.pop("_workspace", None)
+
+    def _delta_buffer(self, like: Array) -> Array | None:
+        ws = self.__dict__.get("_workspace")
+        if ws is None:
+            return None
+        buf = ws.get(like.shape)
+        if buf is None or buf.dtype != like.dtype:
+            buf = ws[like.shape] = np.empty_like(like)
+        return buf
+
+    def _as_input(self, x: Any) -> Any:
+        dtype = self.__dict__.get("dtype")
+        if dtype is None:
+            raise RuntimeError("Sequential must be built (call build(n_in)) before use")
+        sparse = hasattr(x, "tocsr")  # scipy sparse stays sparse
+        if not sparse:
+            x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.n_in_:
+            raise ValueError(
+                f"Sequential built for {self.n_in_} input features expected x of shape "
+                f"(m, {self.n_in_}), got {x.shape}"
+            )
+        return x if x.dtype == dtype else x.astype(dtype)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([{inner}])"

@@ -1,0 +1,73 @@
+"""Adam: per-parameter step sizes from running moments of the gradient."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..layers.base import Array
+from .base import Optimizer
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015), in the form scikit-learn's MLP uses.
+
+    Parameters
+    ----------
+    learning_rate : float
+        The step size α > 0.
+    beta_1, beta_2 : float
+        Decay rates of the first and second moment estimates, in ``[0, 1)``.
+    epsilon : float
+        Added to the denominator for numerical stability.
+
+    Notes
+    -----
+    With ``t`` the step count: ``m ← β1 m + (1-β1) g``, ``v ← β2 v + (1-β2) g²``,
+    ``α_t = α √(1-β2^t) / (1-β1^t)`` and ``w ← w - α_t m / (√v + ε)``: eqs. 2-5/2-6
+    with a per-parameter, bias-corrected step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit.optim import Adam
+    >>> params, grads = {"w": np.array([1.0])}, {"w": np.array([5.0])}
+    >>> Adam(learning_rate=0.1).step(params, grads)  # the first step has size α
+    >>> params["w"].round(6)
+    array([0.9])
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+    ) -> None:
+        self.learning_rate = learning_rate
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
+    def step(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        b1, b2 = self.beta_1, self.beta_2
+        t = self.state["t"] = int(self.state.get("t", 0)) + 1
+        lr_t = self.current_learning_rate * math.sqrt(1 - b2**t) / (1 - b1**t)
+        for name, w in params.items():
+            g = grads[name]
+            m = self._slot("m", name, w)
+            v = self._slot("v", name, w)
+            tmp = self._tmp(name, w)
+            m *= b1
+            np.multiply(g, 1 - b1, out=tmp)
+            m += tmp
+            v *= b2
+            np.multiply(g, g, out=tmp)
+            tmp *= 1 - b2
+            v += tmp
+            np.sqrt(v, out=tmp)
+            tmp += self.epsilon
+            np.divide(m, tmp, out=tmp)
+            tmp *= lr_t
+            w -= tmp

@@ -1,0 +1,96 @@
+"""The optimizer contract: turn gradients into in-place parameter updates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._configurable import Configurable
+from ..layers.base import Array
+
+
+class Optimizer(Configurable):
+    """Base class of optimizers: ``step(params, grads)`` updates ``params`` in place.
+
+    ``params`` and ``grads`` are flat dicts ``{name: array}`` with the same keys (for
+    a network, ``"0.W"``, ``"0.b"``, ...). An optimizer never knows layer types. Its
+    state (velocities, moments, step count, current learning rate) lives in
+    ``self.state``, keyed by the same parameter names, so it can be saved and restored.
+
+    Notes
+    -----
+    Gradients arrive as batch means (the loss carries the 1/m), so plain gradient
+    descent ``w -= η g`` is the seed's eqs. 2-5 and 2-6.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit.optim import Optimizer
+    >>> class SignDescent(Optimizer):
+    ...     def __init__(self, learning_rate=0.1):
+    ...         self.learning_rate = learning_rate
+    ...     def step(self, params, grads):
+    ...         for name, p in params.items():
+    ...             p -= self.current_learning_rate * np.sign(grads[name])
+    >>> w = {"w": np.array([1.0, -1.0])}
+    >>> SignDescent().step(w, {"w": np.array([3.0, -0.5])})
+    >>> w["w"]
+    array([ 0.9, -0.9])
+    """
+
+    learning_rate: float
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """Everything the optimizer has learned, keyed by parameter name."""
+        return self.__dict__.setdefault("_state", {})
+
+    @state.setter
+    def state(self, value: dict[str, Any]) -> None:
+        self.__dict__["_state"] = value
+
+    @property
+    def current_learning_rate(self) -> float:
+        """The step size in use: ``learning_rate`` until a schedule changes it."""
+        return float(self.state.get("lr", self.learning_rate))
+
+    @current_learning_rate.setter
+    def current_learning_rate(self, value: float) -> None:
+        self.state["lr"] = float(value)
+
+    def reset(self) -> None:
+        """Forget all state, as if the optimizer had never stepped."""
+        self.state = {}
+        self.__dict__.pop("_scratch", None)
+
+    def step(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        """Update every array of ``params`` in place from ``grads``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement step()")
+
+    # ------------------------------------------------------------------ helpers
+    def _slot(self, kind: str, name: str, like: Array) -> Array:
+        """The state array ``state[kind][name]``, created as zeros shaped like ``like``."""
+        slots = self.state.setdefault(kind, {})
+        arr = slots.get(name)
+        if arr is None:
+            arr = slots[name] = np.zeros_like(like)
+        elif arr.shape != like.shape:
+            raise ValueError(
+                f"{self!r} holds state {kind}[{name!r}] of shape {arr.shape}, but the "
+                f"parameter now has shape {like.shape}; call reset() after rebuilding"
+            )
+        return arr
+
+    def _tmp(self, name: str, like: Array) -> Array:
+        """Scratch space shaped like a parameter (not part of the saved state)."""
+        scratch = self.__dict__.setdefault("_scratch", {})
+        buf = scratch.get(name)
+        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
+            buf = scratch[name] = np.empty_like(like)
+        return buf
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_scratch", None)
+        return state

@@ -1,0 +1,76 @@
+"""Stochastic gradient descent: the seed's eqs. 2-5 and 2-6, with momentum if asked."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..layers.base import Array
+from .base import Optimizer
+
+
+class SGD(Optimizer):
+    """Mini-batch stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    Parameters
+    ----------
+    learning_rate : float
+        The step size η > 0.
+    momentum : float
+        μ in ``[0, 1)``; 0 gives plain gradient descent.
+    nesterov : bool
+        Use Nesterov's momentum (look-ahead) instead of classical momentum.
+    weight_decay : float
+        Adds ``weight_decay * w`` to every gradient (L2 on all parameters).
+
+    Notes
+    -----
+    With ``g`` the batch-mean gradient (the loss carries the 1/m), the defaults do
+    ``w ← w - η g`` and ``b ← b - η g_b``: exactly the seed's eqs. 2-5 and 2-6. With
+    momentum, the velocity ``v ← μ v - η g`` is applied as ``w ← w + v`` (classical) or
+    ``w ← w + μ v - η g`` (Nesterov), the form scikit-learn's MLP uses, so a learning
+    rate schedule scales new steps only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit.optim import SGD
+    >>> params, grads = {"w": np.array([1.0, 2.0])}, {"w": np.array([10.0, -10.0])}
+    >>> SGD(learning_rate=0.01).step(params, grads)
+    >>> params["w"]
+    array([0.9, 2.1])
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.weight_decay = weight_decay
+
+    def step(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        lr, mu, wd = self.current_learning_rate, self.momentum, self.weight_decay
+        for name, w in params.items():
+            g = grads[name]
+            tmp = self._tmp(name, w)
+            if wd:
+                np.multiply(w, wd, out=tmp)
+                tmp += g
+                g = tmp
+            np.multiply(g, lr, out=tmp)  # tmp = η g
+            if not mu:
+                w -= tmp
+                continue
+            v = self._slot("velocity", name, w)
+            v *= mu
+            v -= tmp  # v = μ v - η g
+            if self.nesterov:
+                w -= tmp
+                np.multiply(v, mu, out=tmp)
+            else:
+                tmp = v
+            w += tmp

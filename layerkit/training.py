@@ -1,0 +1,144 @@
+"""The mini-batch training loop (eqs. 2-5/2-6 over an epoch), usable without scikit-learn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .layers.base import Array
+from .losses.base import Loss
+from .network import Sequential
+from .optim.base import Optimizer
+
+
+class EpochRunner:
+    """Runs epochs of mini-batch training over ``(X, y)`` without copying ``X``.
+
+    Parameters
+    ----------
+    net : Sequential
+        A built network.
+    X : array or scipy sparse matrix of shape (n, n_in)
+        The training inputs, used in place: batches are gathered into one reused buffer
+        (or taken as views when not shuffling).
+    y : array of shape (n, n_out) or (n,)
+        The targets, in the form the loss expects (e.g. one-hot for classification).
+    loss, optimizer
+        The cost and the update rule.
+    batch_size : int
+        Examples per update; the last batch of an epoch may be smaller.
+    sample_weight : array of shape (n,), optional
+        Per-example weights; a batch whose weights are all zero makes no update.
+    l2 : float
+        scikit-learn's ``alpha``: adds ``½ l2 ‖W‖² / Σs`` to each batch's loss for every
+        penalized parameter (Dense weights), ``Σs`` the batch's weight (its size when
+        unweighted), and ``l2 W / Σs`` to the gradient.
+
+    Notes
+    -----
+    Each batch is one ``Sequential.loss_and_grads`` (forward, loss, backward: eqs. 3-I to
+    3-IV) and one ``optimizer.step`` (eqs. 2-5, 2-6). ``run`` returns the epoch's loss:
+    the mean of the batch losses weighted by the batches' sizes (or weights).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit import Sequential
+    >>> from layerkit.layers import Dense, Identity
+    >>> from layerkit.losses import SquaredError
+    >>> from layerkit.optim import SGD
+    >>> from layerkit.training import EpochRunner
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(64, 3)); y = X @ np.array([1.0, -2.0, 0.5])
+    >>> net = Sequential([Dense(1), Identity()]).build(3, random_state=0)
+    >>> runner = EpochRunner(net, X, y, SquaredError(), SGD(0.1), batch_size=16)
+    >>> losses = [runner.run(rng) for _ in range(50)]
+    >>> losses[-1] < 1e-6
+    True
+    """
+
+    def __init__(
+        self,
+        net: Sequential,
+        X: Any,
+        y: Array,
+        loss: Loss,
+        optimizer: Optimizer,
+        *,
+        batch_size: int,
+        sample_weight: Array | None = None,
+        l2: float = 0.0,
+    ) -> None:
+        self.net, self.loss, self.optimizer = net, loss, optimizer
+        self.X = X
+        Y = np.asarray(y)
+        Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
+        self.Y = Y if Y.dtype == net.dtype else Y.astype(net.dtype)
+        self.n = X.shape[0]
+        if self.Y.shape[0] != self.n:
+            raise ValueError(f"X has {self.n} rows but y has {self.Y.shape[0]}")
+        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight)
+        self.batch_size = max(1, min(int(batch_size), self.n))
+        self.l2 = float(l2)
+        self.order = np.arange(self.n)
+        self._sparse = hasattr(X, "tocsr")
+        self._buffers: dict[Any, Array] = {}
+        self._params = net.params
+        self._grads = net.grads
+        self._penalized = [
+            (f"{i}.{k}", layer.params[k])
+            for i, layer in enumerate(net.layers)
+            for k in layer.penalized
+        ]
+
+    def run(self, rng: np.random.Generator | None = None) -> float:
+        """One epoch; shuffled with ``rng`` when given. Return the epoch's mean loss."""
+        if rng is not None:
+            rng.shuffle(self.order)
+        total = weight = 0.0
+        for start in range(0, self.n, self.batch_size):
+            stop = min(start + self.batch_size, self.n)
+            idx: Any = slice(start, stop) if rng is None else self.order[start:stop]
+            sw = None if self.sample_weight is None else self.sample_weight[idx]
+            batch_weight = float(stop - start) if sw is None else float(sw.sum())
+            value = self.step(self._rows(self.X, idx, "X"), self._rows(self.Y, idx, "Y"), sw)
+            total += value * batch_weight
+            weight += batch_weight
+        return total / weight if weight else 0.0
+
+    def step(self, x: Any, y: Array, sample_weight: Array | None) -> float:
+        """Train on one batch: loss, gradients (with the L2 term), update."""
+        value = self.net.loss_and_grads(x, y, self.loss, sample_weight)
+        denom = float(x.shape[0]) if sample_weight is None else float(sample_weight.sum())
+        if denom == 0.0:  # all weights zero: nothing to learn from this batch
+            return value
+        if self.l2:
+            value += self._add_l2(denom)
+        self.optimizer.step(self._params, self._grads)
+        return value
+
+    def _add_l2(self, denom: float) -> float:
+        c = self.l2 / denom
+        squares = 0.0
+        for name, W in self._penalized:
+            flat = W.ravel()
+            squares += float(np.dot(flat, flat))
+            tmp = self._buffer(("l2", name), W.shape, W.dtype)
+            np.multiply(W, c, out=tmp)
+            self._grads[name] += tmp
+        return 0.5 * c * squares
+
+    def _rows(self, A: Any, idx: Any, key: str) -> Any:
+        if isinstance(idx, slice):
+            return A[idx]
+        if self._sparse and key == "X":
+            return A[idx]
+        out = self._buffer((key, len(idx)), (len(idx), *A.shape[1:]), A.dtype)
+        return np.take(A, idx, axis=0, out=out)
+
+    def _buffer(self, key: Any, shape: tuple[int, ...], dtype: Any) -> Array:
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = self._buffers[key] = np.empty(shape, dtype)
+        return buf

@@ -1,0 +1,26 @@
+"""Layers written the way a user writes them, used across the test suite."""
+
+import numpy as np
+
+from layerkit.layers import Layer
+
+
+class Swish(Layer):
+    """x * sigmoid(beta * x), beta learned per feature (verbatim from issue 2)."""
+
+    def __init__(self, beta0=1.0):
+        self.beta0 = beta0
+
+    def build(self, n_in, rng, dtype):
+        self.params = {"beta": np.full(n_in, self.beta0, dtype=dtype)}
+        self.grads = {"beta": np.zeros(n_in, dtype=dtype)}
+        return n_in
+
+    def forward(self, x, training=False):
+        self.x, self.s = x, 1 / (1 + np.exp(-self.params["beta"] * x))
+        return x * self.s
+
+    def backward(self, delta):
+        ds = self.s * (1 - self.s)
+        self.grads["beta"][...] = (delta * self.x * self.x * ds).sum(axis=0)
+        return delta * (self.s + self.x * ds * self.params["beta"])

@@ -1,0 +1,129 @@
+"""The fused output error (a - y)/m agrees with the general ∇_a C ⊙ σ'(z) path."""
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+
+from layerkit import Sequential
+from layerkit.layers import Dense, Exp, Identity, ReLU, Sigmoid, Softmax, Tanh
+from layerkit.losses import (
+    BinaryCrossEntropy,
+    CategoricalCrossEntropy,
+    PoissonLoss,
+    SquaredError,
+)
+
+
+class GeneralSoftmax(Softmax):
+    """Same function, not the exact canonical type: forces the general path."""
+
+
+class GeneralSigmoid(Sigmoid):
+    pass
+
+
+class GeneralIdentity(Identity):
+    pass
+
+
+class GeneralExp(Exp):
+    pass
+
+
+PAIRS = [
+    (Softmax, GeneralSoftmax, CategoricalCrossEntropy(), "onehot"),
+    (Sigmoid, GeneralSigmoid, BinaryCrossEntropy(), "binary"),
+    (Identity, GeneralIdentity, SquaredError(), "real"),
+    (Exp, GeneralExp, PoissonLoss(), "counts"),
+]
+
+
+def _targets(kind, rng, m, k):
+    if kind == "onehot":
+        return np.eye(k)[rng.integers(0, k, m)]
+    if kind == "binary":
+        return rng.integers(0, 2, (m, k)).astype(float)
+    if kind == "counts":
+        return rng.poisson(1.5, (m, k)).astype(float)
+    return rng.normal(size=(m, k))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(("link", "general", "loss", "kind"), PAIRS, ids=lambda v: repr(v))
+def test_fused_and_general_paths_agree(link, general, loss, kind, weighted, rng):
+    fused_net = Sequential([Dense(5), Tanh(), Dense(3), link()]).build(4, random_state=3)
+    general_net = copy.deepcopy(fused_net)
+    general_net.layers[-1] = general()
+    assert fused_net.is_canonical(loss) and not general_net.is_canonical(loss)
+    x = rng.normal(size=(7, 4))
+    y = _targets(kind, rng, 7, 3)
+    sw = rng.uniform(0.5, 2, 7) if weighted else None
+    v1 = fused_net.loss_and_grads(x, y, loss, sw)
+    v2 = general_net.loss_and_grads(x, y, loss, sw)
+    assert v1 == pytest.approx(v2, rel=1e-12)
+    for name, g in fused_net.grads.items():
+        np.testing.assert_allclose(g, general_net.grads[name], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_saturated_softmax_output_gives_the_exact_finite_loss(dtype):
+    net = Sequential([Dense(2), Softmax()]).build(1, random_state=0, dtype=dtype)
+    net.layers[0].params["W"][...] = [[1000.0, -1000.0]]
+    net.layers[0].params["b"][...] = 0
+    x = np.ones((1, 1), dtype)
+    y = np.array([[0.0, 1.0]], dtype)  # the wrong class is certain: C = 2000 exactly
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = net.loss_and_grads(x, y, CategoricalCrossEntropy())
+    assert value == 2000.0
+    np.testing.assert_allclose(net.grads["0.b"], [1.0, -1.0])
+    assert all(np.isfinite(g).all() for g in net.grads.values())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_saturated_sigmoid_output_gives_the_exact_finite_loss(dtype):
+    net = Sequential([Dense(1), Sigmoid()]).build(1, random_state=0, dtype=dtype)
+    net.layers[0].params["W"][...] = [[-1000.0]]
+    net.layers[0].params["b"][...] = 0
+    x = np.ones((2, 1), dtype)
+    y = np.array([[1.0], [0.0]], dtype)  # C = (1000 + 0)/2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = net.loss_and_grads(x, y, BinaryCrossEntropy())
+    assert value == 500.0
+    np.testing.assert_allclose(net.grads["0.b"], [-0.5])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layer", [Sigmoid(), ReLU(), Tanh(), Identity(), Softmax()], ids=repr)
+def test_activations_are_overflow_free(layer, dtype):
+    from layerkit.layers import LeakyReLU
+
+    z = np.array([[-1e4, -50.0, 0.0, 50.0, 1e4]], dtype)
+    for lay in (layer, LeakyReLU()):
+        with np.errstate(over="raise", divide="raise", invalid="raise"):
+            a = lay.forward(z.copy())
+            d = lay.backward(np.ones_like(z))
+        assert a.dtype == dtype and d.dtype == dtype
+        assert np.isfinite(a).all() and np.isfinite(d).all()
+
+
+def test_sigmoid_keeps_relative_precision_of_small_probabilities():
+    a = Sigmoid().forward(np.array([[-40.0, -700.0]]))
+    np.testing.assert_allclose(a, np.exp([[-40.0, -700.0]]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "loss", [BinaryCrossEntropy(), CategoricalCrossEntropy(), SquaredError()], ids=repr
+)
+def test_losses_from_logits_are_finite_for_extreme_logits(loss, dtype):
+    z = np.array([[1e4, -1e4], [-1e4, 1e4]], dtype)
+    y = np.array([[0, 1], [1, 0]], dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        v = loss.value_from_logits(z, y)
+        d = loss.delta_from_logits(z, y)
+    assert np.isfinite(v) and np.isfinite(d).all() and d.dtype == dtype

@@ -1,0 +1,31 @@
+"""ruff (lint and format) and mypy run clean: part of the suite, so CI enforces them."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(*args):
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=False)
+
+
+def _tool(name):
+    exe = Path(sys.executable).with_name(name)
+    return str(exe) if exe.exists() else shutil.which(name)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("ruff", "check", "."), ("ruff", "format", "--check", "."), ("mypy",)],
+    ids=["ruff-check", "ruff-format", "mypy"],
+)
+def test_tool_runs_clean(command):
+    exe = _tool(command[0])
+    assert exe, f"{command[0]} is not installed (it is part of the [test] extra)"
+    result = _run(exe, *command[1:])
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,113 @@
+"""The checker checks itself: a known gradient passes, deliberately wrong ones are caught."""
+
+import numpy as np
+import pytest
+
+from layerkit.gradcheck import (
+    GradientCheckError,
+    check_layer,
+    check_network,
+    numeric_gradient,
+)
+from layerkit.layers import Dense, Layer, Sigmoid
+from layerkit.losses import SquaredError
+from layerkit.network import Sequential
+
+
+def test_central_differences_match_a_known_gradient(rng):
+    w = rng.normal(size=(3, 4))
+
+    def f():
+        return float(np.sum(np.sin(w) * w**2))
+
+    indices = [(i, j) for i in range(3) for j in range(4)]
+    numeric = numeric_gradient(f, w, indices, 1e-6)
+    exact = (np.cos(w) * w**2 + 2 * w * np.sin(w)).ravel()
+    np.testing.assert_allclose(numeric, exact, rtol=1e-8, atol=1e-10)
+    # the array is restored bit for bit
+    assert f() == float(np.sum(np.sin(w) * w**2))
+
+
+class WrongInputDelta(Dense):
+    """A Dense layer whose input delta is 1% off."""
+
+    def backward(self, delta):
+        return 1.01 * super().backward(delta)
+
+
+class WrongWeightGradient(Dense):
+    """A Dense layer whose weight gradient forgets the transpose of eq. 3-IV."""
+
+    def param_grads(self, delta):
+        super().param_grads(delta)
+        self.grads["W"][0, 0] += 1e-3
+
+
+class WrongSigmoid(Sigmoid):
+    """σ'(z) taken as σ(z): the classic mistake."""
+
+    def _derivative(self, delta, out):
+        np.multiply(delta, self._a, out=out)
+
+
+def test_a_wrong_input_delta_is_caught():
+    with pytest.raises(GradientCheckError, match=r"WrongInputDelta\(units=3\).*'input'"):
+        check_layer(WrongInputDelta(3))
+
+
+def test_a_wrong_parameter_gradient_is_caught():
+    with pytest.raises(GradientCheckError, match=r"gradient of 'W' is wrong at index \(0, 0\)"):
+        check_layer(WrongWeightGradient(3))
+
+
+def test_a_wrong_activation_derivative_is_caught():
+    with pytest.raises(GradientCheckError, match="relative error"):
+        check_layer(WrongSigmoid())
+
+
+def test_a_wrong_layer_inside_a_network_is_caught(rng):
+    net = Sequential([WrongWeightGradient(4), Sigmoid(), Dense(1)]).build(3, random_state=0)
+    x, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 1))
+    with pytest.raises(GradientCheckError, match=r"'0\.W'"):
+        check_network(net, x, y, SquaredError(), max_entries=None)
+
+
+class NoGradKey(Layer):
+    def build(self, n_in, rng, dtype):
+        self.params = {"s": np.ones(n_in, dtype)}
+        self.grads = {}
+        return n_in
+
+    def forward(self, x, training=False):
+        return x * self.params["s"]
+
+    def backward(self, delta):
+        return delta * self.params["s"]
+
+
+def test_grads_keys_must_match_params():
+    with pytest.raises(GradientCheckError, match="grads keys"):
+        check_layer(NoGradKey())
+
+
+def test_the_error_message_names_both_values():
+    with pytest.raises(GradientCheckError) as err:
+        check_layer(WrongWeightGradient(2), np.ones((2, 3)))
+    msg = str(err.value)
+    assert "backward gives" in msg and "finite differences give" in msg
+
+
+def test_report_lists_worst_error_per_parameter():
+    report = check_layer(Dense(2), np.ones((3, 4)))
+    assert set(report.errors) == {"input", "W", "b"}
+    assert "worst relative error" in str(report)
+
+
+def test_checker_does_not_touch_the_layer(rng):
+    layer = Dense(2)
+    layer.build(3, rng, np.float32)
+    before = {k: v.copy() for k, v in layer.params.items()}
+    check_layer(layer, rng.normal(size=(4, 3)))
+    for k, v in layer.params.items():
+        assert v.dtype == np.float32
+        np.testing.assert_array_equal(v, before[k])

@@ -1,0 +1,105 @@
+"""Optimizers: SGD is eqs. 2-5/2-6; momentum, Nesterov and Adam match their formulas."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from layerkit.optim import SGD, Adam
+
+
+def _problem(rng):
+    params = {"0.W": rng.normal(size=(3, 2)), "0.b": rng.normal(size=2)}
+    grads = [{k: rng.normal(size=v.shape) for k, v in params.items()} for _ in range(4)]
+    return params, grads
+
+
+def test_sgd_defaults_are_exactly_eqs_2_5_and_2_6(rng):
+    params, grads = _problem(rng)
+    expected = copy.deepcopy(params)
+    opt = SGD(learning_rate=0.3)
+    for g in grads:
+        opt.step(params, g)
+        for k in expected:
+            expected[k] = expected[k] - 0.3 * g[k]
+    for k in params:
+        np.testing.assert_array_equal(params[k], expected[k])
+    assert opt.state == {}  # plain SGD keeps no state
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_matches_its_formula(nesterov, rng):
+    params, grads = _problem(rng)
+    expected = copy.deepcopy(params)
+    v = {k: np.zeros_like(p) for k, p in params.items()}
+    opt = SGD(learning_rate=0.1, momentum=0.9, nesterov=nesterov, weight_decay=0.01)
+    for g in grads:
+        opt.step(params, g)
+        for k in expected:
+            gk = g[k] + 0.01 * expected[k]
+            v[k] = 0.9 * v[k] - 0.1 * gk
+            expected[k] = expected[k] + (0.9 * v[k] - 0.1 * gk if nesterov else v[k])
+    for k in params:
+        np.testing.assert_allclose(params[k], expected[k], rtol=1e-13)
+        np.testing.assert_allclose(opt.state["velocity"][k], v[k], rtol=1e-13)
+    assert set(opt.state["velocity"]) == {"0.W", "0.b"}  # keyed by parameter name
+
+
+def test_adam_matches_its_formula(rng):
+    params, grads = _problem(rng)
+    expected = copy.deepcopy(params)
+    m = {k: np.zeros_like(p) for k, p in params.items()}
+    v = {k: np.zeros_like(p) for k, p in params.items()}
+    opt = Adam(learning_rate=0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-7)
+    for t, g in enumerate(grads, start=1):
+        opt.step(params, g)
+        for k in expected:
+            m[k] = 0.8 * m[k] + 0.2 * g[k]
+            v[k] = 0.99 * v[k] + 0.01 * g[k] ** 2
+            m_hat, v_hat = m[k] / (1 - 0.8**t), v[k] / (1 - 0.99**t)
+            # scikit-learn's (and the paper's efficient) form: ε added to √v, not √v̂
+            lr_t = 0.01 * np.sqrt(1 - 0.99**t) / (1 - 0.8**t)
+            expected[k] = expected[k] - lr_t * m[k] / (np.sqrt(v[k]) + 1e-7)
+            assert np.all(np.isfinite(m_hat + v_hat))
+    for k in params:
+        np.testing.assert_allclose(params[k], expected[k], rtol=1e-12)
+    assert opt.state["t"] == 4 and set(opt.state["m"]) == {"0.W", "0.b"}
+
+
+@pytest.mark.parametrize(
+    "opt", [SGD(0.1), SGD(0.1, momentum=0.9, nesterov=True), Adam(0.1)], ids=repr
+)
+def test_optimizers_keep_float32(opt, rng):
+    params = {"w": rng.normal(size=(4, 3)).astype(np.float32)}
+    grads = {"w": rng.normal(size=(4, 3)).astype(np.float32)}
+    opt.step(params, grads)
+    assert params["w"].dtype == np.float32
+    for slot in opt.state.values():
+        if isinstance(slot, dict):
+            assert all(a.dtype == np.float32 for a in slot.values())
+
+
+def test_params_are_updated_in_place(rng):
+    w = rng.normal(size=(2, 2))
+    params = {"w": w}
+    Adam().step(params, {"w": np.ones((2, 2))})
+    assert params["w"] is w
+
+
+def test_current_learning_rate_can_be_scheduled(rng):
+    opt = SGD(learning_rate=0.5)
+    assert opt.current_learning_rate == 0.5
+    opt.current_learning_rate = 0.1
+    params = {"w": np.zeros(1)}
+    opt.step(params, {"w": np.ones(1)})
+    np.testing.assert_allclose(params["w"], [-0.1])
+    assert opt.learning_rate == 0.5  # the hyperparameter itself is untouched
+    opt.reset()
+    assert opt.current_learning_rate == 0.5
+
+
+def test_state_shape_mismatch_is_a_clear_error():
+    opt = SGD(0.1, momentum=0.5)
+    opt.step({"w": np.zeros(2)}, {"w": np.ones(2)})
+    with pytest.raises(ValueError, match=r"velocity\['w'\].*reset\(\)"):
+        opt.step({"w": np.zeros(3)}, {"w": np.ones(3)})
