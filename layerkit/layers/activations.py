@@ -12,14 +12,15 @@ from .base import Array, Layer
 from .workspace import scratch
 
 
-def sigmoid(z: Array, out: Array, tmp: Array) -> Array:
-    """Write σ(z) into ``out`` without overflow; ``tmp`` is scratch of z's shape."""
+def sigmoid(z: Array, out: Array, tmp: Array, mask: Array | None = None) -> Array:
+    """Write σ(z) into ``out`` without overflow; ``tmp`` (and ``mask``) are scratch."""
     e = np.abs(z, out=out)
     np.negative(e, out=e)
     np.exp(e, out=e)  # e = exp(-|z|) in (0, 1]
     np.add(e, 1, out=tmp)
     np.divide(e, tmp, out=out)  # σ(-|z|), accurate even when tiny
-    np.subtract(1, out, out=out, where=z >= 0)  # σ(|z|) = 1 - σ(-|z|)
+    positive = np.greater_equal(z, 0, out=mask)
+    np.subtract(1, out, out=out, where=positive)  # σ(|z|) = 1 - σ(-|z|)
     return out
 
 
@@ -123,7 +124,8 @@ class ReLU(Activation):
         self._a = out
 
     def _derivative(self, delta: Array, out: Array) -> None:
-        np.multiply(delta, self._a > 0, out=out)
+        mask = np.greater(self._a, 0, out=scratch(self, "mask", delta.shape, np.bool_))
+        np.multiply(delta, mask, out=out)
 
 
 class LeakyReLU(Activation):
@@ -150,7 +152,7 @@ class LeakyReLU(Activation):
         self.negative_slope = negative_slope
 
     def _activate(self, z: Array, out: Array) -> None:
-        self._positive = z > 0
+        self._positive = np.greater(z, 0, out=scratch(self, "mask", z.shape, np.bool_))
         np.multiply(z, self.negative_slope, out=out)
         np.copyto(out, z, where=self._positive)
 
@@ -178,7 +180,8 @@ class Sigmoid(Activation):
     """
 
     def _activate(self, z: Array, out: Array) -> None:
-        self._a = sigmoid(z, out, scratch(self, "tmp", z.shape, z.dtype))
+        tmp = scratch(self, "tmp", z.shape, z.dtype)
+        self._a = sigmoid(z, out, tmp, scratch(self, "mask", z.shape, np.bool_))
 
     def _derivative(self, delta: Array, out: Array) -> None:
         a = self._a
