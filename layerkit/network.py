@@ -117,6 +117,32 @@ class Sequential:
         """Run ``x`` through every layer and return the network's output."""
         return self._forward_through(self.layers, x, training)
 
+    def predict(self, X: Any, *, batch_size: int = 4096, logits: bool = False) -> Array:
+        """Inference on ``X`` in chunks of ``batch_size`` rows, into one fresh array.
+
+        With ``logits=True`` the last layer is skipped (its input is returned), which is
+        what stable log-probabilities are computed from.
+        """
+        X = self._as_input(X)
+        layers = self.layers[:-1] if logits else self.layers
+        n = X.shape[0]
+        out: Array | None = None
+        with self.workspace():
+            for start in range(0, n, batch_size):
+                a = self._forward_through(layers, X[start : start + batch_size], False)
+                if out is None:
+                    out = np.empty((n, a.shape[1]), dtype=a.dtype)
+                out[start : start + batch_size] = a
+        if out is None:  # no rows
+            width = self.n_out_ if not logits else self._width_before_last()
+            out = np.empty((0, width), dtype=self.dtype)
+        return out
+
+    def _width_before_last(self) -> int:
+        last = self.layers[-1] if self.layers else None
+        n = last.__dict__.get("_n_in") if last is not None else None
+        return int(n) if n is not None else self.n_out_
+
     def backward(self, delta: Array) -> Array:
         """Send ∂C/∂(output) back through every layer; return ∂C/∂(input)."""
         for layer in reversed(self.layers):
@@ -232,7 +258,14 @@ class Sequential:
     # ------------------------------------------------------------------ helpers
     @contextmanager
     def workspace(self) -> Iterator[None]:
-        """Reuse scratch arrays across batches inside this block (training loops)."""
+        """Reuse scratch arrays across batches inside this block (training loops).
+
+        Re-entrant: an inner block (e.g. scoring a validation set during training) shares
+        the outer block's workspace.
+        """
+        if "_workspace" in self.__dict__:
+            yield
+            return
         for layer in self.layers:
             layer.__dict__["_workspace"] = {}
         self.__dict__["_workspace"] = {}

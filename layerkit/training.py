@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,9 @@ class EpochRunner:
         Examples per update; the last batch of an epoch may be smaller.
     sample_weight : array of shape (n,), optional
         Per-example weights; a batch whose weights are all zero makes no update.
+    rows : array of int, optional
+        Train on these rows of ``X`` only (e.g. without a validation split), without
+        copying them out of ``X``.
     l2 : float
         scikit-learn's ``alpha``: adds ``½ l2 ‖W‖² / Σs`` to each batch's loss for every
         penalized parameter (Dense weights), ``Σs`` the batch's weight (its size when
@@ -68,6 +72,7 @@ class EpochRunner:
         *,
         batch_size: int,
         sample_weight: Array | None = None,
+        rows: Array | None = None,
         l2: float = 0.0,
     ) -> None:
         self.net, self.loss, self.optimizer = net, loss, optimizer
@@ -75,13 +80,14 @@ class EpochRunner:
         Y = np.asarray(y)
         Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
         self.Y = Y if Y.dtype == net.dtype else Y.astype(net.dtype)
-        self.n = X.shape[0]
-        if self.Y.shape[0] != self.n:
-            raise ValueError(f"X has {self.n} rows but y has {self.Y.shape[0]}")
+        if self.Y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but y has {self.Y.shape[0]}")
+        self.order = np.arange(X.shape[0]) if rows is None else np.array(rows, dtype=np.intp)
+        self._contiguous = rows is None  # unshuffled batches are views of X
+        self.n = len(self.order)
         self.sample_weight = None if sample_weight is None else np.asarray(sample_weight)
         self.batch_size = max(1, min(int(batch_size), self.n))
         self.l2 = float(l2)
-        self.order = np.arange(self.n)
         self._sparse = hasattr(X, "tocsr")
         self._buffers: dict[Any, Array] = {}
         self._params = net.params
@@ -92,19 +98,29 @@ class EpochRunner:
             for k in layer.penalized
         ]
 
-    def run(self, rng: np.random.Generator | None = None) -> float:
-        """One epoch; shuffled with ``rng`` when given. Return the epoch's mean loss."""
+    def run(
+        self, rng: np.random.Generator | None = None, stop: Callable[[], bool] | None = None
+    ) -> float:
+        """One epoch; shuffled with ``rng`` when given. Return the epoch's mean loss.
+
+        ``stop`` is asked after every batch; when it answers True the epoch ends there
+        (the loss of the batches done so far is returned).
+        """
         if rng is not None:
             rng.shuffle(self.order)
         total = weight = 0.0
         for start in range(0, self.n, self.batch_size):
-            stop = min(start + self.batch_size, self.n)
-            idx: Any = slice(start, stop) if rng is None else self.order[start:stop]
+            end = min(start + self.batch_size, self.n)
+            idx: Any = self.order[start:end]
+            if rng is None and self._contiguous:
+                idx = slice(start, end)
             sw = None if self.sample_weight is None else self.sample_weight[idx]
-            batch_weight = float(stop - start) if sw is None else float(sw.sum())
+            batch_weight = float(end - start) if sw is None else float(sw.sum())
             value = self.step(self._rows(self.X, idx, "X"), self._rows(self.Y, idx, "Y"), sw)
             total += value * batch_weight
             weight += batch_weight
+            if stop is not None and stop():
+                break
         return total / weight if weight else 0.0
 
     def step(self, x: Any, y: Array, sample_weight: Array | None) -> float:

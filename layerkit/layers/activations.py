@@ -63,6 +63,8 @@ class Activation(Layer):
     (array([[9.]]), array([[6.]]))
     """
 
+    _transient = ("_a", "_positive", "_z")
+
     def forward(self, x: Array, training: bool = False) -> Array:
         out = scratch(self, "a", x.shape, x.dtype)
         self._activate(x, out)

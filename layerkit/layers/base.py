@@ -59,8 +59,18 @@ class Layer(Configurable):
     #: Parameter names that the estimators' L2 penalty ``alpha`` applies to.
     penalized: tuple[str, ...] = ()
 
+    #: Attributes that only live between a forward and a backward pass (caches of the
+    #: last batch); they are dropped when the layer is pickled or copied.
+    _transient: tuple[str, ...] = ()
+
     params: dict[str, Array]
     grads: dict[str, Array]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for name in ("_workspace", *self._transient):
+            state.pop(name, None)
+        return state
 
     def __getattr__(self, name: str) -> Any:
         # A layer that never set ``params``/``grads`` (a parameter-free layer, or a

@@ -58,6 +58,7 @@ class Dense(Layer):
     """
 
     penalized = ("W",)
+    _transient = ("_x",)
 
     def __init__(
         self,

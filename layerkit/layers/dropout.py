@@ -43,6 +43,8 @@ class Dropout(Layer):
     [0.0, 2.0]
     """
 
+    _transient = ("_scale",)
+
     def __init__(self, rate: float = 0.5) -> None:
         self.rate = rate
 

@@ -1,0 +1,287 @@
+"""What MLPClassifier and MLPRegressor share: building the network and fitting it."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from .._random import as_generator
+from ..layers import Dense, Identity, Layer, ReLU, Sigmoid, Tanh
+from ..losses.base import Loss
+from ..network import Sequential
+from ..optim import SGD, Adam, Optimizer
+from . import _validation as v
+from ._lbfgs import fit_lbfgs
+from ._stochastic import fit_stochastic
+
+_ACTIVATIONS: dict[str, type[Layer]] = {
+    "identity": Identity,
+    "logistic": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+}
+
+_COMMON_RULES: dict[str, v.Rule] = {
+    "hidden_layer_sizes": v.hidden_layer_sizes,
+    "activation": v.options("identity", "logistic", "tanh", "relu"),
+    "solver": v.options(
+        "lbfgs", "sgd", "adam", also=(Optimizer,), also_text="a layerkit Optimizer"
+    ),
+    "alpha": v.interval(0, None, closed="left"),
+    "batch_size": v.any_of(v.options("auto"), v.interval(1, None, integer=True)),
+    "learning_rate": v.options("constant", "invscaling", "adaptive"),
+    "learning_rate_init": v.interval(0, None, closed="neither"),
+    "power_t": v.interval(0, None, closed="left"),
+    "max_iter": v.interval(1, None, integer=True),
+    "shuffle": v.boolean,
+    "tol": v.interval(0, None, closed="left"),
+    "verbose": v.any_of(v.boolean, v.interval(0, None, integer=True)),
+    "warm_start": v.boolean,
+    "momentum": v.interval(0, 1),
+    "nesterovs_momentum": v.boolean,
+    "early_stopping": v.boolean,
+    "validation_fraction": v.interval(0, 1, closed="left"),
+    "beta_1": v.interval(0, 1, closed="left"),
+    "beta_2": v.interval(0, 1, closed="left"),
+    "epsilon": v.interval(0, None, closed="neither"),
+    "n_iter_no_change": v.any_of(
+        v.interval(1, None, integer=True), v.constant(math.inf, "inf"), text="an int >= 1 or inf"
+    ),
+    "max_fun": v.interval(1, None, integer=True),
+}
+
+
+def _check_layers(value: Any) -> bool:
+    return value is None or (
+        isinstance(value, (list, tuple)) and all(isinstance(x, Layer) for x in value)
+    )
+
+
+_check_layers.text = "None or a list of layerkit Layer objects"  # type: ignore[attr-defined]
+
+
+class BaseMLP(BaseEstimator):
+    """Shared machinery of the layerkit MLP estimators (use the subclasses)."""
+
+    #: Rules of the parameters a subclass adds (``loss``, ``class_weight``).
+    _extra_rules: ClassVar[dict[str, v.Rule]] = {}
+    _y_numeric: ClassVar[bool] = True
+
+    # fitted state
+    network_: Sequential
+    n_iter_: int
+    t_: int
+    loss_: float
+    loss_curve_: list[float]
+    best_loss_: float | None
+    validation_scores_: list[float] | None
+    best_validation_score_: float | None
+    out_activation_: str
+    _optimizer: Optimizer | None
+    _loss: Loss
+
+    # ----------------------------------------------------------------- subclass hooks
+    def _validate_targets(
+        self, y: Any, *, first_pass: bool, incremental: bool, classes: Any = None
+    ) -> Any:
+        raise NotImplementedError
+
+    def _output(self, n_outputs: int) -> tuple[Layer, Loss, str]:
+        """The output activation layer, the loss, and scikit-learn's name for the former."""
+        raise NotImplementedError
+
+    def _extra_sample_weight(self, y: Any) -> Any:
+        return None
+
+    def _score_arrays(self, X: Any, y: Any, sample_weight: Any) -> float:
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- validation
+    def _validate_params(self) -> None:
+        rules = dict(_COMMON_RULES)
+        rules["layers"] = _check_layers
+        rules.update(self._extra_rules)
+        v.check_params(type(self).__name__, self.get_params(deep=False), rules)
+
+    def _is_stochastic(self) -> bool:
+        return not (isinstance(self.solver, str) and self.solver == "lbfgs")
+
+    # ----------------------------------------------------------------- building
+    def _gain(self) -> float:
+        # scikit-learn draws U(±sqrt(6/(fan_in+fan_out))), or ±sqrt(2/...) for logistic
+        return math.sqrt(1.0 / 3.0) if self.activation == "logistic" else 1.0
+
+    def _hidden_layers(self) -> list[Layer]:
+        if self.layers is not None:
+            return copy.deepcopy(list(self.layers))
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if np.ndim(sizes) == 0 else list(sizes)
+        activation = _ACTIVATIONS[self.activation]
+        hidden: list[Layer] = []
+        for width in sizes:
+            hidden += [Dense(int(width), gain=self._gain(), bias_init="uniform"), activation()]
+        return hidden
+
+    def _build_network(self, n_features: int, n_outputs: int, dtype: Any, rng: Any) -> Sequential:
+        out_activation, loss, name = self._output(n_outputs)
+        layers = [
+            *self._hidden_layers(),
+            Dense(n_outputs, gain=self._gain(), bias_init="uniform"),
+            out_activation,
+        ]
+        net = Sequential(layers).build(n_features, random_state=rng, dtype=dtype)
+        self._loss, self.out_activation_ = loss, name
+        return net
+
+    def _make_optimizer(self) -> Optimizer:
+        if isinstance(self.solver, Optimizer):
+            return copy.deepcopy(self.solver)
+        if self.solver == "sgd":
+            return SGD(
+                learning_rate=self.learning_rate_init,
+                momentum=self.momentum,
+                nesterov=self.nesterovs_momentum and self.momentum > 0,
+            )
+        return Adam(
+            learning_rate=self.learning_rate_init,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+        )
+
+    def _continued_optimizer(self) -> Optimizer:
+        """A new optimizer from the current hyperparameters that keeps the old state."""
+        new = self._make_optimizer()
+        old = getattr(self, "_optimizer", None)
+        if old is not None and type(old) is type(new):
+            state = copy.deepcopy(old.state)
+            if old.learning_rate != new.learning_rate:
+                state.pop("lr", None)  # a new learning rate restarts the schedule
+            new.state = state
+        return new
+
+    # ----------------------------------------------------------------- fitting
+    def _fit(
+        self, X: Any, y: Any, sample_weight: Any, *, incremental: bool, classes: Any = None
+    ) -> BaseMLP:
+        self._validate_params()
+        saved = dict(self.__dict__)
+        try:
+            self._fit_unchecked(X, y, sample_weight, incremental=incremental, classes=classes)
+        except BaseException:
+            # all or nothing: the estimator is left exactly as it was before the call
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+        return self
+
+    def _fit_unchecked(
+        self, X: Any, y: Any, sample_weight: Any, *, incremental: bool, classes: Any
+    ) -> None:
+        first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            reset=first_pass,
+            y_numeric=self._y_numeric,
+        )
+        if hasattr(X, "tocsr"):
+            X = X.tocsr()  # batches are rows: CSR gathers them cheaply
+        Y = self._validate_targets(
+            y, first_pass=first_pass, incremental=incremental, classes=classes
+        )
+        sw = self._sample_weight(sample_weight, X, y)
+        rng = as_generator(self.random_state)
+        init_rng, shuffle_rng, split_rng = rng.spawn(3)
+        if first_pass:
+            net = self._build_network(X.shape[1], Y.shape[1], X.dtype, init_rng)
+            self._shuffle_rng = shuffle_rng
+            self._reset_progress()
+        else:
+            net = copy.deepcopy(self.network_)
+            if Y.shape[1] != net.n_out_:
+                raise ValueError(
+                    f"{type(self).__name__} was fitted with {net.n_out_} outputs, y has "
+                    f"{Y.shape[1]}; fit again without warm_start"
+                )
+            self._shuffle_rng = copy.deepcopy(self._shuffle_rng)
+            self.loss_curve_ = list(getattr(self, "loss_curve_", []))
+            if self.validation_scores_ is not None:
+                self.validation_scores_ = list(self.validation_scores_)
+        if X.dtype != net.dtype:
+            X = X.astype(net.dtype)
+            Y = Y.astype(net.dtype)
+        if hasattr(X, "tocsr") and not isinstance(net.layers[0], Dense):
+            raise TypeError(
+                f"{type(self).__name__}: sparse X needs a Dense first layer, got "
+                f"{net.layers[0]!r}; pass a dense array or start `layers` with Dense"
+            )
+        if self._is_stochastic():
+            optimizer = self._make_optimizer() if first_pass else self._continued_optimizer()
+            fit_stochastic(
+                self, net, optimizer, X, Y, y, sw, incremental=incremental, split_rng=split_rng
+            )
+            self._optimizer = optimizer
+        else:
+            fit_lbfgs(self, net, X, Y, sw)
+        self._set_network(net)
+
+    def _reset_progress(self) -> None:
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        self._optimizer = None
+        if self.early_stopping and self._is_stochastic():
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_: float | None = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _sample_weight(self, sample_weight: Any, X: Any, y: Any) -> Any:
+        sw = None
+        if sample_weight is not None:
+            sw = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+        extra = self._extra_sample_weight(y)
+        if extra is not None:
+            sw = extra.astype(X.dtype) if sw is None else sw * extra
+        if sw is not None and not sw.sum() > 0:
+            raise ValueError(
+                f"{type(self).__name__}: sample weights must have a positive sum, got "
+                f"{float(sw.sum())}; at least one example must count"
+            )
+        return sw
+
+    def _set_network(self, net: Sequential) -> None:
+        """Commit the trained network and expose its live arrays as scikit-learn does."""
+        self.network_ = net
+        dense = [layer for layer in net.layers if isinstance(layer, Dense)]
+        self.coefs_ = [layer.params["W"] for layer in dense]
+        self.intercepts_ = [layer.params["b"] for layer in dense]
+        self.n_layers_ = len(dense) + 1
+        self.n_outputs_ = net.n_out_
+
+    # ----------------------------------------------------------------- predicting
+    def _network_output(self, X: Any, *, logits: bool = False, check_input: bool = True) -> Any:
+        """The network's output on X (the last layer's input when ``logits``)."""
+        check_is_fitted(self)
+        if check_input:
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        return self.network_.predict(X, logits=logits)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

@@ -1,0 +1,306 @@
+"""MLPClassifier: scikit-learn's drop-in, with layers, losses and optimizers as objects."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import column_or_1d
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    check_classification_targets,
+    type_of_target,
+    unique_labels,
+)
+
+from ..layers import Layer, Sigmoid, Softmax
+from ..losses import BinaryCrossEntropy, CategoricalCrossEntropy
+from ..losses.base import Loss
+from ..network import Sequential
+from . import _validation as v
+from ._base import BaseMLP
+from ._docs import CLASSIFIER_DOC
+
+
+class MLPClassifier(ClassifierMixin, BaseMLP):
+    __doc__ = CLASSIFIER_DOC
+
+    _y_numeric = False
+    _extra_rules: ClassVar[dict[str, v.Rule]] = {
+        "loss": v.options("log_loss", also=(Loss,), also_text="a layerkit Loss"),
+        "class_weight": v.any_of(
+            v.options("balanced"),
+            v.constant(None, "None"),
+            lambda value: isinstance(value, dict),
+            text="None, 'balanced' or a dict {class: weight}",
+        ),
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: Any = "adam",
+        alpha: float = 0.0001,
+        batch_size: Any = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: Any = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: Any = 10,
+        max_fun: int = 15000,
+        layers: Any = None,
+        loss: Any = "log_loss",
+        class_weight: Any = None,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.layers = layers
+        self.loss = loss
+        self.class_weight = class_weight
+
+    # ----------------------------------------------------------------- fitting
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data (CSR/CSC stay sparse through the first layer).
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels of any type, or a multilabel indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; the loss is their weighted mean.
+
+        Returns
+        -------
+        self : MLPClassifier
+            The fitted estimator.
+        """
+        self._fit(X, y, sample_weight, incremental=False)
+        return self
+
+    @available_if(lambda est: est._is_stochastic())
+    def partial_fit(
+        self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
+    ) -> MLPClassifier:
+        """Update the model with one epoch over the given data.
+
+        The optimizer's state (momentum, Adam moments, learning-rate schedule) and the
+        shuffling stream carry over from call to call.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array of shape (n_classes,), default=None
+            Every class of the whole data set; required on the first call.
+
+        Returns
+        -------
+        self : MLPClassifier
+        """
+        self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        return self
+
+    def _validate_targets(
+        self, y: Any, *, first_pass: bool, incremental: bool, classes: Any = None
+    ) -> Any:
+        check_classification_targets(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if incremental and _check_partial_fit_first_call(self, classes):
+            binarizer = LabelBinarizer()
+            binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
+            self._label_binarizer = binarizer
+            first_pass = True
+        elif first_pass or not hasattr(self, "_label_binarizer"):
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            seen = unique_labels(y)
+            if self.warm_start and not incremental:
+                if set(seen) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in "
+                        f"the previous call to fit. Previously got {self.classes_}, `y` "
+                        f"has {seen}"
+                    )
+            elif len(np.setdiff1d(seen, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                    f"{self.classes_}. 'y' has {seen}."
+                )
+        self.classes_ = self._label_binarizer.classes_
+        return self._label_binarizer.transform(y)
+
+    def _extra_sample_weight(self, y: Any) -> Any:
+        if self.class_weight is None:
+            return None
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            raise ValueError(
+                f"{type(self).__name__}: class_weight is not supported for multilabel "
+                f"targets, got class_weight={self.class_weight!r}"
+            )
+        return compute_sample_weight(self.class_weight, np.ravel(y))
+
+    def _output(self, n_outputs: int) -> tuple[Layer, Loss, str]:
+        multiclass = self._label_binarizer.y_type_ == "multiclass"
+        link: type[Layer] = Softmax if multiclass else Sigmoid
+        if isinstance(self.loss, Loss):
+            if self.loss.link is not None:
+                link = self.loss.link
+            loss: Loss = _fresh(self.loss)
+        else:
+            loss = CategoricalCrossEntropy() if multiclass else BinaryCrossEntropy()
+        names: dict[type[Layer], str] = {Softmax: "softmax", Sigmoid: "logistic"}
+        name = names.get(link, link.__name__.lower())
+        return link(), loss, name
+
+    # ----------------------------------------------------------------- predicting
+    def predict(self, X: Any) -> Any:
+        """Predict class labels (or a label indicator matrix for multilabel targets).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+        """
+        proba = np.exp(self._log_proba(X))
+        if proba.shape[1] == 2 and not self._multilabel():
+            proba = proba[:, 1]
+        return self._label_binarizer.inverse_transform(proba)
+
+    def predict_proba(self, X: Any) -> Any:
+        """Probability of each class, ordered as ``classes_``.
+
+        Probabilities lie strictly inside (0, 1): floored at the smallest normal float
+        of the network's dtype (2.2e-308 in float64), capped at the largest float below
+        1, so ``predict_log_proba`` is their logarithm and is always finite.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        return np.exp(self._log_proba(X))
+
+    def predict_log_proba(self, X: Any) -> Any:
+        """Log-probabilities, computed from the logits (log-softmax, log-sigmoid).
+
+        Exact where ``log(predict_proba)`` would lose precision, and finite: clipped to
+        the logs of the smallest normal float (-708.4 in float64, -87.3 in float32) and
+        of the largest float below 1.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        return self._log_proba(X)
+
+    def _log_proba(self, X: Any) -> Any:
+        net = self._fitted_network()
+        binary = self.n_outputs_ == 1 and not self._multilabel()
+        last = type(net.layers[-1])
+        if last is Softmax:
+            z = self._network_output(X, logits=True)
+            shifted = z - z.max(axis=1, keepdims=True)
+            log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        elif last is Sigmoid:
+            z = self._network_output(X, logits=True)
+            log_p = -_softplus(-z)  # log σ(z)
+            if binary:
+                log_p = np.hstack([-_softplus(z), log_p])  # log σ(-z) = log(1 - σ(z))
+        else:  # a custom output: its values are taken as probabilities
+            p = self._network_output(X)
+            p = np.hstack([1 - p, p]) if binary else p
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_p = np.log(p)
+        info = np.finfo(log_p.dtype)
+        # probabilities strictly inside (0, 1): floored at the smallest normal float,
+        # capped at the largest float below 1
+        return np.clip(log_p, np.log(info.tiny), np.log1p(-info.epsneg), out=log_p)
+
+    def _fitted_network(self) -> Sequential:
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        return self.network_
+
+    def _multilabel(self) -> bool:
+        return str(self._label_binarizer.y_type_).startswith("multilabel")
+
+    def _score_arrays(self, X: Any, y: Any, sample_weight: Any, network: Any = None) -> float:
+        """Accuracy on already-validated arrays (early stopping); NaN if outputs are not finite."""
+        out = (network or self.network_).predict(X)
+        if not np.isfinite(out).all():
+            return float("nan")
+        if out.shape[1] == 1:
+            out = out.ravel()
+        pred = self._label_binarizer.inverse_transform(out)
+        return float(accuracy_score(y, pred, sample_weight=sample_weight))
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+def _softplus(z: Any) -> Any:
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def _fresh(loss: Loss) -> Loss:
+    import copy
+
+    return copy.deepcopy(loss)

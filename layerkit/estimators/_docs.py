@@ -1,0 +1,184 @@
+"""The estimators' docstrings (numpydoc), kept apart from the code they describe."""
+
+_SHARED_PARAMETERS = """\
+hidden_layer_sizes : int or tuple of int, default=(100,)
+    Width of each hidden ``Dense`` layer (ignored when ``layers`` is given).
+activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+    Hidden activation (ignored when ``layers`` is given); also sets the initial
+    weights' scale as scikit-learn does.
+solver : {'lbfgs', 'sgd', 'adam'} or Optimizer, default='adam'
+    The weight optimizer. A layerkit ``Optimizer`` instance is copied and used as
+    given (``learning_rate_init``, ``momentum``, ``beta_*`` and ``epsilon`` then do not
+    apply).
+alpha : float, default=0.0001
+    L2 penalty on the ``Dense`` weights: ``½ alpha ‖W‖² / Σs`` per batch, ``Σs`` the
+    batch's (weighted) size, exactly scikit-learn's definition.
+batch_size : int or 'auto', default='auto'
+    Mini-batch size of the stochastic solvers; 'auto' is ``min(200, n_samples)``.
+learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+    Schedule of the step size for solver='sgd' (and for Optimizer instances):
+    'invscaling' sets it to ``learning_rate_init / (t + 1) ** power_t`` after each
+    epoch (t: samples seen); 'adaptive' divides it by 5 whenever ``n_iter_no_change``
+    epochs fail to improve by ``tol``.
+learning_rate_init : float, default=0.001
+    Initial step size (sgd, adam).
+power_t : float, default=0.5
+    Exponent of 'invscaling'.
+max_iter : int, default=200
+    Epochs for sgd/adam, iterations for lbfgs.
+shuffle : bool, default=True
+    Shuffle the rows every epoch (sgd, adam).
+random_state : int, RandomState or numpy Generator, default=None
+    Seeds independent streams for initialization, shuffling, dropout and the
+    validation split: changing ``batch_size`` does not change the initial weights.
+tol : float, default=1e-4
+    Improvement of the loss (or validation score) that counts as progress.
+verbose : bool, default=False
+    Print the loss of every epoch (and the validation score).
+warm_start : bool, default=False
+    Continue from the previous fit: the weights **and the optimizer's state**
+    (momentum, Adam moments, learning rate) carry over, unlike scikit-learn, which
+    restarts its optimizer.
+momentum : float, default=0.9
+    Momentum of solver='sgd'.
+nesterovs_momentum : bool, default=True
+    Nesterov's momentum for solver='sgd'.
+early_stopping : bool, default=False
+    Hold out ``validation_fraction`` of the data (stratified for single-output
+    classification), stop when its score stops improving, and restore the best
+    weights. A NaN score never counts as an improvement.
+validation_fraction : float, default=0.1
+    Size of the early-stopping validation split.
+beta_1, beta_2 : float, default=0.9, 0.999
+    Adam's moment decay rates.
+epsilon : float, default=1e-8
+    Adam's numerical-stability term.
+n_iter_no_change : int, default=10
+    Epochs without ``tol`` improvement before stopping (sgd, adam).
+max_fun : int, default=15000
+    Maximum loss evaluations of solver='lbfgs'.
+layers : list of Layer, default=None
+    The hidden stack as layerkit ``Layer`` objects (any custom layer included); the
+    output ``Dense`` layer and activation are appended from the task. Copied at fit,
+    never modified.
+"""
+
+_SHARED_ATTRIBUTES = """\
+coefs_ : list of ndarray of shape (fan_in, fan_out)
+    The live weight arrays of the ``Dense`` layers (``W``; the transpose of the seed's
+    ``w^l_{jk}``): writing into them changes the model.
+intercepts_ : list of ndarray of shape (fan_out,)
+    The live bias arrays.
+loss_ : float
+    The loss at the last epoch (with the L2 term).
+loss_curve_ : list of float
+    The loss of every epoch (every iteration for lbfgs).
+best_loss_ : float or None
+    Minimum loss reached (None with early stopping).
+validation_scores_ : list of float or None
+    Score on the validation split per epoch (early stopping only).
+best_validation_score_ : float or None
+    Best validation score (early stopping only).
+t_ : int
+    Training samples seen.
+n_iter_ : int
+    Epochs run (iterations for lbfgs).
+n_layers_ : int
+    Number of ``Dense`` layers plus one (the input), as scikit-learn counts.
+n_outputs_ : int
+    Output units.
+out_activation_ : str
+    Name of the output activation.
+n_features_in_ : int
+    Number of features seen during fit.
+feature_names_in_ : ndarray of str
+    Feature names, when X had them (e.g. a pandas DataFrame).
+network_ : Sequential
+    The fitted network: layers, params and grads.
+"""
+
+_NOTES = """\
+Notes
+-----
+Each batch is one forward pass, the loss, and one backward pass that sends the error
+δ back through every layer (the seed's eqs. 3-I to 3-IV), then one optimizer step
+(eqs. 2-5/2-6 for plain SGD). The output activation and the loss form a canonical
+pair, so the output error is the fused, exact ``(a - y)/m`` computed from the logits.
+Float32 input is trained in float32 on every solver. If fit raises, the estimator is
+left exactly as it was before the call.
+"""
+
+CLASSIFIER_DOC = f"""Multi-layer perceptron classifier: scikit-learn's MLPClassifier, pluggable.
+
+Same parameters, defaults, fitted attributes and behaviour as
+``sklearn.neural_network.MLPClassifier``; on top, ``layers``, ``loss``, optimizer
+objects as ``solver``, and ``class_weight``.
+
+Parameters
+----------
+{_SHARED_PARAMETERS}loss : 'log_loss' or Loss, default='log_loss'
+    Cross-entropy (binary or categorical, from the targets), or any layerkit ``Loss``;
+    a loss with a canonical ``link`` sets the output activation.
+class_weight : None, 'balanced' or dict, default=None
+    Weights multiplied into ``sample_weight`` per class; 'balanced' uses
+    ``n_samples / (n_classes * count(class))``.
+
+Attributes
+----------
+classes_ : ndarray
+    The class labels (or label indices for multilabel targets).
+{_SHARED_ATTRIBUTES}
+Shape
+-----
+``X``: (n_samples, n_features); ``y``: (n_samples,) labels of any type, or a
+(n_samples, n_labels) indicator matrix for multilabel.
+
+{_NOTES}
+Examples
+--------
+>>> from sklearn.datasets import load_iris
+>>> from layerkit import MLPClassifier
+>>> from layerkit.layers import Dense, Dropout, ReLU
+>>> X, y = load_iris(return_X_y=True)
+>>> clf = MLPClassifier(solver="lbfgs", random_state=0).fit(X, y)
+>>> clf.score(X, y) > 0.95
+True
+>>> clf = MLPClassifier(layers=[Dense(32), ReLU(), Dropout(0.1)], max_iter=500,
+...                     learning_rate_init=0.01, random_state=0).fit(X, y)
+>>> clf.predict_proba(X[:1]).shape
+(1, 3)
+"""
+
+REGRESSOR_DOC = f"""Multi-layer perceptron regressor: scikit-learn's MLPRegressor, pluggable.
+
+Same parameters, defaults, fitted attributes and behaviour as
+``sklearn.neural_network.MLPRegressor`` (``loss`` is a keyword here, not the first
+positional argument); on top, ``layers``, ``Loss`` objects and optimizer objects as
+``solver``.
+
+Parameters
+----------
+{_SHARED_PARAMETERS}loss : {{'squared_error', 'poisson'}} or Loss, default='squared_error'
+    Half squared error (identity output) or half Poisson deviance (exponential
+    output), or any layerkit ``Loss``. For several outputs, squared error sums over
+    them (scikit-learn reports it divided by the number of outputs).
+
+Attributes
+----------
+{_SHARED_ATTRIBUTES}
+Shape
+-----
+``X``: (n_samples, n_features); ``y``: (n_samples,) or (n_samples, n_outputs).
+
+{_NOTES}
+Examples
+--------
+>>> import numpy as np
+>>> from layerkit import MLPRegressor
+>>> rng = np.random.default_rng(0)
+>>> X = rng.uniform(-1, 1, size=(200, 2))
+>>> y = X[:, 0] ** 2 + X[:, 1]
+>>> reg = MLPRegressor((20,), solver="lbfgs", random_state=0).fit(X, y)
+>>> reg.score(X, y) > 0.95
+True
+"""

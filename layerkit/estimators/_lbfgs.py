@@ -1,0 +1,82 @@
+"""The lbfgs solver: scipy's L-BFGS-B on the full-batch loss, driving the same layers."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import scipy.optimize
+from sklearn.exceptions import ConvergenceWarning
+
+from ..network import Sequential
+from ..optim import Optimizer
+from ..training import EpochRunner
+
+
+def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any) -> None:
+    """Minimize the full-batch loss (with the L2 term) over all parameters of ``net``.
+
+    Parameters are packed into one float64 vector for scipy and copied back into the
+    network's own arrays (float32 stays float32) before each evaluation.
+    """
+    params = net.params
+    grads = net.grads
+    names = list(params)
+    bounds = np.cumsum([0] + [params[k].size for k in names])
+    theta0 = np.concatenate([params[k].ravel() for k in names]).astype(np.float64)
+    grad_out = np.empty_like(theta0)
+    runner = EpochRunner(
+        net, X, Y, est._loss, _NoStep(), batch_size=X.shape[0], sample_weight=sw, l2=est.alpha
+    )
+
+    def unpack(theta: Any) -> None:
+        for k, lo, hi in zip(names, bounds[:-1], bounds[1:], strict=True):
+            params[k][...] = theta[lo:hi].reshape(params[k].shape)
+
+    def loss_and_grad(theta: Any) -> tuple[float, Any]:
+        unpack(theta)
+        value = runner.step(X, runner.Y, sw)
+        for k, lo, hi in zip(names, bounds[:-1], bounds[1:], strict=True):
+            grad_out[lo:hi] = grads[k].ravel()
+        return value, grad_out
+
+    curve: list[float] = []
+
+    def record(intermediate_result: Any) -> None:
+        curve.append(float(intermediate_result.fun))
+        if est.verbose:
+            print(f"Iteration {len(curve)}, loss = {curve[-1]:.8f}")
+
+    with net.workspace():
+        result = scipy.optimize.minimize(
+            loss_and_grad,
+            theta0,
+            method="L-BFGS-B",
+            jac=True,
+            callback=record,
+            options={"maxfun": est.max_fun, "maxiter": est.max_iter, "gtol": est.tol},
+        )
+    unpack(result.x)
+    est.n_iter_ = min(int(result.nit), est.max_iter)
+    est.loss_ = float(result.fun)
+    est.loss_curve_ = list(getattr(est, "loss_curve_", [])) + curve
+    if result.status != 0:
+        message = result.message.decode() if isinstance(result.message, bytes) else result.message
+        warnings.warn(
+            f"lbfgs failed to converge after {est.n_iter_} iteration(s) "
+            f"(status={result.status}): {message}. Increase the number of iterations "
+            f"(max_iter={est.max_iter}) or function evaluations (max_fun={est.max_fun}), "
+            "or scale the data.",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+
+
+class _NoStep(Optimizer):
+    """The optimizer of a loss-and-gradient evaluation: scipy takes the steps."""
+
+    learning_rate = 0.0
+
+    def step(self, params: Any, grads: Any) -> None:
+        pass

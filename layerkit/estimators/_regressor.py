@@ -1,0 +1,173 @@
+"""MLPRegressor: scikit-learn's drop-in, with layers, losses and optimizers as objects."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils import column_or_1d
+from sklearn.utils.metaestimators import available_if
+
+from ..layers import Exp, Identity, Layer
+from ..losses import PoissonLoss, SquaredError
+from ..losses.base import Loss
+from . import _validation as v
+from ._base import BaseMLP
+from ._docs import REGRESSOR_DOC
+
+
+class MLPRegressor(RegressorMixin, BaseMLP):
+    __doc__ = REGRESSOR_DOC
+
+    _extra_rules: ClassVar[dict[str, v.Rule]] = {
+        "loss": v.options("squared_error", "poisson", also=(Loss,), also_text="a layerkit Loss")
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        loss: Any = "squared_error",
+        solver: Any = "adam",
+        alpha: float = 0.0001,
+        batch_size: Any = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: Any = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: Any = 10,
+        max_fun: int = 15000,
+        layers: Any = None,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.loss = loss
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.layers = layers
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data (CSR/CSC stay sparse through the first layer).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; the loss is their weighted mean.
+
+        Returns
+        -------
+        self : MLPRegressor
+            The fitted estimator.
+        """
+        self._fit(X, y, sample_weight, incremental=False)
+        return self
+
+    @available_if(lambda est: est._is_stochastic())
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+        """Update the model with one epoch over the given data.
+
+        The optimizer's state (momentum, Adam moments, learning-rate schedule) and the
+        shuffling stream carry over from call to call.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : MLPRegressor
+        """
+        self._fit(X, y, sample_weight, incremental=True)
+        return self
+
+    def _validate_targets(
+        self, y: Any, *, first_pass: bool, incremental: bool, classes: Any = None
+    ) -> Any:
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        Y = np.asarray(y)
+        Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
+        if self.loss == "poisson" and (Y < 0).any():
+            raise ValueError(
+                f"{type(self).__name__}(loss='poisson') needs non-negative targets, got "
+                f"a minimum of {Y.min()!r}"
+            )
+        return Y
+
+    def _output(self, n_outputs: int) -> tuple[Layer, Loss, str]:
+        if isinstance(self.loss, Loss):
+            link: type[Layer] = self.loss.link or Identity
+            import copy
+
+            return link(), copy.deepcopy(self.loss), link.__name__.lower()
+        if self.loss == "poisson":
+            return Exp(), PoissonLoss(), "exp"
+        return Identity(), SquaredError(), "identity"
+
+    def predict(self, X: Any) -> Any:
+        """Predict using the multi-layer perceptron.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        out = self._network_output(X)
+        return out.ravel() if out.shape[1] == 1 else out
+
+    def _score_arrays(self, X: Any, y: Any, sample_weight: Any, network: Any = None) -> float:
+        """R² on already-validated arrays (early stopping); NaN if outputs are not finite."""
+        out = (network or self.network_).predict(X)
+        if not np.isfinite(out).all():
+            return float("nan")
+        if out.shape[1] == 1:
+            out = out.ravel()
+        return float(r2_score(y, out, sample_weight=sample_weight))
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

@@ -1,0 +1,184 @@
+"""The sgd/adam solvers: epochs of mini-batches with scikit-learn's stopping rules."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+
+from ..network import Sequential
+from ..optim import Optimizer
+from ..training import EpochRunner
+from ._interrupt import stop_on_interrupt
+
+
+def fit_stochastic(
+    est: Any,
+    net: Sequential,
+    optimizer: Optimizer,
+    X: Any,
+    Y: Any,
+    y: Any,
+    sw: Any,
+    *,
+    incremental: bool,
+    split_rng: np.random.Generator,
+) -> None:
+    """Train ``net`` in place for up to ``est.max_iter`` epochs (one when incremental).
+
+    Mirrors scikit-learn's MLP: ``loss_curve_``, ``t_``, ``n_iter_``, early stopping
+    on a (stratified) validation split with the best weights restored, the
+    ``n_iter_no_change``/``tol`` rule, the ``invscaling`` and ``adaptive`` schedules,
+    verbose lines and ConvergenceWarning. A NaN validation score never counts as an
+    improvement.
+    """
+    early_stopping = bool(est.early_stopping)
+    if early_stopping and incremental:
+        raise ValueError("partial_fit does not support early_stopping=True")
+    rows = None
+    X_val = y_val = sw_val = None
+    if early_stopping:
+        rows, val = _validation_split(est, y, split_rng)
+        X_val, y_val = X[val], y[val]
+        sw_val = None if sw is None else sw[val]
+    n_train = X.shape[0] if rows is None else len(rows)
+    batch_size = _batch_size(est.batch_size, n_train)
+    runner = EpochRunner(
+        net,
+        X,
+        Y,
+        est._loss,
+        optimizer,
+        batch_size=batch_size,
+        sample_weight=sw,
+        rows=rows,
+        l2=est.alpha,
+    )
+    schedule = _schedule(est)
+    base_lr = optimizer.learning_rate
+    # early stopping restores the best weights seen (the initial ones until one scores)
+    best = {k: p.copy() for k, p in net.params.items()} if early_stopping else {}
+    est.n_iter_ = 0
+    with net.workspace(), stop_on_interrupt() as interrupted:
+        for _ in range(est.max_iter):
+            loss = runner.run(est._shuffle_rng if est.shuffle else None, stop=interrupted)
+            if interrupted():
+                break
+            est.n_iter_ += 1
+            est.loss_ = loss
+            est.t_ += n_train
+            est.loss_curve_.append(loss)
+            if est.verbose:
+                print(f"Iteration {est.n_iter_}, loss = {loss:.8f}")
+            if early_stopping:
+                score = est._score_arrays(X_val, y_val, sw_val, network=net)
+                _track_validation(est, score, net, best)
+            else:
+                _track_loss(est, loss)
+            if schedule == "invscaling":
+                optimizer.current_learning_rate = base_lr / (est.t_ + 1) ** est.power_t
+            if est._no_improvement_count > est.n_iter_no_change:
+                what = "Validation score" if early_stopping else "Training loss"
+                msg = (
+                    f"{what} did not improve more than tol={est.tol:f} for "
+                    f"{est.n_iter_no_change} consecutive epochs."
+                )
+                if _stop(optimizer, schedule, msg, est.verbose):
+                    break
+                est._no_improvement_count = 0
+            if incremental:
+                break
+            if est.n_iter_ == est.max_iter:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and "
+                    "the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=4,
+                )
+    if interrupted():
+        warnings.warn(
+            "Training interrupted by user: the model keeps the weights of the last "
+            "completed batch.",
+            UserWarning,
+            stacklevel=4,
+        )
+    if early_stopping:
+        for name, p in net.params.items():
+            np.copyto(p, best[name])
+
+
+def _validation_split(est: Any, y: Any, rng: np.random.Generator) -> tuple[Any, Any]:
+    stratify = y if getattr(est, "_label_binarizer", None) is not None and y.ndim == 1 else None
+    n = y.shape[0]
+    train, val = train_test_split(
+        np.arange(n),
+        test_size=est.validation_fraction,
+        random_state=int(rng.integers(2**31 - 1)),
+        stratify=stratify,
+    )
+    if len(val) < 2:
+        raise ValueError(
+            "The validation set is too small. Increase 'validation_fraction' or the "
+            f"size of your dataset (got {len(val)} validation sample(s))."
+        )
+    return np.sort(train), np.sort(val)
+
+
+def _batch_size(batch_size: Any, n: int) -> int:
+    if batch_size == "auto":
+        return min(200, n)
+    if batch_size > n:
+        warnings.warn(
+            "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
+            UserWarning,
+            stacklevel=4,
+        )
+    return int(np.clip(batch_size, 1, n))
+
+
+def _schedule(est: Any) -> str:
+    """scikit-learn applies ``learning_rate`` to sgd only; layerkit also to Optimizers."""
+    if isinstance(est.solver, str) and est.solver == "adam":
+        return "constant"
+    return str(est.learning_rate)
+
+
+def _track_loss(est: Any, loss: float) -> None:
+    if not loss < est.best_loss_ - est.tol:  # NaN never improves
+        est._no_improvement_count += 1
+    else:
+        est._no_improvement_count = 0
+    if loss < est.best_loss_:
+        est.best_loss_ = loss
+
+
+def _track_validation(est: Any, score: float, net: Sequential, best: dict[str, Any]) -> None:
+    est.validation_scores_.append(score)
+    if est.verbose:
+        print(f"Validation score: {score:f}")
+    if not score >= est.best_validation_score_ + est.tol:  # NaN never improves
+        est._no_improvement_count += 1
+    else:
+        est._no_improvement_count = 0
+    if score > est.best_validation_score_:
+        est.best_validation_score_ = score
+        for name, p in net.params.items():
+            np.copyto(best[name], p)
+
+
+def _stop(optimizer: Optimizer, schedule: str, msg: str, verbose: Any) -> bool:
+    if schedule != "adaptive":
+        if verbose:
+            print(msg + " Stopping.")
+        return True
+    if optimizer.current_learning_rate <= 1e-6:
+        if verbose:
+            print(msg + " Learning rate too small. Stopping.")
+        return True
+    optimizer.current_learning_rate /= 5.0
+    if verbose:
+        print(msg + f" Setting learning rate to {optimizer.current_learning_rate:f}")
+    return False

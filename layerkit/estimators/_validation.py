@@ -1,0 +1,111 @@
+"""Hyperparameter validation for the estimators: allowed values listed, typos suggested."""
+
+from __future__ import annotations
+
+import difflib
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A hyperparameter has a wrong type or value (a ValueError and a TypeError, as in
+    scikit-learn, so either ``except`` clause catches it)."""
+
+
+Rule = Callable[[Any], bool]
+
+
+def options(*allowed: str, also: tuple[type, ...] = (), also_text: str = "") -> Rule:
+    """A string among ``allowed`` (or an instance of one of ``also``)."""
+
+    def rule(value: Any) -> bool:
+        return (isinstance(value, str) and value in allowed) or isinstance(value, also)
+
+    rule.allowed = allowed  # type: ignore[attr-defined]
+    rule.text = (  # type: ignore[attr-defined]
+        "one of " + ", ".join(repr(a) for a in allowed) + (f" or {also_text}" if also_text else "")
+    )
+    return rule
+
+
+def interval(
+    low: float | None, high: float | None, *, closed: str = "both", integer: bool = False
+) -> Rule:
+    """A real (or integral) number in the interval; ``closed`` in both/left/right/neither."""
+    kind = numbers.Integral if integer else numbers.Real
+
+    def rule(value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, kind):
+            return False
+        value = float(value)
+        if low is not None and (value < low or (value == low and closed in ("right", "neither"))):
+            return False
+        return not (
+            high is not None
+            and (value > high or (value == high and closed in ("left", "neither")))
+        )
+
+    lo = "-inf" if low is None else f"{low:g}"
+    hi = "inf" if high is None else f"{high:g}"
+    left = "[" if closed in ("both", "left") and low is not None else "("
+    right = "]" if closed in ("both", "right") and high is not None else ")"
+    noun = "an int" if integer else "a float"
+    rule.text = f"{noun} in {left}{lo}, {hi}{right}"  # type: ignore[attr-defined]
+    return rule
+
+
+def boolean(value: Any) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+boolean.text = "a bool"  # type: ignore[attr-defined]
+
+
+def any_of(*rules: Rule, text: str | None = None) -> Rule:
+    def rule(value: Any) -> bool:
+        return any(r(value) for r in rules)
+
+    rule.text = text or " or ".join(r.text for r in rules)  # type: ignore[attr-defined]
+    rule.allowed = tuple(  # type: ignore[attr-defined]
+        a for r in rules for a in getattr(r, "allowed", ())
+    )
+    return rule
+
+
+def constant(expected: Any, text: str) -> Rule:
+    def rule(value: Any) -> bool:
+        return value is expected or (expected is None and value is None)
+
+    rule.text = text  # type: ignore[attr-defined]
+    return rule
+
+
+def hidden_layer_sizes(value: Any) -> bool:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value) >= 1
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        return False
+    return all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and int(v) >= 1 for v in value
+    )
+
+
+hidden_layer_sizes.text = "a positive int or a sequence of positive ints"  # type: ignore[attr-defined]
+
+
+def check_params(owner: str, params: dict[str, Any], rules: dict[str, Rule]) -> None:
+    """Raise ``InvalidParameterError`` for the first parameter that breaks its rule."""
+    for name, rule in rules.items():
+        value = params[name]
+        if rule(value):
+            continue
+        message = f"{owner}: the {name!r} parameter must be {rule.text}; got {value!r}."  # type: ignore[attr-defined]
+        allowed = getattr(rule, "allowed", ())
+        if isinstance(value, str) and allowed:
+            close = difflib.get_close_matches(value, allowed, n=1, cutoff=0.5)
+            if close:
+                message += f" Did you mean {close[0]!r}?"
+        raise InvalidParameterError(message)
