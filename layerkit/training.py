@@ -82,7 +82,8 @@ class EpochRunner:
         self.Y = Y if Y.dtype == net.dtype else Y.astype(net.dtype)
         if self.Y.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but y has {self.Y.shape[0]}")
-        self.order = np.arange(X.shape[0]) if rows is None else np.array(rows, dtype=np.intp)
+        self.rows = np.arange(X.shape[0]) if rows is None else np.array(rows, dtype=np.intp)
+        self.order = self.rows.copy()
         self._contiguous = rows is None  # unshuffled batches are views of X
         self.n = len(self.order)
         self.sample_weight = None if sample_weight is None else np.asarray(sample_weight)
@@ -106,7 +107,8 @@ class EpochRunner:
         ``stop`` is asked after every batch; when it answers True the epoch ends there
         (the loss of the batches done so far is returned).
         """
-        if rng is not None:
+        if rng is not None:  # each epoch's order depends on the generator's state only,
+            np.copyto(self.order, self.rows)  # so training can stop and resume exactly
             rng.shuffle(self.order)
         total = weight = 0.0
         for start in range(0, self.n, self.batch_size):

@@ -56,6 +56,20 @@ _COMMON_RULES: dict[str, v.Rule] = {
 }
 
 
+def _assign(layers: list[Dense], name: str, values: list[Any]) -> None:
+    """Copy ``values`` into the layers' live arrays (shapes must match)."""
+    if len(values) != len(layers):
+        raise ValueError(f"expected {len(layers)} arrays for {name!r}, got {len(values)}")
+    for layer, value in zip(layers, values, strict=True):
+        target = layer.params[name]
+        value = np.asarray(value)
+        if value.shape != target.shape:
+            raise ValueError(
+                f"{layer!r}: expected {name} of shape {target.shape}, got {value.shape}"
+            )
+        np.copyto(target, value, casting="same_kind")
+
+
 def _check_layers(value: Any) -> bool:
     return value is None or (
         isinstance(value, (list, tuple)) and all(isinstance(x, Layer) for x in value)
@@ -265,13 +279,33 @@ class BaseMLP(BaseEstimator):
         return sw
 
     def _set_network(self, net: Sequential) -> None:
-        """Commit the trained network and expose its live arrays as scikit-learn does."""
+        """Commit the trained network."""
         self.network_ = net
-        dense = [layer for layer in net.layers if isinstance(layer, Dense)]
-        self.coefs_ = [layer.params["W"] for layer in dense]
-        self.intercepts_ = [layer.params["b"] for layer in dense]
-        self.n_layers_ = len(dense) + 1
+        self.n_layers_ = len(self._dense_layers()) + 1
         self.n_outputs_ = net.n_out_
+
+    def _dense_layers(self) -> list[Dense]:
+        if "network_" not in self.__dict__:
+            raise AttributeError(f"This {type(self).__name__} instance is not fitted yet")
+        return [layer for layer in self.network_.layers if isinstance(layer, Dense)]
+
+    @property
+    def coefs_(self) -> list[Any]:
+        """The live weight arrays ``W`` of the Dense layers, shape ``(fan_in, fan_out)``."""
+        return [layer.params["W"] for layer in self._dense_layers()]
+
+    @coefs_.setter
+    def coefs_(self, values: list[Any]) -> None:
+        _assign(self._dense_layers(), "W", values)
+
+    @property
+    def intercepts_(self) -> list[Any]:
+        """The live bias arrays ``b`` of the Dense layers, shape ``(fan_out,)``."""
+        return [layer.params["b"] for layer in self._dense_layers()]
+
+    @intercepts_.setter
+    def intercepts_(self, values: list[Any]) -> None:
+        _assign(self._dense_layers(), "b", values)
 
     # ----------------------------------------------------------------- predicting
     def _network_output(self, X: Any, *, logits: bool = False, check_input: bool = True) -> Any:

@@ -188,7 +188,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         multiclass = self._label_binarizer.y_type_ == "multiclass"
         link: type[Layer] = Softmax if multiclass else Sigmoid
         if isinstance(self.loss, Loss):
-            if self.loss.link is not None:
+            if self.loss.link in (Softmax, Sigmoid):  # outputs must stay probabilities
                 link = self.loss.link
             loss: Loss = _fresh(self.loss)
         else:

@@ -117,8 +117,9 @@ objects as ``solver``, and ``class_weight``.
 Parameters
 ----------
 {_SHARED_PARAMETERS}loss : 'log_loss' or Loss, default='log_loss'
-    Cross-entropy (binary or categorical, from the targets), or any layerkit ``Loss``;
-    a loss with a canonical ``link`` sets the output activation.
+    Cross-entropy (binary or categorical, from the targets), or any layerkit ``Loss``.
+    The output stays a probability: softmax for multiclass, sigmoid otherwise (a loss
+    whose canonical link is one of them picks it).
 class_weight : None, 'balanced' or dict, default=None
     Weights multiplied into ``sample_weight`` per class; 'balanced' uses
     ``n_samples / (n_classes * count(class))``.

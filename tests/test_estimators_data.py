@@ -1,0 +1,162 @@
+"""Targets of every kind and inputs of every kind, on every solver."""
+
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import (
+    load_iris,
+    make_classification,
+    make_multilabel_classification,
+    make_regression,
+)
+
+from layerkit import MLPClassifier, MLPRegressor
+from layerkit.layers import Dense, ReLU
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+SOLVERS = ["adam", "sgd", "lbfgs"]
+
+
+def test_binary_labels_of_any_type():
+    X, y = make_classification(200, 5, random_state=0)
+    labels = np.array(["spam", "ham"])[y]
+    clf = MLPClassifier((10,), solver="lbfgs", random_state=0).fit(X, labels)
+    assert list(clf.classes_) == ["ham", "spam"]
+    assert clf.out_activation_ == "logistic" and clf.n_outputs_ == 1
+    assert set(clf.predict(X)) <= {"ham", "spam"}
+    proba = clf.predict_proba(X)
+    assert proba.shape == (200, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1)
+    assert clf.score(X, labels) > 0.9
+
+
+def test_multiclass_with_string_labels():
+    X, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"], dtype=object)[y]
+    clf = MLPClassifier(solver="lbfgs", random_state=0).fit(X, names)
+    assert clf.out_activation_ == "softmax" and clf.n_outputs_ == 3
+    assert clf.predict(X[:1])[0] == "setosa"
+
+
+def test_multilabel_indicator_targets():
+    X, Y = make_multilabel_classification(200, 10, n_classes=4, random_state=0)
+    clf = MLPClassifier((30,), solver="lbfgs", max_iter=300, random_state=0).fit(X, Y)
+    assert clf.out_activation_ == "logistic" and clf.n_outputs_ == 4
+    pred = clf.predict(X)
+    assert pred.shape == (200, 4)
+    assert clf.predict_proba(X).shape == (200, 4)
+    assert clf.score(X, Y) > 0.5  # subset accuracy
+
+
+def test_single_and_multi_output_regression():
+    X, y = make_regression(200, 5, n_targets=3, noise=0.1, random_state=0)
+    y = y / y.std(axis=0)
+    reg = MLPRegressor((30,), solver="lbfgs", random_state=0).fit(X, y)
+    assert reg.predict(X).shape == (200, 3)
+    assert reg.score(X, y) > 0.95
+    reg1 = MLPRegressor((30,), solver="lbfgs", random_state=0).fit(X, y[:, 0])
+    assert reg1.predict(X).shape == (200,)
+
+
+def test_poisson_regression_uses_the_exp_link():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 3))
+    y = rng.poisson(np.exp(0.5 * X[:, 0] - 0.3 * X[:, 1]))
+    reg = MLPRegressor((10,), loss="poisson", solver="lbfgs", random_state=0).fit(X, y)
+    assert reg.out_activation_ == "exp"
+    assert (reg.predict(X) > 0).all()
+    with pytest.raises(ValueError, match="non-negative targets"):
+        MLPRegressor(loss="poisson").fit(X, -y - 1)
+
+
+class SpyDense(Dense):
+    """Records what kind of array it receives."""
+
+    seen: ClassVar[list] = []
+
+    def forward(self, x, training=False):
+        SpyDense.seen.append(type(x).__name__)
+        return super().forward(x, training)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_sparse_input_stays_sparse_through_the_first_layer(fmt, solver):
+    X, y = make_classification(120, 20, random_state=0)
+    X[np.abs(X) < 1] = 0
+    Xs = sp.csr_matrix(X) if fmt == "csr" else sp.csc_matrix(X)
+    SpyDense.seen = []
+    clf = MLPClassifier(layers=[SpyDense(8), ReLU()], solver=solver, max_iter=20, random_state=0)
+    clf.fit(Xs, y)
+    assert SpyDense.seen and all(name.startswith("csr") for name in SpyDense.seen)
+    dense_pred = MLPClassifier(
+        layers=[Dense(8), ReLU()], solver=solver, max_iter=20, random_state=0
+    )
+    dense_pred.fit(X, y)
+    np.testing.assert_allclose(
+        clf.predict_proba(Xs), dense_pred.predict_proba(X), rtol=1e-6, atol=1e-9
+    )
+
+
+def test_dataframe_feature_names_are_recorded_and_checked():
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    clf = MLPClassifier(solver="lbfgs", random_state=0).fit(X, y)
+    assert list(clf.feature_names_in_) == list(X.columns)
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict(X.rename(columns={X.columns[0]: "other"}))
+    assert clf.predict(X).shape == (150,)
+
+
+def test_read_only_and_memory_mapped_inputs(tmp_path):
+    X, y = load_iris(return_X_y=True)
+    X_ro = X.copy()
+    X_ro.setflags(write=False)
+    y_ro = y.copy()
+    y_ro.setflags(write=False)
+    MLPClassifier(max_iter=5, random_state=0).fit(X_ro, y_ro).predict(X_ro)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    X_mm = np.load(path, mmap_mode="r")
+    a = MLPClassifier(max_iter=5, random_state=0).fit(X_mm, y).predict_proba(X_mm)
+    b = MLPClassifier(max_iter=5, random_state=0).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("Est", [MLPClassifier, MLPRegressor])
+def test_float32_input_stays_float32(Est, solver):
+    X, y = make_classification(100, 6, random_state=0)
+    X = X.astype(np.float32)
+    est = Est((8,), solver=solver, max_iter=10, random_state=0).fit(X, y)
+    assert all(c.dtype == np.float32 for c in est.coefs_ + est.intercepts_)
+    assert est.network_.dtype == np.float32
+    out = est.predict_proba(X) if Est is MLPClassifier else est.predict(X)
+    assert out.dtype == np.float32
+    if solver != "lbfgs":
+        for slot in est._optimizer.state.values():
+            if isinstance(slot, dict):
+                assert all(a.dtype == np.float32 for a in slot.values())
+
+
+def test_float64_input_stays_float64():
+    X, y = make_classification(100, 6, random_state=0)
+    est = MLPClassifier((8,), max_iter=10, random_state=0).fit(X, y)
+    assert est.coefs_[0].dtype == np.float64
+
+
+def test_integer_and_list_input_are_converted():
+    X = [[0, 1], [1, 0], [1, 1], [0, 0]] * 10
+    y = [1, 1, 0, 0] * 10
+    clf = MLPClassifier((8,), solver="lbfgs", random_state=0).fit(X, y)
+    assert clf.coefs_[0].dtype == np.float64
+    assert clf.predict(X).shape == (40,)
+
+
+def test_pandas_series_target_and_categorical_labels():
+    X, y = load_iris(return_X_y=True)
+    labels = pd.Series(pd.Categorical(np.array(["a", "b", "c"])[y]))
+    clf = MLPClassifier(solver="lbfgs", random_state=0).fit(X, labels)
+    assert list(clf.classes_) == ["a", "b", "c"]

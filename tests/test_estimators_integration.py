@@ -1,0 +1,140 @@
+"""Pipelines, ColumnTransformer, grid and randomized search, clone, pickle and joblib."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import loguniform
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.datasets import load_iris, make_regression
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from layerkit import MLPClassifier, MLPRegressor
+from layerkit.layers import Dense, Dropout, LeakyReLU, ReLU, Tanh
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_iris(return_X_y=True)
+
+
+def test_pipeline_with_a_scaler(iris):
+    X, y = iris
+    clf = MLPClassifier((10,), learning_rate_init=0.01, max_iter=300, random_state=0)
+    pipe = make_pipeline(StandardScaler(), clf)
+    assert pipe.fit(X, y).score(X, y) > 0.95
+
+
+def test_column_transformer_on_a_dataframe():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "size": rng.normal(size=300),
+            "weight": rng.normal(size=300),
+            "colour": rng.choice(["red", "green", "blue"], 300),
+        }
+    )
+    y = (frame["size"] + (frame["colour"] == "red") > 0.5).astype(int)
+    pre = ColumnTransformer(
+        [("num", StandardScaler(), ["size", "weight"]), ("cat", OneHotEncoder(), ["colour"])]
+    )
+    pipe = make_pipeline(pre, MLPClassifier((16,), solver="lbfgs", random_state=0))
+    assert pipe.fit(frame, y).score(frame, y) > 0.95
+
+
+GRID = {
+    "hidden_layer_sizes": [(5,), (10,)],
+    "alpha": [1e-4, 1e-2],
+    "learning_rate_init": [1e-3, 1e-2],
+}
+
+
+def _grid_search(n_jobs, iris):
+    X, y = iris
+    search = GridSearchCV(MLPClassifier(max_iter=50, random_state=0), GRID, cv=3, n_jobs=n_jobs)
+    return search.fit(X, y)
+
+
+def test_grid_search_over_scikit_learn_parameters_is_the_same_with_two_jobs(iris):
+    one = _grid_search(1, iris)
+    two = _grid_search(2, iris)
+    assert len(one.cv_results_["params"]) == 8
+    np.testing.assert_array_equal(
+        one.cv_results_["mean_test_score"], two.cv_results_["mean_test_score"]
+    )
+    assert one.best_params_ == two.best_params_
+
+
+def test_grid_search_over_layer_lists(iris):
+    X, y = iris
+    candidates = [
+        [Dense(8), ReLU()],
+        [Dense(8), Tanh(), Dropout(0.1)],
+        [Dense(16), LeakyReLU(0.1), Dense(8), ReLU()],
+    ]
+    search = GridSearchCV(
+        MLPClassifier(solver="lbfgs", random_state=0), {"layers": candidates}, cv=3, n_jobs=2
+    )
+    search.fit(X, y)
+    assert search.best_score_ > 0.9
+    assert all(not layer.params for cand in candidates for layer in cand)  # untouched
+    assert repr(search.best_estimator_.layers) in [repr(c) for c in candidates]
+    assert repr(search.best_params_["layers"]) == repr(search.best_estimator_.layers)
+
+
+def test_randomized_search(iris):
+    X, y = iris
+    search = RandomizedSearchCV(
+        MLPClassifier(max_iter=50, random_state=0),
+        {
+            "alpha": loguniform(1e-5, 1e-1),
+            "learning_rate_init": loguniform(1e-3, 1e-1),
+            "hidden_layer_sizes": [(5,), (10,), (10, 5)],
+        },
+        n_iter=4,
+        cv=3,
+        random_state=0,
+    )
+    assert search.fit(X, y).best_score_ > 0.8
+
+
+@pytest.mark.parametrize("Est", [MLPClassifier, MLPRegressor])
+def test_clone_pickle_and_joblib_round_trip(Est, tmp_path, iris):
+    X, y = iris
+    if Est is MLPRegressor:
+        X, y = make_regression(100, 4, random_state=0)
+        y = y / y.std()
+    est = Est(layers=[Dense(6), Tanh(), Dropout(0.1)], max_iter=20, random_state=0).fit(X, y)
+    predict = est.predict_proba if Est is MLPClassifier else est.predict
+    expected = predict(X)
+    unfitted = clone(est)
+    assert not hasattr(unfitted, "network_")
+    assert unfitted.get_params()["random_state"] == 0
+    restored = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(
+        (restored.predict_proba if Est is MLPClassifier else restored.predict)(X), expected
+    )
+    path = tmp_path / "model.joblib"
+    joblib.dump(est, path)
+    again = joblib.load(path)
+    np.testing.assert_array_equal(
+        (again.predict_proba if Est is MLPClassifier else again.predict)(X), expected
+    )
+    assert again.coefs_[0] is again.network_.layers[0].params["W"]  # still live
+    refit = clone(est).fit(X, y)  # a clone refits to the same model
+    np.testing.assert_array_equal(refit.coefs_[0], est.coefs_[0])
+
+
+def test_pickle_does_not_carry_the_last_batch(iris):
+    X, y = iris
+    est = MLPClassifier((5,), max_iter=5, random_state=0).fit(X, y)
+    est.predict(np.repeat(X, 50, axis=0))
+    small = len(pickle.dumps(est))
+    assert small < 20_000, small

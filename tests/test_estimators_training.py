@@ -1,0 +1,281 @@
+"""Solvers, schedules, early stopping, warm starts and the pluggable objects."""
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris, make_classification
+from sklearn.exceptions import ConvergenceWarning
+
+from layerkit import MLPClassifier, MLPRegressor
+from layerkit.estimators import _stochastic
+from layerkit.layers import Dense, Dropout, ReLU, Tanh
+from layerkit.losses import SquaredError
+from layerkit.optim import SGD, Adam
+
+quiet = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return (X - X.mean(0)) / X.std(0), y
+
+
+@quiet
+def test_one_full_batch_sgd_epoch_is_one_step_of_eqs_2_5_and_2_6(iris):
+    X, y = iris
+    params = dict(
+        solver="sgd",
+        momentum=0.0,
+        batch_size=len(X),
+        shuffle=False,
+        alpha=0.0,
+        learning_rate_init=0.5,
+        random_state=0,
+    )
+    initial = MLPClassifier((6,), max_iter=1, **params).fit(X, y)
+    # the same network before its one step: rebuilt from the same seed's init stream
+    from layerkit._random import as_generator
+
+    ref = initial._build_network(4, 3, np.float64, as_generator(0).spawn(3)[0])
+    ref.loss_and_grads(X, np.eye(3)[y], initial._loss)
+    for name, p in ref.params.items():
+        expected = p - 0.5 * ref.grads[name]
+        np.testing.assert_allclose(initial.network_.params[name], expected, rtol=1e-12)
+
+
+@quiet
+def test_invscaling_schedule(iris):
+    X, y = iris
+    clf = MLPClassifier(
+        (5,),
+        solver="sgd",
+        learning_rate="invscaling",
+        learning_rate_init=0.2,
+        power_t=0.5,
+        max_iter=4,
+        random_state=0,
+    ).fit(X, y)
+    assert clf._optimizer.current_learning_rate == pytest.approx(0.2 / (clf.t_ + 1) ** 0.5)
+
+
+def test_adaptive_schedule_divides_by_five_and_stops(iris, capsys):
+    X, y = iris
+    clf = MLPClassifier(
+        (5,),
+        solver="sgd",
+        learning_rate="adaptive",
+        learning_rate_init=0.1,
+        tol=1e9,
+        n_iter_no_change=1,
+        max_iter=100,
+        verbose=True,
+        random_state=0,
+    )
+    clf.fit(X, y)  # nothing counts as an improvement: the rate is cut until it is tiny
+    out = capsys.readouterr().out
+    assert "Setting learning rate to 0.020000" in out
+    assert "Learning rate too small. Stopping." in out
+    assert clf._optimizer.current_learning_rate <= 1e-6
+    assert clf.n_iter_ < 100
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_convergence_warning_and_verbose_output(iris, solver, capsys):
+    X, y = iris
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations|failed to converge"):
+        MLPClassifier((5,), solver=solver, max_iter=3, verbose=True, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert "Iteration 1, loss = " in out
+
+
+def test_lbfgs_respects_max_fun(iris):
+    X, y = iris
+    with pytest.warns(ConvergenceWarning, match="max_fun=5"):
+        clf = MLPClassifier((5,), solver="lbfgs", max_fun=5, random_state=0).fit(X, y)
+    assert clf.n_iter_ <= 5
+
+
+def test_training_stops_when_the_loss_stops_improving_as_scikit_learn(iris, capsys):
+    from sklearn.neural_network import MLPClassifier as SkClassifier
+
+    X, y = iris
+    params = dict(hidden_layer_sizes=(5,), tol=1e9, n_iter_no_change=3, verbose=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = MLPClassifier(random_state=0, **params).fit(X, y)
+    ours = capsys.readouterr().out
+    sk = SkClassifier(random_state=0, **params).fit(X, y)
+    theirs = capsys.readouterr().out
+    assert clf.n_iter_ == sk.n_iter_ == 5  # the first epoch improves on inf, 4 more do not
+    line = "Training loss did not improve more than tol=1000000000.000000 for 3 consecutive epochs. Stopping."
+    assert line in ours and line in theirs
+
+
+@quiet
+def test_early_stopping_uses_a_stratified_split_and_restores_the_best_weights(monkeypatch):
+    X, y = make_classification(400, 8, weights=[0.9, 0.1], random_state=0)
+    seen = {}
+    original = _stochastic._validation_split
+
+    def spy(est, y_, rng):
+        train, val = original(est, y_, rng)
+        seen["val"] = val
+        return train, val
+
+    monkeypatch.setattr(_stochastic, "_validation_split", spy)
+    clf = MLPClassifier(
+        (10,),
+        early_stopping=True,
+        validation_fraction=0.2,
+        max_iter=60,
+        learning_rate_init=0.05,
+        n_iter_no_change=5,
+        random_state=0,
+    ).fit(X, y)
+    val = seen["val"]
+    assert len(val) == 80
+    assert np.sum(y[val] == 1) == round(0.2 * np.sum(y == 1))  # stratified
+    assert clf.validation_scores_ and len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.score(X[val], y[val]) == pytest.approx(clf.best_validation_score_)
+    assert clf.best_loss_ is None
+
+
+def test_a_nan_validation_score_never_counts_as_an_improvement(iris, monkeypatch):
+    X, y = iris
+    scores = iter([0.5] + [float("nan")] * 50)
+    monkeypatch.setattr(MLPClassifier, "_score_arrays", lambda self, *a, **k: next(scores))
+    clf = MLPClassifier((5,), early_stopping=True, n_iter_no_change=3, max_iter=50, random_state=0)
+    clf.fit(X, y)
+    assert clf.best_validation_score_ == 0.5
+    assert clf.n_iter_ == 5  # 1 good epoch, then 4 NaN epochs exceed n_iter_no_change=3
+
+
+@quiet
+def test_warm_start_keeps_the_optimizer_state(iris):
+    X, y = iris
+    once = MLPClassifier((6,), max_iter=4, random_state=0).fit(X, y)
+    twice = MLPClassifier((6,), max_iter=2, warm_start=True, random_state=0).fit(X, y)
+    twice.fit(X, y)
+    assert twice._optimizer.state["t"] == once._optimizer.state["t"] == 4
+    for a, b in zip(once.coefs_, twice.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)  # 2 + 2 epochs == 4 epochs, bit for bit
+    assert twice.loss_curve_ == once.loss_curve_
+
+
+def test_partial_fit_keeps_the_optimizer_state_and_needs_classes(iris):
+    X, y = iris
+    clf = MLPClassifier((6,), batch_size=50, random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        clf.partial_fit(X, y)
+    clf.partial_fit(X[:75], y[:75], classes=[0, 1, 2])
+    clf.partial_fit(X[75:], y[75:])
+    assert clf._optimizer.state["t"] == 4  # 2 batches per call
+    assert clf.t_ == 150 and clf.n_iter_ == 1
+    assert list(clf.classes_) == [0, 1, 2]
+
+
+def test_partial_fit_regressor_matches_fit_for_one_epoch():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 3))
+    y = X @ [1.0, 2.0, -1.0]
+    a = MLPRegressor((4,), max_iter=1, shuffle=False, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        a.fit(X, y)
+    b = MLPRegressor((4,), shuffle=False, random_state=0).partial_fit(X, y)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+def test_a_batch_with_all_zero_weights_is_not_an_error(iris):
+    X, y = iris
+    w = np.ones(len(X))
+    w[:50] = 0  # the first batches (no shuffling) weigh nothing
+    clf = MLPClassifier((6,), batch_size=25, shuffle=False, max_iter=5, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(X, y, sample_weight=w)
+    assert np.isfinite(clf.loss_) and all(np.isfinite(c).all() for c in clf.coefs_)
+
+
+def test_all_zero_weights_overall_are_an_error(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="non-zero"):
+        MLPClassifier().fit(X, y, sample_weight=np.zeros(len(X)))
+
+
+@quiet
+def test_class_weight_equals_the_corresponding_sample_weight():
+    X, y = make_classification(300, 6, weights=[0.8, 0.2], random_state=0)
+    a = MLPClassifier((6,), class_weight={0: 1.0, 1: 4.0}, max_iter=20, random_state=0).fit(X, y)
+    b = MLPClassifier((6,), max_iter=20, random_state=0).fit(
+        X, y, sample_weight=np.where(y == 1, 4.0, 1.0)
+    )
+    np.testing.assert_allclose(a.coefs_[0], b.coefs_[0], rtol=1e-12)
+    balanced = MLPClassifier((6,), class_weight="balanced", max_iter=20, random_state=0).fit(X, y)
+    plain = MLPClassifier((6,), max_iter=20, random_state=0).fit(X, y)
+    assert np.mean(balanced.predict(X) == 1) > np.mean(plain.predict(X) == 1)
+
+
+@quiet
+def test_pluggable_objects_are_copied_never_mutated(iris):
+    X, y = iris
+    layers = [Dense(8), Tanh(), Dropout(0.1)]
+    loss = SquaredError()
+    opt = SGD(learning_rate=0.05, momentum=0.9)
+    clf = MLPClassifier(layers=layers, loss=loss, solver=opt, max_iter=30, random_state=0)
+    clf.fit(X, y)
+    assert all(not layer.params for layer in layers)  # still unbuilt
+    assert opt.state == {} and opt.learning_rate == 0.05
+    assert clf.layers is layers and clf.solver is opt and clf.loss is loss
+    assert clf.network_.layers[0] is not layers[0]
+    assert clf.out_activation_ == "softmax"  # from the targets: SquaredError has no link
+    assert clf.score(X, y) > 0.8
+
+
+@quiet
+def test_optimizer_instances_drive_training(iris):
+    X, y = iris
+    clf = MLPClassifier((8,), solver=Adam(learning_rate=0.02), max_iter=100, random_state=0)
+    assert clf.fit(X, y).score(X, y) > 0.95
+    assert clf._optimizer.state["t"] == 100
+
+
+def test_custom_layers_replace_hidden_layer_sizes(iris):
+    X, y = iris
+    clf = MLPClassifier(
+        hidden_layer_sizes=(100, 100), layers=[Dense(7), ReLU()], solver="lbfgs", random_state=0
+    ).fit(X, y)
+    assert [c.shape for c in clf.coefs_] == [(4, 7), (7, 3)]
+    assert clf.n_layers_ == 3
+
+
+class Explodes(ReLU):
+    """Fails in the middle of training."""
+
+    calls = 0
+
+    def forward(self, x, training=False):
+        Explodes.calls += 1
+        if Explodes.calls > 3:
+            raise RuntimeError("boom")
+        return super().forward(x, training)
+
+
+def test_a_failed_fit_leaves_the_estimator_as_it_was(iris):
+    X, y = iris
+    clf = MLPClassifier(layers=[Dense(4), Explodes()], max_iter=10, random_state=0)
+    Explodes.calls = 0
+    with pytest.raises(RuntimeError, match="boom"):
+        clf.fit(X, y)
+    assert not any(k.endswith("_") for k in vars(clf))
+    good = MLPClassifier((4,), solver="lbfgs", random_state=0).fit(X, y)
+    before = {k: copy.deepcopy(v) for k, v in vars(good).items()}
+    good.set_params(layers=[Dense(4), Explodes()], solver="adam")
+    Explodes.calls = 0
+    with pytest.raises(RuntimeError, match="boom"):
+        good.fit(X, y)
+    assert set(vars(good)) == set(before)
+    np.testing.assert_array_equal(good.coefs_[0], before["network_"].params["0.W"])
+    assert good.coefs_[0] is good.network_.params["0.W"]
