@@ -1,17 +1,96 @@
-"""What layers, losses and optimizers share: they are described by their arguments."""
+"""What layers, losses and optimizers share: a name in a registry and a validated config.
+
+Every subclass of ``Layer``, ``Loss`` and ``Optimizer`` (built-in or user-written) is
+registered under its class name when it is defined, so a saved model can name it and be
+rebuilt without importing anything. Its constructor arguments, stored as attributes of
+the same name (the scikit-learn convention), are its config: validated by a pydantic
+model derived from the ``__init__`` signature at construction, returned as JSON-able
+data by ``get_config`` and turned back into an object by ``from_config``.
+"""
 
 from __future__ import annotations
 
+import functools
 import inspect
-from typing import Any
+import json
+import math
+import typing
+from typing import Any, ClassVar
+
+import numpy as np
+import pydantic
+
+_REGISTRY: dict[str, dict[str, type]] = {}
+
+
+class RegistryError(ValueError):
+    """A registry name clash or an unknown name."""
 
 
 class Configurable:
-    """Base of objects whose constructor arguments are stored as same-named attributes.
+    """Base of objects described by their constructor arguments.
 
-    The arguments read back this way describe the object: its ``repr`` shows those
-    that differ from their defaults, as scikit-learn's estimators do.
+    Subclasses are registered under ``name`` (default: the class name; pass
+    ``class MyLayer(Layer, name="my_layer")`` to choose, or ``register=False`` to opt
+    out). Constructor arguments are validated at construction against their type
+    annotations (``Annotated[int, Field(ge=1)]`` for a rule), in strict mode: a wrong
+    type or a broken rule raises ``ValueError`` naming the field, the rule and the value.
     """
+
+    #: The registry this family of classes lives in ("layer", "loss", "optimizer").
+    _kind: ClassVar[str] = "object"
+    #: The name this class is registered under.
+    registry_name: ClassVar[str] = ""
+    _config_model_cache: ClassVar[type[pydantic.BaseModel] | None] = None
+
+    def __init_subclass__(cls, name: str | None = None, register: bool = True, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _validating(cls.__dict__["__init__"])  # type: ignore[method-assign]
+        cls._config_model_cache = None
+        if register and not cls.__name__.startswith("_"):
+            register_class(cls, name)
+
+    # ------------------------------------------------------------------ config
+    @classmethod
+    def config_model(cls) -> type[pydantic.BaseModel]:
+        """The pydantic model of the constructor arguments (built once per class)."""
+        cached = cls.__dict__.get("_config_model_cache")
+        if cached is None:
+            cached = _build_model(cls)
+            cls._config_model_cache = cached
+        return cached
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments as JSON-able data (``from_config`` inverts it)."""
+        args = {k: _plain(v) for k, v in self._init_arguments().items()}
+        self._validate_arguments(args)
+        for key, value in args.items():
+            try:
+                json.dumps(_encode_floats(value), allow_nan=False)
+            except (TypeError, ValueError) as err:
+                raise TypeError(
+                    f"{self!r}: argument {key!r} = {value!r} is not JSON-able data, so "
+                    "the object cannot be described by a config (or saved)"
+                ) from err
+        return args
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Any:
+        """Rebuild an object from ``get_config()`` data."""
+        if not isinstance(config, dict):
+            raise TypeError(
+                f"{cls.__name__}.from_config expected a dict, got {type(config).__name__}"
+            )
+        return cls(**config)
+
+    def _validate_arguments(self, args: dict[str, Any] | None = None) -> None:
+        args = self._init_arguments() if args is None else args
+        model = self.config_model()
+        try:
+            model.model_validate({k: _plain(v) for k, v in args.items()})
+        except pydantic.ValidationError as err:
+            raise ValueError(_describe(type(self).__name__, err)) from None
 
     def _init_arguments(self) -> dict[str, Any]:
         """The constructor arguments, read back from the attributes of the same name."""
@@ -31,6 +110,115 @@ class Configurable:
             if default is inspect.Parameter.empty or not _same(value, default):
                 shown.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(shown)})"
+
+
+# ---------------------------------------------------------------------- registry
+def register_class(cls: type, name: str | None = None) -> type:
+    """Register ``cls`` under ``name`` (default: its class name) in its family's registry.
+
+    Re-registering the same class (same module and qualified name, e.g. a notebook cell
+    run twice) replaces the entry; a different class under a taken name is refused.
+    """
+    kind = getattr(cls, "_kind", "object")
+    key = name or cls.__dict__.get("registry_name") or cls.__name__
+    if not isinstance(key, str) or not key.isidentifier():
+        raise RegistryError(f"registry names must be Python identifiers, got {key!r}")
+    table = _REGISTRY.setdefault(kind, {})
+    old = table.get(key)
+    if old is not None and old is not cls and _where(old) != _where(cls):
+        raise RegistryError(
+            f"the {kind} name {key!r} is already registered for {_where(old)}; cannot "
+            f"register {_where(cls)} under the same name. Give it another name: "
+            f"class {cls.__name__}(..., name='another_name')"
+        )
+    table[key] = cls
+    cls.registry_name = key  # type: ignore[attr-defined]
+    return cls
+
+
+def lookup(kind: str, name: str) -> type:
+    """The registered class ``name`` of family ``kind``; never imports anything."""
+    table = _REGISTRY.get(kind, {})
+    if not isinstance(name, str) or name not in table:
+        raise RegistryError(
+            f"the {kind} type {name!r} is not registered in this process: import the "
+            f"module that defines it (or register it with layerkit.register) first"
+        )
+    return table[name]
+
+
+def registered(kind: str) -> dict[str, type]:
+    """A copy of the registry of family ``kind``: ``{name: class}``."""
+    return dict(_REGISTRY.get(kind, {}))
+
+
+def _where(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+# ---------------------------------------------------------------------- validation
+def _validating(init: Any) -> Any:
+    @functools.wraps(init)
+    def validating_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        # validate once, in the outermost constructor of the call
+        if type(self).__init__ is validating_init:
+            self._validate_arguments()
+
+    return validating_init
+
+
+def _build_model(cls: type) -> type[pydantic.BaseModel]:
+    init = vars(cls).get("__init__") or next(
+        (vars(k)["__init__"] for k in cls.__mro__ if "__init__" in vars(k)), object.__init__
+    )
+    init = getattr(init, "__wrapped__", init)
+    try:
+        hints = typing.get_type_hints(init, include_extras=True)
+    except Exception:  # unresolvable annotations: validate the types we can read
+        hints = {}
+    fields: dict[str, Any] = {}
+    for name, p in _signature(cls).items():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        annotation = hints.get(name, Any)
+        default = ... if p.default is inspect.Parameter.empty else p.default
+        fields[name] = (annotation, default)
+    config = pydantic.ConfigDict(strict=True, arbitrary_types_allowed=True, extra="forbid")
+    return pydantic.create_model(f"{cls.__name__}Config", __config__=config, **fields)
+
+
+def _describe(owner: str, err: pydantic.ValidationError) -> str:
+    problems = []
+    for e in err.errors():
+        field = ".".join(str(x) for x in e["loc"]) or "(arguments)"
+        message = e["msg"]
+        for prefix in ("Input should be", "Value should be"):
+            if message.startswith(prefix):
+                message = "must be" + message[len(prefix) :]
+        problems.append(f"{field} {message}, got {e['input']!r}")
+    return f"{owner}: " + "; ".join(problems)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars become Python scalars; containers are converted recursively."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _encode_floats(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_encode_floats(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode_floats(v) for k, v in value.items()}
+    return value
 
 
 def _signature(cls: type) -> dict[str, inspect.Parameter]:

@@ -6,7 +6,10 @@ no exponential is ever taken of a positive number.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
+from pydantic import Field
 
 from .base import Array, Layer
 from .workspace import scratch
@@ -38,7 +41,7 @@ def exp_clipped(z: Array, out: Array) -> Array:
     return np.exp(out, out=out)
 
 
-class Activation(Layer):
+class Activation(Layer, register=False):
     """Base of the parameter-free element-wise activations.
 
     Subclasses write σ(z) in ``_activate(z, out)`` and δ ⊙ σ'(z) in
@@ -150,7 +153,7 @@ class LeakyReLU(Activation):
     array([[-0.1,  2. ]])
     """
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    def __init__(self, negative_slope: Annotated[float, Field(ge=0, lt=1)] = 0.01) -> None:
         self.negative_slope = negative_slope
 
     def _activate(self, z: Array, out: Array) -> None:

@@ -12,7 +12,7 @@ from .._configurable import Configurable
 Array = NDArray[Any]
 
 
-class Layer(Configurable):
+class Layer(Configurable, register=False):
     """Base class of every layer: one step of the forward pass and of the backward pass.
 
     A layer maps its input ``x`` of shape ``(m, n_in)`` to an output of shape
@@ -55,6 +55,8 @@ class Layer(Configurable):
     >>> layer.params
     {}
     """
+
+    _kind = "layer"
 
     #: Parameter names that the estimators' L2 penalty ``alpha`` applies to.
     penalized: tuple[str, ...] = ()

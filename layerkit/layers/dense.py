@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated, Literal
 
 import numpy as np
 from numpy.typing import DTypeLike
+from pydantic import Field
 
 from .base import Array, Layer
 from .workspace import scratch
-
-_INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
-_BIAS_INITS = ("zeros", "uniform")
 
 
 class Dense(Layer):
@@ -62,11 +61,13 @@ class Dense(Layer):
 
     def __init__(
         self,
-        units: int,
+        units: Annotated[int, Field(ge=1)],
         *,
-        init: str = "glorot_uniform",
-        gain: float = 1.0,
-        bias_init: str = "zeros",
+        init: Literal["glorot_uniform", "glorot_normal", "he_uniform", "he_normal"] = (
+            "glorot_uniform"
+        ),
+        gain: Annotated[float, Field(gt=0)] = 1.0,
+        bias_init: Literal["zeros", "uniform"] = "zeros",
     ) -> None:
         self.units = units
         self.init = init
@@ -74,12 +75,6 @@ class Dense(Layer):
         self.bias_init = bias_init
 
     def build(self, n_in: int, rng: np.random.Generator, dtype: DTypeLike) -> int:
-        if self.init not in _INITS:
-            raise ValueError(f"{self!r}: init must be one of {_INITS}, got {self.init!r}")
-        if self.bias_init not in _BIAS_INITS:
-            raise ValueError(
-                f"{self!r}: bias_init must be one of {_BIAS_INITS}, got {self.bias_init!r}"
-            )
         n_out = int(self.units)
         fan = n_in + n_out if self.init.startswith("glorot") else n_in
         std = self.gain * math.sqrt(2.0 / fan)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 from numpy.typing import DTypeLike
+from pydantic import Field
 
 from .base import Array, Layer
 from .workspace import scratch
@@ -45,12 +48,10 @@ class Dropout(Layer):
 
     _transient = ("_scale",)
 
-    def __init__(self, rate: float = 0.5) -> None:
+    def __init__(self, rate: Annotated[float, Field(ge=0, lt=1)] = 0.5) -> None:
         self.rate = rate
 
     def build(self, n_in: int, rng: np.random.Generator, dtype: DTypeLike) -> int:
-        if not 0.0 <= float(self.rate) < 1.0:
-            raise ValueError(f"{self!r}: rate must satisfy 0 <= rate < 1, got {self.rate!r}")
         self._rng = rng
         return n_in
 

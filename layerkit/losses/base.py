@@ -8,7 +8,7 @@ from .._configurable import Configurable
 from ..layers.base import Array, Layer
 
 
-class Loss(Configurable):
+class Loss(Configurable, register=False):
     """Base class of losses: ``C = Σ_x s_x C_x / Σ_x s_x`` over a batch.
 
     A subclass defines the cost of one example, ``per_example(a, y)`` (shape ``(m,)``),
@@ -43,6 +43,8 @@ class Loss(Configurable):
     >>> AbsoluteError().value(np.array([[1.0], [3.0]]), np.array([0.0, 0.0]))
     2.0
     """
+
+    _kind = "loss"
 
     #: The output activation this loss pairs with canonically (``None``: no fused form).
     link: type[Layer] | None = None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
 
 from ..layers.base import Array
 from .base import Optimizer
@@ -40,10 +42,10 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.001,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-8,
+        learning_rate: Annotated[float, Field(gt=0)] = 0.001,
+        beta_1: Annotated[float, Field(ge=0, lt=1)] = 0.9,
+        beta_2: Annotated[float, Field(ge=0, lt=1)] = 0.999,
+        epsilon: Annotated[float, Field(gt=0)] = 1e-8,
     ) -> None:
         self.learning_rate = learning_rate
         self.beta_1 = beta_1

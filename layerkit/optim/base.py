@@ -10,7 +10,7 @@ from .._configurable import Configurable
 from ..layers.base import Array
 
 
-class Optimizer(Configurable):
+class Optimizer(Configurable, register=False):
     """Base class of optimizers: ``step(params, grads)`` updates ``params`` in place.
 
     ``params`` and ``grads`` are flat dicts ``{name: array}`` with the same keys (for
@@ -38,6 +38,8 @@ class Optimizer(Configurable):
     >>> w["w"]
     array([ 0.9, -0.9])
     """
+
+    _kind = "optimizer"
 
     learning_rate: float
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
+from pydantic import Field
 
 from ..layers.base import Array
 from .base import Optimizer
@@ -42,10 +45,10 @@ class SGD(Optimizer):
 
     def __init__(
         self,
-        learning_rate: float = 0.01,
-        momentum: float = 0.0,
+        learning_rate: Annotated[float, Field(gt=0)] = 0.01,
+        momentum: Annotated[float, Field(ge=0, le=1)] = 0.0,
         nesterov: bool = False,
-        weight_decay: float = 0.0,
+        weight_decay: Annotated[float, Field(ge=0)] = 0.0,
     ) -> None:
         self.learning_rate = learning_rate
         self.momentum = momentum
