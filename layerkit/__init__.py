@@ -1,8 +1,23 @@
 """layerkit: neural networks as pluggable, gradient-checked layers for scikit-learn."""
 
-from .estimators import InvalidParameterError, MLPClassifier, MLPRegressor
-from .network import Sequential
-
 __version__ = "0.1.0"
 
-__all__ = ["InvalidParameterError", "MLPClassifier", "MLPRegressor", "Sequential", "__version__"]
+from ._configurable import RegistryError
+from ._configurable import register_class as register
+from .estimators import InvalidParameterError, MLPClassifier, MLPRegressor
+from .exceptions import ModelFileError
+from .io import load, save
+from .network import Sequential
+
+__all__ = [
+    "InvalidParameterError",
+    "MLPClassifier",
+    "MLPRegressor",
+    "ModelFileError",
+    "RegistryError",
+    "Sequential",
+    "__version__",
+    "load",
+    "register",
+    "save",
+]

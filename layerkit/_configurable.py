@@ -136,7 +136,7 @@ def register_class(cls: type, name: str | None = None) -> type:
     return cls
 
 
-def lookup(kind: str, name: str) -> type:
+def lookup(kind: str, name: str) -> Any:
     """The registered class ``name`` of family ``kind``; never imports anything."""
     table = _REGISTRY.get(kind, {})
     if not isinstance(name, str) or name not in table:

@@ -255,6 +255,55 @@ class Sequential:
         with self.workspace():
             return [runner.run(rng) for _ in range(int(max_iter))]
 
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict[str, Any]:
+        """The architecture as JSON-able data: each layer's registered type and config,
+        and the input width and dtype once built. ``from_config`` inverts it.
+
+        Examples
+        --------
+        >>> import json
+        >>> from layerkit import Sequential
+        >>> from layerkit.layers import Dense, ReLU
+        >>> net = Sequential([Dense(4), ReLU()]).build(3)
+        >>> config = json.loads(json.dumps(net.get_config()))
+        >>> config["layers"][0]
+        {'type': 'Dense', 'config': {'units': 4, 'init': 'glorot_uniform', 'gain': 1.0, \
+'bias_init': 'zeros'}}
+        >>> Sequential.from_config(config)
+        Sequential([Dense(units=4), ReLU()])
+        """
+        layers = [
+            {"type": type(layer).registry_name, "config": layer.get_config()}
+            for layer in self.layers
+        ]
+        built = "dtype" in self.__dict__
+        return {
+            "layers": layers,
+            "n_in": self.n_in_ if built else None,
+            "dtype": self.dtype.name if built else None,
+        }
+
+    @classmethod
+    def from_config(
+        cls, config: dict[str, Any], *, random_state: RandomStateLike = None
+    ) -> Sequential:
+        """Rebuild a network from ``get_config()`` data (built when the config says how).
+
+        Layer types are looked up in the registry by name; nothing is imported.
+        """
+        from ._configurable import lookup
+
+        layers = [
+            lookup("layer", spec["type"]).from_config(spec["config"]) for spec in config["layers"]
+        ]
+        net = cls(layers)
+        if config.get("n_in") is not None:
+            net.build(
+                config["n_in"], random_state=random_state, dtype=config.get("dtype") or "float64"
+            )
+        return net
+
     # ------------------------------------------------------------------ helpers
     @contextmanager
     def workspace(self) -> Iterator[None]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +13,14 @@ Array = Any
 
 
 class GradientCheckError(AssertionError):
-    """An analytic gradient disagrees with finite differences (or is malformed)."""
+    """A check of a layer, loss, optimizer or network failed.
+
+    The message names every failed check and why; ``report`` holds all results.
+    """
+
+    def __init__(self, message: str, report: GradientReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 @dataclass
@@ -30,14 +37,16 @@ class GradientEntry:
 
 @dataclass
 class GradientReport:
-    """What a gradient check compared: the worst relative error per array.
+    """The results of a checker: each named check, and the gradient comparisons.
 
-    ``errors`` maps each checked array (``"input"`` for ∂C/∂x, parameter names
+    ``checks`` maps each check's name to ``None`` (passed) or the reason it failed.
+    ``errors`` maps each gradient array checked (``"input"`` for ∂C/∂x, parameter names
     otherwise) to its worst relative error ``|analytic - numeric| / max(|a|, |n|)``.
     """
 
     subject: str
     entries: list[GradientEntry] = field(default_factory=list)
+    checks: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def errors(self) -> dict[str, float]:
@@ -47,13 +56,59 @@ class GradientReport:
     def worst_error(self) -> float:
         return max((e.worst_error for e in self.entries), default=0.0)
 
+    @property
+    def failed(self) -> dict[str, str]:
+        return {k: v for k, v in self.checks.items() if v is not None}
+
     def __str__(self) -> str:
-        lines = [f"gradient check of {self.subject}: passed"]
+        status = "FAILED" if self.failed else "passed"
+        lines = [f"checks of {self.subject}: {status}"]
+        for name, reason in self.checks.items():
+            lines.append(
+                f"  {'FAIL' if reason else 'ok':>4}  {name}" + (f": {reason}" if reason else "")
+            )
         for e in self.entries:
             lines.append(
-                f"  {e.name:>12}: {e.checked:5d} entries, worst relative error {e.worst_error:.2e}"
+                f"        gradient of {e.name!r}: {e.checked} entries, worst relative error "
+                f"{e.worst_error:.2e}"
             )
         return "\n".join(lines)
+
+
+def run_checks(
+    report: GradientReport,
+    checks: list[tuple[str, Callable[[], None]]],
+    only: Iterable[str] | None = None,
+) -> GradientReport:
+    """Run the checks (those named in ``only``, or all); record results; raise if any failed."""
+    if only is not None:
+        wanted = list(only)
+        unknown = set(wanted) - {name for name, _ in checks}
+        if unknown:
+            raise ValueError(
+                f"unknown check names {sorted(unknown)}; known: {[n for n, _ in checks]}"
+            )
+        checks = [(name, check) for name, check in checks if name in wanted]
+    for name, check in checks:
+        try:
+            check()
+        except GradientCheckError as err:
+            report.checks[name] = str(err)
+        except Exception as err:  # the object under test crashed: that is a failure too
+            report.checks[name] = f"raised {type(err).__name__}: {err}"
+        else:
+            report.checks[name] = None
+    if report.failed:
+        lines = [f"{report.subject} failed {len(report.failed)} of {len(report.checks)} checks:"]
+        lines += [f"- {name}: {reason}" for name, reason in report.failed.items()]
+        raise GradientCheckError("\n".join(lines), report)
+    return report
+
+
+def expect(condition: object, message: str) -> None:
+    """Fail the current check with ``message`` unless ``condition`` holds."""
+    if not bool(condition):
+        raise GradientCheckError(message)
 
 
 @dataclass

@@ -1,14 +1,18 @@
-"""check_layer: a layer's backward against finite differences of its forward."""
+"""check_layer: a layer's whole contract, its backward proven by finite differences."""
 
 from __future__ import annotations
 
 import copy
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..layers.base import Layer
-from ._core import GradientCheckError, GradientReport, Tolerance, as_float64, compare
+from ._common import check_config_round_trip, check_copies, unchanged
+from ._core import GradientReport, Tolerance, as_float64, compare, expect, run_checks
 
 
 def check_layer(
@@ -21,33 +25,48 @@ def check_layer(
     atol: float = 1e-8,
     max_entries: int | None = 64,
     random_state: int = 0,
+    checks: Iterable[str] | None = None,
 ) -> GradientReport:
-    """Prove a layer's ``backward`` right with central differences (eq. 3-1), in float64.
+    """Check a layer against the whole layer contract; prove its backward with eq. 3-1.
 
-    The layer is copied (never modified). An unbuilt layer is built for the width of
-    ``x``; a built one keeps its parameter values, upcast to float64. With the scalar
-    test cost ``C = Σ r ⊙ forward(x)`` (``r`` random), ``backward(r)`` must equal the
-    finite-difference gradient with respect to every entry of ``x`` and of every
-    parameter (at most ``max_entries`` random entries per array; ``None``: all).
+    The layer is copied, never modified. The checks, each named in the report:
+
+    - ``build``: returns a positive width; ``params`` and ``grads`` have the same keys
+      and shapes.
+    - ``shapes``: forward gives ``(m, n_out)``; backward gives the input's shape.
+    - ``float32``: built in float32, parameters, outputs, deltas and grads stay float32.
+    - ``deterministic``: ``forward(x, training=False)`` twice gives the same output.
+    - ``input_not_mutated``: forward leaves ``x`` and backward leaves ``delta`` as given.
+    - ``gradient``: ``backward`` equals central differences (float64) for ∂C/∂x and every
+      parameter, with ``C = Σ r ⊙ forward(x)`` (``r`` random): at most ``max_entries``
+      random entries per array (``None``: all). Dropout masks are held fixed.
+    - ``copies``: deepcopy and pickle round trips give the same output.
+    - ``config``: registered; ``get_config`` is JSON and ``from_config`` inverts it.
+    - ``save_load``: ``layerkit.save``/``layerkit.load`` of a network holding it give
+      the same output.
 
     Parameters
     ----------
     layer : Layer
-        The layer to check.
+        The layer to check (built or not).
     x : array of shape (m, n_in), optional
         Where to check; by default a random ``(4, 5)`` batch (or of the built width).
     training : bool
-        Check the training-mode pass (dropout masks are held fixed across evaluations).
+        Check the training-mode pass.
+
+    checks : iterable of str, optional
+        Run only these checks (by name); all by default.
 
     Returns
     -------
     GradientReport
-        The worst relative error per array (``"input"`` and each parameter name).
+        Every check's result and the worst relative error per gradient array.
 
     Raises
     ------
     GradientCheckError
-        Naming the layer, the array, the worst entry, both values and the error.
+        Naming every failed check and why (for gradients: the array, the worst entry,
+        both values and the relative error).
 
     Examples
     --------
@@ -56,44 +75,143 @@ def check_layer(
     >>> report = check_layer(Dense(3))
     >>> sorted(report.errors)
     ['W', 'b', 'input']
-    >>> report.worst_error < 1e-6
-    True
+    >>> report.worst_error < 1e-6, report.failed
+    (True, {})
     """
     tol = Tolerance(eps, rtol, atol, max_entries)
     rng = np.random.default_rng(random_state)
-    built_width = layer.__dict__.get("_n_in")
     if x is None:
-        x = rng.normal(size=(4, built_width or 5))
+        x = rng.normal(size=(4, layer.__dict__.get("_n_in") or 5))
     x = np.array(x, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"check_layer expected x of shape (m, n_in), got {x.shape}")
-    base = as_float64(layer)
-    if not base.params:
-        base.build(x.shape[1], np.random.default_rng(random_state), np.float64)
     report = GradientReport(repr(layer))
 
-    def run() -> Any:  # a fresh copy per evaluation: the same dropout mask every time
-        return copy.deepcopy(base)
-
-    probe = run()
-    out = np.asarray(probe.forward(x.copy(), training))
-    r = rng.normal(size=out.shape)
-    dx = probe.backward(r.copy())
-    if dx is None or np.shape(dx) != x.shape:
-        raise GradientCheckError(
-            f"{report.subject}: backward must return ∂C/∂x of the input's shape "
-            f"{x.shape}, got {None if dx is None else np.shape(dx)}"
+    def built(dtype: Any) -> Layer:
+        if dtype == np.float64:
+            twin = as_float64(layer)
+            if twin.params:
+                return twin
+        else:
+            twin = copy.deepcopy(layer)
+        n_out = twin.build(x.shape[1], np.random.default_rng(random_state), dtype)
+        expect(
+            isinstance(n_out, (int, np.integer)) and n_out >= 1,
+            f"build() must return the output width as a positive int, got {n_out!r}",
         )
-    if set(probe.grads) != set(probe.params):
-        raise GradientCheckError(
-            f"{report.subject}: grads keys {sorted(probe.grads)} do not match params "
-            f"keys {sorted(probe.params)}"
+        return twin
+
+    def check_build() -> None:
+        twin = built(np.float64)
+        expect(
+            isinstance(twin.params, dict) and isinstance(twin.grads, dict),
+            "params and grads must be dicts",
+        )
+        expect(
+            set(twin.params) == set(twin.grads),
+            f"grads keys {sorted(twin.grads)} do not match params keys {sorted(twin.params)}",
+        )
+        for k, p in twin.params.items():
+            g = twin.grads[k]
+            expect(
+                np.shape(g) == np.shape(p),
+                f"grads[{k!r}] has shape {np.shape(g)}, params[{k!r}] has {np.shape(p)}",
+            )
+
+    def check_shapes() -> None:
+        twin = built(np.float64)
+        out = twin.forward(x.copy(), training)
+        expect(
+            out is not None and np.ndim(out) == 2 and np.shape(out)[0] == x.shape[0],
+            f"forward must return an (m, n_out) array for x of shape {x.shape}, got "
+            f"{None if out is None else np.shape(out)}",
+        )
+        dx = twin.backward(np.ones_like(out))
+        expect(
+            dx is not None and np.shape(dx) == x.shape,
+            f"backward must return ∂C/∂x of the input's shape {x.shape}, got "
+            f"{None if dx is None else np.shape(dx)}",
         )
 
-    def cost(xv: Any) -> float:
-        return float(np.sum(r * run().forward(xv.copy(), training)))
+    def check_float32() -> None:
+        twin = built(np.float32)
+        for k, p in twin.params.items():
+            expect(p.dtype == np.float32, f"params[{k!r}] is {p.dtype} in a float32 build")
+        x32 = x.astype(np.float32)
+        out = np.asarray(twin.forward(x32, training))
+        expect(out.dtype == np.float32, f"forward turns float32 input into {out.dtype}")
+        dx = np.asarray(twin.backward(np.ones_like(out)))
+        expect(dx.dtype == np.float32, f"backward turns a float32 delta into {dx.dtype}")
+        for k, g in twin.grads.items():
+            expect(np.asarray(g).dtype == np.float32, f"grads[{k!r}] is {np.asarray(g).dtype}")
 
-    compare(report, "input", dx, lambda: cost(x), x, tol, rng)
-    for name, value in base.params.items():
-        compare(report, name, probe.grads[name], lambda: cost(x), value, tol, rng)
-    return report
+    def check_deterministic() -> None:
+        twin = built(np.float64)
+        first = np.array(twin.forward(x.copy(), False))
+        second = np.array(twin.forward(x.copy(), False))
+        expect(unchanged(first, second), "forward(x, training=False) gave two different outputs")
+
+    def check_input_not_mutated() -> None:
+        twin = built(np.float64)
+        given = x.copy()
+        out = twin.forward(given, training)
+        expect(unchanged(given, x), "forward modified its input x")
+        delta = rng.normal(size=np.shape(out))
+        kept = delta.copy()
+        twin.backward(delta)
+        expect(unchanged(delta, kept), "backward modified the delta it was given")
+
+    def check_gradient() -> None:
+        base = built(np.float64)
+        probe = copy.deepcopy(base)  # fresh copies share dropout masks (same rng state)
+        out = np.asarray(probe.forward(x.copy(), training))
+        r = np.random.default_rng(random_state + 1).normal(size=out.shape)
+        dx = probe.backward(r.copy())
+
+        def cost() -> float:
+            return float(np.sum(r * copy.deepcopy(base).forward(x.copy(), training)))
+
+        compare(report, "input", dx, cost, x, tol, rng)
+        for name, value in base.params.items():
+            compare(report, name, probe.grads[name], cost, value, tol, rng)
+
+    def same_output(a: Layer, b: Layer) -> str | None:
+        ya = np.asarray(copy.deepcopy(a).forward(x.copy(), False))
+        yb = np.asarray(copy.deepcopy(b).forward(x.copy(), False))
+        return None if unchanged(ya, yb) else "forward output differs"
+
+    def check_copies_() -> None:
+        check_copies(built(np.float64), same_output)
+        fresh = copy.deepcopy(layer)
+        before = copy.deepcopy(layer.params)
+        fresh.build(x.shape[1], np.random.default_rng(random_state), np.float64)
+        expect(
+            all(unchanged(before[k], layer.params[k]) for k in before)
+            and set(before) == set(layer.params),
+            "building a deep copy changed the original layer",
+        )
+
+    def check_save_load() -> None:
+        from ..io import load, save
+        from ..network import Sequential
+
+        net = Sequential([copy.deepcopy(layer)]).build(x.shape[1], random_state=random_state)
+        with tempfile.TemporaryDirectory() as tmp:
+            again = load(save(net, Path(tmp) / "layer.lkm"))
+        expect(
+            unchanged(net.forward(x), again.forward(x)),
+            "a saved and loaded copy computes a different output",
+        )
+
+    named = [
+        ("build", check_build),
+        ("shapes", check_shapes),
+        ("float32", check_float32),
+        ("deterministic", check_deterministic),
+        ("input_not_mutated", check_input_not_mutated),
+        ("gradient", check_gradient),
+        ("copies", check_copies_),
+        ("config", lambda: check_config_round_trip(layer)),
+        ("save_load", check_save_load),
+    ]
+    return run_checks(report, named, checks)

@@ -1,19 +1,22 @@
-"""check_loss: a loss's ∇_a C (and its fused δ) against finite differences."""
+"""check_loss: a loss's whole contract; ∇_a C (and the fused δ) against eq. 3-1."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from ..losses.base import Loss
-from ._core import GradientCheckError, GradientReport, Tolerance, compare
+from ._common import check_config_round_trip, check_copies, unchanged
+from ._core import GradientReport, Tolerance, compare, expect, run_checks
 
 
 def check_loss(
     loss: Loss,
-    a: Any,
-    y: Any,
+    a: Any = None,
+    y: Any = None,
     sample_weight: Any = None,
     *,
     eps: float = 1e-6,
@@ -21,17 +24,41 @@ def check_loss(
     atol: float = 1e-8,
     max_entries: int | None = 64,
     random_state: int = 0,
+    checks: Iterable[str] | None = None,
 ) -> GradientReport:
-    """Prove ``loss.grad`` right against central differences of ``loss.value`` (eq. 3-1).
+    """Check a loss against the loss contract; prove ``grad`` with eq. 3-1.
 
-    For a loss with a canonical ``link``, also checks ``delta_from_logits`` against the
-    finite-difference gradient of ``value_from_logits`` at logits ``z`` with
-    ``link(z) = a`` drawn at random, and that both paths give the same value.
+    The checks, each named in the report:
+
+    - ``value``: a finite Python float; ``grad`` has the shape and dtype of ``a``
+      (float32 stays float32).
+    - ``weights``: no weights equals unit weights; integer weights equal repeated rows;
+      a batch whose weights are all zero has value 0 and a zero gradient.
+    - ``input_not_mutated``: ``value`` and ``grad`` leave ``a`` and ``y`` as given.
+    - ``gradient``: ``grad`` equals central differences of ``value`` (float64); for a
+      canonical ``link``, ``delta_from_logits`` equals those of ``value_from_logits``
+      and both paths give the same value.
+    - ``copies``, ``config``: deepcopy/pickle give the same value; the config round-trips.
+
+    Parameters
+    ----------
+    loss : Loss
+    a, y : arrays of shape (m, k), optional
+        Outputs and targets to check at; by default ``a`` are random probabilities
+        (4 x 3) and ``y`` one-hot rows, which suit most losses.
+    sample_weight : array of shape (m,), optional
+
+    checks : iterable of str, optional
+        Run only these checks (by name); all by default.
 
     Returns
     -------
     GradientReport
-        Worst relative error for ``"a"`` (and ``"logits"`` for canonical losses).
+
+    Raises
+    ------
+    GradientCheckError
+        Naming every failed check and why.
 
     Examples
     --------
@@ -45,29 +72,75 @@ def check_loss(
     """
     tol = Tolerance(eps, rtol, atol, max_entries)
     rng = np.random.default_rng(random_state)
+    if a is None:
+        z = rng.normal(size=(4, 3))
+        a = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     a = np.array(a, dtype=np.float64)
+    if y is None:
+        y = np.eye(a.shape[1])[rng.integers(0, a.shape[1], a.shape[0])]
     y = np.asarray(y, dtype=np.float64)
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     report = GradientReport(repr(loss))
-    compare(
-        report,
-        "a",
-        loss.grad(a.copy(), y, sw),
-        lambda: loss.value(a, y, sw),
-        a,
-        tol,
-        rng,
-    )
-    if loss.link is None:
-        return report
-    z = rng.normal(size=a.shape)
-    delta = loss.delta_from_logits(z.copy(), y, sw)
-    compare(report, "logits", delta, lambda: loss.value_from_logits(z, y, sw), z, tol, rng)
-    fused = loss.value_from_logits(z, y, sw)
-    general = loss.value(loss.link_output(z, np.empty_like(z)), y, sw)
-    if not np.isclose(fused, general, rtol=1e-9, atol=1e-12):
-        raise GradientCheckError(
-            f"{report.subject}: value_from_logits gives {fused!r} but value of the "
-            f"link's output gives {general!r}"
+
+    def check_value() -> None:
+        v = loss.value(a.copy(), y, sw)
+        expect(isinstance(v, float) and np.isfinite(v), f"value must be a finite float, got {v!r}")
+        for dtype in (np.float64, np.float32):
+            g = np.asarray(loss.grad(a.astype(dtype), y.astype(dtype), sw))
+            expect(g.shape == a.shape, f"grad has shape {g.shape}, expected {a.shape}")
+            expect(g.dtype == dtype, f"grad turns {np.dtype(dtype)} outputs into {g.dtype}")
+
+    def check_weights() -> None:
+        m = a.shape[0]
+        plain, unit = loss.value(a, y), loss.value(a, y, np.ones(m))
+        expect(np.isclose(plain, unit, rtol=1e-12), f"unit weights give {unit}, none give {plain}")
+        counts = np.arange(m) % 3
+        counts[0] = max(counts[0], 1)
+        repeated = np.repeat(np.arange(m), counts)
+        weighted, duplicated = (
+            loss.value(a, y, counts.astype(float)),
+            loss.value(a[repeated], y[repeated]),
         )
-    return report
+        expect(
+            np.isclose(weighted, duplicated, rtol=1e-10),
+            f"integer weights give {weighted}, the repeated rows give {duplicated}",
+        )
+        zero_v, zero_g = loss.value(a, y, np.zeros(m)), loss.grad(a, y, np.zeros(m))
+        expect(
+            zero_v == 0.0 and not np.any(zero_g),
+            f"all-zero weights must give value 0 and a zero gradient, got {zero_v}",
+        )
+
+    def check_input_not_mutated() -> None:
+        a0, y0 = a.copy(), y.copy()
+        loss.value(a0, y0, sw)
+        loss.grad(a0, y0, sw)
+        expect(unchanged(a0, a) and unchanged(y0, y), "value or grad modified a or y")
+
+    def check_gradient() -> None:
+        grad = loss.grad(a.copy(), y, sw)
+        compare(report, "a", grad, lambda: loss.value(a, y, sw), a, tol, rng)
+        if loss.link is None:
+            return
+        z = rng.normal(size=a.shape)
+        delta = loss.delta_from_logits(z.copy(), y, sw)
+        compare(report, "logits", delta, lambda: loss.value_from_logits(z, y, sw), z, tol, rng)
+        fused = loss.value_from_logits(z, y, sw)
+        general = loss.value(loss.link_output(z, np.empty_like(z)), y, sw)
+        expect(
+            np.isclose(fused, general, rtol=1e-9, atol=1e-12),
+            f"value_from_logits gives {fused!r} but value of the link's output gives {general!r}",
+        )
+
+    def same_value(p: Loss, q: Loss) -> str | None:
+        return None if p.value(a, y, sw) == q.value(a, y, sw) else "value differs"
+
+    named = [
+        ("value", check_value),
+        ("weights", check_weights),
+        ("input_not_mutated", check_input_not_mutated),
+        ("gradient", check_gradient),
+        ("copies", lambda: check_copies(copy.deepcopy(loss), same_value)),
+        ("config", lambda: check_config_round_trip(loss)),
+    ]
+    return run_checks(report, named, checks)

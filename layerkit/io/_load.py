@@ -1,0 +1,207 @@
+"""layerkit.load: validate the manifest, check every array, build registered classes only."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import ModelFileError
+from ..network import Sequential
+from . import _manifest as m
+from ._state import build_network, build_optimizer, restore_fitted
+from ._values import build, decode, restore_generator
+
+_HEADER_LIMIT = 4096  # bytes an .npy header may take
+
+
+def load(path: str | os.PathLike[str]) -> Any:
+    """Load what ``layerkit.save`` wrote, without unpickling or importing anything.
+
+    The manifest is validated (pydantic) before any array is read; every array's
+    shape and dtype are checked against the architecture before it is read, and its
+    SHA-256 against the manifest; only registered layer, loss and optimizer classes
+    are built. Every problem with the file raises ``ModelFileError``.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    MLPClassifier, MLPRegressor or Sequential
+
+    Raises
+    ------
+    ModelFileError
+        The file is truncated or corrupted, has a wrong or future format version, a
+        manifest that does not validate, a missing or misshapen array, or names a type
+        not registered in this process.
+    FileNotFoundError
+        There is no file at ``path``.
+    """
+    path = Path(path)
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        return _load(data)
+    except ModelFileError as err:
+        raise ModelFileError(f"{path}: {err}") from err.__cause__
+    except Exception as err:  # anything a damaged file can provoke
+        raise ModelFileError(f"{path}: not a readable layerkit model file: {err}") from err
+
+
+def _load(data: bytes) -> Any:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as err:
+        raise ModelFileError(f"not a zip archive, or truncated ({err})") from err
+    manifest = _read_manifest(zf)
+    obj, targets = _build(manifest)
+    _read_arrays(zf, manifest, targets)
+    return obj
+
+
+def _read_manifest(zf: zipfile.ZipFile) -> m.Manifest:
+    try:
+        info = zf.getinfo(m.MANIFEST)
+    except KeyError:
+        raise ModelFileError(f"no {m.MANIFEST} in the archive") from None
+    if info.file_size > m.MAX_MANIFEST_BYTES:
+        raise ModelFileError(f"{m.MANIFEST} is {info.file_size} bytes, more than allowed")
+    try:
+        raw = json.loads(zf.read(info).decode("utf-8"), parse_constant=_no_constants)
+    except (ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise ModelFileError(f"{m.MANIFEST} is damaged: {err}") from err
+    if not isinstance(raw, dict) or raw.get("format") != m.FORMAT:
+        raise ModelFileError(f"not a layerkit model file (format must be {m.FORMAT!r})")
+    version = raw.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelFileError(f"format_version must be an integer, got {version!r}")
+    if version > m.FORMAT_VERSION:
+        raise ModelFileError(
+            f"written in format version {version} by layerkit "
+            f"{raw.get('layerkit_version')!r}; this layerkit reads version "
+            f"{m.FORMAT_VERSION}: upgrade layerkit to load it"
+        )
+    if version != m.FORMAT_VERSION:
+        raise ModelFileError(f"unknown format version {version}")
+    try:
+        return m.Manifest.model_validate(raw)
+    except Exception as err:
+        raise ModelFileError(f"the manifest does not validate: {err}") from err
+
+
+def _build(manifest: m.Manifest) -> tuple[Any, dict[str, Any]]:
+    """The object to return, and the arrays the file must fill, by name."""
+    from ..estimators import MLPClassifier, MLPRegressor
+
+    kinds: dict[str, type] = {
+        "Sequential": Sequential,
+        "MLPClassifier": MLPClassifier,
+        "MLPRegressor": MLPRegressor,
+    }
+    if manifest.kind not in kinds:
+        raise ModelFileError(f"unknown model kind {manifest.kind!r}")
+    net = build_network(manifest.network) if manifest.network is not None else None
+    targets: dict[str, Any] = {}
+    if net is not None:
+        targets.update({f"network/{k}": v for k, v in net.params.items()})
+    if manifest.kind == "Sequential":
+        if net is None:
+            raise ModelFileError("a Sequential file must describe its network")
+        return net, targets
+    est = kinds[manifest.kind](**{k: decode(v) for k, v in manifest.hyperparameters.items()})
+    est._validate_params()
+    if net is None:
+        return est, targets
+    if manifest.fitted is None or manifest.loss is None:
+        raise ModelFileError("a fitted estimator needs its fitted metadata and loss")
+    restore_fitted(est, manifest.fitted)
+    est._loss = build("loss", manifest.loss.type, manifest.loss.config)
+    est._optimizer = None
+    if manifest.optimizer is not None:
+        est._optimizer = build_optimizer(manifest.optimizer)
+        params = net.params
+        for spec in manifest.arrays:
+            if spec.name.startswith("optimizer/"):
+                _, slot, pname = spec.name.split("/", 2)
+                if pname not in params or isinstance(est._optimizer.state.get(slot), float):
+                    raise ModelFileError(f"optimizer state {spec.name!r} matches no parameter")
+                slots = est._optimizer.state.setdefault(slot, {})
+                slots[pname] = np.zeros_like(params[pname])
+                targets[spec.name] = slots[pname]
+    if manifest.shuffle_rng is not None:
+        est._shuffle_rng = restore_generator(manifest.shuffle_rng)
+    est._set_network(net)
+    _check_consistent(est)
+    return est, targets
+
+
+def _check_consistent(est: Any) -> None:
+    net = est.network_
+    if getattr(est, "n_features_in_", net.n_in_) != net.n_in_:
+        raise ModelFileError(
+            f"n_features_in_={est.n_features_in_} but the network takes {net.n_in_} inputs"
+        )
+    binarizer = getattr(est, "_label_binarizer", None)
+    if binarizer is not None:
+        n_classes = len(binarizer.classes_)
+        expected = 1 if binarizer.y_type_ == "binary" else n_classes
+        if net.n_out_ != expected:
+            raise ModelFileError(
+                f"{n_classes} classes ({binarizer.y_type_}) need {expected} outputs, the "
+                f"network has {net.n_out_}"
+            )
+
+
+def _read_arrays(zf: zipfile.ZipFile, manifest: m.Manifest, targets: dict[str, Any]) -> None:
+    seen = set()
+    for spec in manifest.arrays:
+        target = targets.get(spec.name)
+        if target is None or spec.name in seen:
+            raise ModelFileError(f"array {spec.name!r} is not part of the architecture")
+        seen.add(spec.name)
+        if tuple(spec.shape) != target.shape or np.dtype(spec.dtype) != target.dtype:
+            raise ModelFileError(
+                f"array {spec.name!r} is declared {spec.dtype}{tuple(spec.shape)}, the "
+                f"architecture needs {target.dtype.str}{target.shape}"
+            )
+        member = m.array_member(spec.name)
+        try:
+            info = zf.getinfo(member)
+        except KeyError:
+            raise ModelFileError(f"array {spec.name!r} is missing from the archive") from None
+        if info.file_size > target.nbytes + _HEADER_LIMIT:
+            raise ModelFileError(f"array {spec.name!r} takes {info.file_size} bytes, too many")
+        data = zf.read(info)
+        if hashlib.sha256(data).hexdigest() != spec.sha256:
+            raise ModelFileError(f"array {spec.name!r} does not match its SHA-256: corrupted")
+        np.copyto(target, _parse_npy(data, target, spec.name))
+    missing = sorted(set(targets) - seen)
+    if missing:
+        raise ModelFileError(f"arrays missing from the file: {', '.join(missing)}")
+
+
+def _parse_npy(data: bytes, target: Any, name: str) -> Any:
+    stream = io.BytesIO(data)
+    version = np.lib.format.read_magic(stream)
+    if version != (1, 0):
+        raise ModelFileError(f"array {name!r} has .npy version {version}, expected (1, 0)")
+    shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+    if fortran or shape != target.shape or dtype != target.dtype:
+        raise ModelFileError(f"array {name!r} has a header that disagrees with the manifest")
+    body = data[stream.tell() :]
+    if len(body) != target.nbytes:
+        raise ModelFileError(f"array {name!r} holds {len(body)} bytes, expected {target.nbytes}")
+    return np.frombuffer(body, dtype=dtype).reshape(shape)
+
+
+def _no_constants(token: str) -> Any:
+    raise ValueError(f"{token} is not valid JSON")

@@ -1,0 +1,70 @@
+"""The model file's manifest: a pydantic model, validated before any array is read."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+FORMAT = "layerkit.model"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 16 * 2**20
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class TypedObject(_Strict):
+    """A registered layer, loss or optimizer: its registry name and constructor config."""
+
+    type: Name
+    config: dict[str, JsonValue]
+
+
+class LayerSpec(TypedObject):
+    rng: dict[str, JsonValue] | None = None  # states of the layer's random generators
+
+
+class NetworkSpec(_Strict):
+    n_in: Annotated[int, Field(ge=1)]
+    dtype: Literal["float32", "float64"]
+    layers: list[LayerSpec]
+
+
+class OptimizerSpec(TypedObject):
+    state: dict[str, JsonValue]  # the scalar state; arrays are listed in `arrays`
+
+
+class ArraySpec(_Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]+$", max_length=300)]
+    shape: list[Annotated[int, Field(ge=0)]]
+    dtype: Literal["<f4", "<f8"]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class Manifest(_Strict):
+    format: Literal["layerkit.model"]
+    format_version: int
+    layerkit_version: str
+    kind: Name
+    hyperparameters: dict[str, JsonValue]
+    network: NetworkSpec | None
+    loss: TypedObject | None = None
+    optimizer: OptimizerSpec | None = None
+    shuffle_rng: dict[str, JsonValue] | None = None
+    fitted: dict[str, JsonValue] | None = None
+    arrays: list[ArraySpec]
+
+
+def array_member(name: str) -> str:
+    """Where an array lives in the zip."""
+    return f"arrays/{name}.npy"
+
+
+def dump(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Validate a manifest being written (catches a writer bug before the file exists)."""
+    return Manifest.model_validate(manifest).model_dump(mode="json")

@@ -1,0 +1,140 @@
+"""What a model file holds of each kind of object, and how it is put back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._configurable import Configurable
+from ..network import Sequential
+from ..optim.base import Optimizer
+from ._values import decode, encode, generator_state, restore_generator, typed
+
+#: Fitted attributes of the estimators kept in the manifest (when present).
+FITTED = (
+    "n_features_in_",
+    "n_iter_",
+    "t_",
+    "loss_",
+    "loss_curve_",
+    "best_loss_",
+    "validation_scores_",
+    "best_validation_score_",
+    "n_layers_",
+    "n_outputs_",
+    "out_activation_",
+    "_no_improvement_count",
+)
+LABEL_TYPES = ("binary", "multiclass", "multilabel-indicator")
+
+
+def network_spec(net: Sequential) -> dict[str, Any]:
+    if "dtype" not in net.__dict__:
+        raise ValueError("save needs a built network: call build(n_in) first")
+    layers = []
+    for layer in net.layers:
+        spec = typed(layer)
+        rngs = {
+            k: generator_state(v)
+            for k, v in layer.__dict__.items()
+            if isinstance(v, np.random.Generator)
+        }
+        layers.append({"type": spec["type"], "config": spec["config"], "rng": rngs or None})
+    return {"n_in": net.n_in_, "dtype": net.dtype.name, "layers": layers}
+
+
+def network_arrays(net: Sequential) -> dict[str, Any]:
+    return {f"network/{k}": v for k, v in net.params.items()}
+
+
+def build_network(spec: Any) -> Sequential:
+    from .._configurable import lookup
+
+    layers = []
+    for layer_spec in spec.layers:
+        cls = lookup("layer", layer_spec.type)
+        layers.append(cls.from_config({k: decode(v) for k, v in layer_spec.config.items()}))
+    net = Sequential(layers).build(spec.n_in, random_state=0, dtype=spec.dtype)
+    for layer, layer_spec in zip(net.layers, spec.layers, strict=True):
+        for attr, state in (layer_spec.rng or {}).items():
+            if not isinstance(layer.__dict__.get(attr), np.random.Generator):
+                raise ValueError(f"{layer!r} has no random generator {attr!r}")
+            layer.__dict__[attr] = restore_generator(state)
+    return net
+
+
+def optimizer_spec(opt: Optimizer) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The optimizer's config and scalar state, and its per-parameter state arrays."""
+    scalars, arrays = {}, {}
+    for key, value in opt.state.items():
+        if isinstance(value, dict):
+            for name, arr in value.items():
+                arrays[f"optimizer/{key}/{name}"] = arr
+        else:
+            scalars[key] = encode(value, f"{opt!r}.state[{key!r}]")
+    spec = typed(opt)
+    return {"type": spec["type"], "config": spec["config"], "state": scalars}, arrays
+
+
+def build_optimizer(spec: Any) -> Optimizer:
+    """The optimizer with its scalar state (its arrays are read separately)."""
+    from ._values import build
+
+    opt = build("optimizer", spec.type, spec.config)
+    opt.state = {k: decode(v) for k, v in spec.state.items()}
+    return opt
+
+
+def fitted_spec(est: Any) -> dict[str, Any]:
+    fitted = {k: encode(getattr(est, k), k) for k in FITTED if k in est.__dict__}
+    names = est.__dict__.get("feature_names_in_")
+    if names is not None:
+        fitted["feature_names_in_"] = [str(n) for n in names]
+    binarizer = est.__dict__.get("_label_binarizer")
+    if binarizer is not None:
+        classes = np.asarray(est.classes_)
+        values = classes.tolist()
+        for v in values:
+            if not isinstance(v, (bool, int, float, str)):
+                raise TypeError(f"classes_ holds {v!r}: only numbers and strings can be saved")
+        fitted["classes"] = {"dtype": classes.dtype.str, "values": values}
+        fitted["label_type"] = str(binarizer.y_type_)
+    return fitted
+
+
+def restore_fitted(est: Any, fitted: dict[str, Any]) -> None:
+    from sklearn.preprocessing import LabelBinarizer
+
+    for key in FITTED:
+        if key in fitted:
+            setattr(est, key, decode(fitted[key]))
+    if "feature_names_in_" in fitted:
+        est.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
+    if "classes" in fitted:
+        spec = fitted["classes"]
+        dtype = np.dtype(spec["dtype"])
+        if dtype.kind not in "biufUO":
+            raise ValueError(f"classes of dtype {dtype} cannot be loaded")
+        classes = np.asarray(spec["values"], dtype=dtype)
+        if classes.ndim != 1:
+            raise ValueError("classes must be a list")
+        label_type = fitted.get("label_type")
+        if label_type not in LABEL_TYPES:
+            raise ValueError(f"unknown label type {label_type!r}")
+        binarizer = LabelBinarizer()
+        binarizer.classes_ = classes
+        binarizer.y_type_ = label_type
+        binarizer.sparse_input_ = False
+        est._label_binarizer = binarizer
+        est.classes_ = classes
+
+
+def hyperparameters(est: Any) -> dict[str, Any]:
+    return {
+        k: encode(v, f"{type(est).__name__}.{k}") for k, v in est.get_params(deep=False).items()
+    }
+
+
+def is_configurable(obj: Any) -> bool:
+    return isinstance(obj, Configurable)

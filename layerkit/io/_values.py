@@ -1,0 +1,98 @@
+"""JSON encodings of hyperparameter values, typed objects and random generators."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .._configurable import Configurable, lookup
+
+_BIT_GENERATORS = {
+    name: getattr(np.random, name) for name in ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+}
+
+
+def encode(value: Any, where: str) -> Any:
+    """A hyperparameter value as JSON data; tuples, dicts and objects are tagged."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"$float": str(value)}
+    if isinstance(value, tuple):
+        return {"$tuple": [encode(v, where) for v in value]}
+    if isinstance(value, list):
+        return [encode(v, where) for v in value]
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return [encode(v, where) for v in value.tolist()]
+    if isinstance(value, dict):
+        return {"$dict": [[encode(k, where), encode(v, where)] for k, v in value.items()]}
+    if isinstance(value, Configurable):
+        return {"$object": typed(value)}
+    raise TypeError(
+        f"{where} = {value!r} cannot be saved: a model file holds None, bools, numbers, "
+        "strings, lists, tuples, dicts and registered layerkit objects"
+    )
+
+
+def decode(value: Any) -> Any:
+    """Invert ``encode``; objects are rebuilt from the registry only."""
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"$float"}:
+            return float(value["$float"])
+        if set(value) == {"$tuple"}:
+            return tuple(decode(v) for v in value["$tuple"])
+        if set(value) == {"$dict"}:
+            return {decode(k): decode(v) for k, v in value["$dict"]}
+        if set(value) == {"$object"}:
+            spec = value["$object"]
+            return build(spec["kind"], spec["type"], spec["config"])
+        raise ValueError(f"unknown tagged value with keys {sorted(value)}")
+    return value
+
+
+def typed(obj: Configurable) -> dict[str, Any]:
+    """A registered object as {kind, type, config}."""
+    config = {k: encode(v, f"{obj!r}.{k}") for k, v in obj.get_config().items()}
+    return {"kind": obj._kind, "type": type(obj).registry_name, "config": config}
+
+
+def build(kind: str, name: str, config: dict[str, Any]) -> Any:
+    """Rebuild a registered object from its config (never importing anything)."""
+    if kind not in ("layer", "loss", "optimizer"):
+        raise ValueError(f"unknown object kind {kind!r}")
+    cls = lookup(kind, name)
+    return cls.from_config({k: decode(v) for k, v in config.items()})
+
+
+def generator_state(rng: np.random.Generator) -> dict[str, Any]:
+    state = rng.bit_generator.state
+    return _listify(state)
+
+
+def restore_generator(state: Any) -> np.random.Generator:
+    if not isinstance(state, dict) or state.get("bit_generator") not in _BIT_GENERATORS:
+        raise ValueError(f"unsupported random generator state {str(state)[:80]!r}")
+    bit_generator = _BIT_GENERATORS[state["bit_generator"]]()
+    if state["bit_generator"] == "MT19937":
+        state = dict(state)
+        inner = dict(state["state"])
+        inner["key"] = np.asarray(inner["key"], dtype=np.uint32)
+        state["state"] = inner
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
+
+
+def _listify(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _listify(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
