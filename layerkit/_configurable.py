@@ -147,6 +147,19 @@ def lookup(kind: str, name: str) -> Any:
     return table[name]
 
 
+def registry_name_of(obj: Any) -> str:
+    """The name ``obj``'s class is registered under; TypeError if it is not registered."""
+    cls = type(obj)
+    name = cls.__dict__.get("registry_name")
+    if not name or _REGISTRY.get(getattr(cls, "_kind", ""), {}).get(name) is not cls:
+        raise TypeError(
+            f"{cls.__name__} is not registered, so it cannot be named in a config or a "
+            f"model file: define it without register=False, or call "
+            f"layerkit.register({cls.__name__})"
+        )
+    return str(name)
+
+
 def registered(kind: str) -> dict[str, type]:
     """A copy of the registry of family ``kind``: ``{name: class}``."""
     return dict(_REGISTRY.get(kind, {}))

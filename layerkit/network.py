@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from ._configurable import registry_name_of
 from ._random import RandomStateLike, as_generator, spawn
 from .layers.base import Array, Layer
 from .losses.base import Loss
@@ -274,7 +275,7 @@ class Sequential:
         Sequential([Dense(units=4), ReLU()])
         """
         layers = [
-            {"type": type(layer).registry_name, "config": layer.get_config()}
+            {"type": registry_name_of(layer), "config": layer.get_config()}
             for layer in self.layers
         ]
         built = "dtype" in self.__dict__

@@ -1,6 +1,8 @@
 """Every Python code block in docs/ and README.md runs, in order, per file."""
 
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -17,10 +19,12 @@ def python_blocks(path):
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
 def test_code_blocks_run(path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # blocks that write files write them here
-    namespace = {"__name__": f"docs.{path.stem}"}
+    # the blocks run as a real module, so classes they define can be pickled
+    module = types.ModuleType(f"docs_{path.stem}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
     for i, block in enumerate(python_blocks(path)):
         code = compile(block, f"{path.name}[block {i + 1}]", "exec")
-        exec(code, namespace)
+        exec(code, module.__dict__)
 
 
 def test_docs_have_code():

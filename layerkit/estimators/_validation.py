@@ -77,7 +77,11 @@ def any_of(*rules: Rule, text: str | None = None) -> Rule:
 
 def constant(expected: Any, text: str) -> Rule:
     def rule(value: Any) -> bool:
-        return value is expected or (expected is None and value is None)
+        if expected is None:
+            return value is None
+        return (
+            not isinstance(value, bool) and isinstance(value, (int, float)) and value == expected
+        )
 
     rule.text = text  # type: ignore[attr-defined]
     return rule

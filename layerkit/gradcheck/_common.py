@@ -8,17 +8,18 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
-from .._configurable import Configurable, lookup
-from ._core import expect
+from .._configurable import Configurable, lookup, registry_name_of
+from ._core import GradientCheckError, expect
 
 
 def check_config_round_trip(obj: Configurable) -> None:
     """``get_config`` is JSON data and ``from_config`` rebuilds an equal object."""
     cls = type(obj)
-    expect(
-        lookup(obj._kind, cls.registry_name) is cls,
-        f"{cls.__name__} is not the class registered as {cls.registry_name!r}",
-    )
+    try:
+        name = registry_name_of(obj)
+    except TypeError as err:
+        raise GradientCheckError(str(err)) from None
+    expect(lookup(obj._kind, name) is cls, f"{cls.__name__} is not registered as {name!r}")
     config = obj.get_config()
     text = json.dumps(config, allow_nan=False)
     rebuilt = cls.from_config(json.loads(text))

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._configurable import Configurable, lookup
+from .._configurable import Configurable, lookup, registry_name_of
 
 _BIT_GENERATORS = {
     name: getattr(np.random, name) for name in ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
@@ -59,7 +59,7 @@ def decode(value: Any) -> Any:
 def typed(obj: Configurable) -> dict[str, Any]:
     """A registered object as {kind, type, config}."""
     config = {k: encode(v, f"{obj!r}.{k}") for k, v in obj.get_config().items()}
-    return {"kind": obj._kind, "type": type(obj).registry_name, "config": config}
+    return {"kind": obj._kind, "type": registry_name_of(obj), "config": config}
 
 
 def build(kind: str, name: str, config: dict[str, Any]) -> Any:

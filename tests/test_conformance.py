@@ -1,0 +1,233 @@
+"""The conformance checkers: built-ins pass every check; each kind of breakage is named."""
+
+import numpy as np
+import pytest
+from helpers import Swish
+
+from layerkit.gradcheck import GradientCheckError, check_layer, check_loss, check_optimizer
+from layerkit.layers import (
+    Dense,
+    Dropout,
+    Exp,
+    Identity,
+    Layer,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from layerkit.losses import (
+    BinaryCrossEntropy,
+    CategoricalCrossEntropy,
+    Loss,
+    PoissonLoss,
+    SquaredError,
+)
+from layerkit.optim import SGD, Adam, Optimizer
+from layerkit.testing import LAYER_CHECKS, LOSS_CHECKS, OPTIMIZER_CHECKS, parametrize_checks
+
+BUILTINS = [
+    Dense(3),
+    Sigmoid(),
+    ReLU(),
+    Tanh(),
+    Identity(),
+    LeakyReLU(0.1),
+    Softmax(),
+    Exp(),
+    Dropout(0.3),
+    Swish(0.8),
+    SquaredError(),
+    BinaryCrossEntropy(),
+    CategoricalCrossEntropy(),
+    PoissonLoss(),
+    SGD(0.1),
+    SGD(0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    Adam(0.05),
+]
+
+
+@parametrize_checks(BUILTINS)
+def test_builtins_pass_every_check(obj, check):
+    check(obj)
+
+
+def test_the_report_names_every_check():
+    assert list(check_layer(Dense(2)).checks) == list(LAYER_CHECKS)
+    assert list(check_loss(SquaredError()).checks) == list(LOSS_CHECKS)
+    assert list(check_optimizer(Adam()).checks) == list(OPTIMIZER_CHECKS)
+    assert "ok  gradient" in str(check_layer(Dense(2)))
+
+
+def test_dropout_passes_in_training_mode():
+    assert not check_layer(Dropout(0.5), training=True).failed
+
+
+# ------------------------------------------------------------------ broken layers
+class WrongGradient(Layer, register=False):
+    def build(self, n_in, rng, dtype):
+        self.params = {"s": np.ones(n_in, dtype)}
+        self.grads = {"s": np.zeros(n_in, dtype)}
+        return n_in
+
+    def forward(self, x, training=False):
+        self.x = x
+        return x * self.params["s"]
+
+    def backward(self, delta):
+        self.grads["s"][...] = (delta * self.x).sum(axis=0) * 1.1  # 10% off
+        return delta * self.params["s"]
+
+
+class WrongShape(Identity, register=False):
+    def backward(self, delta):
+        return delta[:, :-1]
+
+
+class MissingGradKey(WrongGradient, register=False):
+    def build(self, n_in, rng, dtype):
+        super().build(n_in, rng, dtype)
+        self.grads = {}
+        return n_in
+
+
+class MutatesInput(Layer, register=False):
+    def forward(self, x, training=False):
+        x *= 2  # in place: the caller's array changes
+        return x
+
+    def backward(self, delta):
+        return 2 * delta
+
+
+class LosesFloat32(Layer, register=False):
+    def forward(self, x, training=False):
+        return x.astype(np.float64) * 3
+
+    def backward(self, delta):
+        return delta.astype(np.float64) * 3
+
+
+class Random(Layer, register=False):
+    def build(self, n_in, rng, dtype):
+        self._rng = rng
+        return n_in
+
+    def forward(self, x, training=False):
+        return x + self._rng.normal(size=x.shape)
+
+    def backward(self, delta):
+        return delta
+
+
+@pytest.mark.parametrize(
+    ("layer", "check", "pattern"),
+    [
+        (WrongGradient(), "gradient", r"gradient of 's' is wrong at index"),
+        (
+            WrongShape(),
+            "shapes",
+            r"backward must return ∂C/∂x of the input's shape \(4, 5\), got \(4, 4\)",
+        ),
+        (MissingGradKey(), "build", r"grads keys \[\] do not match params keys \['s'\]"),
+        (MutatesInput(), "input_not_mutated", r"forward modified its input x"),
+        (LosesFloat32(), "float32", r"forward turns float32 input into float64"),
+        (Random(), "deterministic", r"training=False\) gave two different outputs"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and " " not in v else None,
+)
+def test_broken_layers_are_caught_with_the_problem_named(layer, check, pattern):
+    with pytest.raises(GradientCheckError, match=pattern) as err:
+        check_layer(layer)
+    report = err.value.report
+    assert check in report.failed
+    assert f"- {check}: " in str(err.value)
+
+
+# ------------------------------------------------------------------ broken losses
+class HalfGradient(SquaredError, register=False):
+    def per_example_grad(self, a, y):
+        return 0.5 * (a - y)
+
+
+class MutatingLoss(Loss, register=False):
+    def per_example(self, a, y):
+        a -= y
+        return 0.5 * (a**2).sum(axis=1)
+
+    def per_example_grad(self, a, y):
+        return a - y
+
+
+class UnweightedLoss(SquaredError, register=False):
+    def value(self, a, y, sample_weight=None):
+        return super().value(a, y)
+
+
+@pytest.mark.parametrize(
+    ("loss", "check", "pattern"),
+    [
+        (HalfGradient(), "gradient", r"gradient of 'a' is wrong"),
+        (MutatingLoss(), "input_not_mutated", r"value or grad modified a or y"),
+        (UnweightedLoss(), "weights", r"integer weights give"),
+    ],
+)
+def test_broken_losses_are_caught(loss, check, pattern):
+    with pytest.raises(GradientCheckError, match=pattern) as err:
+        check_loss(loss)
+    assert check in err.value.report.failed
+
+
+# ------------------------------------------------------------------ broken optimizers
+class Rebinds(Optimizer, register=False):
+    def __init__(self, learning_rate=0.1):
+        self.learning_rate = learning_rate
+
+    def step(self, params, grads):
+        for k in params:
+            params[k] = params[k] - self.learning_rate * grads[k]
+
+
+class EatsGradients(SGD, register=False):
+    def step(self, params, grads):
+        for g in grads.values():
+            g *= 0.5
+        super().step(params, grads)
+
+
+class Ascends(SGD, register=False):
+    def step(self, params, grads):
+        for k, p in params.items():
+            p += self.learning_rate * grads[k]
+
+
+class OwnKeys(SGD, register=False):
+    def step(self, params, grads):
+        self.state["velocity"] = {f"slot{i}": np.zeros(1) for i in range(len(params))}
+        super().step(params, grads)
+
+
+@pytest.mark.parametrize(
+    ("opt", "check", "pattern"),
+    [
+        (Rebinds(), "in_place", r"replaced a parameter array instead of updating it in place"),
+        (EatsGradients(0.1), "in_place", r"step modified the gradients"),
+        (Ascends(0.1), "descent", r"50 steps on ½‖w - w\*‖² went from"),
+        (OwnKeys(0.1), "state_keys", r"not by parameter names"),
+    ],
+)
+def test_broken_optimizers_are_caught(opt, check, pattern):
+    with pytest.raises(GradientCheckError, match=pattern) as err:
+        check_optimizer(opt)
+    assert check in err.value.report.failed
+
+
+def test_unregistered_extensions_fail_the_config_check_only():
+    report = None
+    with pytest.raises(GradientCheckError) as err:
+        check_layer(MutatesInput())
+    report = err.value.report
+    assert (
+        "config" in report.failed and "MutatesInput is not registered" in report.failed["config"]
+    )

@@ -1,0 +1,383 @@
+"""Safe model files: exact round trips, exact resumption, and every damage refused."""
+
+import io
+import json
+import pickle
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+from helpers import Swish
+from sklearn.datasets import load_iris, make_multilabel_classification, make_regression
+
+import layerkit
+from layerkit import MLPClassifier, MLPRegressor, ModelFileError, Sequential
+from layerkit.layers import Dense, Dropout, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from layerkit.losses import SquaredError
+from layerkit.optim import SGD, Adam
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+ALL_LAYERS = [
+    Dense(8),
+    Sigmoid(),
+    Dense(8),
+    Tanh(),
+    Dropout(0.2),
+    LeakyReLU(0.1),
+    Swish(0.5),
+    Dense(6),
+    ReLU(),
+    Identity(),
+]
+
+
+def _iris():
+    X, y = load_iris(return_X_y=True)
+    return (X - X.mean(0)) / X.std(0), y
+
+
+def _configs():
+    X, y = _iris()
+    Xm, Ym = make_multilabel_classification(80, 6, n_classes=3, random_state=0)
+    Xr, yr = make_regression(80, 4, n_targets=2, random_state=0)
+    yr = yr / yr.std(0)
+    counts = np.random.default_rng(0).poisson(2.0, 80)
+    return [
+        ("multiclass-adam", MLPClassifier((6,), max_iter=20, random_state=0), X, y),
+        (
+            "binary-sgd-strings",
+            MLPClassifier((6,), solver="sgd", max_iter=20, random_state=0),
+            X,
+            np.array(["no", "yes"])[(y > 0).astype(int)],
+        ),
+        (
+            "multiclass-lbfgs",
+            MLPClassifier((6, 4), solver="lbfgs", activation="tanh", random_state=0),
+            X,
+            y,
+        ),
+        (
+            "early-stopping",
+            MLPClassifier((6,), early_stopping=True, max_iter=30, random_state=0),
+            X,
+            y,
+        ),
+        ("all-layers", MLPClassifier(layers=ALL_LAYERS, max_iter=10, random_state=0), X, y),
+        (
+            "objects",
+            MLPClassifier(
+                (5,),
+                loss=SquaredError(),
+                solver=SGD(0.05, momentum=0.5),
+                class_weight={0: 2.0, 1: 1.0, 2: 1.0},
+                max_iter=10,
+                random_state=0,
+            ),
+            X,
+            y,
+        ),
+        ("multilabel", MLPClassifier((6,), solver="lbfgs", random_state=0), Xm, Ym),
+        ("float32", MLPClassifier((6,), max_iter=10, random_state=0), X.astype(np.float32), y),
+        ("regressor-multi", MLPRegressor((6,), max_iter=20, random_state=0), Xr, yr),
+        ("regressor-lbfgs", MLPRegressor((6,), solver="lbfgs", random_state=0), Xr, yr[:, 0]),
+        (
+            "poisson",
+            MLPRegressor((4,), loss="poisson", solver="lbfgs", random_state=0),
+            Xr,
+            counts,
+        ),
+        (
+            "regressor-adam-object",
+            MLPRegressor(layers=[Dense(5), Exp()], solver=Adam(0.01), max_iter=10, random_state=0),
+            Xr,
+            yr[:, 1],
+        ),
+    ]
+
+
+def _outputs(est, X):
+    if isinstance(est, MLPClassifier):
+        return est.predict(X), est.predict_proba(X), est.predict_log_proba(X)
+    return (est.predict(X),)
+
+
+@pytest.mark.parametrize(
+    ("name", "est", "X", "y"), _configs(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_load_save_gives_bit_identical_predictions(name, est, X, y, tmp_path):
+    est.fit(X, y)
+    again = layerkit.load(layerkit.save(est, tmp_path / "model.lkm"))
+    assert type(again) is type(est)
+    assert repr(again) == repr(est)
+    for a, b in zip(_outputs(est, X), _outputs(again, X), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for attr in (
+        "n_iter_",
+        "t_",
+        "loss_",
+        "loss_curve_",
+        "n_layers_",
+        "n_outputs_",
+        "out_activation_",
+        "n_features_in_",
+        "best_loss_",
+        "validation_scores_",
+        "best_validation_score_",
+    ):
+        if hasattr(est, attr):
+            assert getattr(again, attr) == getattr(est, attr), attr
+    if hasattr(est, "classes_"):
+        np.testing.assert_array_equal(again.classes_, est.classes_)
+        assert again.classes_.dtype == est.classes_.dtype
+    assert again.network_.dtype == est.network_.dtype
+
+
+def test_unfitted_estimators_and_networks_round_trip(tmp_path, rng):
+    est = MLPClassifier(hidden_layer_sizes=(7, 3), alpha=0.5, n_iter_no_change=np.inf)
+    again = layerkit.load(layerkit.save(est, tmp_path / "unfitted.lkm"))
+    assert again.get_params() == est.get_params()
+    assert not hasattr(again, "network_")
+    net = Sequential([Dense(4), Dropout(0.5), Swish(), Dense(2), Softmax()]).build(
+        3, random_state=1
+    )
+    back = layerkit.load(layerkit.save(net, tmp_path / "net.lkm"))
+    x = rng.normal(size=(5, 3))
+    np.testing.assert_array_equal(back.forward(x), net.forward(x))
+    # the dropout stream continues where it was
+    np.testing.assert_array_equal(back.forward(x, training=True), net.forward(x, training=True))
+
+
+@pytest.mark.parametrize(
+    "solver", ["adam", "sgd", SGD(0.05, momentum=0.9, nesterov=True)], ids=str
+)
+def test_resuming_after_load_gives_the_weights_of_an_unbroken_run(solver, tmp_path):
+    X, y = _iris()
+
+    def make():
+        return MLPClassifier(
+            layers=[Dense(8), ReLU(), Dropout(0.2)],
+            solver=solver,
+            batch_size=32,
+            learning_rate="invscaling" if solver == "sgd" else "constant",
+            random_state=0,
+        )
+
+    unbroken = make()
+    for _ in range(4):
+        unbroken.partial_fit(X, y, classes=[0, 1, 2])
+    first = make()
+    first.partial_fit(X, y, classes=[0, 1, 2])
+    first.partial_fit(X, y)
+    resumed = layerkit.load(layerkit.save(first, tmp_path / "half.lkm"))
+    resumed.partial_fit(X, y)
+    resumed.partial_fit(X, y)
+    for a, b in zip(
+        unbroken.network_.params.values(), resumed.network_.params.values(), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.t_ == unbroken.t_ and resumed.loss_curve_ == unbroken.loss_curve_
+
+
+def test_warm_start_fit_resumes_after_load(tmp_path):
+    X, y = _iris()
+    unbroken = MLPClassifier((6,), max_iter=4, random_state=0).fit(X, y)
+    half = MLPClassifier((6,), max_iter=2, warm_start=True, random_state=0).fit(X, y)
+    resumed = layerkit.load(layerkit.save(half, tmp_path / "half.lkm")).fit(X, y)
+    np.testing.assert_array_equal(resumed.coefs_[0], unbroken.coefs_[0])
+
+
+def test_pickle_and_joblib_still_work():
+    X, y = _iris()
+    est = MLPClassifier((5,), max_iter=5, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(est)).predict_proba(X), est.predict_proba(X)
+    )
+
+
+def test_the_same_model_gives_the_same_bytes(tmp_path):
+    X, y = _iris()
+    est = MLPClassifier((5,), max_iter=5, random_state=0).fit(X, y)
+    a = layerkit.save(est, tmp_path / "a.lkm").read_bytes()
+    b = layerkit.save(est, tmp_path / "b.lkm").read_bytes()
+    assert a == b
+
+
+def test_the_format_is_a_zip_of_json_and_npy(tmp_path):
+    X, y = _iris()
+    est = MLPClassifier((5,), max_iter=5, random_state=0).fit(X, y)
+    path = layerkit.save(est, tmp_path / "m.lkm")
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        manifest = json.loads(zf.read("manifest.json"))
+        W = np.load(io.BytesIO(zf.read("arrays/network/0.W.npy")), allow_pickle=False)
+    assert names[0] == "manifest.json"
+    assert manifest["format"] == "layerkit.model" and manifest["format_version"] == 1
+    assert (
+        manifest["kind"] == "MLPClassifier"
+        and manifest["layerkit_version"] == layerkit.__version__
+    )
+    assert manifest["network"]["layers"][0] == {
+        "type": "Dense",
+        "config": {"units": 5, "init": "glorot_uniform", "gain": 1.0, "bias_init": "uniform"},
+        "rng": None,
+    }
+    assert {a["name"] for a in manifest["arrays"]} >= {"network/0.W", "optimizer/m/0.W"}
+    np.testing.assert_array_equal(W, est.coefs_[0])
+
+
+# ------------------------------------------------------------------ damage
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    X, y = _iris()
+    est = MLPClassifier(layers=[Dense(6), Tanh(), Dropout(0.1)], max_iter=5, random_state=0).fit(
+        X, y
+    )
+    path = layerkit.save(est, tmp_path_factory.mktemp("m") / "m.lkm")
+    return path.read_bytes(), est.predict_proba(X), X
+
+
+def _load_bytes(data, tmp_path, name="damaged.lkm"):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return layerkit.load(path)
+
+
+def test_flipped_bytes_either_fail_cleanly_or_load_the_same_model(saved, tmp_path):
+    data, expected, X = saved
+    rng = np.random.default_rng(0)
+    positions = sorted(
+        set(rng.integers(0, len(data), 300).tolist())
+        | set(range(0, len(data), max(1, len(data) // 200)))
+    )
+    outcomes = {"refused": 0, "identical": 0}
+    for pos in positions:
+        damaged = bytearray(data)
+        damaged[pos] ^= 1 << int(rng.integers(0, 8))
+        try:
+            model = _load_bytes(bytes(damaged), tmp_path)
+        except ModelFileError:
+            outcomes["refused"] += 1
+            continue
+        np.testing.assert_array_equal(model.predict_proba(X), expected)
+        outcomes["identical"] += 1
+    print(outcomes)
+    assert outcomes["refused"] > 0.5 * len(positions)
+
+
+def test_truncated_files_always_fail_cleanly(saved, tmp_path):
+    data, _, _ = saved
+    for length in sorted(set(np.linspace(0, len(data) - 1, 120).astype(int).tolist())):
+        with pytest.raises(ModelFileError):
+            _load_bytes(data[:length], tmp_path)
+
+
+def _rewrite(data, edit, drop=()):
+    """A copy of the file with its manifest edited by ``edit`` and members dropped."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    manifest = json.loads(src.read("manifest.json"))
+    edit(manifest)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        dst.writestr("manifest.json", json.dumps(manifest))
+        for name in src.namelist():
+            if name != "manifest.json" and name not in drop:
+                dst.writestr(name, src.read(name))
+    return out.getvalue()
+
+
+def _set(path, value):
+    def edit(manifest):
+        node = manifest
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "drop", "pattern"),
+    [
+        (_set(["format_version"], 2), (), r"format version 2.*reads version 1: upgrade layerkit"),
+        (_set(["format_version"], "1"), (), r"format_version must be an integer"),
+        (_set(["format"], "pickle"), (), r"not a layerkit model file"),
+        (_set(["network", "n_in"], -3), (), r"manifest does not validate"),
+        (
+            _set(["network", "layers", 0, "type"], "Conv2D"),
+            (),
+            r"layer type 'Conv2D' is not registered in this process: import the module",
+        ),
+        (_set(["network", "layers", 0, "type"], "os.system"), (), r"manifest does not validate"),
+        (_set(["kind"], "Pipeline"), (), r"unknown model kind 'Pipeline'"),
+        (
+            _set(["network", "layers", 0, "config", "units"], 7),
+            (),
+            r"array 'network/0.W' is declared <f8\(4, 6\), the architecture needs <f8\(4, 7\)",
+        ),
+        (
+            _set(["network", "layers", 0, "config", "units"], 0),
+            (),
+            r"units must be greater than or equal to 1",
+        ),
+        (
+            lambda m: None,
+            ("arrays/network/0.W.npy",),
+            r"array 'network/0.W' is missing from the archive",
+        ),
+        (lambda m: m["arrays"].pop(0), (), r"arrays missing from the file: network/0.W"),
+        (_set(["hyperparameters", "solver"], "sdg"), (), r"Did you mean 'sgd'"),
+        (
+            _set(["fitted", "n_features_in_"], 9),
+            (),
+            r"n_features_in_=9 but the network takes 4 inputs",
+        ),
+    ],
+)
+def test_hand_crafted_damage_is_refused_with_a_clear_message(saved, tmp_path, edit, drop, pattern):
+    data, _, _ = saved
+    with pytest.raises(ModelFileError, match=pattern):
+        _load_bytes(_rewrite(data, edit, drop), tmp_path)
+
+
+def test_nothing_named_in_a_file_is_ever_imported(saved, tmp_path):
+    data, _, _ = saved
+    assert "colorsys" not in sys.modules or pytest.skip("colorsys already imported")
+    crafted = _rewrite(data, _set(["loss", "type"], "colorsys"))
+    with pytest.raises(ModelFileError, match="not registered"):
+        _load_bytes(crafted, tmp_path)
+    crafted = _rewrite(data, _set(["network", "layers", 1, "type"], "colorsys.rgb_to_hsv"))
+    with pytest.raises(ModelFileError):
+        _load_bytes(crafted, tmp_path)
+    assert "colorsys" not in sys.modules
+
+
+def test_a_pickle_inside_an_array_is_refused(saved, tmp_path):
+    data, _, _ = saved
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    evil = io.BytesIO()
+    np.save(evil, np.array([object()], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(out, "w") as dst:
+        for name in src.namelist():
+            dst.writestr(
+                name, evil.getvalue() if name == "arrays/network/0.W.npy" else src.read(name)
+            )
+    with pytest.raises(ModelFileError):
+        _load_bytes(out.getvalue(), tmp_path)
+
+
+def test_a_missing_file_is_a_file_not_found_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        layerkit.load(tmp_path / "nope.lkm")
+
+
+def test_saving_what_cannot_be_saved_is_a_clear_error(tmp_path):
+    X, y = _iris()
+    est = MLPClassifier((3,), max_iter=2, random_state=np.random.RandomState(0)).fit(X, y)
+    with pytest.raises(TypeError, match=r"random_state = RandomState.*cannot be saved"):
+        layerkit.save(est, tmp_path / "x.lkm")
+    with pytest.raises(TypeError, match="expected an MLPClassifier, MLPRegressor or Sequential"):
+        layerkit.save(object(), tmp_path / "x.lkm")
+    assert not list(tmp_path.iterdir())  # nothing half-written left behind

@@ -1,0 +1,147 @@
+"""Every layer, loss and optimizer has a registered name and a validated, JSON config."""
+
+import json
+
+import numpy as np
+import pytest
+from helpers import Swish
+
+import layerkit
+from layerkit import RegistryError, Sequential
+from layerkit._configurable import lookup, registered
+from layerkit.layers import (
+    Dense,
+    Dropout,
+    Exp,
+    Identity,
+    Layer,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss, SquaredError
+from layerkit.optim import SGD, Adam
+
+BUILTINS = [
+    Dense(5, init="he_normal", gain=0.5, bias_init="uniform"),
+    Sigmoid(),
+    ReLU(),
+    Tanh(),
+    Identity(),
+    LeakyReLU(0.2),
+    Softmax(),
+    Exp(),
+    Dropout(0.25),
+    SquaredError(),
+    BinaryCrossEntropy(),
+    CategoricalCrossEntropy(),
+    PoissonLoss(),
+    SGD(0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    Adam(0.002, beta_1=0.8, beta_2=0.99, epsilon=1e-7),
+    Swish(0.5),
+]
+
+
+@pytest.mark.parametrize("obj", BUILTINS, ids=repr)
+def test_config_round_trips_through_json(obj):
+    config = obj.get_config()
+    rebuilt = type(obj).from_config(json.loads(json.dumps(config)))
+    assert type(rebuilt) is type(obj)
+    assert rebuilt.get_config() == config
+    assert repr(rebuilt) == repr(obj)
+    assert lookup(obj._kind, type(obj).registry_name) is type(obj)
+
+
+def test_builtins_and_user_classes_are_registered():
+    assert {"Dense", "Dropout", "ReLU", "Softmax", "Swish"} <= set(registered("layer"))
+    assert {"SquaredError", "CategoricalCrossEntropy"} <= set(registered("loss"))
+    assert {"SGD", "Adam"} <= set(registered("optimizer"))
+    assert "Layer" not in registered("layer")  # abstract bases are not
+
+
+@pytest.mark.parametrize(
+    ("make", "pattern"),
+    [
+        (lambda: Dense(units=0), r"Dense: units must be greater than or equal to 1, got 0"),
+        (lambda: Dense(3.5), r"Dense: units must be a valid integer, got 3\.5"),
+        (
+            lambda: Dense(3, init="glorot"),
+            r"init must be 'glorot_uniform', 'glorot_normal', 'he_uniform' or 'he_normal', got 'glorot'",
+        ),
+        (lambda: Dropout(rate=1.5), r"Dropout: rate must be less than 1, got 1\.5"),
+        (lambda: LeakyReLU(-0.1), r"negative_slope must be greater than or equal to 0, got -0\.1"),
+        (lambda: SGD(learning_rate=-1), r"SGD: learning_rate must be greater than 0, got -1"),
+        (lambda: SGD(nesterov="yes"), r"nesterov must be a valid boolean, got 'yes'"),
+        (lambda: Adam(beta_1=1.0), r"Adam: beta_1 must be less than 1, got 1\.0"),
+    ],
+)
+def test_invalid_hyperparameters_fail_at_construction(make, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        make()
+
+
+def test_numpy_scalars_are_accepted_and_saved_as_python_numbers():
+    layer = Dense(np.int64(4), gain=np.float32(0.5))
+    assert layer.get_config()["units"] == 4 and type(layer.get_config()["units"]) is int
+
+
+def test_a_name_clash_is_a_clear_error():
+    namespace = {"__name__": "somewhere.else", "Layer": Layer}
+    code = "class Swish(Layer):\n    pass\n"
+    with pytest.raises(
+        RegistryError,
+        match=r"layer name 'Swish' is already registered for helpers\.Swish.*somewhere\.else\.Swish.*name='another_name'",
+    ):
+        exec(code, namespace)
+    exec("class Swish(Layer, name='OtherSwish'):\n    pass\n", namespace)
+    assert lookup("layer", "OtherSwish") is namespace["Swish"]
+    assert lookup("layer", "Swish").__module__ == "helpers"
+
+
+def test_redefining_the_same_class_replaces_it():
+    namespace = {"__name__": "notebook_cell", "Layer": Layer}
+    exec("class Redefined(Layer):\n    pass\n", namespace)
+    first = namespace["Redefined"]
+    exec("class Redefined(Layer):\n    pass\n", namespace)
+    assert lookup("layer", "Redefined") is namespace["Redefined"] is not first
+
+
+def test_explicit_registration_and_opting_out():
+    class Unlisted(Layer, register=False):
+        pass
+
+    assert "Unlisted" not in registered("layer")
+    layerkit.register(Unlisted, "Listed")
+    assert lookup("layer", "Listed") is Unlisted
+    with pytest.raises(RegistryError, match="not registered in this process"):
+        lookup("layer", "NoSuchLayer")
+
+
+def test_unknown_config_keys_are_refused():
+    with pytest.raises(TypeError):
+        Dense.from_config({"units": 3, "colour": "red"})
+
+
+def test_sequential_config_round_trips_through_json(rng):
+    net = Sequential([Dense(6), LeakyReLU(0.1), Dropout(0.2), Swish(0.7), Dense(2), Softmax()])
+    net.build(4, random_state=0, dtype=np.float32)
+    config = json.loads(json.dumps(net.get_config()))
+    assert config["n_in"] == 4 and config["dtype"] == "float32"
+    again = Sequential.from_config(config, random_state=0)
+    assert repr(again) == repr(net)
+    assert again.dtype == np.float32
+    for name, p in net.params.items():
+        np.testing.assert_array_equal(again.params[name], p)  # same seed, same weights
+    x = rng.normal(size=(3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(again.forward(x), net.forward(x))
+
+
+def test_non_json_arguments_cannot_be_described():
+    class Scaled(Layer, register=False):
+        def __init__(self, fn=None):
+            self.fn = fn
+
+    with pytest.raises(TypeError, match=r"argument 'fn'.*not JSON-able"):
+        Scaled(fn=np.sin).get_config()
