@@ -6,10 +6,12 @@ from ._configurable import RegistryError
 from ._configurable import register_class as register
 from .estimators import InvalidParameterError, MLPClassifier, MLPRegressor
 from .exceptions import ModelFileError
+from .gradcheck import GradientCheckError, check_layer, check_loss, check_network, check_optimizer
 from .io import load, save
 from .network import Sequential
 
 __all__ = [
+    "GradientCheckError",
     "InvalidParameterError",
     "MLPClassifier",
     "MLPRegressor",
@@ -17,6 +19,10 @@ __all__ = [
     "RegistryError",
     "Sequential",
     "__version__",
+    "check_layer",
+    "check_loss",
+    "check_network",
+    "check_optimizer",
     "load",
     "register",
     "save",
