@@ -122,18 +122,18 @@ class Sequential:
         """Inference on ``X`` in chunks of ``batch_size`` rows, into one fresh array.
 
         With ``logits=True`` the last layer is skipped (its input is returned), which is
-        what stable log-probabilities are computed from.
+        what stable log-probabilities are computed from. Safe to call from several
+        threads at once: outside training, every call works in arrays of its own.
         """
         X = self._as_input(X)
         layers = self.layers[:-1] if logits else self.layers
         n = X.shape[0]
         out: Array | None = None
-        with self.workspace():
-            for start in range(0, n, batch_size):
-                a = self._forward_through(layers, X[start : start + batch_size], False)
-                if out is None:
-                    out = np.empty((n, a.shape[1]), dtype=a.dtype)
-                out[start : start + batch_size] = a
+        for start in range(0, n, batch_size):
+            a = self._forward_through(layers, X[start : start + batch_size], False)
+            if out is None:
+                out = np.empty((n, a.shape[1]), dtype=a.dtype)
+            out[start : start + batch_size] = a
         if out is None:  # no rows
             width = self.n_out_ if not logits else self._width_before_last()
             out = np.empty((0, width), dtype=self.dtype)
@@ -152,7 +152,7 @@ class Sequential:
 
     def is_canonical(self, loss: Loss) -> bool:
         """Whether the last layer and ``loss`` form a canonical (fused) pair."""
-        return loss.link is not None and type(self.layers[-1]) is loss.link
+        return type(self.layers[-1]) is loss.link and loss.has_fused_form()
 
     def loss_value(
         self,

@@ -56,6 +56,30 @@ _COMMON_RULES: dict[str, v.Rule] = {
 }
 
 
+def _restore_in_place(net: Sequential, backup: Sequential) -> None:
+    """Put ``backup``'s state into ``net`` without replacing its parameter arrays."""
+    for layer, saved in zip(net.layers, backup.layers, strict=True):
+        live = layer.params
+        for name, value in saved.params.items():
+            np.copyto(live[name], value)
+        state = {k: v for k, v in saved.__dict__.items() if k not in ("params", "grads")}
+        layer.__dict__.update(state)
+
+
+class _LiveList(list):
+    """``coefs_``/``intercepts_``: assigning an item copies it into the network."""
+
+    def __init__(self, arrays: list[Any], layers: list[Dense], name: str) -> None:
+        super().__init__(arrays)
+        self._layers, self._name = layers, name
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if isinstance(index, slice):
+            raise TypeError(f"assign {self._name} arrays one at a time")
+        _assign([self._layers[index]], self._name, [value])
+        super().__setitem__(index, self._layers[index].params[self._name])
+
+
 def _assign(layers: list[Dense], name: str, values: list[Any]) -> None:
     """Copy ``values`` into the layers' live arrays (shapes must match)."""
     if len(values) != len(layers):
@@ -109,7 +133,7 @@ class BaseMLP(BaseEstimator):
         """The output activation layer, the loss, and scikit-learn's name for the former."""
         raise NotImplementedError
 
-    def _extra_sample_weight(self, y: Any) -> Any:
+    def _extra_sample_weight(self, y: Any, incremental: bool) -> Any:
         return None
 
     def _score_arrays(self, X: Any, y: Any, sample_weight: Any) -> float:
@@ -185,12 +209,17 @@ class BaseMLP(BaseEstimator):
     ) -> BaseMLP:
         self._validate_params()
         saved = dict(self.__dict__)
+        # a continued fit trains the live network in place (arrays taken from coefs_
+        # keep tracking the model), so keep a copy to roll back to
+        backup = copy.deepcopy(saved["network_"]) if "network_" in saved else None
         try:
             self._fit_unchecked(X, y, sample_weight, incremental=incremental, classes=classes)
         except BaseException:
             # all or nothing: the estimator is left exactly as it was before the call
             self.__dict__.clear()
             self.__dict__.update(saved)
+            if backup is not None:
+                _restore_in_place(saved["network_"], backup)
             raise
         return self
 
@@ -213,7 +242,7 @@ class BaseMLP(BaseEstimator):
         Y = self._validate_targets(
             y, first_pass=first_pass, incremental=incremental, classes=classes
         )
-        sw = self._sample_weight(sample_weight, X, y)
+        sw = self._sample_weight(sample_weight, X, y, incremental)
         rng = as_generator(self.random_state)
         init_rng, shuffle_rng, split_rng = rng.spawn(3)
         if first_pass:
@@ -221,7 +250,7 @@ class BaseMLP(BaseEstimator):
             self._shuffle_rng = shuffle_rng
             self._reset_progress()
         else:
-            net = copy.deepcopy(self.network_)
+            net = self.network_
             if Y.shape[1] != net.n_out_:
                 raise ValueError(
                     f"{type(self).__name__} was fitted with {net.n_out_} outputs, y has "
@@ -264,11 +293,11 @@ class BaseMLP(BaseEstimator):
             self.validation_scores_ = None
             self.best_validation_score_ = None
 
-    def _sample_weight(self, sample_weight: Any, X: Any, y: Any) -> Any:
+    def _sample_weight(self, sample_weight: Any, X: Any, y: Any, incremental: bool) -> Any:
         sw = None
         if sample_weight is not None:
             sw = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
-        extra = self._extra_sample_weight(y)
+        extra = self._extra_sample_weight(y, incremental)
         if extra is not None:
             sw = extra.astype(X.dtype) if sw is None else sw * extra
         if sw is not None and not sw.sum() > 0:
@@ -292,7 +321,8 @@ class BaseMLP(BaseEstimator):
     @property
     def coefs_(self) -> list[Any]:
         """The live weight arrays ``W`` of the Dense layers, shape ``(fan_in, fan_out)``."""
-        return [layer.params["W"] for layer in self._dense_layers()]
+        dense = self._dense_layers()
+        return _LiveList([layer.params["W"] for layer in dense], dense, "W")
 
     @coefs_.setter
     def coefs_(self, values: list[Any]) -> None:
@@ -301,7 +331,8 @@ class BaseMLP(BaseEstimator):
     @property
     def intercepts_(self) -> list[Any]:
         """The live bias arrays ``b`` of the Dense layers, shape ``(fan_out,)``."""
-        return [layer.params["b"] for layer in self._dense_layers()]
+        dense = self._dense_layers()
+        return _LiveList([layer.params["b"] for layer in dense], dense, "b")
 
     @intercepts_.setter
     def intercepts_(self, values: list[Any]) -> None:

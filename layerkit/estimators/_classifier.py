@@ -154,6 +154,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
             self._label_binarizer = binarizer
             first_pass = True
+            unknown = np.setdiff1d(unique_labels(y), binarizer.classes_)
+            if len(unknown):
+                raise ValueError(
+                    f"`y` has classes not in `classes`: `classes` has {binarizer.classes_}, "
+                    f"'y' also has {unknown}."
+                )
         elif first_pass or not hasattr(self, "_label_binarizer"):
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
@@ -174,9 +180,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.classes_ = self._label_binarizer.classes_
         return self._label_binarizer.transform(y)
 
-    def _extra_sample_weight(self, y: Any) -> Any:
+    def _extra_sample_weight(self, y: Any, incremental: bool) -> Any:
         if self.class_weight is None:
             return None
+        if incremental and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: one batch does "
+                "not show the class frequencies. Compute them over the whole data with "
+                "sklearn.utils.class_weight.compute_class_weight and pass a dict."
+            )
         if self._label_binarizer.y_type_.startswith("multilabel"):
             raise ValueError(
                 f"{type(self).__name__}: class_weight is not supported for multilabel "

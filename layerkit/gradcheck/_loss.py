@@ -36,7 +36,8 @@ def check_loss(
       a batch whose weights are all zero has value 0 and a zero gradient.
     - ``input_not_mutated``: ``value`` and ``grad`` leave ``a`` and ``y`` as given.
     - ``gradient``: ``grad`` equals central differences of ``value`` (float64); for a
-      canonical ``link``, ``delta_from_logits`` equals those of ``value_from_logits``
+      canonical ``link`` and a logits form, ``delta_from_logits`` equals those of
+      ``value_from_logits``
       and both paths give the same value.
     - ``copies``, ``config``: deepcopy/pickle give the same value; the config round-trips.
 
@@ -120,7 +121,7 @@ def check_loss(
     def check_gradient() -> None:
         grad = loss.grad(a.copy(), y, sw)
         compare(report, "a", grad, lambda: loss.value(a, y, sw), a, tol, rng)
-        if loss.link is None:
+        if not loss.has_fused_form():
             return
         z = rng.normal(size=a.shape)
         delta = loss.delta_from_logits(z.copy(), y, sw)

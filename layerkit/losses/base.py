@@ -49,6 +49,25 @@ class Loss(Configurable, register=False):
     #: The output activation this loss pairs with canonically (``None``: no fused form).
     link: type[Layer] | None = None
 
+    def has_fused_form(self) -> bool:
+        """Whether the logits path (``value_from_logits``, ``delta_from_logits``) computes
+        this loss: a ``link`` is set and the logits methods come from the same class as
+        the cost (or a subclass of it). A subclass of a built-in loss that overrides the
+        cost but not the logits methods is therefore trained by the general path,
+        ``∇_a C ⊙ σ'(z)``, and never silently as its parent.
+        """
+        if self.link is None:
+            return False
+        cls = type(self)
+        if Loss in (_owner(cls, "per_example_from_logits"), _owner(cls, "link_output")):
+            return False  # no logits form written
+        fused = _deepest(
+            cls,
+            ("per_example_from_logits", "link_output", "value_from_logits", "delta_from_logits"),
+        )
+        general = _deepest(cls, ("per_example", "per_example_grad", "value", "grad"))
+        return issubclass(fused, general)
+
     # ---------------------------------------------------------------- subclass API
     def per_example(self, a: Array, y: Array) -> Array:
         """The cost ``C_x`` of each example, shape ``(m,)``."""
@@ -109,6 +128,16 @@ class Loss(Configurable, register=False):
         if y.dtype != a.dtype:
             y = y.astype(a.dtype)
         return a, y
+
+
+def _owner(cls: type, method: str) -> type:
+    """The class in ``cls``'s MRO that defines ``method``."""
+    return next(k for k in cls.__mro__ if method in vars(k))
+
+
+def _deepest(cls: type, methods: tuple[str, ...]) -> type:
+    """The most derived class of ``cls``'s MRO that defines one of ``methods``."""
+    return next(k for k in cls.__mro__ if any(m in vars(k) for m in methods))
 
 
 def _mean(per_example: Array, sample_weight: Array | None) -> float:
