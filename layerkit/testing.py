@@ -18,6 +18,7 @@ LAYER_CHECKS = (
     "deterministic",
     "input_not_mutated",
     "gradient",
+    "grads_overwritten",
     "copies",
     "config",
     "save_load",

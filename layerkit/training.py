@@ -38,6 +38,9 @@ class EpochRunner:
         scikit-learn's ``alpha``: adds ``½ l2 ‖W‖² / Σs`` to each batch's loss for every
         penalized parameter (Dense weights), ``Σs`` the batch's weight (its size when
         unweighted), and ``l2 W / Σs`` to the gradient.
+    training : bool
+        Run the layers in training mode (dropout on); False gives a deterministic
+        objective, as a full-batch optimizer needs.
 
     Notes
     -----
@@ -74,6 +77,7 @@ class EpochRunner:
         sample_weight: Array | None = None,
         rows: Array | None = None,
         l2: float = 0.0,
+        training: bool = True,
     ) -> None:
         self.net, self.loss, self.optimizer = net, loss, optimizer
         self.X = X
@@ -89,6 +93,7 @@ class EpochRunner:
         self.sample_weight = None if sample_weight is None else np.asarray(sample_weight)
         self.batch_size = max(1, min(int(batch_size), self.n))
         self.l2 = float(l2)
+        self.training = training
         self._sparse = hasattr(X, "tocsr")
         self._buffers: dict[Any, Array] = {}
         self._params = net.params
@@ -127,7 +132,7 @@ class EpochRunner:
 
     def step(self, x: Any, y: Array, sample_weight: Array | None) -> float:
         """Train on one batch: loss, gradients (with the L2 term), update."""
-        value = self.net.loss_and_grads(x, y, self.loss, sample_weight)
+        value = self.net.loss_and_grads(x, y, self.loss, sample_weight, training=self.training)
         denom = float(x.shape[0]) if sample_weight is None else float(sample_weight.sum())
         if denom == 0.0:  # all weights zero: nothing to learn from this batch
             return value

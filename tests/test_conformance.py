@@ -80,6 +80,12 @@ class WrongGradient(Layer, register=False):
         return delta * self.params["s"]
 
 
+class Accumulates(WrongGradient, register=False):
+    def backward(self, delta):
+        self.grads["s"] += (delta * self.x).sum(axis=0)  # += instead of overwriting
+        return delta * self.params["s"]
+
+
 class WrongShape(Identity, register=False):
     def backward(self, delta):
         return delta[:, :-1]
@@ -125,6 +131,7 @@ class Random(Layer, register=False):
     ("layer", "check", "pattern"),
     [
         (WrongGradient(), "gradient", r"gradient of 's' is wrong at index"),
+        (Accumulates(), "grads_overwritten", r"must overwrite grads .* not accumulate"),
         (
             WrongShape(),
             "shapes",

@@ -76,7 +76,7 @@ def test_grid_search_over_layer_lists(iris):
     X, y = iris
     candidates = [
         [Dense(8), ReLU()],
-        [Dense(8), Tanh(), Dropout(0.1)],
+        [Dense(8), Tanh(), Dense(4), Tanh()],
         [Dense(16), LeakyReLU(0.1), Dense(8), ReLU()],
     ]
     search = GridSearchCV(

@@ -242,6 +242,20 @@ def test_optimizer_instances_drive_training(iris):
     assert clf._optimizer.state["t"] == 100
 
 
+def test_lbfgs_turns_dropout_off_and_says_so(iris):
+    X, y = iris
+    with pytest.warns(
+        UserWarning,
+        match=r"solver='lbfgs'\) minimizes a deterministic full-batch loss, so its Dropout layers are inactive",
+    ):
+        a = MLPClassifier(
+            layers=[Dense(8), ReLU(), Dropout(0.5)], solver="lbfgs", random_state=0
+        ).fit(X, y)
+    b = MLPClassifier(layers=[Dense(8), ReLU(), Dropout(0.0)], solver="lbfgs", random_state=0).fit(X, y)
+    np.testing.assert_array_equal(a.coefs_[0], b.coefs_[0])  # the same objective
+    assert a.best_loss_ == min(a.loss_curve_)
+
+
 def test_custom_layers_replace_hidden_layer_sizes(iris):
     X, y = iris
     clf = MLPClassifier(

@@ -50,6 +50,18 @@ class WrongSigmoid(Sigmoid):
         np.multiply(delta, self._a, out=out)
 
 
+def test_losses_are_checked_accurately_near_zero_probabilities():
+    from layerkit.gradcheck import check_loss
+    from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        a = rng.dirichlet(np.full(3, 0.3), 5)  # many probabilities close to 0
+        y = np.eye(3)[rng.integers(0, 3, 5)]
+        for loss in (CategoricalCrossEntropy(), BinaryCrossEntropy(), PoissonLoss()):
+            check_loss(loss, np.clip(a, 1e-6, 1 - 1e-6), y, checks=["gradient"])
+
+
 def test_a_wrong_input_delta_is_caught():
     with pytest.raises(GradientCheckError, match=r"WrongInputDelta\(units=3\).*'input'"):
         check_layer(WrongInputDelta(3))

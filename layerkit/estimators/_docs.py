@@ -104,8 +104,13 @@ Each batch is one forward pass, the loss, and one backward pass that sends the e
 δ back through every layer (the seed's eqs. 3-I to 3-IV), then one optimizer step
 (eqs. 2-5/2-6 for plain SGD). The output activation and the loss form a canonical
 pair, so the output error is the fused, exact ``(a - y)/m`` computed from the logits.
-Float32 input is trained in float32 on every solver. If fit raises, the estimator is
-left exactly as it was before the call.
+Float32 input is trained in float32 on every solver (and a float32 model predicts in
+float32). If fit raises, the estimator is left exactly as it was before the call. Ctrl-C
+during fit stops at the end of the current batch with a warning, keeping the weights
+trained so far. Prediction is safe from several threads at once.
+
+solver='lbfgs' minimizes a deterministic full-batch objective: training-only behaviour
+(Dropout) is off while it runs, and ``loss_curve_`` records one loss per iteration.
 """
 
 CLASSIFIER_DOC = f"""Multi-layer perceptron classifier: scikit-learn's MLPClassifier, pluggable.
@@ -129,12 +134,10 @@ Attributes
 classes_ : ndarray
     The class labels (or label indices for multilabel targets).
 {_SHARED_ATTRIBUTES}
-Shape
------
-``X``: (n_samples, n_features); ``y``: (n_samples,) labels of any type, or a
+{_NOTES}
+``X`` is (n_samples, n_features); ``y`` is (n_samples,) labels of any type, or a
 (n_samples, n_labels) indicator matrix for multilabel.
 
-{_NOTES}
 Examples
 --------
 >>> from sklearn.datasets import load_iris
@@ -167,11 +170,9 @@ Parameters
 Attributes
 ----------
 {_SHARED_ATTRIBUTES}
-Shape
------
-``X``: (n_samples, n_features); ``y``: (n_samples,) or (n_samples, n_outputs).
-
 {_NOTES}
+``X`` is (n_samples, n_features); ``y`` is (n_samples,) or (n_samples, n_outputs).
+
 Examples
 --------
 >>> import numpy as np

@@ -9,6 +9,7 @@ import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
+from ..layers import Dropout
 from ..network import Sequential
 from ..optim import Optimizer
 from ..training import EpochRunner
@@ -26,8 +27,24 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any) -> None:
     bounds = np.cumsum([0] + [params[k].size for k in names])
     theta0 = np.concatenate([params[k].ravel() for k in names]).astype(np.float64)
     grad_out = np.empty_like(theta0)
+    if any(isinstance(layer, Dropout) and layer.rate > 0 for layer in net.layers):
+        warnings.warn(
+            f"{type(est).__name__}(solver='lbfgs') minimizes a deterministic full-batch "
+            "loss, so its Dropout layers are inactive; use solver='adam' or 'sgd' to "
+            "train with dropout.",
+            UserWarning,
+            stacklevel=4,
+        )
     runner = EpochRunner(
-        net, X, Y, est._loss, _NoStep(), batch_size=X.shape[0], sample_weight=sw, l2=est.alpha
+        net,
+        X,
+        Y,
+        est._loss,
+        _NoStep(),
+        batch_size=X.shape[0],
+        sample_weight=sw,
+        l2=est.alpha,
+        training=False,  # a deterministic objective for the line search
     )
 
     def unpack(theta: Any) -> None:
@@ -61,6 +78,7 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any) -> None:
     est.n_iter_ = min(int(result.nit), est.max_iter)
     est.loss_ = float(result.fun)
     est.loss_curve_ = list(getattr(est, "loss_curve_", [])) + curve
+    est.best_loss_ = min(est.loss_curve_, default=est.loss_)
     if result.status != 0:
         message = result.message.decode() if isinstance(result.message, bytes) else result.message
         warnings.warn(

@@ -40,6 +40,8 @@ def check_layer(
     - ``gradient``: ``backward`` equals central differences (float64) for ∂C/∂x and every
       parameter, with ``C = Σ r ⊙ forward(x)`` (``r`` random): at most ``max_entries``
       random entries per array (``None``: all). Dropout masks are held fixed.
+    - ``grads_overwritten``: a second backward with the same delta gives the same
+      ``grads`` (they are overwritten, never accumulated).
     - ``copies``: deepcopy and pickle round trips give the same output.
     - ``config``: registered; ``get_config`` is JSON and ``from_config`` inverts it.
     - ``save_load``: ``layerkit.save``/``layerkit.load`` of a network holding it give
@@ -175,6 +177,21 @@ def check_layer(
         for name, value in base.params.items():
             compare(report, name, probe.grads[name], cost, value, tol, rng)
 
+    def check_grads_overwritten() -> None:
+        twin = built(np.float64)
+        out = twin.forward(x.copy(), training)
+        delta = np.random.default_rng(random_state + 2).normal(size=np.shape(out))
+        twin.backward(delta.copy())
+        first = {k: np.array(g, copy=True) for k, g in twin.grads.items()}
+        twin.backward(delta.copy())
+        for k, g in twin.grads.items():
+            expect(
+                unchanged(first[k], g),
+                f"a second backward with the same delta changed "
+                f"grads[{k!r}]: backward must overwrite grads (grads[k][...] = ...), not "
+                "accumulate into them (grads[k] += ...)",
+            )
+
     def same_output(a: Layer, b: Layer) -> str | None:
         ya = np.asarray(copy.deepcopy(a).forward(x.copy(), False))
         yb = np.asarray(copy.deepcopy(b).forward(x.copy(), False))
@@ -210,6 +227,7 @@ def check_layer(
         ("deterministic", check_deterministic),
         ("input_not_mutated", check_input_not_mutated),
         ("gradient", check_gradient),
+        ("grads_overwritten", check_grads_overwritten),
         ("copies", check_copies_),
         ("config", lambda: check_config_round_trip(layer)),
         ("save_load", check_save_load),
