@@ -251,7 +251,9 @@ def test_lbfgs_turns_dropout_off_and_says_so(iris):
         a = MLPClassifier(
             layers=[Dense(8), ReLU(), Dropout(0.5)], solver="lbfgs", random_state=0
         ).fit(X, y)
-    b = MLPClassifier(layers=[Dense(8), ReLU(), Dropout(0.0)], solver="lbfgs", random_state=0).fit(X, y)
+    b = MLPClassifier(layers=[Dense(8), ReLU(), Dropout(0.0)], solver="lbfgs", random_state=0).fit(
+        X, y
+    )
     np.testing.assert_array_equal(a.coefs_[0], b.coefs_[0])  # the same objective
     assert a.best_loss_ == min(a.loss_curve_)
 
