@@ -84,6 +84,33 @@ class Configurable:
             )
         return cls(**config)
 
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor arguments (scikit-learn's convention; ``deep`` changes nothing).
+
+        With it, an estimator's ``set_params(solver__learning_rate=0.01)`` and a grid
+        over ``"loss__delta"`` reach inside layerkit objects, and ``sklearn.base.clone``
+        rebuilds them from their arguments.
+        """
+        return self._init_arguments()
+
+    def set_params(self, **params: Any) -> Any:
+        """Set constructor arguments (validated as at construction); return self."""
+        known = set(_signature(type(self)))
+        for key in params:
+            if key not in known:
+                raise ValueError(
+                    f"{type(self).__name__} has no parameter {key!r}; its parameters are "
+                    f"{sorted(known)}"
+                )
+        old = {k: self.__dict__.get(k) for k in params}
+        self.__dict__.update(params)
+        try:
+            self._validate_arguments()
+        except ValueError:
+            self.__dict__.update(old)
+            raise
+        return self
+
     def _validate_arguments(self, args: dict[str, Any] | None = None) -> None:
         args = self._init_arguments() if args is None else args
         model = self.config_model()

@@ -39,6 +39,7 @@ _COMMON_RULES: dict[str, v.Rule] = {
     "power_t": v.interval(0, None, closed="left"),
     "max_iter": v.interval(1, None, integer=True),
     "shuffle": v.boolean,
+    "random_state": v.random_state,
     "tol": v.interval(0, None, closed="left"),
     "verbose": v.any_of(v.boolean, v.interval(0, None, integer=True)),
     "warm_start": v.boolean,
@@ -257,6 +258,7 @@ class BaseMLP(BaseEstimator):
                     f"{Y.shape[1]}; fit again without warm_start"
                 )
             self._shuffle_rng = copy.deepcopy(self._shuffle_rng)
+            self._adapt_progress()
             self.loss_curve_ = list(getattr(self, "loss_curve_", []))
             if self.validation_scores_ is not None:
                 self.validation_scores_ = list(self.validation_scores_)
@@ -292,6 +294,15 @@ class BaseMLP(BaseEstimator):
             self.best_loss_ = np.inf
             self.validation_scores_ = None
             self.best_validation_score_ = None
+
+    def _adapt_progress(self) -> None:
+        """A continued fit may switch early stopping on or off: set up what it tracks."""
+        if self.early_stopping and self._is_stochastic() and self.validation_scores_ is None:
+            self.validation_scores_, self.best_validation_score_ = [], -np.inf
+            self._no_improvement_count = 0
+        elif not self.early_stopping and self.best_loss_ is None:
+            self.best_loss_ = np.inf
+            self._no_improvement_count = 0
 
     def _sample_weight(self, sample_weight: Any, X: Any, y: Any, incremental: bool) -> Any:
         sw = None

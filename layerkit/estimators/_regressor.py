@@ -127,7 +127,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             y = column_or_1d(y, warn=True)
         Y = np.asarray(y)
         Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
-        if self.loss == "poisson" and (Y < 0).any():
+        if (self.loss == "poisson" or isinstance(self.loss, PoissonLoss)) and (Y < 0).any():
             raise ValueError(
                 f"{type(self).__name__}(loss='poisson') needs non-negative targets, got "
                 f"a minimum of {Y.min()!r}"

@@ -58,7 +58,12 @@ def fit_stochastic(
         l2=est.alpha,
     )
     schedule = _schedule(est)
-    base_lr = optimizer.learning_rate
+    if schedule != "constant" and getattr(optimizer, "learning_rate", None) is None:
+        raise ValueError(
+            f"learning_rate={est.learning_rate!r} schedules the optimizer's step size, but "
+            f"{optimizer!r} has no learning_rate attribute"
+        )
+    base_lr = getattr(optimizer, "learning_rate", None)
     # early stopping restores the best weights seen (the initial ones until one scores)
     best = {k: p.copy() for k, p in net.params.items()} if early_stopping else {}
     est.n_iter_ = 0
@@ -113,6 +118,16 @@ def fit_stochastic(
 def _validation_split(est: Any, y: Any, rng: np.random.Generator) -> tuple[Any, Any]:
     stratify = y if getattr(est, "_label_binarizer", None) is not None and y.ndim == 1 else None
     n = y.shape[0]
+    n_val = int(np.ceil(est.validation_fraction * n))
+    needed = max(2, len(np.unique(y)) if stratify is not None else 2)
+    if n_val < needed or n - n_val < needed:
+        why = " (one per class for the stratified split)" if stratify is not None else ""
+        raise ValueError(
+            f"The validation set is too small: validation_fraction={est.validation_fraction} "
+            f"of {n} samples gives {n_val} validation sample(s), and early stopping needs at "
+            f"least {needed}{why} on each side. Increase 'validation_fraction' or the size "
+            "of your dataset."
+        )
     train, val = train_test_split(
         np.arange(n),
         test_size=est.validation_fraction,

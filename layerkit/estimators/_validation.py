@@ -100,6 +100,21 @@ def hidden_layer_sizes(value: Any) -> bool:
 hidden_layer_sizes.text = "a positive int or a sequence of positive ints"  # type: ignore[attr-defined]
 
 
+def random_state(value: Any) -> bool:
+    if value is None or isinstance(value, (np.random.RandomState, np.random.Generator)):
+        return True
+    return (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool)
+        and 0 <= int(value) < 2**32
+    )
+
+
+random_state.text = (  # type: ignore[attr-defined]
+    "None, an int in [0, 2**32) or a numpy RandomState or Generator"
+)
+
+
 def check_params(owner: str, params: dict[str, Any], rules: dict[str, Rule]) -> None:
     """Raise ``InvalidParameterError`` for the first parameter that breaks its rule."""
     for name, rule in rules.items():
@@ -107,6 +122,11 @@ def check_params(owner: str, params: dict[str, Any], rules: dict[str, Rule]) -> 
         if rule(value):
             continue
         message = f"{owner}: the {name!r} parameter must be {rule.text}; got {value!r}."  # type: ignore[attr-defined]
+        if name == "hidden_layer_sizes" and value in ("squared_error", "poisson"):
+            message += (
+                f" In layerkit, loss is a keyword argument: {owner}(loss={value!r}) (scikit-"
+                "learn's MLPRegressor takes it as the first positional argument)."
+            )
         allowed = getattr(rule, "allowed", ())
         if isinstance(value, str) and allowed:
             close = difflib.get_close_matches(value, allowed, n=1, cutoff=0.5)

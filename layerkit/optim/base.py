@@ -55,7 +55,14 @@ class Optimizer(Configurable, register=False):
     @property
     def current_learning_rate(self) -> float:
         """The step size in use: ``learning_rate`` until a schedule changes it."""
-        return float(self.state.get("lr", self.learning_rate))
+        if "lr" in self.state:
+            return float(self.state["lr"])
+        if "learning_rate" not in self.__dict__ and not hasattr(type(self), "learning_rate"):
+            raise AttributeError(
+                f"{type(self).__name__} has no learning_rate: store the step size as "
+                "self.learning_rate in __init__ (schedules and checkers read it)"
+            )
+        return float(self.learning_rate)
 
     @current_learning_rate.setter
     def current_learning_rate(self, value: float) -> None:

@@ -1,0 +1,188 @@
+"""Behaviours a new user checked against scikit-learn, each pinned by a test."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits, load_iris
+from sklearn.model_selection import GridSearchCV
+
+from layerkit import InvalidParameterError, MLPClassifier, MLPRegressor
+from layerkit.layers import Dense, ReLU, Softmax
+from layerkit.losses import CategoricalCrossEntropy, Loss
+from layerkit.optim import SGD, Optimizer
+
+quiet = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return (X - X.mean(0)) / X.std(0), y
+
+
+@quiet
+def test_predict_is_thread_safe():
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    clf = MLPClassifier((64,), max_iter=5, random_state=0).fit(X, y)
+    chunks = [X[i : i + 64] for i in range(0, len(X), 64)]
+    expected = [clf.predict_proba(c) for c in chunks]
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(3):
+            got = list(pool.map(clf.predict_proba, chunks))
+            for a, b in zip(got, expected, strict=True):
+                np.testing.assert_array_equal(a, b)
+
+
+@quiet
+def test_coefs_item_assignment_changes_the_model(iris):
+    X, y = iris
+    clf = MLPClassifier((5,), max_iter=5, random_state=0).fit(X, y)
+    clf.coefs_[-1] = np.zeros_like(clf.coefs_[-1])
+    clf.intercepts_[-1] = np.zeros(3)
+    np.testing.assert_allclose(clf.predict_proba(X[:2]), 1 / 3)
+    with pytest.raises(ValueError, match=r"expected W of shape \(5, 3\), got \(2, 2\)"):
+        clf.coefs_[-1] = np.zeros((2, 2))
+
+
+def test_arrays_from_coefs_keep_tracking_partial_fit(iris):
+    X, y = iris
+    clf = MLPClassifier((5,), random_state=0).partial_fit(X, y, classes=[0, 1, 2])
+    W = clf.coefs_[0]
+    before = W.copy()
+    clf.partial_fit(X, y)
+    assert W is clf.coefs_[0] and not np.array_equal(W, before)
+
+
+class SmoothCE(CategoricalCrossEntropy):
+    """Label smoothing: overrides the cost but not the logits form."""
+
+    def __init__(self, smoothing=0.1):
+        self.smoothing = smoothing
+
+    def _smooth(self, y):
+        return y * (1 - self.smoothing) + self.smoothing / y.shape[1]
+
+    def per_example(self, a, y):
+        return super().per_example(a, self._smooth(y))
+
+    def per_example_grad(self, a, y):
+        return super().per_example_grad(a, self._smooth(y))
+
+
+@quiet
+def test_a_subclass_of_a_builtin_loss_trains_as_itself(iris):
+    X, y = iris
+    assert not SmoothCE().has_fused_form() and CategoricalCrossEntropy().has_fused_form()
+    clf = MLPClassifier((16,), loss=SmoothCE(0.3), solver="lbfgs", random_state=0).fit(X, y)
+    assert clf.predict_proba(X).max() < 0.95  # smoothing caps the confidence
+
+
+class Focal(Loss):
+    """A loss with a link but no logits form: the general path serves it."""
+
+    link = Softmax
+
+    def per_example(self, a, y):
+        return -(y * (1 - a) ** 2 * np.log(np.maximum(a, 1e-12))).sum(axis=1)
+
+    def per_example_grad(self, a, y):
+        a = np.maximum(a, 1e-12)
+        return -y * ((1 - a) ** 2 / a - 2 * (1 - a) * np.log(a))
+
+
+@quiet
+def test_a_loss_with_a_link_but_no_logits_form_trains(iris):
+    X, y = iris
+    clf = MLPClassifier((8,), loss=Focal(), max_iter=50, learning_rate_init=0.05, random_state=0)
+    assert clf.fit(X, y).score(X, y) > 0.9
+
+
+def test_first_partial_fit_refuses_labels_outside_classes(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match=r"`y` has classes not in `classes`"):
+        MLPClassifier().partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match=r"`y` has classes not in `classes`"):
+        MLPClassifier().partial_fit(X, y, classes=["0", "1", "2"])
+
+
+def test_balanced_class_weight_is_refused_by_partial_fit(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="not supported by partial_fit.*compute_class_weight"):
+        MLPClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1, 2])
+
+
+@pytest.mark.parametrize("inf", [np.inf, float("inf")])
+def test_infinite_patience_is_accepted(iris, inf):
+    X, y = iris
+    with pytest.warns(Warning):
+        MLPClassifier((4,), n_iter_no_change=inf, max_iter=3).fit(X, y)
+
+
+@pytest.mark.parametrize(("fraction", "pattern"), [(0.0, "gives 0 validation sample"), (0.01, "one per class")])
+def test_a_too_small_validation_split_is_explained(iris, fraction, pattern):
+    X, y = iris
+    with pytest.raises(ValueError, match=f"The validation set is too small.*{pattern}"):
+        MLPClassifier(early_stopping=True, validation_fraction=fraction).fit(X, y)
+
+
+@pytest.mark.parametrize("bad", [-1, "a", 2**40, 1.5])
+def test_random_state_is_validated(iris, bad):
+    X, y = iris
+    with pytest.raises(InvalidParameterError, match="'random_state' parameter must be None, an int"):
+        MLPClassifier(random_state=bad).fit(X, y)
+
+
+def test_loss_as_the_first_positional_argument_gets_a_hint(iris):
+    X, y = iris
+    with pytest.raises(InvalidParameterError, match=r"loss is a keyword argument: MLPRegressor\(loss='poisson'\)"):
+        MLPRegressor("poisson").fit(X, y)
+
+
+@quiet
+def test_early_stopping_can_be_switched_on_in_a_warm_start(iris):
+    X, y = iris
+    clf = MLPClassifier((5,), max_iter=3, warm_start=True, random_state=0).fit(X, y)
+    clf.set_params(early_stopping=True).fit(X, y)
+    assert len(clf.validation_scores_) == clf.n_iter_
+    clf.set_params(early_stopping=False).fit(X, y)
+    assert np.isfinite(clf.best_loss_)
+
+
+@quiet
+def test_nested_parameters_reach_inside_layerkit_objects(iris):
+    X, y = iris
+    est = MLPClassifier((6,), solver=SGD(0.01, momentum=0.9), max_iter=20, random_state=0)
+    assert est.get_params()["solver__momentum"] == 0.9
+    est.set_params(solver__learning_rate=0.2)
+    assert est.solver.learning_rate == 0.2
+    with pytest.raises(ValueError, match="learning_rate must be greater than 0"):
+        est.set_params(solver__learning_rate=-1.0)
+    assert est.solver.learning_rate == 0.2  # unchanged by the refused value
+    search = GridSearchCV(est, {"solver__learning_rate": [0.01, 0.1]}, cv=3).fit(X, y)
+    assert search.best_params_["solver__learning_rate"] in (0.01, 0.1)
+    assert est.solver.learning_rate == 0.2  # the search worked on clones
+
+
+def test_html_repr_has_no_warnings():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "MLPClassifier" in MLPClassifier(layers=[Dense(3), ReLU()], solver=SGD(0.1))._repr_html_()
+        assert "MLPRegressor" in MLPRegressor()._repr_html_()
+
+
+class NoRate(Optimizer):
+    def step(self, params, grads):
+        for k, p in params.items():
+            p -= 0.01 * grads[k]
+
+
+def test_a_schedule_needs_an_optimizer_with_a_learning_rate(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match=r"learning_rate='invscaling' schedules .* has no learning_rate"):
+        MLPClassifier(solver=NoRate(), learning_rate="invscaling").fit(X, y)
+    with pytest.raises(AttributeError, match="NoRate has no learning_rate: store the step size"):
+        _ = NoRate().current_learning_rate
