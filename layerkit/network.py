@@ -101,17 +101,70 @@ class Sequential:
 
     @property
     def params(self) -> dict[str, Array]:
-        """All parameters as ``{"<layer>.<name>": live array}``."""
-        return {
+        """All parameters as ``{"<layer>.<name>": live array}``.
+
+        After ``flatten()``, the dict also carries the contiguous buffer they are views of
+        (``params.flat``), which optimizers may update in one pass.
+        """
+        params = {
             f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()
         }
+        return self._flat_view(params, 0)
 
     @property
     def grads(self) -> dict[str, Array]:
-        """All gradients, same keys as ``params``."""
-        return {
+        """All gradients, same keys as ``params`` (``grads.flat`` after ``flatten()``)."""
+        grads = {
             f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()
         }
+        return self._flat_view(grads, 1)
+
+    def flatten(self) -> Sequential:
+        """Move all parameters, and all gradients, into one contiguous buffer each.
+
+        Every ``layer.params[name]`` (and ``grads``) becomes a view of the buffer, with
+        the penalized parameters (Dense weights) first, so an optimizer step or the L2
+        term is one vectorized operation over the whole network. Values are unchanged;
+        arrays obtained before are no longer the live ones. Idempotent.
+        """
+        if self._flat_buffers() is not None:
+            return self
+        entries = [(layer, k, k in layer.penalized) for layer in self.layers for k in layer.params]
+        entries.sort(key=lambda e: not e[2])  # penalized first, order otherwise kept
+        total = sum(layer.params[k].size for layer, k, _ in entries)
+        flat = np.empty(total, dtype=self.dtype)
+        gflat = np.zeros(total, dtype=self.dtype)
+        offset = n_penalized = 0
+        for layer, k, penalized in entries:
+            p, g = layer.params[k], layer.grads[k]
+            view = flat[offset : offset + p.size].reshape(p.shape)
+            view[...] = p
+            layer.params[k] = view
+            layer.grads[k] = gflat[offset : offset + p.size].reshape(p.shape)
+            layer.grads[k][...] = g
+            offset += p.size
+            n_penalized += p.size if penalized else 0
+        self.__dict__["_flat"] = (flat, gflat, n_penalized)
+        return self
+
+    def _flat_buffers(self) -> tuple[Array, Array, int] | None:
+        """The flat buffers, if every parameter and gradient is still a view of them."""
+        flat = self.__dict__.get("_flat")
+        if flat is None:
+            return None
+        for layer in self.layers:
+            for k, p in layer.params.items():
+                if p.base is not flat[0] or layer.grads[k].base is not flat[1]:
+                    del self.__dict__["_flat"]
+                    return None
+        return flat
+
+    def _flat_view(self, arrays: dict[str, Array], which: int) -> dict[str, Array]:
+        flat = self._flat_buffers()
+        if flat is None:
+            return arrays
+        buffer = flat[0] if which == 0 else flat[1]
+        return FlatDict(arrays, flat=buffer, n_penalized=flat[2])
 
     # ------------------------------------------------------------------ passes
     def forward(self, x: Any, training: bool = False) -> Array:
@@ -349,6 +402,24 @@ class Sequential:
             )
         return x if x.dtype == dtype else x.astype(dtype)
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_flat", None)  # copies do not share views; flatten() again if needed
+        state.pop("_workspace", None)
+        return state
+
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"Sequential([{inner}])"
+
+
+class FlatDict(dict):
+    """``{name: array}`` whose arrays are views of one contiguous buffer ``flat``.
+
+    ``flat[:n_penalized]`` holds the penalized parameters (Dense weights).
+    """
+
+    def __init__(self, arrays: dict[str, Array], *, flat: Array, n_penalized: int) -> None:
+        super().__init__(arrays)
+        self.flat = flat
+        self.n_penalized = n_penalized

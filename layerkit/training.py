@@ -96,7 +96,9 @@ class EpochRunner:
         self.training = training
         self._sparse = hasattr(X, "tocsr")
         self._buffers: dict[Any, Array] = {}
-        self._params = net.params
+        self._plan = self._make_plan(X)
+        self._plan_Y: Any = self._plan.targets(self.Y) if self._plan is not None else None
+        self._params = net.params  # flat after a plan is made: one-pass optimizer steps
         self._grads = net.grads
         self._penalized = [
             (f"{i}.{k}", layer.params[k])
@@ -123,7 +125,10 @@ class EpochRunner:
                 idx = slice(start, end)
             sw = None if self.sample_weight is None else self.sample_weight[idx]
             batch_weight = float(end - start) if sw is None else float(sw.sum())
-            value = self.step(self._rows(self.X, idx, "X"), self._rows(self.Y, idx, "Y"), sw)
+            if self._plan is not None:
+                value = self._planned_step(idx, end - start, sw, batch_weight)
+            else:
+                value = self.step(self._rows(self.X, idx, "X"), self._rows(self.Y, idx, "Y"), sw)
             total += value * batch_weight
             weight += batch_weight
             if stop is not None and stop():
@@ -139,6 +144,36 @@ class EpochRunner:
         if self.l2:
             value += self._add_l2(denom)
         self.optimizer.step(self._params, self._grads)
+        return value
+
+    def _make_plan(self, X: Any) -> Any:
+        from ._plan import TrainingPlan, plan_supports
+
+        net, loss = self.net, self.loss
+        if not plan_supports(net, loss, X) or X.dtype != net.dtype:
+            return None
+        rows_sum_to_one = bool(np.allclose(self.Y.sum(axis=1), 1.0))
+        return TrainingPlan(
+            net,
+            loss,
+            l2=self.l2,
+            training=self.training,
+            normalized_targets=rows_sum_to_one,
+            optimizer=self.optimizer,
+        )
+
+    def _planned_step(self, idx: Any, m: int, sw: Array | None, denom: float) -> float:
+        """One batch through the plan: gather into its buffers, run, update."""
+        batch = self._plan.batch(m)
+        if isinstance(idx, slice):
+            np.copyto(batch.x, self.X[idx])
+            np.copyto(batch.y, self._plan_Y[idx])
+        else:  # mode="clip": written straight into the buffer (the default buffers)
+            self.X.take(idx, 0, batch.x, "clip")
+            self._plan_Y.take(idx, 0, batch.y, "clip")
+        value = batch.run(sw)
+        if denom and self._plan.sgd is None:  # (all-zero weights teach nothing)
+            self.optimizer.step(self._params, self._grads)
         return value
 
     def _add_l2(self, denom: float) -> float:

@@ -109,7 +109,7 @@ def test_first_partial_fit_refuses_labels_outside_classes(iris):
 
 def test_balanced_class_weight_is_refused_by_partial_fit(iris):
     X, y = iris
-    with pytest.raises(ValueError, match="not supported by partial_fit.*compute_class_weight"):
+    with pytest.raises(ValueError, match=r"not supported by partial_fit.*compute_class_weight"):
         MLPClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1, 2])
 
 
@@ -120,7 +120,9 @@ def test_infinite_patience_is_accepted(iris, inf):
         MLPClassifier((4,), n_iter_no_change=inf, max_iter=3).fit(X, y)
 
 
-@pytest.mark.parametrize(("fraction", "pattern"), [(0.0, "gives 0 validation sample"), (0.01, "one per class")])
+@pytest.mark.parametrize(
+    ("fraction", "pattern"), [(0.0, "gives 0 validation sample"), (0.01, "one per class")]
+)
 def test_a_too_small_validation_split_is_explained(iris, fraction, pattern):
     X, y = iris
     with pytest.raises(ValueError, match=f"The validation set is too small.*{pattern}"):
@@ -130,13 +132,17 @@ def test_a_too_small_validation_split_is_explained(iris, fraction, pattern):
 @pytest.mark.parametrize("bad", [-1, "a", 2**40, 1.5])
 def test_random_state_is_validated(iris, bad):
     X, y = iris
-    with pytest.raises(InvalidParameterError, match="'random_state' parameter must be None, an int"):
+    with pytest.raises(
+        InvalidParameterError, match="'random_state' parameter must be None, an int"
+    ):
         MLPClassifier(random_state=bad).fit(X, y)
 
 
 def test_loss_as_the_first_positional_argument_gets_a_hint(iris):
     X, y = iris
-    with pytest.raises(InvalidParameterError, match=r"loss is a keyword argument: MLPRegressor\(loss='poisson'\)"):
+    with pytest.raises(
+        InvalidParameterError, match=r"loss is a keyword argument: MLPRegressor\(loss='poisson'\)"
+    ):
         MLPRegressor("poisson").fit(X, y)
 
 
@@ -170,7 +176,10 @@ def test_html_repr_has_no_warnings():
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert "MLPClassifier" in MLPClassifier(layers=[Dense(3), ReLU()], solver=SGD(0.1))._repr_html_()
+        assert (
+            "MLPClassifier"
+            in MLPClassifier(layers=[Dense(3), ReLU()], solver=SGD(0.1))._repr_html_()
+        )
         assert "MLPRegressor" in MLPRegressor()._repr_html_()
 
 
@@ -182,7 +191,9 @@ class NoRate(Optimizer):
 
 def test_a_schedule_needs_an_optimizer_with_a_learning_rate(iris):
     X, y = iris
-    with pytest.raises(ValueError, match=r"learning_rate='invscaling' schedules .* has no learning_rate"):
+    with pytest.raises(
+        ValueError, match=r"learning_rate='invscaling' schedules .* has no learning_rate"
+    ):
         MLPClassifier(solver=NoRate(), learning_rate="invscaling").fit(X, y)
     with pytest.raises(AttributeError, match="NoRate has no learning_rate: store the step size"):
         _ = NoRate().current_learning_rate

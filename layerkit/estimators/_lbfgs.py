@@ -21,12 +21,6 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any) -> None:
     Parameters are packed into one float64 vector for scipy and copied back into the
     network's own arrays (float32 stays float32) before each evaluation.
     """
-    params = net.params
-    grads = net.grads
-    names = list(params)
-    bounds = np.cumsum([0] + [params[k].size for k in names])
-    theta0 = np.concatenate([params[k].ravel() for k in names]).astype(np.float64)
-    grad_out = np.empty_like(theta0)
     if any(isinstance(layer, Dropout) and layer.rate > 0 for layer in net.layers):
         warnings.warn(
             f"{type(est).__name__}(solver='lbfgs') minimizes a deterministic full-batch "
@@ -46,6 +40,11 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any) -> None:
         l2=est.alpha,
         training=False,  # a deterministic objective for the line search
     )
+    params, grads = runner._params, runner._grads  # (after the runner's flatten, if any)
+    names = list(params)
+    bounds = np.cumsum([0] + [params[k].size for k in names])
+    theta0 = np.concatenate([params[k].ravel() for k in names]).astype(np.float64)
+    grad_out = np.empty_like(theta0)
 
     def unpack(theta: Any) -> None:
         for k, lo, hi in zip(names, bounds[:-1], bounds[1:], strict=True):

@@ -15,14 +15,29 @@ from .base import Array, Layer
 from .workspace import scratch
 
 
-def sigmoid(z: Array, out: Array, tmp: Array, mask: Array | None = None) -> Array:
-    """Write σ(z) into ``out`` without overflow; ``tmp`` (and ``mask``) are scratch."""
-    e = np.abs(z, out=out)
-    np.negative(e, out=e)
-    np.exp(e, out=e)  # e = exp(-|z|) in (0, 1]
+def sigmoid(
+    z: Array,
+    out: Array,
+    tmp: Array,
+    mask: Array | None = None,
+    *,
+    mask_ready: bool = False,
+    exp_neg_abs: Array | None = None,
+) -> Array:
+    """Write σ(z) into ``out`` without overflow; ``tmp`` (and ``mask``) are scratch.
+
+    ``out`` may be ``z`` itself. ``mask_ready``: ``mask`` already holds ``z >= 0``;
+    ``exp_neg_abs``: ``exp(-|z|)`` already computed (it may be ``out``'s own buffer).
+    """
+    positive = mask if mask_ready else np.greater_equal(z, 0, out=mask)
+    if exp_neg_abs is None:
+        e = np.abs(z, out=out)
+        np.negative(e, out=e)
+        np.exp(e, out=e)  # e = exp(-|z|) in (0, 1]
+    else:
+        e = exp_neg_abs
     np.add(e, 1, out=tmp)
     np.divide(e, tmp, out=out)  # σ(-|z|), accurate even when tiny
-    positive = np.greater_equal(z, 0, out=mask)
     np.subtract(1, out, out=out, where=positive)  # σ(|z|) = 1 - σ(-|z|)
     return out
 
@@ -66,7 +81,7 @@ class Activation(Layer, register=False):
     (array([[9.]]), array([[6.]]))
     """
 
-    _transient = ("_a", "_positive", "_z")
+    _transient: tuple[str, ...] = ("_a", "_mask", "_positive", "_z")
 
     def forward(self, x: Array, training: bool = False) -> Array:
         out = scratch(self, "a", x.shape, x.dtype)
@@ -129,7 +144,7 @@ class ReLU(Activation):
         self._a = out
 
     def _derivative(self, delta: Array, out: Array) -> None:
-        mask = np.greater(self._a, 0, out=scratch(self, "mask", delta.shape, np.bool_))
+        mask = np.greater(self._a, 0, out=scratch(self, "mask", delta.shape, delta.dtype))
         np.multiply(delta, mask, out=out)
 
 

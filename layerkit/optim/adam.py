@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from ..layers.base import Array
+from ._flat import axpy, flat_of, flat_slot
 from .base import Optimizer
 
 
@@ -56,6 +57,22 @@ class Adam(Optimizer):
         b1, b2 = self.beta_1, self.beta_2
         t = self.state["t"] = int(self.state.get("t", 0)) + 1
         lr_t = self.current_learning_rate * math.sqrt(1 - b2**t) / (1 - b1**t)
+        w_flat, g_flat = flat_of(params), flat_of(grads)
+        if w_flat is not None and g_flat is not None:  # whole-buffer passes
+            m, v = flat_slot(self, "m", params), flat_slot(self, "v", params)
+            tmp = self._tmp("flat", w_flat)
+            m *= b1
+            axpy(g_flat, m, 1 - b1, tmp)
+            v *= b2
+            np.multiply(g_flat, g_flat, out=tmp)
+            tmp *= 1 - b2
+            v += tmp
+            np.sqrt(v, out=tmp)
+            tmp += self.epsilon
+            np.divide(m, tmp, out=tmp)
+            tmp *= lr_t
+            w_flat -= tmp
+            return
         for name, w in params.items():
             g = grads[name]
             m = self._slot("m", name, w)

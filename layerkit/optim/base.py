@@ -52,6 +52,10 @@ class Optimizer(Configurable, register=False):
     def state(self, value: dict[str, Any]) -> None:
         self.__dict__["_state"] = value
 
+    def _state_dict(self) -> dict[str, Any]:
+        state = self.__dict__.get("_state")
+        return {} if state is None else state
+
     @property
     def current_learning_rate(self) -> float:
         """The step size in use: ``learning_rate`` until a schedule changes it."""

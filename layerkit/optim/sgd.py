@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import Field
 
 from ..layers.base import Array
+from ._flat import axpy, flat_slot
 from .base import Optimizer
 
 
@@ -56,6 +57,13 @@ class SGD(Optimizer):
         self.weight_decay = weight_decay
 
     def step(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        w, g = getattr(params, "flat", None), getattr(grads, "flat", None)
+        if w is not None and g is not None:
+            if not self.momentum and not self.weight_decay and "lr" not in self._state_dict():
+                axpy(g, w, -self.learning_rate, self._tmp("flat", w))  # eqs. 2-5, 2-6
+            else:
+                self._step_flat(params, w, g)
+            return
         lr, mu, wd = self.current_learning_rate, self.momentum, self.weight_decay
         for name, w in params.items():
             g = grads[name]
@@ -77,3 +85,25 @@ class SGD(Optimizer):
             else:
                 tmp = v
             w += tmp
+
+    def _step_flat(self, params: Any, w: Array, g: Array) -> None:
+        """The same update, in whole-buffer passes over ``Sequential.flatten``'s buffers."""
+        lr, mu, wd = self.current_learning_rate, self.momentum, self.weight_decay
+        tmp = self._tmp("flat", w)
+        if not mu:
+            if wd:
+                w *= 1.0 - lr * wd  # w - η (g + λ w) = (1 - ηλ) w - η g
+            axpy(g, w, -lr, tmp)
+            return
+        v = flat_slot(self, "velocity", params)
+        v *= mu
+        axpy(g, v, -lr, tmp)  # v = μ v - η (g + λ w)
+        if wd:
+            axpy(w, v, -lr * wd, tmp)
+        if self.nesterov:  # w += μ v - η (g + λ w)
+            if wd:
+                w *= 1.0 - lr * wd
+            axpy(v, w, mu, tmp)
+            axpy(g, w, -lr, tmp)
+        else:
+            w += v

@@ -1,0 +1,200 @@
+"""BLAS from the very library numpy uses, when it can be found: axpy, and SGD fused
+into the weight-gradient product.
+
+numpy does ``w -= lr * g`` in two passes through a temporary array; BLAS ``axpy`` does
+it in one (measured 46 µs against 15 µs for 235,000 float32 parameters). Better still,
+plain SGD can fold eq. 2-5 into the product that computes the gradient:
+``W <- W - η xᵀδ`` is one ``gemm`` with ``alpha=-η, beta=1``. numpy exposes neither,
+and scipy's bindings load a second OpenBLAS whose thread pool fights numpy's for the
+cores (30x slower when the two alternate). So this module calls numpy's own BLAS through
+ctypes, found with threadpoolctl and checked on small examples before use; wherever
+that fails, callers fall back to numpy.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import numpy as np
+
+_PREFIXES = (  # (cblas name template, integer type)
+    ("scipy_cblas_{}64_", ctypes.c_int64),  # numpy >= 2 wheels (scipy-openblas, ILP64)
+    ("cblas_{}64_", ctypes.c_int64),  # numpy 1.x wheels (openblas64_)
+    ("cblas_{}", ctypes.c_int),  # system BLAS, MKL, Accelerate (LP64)
+)
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+def _library_paths() -> list[str]:
+    try:
+        from threadpoolctl import threadpool_info
+
+        return [
+            i["filepath"]
+            for i in threadpool_info()
+            if i.get("user_api") == "blas" and "numpy" in i.get("filepath", "")
+        ]
+    except Exception:  # threadpoolctl missing or failing: stay with numpy
+        return []
+
+
+def _bind(lib: Any, template: str, integer: Any) -> dict[str, dict[Any, Any]] | None:
+    enum, ptr = ctypes.c_int, ctypes.c_void_p
+    found: dict[str, dict[Any, Any]] = {"axpy": {}, "gemm": {}, "gemv": {}}
+    for dtype, kind, real in (
+        (np.float32, "s", ctypes.c_float),
+        (np.float64, "d", ctypes.c_double),
+    ):
+        signatures = {
+            "axpy": [integer, real, ptr, integer, ptr, integer],
+            "gemm": [
+                enum,
+                enum,
+                enum,
+                integer,
+                integer,
+                integer,
+                real,
+                ptr,
+                integer,
+                ptr,
+                integer,
+                real,
+                ptr,
+                integer,
+            ],
+            "gemv": [
+                enum,
+                enum,
+                integer,
+                integer,
+                real,
+                ptr,
+                integer,
+                ptr,
+                integer,
+                real,
+                ptr,
+                integer,
+            ],
+        }
+        for name, argtypes in signatures.items():
+            fn = getattr(lib, template.format(kind + name), None)
+            if fn is None:
+                return None
+            fn.restype, fn.argtypes = None, argtypes
+            found[name][np.dtype(dtype)] = fn
+    return found
+
+
+def _load() -> dict[str, dict[Any, Any]]:
+    for path in _library_paths():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for template, integer in _PREFIXES:
+            found = _bind(lib, template, integer)
+            if found is not None and _works(found):
+                return found
+    return {}
+
+
+_POINTERS: dict[int, tuple[Any, int]] = {}  # id -> (array, address): arrays reused each batch
+
+
+def _address(a: Any) -> int:
+    entry = _POINTERS.get(id(a))
+    if entry is None or entry[0] is not a:
+        if len(_POINTERS) > 256:
+            _POINTERS.clear()
+        entry = _POINTERS[id(a)] = (a, a.__array_interface__["data"][0])
+    return entry[1]
+
+
+def _gemm_update(fns: Any, W: Any, x: Any, delta: Any, alpha: float, beta: float) -> None:
+    n_in, units = W.shape
+    fns["gemm"][W.dtype](
+        _ROW_MAJOR,
+        _TRANS,
+        _NO_TRANS,
+        n_in,
+        units,
+        x.shape[0],
+        alpha,
+        _address(x),
+        n_in,
+        _address(delta),
+        units,
+        beta,
+        _address(W),
+        units,
+    )
+
+
+def _gemv_update(fns: Any, b: Any, delta: Any, ones: Any, alpha: float, beta: float) -> None:
+    m, units = delta.shape
+    fns["gemv"][b.dtype](
+        _ROW_MAJOR,
+        _TRANS,
+        m,
+        units,
+        alpha,
+        _address(delta),
+        units,
+        _address(ones),
+        1,
+        beta,
+        _address(b),
+        1,
+    )
+
+
+def _works(fns: Any) -> bool:
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        x, y = rng.normal(size=7).astype(dtype), rng.normal(size=7).astype(dtype)
+        expected = y + 0.5 * x
+        fns["axpy"][np.dtype(dtype)](7, 0.5, _address(x), 1, _address(y), 1)
+        W, xs, d = (rng.normal(size=s).astype(dtype) for s in ((3, 4), (5, 3), (5, 4)))
+        b, ones = rng.normal(size=4).astype(dtype), np.ones(5, dtype)
+        W_expected, b_expected = 0.9 * W - 0.1 * xs.T @ d, b - 0.1 * d.sum(axis=0)
+        _gemm_update(fns, W, xs, d, -0.1, 0.9)
+        _gemv_update(fns, b, d, ones, -0.1, 1.0)
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        if not (
+            np.allclose(y, expected, rtol=tol)
+            and np.allclose(W, W_expected, rtol=tol)
+            and np.allclose(b, b_expected, rtol=tol)
+        ):
+            return False
+    _POINTERS.clear()
+    return True
+
+
+_FNS = _load()
+
+
+def blas_available() -> bool:
+    """Whether numpy's own BLAS is reachable (axpy and the fused SGD step use it)."""
+    return bool(_FNS)
+
+
+def axpy(x: Any, y: Any, a: float, tmp: Any) -> None:
+    """y += a * x in place (contiguous 1-d arrays); ``tmp`` is scratch for the fallback."""
+    if _FNS and x.dtype == y.dtype and x.flags.c_contiguous and y.flags.c_contiguous:
+        _FNS["axpy"][y.dtype](y.size, a, _address(x), 1, _address(y), 1)
+        return
+    np.multiply(x, a, out=tmp)
+    np.add(y, tmp, out=y)
+
+
+def sgd_dense_update(
+    W: Any, b: Any, x: Any, delta: Any, ones: Any, lr: float, decay_W: float, decay_b: float
+) -> None:
+    """Plain SGD on one Dense layer, fused into its gradient products (eqs. 2-5, 2-6):
+    ``W <- (1 - decay_W) W - lr xᵀδ`` and ``b <- (1 - decay_b) b - lr Σ δ``, each one
+    BLAS call. Only call when ``blas_available()``; arrays C-contiguous, of one dtype."""
+    _gemm_update(_FNS, W, x, delta, -lr, 1.0 - decay_W)
+    _gemv_update(_FNS, b, delta, ones, -lr, 1.0 - decay_b)

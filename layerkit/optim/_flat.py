@@ -1,0 +1,54 @@
+"""Whole-buffer updates over a network's flat parameter buffer (``Sequential.flatten``).
+
+One vectorized operation over every parameter at once replaces a loop of small ones
+per parameter; ``axpy`` (y += a x) is BLAS's when numpy's BLAS can be reached
+(``_blas``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._blas import axpy
+
+__all__ = ["axpy", "flat_of", "flat_slot", "mirror"]
+
+
+def flat_of(arrays: Any) -> Any:
+    """The contiguous buffer behind a ``FlatDict``, or None."""
+    return getattr(arrays, "flat", None)
+
+
+def mirror(params: Any, buffer: Any) -> dict[str, Any]:
+    """Views of ``buffer`` laid out like ``params`` (views of ``params.flat``)."""
+    base = params.flat.__array_interface__["data"][0]
+    itemsize = params.flat.itemsize
+    views = {}
+    for name, p in params.items():
+        start = (p.__array_interface__["data"][0] - base) // itemsize
+        views[name] = buffer[start : start + p.size].reshape(p.shape)
+    return views
+
+
+def flat_slot(opt: Any, kind: str, params: Any) -> Any:
+    """A flat state buffer for ``kind`` whose per-parameter views are ``opt.state[kind]``.
+
+    Existing per-parameter state (e.g. loaded from a file) is copied in the first time.
+    """
+    cache = opt.__dict__.setdefault("_scratch", {})
+    key = ("flat", kind)
+    entry = cache.get(key)
+    slots = opt.state.get(kind)
+    flat = params.flat
+    if entry is not None and entry[1] is slots and entry[0].shape == flat.shape:
+        return entry[0]
+    buffer = np.zeros_like(flat)
+    views = mirror(params, buffer)
+    for name, old in (slots or {}).items():
+        if name in views and np.shape(old) == views[name].shape:
+            views[name][...] = old
+    opt.state[kind] = views
+    cache[key] = (buffer, views)
+    return buffer

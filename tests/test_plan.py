@@ -1,0 +1,166 @@
+"""The fused training plan computes exactly what the general path computes."""
+
+import copy
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from helpers import Swish
+
+from layerkit import Sequential
+from layerkit._plan import TrainingPlan, plan_supports
+from layerkit.layers import Dense, Dropout, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss, SquaredError
+from layerkit.optim import SGD, Adam
+from layerkit.optim._blas import blas_available
+from layerkit.training import EpochRunner
+
+HIDDEN = {
+    "relu": lambda: [Dense(7), ReLU(), Dense(5), ReLU()],
+    "mixed": lambda: [Dense(6), Tanh(), Dense(6), Sigmoid(), Dense(4), LeakyReLU(0.1)],
+    "identity-stacked": lambda: [Dense(5), Identity(), ReLU(), Dense(4), Tanh(), Sigmoid()],
+    "dropout": lambda: [Dense(8), ReLU(), Dropout(0.3), Dense(6), Tanh(), Dropout(0.2)],
+    "no-hidden": lambda: [],
+}
+OUTPUTS = {
+    "softmax-cce": (Softmax, CategoricalCrossEntropy, 3, "onehot"),
+    "sigmoid-bce": (Sigmoid, BinaryCrossEntropy, 1, "binary"),
+    "sigmoid-bce-multilabel": (Sigmoid, BinaryCrossEntropy, 3, "binary"),
+    "identity-se": (Identity, SquaredError, 2, "real"),
+    "exp-poisson": (Exp, PoissonLoss, 2, "counts"),
+}
+
+
+def _targets(kind, rng, m, k):
+    if kind == "onehot":
+        return np.eye(k)[rng.integers(0, k, m)]
+    if kind == "binary":
+        return rng.integers(0, 2, (m, k)).astype(float)
+    if kind == "counts":
+        return rng.poisson(1.0, (m, k)).astype(float)
+    return rng.normal(size=(m, k))
+
+
+def _net(hidden, output, n_in=4, seed=0):
+    link, _, k, _ = OUTPUTS[output]
+    return Sequential([*HIDDEN[hidden](), Dense(k, bias_init="uniform"), link()]).build(
+        n_in, random_state=seed
+    )
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("l2", [0.0, 0.3])
+@pytest.mark.parametrize("output", list(OUTPUTS))
+@pytest.mark.parametrize("hidden", list(HIDDEN))
+def test_plan_gradients_equal_the_general_path(hidden, output, l2, weighted):
+    rng = np.random.default_rng(1)
+    _, loss_cls, k, kind = OUTPUTS[output]
+    loss = loss_cls()
+    m = 9
+    X, Y = rng.normal(size=(m, 4)), _targets(kind, rng, m, k)
+    sw = rng.uniform(0.2, 2.0, m) if weighted else None
+    general = _net(hidden, output)
+    planned = copy.deepcopy(general)  # same weights, same dropout streams
+    assert plan_supports(planned, loss, X)
+    plan = TrainingPlan(planned, loss, l2=l2, training=True, normalized_targets=kind == "onehot")
+    batch = plan.batch(m)
+    batch.x[...] = X
+    batch.y[...] = plan.targets(Y)
+    value = batch.run(sw)
+    expected = general.loss_and_grads(X, Y, loss, sw)
+    denom = m if sw is None else sw.sum()
+    for layer in general.layers:
+        for name in layer.penalized:
+            W = layer.params[name]
+            expected += 0.5 * l2 / denom * float(np.sum(W * W))
+            layer.grads[name] += l2 / denom * W
+    assert value == pytest.approx(expected, rel=1e-12, abs=1e-14)
+    for name, g in general.grads.items():
+        np.testing.assert_allclose(planned.grads[name], g, rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+def test_plan_is_used_only_for_builtin_layers_and_dense_input():
+    loss = CategoricalCrossEntropy()
+    X = np.ones((3, 4))
+    assert plan_supports(_net("relu", "softmax-cce"), loss, X)
+    swish = Sequential([Dense(3), Swish(), Dense(3), Softmax()]).build(4, random_state=0)
+    assert not plan_supports(swish, loss, X)
+    assert not plan_supports(_net("relu", "softmax-cce"), loss, sp.csr_matrix(X))
+    assert not plan_supports(_net("relu", "softmax-cce"), SquaredError(), X)  # not canonical
+
+
+def _epochs(net, X, Y, loss, opt, general, n_epochs=3, l2=0.0):
+    runner = EpochRunner(net, X, Y, loss, opt, batch_size=16, l2=l2)
+    if general:
+        runner._plan = None
+    rng = np.random.default_rng(3)
+    return [runner.run(rng) for _ in range(n_epochs)]
+
+
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        lambda: SGD(0.1),
+        lambda: SGD(0.05, weight_decay=0.01),
+        lambda: SGD(0.05, momentum=0.9, nesterov=True),
+        lambda: Adam(0.01),
+    ],
+    ids=["sgd-fused", "sgd-decay-fused", "sgd-momentum", "adam"],
+)
+def test_training_with_the_plan_matches_the_general_loop(make_opt):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 4))
+    Y = np.eye(3)[rng.integers(0, 3, 100)]
+    loss = CategoricalCrossEntropy()
+    a, b = _net("dropout", "softmax-cce"), _net("dropout", "softmax-cce")
+    curve_plan = _epochs(a, X, Y, loss, make_opt(), general=False, l2=0.01)
+    curve_general = _epochs(b, X, Y, loss, make_opt(), general=True, l2=0.01)
+    np.testing.assert_allclose(curve_plan, curve_general, rtol=1e-10)
+    for name, p in b.params.items():
+        np.testing.assert_allclose(a.params[name], p, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.skipif(not blas_available(), reason="numpy's BLAS not reachable: no fused step")
+def test_plain_sgd_is_fused_into_the_gradient_products():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 4))
+    Y = np.eye(3)[rng.integers(0, 3, 64)]
+    runner = EpochRunner(
+        _net("relu", "softmax-cce"), X, Y, CategoricalCrossEntropy(), SGD(0.1), batch_size=16
+    )
+    assert runner._plan.sgd is not None
+    momentum = EpochRunner(
+        _net("relu", "softmax-cce"),
+        X,
+        Y,
+        CategoricalCrossEntropy(),
+        SGD(0.1, momentum=0.5),
+        batch_size=16,
+    )
+    assert momentum._plan.sgd is None
+
+
+def test_soft_targets_use_the_exact_general_loss():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 4))
+    Y = rng.dirichlet(np.ones(3), 40) * 2.0  # rows summing to 2: not probabilities
+    loss = CategoricalCrossEntropy()
+    a, b = _net("relu", "softmax-cce"), _net("relu", "softmax-cce")
+    np.testing.assert_allclose(
+        _epochs(a, X, Y, loss, SGD(0.05), general=False),
+        _epochs(b, X, Y, loss, SGD(0.05), general=True),
+        rtol=1e-10,
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_plan_keeps_the_dtype(dtype):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 4)).astype(dtype)
+    Y = rng.integers(0, 2, (50, 1)).astype(dtype)
+    net = Sequential([Dense(5), ReLU(), Dense(1), Sigmoid()]).build(4, random_state=0, dtype=dtype)
+    runner = EpochRunner(net, X, Y, BinaryCrossEntropy(), Adam(0.01), batch_size=16)
+    runner.run(np.random.default_rng(0))
+    batch = runner._plan.batch(16)
+    assert all(a.dtype == dtype for a in (batch.x, batch.y, batch.z, batch.delta))
+    assert all(p.dtype == dtype for p in net.params.values())
