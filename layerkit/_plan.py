@@ -31,6 +31,9 @@ from .optim._blas import axpy, blas_available, sgd_dense_update
 Array = Any
 _HIDDEN = (Dense, ReLU, LeakyReLU, Tanh, Sigmoid, Identity, Dropout)
 _LINKS = (Softmax, Sigmoid, Identity, Exp)
+#: Networks with fewer parameters update them with a separate optimizer pass (measured:
+#: fusing was 18% slower for 20-64-64-1, 10% faster for 784-256-128-10).
+_FUSE_MIN_PARAMETERS = 50_000
 
 
 def plan_supports(net: Sequential, loss: Loss, X: Any) -> bool:
@@ -62,14 +65,15 @@ class TrainingPlan:
         net.flatten()
         self.net, self.loss, self.l2, self.training = net, loss, l2, training
         self.normalized_targets = normalized_targets
+        flat, gflat, n_pen = net._flat_buffers()  # type: ignore[misc]
         # plain SGD is folded into the gradient products: W <- W - η xᵀδ in one BLAS
         # call (eq. 2-5), with no separate update pass; grads are then not written
-        fusable = isinstance(optimizer, SGD) and type(optimizer) is SGD
+        # (for small layers the ctypes calls cost more than the pass they save)
+        big = flat.size >= _FUSE_MIN_PARAMETERS
         self.sgd: SGD | None = None
-        if isinstance(optimizer, SGD) and fusable and not optimizer.momentum and blas_available():
+        if type(optimizer) is SGD and not optimizer.momentum and big and blas_available():
             self.sgd = optimizer
         self.rates = [0.0, 0.0, 0.0]  # this batch's η, and decay factors of W and b
-        flat, gflat, n_pen = net._flat_buffers()  # type: ignore[misc]
         self.w_pen, self.g_pen = flat[:n_pen], gflat[:n_pen]
         self.tmp_pen = np.empty_like(self.w_pen)
         self._batches: dict[int, _Batch] = {}
@@ -381,3 +385,67 @@ def _loss_stage(plan: TrainingPlan, z: Array, d: Array, y: Array, m: int) -> Any
 
         return squared
     return general
+
+
+# ------------------------------------------------------------------ inference
+def predict_planned(net: Sequential, X: Any, *, logits: bool, chunk: int) -> Array | None:
+    """Inference through fixed buffers, for networks of built-in layers; None otherwise.
+
+    Every buffer belongs to this call (so calls from several threads never share one),
+    is allocated once and reused for each chunk of rows; activations work in place; the
+    last Dense layer writes straight into the result.
+    """
+    *hidden, last = net.layers
+    if (
+        not isinstance(X, np.ndarray)
+        or X.dtype != net.dtype
+        or not all(type(layer) in _HIDDEN for layer in hidden)
+        or (not logits and type(last) not in _LINKS)
+    ):
+        return None
+    layers = [layer for layer in hidden if not isinstance(layer, (Dropout, Identity))]
+    if not layers or not isinstance(layers[-1], Dense):
+        return None  # the result would not come out of a Dense layer: use the general path
+    n = X.shape[0]
+    out = np.empty((n, layers[-1].params["W"].shape[1]), net.dtype)
+    rows = min(chunk, n)
+    buffers = {
+        id(layer): np.empty((rows, layer.params["W"].shape[1]), net.dtype)
+        for layer in layers[:-1]
+        if isinstance(layer, Dense)
+    }
+    width = max((b.shape[1] for b in buffers.values()), default=1)
+    scratch = (np.empty((rows, width), net.dtype), np.empty((rows, width), bool))
+    for start in range(0, n, rows):
+        a = X[start : start + rows]
+        m = a.shape[0]
+        for layer in layers:
+            if isinstance(layer, Dense):
+                W, b = layer.params["W"], layer.params["b"]
+                z = out[start : start + m] if layer is layers[-1] else buffers[id(layer)][:m]
+                np.matmul(a, W, out=z)
+                z += b
+                a = z
+            else:
+                k = a.shape[1]
+                _activate_in_place(layer, a, scratch[0][:m, :k], scratch[1][:m, :k])
+    if not logits:
+        out = last.forward(out)
+    return out
+
+
+def _activate_in_place(layer: Any, a: Array, mask: Array, positive: Array) -> None:
+    kind = type(layer)
+    if kind is ReLU:
+        np.greater(a, 0, out=mask)
+        a *= mask
+    elif kind is LeakyReLU:
+        np.less_equal(a, 0, out=mask)
+        mask *= float(layer.negative_slope) - 1.0
+        mask += 1.0  # 1 where a > 0, the slope elsewhere
+        a *= mask
+    elif kind is Tanh:
+        np.tanh(a, out=a)
+    else:  # Sigmoid
+        np.greater_equal(a, 0, out=positive)
+        sigmoid(a, a, mask, positive, mask_ready=True)

@@ -179,6 +179,11 @@ class Sequential:
         threads at once: outside training, every call works in arrays of its own.
         """
         X = self._as_input(X)
+        from ._plan import predict_planned
+
+        planned = predict_planned(self, X, logits=logits, chunk=batch_size)
+        if planned is not None:
+            return planned
         layers = self.layers[:-1] if logits else self.layers
         n = X.shape[0]
         out: Array | None = None

@@ -117,6 +117,8 @@ class EpochRunner:
         if rng is not None:  # each epoch's order depends on the generator's state only,
             np.copyto(self.order, self.rows)  # so training can stop and resume exactly
             rng.shuffle(self.order)
+        if self._plan is not None and self.sample_weight is None:
+            return self._run_planned(rng is None and self._contiguous, stop)
         total = weight = 0.0
         for start in range(0, self.n, self.batch_size):
             end = min(start + self.batch_size, self.n)
@@ -161,6 +163,37 @@ class EpochRunner:
             normalized_targets=rows_sum_to_one,
             optimizer=self.optimizer,
         )
+
+    def _run_planned(self, contiguous: bool, stop: Callable[[], bool] | None) -> float:
+        """The unweighted epoch through the plan: the per-batch hot loop, kept lean."""
+        n, bs, order = self.n, self.batch_size, self.order
+        X, Y = self.X, self._plan_Y
+        take_x, take_y = X.take, Y.take
+        update = None if self._plan.sgd is not None else self.optimizer.step
+        params, grads = self._params, self._grads
+        batch = self._plan.batch(bs)
+        x, y, run = batch.x, batch.y, batch.run
+        copyto = np.copyto
+        total = 0.0
+        for start in range(0, n, bs):
+            end = start + bs
+            if end > n:  # the last, smaller batch
+                end = n
+                batch = self._plan.batch(end - start)
+                x, y, run = batch.x, batch.y, batch.run
+            if contiguous:
+                copyto(x, X[start:end])
+                copyto(y, Y[start:end])
+            else:  # mode="clip": written straight into the buffer (the default buffers)
+                idx = order[start:end]
+                take_x(idx, 0, x, "clip")
+                take_y(idx, 0, y, "clip")
+            total += run(None) * (end - start)
+            if update is not None:
+                update(params, grads)
+            if stop is not None and stop():
+                return total / end
+        return total / n
 
     def _planned_step(self, idx: Any, m: int, sw: Array | None, denom: float) -> float:
         """One batch through the plan: gather into its buffers, run, update."""

@@ -107,7 +107,10 @@ def _epochs(net, X, Y, loss, opt, general, n_epochs=3, l2=0.0):
     ],
     ids=["sgd-fused", "sgd-decay-fused", "sgd-momentum", "adam"],
 )
-def test_training_with_the_plan_matches_the_general_loop(make_opt):
+def test_training_with_the_plan_matches_the_general_loop(make_opt, monkeypatch):
+    import layerkit._plan
+
+    monkeypatch.setattr(layerkit._plan, "_FUSE_MIN_PARAMETERS", 0)  # fuse even these
     rng = np.random.default_rng(0)
     X = rng.normal(size=(100, 4))
     Y = np.eye(3)[rng.integers(0, 3, 100)]
@@ -123,12 +126,17 @@ def test_training_with_the_plan_matches_the_general_loop(make_opt):
 @pytest.mark.skipif(not blas_available(), reason="numpy's BLAS not reachable: no fused step")
 def test_plain_sgd_is_fused_into_the_gradient_products():
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(64, 4))
     Y = np.eye(3)[rng.integers(0, 3, 64)]
+    big = Sequential([Dense(256), ReLU(), Dense(3), Softmax()]).build(200, random_state=0)
     runner = EpochRunner(
-        _net("relu", "softmax-cce"), X, Y, CategoricalCrossEntropy(), SGD(0.1), batch_size=16
+        big, rng.normal(size=(64, 200)), Y, CategoricalCrossEntropy(), SGD(0.1), batch_size=16
     )
     assert runner._plan.sgd is not None
+    X = rng.normal(size=(64, 4))
+    small = EpochRunner(
+        _net("relu", "softmax-cce"), X, Y, CategoricalCrossEntropy(), SGD(0.1), batch_size=16
+    )
+    assert small._plan.sgd is None  # too small for fusing to pay
     momentum = EpochRunner(
         _net("relu", "softmax-cce"),
         X,
@@ -164,3 +172,28 @@ def test_the_plan_keeps_the_dtype(dtype):
     batch = runner._plan.batch(16)
     assert all(a.dtype == dtype for a in (batch.x, batch.y, batch.z, batch.delta))
     assert all(p.dtype == dtype for p in net.params.values())
+
+
+@pytest.mark.parametrize("hidden", list(HIDDEN))
+@pytest.mark.parametrize("output", list(OUTPUTS))
+@pytest.mark.parametrize("logits", [False, True])
+def test_planned_prediction_equals_the_layer_by_layer_forward(hidden, output, logits):
+    net = _net(hidden, output)
+    X = np.random.default_rng(2).normal(size=(1000, 4))
+    expected = net._forward_through(net.layers[:-1] if logits else net.layers, X, False)
+    got = net.predict(X, logits=logits, batch_size=128)  # several chunks and a short one
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_a_non_finite_input_is_reported_by_predict_whatever_the_layers():
+    from layerkit import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 3)), rng.integers(0, 2, 60)
+    for layers in ([Dense(4), ReLU()], [Dense(4), Tanh()]):  # the scan is deferred, or not
+        clf = MLPClassifier(layers=layers, solver="lbfgs", random_state=0).fit(X, y)
+        for bad in (np.nan, np.inf):
+            X_bad = X.copy()
+            X_bad[3, 1] = bad
+            with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+                clf.predict_proba(X_bad)

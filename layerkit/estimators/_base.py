@@ -8,10 +8,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _assert_all_finite,
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
 from .._random import as_generator
-from ..layers import Dense, Identity, Layer, ReLU, Sigmoid, Tanh
+from ..layers import Dense, Dropout, Identity, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
 from ..losses.base import Loss
 from ..network import Sequential
 from ..optim import SGD, Adam, Optimizer
@@ -25,6 +30,9 @@ _ACTIVATIONS: dict[str, type[Layer]] = {
     "tanh": Tanh,
     "relu": ReLU,
 }
+
+#: Layers whose output is non-finite wherever their input is (as far as it matters).
+_PROPAGATES_NON_FINITE = (Dense, ReLU, LeakyReLU, Identity, Dropout)
 
 _COMMON_RULES: dict[str, v.Rule] = {
     "hidden_layer_sizes": v.hidden_layer_sizes,
@@ -351,11 +359,32 @@ class BaseMLP(BaseEstimator):
 
     # ----------------------------------------------------------------- predicting
     def _network_output(self, X: Any, *, logits: bool = False, check_input: bool = True) -> Any:
-        """The network's output on X (the last layer's input when ``logits``)."""
+        """The network's output on X (the last layer's input when ``logits``).
+
+        When every hidden layer carries NaN and infinity through to the logits (Dense,
+        ReLU, LeakyReLU, Identity, Dropout), the scan of X for them is replaced by a
+        scan of the far smaller logits: a non-finite input shows up there, and then X
+        is scanned for the usual error. That saves a whole pass over X.
+        """
         check_is_fitted(self)
-        if check_input:
-            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        return self.network_.predict(X, logits=logits)
+        net = self.network_
+        if not check_input:
+            return net.predict(X, logits=logits)
+        deferred = all(type(layer) in _PROPAGATES_NON_FINITE for layer in net.layers[:-1])
+        X = validate_data(
+            self, X, accept_sparse=["csr", "csc"], reset=False, ensure_all_finite=not deferred
+        )
+        if not deferred:
+            return net.predict(X, logits=logits)
+        with np.errstate(invalid="ignore", over="ignore"):  # (a NaN in X is reported below)
+            z = net.predict(X, logits=True)
+        if not np.isfinite(z).all():
+            _assert_all_finite(
+                X.data if hasattr(X, "tocsr") else X,
+                input_name="X",
+                estimator_name=type(self).__name__,
+            )
+        return z if logits else net.layers[-1].forward(z)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -140,7 +140,11 @@ class ReLU(Activation):
     """
 
     def _activate(self, z: Array, out: Array) -> None:
-        np.maximum(z, 0, out=out)
+        # max(z, 0) as (z + |z|) / 2: three fast passes beat np.maximum's one slow one;
+        # exact (negatives give +0.0, NaN stays NaN) below half the largest float
+        np.abs(z, out=out)
+        out += z
+        out *= 0.5
         self._a = out
 
     def _derivative(self, delta: Array, out: Array) -> None:
