@@ -195,5 +195,5 @@ def test_a_non_finite_input_is_reported_by_predict_whatever_the_layers():
         for bad in (np.nan, np.inf):
             X_bad = X.copy()
             X_bad[3, 1] = bad
-            with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+            with pytest.raises(ValueError, match=r"Input X contains (NaN|infinity)"):
                 clf.predict_proba(X_bad)

@@ -178,7 +178,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                     f"{self.classes_}. 'y' has {seen}."
                 )
         self.classes_ = self._label_binarizer.classes_
-        return self._label_binarizer.transform(y)
+        return _one_hot(self._label_binarizer, y)
 
     def _extra_sample_weight(self, y: Any, incremental: bool) -> Any:
         if self.class_weight is None:
@@ -306,6 +306,21 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _one_hot(binarizer: LabelBinarizer, y: Any) -> Any:
+    """The targets as the network trains on them, as float32 (cast once to the network's
+    dtype later if that differs): one column for binary, one per class for multiclass,
+    the indicator matrix for multilabel. Built directly, without the int64 matrix
+    ``LabelBinarizer.transform`` would allocate first."""
+    if str(binarizer.y_type_).startswith("multilabel"):
+        return binarizer.transform(y).astype(np.float32)
+    codes = np.searchsorted(binarizer.classes_, y)
+    if binarizer.y_type_ == "binary" or len(binarizer.classes_) < 3:
+        return (codes == 1).astype(np.float32)[:, None]
+    Y = np.zeros((len(codes), len(binarizer.classes_)), dtype=np.float32)
+    Y[np.arange(len(codes)), codes] = 1.0
+    return Y
 
 
 def _softplus(z: Any) -> Any:
