@@ -15,14 +15,19 @@ rate. Then the same for prediction (predict_proba) on 100,000 rows.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+# Thread pools (PyTorch's OpenMP, OpenBLAS) keep spinning for a while after a call,
+# taking a core from whichever contender is timed next: pause between contenders
+PAUSE = float(os.environ.get("LAYERKIT_BENCH_PAUSE", "0.3"))
 
 from _common import Workload, machine, quiet, table
 from contenders import TorchMLP, estimator_epoch, fitted, torch_available
@@ -61,6 +66,15 @@ def _row(label: str, times: dict[str, list[float]]) -> list[str]:
     ]
 
 
+def _interleave(contenders: dict, times: dict[str, list[float]], rounds: int) -> None:
+    """Each round times every contender once, starting from a different one each time."""
+    names = list(contenders)
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            times[name].append(contenders[name]())
+            time.sleep(PAUSE)
+
+
 def training(names: list[str], rounds: int) -> list[list[str]]:
     from sklearn.neural_network import MLPClassifier as SkClassifier
 
@@ -76,12 +90,14 @@ def training(names: list[str], rounds: int) -> list[list[str]]:
         times: dict[str, list[float]] = {
             k: [] for k in ("floor", "layerkit", "scikit-learn", "PyTorch")
         }
-        for _ in range(rounds):
-            times["floor"].append(epoch_floor(w))
-            times["layerkit"].append(estimator_epoch(MLPClassifier, w, X, y))
-            times["scikit-learn"].append(estimator_epoch(SkClassifier, w, X, y))
-            if torch_mlp is not None:
-                times["PyTorch"].append(torch_mlp.epoch())
+        contenders = {
+            "floor": partial(epoch_floor, w),
+            "layerkit": partial(estimator_epoch, MLPClassifier, w, X, y),
+            "scikit-learn": partial(estimator_epoch, SkClassifier, w, X, y),
+        }
+        if torch_mlp is not None:
+            contenders["PyTorch"] = torch_mlp.epoch
+        _interleave(contenders, times, rounds)
         label = (
             f"{name}: n={w.n}, {'-'.join(map(str, w.sizes))}, batch {w.batch_size}, "
             f"{np.dtype(w.dtype).name}, s/epoch"
@@ -104,14 +120,20 @@ def prediction(rounds: int) -> list[list[str]]:
     times: dict[str, list[float]] = {
         k: [] for k in ("floor", "layerkit", "scikit-learn", "PyTorch")
     }
-    for _ in range(rounds):
-        times["floor"].append(predict_floor(w, Xp, 4096))
-        for label, est in (("layerkit", ours), ("scikit-learn", theirs)):
-            start = time.perf_counter()
-            est.predict_proba(Xp)
-            times[label].append(time.perf_counter() - start)
-        if torch_mlp is not None:
-            times["PyTorch"].append(torch_mlp.predict(Xp))
+
+    def timed(est: object) -> float:
+        start = time.perf_counter()
+        est.predict_proba(Xp)  # type: ignore[attr-defined]
+        return time.perf_counter() - start
+
+    contenders = {
+        "floor": lambda: predict_floor(w, Xp, 4096),
+        "layerkit": lambda: timed(ours),
+        "scikit-learn": lambda: timed(theirs),
+    }
+    if torch_mlp is not None:
+        contenders["PyTorch"] = lambda: torch_mlp.predict(Xp)
+    _interleave(contenders, times, rounds)
     row = _row("predict_proba on 100,000 rows, W1 network, float32, s", times)
     print(table(HEAD, [row]).splitlines()[-1], flush=True)
     return [row]
@@ -121,7 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--workloads", nargs="*", default=["W1", "W1-float64", "W2"])
     parser.add_argument("--no-predict", action="store_true")
     args = parser.parse_args()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -44,6 +45,8 @@ def fitted(cls: type, w: Workload, X: np.ndarray, y: np.ndarray) -> Any:
 
 
 def torch_available() -> bool:
+    if os.environ.get("LAYERKIT_BENCH_NO_TORCH"):
+        return False
     try:
         import torch  # noqa: F401
     except ImportError:

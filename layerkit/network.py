@@ -122,20 +122,21 @@ class Sequential:
     def flatten(self) -> Sequential:
         """Move all parameters, and all gradients, into one contiguous buffer each.
 
-        Every ``layer.params[name]`` (and ``grads``) becomes a view of the buffer, with
-        the penalized parameters (Dense weights) first, so an optimizer step or the L2
-        term is one vectorized operation over the whole network. Values are unchanged;
-        arrays obtained before are no longer the live ones. Idempotent.
+        Every ``layer.params[name]`` (and ``grads``) becomes a view of the buffer, laid
+        out in layer order, so an optimizer step is one vectorized operation over the
+        whole network (and a Dense layer's ``W`` is directly followed by its ``b``: one
+        ``(n_in + 1, units)`` block, which the training plan multiplies in one product).
+        Values are unchanged; arrays obtained before are no longer the live ones.
+        Idempotent.
         """
         if self._flat_buffers() is not None:
             return self
-        entries = [(layer, k, k in layer.penalized) for layer in self.layers for k in layer.params]
-        entries.sort(key=lambda e: not e[2])  # penalized first, order otherwise kept
-        total = sum(layer.params[k].size for layer, k, _ in entries)
+        entries = [(layer, k) for layer in self.layers for k in layer.params]
+        total = sum(layer.params[k].size for layer, k in entries)
         flat = np.empty(total, dtype=self.dtype)
         gflat = np.zeros(total, dtype=self.dtype)
-        offset = n_penalized = 0
-        for layer, k, penalized in entries:
+        offset = 0
+        for layer, k in entries:
             p, g = layer.params[k], layer.grads[k]
             view = flat[offset : offset + p.size].reshape(p.shape)
             view[...] = p
@@ -143,11 +144,10 @@ class Sequential:
             layer.grads[k] = gflat[offset : offset + p.size].reshape(p.shape)
             layer.grads[k][...] = g
             offset += p.size
-            n_penalized += p.size if penalized else 0
-        self.__dict__["_flat"] = (flat, gflat, n_penalized)
+        self.__dict__["_flat"] = (flat, gflat)
         return self
 
-    def _flat_buffers(self) -> tuple[Array, Array, int] | None:
+    def _flat_buffers(self) -> tuple[Array, Array] | None:
         """The flat buffers, if every parameter and gradient is still a view of them."""
         flat = self.__dict__.get("_flat")
         if flat is None:
@@ -163,8 +163,7 @@ class Sequential:
         flat = self._flat_buffers()
         if flat is None:
             return arrays
-        buffer = flat[0] if which == 0 else flat[1]
-        return FlatDict(arrays, flat=buffer, n_penalized=flat[2])
+        return FlatDict(arrays, flat=flat[0] if which == 0 else flat[1])
 
     # ------------------------------------------------------------------ passes
     def forward(self, x: Any, training: bool = False) -> Array:
@@ -419,12 +418,8 @@ class Sequential:
 
 
 class FlatDict(dict):
-    """``{name: array}`` whose arrays are views of one contiguous buffer ``flat``.
+    """``{name: array}`` whose arrays are views of one contiguous buffer ``flat``."""
 
-    ``flat[:n_penalized]`` holds the penalized parameters (Dense weights).
-    """
-
-    def __init__(self, arrays: dict[str, Array], *, flat: Array, n_penalized: int) -> None:
+    def __init__(self, arrays: dict[str, Array], *, flat: Array) -> None:
         super().__init__(arrays)
         self.flat = flat
-        self.n_penalized = n_penalized

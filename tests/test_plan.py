@@ -48,11 +48,21 @@ def _net(hidden, output, n_in=4, seed=0):
     )
 
 
+@pytest.fixture(params=["augmented", "plain"])
+def layout(request, monkeypatch):
+    """Both Dense layouts of the plan: [x 1][W; b] for small batches, x W + b for large."""
+    import layerkit._plan._training as training
+
+    if request.param == "plain":
+        monkeypatch.setattr(training, "_AUGMENT_MAX_ELEMENTS", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("l2", [0.0, 0.3])
 @pytest.mark.parametrize("output", list(OUTPUTS))
 @pytest.mark.parametrize("hidden", list(HIDDEN))
-def test_plan_gradients_equal_the_general_path(hidden, output, l2, weighted):
+def test_plan_gradients_equal_the_general_path(hidden, output, l2, weighted, layout):
     rng = np.random.default_rng(1)
     _, loss_cls, k, kind = OUTPUTS[output]
     loss = loss_cls()
@@ -107,10 +117,10 @@ def _epochs(net, X, Y, loss, opt, general, n_epochs=3, l2=0.0):
     ],
     ids=["sgd-fused", "sgd-decay-fused", "sgd-momentum", "adam"],
 )
-def test_training_with_the_plan_matches_the_general_loop(make_opt, monkeypatch):
-    import layerkit._plan
+def test_training_with_the_plan_matches_the_general_loop(make_opt, monkeypatch, layout):
+    import layerkit._plan._training
 
-    monkeypatch.setattr(layerkit._plan, "_FUSE_MIN_PARAMETERS", 0)  # fuse even these
+    monkeypatch.setattr(layerkit._plan._training, "_FUSE_MIN_PARAMETERS", 0)  # fuse these too
     rng = np.random.default_rng(0)
     X = rng.normal(size=(100, 4))
     Y = np.eye(3)[rng.integers(0, 3, 100)]

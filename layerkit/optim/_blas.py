@@ -114,6 +114,7 @@ def _address(a: Any) -> int:
 
 
 def _gemm_update(fns: Any, W: Any, x: Any, delta: Any, alpha: float, beta: float) -> None:
+    """W <- alpha xᵀ δ + beta W; x may have a row stride larger than its width."""
     n_in, units = W.shape
     fns["gemm"][W.dtype](
         _ROW_MAJOR,
@@ -124,7 +125,7 @@ def _gemm_update(fns: Any, W: Any, x: Any, delta: Any, alpha: float, beta: float
         x.shape[0],
         alpha,
         _address(x),
-        n_in,
+        x.strides[0] // x.itemsize,
         _address(delta),
         units,
         beta,
@@ -190,11 +191,17 @@ def axpy(x: Any, y: Any, a: float, tmp: Any) -> None:
     np.add(y, tmp, out=y)
 
 
+def sgd_block_update(Wb: Any, x_aug: Any, delta: Any, lr: float) -> None:
+    """Plain SGD on a Dense layer's ``[W; b]`` block, fused into the product that gives
+    its gradient: ``[W; b] <- [W; b] - lr [x 1]ᵀ δ`` (eqs. 2-5 and 2-6), one BLAS call.
+    Only call when ``blas_available()``; one dtype, ``Wb`` and ``delta`` C-contiguous."""
+    _gemm_update(_FNS, Wb, x_aug, delta, -lr, 1.0)
+
+
 def sgd_dense_update(
-    W: Any, b: Any, x: Any, delta: Any, ones: Any, lr: float, decay_W: float, decay_b: float
+    Wb: Any, x: Any, ones: Any, delta: Any, lr: float, decay_W: float, decay_b: float
 ) -> None:
-    """Plain SGD on one Dense layer, fused into its gradient products (eqs. 2-5, 2-6):
-    ``W <- (1 - decay_W) W - lr xᵀδ`` and ``b <- (1 - decay_b) b - lr Σ δ``, each one
-    BLAS call. Only call when ``blas_available()``; arrays C-contiguous, of one dtype."""
-    _gemm_update(_FNS, W, x, delta, -lr, 1.0 - decay_W)
-    _gemv_update(_FNS, b, delta, ones, -lr, 1.0 - decay_b)
+    """The same with decay: ``W <- (1 - decay_W) W - lr xᵀδ`` and
+    ``b <- (1 - decay_b) b - lr Σ δ`` (``ones``: a contiguous vector of m ones)."""
+    _gemm_update(_FNS, Wb[:-1], x, delta, -lr, 1.0 - decay_W)
+    _gemv_update(_FNS, Wb[-1], delta, ones, -lr, 1.0 - decay_b)

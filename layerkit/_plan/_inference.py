@@ -1,0 +1,77 @@
+"""Inference through fixed buffers, for networks of built-in layers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..layers import Dense, Dropout, Identity, LeakyReLU, ReLU, Tanh
+from ..layers.activations import sigmoid
+from ..network import Sequential
+from ._training import HIDDEN, LINKS
+
+Array = Any
+
+
+def predict_planned(net: Sequential, X: Any, *, logits: bool, chunk: int) -> Array | None:
+    """Inference through fixed buffers, for networks of built-in layers; None otherwise.
+
+    Every buffer belongs to this call (so calls from several threads never share one),
+    is allocated once and reused for each chunk of rows; activations work in place; the
+    last Dense layer writes straight into the result.
+    """
+    *hidden, last = net.layers
+    if (
+        not isinstance(X, np.ndarray)
+        or X.dtype != net.dtype
+        or not all(type(layer) in HIDDEN for layer in hidden)
+        or (not logits and type(last) not in LINKS)
+    ):
+        return None
+    layers = [layer for layer in hidden if not isinstance(layer, (Dropout, Identity))]
+    if not layers or not isinstance(layers[-1], Dense):
+        return None  # the result would not come out of a Dense layer: use the general path
+    n = X.shape[0]
+    out = np.empty((n, layers[-1].params["W"].shape[1]), net.dtype)
+    rows = min(chunk, n)
+    buffers = {
+        id(layer): np.empty((rows, layer.params["W"].shape[1]), net.dtype)
+        for layer in layers[:-1]
+        if isinstance(layer, Dense)
+    }
+    width = max((b.shape[1] for b in buffers.values()), default=1)
+    scratch = (np.empty((rows, width), net.dtype), np.empty((rows, width), bool))
+    for start in range(0, n, rows):
+        a = X[start : start + rows]
+        m = a.shape[0]
+        for layer in layers:
+            if isinstance(layer, Dense):
+                W, b = layer.params["W"], layer.params["b"]
+                z = out[start : start + m] if layer is layers[-1] else buffers[id(layer)][:m]
+                np.matmul(a, W, out=z)
+                z += b
+                a = z
+            else:
+                k = a.shape[1]
+                _activate_in_place(layer, a, scratch[0][:m, :k], scratch[1][:m, :k])
+    if not logits:
+        out = last.forward(out)
+    return out
+
+
+def _activate_in_place(layer: Any, a: Array, mask: Array, positive: Array) -> None:
+    kind = type(layer)
+    if kind is ReLU:
+        np.greater(a, 0, out=mask)
+        a *= mask
+    elif kind is LeakyReLU:
+        np.less_equal(a, 0, out=mask)
+        mask *= float(layer.negative_slope) - 1.0
+        mask += 1.0  # 1 where a > 0, the slope elsewhere
+        a *= mask
+    elif kind is Tanh:
+        np.tanh(a, out=a)
+    else:  # Sigmoid
+        np.greater_equal(a, 0, out=positive)
+        sigmoid(a, a, mask, positive, mask_ready=True)

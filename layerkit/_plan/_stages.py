@@ -1,0 +1,220 @@
+"""The layers' forward and backward arithmetic, bound to a plan's buffers as closures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..layers import Dense, Dropout, Identity, LeakyReLU, ReLU, Tanh
+from ..layers.activations import sigmoid
+from ..optim._blas import axpy, sgd_block_update, sgd_dense_update
+
+Array = Any
+
+
+class Stage:
+    """One layer in a plan: ``fwd()`` fills ``out`` (a view of ``out_aug``, which has a
+    column of ones after it when a Dense layer reads it); ``bind`` sets up ``bwd()``."""
+
+    out: Array
+    out_aug: Array
+    fwd: Callable[[], None]
+    bwd: Callable[[], None]
+
+    def bind(self, delta: Array, need_input_delta: bool) -> Array:
+        """Set the delta of this stage's output; return the delta of its input."""
+        raise NotImplementedError
+
+
+def _output(m: int, width: int, dtype: Any, augment: bool) -> tuple[Array, Array]:
+    """A fresh output buffer, with a trailing column of ones when ``augment``."""
+    if not augment:
+        out = np.empty((m, width), dtype)
+        return out, out
+    out_aug = np.ones((m, width + 1), dtype)
+    return out_aug[:, :-1], out_aug
+
+
+def _block(flat: Array, W: Array, rows: int) -> Array:
+    """The ``(rows, units)`` view of ``flat`` that starts where ``W`` starts."""
+    start = (
+        W.__array_interface__["data"][0] - flat.__array_interface__["data"][0]
+    ) // flat.itemsize
+    return flat[start : start + rows * W.shape[1]].reshape(rows, W.shape[1])
+
+
+class DenseStage(Stage):
+    """``z = x W + b``. Augmented (``x`` given with a column of ones after it), the bias
+    rides inside the product, ``z = [x 1] [W; b]`` (``W`` and ``b`` are adjacent in the
+    flat buffer), and backward is ``[∂C/∂W; ∂C/∂b] = [x 1]ᵀ δ`` in one product; plain,
+    ``b`` is added and ``∂C/∂b = 1ᵀ δ`` (eqs. 3-III, 3-IV)."""
+
+    def __init__(
+        self, layer: Dense, x: Array, plan: Any, *, augmented: bool, augment_output: bool
+    ) -> None:
+        W = layer.params["W"]
+        n_in, units = W.shape
+        self.Wb = _block(plan.flat, W, n_in + 1)
+        self.gWb = _block(plan.gflat, layer.grads["W"], n_in + 1)
+        self.W_flat = self.Wb[:-1].reshape(-1)  # the penalized part, contiguous
+        self.x, self.plan, self.augmented = x, plan, augmented
+        self.out, self.out_aug = _output(x.shape[0], units, W.dtype, augment_output)
+        z, mm, add = self.out, np.matmul, np.add
+        if augmented:
+            Wb = self.Wb
+
+            def fwd() -> None:
+                mm(x, Wb, out=z)
+        else:
+            W, b = self.Wb[:-1], self.Wb[-1]
+
+            def fwd() -> None:
+                mm(x, W, out=z)
+                add(z, b, out=z)
+
+        self.fwd = fwd
+
+    def bind(self, delta: Array, need_input_delta: bool) -> Array:
+        x, Wb, gWb, plan, mm = self.x, self.Wb, self.gWb, self.plan, np.matmul
+        W, gW, gb = Wb[:-1], gWb[:-1], gWb[-1]
+        m = x.shape[0]
+        dx = np.empty((m, W.shape[0]), W.dtype) if need_input_delta else None
+        rates, augmented = plan.rates, self.augmented
+        ones = np.ones(m, W.dtype)
+        x_data = x[:, :-1] if augmented else x
+
+        if plan.sgd is not None:
+
+            def fused() -> None:
+                if dx is not None:
+                    mm(delta, W.T, out=dx)  # eq. 3-II's factor, from W before its step
+                if augmented and not (rates[1] or rates[2]):  # eqs. 2-5, 2-6: one product
+                    sgd_block_update(Wb, x, delta, rates[0])
+                else:
+                    sgd_dense_update(Wb, x_data, ones, delta, rates[0], rates[1], rates[2])
+
+            self.bwd = fused
+            return dx
+
+        gW_flat, W_flat = gW.reshape(-1), self.W_flat
+        tmp = np.empty_like(W_flat)
+
+        def bwd() -> None:
+            if augmented:
+                mm(x.T, delta, out=gWb)  # eqs. 3-III and 3-IV in one product
+            else:
+                mm(x.T, delta, out=gW)  # eq. 3-IV
+                mm(ones, delta, out=gb)  # eq. 3-III: the column sums, as one product
+            if dx is not None:
+                mm(delta, W.T, out=dx)  # the first factor of eq. 3-II
+            if rates[3]:
+                axpy(W_flat, gW_flat, rates[3], tmp)  # the L2 term's gradient
+
+        self.bwd = bwd
+        return dx
+
+
+class _Elementwise(Stage):
+    """An activation (or dropout): forward src -> out, backward in place on the delta."""
+
+    def __init__(
+        self,
+        out: Array,
+        out_aug: Array,
+        fwd: Callable[[], None],
+        make_bwd: Callable[[Array], Callable[[], None]],
+    ) -> None:
+        self.out, self.out_aug, self.fwd, self._make_bwd = out, out_aug, fwd, make_bwd
+
+    def bind(self, delta: Array, need_input_delta: bool) -> Array:
+        self.bwd = self._make_bwd(delta)
+        return delta
+
+
+def elementwise_stage(layer: Any, src: Array, *, in_place: bool, augment_output: bool) -> Stage:
+    kind = type(layer)
+    if kind is Identity:
+        return _Elementwise(
+            src, src.base if src.base is not None else src, _nothing, lambda d: _nothing
+        )
+    if in_place and kind is not Dropout:
+        out, out_aug = src, src.base if src.base is not None else src
+    else:
+        out, out_aug = _output(src.shape[0], src.shape[1], src.dtype, augment_output)
+    if kind is ReLU:
+        mask = np.empty(src.shape, src.dtype)  # 1.0 where z > 0: a float mask is fastest
+
+        def relu() -> None:
+            np.greater(src, 0, out=mask)
+            np.multiply(src, mask, out=out)  # (NaN stays NaN: NaN * 0 is NaN)
+
+        return _Elementwise(out, out_aug, relu, lambda d: _times(d, mask))
+    if kind is LeakyReLU:
+        negative, slope = np.empty(src.shape, bool), float(layer.negative_slope)
+
+        def leaky() -> None:
+            np.less_equal(src, 0, out=negative)
+            if out is not src:
+                np.copyto(out, src)
+            np.multiply(out, slope, out=out, where=negative)
+
+        def leaky_bwd(d: Array) -> Callable[[], None]:
+            def bwd() -> None:
+                np.multiply(d, slope, out=d, where=negative)
+
+            return bwd
+
+        return _Elementwise(out, out_aug, leaky, leaky_bwd)
+    if kind is Dropout:
+        scale = np.empty(src.shape, src.dtype)
+        keep, rng = 1.0 - float(layer.rate), layer._rng
+
+        def drop() -> None:
+            rng.random(out=scale, dtype=scale.dtype)
+            np.less(scale, keep, out=scale, casting="unsafe")
+            np.multiply(scale, 1.0 / keep, out=scale)
+            np.multiply(src, scale, out=out)
+
+        return _Elementwise(out, out_aug, drop, lambda d: _times(d, scale))
+    tmp, positive = np.empty(src.shape, src.dtype), np.empty(src.shape, bool)
+    if kind is Tanh:
+
+        def act() -> None:
+            np.tanh(src, out=out)
+
+        def act_bwd(d: Array) -> Callable[[], None]:
+            def bwd() -> None:  # σ' = 1 - a²
+                np.multiply(out, out, out=tmp)
+                np.subtract(1, tmp, out=tmp)
+                np.multiply(d, tmp, out=d)
+
+            return bwd
+
+        return _Elementwise(out, out_aug, act, act_bwd)
+
+    def sig() -> None:  # Sigmoid
+        np.greater_equal(src, 0, out=positive)
+        sigmoid(src, out, tmp, positive, mask_ready=True)
+
+    def sig_bwd(d: Array) -> Callable[[], None]:
+        def bwd() -> None:  # σ' = a (1 - a)
+            np.subtract(1, out, out=tmp)
+            np.multiply(tmp, out, out=tmp)
+            np.multiply(d, tmp, out=d)
+
+        return bwd
+
+    return _Elementwise(out, out_aug, sig, sig_bwd)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _times(d: Array, factor: Array) -> Callable[[], None]:
+    def bwd() -> None:
+        np.multiply(d, factor, out=d)
+
+    return bwd

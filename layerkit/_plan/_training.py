@@ -1,0 +1,168 @@
+"""TrainingPlan: per batch size, forward, loss and backward bound to fixed buffers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..layers import Dense, Dropout, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from ..losses import BinaryCrossEntropy
+from ..losses.base import Loss
+from ..network import Sequential
+from ..optim import SGD, Optimizer
+from ..optim._blas import blas_available
+from ._losses import loss_stage
+from ._stages import DenseStage, Stage, elementwise_stage
+
+Array = Any
+HIDDEN = (Dense, ReLU, LeakyReLU, Tanh, Sigmoid, Identity, Dropout)
+LINKS = (Softmax, Sigmoid, Identity, Exp)
+#: Networks with fewer parameters update them with a separate optimizer pass (measured:
+#: fusing was 18% slower for 20-64-64-1, 10% faster for 784-256-128-10).
+_FUSE_MIN_PARAMETERS = 50_000
+#: Batches whose widest array has more elements keep plain, contiguous rows (measured:
+#: for 128 x 784 a strided gather took 64 µs against 41 µs, a ReLU 19 µs against 9).
+_AUGMENT_MAX_ELEMENTS = 16_384
+
+
+def plan_supports(net: Sequential, loss: Loss, X: Any) -> bool:
+    """Whether ``TrainingPlan`` can train ``net`` with ``loss`` on ``X``."""
+    if not isinstance(X, np.ndarray) or not net.is_canonical(loss):
+        return False
+    *hidden, last = net.layers
+    return type(last) in LINKS and all(type(layer) in HIDDEN for layer in hidden)
+
+
+class TrainingPlan:
+    """Per batch size, a forward pass, loss, and backward pass bound to fixed buffers.
+
+    ``batch(m)`` returns the ``_Batch`` for batches of ``m`` rows: fill its ``x`` and
+    ``y`` arrays (``y`` with ``targets(Y)``'s rows), then ``run(sample_weight)`` gives
+    the loss (with the L2 term) and leaves every gradient in the network's flat
+    ``grads``; or, for plain SGD on a large enough network, takes the step itself
+    (``sgd`` is then set, and the caller must not step again).
+    """
+
+    def __init__(
+        self,
+        net: Sequential,
+        loss: Loss,
+        *,
+        l2: float,
+        training: bool,
+        normalized_targets: bool,
+        optimizer: Optimizer | None = None,
+    ) -> None:
+        net.flatten()
+        self.net, self.loss, self.l2, self.training = net, loss, l2, training
+        self.normalized_targets = normalized_targets
+        flat, gflat = net._flat_buffers()  # type: ignore[misc]
+        self.flat, self.gflat = flat, gflat
+        # plain SGD is folded into the gradient products: [W; b] <- [W; b] - η [x 1]ᵀ δ
+        # in one BLAS call (eq. 2-5), with no separate pass; grads are then not written
+        self.sgd: SGD | None = None
+        big = flat.size >= _FUSE_MIN_PARAMETERS
+        if type(optimizer) is SGD and not optimizer.momentum and big and blas_available():
+            self.sgd = optimizer
+        # this batch's η, decay of W (L2 + weight decay), decay of b, and L2 factor c
+        self.rates = [0.0, 0.0, 0.0, 0.0]
+        self._batches: dict[int, _Batch] = {}
+
+    def targets(self, Y: Array) -> Array:
+        """The target rows the batches are gathered from (binary cross-entropy works
+        with ``1 - 2y``; every other loss with ``y`` itself)."""
+        if type(self.loss) is BinaryCrossEntropy:
+            return 1.0 - 2.0 * Y
+        return Y
+
+    def batch(self, m: int) -> _Batch:
+        found = self._batches.get(m)
+        if found is None:
+            found = self._batches[m] = _Batch(self, m)
+        return found
+
+
+class _Batch:
+    def __init__(self, plan: TrainingPlan, m: int) -> None:
+        net, dtype = plan.net, plan.net.dtype
+        self.plan, self.m = plan, m
+        widths = [net.n_in_] + [
+            layer.params["W"].shape[1] for layer in net.layers if isinstance(layer, Dense)
+        ]
+        # Small arrays: multiply [x 1] by [W; b], saving the bias's own numpy calls. Large
+        # ones: keep rows contiguous (a strided gather or ReLU costs more than those calls)
+        augment = m * max(widths) <= _AUGMENT_MAX_ELEMENTS
+        # the gathered rows (with a column of ones when augmenting): the first layer's input
+        x_aug = np.ones((m, net.n_in_ + 1), dtype) if augment else np.empty((m, net.n_in_), dtype)
+        self.x = x_aug[:, :-1] if augment else x_aug
+        self.y = np.empty((m, net.n_out_), dtype)
+        hidden = [
+            layer
+            for layer in net.layers[:-1]
+            if not (isinstance(layer, Dropout) and (not plan.training or layer.rate == 0))
+        ]
+        stages: list[Stage] = []
+        a, a_aug, fresh = self.x, x_aug, False  # fresh: a Dense output, free to overwrite
+        for i, layer in enumerate(hidden):
+            dense_follows = any(isinstance(later, Dense) for later in hidden[i + 1 :])
+            if isinstance(layer, Dense):
+                stage: Stage = DenseStage(
+                    layer,
+                    a_aug if augment else a,
+                    plan,
+                    augmented=augment,
+                    augment_output=augment and dense_follows,
+                )
+                fresh = True
+            else:
+                stage = elementwise_stage(
+                    layer, a, in_place=fresh, augment_output=augment and dense_follows
+                )
+                fresh = False
+            stages.append(stage)
+            a, a_aug = stage.out, stage.out_aug
+        self.z = a
+        self.delta = np.empty(a.shape, dtype)
+        self.forward = [s.fwd for s in stages]
+        # wire the deltas backwards; nothing before the first Dense needs one
+        self.backward: list[Callable[[], None]] = []
+        first = next((i for i, s in enumerate(stages) if isinstance(s, DenseStage)), None)
+        delta = self.delta
+        for i in range(len(stages) - 1, -1, -1):
+            if first is None or i < first:
+                break
+            delta = stages[i].bind(delta, need_input_delta=i > first)
+            self.backward.append(stages[i].bwd)
+        self.weights = [s.W_flat for s in stages if isinstance(s, DenseStage)]
+        self.loss_step = loss_stage(plan, self.z, self.delta, self.y, m)
+        self.run = self._compile()
+
+    def _compile(self) -> Callable[[Array | None], float]:
+        """``run(sample_weight) -> loss``: forward, loss, backward (and the L2 term),
+        with everything it touches bound as locals (this is the per-batch hot path)."""
+        forward, backward, loss_step = tuple(self.forward), tuple(self.backward), self.loss_step
+        plan, m, weights = self.plan, self.m, tuple(self.weights)
+        l2, sgd, rates = plan.l2, plan.sgd, plan.rates
+        dot, add_reduce = np.dot, np.add.reduce
+
+        def run(sample_weight: Array | None) -> float:
+            for fwd in forward:
+                fwd()
+            value = loss_step(sample_weight)
+            denom = m if sample_weight is None else float(add_reduce(sample_weight))
+            c = l2 / denom if denom else 0.0
+            rates[3] = c
+            if c:  # ½ α ‖W‖² / Σs on the loss (its gradient α W / Σs: in the stages)
+                value += 0.5 * c * sum(float(dot(w, w)) for w in weights)
+            if sgd is not None:
+                if not denom:
+                    return value  # all weights zero: no step
+                lr, wd = sgd.current_learning_rate, sgd.weight_decay
+                rates[0], rates[1], rates[2] = lr, lr * (c + wd), lr * wd
+            for bwd in backward:
+                bwd()
+            return value
+
+        return run
