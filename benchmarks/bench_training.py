@@ -143,7 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--workloads", nargs="*", default=["W1", "W1-float64", "W2"])
     parser.add_argument("--no-predict", action="store_true")
     args = parser.parse_args()

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..layers import Dense, Dropout, Identity, LeakyReLU, ReLU, Tanh
 from ..layers.activations import sigmoid
-from ..optim._blas import axpy, sgd_block_update, sgd_dense_update
+from ..optim._blas import axpy, sgd_updater
 
 Array = Any
 
@@ -86,14 +86,16 @@ class DenseStage(Stage):
         x_data = x[:, :-1] if augmented else x
 
         if plan.sgd is not None:
+            block = sgd_updater(Wb, x, delta) if augmented else None  # [W; b] at once
+            split = sgd_updater(W, x_data, delta, b=Wb[-1], ones=ones)
 
             def fused() -> None:
                 if dx is not None:
                     mm(delta, W.T, out=dx)  # eq. 3-II's factor, from W before its step
-                if augmented and not (rates[1] or rates[2]):  # eqs. 2-5, 2-6: one product
-                    sgd_block_update(Wb, x, delta, rates[0])
+                if block is not None and not (rates[1] or rates[2]):
+                    block(rates[0], 0.0, 0.0)  # eqs. 2-5 and 2-6 in one product
                 else:
-                    sgd_dense_update(Wb, x_data, ones, delta, rates[0], rates[1], rates[2])
+                    split(rates[0], rates[1], rates[2])
 
             self.bwd = fused
             return dx

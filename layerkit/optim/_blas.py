@@ -191,17 +191,41 @@ def axpy(x: Any, y: Any, a: float, tmp: Any) -> None:
     np.add(y, tmp, out=y)
 
 
-def sgd_block_update(Wb: Any, x_aug: Any, delta: Any, lr: float) -> None:
-    """Plain SGD on a Dense layer's ``[W; b]`` block, fused into the product that gives
-    its gradient: ``[W; b] <- [W; b] - lr [x 1]ᵀ δ`` (eqs. 2-5 and 2-6), one BLAS call.
-    Only call when ``blas_available()``; one dtype, ``Wb`` and ``delta`` C-contiguous."""
-    _gemm_update(_FNS, Wb, x_aug, delta, -lr, 1.0)
+def sgd_updater(W: Any, x: Any, delta: Any, b: Any = None, ones: Any = None) -> Any:
+    """``update(lr, decay_W, decay_b)``: plain SGD on a Dense layer, fused into the
+    products that give its gradient (eqs. 2-5, 2-6), ``W <- (1 - decay_W) W - lr xᵀδ``
+    (one ``gemm``) and, when ``b`` is given, ``b <- (1 - decay_b) b - lr δᵀ 1`` (one
+    ``gemv``; ``ones``: a contiguous vector of m ones). ``W`` may be the ``[W; b]`` block
+    with ``x`` carrying a column of ones: then the one product updates both. Addresses
+    are taken once here, so each call is just the BLAS calls. Only when
+    ``blas_available()``; one dtype; ``W``, ``b``, ``delta`` C-contiguous."""
+    gemm, gemv = _FNS["gemm"][W.dtype], _FNS["gemv"][W.dtype]
+    n_in, units = W.shape
+    m = x.shape[0]
+    lda = x.strides[0] // x.itemsize
+    ax, ad, aw = (a.__array_interface__["data"][0] for a in (x, delta, W))
+    ab = b.__array_interface__["data"][0] if b is not None else 0
+    a1 = ones.__array_interface__["data"][0] if ones is not None else 0
+    keep = (W, x, delta, b, ones)  # the closure keeps the arrays (and addresses) alive
 
+    def update(lr: float, decay_W: float, decay_b: float) -> None:
+        gemm(
+            _ROW_MAJOR,
+            _TRANS,
+            _NO_TRANS,
+            n_in,
+            units,
+            m,
+            -lr,
+            ax,
+            lda,
+            ad,
+            units,
+            1.0 - decay_W,
+            aw,
+            units,
+        )
+        if keep[3] is not None:
+            gemv(_ROW_MAJOR, _TRANS, m, units, -lr, ad, units, a1, 1, 1.0 - decay_b, ab, 1)
 
-def sgd_dense_update(
-    Wb: Any, x: Any, ones: Any, delta: Any, lr: float, decay_W: float, decay_b: float
-) -> None:
-    """The same with decay: ``W <- (1 - decay_W) W - lr xᵀδ`` and
-    ``b <- (1 - decay_b) b - lr Σ δ`` (``ones``: a contiguous vector of m ones)."""
-    _gemm_update(_FNS, Wb[:-1], x, delta, -lr, 1.0 - decay_W)
-    _gemv_update(_FNS, Wb[-1], delta, ones, -lr, 1.0 - decay_b)
+    return update
