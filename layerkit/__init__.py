@@ -5,14 +5,16 @@ __version__ = "0.1.0"
 from ._configurable import RegistryError
 from ._configurable import register_class as register
 from .estimators import InvalidParameterError, MLPClassifier, MLPRegressor
-from .exceptions import ModelFileError
+from .exceptions import DivergenceError, LayerContractError, ModelFileError
 from .gradcheck import GradientCheckError, check_layer, check_loss, check_network, check_optimizer
 from .io import load, save
 from .network import Sequential
 
 __all__ = [
+    "DivergenceError",
     "GradientCheckError",
     "InvalidParameterError",
+    "LayerContractError",
     "MLPClassifier",
     "MLPRegressor",
     "ModelFileError",

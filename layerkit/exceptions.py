@@ -11,4 +11,19 @@ class ModelFileError(ValueError):
     type that is not registered in this process. Raised for every such problem."""
 
 
-__all__ = ["ModelFileError", "RegistryError"]
+class DivergenceError(ValueError):
+    """Training produced a non-finite loss (it diverged). The message names the epoch
+    and the batch; the estimator that raised it is left as it was before ``fit``."""
+
+    def __init__(self, message: str, *, epoch: int | None = None, batch: int | None = None):
+        super().__init__(message)
+        self.epoch, self.batch = epoch, batch
+
+
+class LayerContractError(ValueError):
+    """A layer broke the layer contract: ``forward``/``backward`` returned None, an
+    array of the wrong shape, or a non-finite array from finite input, or its ``grads``
+    do not match its ``params``. The message names the layer's position and class."""
+
+
+__all__ = ["DivergenceError", "LayerContractError", "ModelFileError", "RegistryError"]

@@ -10,7 +10,9 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from ._configurable import registry_name_of
+from ._contract import check_backward, check_forward, check_grads, trusted
 from ._random import RandomStateLike, as_generator, spawn
+from .exceptions import LayerContractError
 from .layers.base import Array, Layer
 from .losses.base import Loss
 from .optim.base import Optimizer
@@ -91,11 +93,13 @@ class Sequential:
             n_out = layer.build(n, rng, dt)
             layer.__dict__["_n_in"] = n
             if not isinstance(n_out, (int, np.integer)) or n_out < 1:
-                raise ValueError(
+                raise LayerContractError(
                     f"{layer!r} at position {i}: build() must return the output width "
                     f"as a positive int, got {n_out!r}"
                 )
+            check_grads(i, layer)
             n = int(n_out)
+            layer.__dict__["_n_out"] = n
         self.n_in_, self.n_out_, self.dtype = int(n_in), n, dt
         return self
 
@@ -203,9 +207,17 @@ class Sequential:
 
     def backward(self, delta: Array) -> Array:
         """Send ∂C/∂(output) back through every layer; return ∂C/∂(input)."""
-        for layer in reversed(self.layers):
-            delta = layer.backward(delta)
+        shapes = self.__dict__.get("_input_shapes", [])
+        for i in range(len(self.layers) - 1, -1, -1):
+            delta = self._backward_one(i, delta, shapes)
         return delta
+
+    def _backward_one(self, i: int, delta: Array, shapes: list[tuple[int, ...]]) -> Array:
+        layer = self.layers[i]
+        dx = layer.backward(delta)
+        if not trusted(layer) and i < len(shapes):
+            check_backward(i, layer, delta, dx, shapes[i])
+        return dx
 
     def is_canonical(self, loss: Loss) -> bool:
         """Whether the last layer and ``loss`` form a canonical (fused) pair."""
@@ -250,21 +262,32 @@ class Sequential:
         else:
             value = loss.value(a, y, sample_weight)
             delta = loss.grad(a, y, sample_weight)
+        shapes = self.__dict__.get("_input_shapes", [])
         for i in range(len(layers) - 1, 0, -1):
-            delta = layers[i].backward(delta)
+            delta = self._backward_one(i, delta, shapes)
         if layers:
             first = layers[0]
             param_grads = getattr(first, "param_grads", None)
-            if param_grads is not None:  # the input's own delta is never needed here
+            if param_grads is not None and trusted(first):  # the input's delta is not needed
                 param_grads(delta)
             else:
-                first.backward(delta)
+                self._backward_one(0, delta, shapes)
         return value
 
     def _forward_through(self, layers: list[Layer], x: Any, training: bool) -> Any:
         a = self._as_input(x)
-        for layer in layers:
-            a = layer.forward(a, training)
+        if all(trusted(layer) for layer in layers):
+            for layer in layers:
+                a = layer.forward(a, training)
+            return a
+        shapes = []  # a user's layer is checked at every call: the contract's first breach
+        for i, layer in enumerate(layers):
+            shapes.append(a.shape)
+            out = layer.forward(a, training)
+            if not trusted(layer):
+                check_forward(i, layer, a, out)
+            a = out
+        self.__dict__["_input_shapes"] = shapes
         return a
 
     def train_step(
@@ -410,6 +433,7 @@ class Sequential:
         state = dict(self.__dict__)
         state.pop("_flat", None)  # copies do not share views; flatten() again if needed
         state.pop("_workspace", None)
+        state.pop("_input_shapes", None)
         return state
 
     def __repr__(self) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from math import isfinite
 from typing import Any
 
 import numpy as np
 
+from .exceptions import DivergenceError
 from .layers.base import Array
 from .losses.base import Loss
 from .network import Sequential
@@ -94,6 +96,7 @@ class EpochRunner:
         self.batch_size = max(1, min(int(batch_size), self.n))
         self.l2 = float(l2)
         self.training = training
+        self.epoch = 0  # epochs run so far (a caller continuing a fit may set it)
         self._sparse = hasattr(X, "tocsr")
         self._buffers: dict[Any, Array] = {}
         self._plan = self._make_plan(X)
@@ -114,11 +117,16 @@ class EpochRunner:
         ``stop`` is asked after every batch; when it answers True the epoch ends there
         (the loss of the batches done so far is returned).
         """
+        self.epoch += 1
         if rng is not None:  # each epoch's order depends on the generator's state only,
             np.copyto(self.order, self.rows)  # so training can stop and resume exactly
             rng.shuffle(self.order)
-        if self._plan is not None and self.sample_weight is None:
-            return self._run_planned(rng is None and self._contiguous, stop)
+        with np.errstate(all="ignore"):  # a non-finite loss raises DivergenceError instead
+            if self._plan is not None and self.sample_weight is None:
+                return self._run_planned(rng is None and self._contiguous, stop)
+            return self._run_general(rng, stop)
+
+    def _run_general(self, rng: np.random.Generator | None, stop: Any) -> float:
         total = weight = 0.0
         for start in range(0, self.n, self.batch_size):
             end = min(start + self.batch_size, self.n)
@@ -131,6 +139,8 @@ class EpochRunner:
                 value = self._planned_step(idx, end - start, sw, batch_weight)
             else:
                 value = self.step(self._rows(self.X, idx, "X"), self._rows(self.Y, idx, "Y"), sw)
+            if not isfinite(value):
+                raise self._diverged(start // self.batch_size + 1, value)
             total += value * batch_weight
             weight += batch_weight
             if stop is not None and stop():
@@ -141,8 +151,8 @@ class EpochRunner:
         """Train on one batch: loss, gradients (with the L2 term), update."""
         value = self.net.loss_and_grads(x, y, self.loss, sample_weight, training=self.training)
         denom = float(x.shape[0]) if sample_weight is None else float(sample_weight.sum())
-        if denom == 0.0:  # all weights zero: nothing to learn from this batch
-            return value
+        if denom == 0.0 or not isfinite(value):  # all weights zero: nothing to learn; a
+            return value  # non-finite loss: no step, the caller reports the divergence
         if self.l2:
             value += self._add_l2(denom)
         self.optimizer.step(self._params, self._grads)
@@ -188,12 +198,28 @@ class EpochRunner:
                 idx = order[start:end]
                 take_x(idx, 0, x, "clip")
                 take_y(idx, 0, y, "clip")
-            total += run(None) * (end - start)
+            value = run(None)
+            if not isfinite(value):
+                raise self._diverged(start // bs + 1, value)
+            total += value * (end - start)
             if update is not None:
                 update(params, grads)
             if stop is not None and stop():
                 return total / end
         return total / n
+
+    def _diverged(self, batch: int, value: float) -> DivergenceError:
+        try:
+            rate = f" (it is {self.optimizer.current_learning_rate:g})"
+        except AttributeError:
+            rate = ""
+        return DivergenceError(
+            f"training diverged: the loss of epoch {self.epoch}, batch {batch} is {value}. "
+            f"Lower the learning rate (learning_rate_init){rate}, or scale the inputs "
+            "(for instance with sklearn.preprocessing.StandardScaler).",
+            epoch=self.epoch,
+            batch=batch,
+        )
 
     def _planned_step(self, idx: Any, m: int, sw: Array | None, denom: float) -> float:
         """One batch through the plan: gather into its buffers, run, update."""
@@ -205,7 +231,7 @@ class EpochRunner:
             self.X.take(idx, 0, batch.x, "clip")
             self._plan_Y.take(idx, 0, batch.y, "clip")
         value = batch.run(sw)
-        if denom and self._plan.sgd is None:  # (all-zero weights teach nothing)
+        if denom and self._plan.sgd is None and isfinite(value):  # (zero weights: no step)
             self.optimizer.step(self._params, self._grads)
         return value
 

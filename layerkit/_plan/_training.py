@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from math import isfinite
 from typing import Any
 
 import numpy as np
@@ -151,6 +152,8 @@ class _Batch:
             for fwd in forward:
                 fwd()
             value = loss_step(sample_weight)
+            if not isfinite(value):
+                return value  # diverged: no backward pass, no step (the caller reports it)
             denom = m if sample_weight is None else float(add_reduce(sample_weight))
             c = l2 / denom if denom else 0.0
             rates[3] = c

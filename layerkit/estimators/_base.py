@@ -16,6 +16,7 @@ from sklearn.utils.validation import (
 )
 
 from .._random import as_generator
+from ..exceptions import DivergenceError
 from ..layers import Dense, Dropout, Identity, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
 from ..losses.base import Loss
 from ..network import Sequential
@@ -286,6 +287,12 @@ class BaseMLP(BaseEstimator):
             self._optimizer = optimizer
         else:
             fit_lbfgs(self, net, X, Y, sw)
+        if not all(np.isfinite(p).all() for p in net.params.values()):
+            raise DivergenceError(
+                f"{type(self).__name__}: training produced non-finite weights. Lower the "
+                "learning rate (learning_rate_init), or scale the inputs (for instance with "
+                "sklearn.preprocessing.StandardScaler)."
+            )
         self._set_network(net)
 
     def _reset_progress(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -9,10 +10,12 @@ import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
+from ..exceptions import DivergenceError
 from ..layers import Dropout
 from ..network import Sequential
 from ..optim import Optimizer
 from ..training import EpochRunner
+from ._interrupt import stop_on_interrupt
 
 
 def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any) -> None:
@@ -50,29 +53,59 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any) -> None:
         for k, lo, hi in zip(names, bounds[:-1], bounds[1:], strict=True):
             params[k][...] = theta[lo:hi].reshape(params[k].shape)
 
+    evaluations = [0]
+
     def loss_and_grad(theta: Any) -> tuple[float, Any]:
+        if interrupted():
+            raise _Interrupted
         unpack(theta)
         value = runner.step(X, runner.Y, sw)
+        evaluations[0] += 1
+        if not math.isfinite(value):
+            raise DivergenceError(
+                f"training diverged: lbfgs evaluation {evaluations[0]} (iteration "
+                f"{len(curve) + 1}) gives a loss of {value}. Scale the inputs (for instance "
+                "with sklearn.preprocessing.StandardScaler) or raise alpha.",
+                epoch=len(curve) + 1,
+            )
         for k, lo, hi in zip(names, bounds[:-1], bounds[1:], strict=True):
             grad_out[lo:hi] = grads[k].ravel()
         return value, grad_out
 
     curve: list[float] = []
+    best = [theta0.copy()]  # the parameters of the last completed iteration
 
     def record(intermediate_result: Any) -> None:
         curve.append(float(intermediate_result.fun))
+        best[0] = np.array(intermediate_result.x, copy=True)
         if est.verbose:
             print(f"Iteration {len(curve)}, loss = {curve[-1]:.8f}")
 
-    with net.workspace():
-        result = scipy.optimize.minimize(
-            loss_and_grad,
-            theta0,
-            method="L-BFGS-B",
-            jac=True,
-            callback=record,
-            options={"maxfun": est.max_fun, "maxiter": est.max_iter, "gtol": est.tol},
+    with net.workspace(), stop_on_interrupt() as interrupted, np.errstate(all="ignore"):
+        try:
+            result = scipy.optimize.minimize(
+                loss_and_grad,
+                theta0,
+                method="L-BFGS-B",
+                jac=True,
+                callback=record,
+                options={"maxfun": est.max_fun, "maxiter": est.max_iter, "gtol": est.tol},
+            )
+        except _Interrupted:
+            result = None
+    if result is None:  # Ctrl-C: keep the last completed iteration
+        unpack(best[0])
+        est.n_iter_ = len(curve)
+        est.loss_ = curve[-1] if curve else float("nan")
+        est.loss_curve_ = list(getattr(est, "loss_curve_", [])) + curve
+        est.best_loss_ = min(est.loss_curve_, default=est.loss_)
+        warnings.warn(
+            "Training interrupted by user: the model keeps the parameters of the last "
+            f"completed lbfgs iteration ({len(curve)}).",
+            UserWarning,
+            stacklevel=4,
         )
+        return
     unpack(result.x)
     est.n_iter_ = min(int(result.nit), est.max_iter)
     est.loss_ = float(result.fun)
@@ -88,6 +121,10 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any) -> None:
             ConvergenceWarning,
             stacklevel=4,
         )
+
+
+class _Interrupted(Exception):
+    """Ctrl-C, seen between two loss evaluations."""
 
 
 class _NoStep(Optimizer):

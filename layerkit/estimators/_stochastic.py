@@ -67,7 +67,8 @@ def fit_stochastic(
     # early stopping restores the best weights seen (the initial ones until one scores)
     best = {k: p.copy() for k, p in net.params.items()} if early_stopping else {}
     est.n_iter_ = 0
-    with net.workspace(), stop_on_interrupt() as interrupted:
+    # numpy's overflow warnings would only precede the DivergenceError the loop raises
+    with net.workspace(), stop_on_interrupt() as interrupted, np.errstate(all="ignore"):
         for _ in range(est.max_iter):
             loss = runner.run(est._shuffle_rng if est.shuffle else None, stop=interrupted)
             if interrupted():

@@ -6,7 +6,7 @@ no exponential is ever taken of a positive number.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import Field
@@ -44,16 +44,32 @@ def sigmoid(
 
 def softmax(z: Array, out: Array) -> Array:
     """Write the row-wise softmax of ``z`` into ``out``, the row maximum subtracted."""
-    np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    with np.errstate(over="ignore"):  # z - max z may reach -inf: exp gives 0, exactly
+        np.subtract(z, z.max(axis=1, keepdims=True), out=out)
     np.exp(out, out=out)
     out /= out.sum(axis=1, keepdims=True)
     return out
 
 
 def exp_clipped(z: Array, out: Array) -> Array:
-    """Write exp(z) into ``out``, z clipped at log(max float) so nothing overflows."""
-    np.minimum(z, np.log(np.finfo(out.dtype).max), out=out)
+    """Write exp(z) into ``out``, z clipped where exp would overflow: the largest finite."""
+    np.minimum(z, _max_exponent(out.dtype), out=out)
     return np.exp(out, out=out)
+
+
+_MAX_EXPONENT: dict[Any, Any] = {}
+
+
+def _max_exponent(dtype: Any) -> Any:
+    """The largest z of ``dtype`` whose exp is finite (log(max) rounded can overflow)."""
+    dtype = np.dtype(dtype)
+    if dtype not in _MAX_EXPONENT:
+        z = dtype.type(np.log(np.finfo(dtype).max))
+        with np.errstate(over="ignore"):
+            while not np.isfinite(np.exp(z)):
+                z = np.nextafter(z, dtype.type(0))
+        _MAX_EXPONENT[dtype] = z
+    return _MAX_EXPONENT[dtype]
 
 
 class Activation(Layer, register=False):
@@ -140,16 +156,14 @@ class ReLU(Activation):
     """
 
     def _activate(self, z: Array, out: Array) -> None:
-        # max(z, 0) as (z + |z|) / 2: three fast passes beat np.maximum's one slow one;
-        # exact (negatives give +0.0, NaN stays NaN) below half the largest float
-        np.abs(z, out=out)
-        out += z
-        out *= 0.5
-        self._a = out
+        # z times a 0/1 mask (kept for backward): fast passes where np.maximum is slow;
+        # adding 0.0 turns the -0.0 of negative inputs into 0.0; NaN stays NaN
+        mask = self._mask = np.greater(z, 0, out=scratch(self, "mask", z.shape, z.dtype))
+        np.multiply(z, mask, out=out)
+        out += 0.0
 
     def _derivative(self, delta: Array, out: Array) -> None:
-        mask = np.greater(self._a, 0, out=scratch(self, "mask", delta.shape, delta.dtype))
-        np.multiply(delta, mask, out=out)
+        np.multiply(delta, self._mask, out=out)
 
 
 class LeakyReLU(Activation):

@@ -68,7 +68,8 @@ class Dropout(Layer):
         scale *= 1.0 / keep
         self._scale = scale
         out = scratch(self, "a", x.shape, x.dtype)
-        return np.multiply(x, scale, out=out)
+        with np.errstate(over="ignore"):  # 2 x max float is infinite, honestly
+            return np.multiply(x, scale, out=out)
 
     def backward(self, delta: Array) -> Array:
         if self._scale is None:

@@ -89,7 +89,8 @@ class Loss(Configurable, register=False):
     def value(self, a: Array, y: Array, sample_weight: Array | None = None) -> float:
         """The batch mean cost (weighted mean with ``sample_weight``)."""
         a, y = self._check(a, y)
-        return _mean(self.per_example(a, y), sample_weight)
+        with np.errstate(over="ignore"):  # an infinite cost is the honest value
+            return _mean(self.per_example(a, y), sample_weight)
 
     def grad(self, a: Array, y: Array, sample_weight: Array | None = None) -> Array:
         """∇_a C of the batch mean, shape of ``a`` (the first factor of eq. 3-I)."""
@@ -100,7 +101,8 @@ class Loss(Configurable, register=False):
     def value_from_logits(self, z: Array, y: Array, sample_weight: Array | None = None) -> float:
         """The batch mean cost of ``link(z)``, computed stably from the logits ``z``."""
         z, y = self._check(z, y)
-        return _mean(self.per_example_from_logits(z, y), sample_weight)
+        with np.errstate(over="ignore"):  # an infinite cost is the honest value
+            return _mean(self.per_example_from_logits(z, y), sample_weight)
 
     def delta_from_logits(
         self,
@@ -112,7 +114,8 @@ class Loss(Configurable, register=False):
         """The fused output error ``δ^L = (link(z) - y) s / Σ s`` of a canonical pair."""
         z, y = self._check(z, y)
         out = np.empty_like(z) if out is None else out
-        self.link_output(z, out)
+        with np.errstate(over="ignore"):
+            self.link_output(z, out)
         out -= y
         return _scale_rows(out, sample_weight)
 

@@ -40,8 +40,11 @@ class PoissonLoss(Loss):
         return 1 - y / np.maximum(a, tiny)
 
     def per_example_from_logits(self, z: Array, y: Array) -> Array:
-        a = exp_clipped(z, np.empty_like(z))
-        return (_xlogx(y) - y * z - y + a).sum(axis=1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            a = np.exp(z)  # infinite for large z: then so is the cost (exp dominates y z)
+            terms = _xlogx(y) - y * z - y + a
+            np.copyto(terms, np.inf, where=np.isinf(a))
+            return terms.sum(axis=1)
 
     def link_output(self, z: Array, out: Array) -> Array:
         return exp_clipped(z, out)

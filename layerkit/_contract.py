@@ -1,0 +1,101 @@
+"""Checks of user-written layers at the first call that shows a broken contract.
+
+Built-in layers are trusted (and tested); for any other layer, ``Sequential`` checks
+what ``forward`` and ``backward`` return and what ``grads`` holds, and raises
+``LayerContractError`` naming the layer's position and class, what was expected and
+what was got. A non-finite result counts as broken only when the layer's input was
+finite (otherwise the network is diverging, which the training loop reports).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .exceptions import LayerContractError
+from .layers import Dense, Dropout, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+
+TRUSTED = frozenset({Dense, Dropout, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh})
+
+
+def trusted(layer: Any) -> bool:
+    return type(layer) in TRUSTED
+
+
+def _fail(position: int, layer: Any, message: str) -> LayerContractError:
+    return LayerContractError(f"{layer!r} at position {position}: {message}")
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "None"
+    shape = getattr(value, "shape", None)
+    return f"an array of shape {shape}" if shape is not None else f"a {type(value).__name__}"
+
+
+def _finite(a: Any) -> bool:
+    data = a.data if hasattr(a, "tocsr") else a
+    return bool(np.isfinite(data).all())
+
+
+def check_forward(position: int, layer: Any, x: Any, out: Any) -> None:
+    """``forward(x)`` must return an ``(m, n_out)`` array, finite if ``x`` is."""
+    width = layer.__dict__.get("_n_out")
+    expected = (x.shape[0], width) if width is not None else (x.shape[0], "n_out")
+    if (
+        not isinstance(out, np.ndarray)
+        or out.ndim != 2
+        or out.shape[0] != x.shape[0]
+        or (width is not None and out.shape[1] != width)
+    ):
+        raise _fail(
+            position,
+            layer,
+            f"forward returned {_describe(out)}; expected an array of shape {expected}",
+        )
+    if not _finite(out) and _finite(x):
+        raise _fail(
+            position,
+            layer,
+            "forward returned non-finite values (NaN or infinity) for a finite input",
+        )
+
+
+def check_backward(position: int, layer: Any, delta: Any, dx: Any, input_shape: tuple) -> None:
+    """``backward(delta)`` must return ∂C/∂x of the input's shape and fill ``grads``."""
+    if not isinstance(dx, np.ndarray) or dx.shape != tuple(input_shape):
+        raise _fail(
+            position,
+            layer,
+            f"backward returned {_describe(dx)}; expected ∂C/∂x, an "
+            f"array of the input's shape {tuple(input_shape)}",
+        )
+    finite = _finite(delta)
+    if finite and not _finite(dx):
+        raise _fail(position, layer, "backward returned non-finite values for a finite delta")
+    check_grads(position, layer, finite)
+
+
+def check_grads(position: int, layer: Any, finite_expected: bool = False) -> None:
+    """``grads`` must have the keys of ``params``, each array of the same shape."""
+    params, grads = layer.params, layer.grads
+    if set(grads) != set(params):
+        raise _fail(
+            position,
+            layer,
+            f"grads has keys {sorted(grads)}; expected the keys of params, {sorted(params)}",
+        )
+    for name, p in params.items():
+        g = grads[name]
+        if np.shape(g) != np.shape(p):
+            raise _fail(
+                position,
+                layer,
+                f"grads[{name!r}] has shape {np.shape(g)}; expected "
+                f"the shape of params[{name!r}], {np.shape(p)}",
+            )
+        if finite_expected and not np.isfinite(g).all():
+            raise _fail(
+                position, layer, f"grads[{name!r}] holds non-finite values for a finite delta"
+            )

@@ -1,0 +1,59 @@
+"""Nothing of the caller's is mutated; read-only and memory-mapped inputs work."""
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+
+from layerkit import MLPClassifier, MLPRegressor
+from layerkit.layers import Dense, Dropout, ReLU
+from layerkit.losses import SquaredError
+from layerkit.optim import SGD
+
+rng = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+@pytest.mark.parametrize("Est", [MLPClassifier, MLPRegressor])
+def test_fit_and_predict_mutate_nothing(Est, solver):
+    X = rng.normal(size=(50, 4))
+    y = rng.integers(0, 3, 50) if Est is MLPClassifier else rng.normal(size=50)
+    sw = rng.uniform(0.5, 2, 50)
+    layers = [Dense(6), ReLU(), Dropout(0.1)]
+    loss = SquaredError() if Est is MLPRegressor else None
+    originals = [a.copy() for a in (X, y, sw)]
+    objects = copy.deepcopy((layers, loss))
+    kwargs = {"loss": loss} if loss is not None else {}
+    est = Est(
+        layers=layers,
+        solver=solver if solver != "sgd" else SGD(0.01),
+        max_iter=5,
+        random_state=0,
+        **kwargs,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y, sample_weight=sw)
+    est.predict(X)
+    for a, b in zip((X, y, sw), originals, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert repr((layers, loss)) == repr(objects)
+    assert all(not layer.params for layer in layers)
+
+
+def test_read_only_and_memory_mapped_inputs(tmp_path):
+    X = rng.normal(size=(60, 3))
+    y = rng.integers(0, 2, 60)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    X_mm = np.load(path, mmap_mode="r")
+    y_ro = y.copy()
+    y_ro.flags.writeable = False
+    sw = np.ones(60)
+    sw.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = MLPClassifier((5,), max_iter=5, random_state=0).fit(X_mm, y_ro, sample_weight=sw)
+        b = MLPClassifier((5,), max_iter=5, random_state=0).fit(X, y, sample_weight=np.ones(60))
+    np.testing.assert_array_equal(a.predict_proba(X_mm), b.predict_proba(X))

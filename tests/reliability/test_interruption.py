@@ -1,0 +1,68 @@
+"""Ctrl-C during fit stops at a batch boundary, warns, and keeps a usable model."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from layerkit import MLPClassifier
+from layerkit.layers import Dense, ReLU
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(300, 4))
+y = rng.integers(0, 2, 300)
+
+
+class PressesCtrlC(ReLU, register=False):
+    """Sends SIGINT to this process on its n-th forward pass, as Ctrl-C would."""
+
+    def __init__(self, at=5):
+        self.at = at
+
+    def forward(self, x, training=False):
+        self.__dict__["calls"] = self.__dict__.get("calls", 0) + 1
+        if self.calls == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().forward(x, training)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_ctrl_c_stops_cleanly_and_keeps_the_model(solver):
+    clf = MLPClassifier(
+        layers=[Dense(8), PressesCtrlC(at=25)],
+        solver=solver,
+        batch_size=20,
+        max_iter=200,
+        random_state=0,
+    )
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        clf.fit(X, y)
+    assert 0 < clf.n_iter_ < 200
+    assert all(np.isfinite(p).all() for p in clf.network_.params.values())
+    assert clf.predict(X).shape == (300,)
+    assert len(clf.loss_curve_) == clf.n_iter_
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_an_interrupted_model_can_continue():
+    clf = MLPClassifier(
+        layers=[Dense(8), PressesCtrlC(at=10)],
+        batch_size=50,
+        max_iter=30,
+        random_state=0,
+        warm_start=True,
+    )
+    with pytest.warns(UserWarning, match="interrupted"):
+        clf.fit(X, y)
+    first = clf.n_iter_
+    with pytest.warns(Warning):  # ConvergenceWarning at max_iter: not interrupted again
+        clf.fit(X, y)
+    assert clf.n_iter_ == 30 and len(clf.loss_curve_) == first + 30
+
+
+def test_ctrl_c_outside_fit_is_untouched():
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(10**7):
+            pass

@@ -1,0 +1,118 @@
+"""A user's layer that breaks the contract is named, with its position, at the first
+call that shows it (LayerContractError, a ValueError)."""
+
+import numpy as np
+import pytest
+
+from layerkit import LayerContractError, MLPClassifier, Sequential
+from layerkit.layers import Dense, Layer, ReLU, Softmax
+from layerkit.losses import CategoricalCrossEntropy
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(30, 3))
+y = rng.integers(0, 3, 30)
+
+
+class Broken(Layer, register=False):
+    """A layer with one configurable defect."""
+
+    def __init__(self, defect="none"):
+        self.defect = defect
+
+    def build(self, n_in, rng, dtype):
+        self.params = {"s": np.ones(n_in, dtype)}
+        self.grads = {"s": np.zeros(n_in, dtype)}
+        if self.defect == "grads keys":
+            self.grads = {"t": np.zeros(n_in, dtype)}
+        if self.defect == "grads shape":
+            self.grads = {"s": np.zeros(n_in + 1, dtype)}
+        if self.defect == "build width":
+            return "wide"
+        return n_in
+
+    def forward(self, x, training=False):
+        self.x = x
+        if self.defect == "forward None":
+            return None
+        if self.defect == "forward shape":
+            return x[:, :-1]
+        if self.defect == "forward nan":
+            out = x * self.params["s"]
+            out[0, 0] = np.nan
+            return out
+        return x * self.params["s"]
+
+    def backward(self, delta):
+        self.grads["s"][...] = (delta * self.x).sum(axis=0)
+        if self.defect == "backward None":
+            return None
+        if self.defect == "backward shape":
+            return delta.T
+        if self.defect == "backward inf":
+            out = delta * self.params["s"]
+            out[0, 0] = np.inf
+            return out
+        if self.defect == "grads rebound":
+            self.grads = {"s": np.zeros(2)}
+        return delta * self.params["s"]
+
+
+CASES = [
+    (
+        "forward None",
+        r"Broken\(defect='forward None'\) at position 1: forward returned None; expected an array of shape \(30, 4\)",
+    ),
+    (
+        "forward shape",
+        r"at position 1: forward returned an array of shape \(30, 3\); expected an array of shape \(30, 4\)",
+    ),
+    (
+        "forward nan",
+        r"at position 1: forward returned non-finite values \(NaN or infinity\) for a finite input",
+    ),
+    (
+        "backward None",
+        r"at position 1: backward returned None; expected ∂C/∂x, an array of the input's shape \(30, 4\)",
+    ),
+    ("backward shape", r"backward returned an array of shape \(4, 30\); expected ∂C/∂x"),
+    ("backward inf", r"backward returned non-finite values for a finite delta"),
+    ("grads keys", r"at position 1: grads has keys \['t'\]; expected the keys of params, \['s'\]"),
+    ("grads shape", r"grads\['s'\] has shape \(5,\); expected the shape of params\['s'\], \(4,\)"),
+    ("grads rebound", r"grads\['s'\] has shape \(2,\)"),
+    (
+        "build width",
+        r"at position 1: build\(\) must return the output width as a positive int, got 'wide'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("defect", "pattern"), CASES, ids=[c[0] for c in CASES])
+def test_a_broken_layer_is_named_at_its_first_breach(defect, pattern):
+    clf = MLPClassifier(layers=[Dense(4), Broken(defect), ReLU()], max_iter=3, random_state=0)
+    with pytest.raises(LayerContractError, match=pattern):
+        clf.fit(X, y)
+    assert not hasattr(clf, "network_")
+
+
+def test_the_error_is_a_value_error():
+    assert issubclass(LayerContractError, ValueError)
+
+
+def test_the_low_level_api_checks_too():
+    net = Sequential([Dense(4), Broken("forward shape"), Dense(3), Softmax()])
+    net.build(3, random_state=0)
+    with pytest.raises(LayerContractError, match="position 1"):
+        net.forward(X)
+    net = Sequential([Dense(4), Broken("backward None"), Dense(3), Softmax()]).build(
+        3, random_state=0
+    )
+    with pytest.raises(LayerContractError, match="backward returned None"):
+        net.loss_and_grads(X, np.eye(3)[y], CategoricalCrossEntropy())
+
+
+def test_a_correct_user_layer_is_not_blamed_for_divergence():
+    net = Sequential([Dense(4), Broken("none"), Dense(3), Softmax()]).build(3, random_state=0)
+    net.layers[0].params["W"][...] = np.inf  # the network diverged before the user's layer
+    with np.errstate(all="ignore"):
+        out = net.forward(X)
+    assert not np.isfinite(out).all()
