@@ -22,6 +22,7 @@ from ..losses.base import Loss
 from ..network import Sequential
 from ..optim import SGD, Adam, Optimizer
 from . import _validation as v
+from ._callbacks import CALLBACK_STATE, CallbackSupportMixin, FitReport, with_callbacks
 from ._lbfgs import fit_lbfgs
 from ._stochastic import fit_stochastic
 
@@ -113,7 +114,7 @@ def _check_layers(value: Any) -> bool:
 _check_layers.text = "None or a list of layerkit Layer objects"  # type: ignore[attr-defined]
 
 
-class BaseMLP(BaseEstimator):
+class BaseMLP(CallbackSupportMixin, BaseEstimator):
     """Shared machinery of the layerkit MLP estimators (use the subclasses)."""
 
     #: Rules of the parameters a subclass adds (``loss``, ``class_weight``).
@@ -214,6 +215,7 @@ class BaseMLP(BaseEstimator):
         return new
 
     # ----------------------------------------------------------------- fitting
+    @with_callbacks
     def _fit(
         self, X: Any, y: Any, sample_weight: Any, *, incremental: bool, classes: Any = None
     ) -> BaseMLP:
@@ -226,8 +228,11 @@ class BaseMLP(BaseEstimator):
             self._fit_unchecked(X, y, sample_weight, incremental=incremental, classes=classes)
         except BaseException:
             # all or nothing: the estimator is left exactly as it was before the call
+            # (but for the callbacks' bookkeeping, which their teardown still needs)
+            running = {k: self.__dict__[k] for k in CALLBACK_STATE if k in self.__dict__}
             self.__dict__.clear()
             self.__dict__.update(saved)
+            self.__dict__.update(running)
             if backup is not None:
                 _restore_in_place(saved["network_"], backup)
             raise
@@ -253,6 +258,9 @@ class BaseMLP(BaseEstimator):
             y, first_pass=first_pass, incremental=incremental, classes=classes
         )
         sw = self._sample_weight(sample_weight, X, y, incremental)
+        n_tasks = 1 if incremental else self.max_iter
+        report = FitReport(self, n_tasks, X, y, sample_weight)
+        report.begin()
         rng = as_generator(self.random_state)
         init_rng, shuffle_rng, split_rng = rng.spawn(3)
         if first_pass:
@@ -282,11 +290,20 @@ class BaseMLP(BaseEstimator):
         if self._is_stochastic():
             optimizer = self._make_optimizer() if first_pass else self._continued_optimizer()
             fit_stochastic(
-                self, net, optimizer, X, Y, y, sw, incremental=incremental, split_rng=split_rng
+                self,
+                net,
+                optimizer,
+                X,
+                Y,
+                y,
+                sw,
+                incremental=incremental,
+                split_rng=split_rng,
+                report=report,
             )
             self._optimizer = optimizer
         else:
-            fit_lbfgs(self, net, X, Y, sw)
+            fit_lbfgs(self, net, X, Y, sw, report=report)
         if not all(np.isfinite(p).all() for p in net.params.values()):
             raise DivergenceError(
                 f"{type(self).__name__}: training produced non-finite weights. Lower the "
@@ -294,6 +311,24 @@ class BaseMLP(BaseEstimator):
                 "sklearn.preprocessing.StandardScaler)."
             )
         self._set_network(net)
+        report.end()
+
+    def _fitted_attributes(
+        self, net: Sequential, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """What a copy of this estimator needs to predict with a copy of ``net``.
+
+        ``params`` (if not empty) replace the copy's parameters, by name.
+        """
+        snapshot = copy.deepcopy(net)
+        for name, value in (params or {}).items():
+            np.copyto(snapshot.params[name], value)
+        n_dense = sum(isinstance(layer, Dense) for layer in net.layers)
+        return {
+            "network_": snapshot,
+            "n_layers_": n_dense + 1,
+            "n_outputs_": net.n_out_,
+        }
 
     def _reset_progress(self) -> None:
         self.n_iter_ = 0

@@ -15,14 +15,16 @@ from ..layers import Dropout
 from ..network import Sequential
 from ..optim import Optimizer
 from ..training import EpochRunner
+from ._callbacks import FitReport
 from ._interrupt import stop_on_interrupt
 
 
-def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any) -> None:
+def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any, *, report: FitReport) -> None:
     """Minimize the full-batch loss (with the L2 term) over all parameters of ``net``.
 
     Parameters are packed into one float64 vector for scipy and copied back into the
-    network's own arrays (float32 stays float32) before each evaluation.
+    network's own arrays (float32 stays float32) before each evaluation. Each lbfgs
+    iteration is a callback subtask; a callback may stop the minimization.
     """
     if any(isinstance(layer, Dropout) and layer.rate > 0 for layer in net.layers):
         warnings.warn(
@@ -49,9 +51,15 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any) -> None:
     theta0 = np.concatenate([params[k].ravel() for k in names]).astype(np.float64)
     grad_out = np.empty_like(theta0)
 
+    def split(theta: Any) -> dict[str, Any]:
+        return {
+            k: theta[lo:hi].reshape(params[k].shape)
+            for k, lo, hi in zip(names, bounds[:-1], bounds[1:], strict=True)
+        }
+
     def unpack(theta: Any) -> None:
-        for k, lo, hi in zip(names, bounds[:-1], bounds[1:], strict=True):
-            params[k][...] = theta[lo:hi].reshape(params[k].shape)
+        for k, value in split(theta).items():
+            params[k][...] = value
 
     evaluations = [0]
 
@@ -75,11 +83,18 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any) -> None:
     curve: list[float] = []
     best = [theta0.copy()]  # the parameters of the last completed iteration
 
+    stopped = [False]
+
     def record(intermediate_result: Any) -> None:
         curve.append(float(intermediate_result.fun))
         best[0] = np.array(intermediate_result.x, copy=True)
         if est.verbose:
             print(f"Iteration {len(curve)}, loss = {curve[-1]:.8f}")
+        report.epoch()
+        theta = best[0]
+        if report.epoch_done(lambda: est._fitted_attributes(net, split(theta))):
+            stopped[0] = True
+            raise StopIteration  # scipy ends the minimization at this iteration
 
     with net.workspace(), stop_on_interrupt() as interrupted, np.errstate(all="ignore"):
         try:
@@ -111,7 +126,7 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any) -> None:
     est.loss_ = float(result.fun)
     est.loss_curve_ = list(getattr(est, "loss_curve_", [])) + curve
     est.best_loss_ = min(est.loss_curve_, default=est.loss_)
-    if result.status != 0:
+    if result.status != 0 and not stopped[0]:
         message = result.message.decode() if isinstance(result.message, bytes) else result.message
         warnings.warn(
             f"lbfgs failed to converge after {est.n_iter_} iteration(s) "

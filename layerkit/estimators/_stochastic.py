@@ -12,6 +12,7 @@ from sklearn.model_selection import train_test_split
 from ..network import Sequential
 from ..optim import Optimizer
 from ..training import EpochRunner
+from ._callbacks import FitReport
 from ._interrupt import stop_on_interrupt
 
 
@@ -26,6 +27,7 @@ def fit_stochastic(
     *,
     incremental: bool,
     split_rng: np.random.Generator,
+    report: FitReport,
 ) -> None:
     """Train ``net`` in place for up to ``est.max_iter`` epochs (one when incremental).
 
@@ -33,7 +35,7 @@ def fit_stochastic(
     on a (stratified) validation split with the best weights restored, the
     ``n_iter_no_change``/``tol`` rule, the ``invscaling`` and ``adaptive`` schedules,
     verbose lines and ConvergenceWarning. A NaN validation score never counts as an
-    improvement.
+    improvement. Each epoch is a callback subtask; a callback may stop the training.
     """
     early_stopping = bool(est.early_stopping)
     if early_stopping and incremental:
@@ -70,6 +72,7 @@ def fit_stochastic(
     # numpy's overflow warnings would only precede the DivergenceError the loop raises
     with net.workspace(), stop_on_interrupt() as interrupted, np.errstate(all="ignore"):
         for _ in range(est.max_iter):
+            report.epoch()
             loss = runner.run(est._shuffle_rng if est.shuffle else None, stop=interrupted)
             if interrupted():
                 break
@@ -86,6 +89,9 @@ def fit_stochastic(
                 _track_loss(est, loss)
             if schedule == "invscaling":
                 optimizer.current_learning_rate = base_lr / (est.t_ + 1) ** est.power_t
+            # (with early stopping, the model as a stop here leaves it: the best weights)
+            if report.epoch_done(lambda: est._fitted_attributes(net, best)):
+                break  # a callback stops the training
             if est._no_improvement_count > est.n_iter_no_change:
                 what = "Validation score" if early_stopping else "Training loss"
                 msg = (

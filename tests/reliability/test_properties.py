@@ -59,7 +59,9 @@ def test_random_stacks_pass_the_gradient_checker(spec, m, seed):
     rng = np.random.default_rng(seed)
     x, y = rng.normal(size=(m, n_in)), _targets(kind, rng, m, k)
     report = check_network(net, x, y, loss, max_entries=8, random_state=seed)
-    assert report.worst_error < 1e-5
+    # the checker's own criterion: |analytic - numeric| <= 1e-8 + 1e-5 max(|analytic|,
+    # |numeric|) (a relative error alone is noise for gradients near 1e-7, which cancel)
+    assert not report.failed, report
 
 
 @FAST
