@@ -20,7 +20,7 @@ except ImportError:  # scikit-learn < 1.9
     class CallbackSupportMixin:  # type: ignore[no-redef]
         """Stand-in: this scikit-learn has no callback API."""
 
-    def with_callbacks(method: Any) -> Any:  # type: ignore[no-redef]
+    def with_callbacks(method: Any) -> Any:
         return method
 
     CALLBACKS_SUPPORTED = False
