@@ -9,12 +9,14 @@ from .exceptions import DivergenceError, LayerContractError, ModelFileError
 from .gradcheck import GradientCheckError, check_layer, check_loss, check_network, check_optimizer
 from .io import load, save
 from .network import Sequential
+from .plotting import LossCurveDisplay
 
 __all__ = [
     "DivergenceError",
     "GradientCheckError",
     "InvalidParameterError",
     "LayerContractError",
+    "LossCurveDisplay",
     "MLPClassifier",
     "MLPRegressor",
     "ModelFileError",

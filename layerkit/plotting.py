@@ -1,0 +1,139 @@
+"""``LossCurveDisplay``: the training loss and validation score per epoch, in matplotlib.
+
+Follows scikit-learn's Display convention: ``from_estimator`` builds and plots,
+``plot`` draws on given (or new) axes, and the display keeps what it drew in
+``ax_``, ``figure_``, ``line_`` and, with a validation score, ``score_ax_`` and
+``score_line_``. matplotlib is an optional extra (``pip install "layerkit[plot]"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .estimators._base import BaseMLP
+
+
+def _pyplot(caller: str) -> Any:
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(
+            f"{caller} needs matplotlib, which is not installed; install it with "
+            '`pip install matplotlib` or `pip install "layerkit[plot]"`'
+        ) from exc
+    return plt
+
+
+class LossCurveDisplay:
+    """Plot of a network's training loss and validation score against the epoch.
+
+    Parameters
+    ----------
+    loss_curve : sequence of float
+        The training loss after each epoch (an estimator's ``loss_curve_``).
+    validation_scores : sequence of float or None, default=None
+        The validation score after each epoch (``validation_scores_``, recorded when
+        ``early_stopping=True``); drawn on a second y axis.
+    estimator_name : str or None, default=None
+        Used in the title.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from layerkit import LossCurveDisplay
+    >>> display = LossCurveDisplay(loss_curve=[0.9, 0.5, 0.4]).plot()
+    >>> display.line_.get_ydata().tolist()
+    [0.9, 0.5, 0.4]
+    """
+
+    def __init__(
+        self,
+        *,
+        loss_curve: Sequence[float],
+        validation_scores: Sequence[float] | None = None,
+        estimator_name: str | None = None,
+    ) -> None:
+        self.loss_curve = list(loss_curve)
+        self.validation_scores = None if validation_scores is None else list(validation_scores)
+        self.estimator_name = estimator_name
+
+    @classmethod
+    def from_estimator(
+        cls, estimator: Any, *, ax: Any = None, name: str | None = None
+    ) -> LossCurveDisplay:
+        """Plot the curves a fitted layerkit estimator (or a Pipeline ending in one) recorded.
+
+        Parameters
+        ----------
+        estimator : fitted MLPClassifier, MLPRegressor or Pipeline ending in one
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is created if None.
+        name : str, default=None
+            Title; the estimator's class name if None.
+
+        Returns
+        -------
+        display : LossCurveDisplay
+        """
+        _pyplot("LossCurveDisplay.from_estimator")
+        final = getattr(estimator, "_final_estimator", estimator)  # a Pipeline's last step
+        curve = getattr(final, "loss_curve_", None)
+        if curve is None:
+            kind = type(final).__name__
+            fitted_or_not = (
+                "is not fitted yet" if isinstance(final, BaseMLP) else "has no loss_curve_"
+            )
+            raise TypeError(
+                f"LossCurveDisplay.from_estimator expected a fitted estimator with a "
+                f"loss_curve_ (a layerkit MLPClassifier or MLPRegressor, or a Pipeline "
+                f"ending in one); this {kind} {fitted_or_not}"
+            )
+        display = cls(
+            loss_curve=curve,
+            validation_scores=getattr(final, "validation_scores_", None),
+            estimator_name=name or type(final).__name__,
+        )
+        return display.plot(ax=ax)
+
+    def plot(self, ax: Any = None, *, name: str | None = None) -> LossCurveDisplay:
+        """Draw the curves.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure is created if None.
+        name : str, default=None
+            Title; overrides ``estimator_name``.
+
+        Returns
+        -------
+        self : LossCurveDisplay
+        """
+        plt = _pyplot("LossCurveDisplay.plot")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.4, 4.0))
+        epochs = range(1, len(self.loss_curve) + 1)
+        (self.line_,) = ax.plot(epochs, self.loss_curve, color="tab:blue", label="training loss")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("training loss")
+        title = name or self.estimator_name
+        if title:
+            ax.set_title(title)
+        self.score_ax_ = self.score_line_ = None
+        if self.validation_scores:
+            self.score_ax_ = ax.twinx()
+            (self.score_line_,) = self.score_ax_.plot(
+                range(1, len(self.validation_scores) + 1),
+                self.validation_scores,
+                color="tab:orange",
+                label="validation score",
+            )
+            self.score_ax_.set_ylabel("validation score")
+            ax.legend(handles=[self.line_, self.score_line_], loc="center right")
+        else:
+            ax.legend(loc="upper right")
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self

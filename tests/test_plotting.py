@@ -1,0 +1,87 @@
+"""LossCurveDisplay: scikit-learn's Display convention, rendered to a real PNG."""
+
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from layerkit import LossCurveDisplay, MLPClassifier, MLPRegressor
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def fitted(**params):
+    X, y = load_digits(return_X_y=True)
+    est = MLPClassifier(hidden_layer_sizes=(16,), max_iter=12, random_state=0, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X[:500] / 16.0, y[:500])
+
+
+def test_from_estimator_draws_loss_and_validation_score_and_saves_a_png(tmp_path):
+    est = fitted(early_stopping=True, n_iter_no_change=50)
+    display = LossCurveDisplay.from_estimator(est)
+    np.testing.assert_array_equal(display.line_.get_ydata(), est.loss_curve_)
+    np.testing.assert_array_equal(display.line_.get_xdata(), np.arange(1, est.n_iter_ + 1))
+    np.testing.assert_array_equal(display.score_line_.get_ydata(), est.validation_scores_)
+    assert display.figure_ is display.ax_.figure
+    assert display.ax_.get_title() == "MLPClassifier"
+    assert display.ax_.get_ylabel() == "training loss"
+    assert display.score_ax_.get_ylabel() == "validation score"
+    path = tmp_path / "curve.png"
+    display.figure_.savefig(path)
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE)
+    image = plt.imread(path)
+    height, width = image.shape[:2]
+    assert (width, height) == (640, 400)
+    assert image[..., :3].std() > 0.05  # something is drawn, not a blank canvas
+
+
+def test_plot_on_given_axes_without_validation_score():
+    est = fitted(solver="lbfgs")
+    fig, (left, right) = plt.subplots(1, 2)
+    display = LossCurveDisplay.from_estimator(est, ax=right, name="lbfgs")
+    assert display.ax_ is right and display.figure_ is fig
+    assert display.score_ax_ is None and display.score_line_ is None
+    assert right.get_title() == "lbfgs" and not left.lines
+
+
+def test_a_pipeline_is_plotted_through_its_last_step():
+    X, y = load_digits(return_X_y=True)
+    pipe = make_pipeline(StandardScaler(), MLPRegressor(max_iter=3, random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe.fit(X[:200], y[:200].astype(float))
+    display = LossCurveDisplay.from_estimator(pipe)
+    assert len(display.line_.get_ydata()) == 3
+    assert display.ax_.get_title() == "MLPRegressor"
+
+
+def test_unfitted_or_foreign_estimators_get_a_clear_error():
+    with pytest.raises(TypeError, match="MLPClassifier is not fitted yet"):
+        LossCurveDisplay.from_estimator(MLPClassifier())
+    with pytest.raises(TypeError, match="StandardScaler has no loss_curve_"):
+        LossCurveDisplay.from_estimator(StandardScaler())
+
+
+def test_missing_matplotlib_is_named_with_the_fix(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match=r"needs matplotlib.*layerkit\[plot\]"):
+        LossCurveDisplay(loss_curve=[1.0, 0.5]).plot()
