@@ -1,3 +1,5 @@
+"""``python -m layerkit``: the same as the ``layerkit`` command."""
+
 import sys
 
 from .cli import main

@@ -80,13 +80,16 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any, *, report: Fit
             grad_out[lo:hi] = grads[k].ravel()
         return value, grad_out
 
-    curve: list[float] = []
+    curve: list[float] = []  # this call's iterations
+    est.loss_curve_ = list(getattr(est, "loss_curve_", []))  # grows as they come
     best = [theta0.copy()]  # the parameters of the last completed iteration
 
     stopped = [False]
 
     def record(intermediate_result: Any) -> None:
         curve.append(float(intermediate_result.fun))
+        est.loss_curve_.append(curve[-1])
+        est.n_iter_ = len(curve)
         best[0] = np.array(intermediate_result.x, copy=True)
         if est.verbose:
             print(f"Iteration {len(curve)}, loss = {curve[-1]:.8f}")
@@ -112,7 +115,6 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any, *, report: Fit
         unpack(best[0])
         est.n_iter_ = len(curve)
         est.loss_ = curve[-1] if curve else float("nan")
-        est.loss_curve_ = list(getattr(est, "loss_curve_", [])) + curve
         est.best_loss_ = min(est.loss_curve_, default=est.loss_)
         warnings.warn(
             "Training interrupted by user: the model keeps the parameters of the last "
@@ -124,7 +126,6 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any, *, report: Fit
     unpack(result.x)
     est.n_iter_ = min(int(result.nit), est.max_iter)
     est.loss_ = float(result.fun)
-    est.loss_curve_ = list(getattr(est, "loss_curve_", [])) + curve
     est.best_loss_ = min(est.loss_curve_, default=est.loss_)
     if result.status != 0 and not stopped[0]:
         message = result.message.decode() if isinstance(result.message, bytes) else result.message

@@ -57,6 +57,24 @@ def load(path: str | os.PathLike[str]) -> Any:
         raise ModelFileError(f"{path}: not a readable layerkit model file: {err}") from err
 
 
+def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The validated manifest of a model file (format version, architecture, history).
+
+    Reads no array: for a look at a file (``layerkit inspect``) without loading it.
+    Problems raise ``ModelFileError`` as in ``load``.
+    """
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return _read_manifest(zf).model_dump(mode="json")
+    except ModelFileError as err:
+        raise ModelFileError(f"{path}: {err}") from err.__cause__
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise ModelFileError(f"{path}: not a readable layerkit model file: {err}") from err
+
+
 def _load(data: bytes) -> Any:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))

@@ -1,0 +1,178 @@
+"""The ``layerkit`` command: demo, train, predict, inspect.
+
+Every problem with the user's files or arguments is printed as one clear message (no
+traceback) and the command exits with status 1; a usage error exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .. import __version__
+from ._errors import CLIError
+
+EXAMPLE_EXPERIMENT = """\
+example experiment (TOML; JSON with the same structure works too):
+
+  task = "classification"            # or "regression"
+  plugins = []                       # modules defining your own layers, imported first
+
+  [data]
+  path = "iris.csv"                  # CSV or Parquet, relative to this file
+  target = "species"
+  # features = ["a", "b"]            # default: every other column
+
+  [[layers]]                         # hidden layers; the output layer is added for the task
+  type = "Dense"
+  units = 32
+  [[layers]]
+  type = "ReLU"
+
+  [optimizer]                        # or optimizer = "adam" / "sgd" / "lbfgs"
+  type = "Adam"
+  learning_rate = 0.003
+
+  [training]                         # max_iter, batch_size, alpha, tol, shuffle, random_state
+  max_iter = 200
+
+  [validation]                       # test_fraction, early_stopping, validation_fraction,
+  test_fraction = 0.2                # n_iter_no_change
+  early_stopping = true
+
+  [output]                           # dir, model, metrics, plot (file names in dir)
+  dir = "iris-run"
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="layerkit",
+        description="Neural networks as pluggable, gradient-checked layers for scikit-learn.",
+        epilog="Run `layerkit COMMAND --help` for the options of each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"layerkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        help="train on the bundled digits data: accuracy, gradient check, loss-curve plot",
+        description="Train a 64-64-10 network on scikit-learn's digits data with per-epoch "
+        "progress, print the test accuracy, check the trained network's gradients "
+        "against finite differences, time backpropagation against them, and draw the "
+        "loss curve to a PNG.",
+    )
+    demo.add_argument("--random-state", type=int, default=0, help="seed (default: 0)")
+    demo.add_argument("--max-iter", type=int, default=100, help="most epochs (default: 100)")
+    demo.add_argument(
+        "--plot",
+        type=Path,
+        default=Path("layerkit-demo-loss.png"),
+        help="where to write the loss-curve PNG (default: layerkit-demo-loss.png)",
+    )
+
+    train = sub.add_parser(
+        "train",
+        help="run an experiment file: writes the model, a metrics JSON and a loss-curve PNG",
+        description="Train the network an experiment file (TOML or JSON) describes. "
+        "The file is validated first; every problem is listed with its field path.",
+        epilog=EXAMPLE_EXPERIMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("config", type=Path, help="experiment file (.toml or .json)")
+    train.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+    predict = sub.add_parser(
+        "predict",
+        help="predict with a saved model for every row of a CSV or Parquet file",
+        description="Write one prediction per row of DATA to OUT (CSV, or Parquet if OUT "
+        "ends in .parquet). The model's input columns are found by name when it was "
+        "trained with `layerkit train`; otherwise DATA's columns are used in order.",
+    )
+    predict.add_argument("model", type=Path, help="model file written by layerkit")
+    predict.add_argument("data", type=Path, help="CSV or Parquet file of input rows")
+    predict.add_argument("-o", "--output", type=Path, required=True, help="output file")
+    predict.add_argument(
+        "--proba", action="store_true", help="add one probability column per class"
+    )
+    predict.add_argument(
+        "--keep", nargs="+", default=[], metavar="COLUMN", help="copy these columns of DATA"
+    )
+    _plugin_option(predict)
+
+    inspect = sub.add_parser(
+        "inspect",
+        help="describe a model file: architecture, parameters, training history, format",
+        description="Verify a model file (every array against its SHA-256) and describe "
+        "it: format version, architecture and parameter counts, loss, optimizer, "
+        "classes, training history and the hyperparameters that differ from the defaults.",
+    )
+    inspect.add_argument("model", type=Path, help="model file written by layerkit")
+    inspect.add_argument("--json", action="store_true", help="print the description as JSON")
+    _plugin_option(inspect)
+    return parser
+
+
+def _plugin_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first (it defines the model's own layers); repeatable",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``layerkit`` console script; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return _run(args)
+    except CLIError as err:
+        print(f"layerkit {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"layerkit {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from ._demo import run_demo
+
+        result = run_demo(random_state=args.random_state, max_iter=args.max_iter, plot=args.plot)
+        return 0 if result["accuracy"] >= 0.95 and result["gradient_check_passed"] else 1
+    if args.command == "train":
+        from ._train import train
+
+        train(args.config, quiet=args.quiet)
+        return 0
+    if args.command == "predict":
+        from ._predict import predict
+
+        n = predict(
+            args.model,
+            args.data,
+            args.output,
+            proba=args.proba,
+            keep=args.keep,
+            plugins=args.plugin,
+        )
+        print(f"wrote {n} predictions to {args.output}")
+        return 0
+    from ._inspect import describe, render
+
+    info = describe(args.model, args.plugin)
+    print(json.dumps(info, indent=2) if args.json else render(info))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

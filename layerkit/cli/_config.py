@@ -1,0 +1,209 @@
+"""The experiment file of ``layerkit train``: TOML or JSON, validated by pydantic.
+
+Every problem is reported with its field path (``training.max_iter``,
+``layers.1.units``), all at once: first the file's structure, then each layer, loss
+and optimizer against the constructor rules of its registered class.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from .._configurable import RegistryError, lookup, registered
+from ._errors import CLIError
+from ._loading import import_plugins
+
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSection(_Section):
+    """Where the examples are: one table, one target column."""
+
+    path: str = Field(description="CSV or Parquet file, relative to the experiment file")
+    target: str = Field(description="the column to predict")
+    features: list[str] | None = Field(
+        default=None, description="input columns (default: all others)"
+    )
+
+
+class ObjectSpec(BaseModel):
+    """A registered layer, loss or optimizer: ``type`` plus its constructor arguments."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+
+class TrainingSection(_Section):
+    max_iter: Annotated[int, Field(ge=1)] = 200
+    batch_size: Annotated[int, Field(ge=1)] | Literal["auto"] = "auto"
+    alpha: Annotated[float, Field(ge=0.0)] = 1e-4
+    tol: Annotated[float, Field(ge=0.0)] = 1e-4
+    shuffle: bool = True
+    random_state: int | None = 0
+
+
+class ValidationSection(_Section):
+    test_fraction: Fraction = Field(default=0.2, description="rows held out for the test metrics")
+    early_stopping: bool = False
+    validation_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
+    n_iter_no_change: Annotated[int, Field(ge=1)] = 10
+
+
+class OutputSection(_Section):
+    dir: str = Field(default="layerkit-output", description="relative to the experiment file")
+    model: str = "model.lkm"
+    metrics: str = "metrics.json"
+    plot: str | None = "loss_curve.png"
+
+
+class Experiment(_Section):
+    """A whole ``layerkit train`` experiment."""
+
+    task: Literal["classification", "regression"]
+    data: DataSection
+    plugins: list[str] = Field(
+        default_factory=list, description="modules to import first (your own layers)"
+    )
+    layers: list[ObjectSpec] | None = Field(
+        default=None, description="hidden layers (default: Dense(100), ReLU())"
+    )
+    loss: ObjectSpec | Literal["log_loss", "squared_error", "poisson"] | None = None
+    optimizer: ObjectSpec | Literal["adam", "sgd", "lbfgs"] = "adam"
+    training: TrainingSection = TrainingSection()
+    validation: ValidationSection = ValidationSection()
+    output: OutputSection = OutputSection()
+
+
+class Loaded(BaseModel):
+    """An experiment with its objects built and its paths resolved."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    experiment: Experiment
+    base: Path
+    layers: list[Any] | None
+    loss: Any
+    optimizer: Any
+
+
+def load_experiment(path: Path) -> Loaded:
+    """Read, validate and build; ``CLIError`` lists every problem found."""
+    raw = _read(path)
+    try:
+        experiment = Experiment.model_validate(raw)
+    except pydantic.ValidationError as err:
+        raise CLIError(_report(path, _problems(err))) from None
+    base = path.resolve().parent
+    # a plugin may sit next to the experiment file
+    import_plugins(experiment.plugins, str(base), lambda i, name: f"{path}: plugins.{i}")
+    problems: list[str] = []
+    layers = None
+    if experiment.layers is not None:
+        layers = [
+            _build("layer", spec, f"layers.{i}", problems)
+            for i, spec in enumerate(experiment.layers)
+        ]
+    loss = experiment.loss
+    if isinstance(loss, ObjectSpec):
+        loss = _build("loss", loss, "loss", problems)
+    optimizer = experiment.optimizer
+    if isinstance(optimizer, ObjectSpec):
+        optimizer = _build("optimizer", optimizer, "optimizer", problems)
+    if problems:
+        raise CLIError(_report(path, problems))
+    return Loaded(experiment=experiment, base=base, layers=layers, loss=loss, optimizer=optimizer)
+
+
+def _read(path: Path) -> Any:
+    if not path.is_file():
+        raise CLIError(f"no experiment file at {path}")
+    suffix = path.suffix.lower()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise CLIError(f"{path}: not a UTF-8 text file ({err.reason})") from None
+    if suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise CLIError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
+    if suffix == ".toml":
+        toml = _toml_module(path)
+        try:
+            return toml.loads(text)
+        except toml.TOMLDecodeError as err:
+            raise CLIError(f"{path}: invalid TOML: {err}") from None
+    raise CLIError(f"{path}: expected a .toml or .json experiment file, got {suffix!r}")
+
+
+def _toml_module(path: Path) -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib
+    try:
+        import tomli  # the same parser, for Python 3.10
+
+        return tomli
+    except ImportError:
+        raise CLIError(
+            f"{path}: reading TOML needs Python >= 3.11 or the tomli package "
+            "(`pip install tomli`); or write the experiment as JSON"
+        ) from None
+
+
+def _build(kind: str, spec: ObjectSpec, where: str, problems: list[str]) -> Any:
+    """Build a registered object, adding each problem with its path to ``problems``."""
+    try:
+        cls = lookup(kind, spec.type)
+    except RegistryError:
+        known = ", ".join(sorted(registered(kind)))
+        problems.append(f"{where}.type: unknown {kind} {spec.type!r}; known: {known}")
+        return None
+    arguments = dict(spec.model_extra or {})
+    try:
+        cls.config_model().model_validate(arguments)
+    except pydantic.ValidationError as err:
+        problems += _problems(err, where)
+        return None
+    try:
+        return cls(**arguments)
+    except (TypeError, ValueError) as err:
+        problems.append(f"{where}: {err}")
+        return None
+
+
+#: Parts of a pydantic error location that name a union member, not a field.
+_UNION_MEMBERS = ("constrained-", "literal[", "function-", "int", "str", "ObjectSpec")
+
+
+def _problems(err: pydantic.ValidationError, prefix: str = "") -> list[str]:
+    """One line per field; the alternatives of a union field joined with "or"."""
+    by_field: dict[str, list[str]] = {}
+    for error in err.errors():
+        loc = [str(p) for p in error["loc"] if not str(p).startswith(_UNION_MEMBERS)]
+        field = ".".join([prefix, *loc] if prefix else loc) or "(top level)"
+        if error["type"] == "missing":
+            text = "required, but missing"
+        elif error["type"] == "extra_forbidden":
+            text = "unknown field (a typo?)"
+        else:
+            text = f"{error['msg']} (got {error['input']!r})"
+        by_field.setdefault(field, []).append(text)
+    return [f"{field}: {'; or '.join(texts)}" for field, texts in by_field.items()]
+
+
+def _report(path: Path, problems: list[str]) -> str:
+    unique = list(dict.fromkeys(problems))
+    lines = [f"{path}: {len(unique)} problem(s) in the experiment file:"]
+    lines += [f"  - {p}" for p in unique]
+    return "\n".join(lines)

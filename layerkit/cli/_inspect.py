@@ -1,0 +1,160 @@
+"""``layerkit inspect MODEL``: what a model file holds, verified, without running it."""
+
+from __future__ import annotations
+
+import inspect as _inspect
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import ModelFileError
+from ..io import read_manifest
+from ..io._values import decode
+from ._errors import CLIError
+from ._loading import load_model
+
+
+def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
+    """The file's format, architecture, parameter counts, loss, optimizer and history.
+
+    The whole file is loaded first (every array checked against its SHA-256), so a
+    damaged file is reported rather than described.
+    """
+    model = load_model(path, plugins)
+    try:
+        manifest = read_manifest(path)
+    except ModelFileError as err:
+        raise CLIError(str(err)) from None
+    shapes = {a["name"]: a["shape"] for a in manifest["arrays"]}
+    network = manifest["network"]
+    objects = getattr(model, "network_", model).layers if network else []
+    layers = []
+    for i, spec in enumerate(network["layers"] if network else []):
+        arrays = {
+            name.split(".", 1)[1]: shape
+            for name, shape in shapes.items()
+            if name.startswith(f"network/{i}.")
+        }
+        layers.append(
+            {
+                "index": i,
+                "type": spec["type"],
+                "layer": repr(objects[i]),
+                "config": spec["config"],
+                "arrays": arrays,
+                "parameters": int(sum(np.prod(s) for s in arrays.values())),
+            }
+        )
+    fitted = manifest["fitted"] or {}
+    info: dict[str, Any] = {
+        "file": str(path),
+        "bytes": path.stat().st_size,
+        "format": manifest["format"],
+        "format_version": manifest["format_version"],
+        "layerkit_version": manifest["layerkit_version"],
+        "arrays_verified": len(manifest["arrays"]),
+        "kind": manifest["kind"],
+        "n_features": network["n_in"] if network else None,
+        "feature_names": fitted.get("feature_names_in_"),
+        "dtype": network["dtype"] if network else None,
+        "layers": layers,
+        "parameters": sum(layer["parameters"] for layer in layers),
+        "loss": manifest["loss"] and manifest["loss"]["type"],
+        "optimizer": _optimizer(manifest["optimizer"]),
+        "classes": (fitted.get("classes") or {}).get("values"),
+        "history": _history(fitted),
+        "hyperparameters": _changed_hyperparameters(model, manifest["hyperparameters"]),
+    }
+    return info
+
+
+def _optimizer(spec: dict[str, Any] | None) -> dict[str, Any] | None:
+    if spec is None:
+        return None
+    return {"type": spec["type"], "config": spec["config"], "steps": spec["state"].get("t")}
+
+
+def _history(fitted: dict[str, Any]) -> dict[str, Any] | None:
+    if "loss_curve_" not in fitted:
+        return None
+    return {
+        "epochs": fitted.get("n_iter_"),
+        "examples_seen": fitted.get("t_"),
+        "loss_curve": fitted["loss_curve_"],
+        "validation_scores": fitted.get("validation_scores_"),
+        "best_validation_score": fitted.get("best_validation_score_"),
+    }
+
+
+def _changed_hyperparameters(model: Any, saved: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters that differ from the class's defaults (as repr strings)."""
+    defaults = {
+        name: p.default
+        for name, p in _inspect.signature(type(model).__init__).parameters.items()
+        if p.default is not _inspect.Parameter.empty
+    }
+    changed = {}
+    for name, value in saved.items():
+        current = getattr(model, name, decode(value))
+        default = defaults.get(name, object())
+        if not (type(current) is type(default) and _equal(current, default)):
+            changed[name] = repr(current)
+    return changed
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def render(info: dict[str, Any]) -> str:
+    """The description as text for the terminal."""
+    lines = [
+        f"{info['file']}: layerkit model file, format version {info['format_version']} "
+        f"(written by layerkit {info['layerkit_version']}), {info['bytes']:,} bytes, "
+        f"{info['arrays_verified']} arrays verified (SHA-256)",
+        f"{info['kind']}",
+    ]
+    names = info["feature_names"]
+    shown = f": {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}" if names else ""
+    lines.append(f"  input: {info['n_features']} features ({info['dtype']}){shown}")
+    lines.append("  layers:")
+    for layer in info["layers"]:
+        shapes = ", ".join(f"{k} {'x'.join(map(str, s))}" for k, s in layer["arrays"].items())
+        count = f"{layer['parameters']:,} parameters" if layer["parameters"] else ""
+        head = f"    {layer['index']:>2}  {layer['layer']}"
+        lines.append(f"{head:<40} {shapes:<18} {count}".rstrip())
+    lines.append(f"  parameters: {info['parameters']:,} in total")
+    if info["loss"]:
+        lines.append(f"  loss: {info['loss']}")
+    if info["optimizer"]:
+        opt = info["optimizer"]
+        config = ", ".join(f"{k}={v!r}" for k, v in opt["config"].items())
+        steps = f", after {opt['steps']:,} steps" if opt["steps"] is not None else ""
+        lines.append(f"  optimizer: {opt['type']}({config}){steps}")
+    if info["classes"] is not None:
+        lines.append(f"  classes: {', '.join(map(str, info['classes']))}")
+    history = info["history"]
+    if history:
+        curve = history["loss_curve"]
+        lines.append("training history:")
+        lines.append(f"  epochs: {history['epochs']}, examples seen: {history['examples_seen']:,}")
+        if curve:
+            best = int(np.argmin(curve))
+            lines.append(
+                f"  loss: {curve[0]:.4f} (epoch 1) -> {curve[-1]:.4f} (epoch {len(curve)}), "
+                f"lowest {curve[best]:.4f} (epoch {best + 1})"
+            )
+        scores = history["validation_scores"]
+        if scores:
+            lines.append(
+                f"  validation score: {scores[0]:.4f} -> {scores[-1]:.4f}, best "
+                f"{history['best_validation_score']:.4f}"
+            )
+    if info["hyperparameters"]:
+        changed = ", ".join(f"{k}={v}" for k, v in info["hyperparameters"].items())
+        lines.append(f"hyperparameters (other than the defaults): {changed}")
+    return "\n".join(lines)

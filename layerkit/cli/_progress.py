@@ -1,0 +1,46 @@
+"""Progress of a fit on the terminal: one line per epoch."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..estimators._callbacks import CALLBACKS_SUPPORTED
+
+
+class EpochPrinter:
+    """A scikit-learn fit callback printing each epoch's loss (and validation score).
+
+    ``attach(estimator)`` sets it on the estimator, or, with a scikit-learn older than
+    1.9 (no callback API), switches on the estimator's own ``verbose`` lines instead.
+    """
+
+    def __init__(self, every: int = 1) -> None:
+        self.every = every
+
+    def attach(self, estimator: Any) -> Any:
+        if CALLBACKS_SUPPORTED:
+            return estimator.set_callbacks(self)
+        return estimator.set_params(verbose=True)
+
+    def setup(self, estimator: Any, context: Any) -> None:
+        self._start = time.perf_counter()
+
+    def teardown(self, estimator: Any, context: Any) -> None:
+        pass
+
+    def on_fit_task_begin(self, estimator: Any, context: Any) -> None:
+        pass
+
+    def on_fit_task_end(self, estimator: Any, context: Any) -> None:
+        if context.task_name != "epoch":
+            return
+        epoch = context.task_id + 1
+        total = context.parent.max_subtasks
+        if epoch % self.every and epoch != total:
+            return
+        line = f"  epoch {epoch:>4}/{total}  loss {estimator.loss_curve_[-1]:.4f}"
+        scores = getattr(estimator, "validation_scores_", None)
+        if scores:
+            line += f"  validation score {scores[-1]:.4f}"
+        print(f"{line}  ({time.perf_counter() - self._start:.1f} s)", flush=True)

@@ -1,0 +1,401 @@
+"""The layerkit command on real files: demo, train, predict, inspect, and their errors."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.linear_model import LinearRegression
+from sklearn.model_selection import train_test_split
+
+import layerkit
+from layerkit.cli import main
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+def run(capsys, *argv):
+    """Run the command in-process: (exit status, stdout, stderr)."""
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_real_png(path, size=(640, 400)):
+    plt = pytest.importorskip("matplotlib.pyplot")
+    assert path.read_bytes().startswith(PNG_SIGNATURE)
+    image = plt.imread(path)
+    assert image.shape[1::-1] == size
+    assert image[..., :3].std() > 0.05  # curves drawn, not a blank canvas
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def iris_csv(tmp_path):
+    data = load_iris()
+    rows = [[*x, data.target_names[t]] for x, t in zip(data.data, data.target, strict=True)]
+    return write_csv(tmp_path / "iris.csv", [*IRIS_COLUMNS, "species"], rows)
+
+
+IRIS_TOML = """
+task = "classification"
+
+[data]
+path = "iris.csv"
+target = "species"
+
+[[layers]]
+type = "Dense"
+units = 16
+[[layers]]
+type = "Tanh"
+
+[optimizer]
+type = "Adam"
+learning_rate = 0.01
+
+[training]
+max_iter = 300
+random_state = 0
+
+[validation]
+test_fraction = 0.2
+early_stopping = true
+n_iter_no_change = 30
+
+[output]
+dir = "run"
+"""
+
+
+@pytest.fixture
+def trained(tmp_path, iris_csv, capsys):
+    (tmp_path / "iris.toml").write_text(IRIS_TOML)
+    status, out, err = run(capsys, "train", tmp_path / "iris.toml")
+    assert status == 0, err
+    return tmp_path / "run", out
+
+
+# ------------------------------------------------------------------------ demo
+def test_demo_trains_checks_gradients_and_draws_the_loss_curve(tmp_path, capsys):
+    status, out, err = run(capsys, "demo", "--plot", tmp_path / "demo.png")
+    assert status == 0, err
+    assert "epoch    5/100" in out  # progress, epoch by epoch
+    accuracy = float(out.split("test accuracy: ")[1].split()[0])
+    assert accuracy >= 0.95
+    assert "partial derivatives agree with finite differences" in out and ": passed" in out
+    slower = float(out.split("s, ")[-1].split("x slower")[0].replace(",", ""))
+    assert slower > 100  # backpropagation against 2 forward passes per parameter
+    assert_real_png(tmp_path / "demo.png")
+
+
+# ----------------------------------------------------------------------- train
+def test_train_writes_a_model_metrics_and_a_plot_that_agree(trained, iris_csv):
+    out_dir, printed = trained
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert metrics["task"] == "classification" and metrics["features"] == IRIS_COLUMNS
+    assert (metrics["n_train"], metrics["n_test"]) == (120, 30)
+    assert metrics["test"]["accuracy"] >= 0.9
+    assert metrics["classes"] == ["setosa", "versicolor", "virginica"]
+    assert len(metrics["loss_curve"]) == len(metrics["validation_scores"]) == metrics["n_iter"]
+    assert "test: accuracy" in printed and "epoch" in printed
+    model = layerkit.load(out_dir / "model.lkm")
+    assert list(model.feature_names_in_) == IRIS_COLUMNS
+    assert model.loss_curve_ == metrics["loss_curve"]
+    assert_real_png(out_dir / "loss_curve.png")
+
+
+def test_train_a_regression_from_json_and_parquet(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    X, y = load_diabetes(return_X_y=True)
+    table = {f"x{j}": X[:, j] for j in range(X.shape[1])} | {"progression": y / 100}
+    pq.write_table(pa.table(table), tmp_path / "diabetes.parquet")
+    experiment = {
+        "task": "regression",
+        "data": {"path": "diabetes.parquet", "target": "progression", "features": ["x2", "x8"]},
+        "optimizer": "lbfgs",
+        "training": {"max_iter": 200, "alpha": 0.01},
+        "validation": {"test_fraction": 0.25},
+        "output": {"dir": "out", "plot": None},
+    }
+    (tmp_path / "exp.json").write_text(json.dumps(experiment))
+    status, out, err = run(capsys, "train", tmp_path / "exp.json", "--quiet")
+    assert status == 0, err
+    assert out == ""  # --quiet
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["features"] == ["x2", "x8"]
+    # the same held-out rows (the split is seeded by training.random_state, default 0)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X[:, [2, 8]], y / 100, test_size=0.25, random_state=0
+    )
+    linear = LinearRegression().fit(X_train, y_train).score(X_test, y_test)
+    assert metrics["test"]["r2"] > linear - 0.05
+    assert not (tmp_path / "out" / "loss_curve.png").exists()
+    model = layerkit.load(tmp_path / "out" / "model.lkm")
+    assert model.solver == "lbfgs" and model.alpha == 0.01
+
+
+PLUGIN = '''
+import numpy as np
+from layerkit.layers import Layer
+
+class Cube(Layer):
+    """a = z**3, so a' = 3 z**2."""
+
+    def forward(self, x, training=False):
+        self._x = x
+        return x**3
+
+    def backward(self, delta):
+        return 3 * self._x**2 * delta
+'''
+
+
+def test_train_with_your_own_layer_from_a_plugin(tmp_path, iris_csv, capsys, monkeypatch):
+    (tmp_path / "cube_layers.py").write_text(PLUGIN)
+    config = IRIS_TOML.replace('type = "Tanh"', 'type = "Cube"').replace(
+        'task = "classification"', 'task = "classification"\nplugins = ["cube_layers"]'
+    )
+    (tmp_path / "cube.toml").write_text(config.replace("max_iter = 300", "max_iter = 20"))
+    monkeypatch.chdir(tmp_path.parent)  # the plugin is found next to the experiment file
+    monkeypatch.delitem(sys.modules, "cube_layers", raising=False)
+    status, _, err = run(capsys, "train", tmp_path / "cube.toml")
+    assert status == 0, err
+    monkeypatch.chdir(tmp_path)
+    status, out, _ = run(capsys, "inspect", "run/model.lkm", "--plugin", "cube_layers", "--json")
+    assert status == 0
+    assert [layer["type"] for layer in json.loads(out)["layers"]][:2] == ["Dense", "Cube"]
+
+
+# ------------------------------------------------------------ predict, inspect
+def test_predict_writes_what_the_model_predicts(trained, iris_csv, capsys, tmp_path):
+    out_dir, _ = trained
+    status, out, err = run(
+        capsys,
+        "predict",
+        out_dir / "model.lkm",
+        iris_csv,
+        "-o",
+        tmp_path / "p.csv",
+        "--proba",
+        "--keep",
+        "species",
+    )
+    assert status == 0, err
+    assert "wrote 150 predictions" in out
+    with open(tmp_path / "p.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    model = layerkit.load(out_dir / "model.lkm")
+    X = load_iris().data
+    with pytest.warns(UserWarning, match="feature names"):
+        expected = model.predict(X)
+    assert [r["prediction"] for r in rows] == list(expected)
+    proba = np.array([[float(r[f"proba_{c}"]) for c in model.classes_] for r in rows])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert sum(r["prediction"] == r["species"] for r in rows) >= 135
+
+
+def test_predict_to_parquet_and_columns_found_by_name(trained, tmp_path, capsys):
+    pq = pytest.importorskip("pyarrow.parquet")
+    out_dir, _ = trained
+    X = load_iris().data[:10]
+    shuffled = ["petal_width", "sepal_length", "petal_length", "sepal_width", "extra"]
+    rows = [[x[3], x[0], x[2], x[1], 0] for x in X]
+    data = write_csv(tmp_path / "new.csv", shuffled, rows)
+    status, _, err = run(
+        capsys, "predict", out_dir / "model.lkm", data, "-o", tmp_path / "p.parquet"
+    )
+    assert status == 0, err
+    written = pq.read_table(tmp_path / "p.parquet").column("prediction").to_pylist()
+    model = layerkit.load(out_dir / "model.lkm")
+    with pytest.warns(UserWarning, match="feature names"):
+        assert written == list(model.predict(X))
+
+
+def test_inspect_describes_architecture_parameters_history_and_format(trained, capsys):
+    out_dir, _ = trained
+    status, out, _ = run(capsys, "inspect", out_dir / "model.lkm")
+    assert status == 0
+    assert "format version 1" in out and "arrays verified (SHA-256)" in out
+    assert "Dense(units=16)" in out and "W 4x16, b 16" in out and "80 parameters" in out
+    assert "parameters: 131 in total" in out  # 4*16+16 + 16*3+3
+    assert "training history:" in out and "validation score:" in out
+    assert "classes: setosa, versicolor, virginica" in out
+    status, out, _ = run(capsys, "inspect", out_dir / "model.lkm", "--json")
+    info = json.loads(out)
+    assert info["format_version"] == 1 and info["parameters"] == 131
+    assert info["history"]["epochs"] == len(info["history"]["loss_curve"])
+
+
+def test_inspect_a_bare_network_file(tmp_path, capsys):
+    from layerkit.layers import Dense, ReLU
+
+    net = layerkit.Sequential([Dense(3), ReLU()]).build(2, random_state=0)
+    layerkit.save(net, tmp_path / "net.lkm")
+    status, out, _ = run(capsys, "inspect", tmp_path / "net.lkm")
+    assert status == 0 and "Sequential" in out and "parameters: 9 in total" in out
+    assert "training history" not in out
+
+
+# ---------------------------------------------------------------------- errors
+BAD_EXPERIMENTS = {
+    "typos and out-of-range values": (
+        """
+task = "clasification"
+[data]
+target = "species"
+[training]
+max_iter = 0
+epochs = 3
+[validation]
+test_fraction = 1.5
+""",
+        [
+            "task: Input should be 'classification' or 'regression'",
+            "data.path: required, but missing",
+            "training.max_iter: Input should be greater than or equal to 1 (got 0)",
+            "training.epochs: unknown field",
+            "validation.test_fraction: Input should be less than 1 (got 1.5)",
+        ],
+    ),
+    "layer, loss and optimizer arguments": (
+        """
+task = "classification"
+loss = {type = "SquaredErr"}
+[data]
+path = "iris.csv"
+target = "species"
+[[layers]]
+type = "Dense"
+units = -3
+[[layers]]
+type = "ReLu"
+[[layers]]
+type = "Dropout"
+rate = "high"
+[optimizer]
+type = "Adam"
+learning_rate = -1
+""",
+        [
+            "layers.0.units: Input should be greater than or equal to 1 (got -3)",
+            "layers.1.type: unknown layer 'ReLu'; known: ",
+            "layers.2.rate: Input should be a valid number (got 'high')",
+            "loss.type: unknown loss 'SquaredErr'",
+            "optimizer.learning_rate: Input should be greater than 0 (got -1)",
+        ],
+    ),
+    "a loss for the other task": (
+        'task = "classification"\nloss = "poisson"\n[data]\npath = "iris.csv"\ntarget = "species"',
+        ["loss: 'poisson' does not fit task 'classification'; use 'log_loss'"],
+    ),
+    "a regression on text": (
+        'task = "regression"\n[data]\npath = "iris.csv"\ntarget = "species"',
+        ["target column 'species' (regression) must hold numbers, but row 1 holds 'setosa'"],
+    ),
+    "a missing column": (
+        'task = "regression"\n[data]\npath = "iris.csv"\ntarget = "petal_width"\n'
+        'features = ["sepal_length", "colour"]',
+        ["no feature column(s) ['colour']; the columns are ['sepal_length',"],
+    ),
+    "a missing data file": (
+        'task = "regression"\n[data]\npath = "nowhere.csv"\ntarget = "y"',
+        ["no data file at", "nowhere.csv"],
+    ),
+    "broken TOML": ('task = "regression\n', ["invalid TOML"]),
+    "a plugin that does not import": (
+        'task = "regression"\nplugins = ["no_such_module_xyz"]\n[data]\npath = "iris.csv"\n'
+        'target = "petal_width"',
+        ["plugins.0: cannot import 'no_such_module_xyz'"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_EXPERIMENTS))
+def test_a_bad_experiment_lists_each_problem_and_exits_non_zero(case, tmp_path, iris_csv, capsys):
+    text, expected = BAD_EXPERIMENTS[case]
+    (tmp_path / "bad.toml").write_text(text)
+    status, out, err = run(capsys, "train", tmp_path / "bad.toml")
+    assert status == 1
+    for message in expected:
+        assert message in err
+    assert "Traceback" not in err + out
+    assert not (tmp_path / "layerkit-output").exists()  # nothing written
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "{tmp}/none.toml"], "no experiment file at"),
+        (["train", "{tmp}/iris.csv"], "expected a .toml or .json experiment file"),
+        (["predict", "{tmp}/none.lkm", "{tmp}/iris.csv", "-o", "{tmp}/p.csv"], "no model file"),
+        (["inspect", "{tmp}/iris.csv"], "not a zip archive"),
+        (["inspect", "{tmp}/none.lkm"], "no model file at"),
+        (["inspect", "{tmp}/none.lkm", "--plugin", "not_a_module_xyz"], "--plugin: cannot import"),
+    ],
+)
+def test_missing_and_wrong_files_get_a_clear_message(argv, message, tmp_path, iris_csv, capsys):
+    status, out, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv])
+    assert status == 1 and message in err and "Traceback" not in err + out
+
+
+def test_predict_on_data_without_the_models_columns(trained, tmp_path, capsys):
+    out_dir, _ = trained
+    data = write_csv(tmp_path / "few.csv", ["sepal_length", "petal_width"], [[5.0, 0.2]])
+    status, _, err = run(capsys, "predict", out_dir / "model.lkm", data, "-o", tmp_path / "p.csv")
+    assert status == 1
+    assert "the model needs column(s) ['sepal_width', 'petal_length']" in err
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_a_damaged_model_file_is_refused(trained, capsys):
+    out_dir, _ = trained
+    path = out_dir / "model.lkm"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    status, _, err = run(capsys, "inspect", path)
+    assert status == 1 and "model.lkm" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------ --help, exe
+@pytest.mark.parametrize("command", [[], ["demo"], ["train"], ["predict"], ["inspect"]])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: layerkit") and len(out.splitlines()) > 5
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    status, out, _ = run(capsys)
+    assert status == 2 and "demo" in out and "inspect" in out
+
+
+def test_the_installed_command_runs_as_a_process(tmp_path):
+    script = Path(sys.executable).parent / "layerkit"
+    argv = [str(script)] if script.exists() else [sys.executable, "-m", "layerkit"]
+    done = subprocess.run([*argv, "--version"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == f"layerkit {layerkit.__version__}"
+    done = subprocess.run(
+        [*argv, "inspect", str(tmp_path / "missing.lkm")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1 and "no model file at" in done.stderr
+    assert "Traceback" not in done.stderr
