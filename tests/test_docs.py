@@ -1,31 +1,75 @@
-"""Every Python code block in docs/ and README.md runs, in order, per file."""
+"""Every code example in docs/ and README.md runs, in order, per file.
+
+```python blocks are executed; in ```bash blocks, every line that starts with
+``layerkit `` is run through the command's entry point and must succeed (other shell
+lines, such as installs, are not run); a ```toml block whose first line is
+``# file: NAME`` is written to NAME. Each file runs in a fresh temporary directory.
+"""
 
 import re
+import shlex
 import sys
 import types
 from pathlib import Path
 
 import pytest
 
+from layerkit.cli import main
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
-FENCE = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+FENCE = re.compile(r"^```(python|bash|toml)\n(.*?)^```", re.DOTALL | re.MULTILINE)
+FILE = re.compile(r"^# file: (\S+)\n")
 
 
-def python_blocks(path):
+def blocks(path):
     return FENCE.findall(path.read_text(encoding="utf-8"))
 
 
+def python_blocks(path):
+    return [code for language, code in blocks(path) if language == "python"]
+
+
+def commands(code):
+    """The ``layerkit ...`` lines of a shell block (line continuations joined)."""
+    joined = code.replace("\\\n", " ")
+    return [
+        shlex.split(line, comments=True)[1:]
+        for line in joined.splitlines()
+        if line.startswith("layerkit ")
+    ]
+
+
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
-def test_code_blocks_run(path, tmp_path, monkeypatch):
+def test_code_blocks_run(path, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # blocks that write files write them here
     # the blocks run as a real module, so classes they define can be pickled
     module = types.ModuleType(f"docs_{path.stem}")
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    for i, block in enumerate(python_blocks(path)):
-        code = compile(block, f"{path.name}[block {i + 1}]", "exec")
-        exec(code, module.__dict__)
+    for i, (language, code) in enumerate(blocks(path)):
+        where = f"{path.name}[block {i + 1}]"
+        if language == "python":
+            exec(compile(code, where, "exec"), module.__dict__)
+            continue
+        if language == "toml":
+            named = FILE.match(code)
+            if named:
+                Path(named.group(1)).write_text(code, encoding="utf-8")
+            continue
+        for argv in commands(code):
+            status = main(argv)
+            assert status == 0, f"{where}: `layerkit {shlex.join(argv)}` exited {status}: " + (
+                capsys.readouterr().err
+            )
 
 
 def test_docs_have_code():
     assert python_blocks(ROOT / "docs" / "math.md")
+    assert any(commands(code) for language, code in blocks(ROOT / "docs" / "cli.md"))
+
+
+def test_the_guide_links_every_page():
+    index = (ROOT / "docs" / "README.md").read_text(encoding="utf-8")
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        if page.name != "README.md":
+            assert f"({page.name})" in index, f"docs/README.md does not link {page.name}"

@@ -122,11 +122,12 @@ def render(info: dict[str, Any]) -> str:
     shown = f": {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}" if names else ""
     lines.append(f"  input: {info['n_features']} features ({info['dtype']}){shown}")
     lines.append("  layers:")
-    for layer in info["layers"]:
+    heads = [f"    {layer['index']:>2}  {layer['layer']}" for layer in info["layers"]]
+    width = max(map(len, heads), default=0)
+    for head, layer in zip(heads, info["layers"], strict=True):
         shapes = ", ".join(f"{k} {'x'.join(map(str, s))}" for k, s in layer["arrays"].items())
         count = f"{layer['parameters']:,} parameters" if layer["parameters"] else ""
-        head = f"    {layer['index']:>2}  {layer['layer']}"
-        lines.append(f"{head:<40} {shapes:<18} {count}".rstrip())
+        lines.append(f"{head:<{width}}  {shapes:<16} {count}".rstrip())
     lines.append(f"  parameters: {info['parameters']:,} in total")
     if info["loss"]:
         lines.append(f"  loss: {info['loss']}")
