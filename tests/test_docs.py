@@ -3,9 +3,13 @@
 ```python blocks are executed; in ```bash blocks, every line that starts with
 ``layerkit `` is run through the command's entry point and must succeed (other shell
 lines, such as installs, are not run); a ```toml block whose first line is
-``# file: NAME`` is written to NAME. Each file runs in a fresh temporary directory.
+``# file: NAME`` is written to NAME. A python block whose first line is
+``# requires: MODULE`` is skipped where MODULE cannot be imported (scikit-learn's
+callbacks need scikit-learn >= 1.9, hence Python >= 3.11). Each file runs in a fresh
+temporary directory.
 """
 
+import importlib.util
 import re
 import shlex
 import sys
@@ -20,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 FENCE = re.compile(r"^```(python|bash|toml)\n(.*?)^```", re.DOTALL | re.MULTILINE)
 FILE = re.compile(r"^# file: (\S+)\n")
+REQUIRES = re.compile(r"^# requires: (\S+)\n")
 
 
 def blocks(path):
@@ -49,6 +54,9 @@ def test_code_blocks_run(path, tmp_path, monkeypatch, capsys):
     for i, (language, code) in enumerate(blocks(path)):
         where = f"{path.name}[block {i + 1}]"
         if language == "python":
+            needs = REQUIRES.match(code)
+            if needs and importlib.util.find_spec(needs.group(1)) is None:
+                continue
             exec(compile(code, where, "exec"), module.__dict__)
             continue
         if language == "toml":

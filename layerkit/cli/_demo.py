@@ -22,6 +22,7 @@ from ..gradcheck._core import as_float64, sample_indices
 from ..layers import Dense, ReLU
 from ..losses import CategoricalCrossEntropy
 from ..optim import Adam
+from ._plot import save_loss_curve
 from ._progress import EpochPrinter
 
 
@@ -58,7 +59,9 @@ def run_demo(
     result: dict[str, Any] = {"accuracy": accuracy, "epochs": est.n_iter_, "fit_seconds": seconds}
     result.update(_prove_backprop(est, X_test[:32], y_test[:32]))
     if plot is not None:
-        result["plot"] = _draw(est, plot)
+        result["plot"] = save_loss_curve(est, plot, name="layerkit demo: digits")
+        if result["plot"]:
+            print(f"loss curve: {plot}")
     return result
 
 
@@ -105,22 +108,3 @@ def _prove_backprop(est: Any, x: np.ndarray, labels: np.ndarray) -> dict[str, An
 
 def _n_params(est: Any) -> int:
     return int(sum(p.size for p in est.network_.params.values()))
-
-
-def _draw(est: Any, path: Path) -> str | None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed, so no loss-curve plot: pip install matplotlib")
-        return None
-    from ..plotting import LossCurveDisplay
-
-    display = LossCurveDisplay.from_estimator(est, name="layerkit demo: digits")
-    display.figure_.tight_layout()
-    display.figure_.savefig(path, dpi=100)
-    plt.close(display.figure_)
-    print(f"loss curve: {path}")
-    return str(path)

@@ -18,6 +18,7 @@ from ..io import save
 from ._config import Loaded, load_experiment
 from ._errors import CLIError
 from ._metrics import scores
+from ._plot import save_loss_curve
 from ._progress import EpochPrinter
 from ._tables import read_table
 
@@ -52,7 +53,7 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
         est.set_callbacks()  # the printer is not part of the model
     metrics["files"] = {"model": str(save(est, out / exp.output.model))}
     if exp.output.plot:
-        metrics["files"]["plot"] = _plot(est, out / exp.output.plot, say)
+        metrics["files"]["plot"] = save_loss_curve(est, out / exp.output.plot)
     metrics_path = out / exp.output.metrics
     metrics["files"]["metrics"] = str(metrics_path)
     metrics_path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
@@ -208,24 +209,6 @@ def _metrics(
     if exp.task == "classification":
         metrics["classes"] = [c.item() if hasattr(c, "item") else c for c in est.classes_]
     return metrics
-
-
-def _plot(est: Any, path: Path, say: Any) -> str | None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        say("matplotlib is not installed: no loss-curve plot (pip install matplotlib)")
-        return None
-    from ..plotting import LossCurveDisplay
-
-    display = LossCurveDisplay.from_estimator(est)
-    display.figure_.tight_layout()
-    display.figure_.savefig(path, dpi=100)
-    plt.close(display.figure_)
-    return str(path)
 
 
 def _summary(metrics: dict[str, Any], say: Any) -> None:

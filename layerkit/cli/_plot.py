@@ -1,0 +1,25 @@
+"""The loss-curve PNG that ``layerkit demo`` and ``layerkit train`` write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def save_loss_curve(est: Any, path: Path, *, name: str | None = None) -> str | None:
+    """Draw ``est``'s loss curve (and validation scores) to ``path``; None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only: no window, works without a display
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed, so no loss-curve plot: pip install matplotlib")
+        return None
+    from ..plotting import LossCurveDisplay
+
+    display = LossCurveDisplay.from_estimator(est, name=name)
+    display.figure_.tight_layout()
+    display.figure_.savefig(path, dpi=100)
+    plt.close(display.figure_)
+    return str(path)
