@@ -38,9 +38,19 @@ def expected_failures(estimator):
     }
 
 
+def _checks():
+    """scikit-learn's parametrization, as a list (before 1.8 it hands pytest a generator,
+    which pytest 9 deprecates)."""
+    mark = parametrize_with_checks(
+        ESTIMATORS, legacy=True, expected_failed_checks=expected_failures
+    )
+    names, values = mark.args
+    return pytest.mark.parametrize(names, list(values), **mark.kwargs)
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
-@parametrize_with_checks(ESTIMATORS, legacy=True, expected_failed_checks=expected_failures)
+@_checks()
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 

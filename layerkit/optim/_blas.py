@@ -152,14 +152,18 @@ def _gemv_update(fns: Any, b: Any, delta: Any, ones: Any, alpha: float, beta: fl
     )
 
 
+def _random(rng: np.random.Generator, shape: Any, dtype: Any) -> Any:
+    return rng.normal(size=shape).astype(dtype)
+
+
 def _works(fns: Any) -> bool:
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
-        x, y = rng.normal(size=7).astype(dtype), rng.normal(size=7).astype(dtype)
+        x, y = _random(rng, 7, dtype), _random(rng, 7, dtype)
         expected = y + 0.5 * x
         fns["axpy"][np.dtype(dtype)](7, 0.5, _address(x), 1, _address(y), 1)
-        W, xs, d = (rng.normal(size=s).astype(dtype) for s in ((3, 4), (5, 3), (5, 4)))
-        b, ones = rng.normal(size=4).astype(dtype), np.ones(5, dtype)
+        W, xs, d = (_random(rng, s, dtype) for s in ((3, 4), (5, 3), (5, 4)))
+        b, ones = _random(rng, 4, dtype), np.ones(5, dtype)
         W_expected, b_expected = 0.9 * W - 0.1 * xs.T @ d, b - 0.1 * d.sum(axis=0)
         _gemm_update(fns, W, xs, d, -0.1, 0.9)
         _gemv_update(fns, b, d, ones, -0.1, 1.0)

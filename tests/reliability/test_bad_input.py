@@ -77,7 +77,7 @@ FAULTS = [
         "all-zero weights",
         lambda: (X, y, np.zeros(40)),
         ValueError,
-        "Sample weights must contain at least one non-zero number",
+        "Sample weights must contain at least one non-zero number|sample weights must have a positive sum",
     ),
     (
         "weights length",
