@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sklearn.utils.validation import check_is_fitted
+
 from .estimators._base import BaseMLP
 
 
@@ -79,16 +81,14 @@ class LossCurveDisplay:
         """
         _pyplot("LossCurveDisplay.from_estimator")
         final = getattr(estimator, "_final_estimator", estimator)  # a Pipeline's last step
+        if isinstance(final, BaseMLP):
+            check_is_fitted(final, "loss_curve_")  # NotFittedError, as scikit-learn does
         curve = getattr(final, "loss_curve_", None)
         if curve is None:
-            kind = type(final).__name__
-            fitted_or_not = (
-                "is not fitted yet" if isinstance(final, BaseMLP) else "has no loss_curve_"
-            )
             raise TypeError(
-                f"LossCurveDisplay.from_estimator expected a fitted estimator with a "
-                f"loss_curve_ (a layerkit MLPClassifier or MLPRegressor, or a Pipeline "
-                f"ending in one); this {kind} {fitted_or_not}"
+                "LossCurveDisplay.from_estimator expected a fitted estimator with a "
+                "loss_curve_ (a layerkit MLPClassifier or MLPRegressor, or a Pipeline "
+                f"ending in one); this {type(final).__name__} has no loss_curve_"
             )
         display = cls(
             loss_curve=curve,

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.datasets import load_diabetes, load_iris
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import train_test_split
 
@@ -72,8 +73,6 @@ random_state = 0
 
 [validation]
 test_fraction = 0.2
-early_stopping = true
-n_iter_no_change = 30
 
 [output]
 dir = "run"
@@ -110,7 +109,7 @@ def test_train_writes_a_model_metrics_and_a_plot_that_agree(trained, iris_csv):
     assert (metrics["n_train"], metrics["n_test"]) == (120, 30)
     assert metrics["test"]["accuracy"] >= 0.9
     assert metrics["classes"] == ["setosa", "versicolor", "virginica"]
-    assert len(metrics["loss_curve"]) == len(metrics["validation_scores"]) == metrics["n_iter"]
+    assert len(metrics["loss_curve"]) == metrics["n_iter"] and metrics["standardized"]
     assert "test: accuracy" in printed and "epoch" in printed
     model = layerkit.load(out_dir / "model.lkm")
     assert list(model.feature_names_in_) == IRIS_COLUMNS
@@ -128,7 +127,7 @@ def test_train_a_regression_from_json_and_parquet(tmp_path, capsys):
         "task": "regression",
         "data": {"path": "diabetes.parquet", "target": "progression", "features": ["x2", "x8"]},
         "optimizer": "lbfgs",
-        "training": {"max_iter": 200, "alpha": 0.01},
+        "training": {"max_iter": 200, "alpha": 1.0},  # regularized: 2 features, 331 rows
         "validation": {"test_fraction": 0.25},
         "output": {"dir": "out", "plot": None},
     }
@@ -146,7 +145,7 @@ def test_train_a_regression_from_json_and_parquet(tmp_path, capsys):
     assert metrics["test"]["r2"] > linear - 0.05
     assert not (tmp_path / "out" / "loss_curve.png").exists()
     model = layerkit.load(tmp_path / "out" / "model.lkm")
-    assert model.solver == "lbfgs" and model.alpha == 0.01
+    assert model.solver == "lbfgs" and model.alpha == 1.0
 
 
 PLUGIN = '''
@@ -233,7 +232,7 @@ def test_inspect_describes_architecture_parameters_history_and_format(trained, c
     assert "format version 1" in out and "arrays verified (SHA-256)" in out
     assert "Dense(units=16)" in out and "W 4x16, b 16" in out and "80 parameters" in out
     assert "parameters: 131 in total" in out  # 4*16+16 + 16*3+3
-    assert "training history:" in out and "validation score:" in out
+    assert "training history:" in out and "epochs: " in out
     assert "classes: setosa, versicolor, virginica" in out
     status, out, _ = run(capsys, "inspect", out_dir / "model.lkm", "--json")
     info = json.loads(out)
@@ -301,7 +300,7 @@ learning_rate = -1
     ),
     "a loss for the other task": (
         'task = "classification"\nloss = "poisson"\n[data]\npath = "iris.csv"\ntarget = "species"',
-        ["loss: 'poisson' does not fit task 'classification'; use 'log_loss'"],
+        ["loss: 'poisson' is a loss for regression, not classification; use one of 'log_loss'"],
     ),
     "a regression on text": (
         'task = "regression"\n[data]\npath = "iris.csv"\ntarget = "species"',
@@ -413,3 +412,228 @@ def test_without_matplotlib_train_still_writes_the_model_and_says_why_no_plot(
     assert (tmp_path / "run" / "model.lkm").exists()
     assert not (tmp_path / "run" / "loss_curve.png").exists()
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["files"]["plot"] is None
+
+
+# ------------------------------------------ problems found by trying it as a new user
+def _table(tmp_path, name, header, rows):
+    return write_csv(tmp_path / name, header, rows)
+
+
+DATA_PROBLEMS = {
+    "one class only": (
+        [["a", "y"], [1, "x"], [2, "x"], [3, "x"], [4, "x"]],
+        "holds one class only ('x')",
+    ),
+    "a continuous target as classes": (
+        [["a", "y"], *[[i, i * 1.5] for i in range(20)]],
+        "holds 20 distinct values in 20 rows",
+    ),
+    "a class with one row": (
+        [["a", "y"], *[[i, "p" if i < 6 else "q"] for i in range(7)]],
+        "class(es) ['q'] have a single row",
+    ),
+    "a missing label": (
+        [["a", "y"], [1, "p"], [2, ""], [3, "q"], [4, "p"], [5, "q"]],
+        "target column 'y' has 1 missing label(s) (first in row 2)",
+    ),
+    "an infinite feature": (
+        [["a", "y"], [1, "p"], ["inf", "q"], [3, "p"], [4, "q"]],
+        "feature column 'a' has 1 infinite value(s) (first in row 2)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(DATA_PROBLEMS))
+def test_data_problems_are_named_before_training(case, tmp_path, capsys):
+    rows, message = DATA_PROBLEMS[case]
+    _table(tmp_path, "d.csv", rows[0], rows[1:])
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "classification", "data": {"path": "d.csv", "target": "y"}})
+    )
+    status, out, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 1 and message in err, err
+    assert "Traceback" not in err + out and "training" not in out
+
+
+def _iris_experiment(tmp_path, **sections):
+    experiment = {"task": "classification", "data": {"path": "iris.csv", "target": "species"}}
+    for key, value in sections.items():
+        experiment[key] = (
+            {**experiment.get(key, {}), **value} if isinstance(value, dict) else value
+        )
+    (tmp_path / "e.json").write_text(json.dumps(experiment))
+    return tmp_path / "e.json"
+
+
+CONFIG_PROBLEMS = {
+    "an output dir that is a file": ({"output": {"dir": "iris.csv"}}, "iris.csv is a file"),
+    "a model path with a folder": (
+        {"output": {"model": "sub/m.lkm"}},
+        "output.model: must be a file name inside output.dir",
+    ),
+    "a plot that is not an image": (
+        {"output": {"plot": "curve.txt"}},
+        "output.plot: must end in .png, .svg or .pdf",
+    ),
+    "two outputs in one file": (
+        {"output": {"model": "m.lkm", "metrics": "m.lkm"}},
+        "model, metrics and plot must be different files",
+    ),
+    "a string for a number": ({"training": {"max_iter": "100"}}, "training.max_iter: "),
+    "a regression loss for classes": (
+        {"loss": {"type": "SquaredError"}},
+        "loss: 'SquaredError' is a loss for regression, not classification",
+    ),
+    "a feature twice": (
+        {"data": {"features": ["sepal_length", "sepal_length"]}},
+        "data.features lists ['sepal_length'] more than once",
+    ),
+    "standardize without a Dense layer first": (
+        {"layers": [{"type": "Tanh"}, {"type": "Dense", "units": 4}]},
+        "data.standardize = true folds the input scaling into the first layer",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CONFIG_PROBLEMS))
+def test_config_problems_are_named_before_training(case, tmp_path, iris_csv, capsys):
+    sections, message = CONFIG_PROBLEMS[case]
+    status, out, err = run(capsys, "train", _iris_experiment(tmp_path, **sections))
+    assert status == 1 and message in err, err
+    assert "Traceback" not in err + out and "epoch" not in out
+
+
+def test_a_list_is_not_an_experiment(tmp_path, capsys):
+    (tmp_path / "e.json").write_text("[1, 2]")
+    status, _, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 1 and "must be a table of fields (task, data, ...), got a list" in err
+
+
+def test_standardized_training_gives_a_model_of_the_raw_columns(tmp_path, iris_csv, capsys):
+    """The scaling is folded into the first Dense layer: the same predictions as a model
+    trained (by hand) on standardized inputs, for raw inputs."""
+    path = _iris_experiment(tmp_path, training={"max_iter": 50}, validation={"test_fraction": 0})
+    assert run(capsys, "train", path)[0] == 0
+    model = layerkit.load(tmp_path / "layerkit-output" / "model.lkm")
+    X, y = load_iris(return_X_y=True)
+    names = load_iris().target_names
+    mean, scale = X.mean(axis=0), X.std(axis=0)
+    by_hand = layerkit.MLPClassifier(max_iter=50, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        by_hand.fit((X - mean) / scale, names[y])
+    with pytest.warns(UserWarning, match="feature names"):
+        raw = model.predict_proba(X)
+    np.testing.assert_allclose(raw, by_hand.predict_proba((X - mean) / scale), atol=1e-10)
+
+
+def test_a_rising_loss_is_reported(tmp_path, iris_csv, capsys):
+    path = _iris_experiment(
+        tmp_path, optimizer={"type": "SGD", "learning_rate": 50.0}, data={"standardize": False}
+    )
+    status, out, err = run(capsys, "train", path)
+    assert (status == 0 and "the training loss rose" in out) or "diverged" in err
+
+
+def test_parquet_text_columns_holding_numbers_are_numbers(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    X, y = load_iris(return_X_y=True)
+    table = {"a": [str(v) for v in X[:, 0]], "b": X[:, 2], "y": [str(v) for v in y]}
+    pq.write_table(pa.table(table), tmp_path / "d.parquet")
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "classification", "data": {"path": "d.parquet", "target": "y"}})
+    )
+    status, _, err = run(capsys, "train", tmp_path / "e.json", "-q")
+    assert status == 0, err
+    assert layerkit.load(tmp_path / "layerkit-output" / "model.lkm").classes_.tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    "output, message",
+    [
+        ("{run}", "is a directory"),
+        ("{tmp}/iris.csv", "is an input of this command"),
+        ("{tmp}/no/such/dir/p.csv", "does not exist"),
+        ("{tmp}/p.xlsx", "must be a .csv or .parquet file"),
+    ],
+)
+def test_predict_refuses_bad_outputs_before_reading(output, message, trained, tmp_path, capsys):
+    out_dir, _ = trained
+    target = output.format(run=out_dir, tmp=tmp_path)
+    before = (tmp_path / "iris.csv").read_bytes()
+    status, _, err = run(
+        capsys, "predict", out_dir / "model.lkm", tmp_path / "iris.csv", "-o", target
+    )
+    assert status == 1 and message in err
+    assert (tmp_path / "iris.csv").read_bytes() == before
+    assert not (tmp_path / "no").exists()
+
+
+def test_predict_option_clashes(trained, tmp_path, capsys):
+    out_dir, _ = trained
+    model, data = out_dir / "model.lkm", tmp_path / "iris.csv"
+    status, _, err = run(
+        capsys, "predict", model, data, "-o", tmp_path / "p.csv", "--keep", "prediction"
+    )
+    assert status == 1 and "no column(s) ['prediction'] to keep" in err
+    reg = layerkit.MLPRegressor(max_iter=3, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        reg.fit(load_iris().data, load_iris().target.astype(float))
+    layerkit.save(reg, tmp_path / "reg.lkm")
+    status, _, err = run(
+        capsys, "predict", tmp_path / "reg.lkm", data, "-o", tmp_path / "p.csv", "--proba"
+    )
+    assert status == 1 and "--proba needs a classifier" in err
+
+
+def test_an_unfitted_model_file(tmp_path, iris_csv, capsys):
+    layerkit.save(layerkit.MLPClassifier(), tmp_path / "u.lkm")
+    status, _, err = run(capsys, "predict", tmp_path / "u.lkm", iris_csv, "-o", tmp_path / "p.csv")
+    assert status == 1 and "holds an unfitted MLPClassifier" in err
+    status, out, _ = run(capsys, "inspect", tmp_path / "u.lkm")
+    assert status == 0 and "not fitted" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["demo", "--max-iter", "0"], "expected a whole number >= 1"),
+        (["predict", "m.lkm", "d.csv"], "required: -o/--output"),
+    ],
+)
+def test_usage_errors_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_demo_refuses_a_plot_path_in_a_missing_directory(tmp_path, capsys):
+    status, out, err = run(capsys, "demo", "--plot", tmp_path / "nowhere" / "x.png")
+    assert status == 1 and "does not exist" in err and "epoch" not in out
+
+
+def test_plugins_are_found_next_to_the_model_file(tmp_path, iris_csv, capsys, monkeypatch):
+    (tmp_path / "cube_layers2.py").write_text(PLUGIN.replace("class Cube", "class Cube2"))
+    config = IRIS_TOML.replace('type = "Tanh"', 'type = "Cube2"').replace(
+        'task = "classification"', 'task = "classification"\nplugins = ["cube_layers2"]'
+    )
+    (tmp_path / "c.toml").write_text(config.replace("max_iter = 300", "max_iter = 5"))
+    monkeypatch.delitem(sys.modules, "cube_layers2", raising=False)
+    assert run(capsys, "train", tmp_path / "c.toml")[0] == 0
+    monkeypatch.delitem(sys.modules, "cube_layers2")
+    (tmp_path / "cube_layers2.py").rename(tmp_path / "run" / "cube_layers2.py")
+    from layerkit._configurable import _REGISTRY
+
+    monkeypatch.delitem(_REGISTRY["layer"], "Cube2")  # as in a new process
+    monkeypatch.chdir(tmp_path.parent)  # elsewhere: only the model's folder has it
+    status, _, err = run(
+        capsys,
+        "predict",
+        tmp_path / "run" / "model.lkm",
+        iris_csv,
+        "-o",
+        tmp_path / "p.csv",
+        "--plugin",
+        "cube_layers2",
+    )
+    assert status == 0, err

@@ -1,6 +1,7 @@
 """scikit-learn's callback API: every epoch is a task, nested under Pipeline and GridSearchCV."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -163,3 +164,18 @@ def test_callbacks_survive_clone_and_do_not_enter_the_params():
     est = MLPClassifier().set_callbacks(recorder)
     assert "callbacks" not in est.get_params()
     assert clone(est)._skl_callbacks == [recorder]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="adam", max_iter=2),  # ConvergenceWarning from the epoch loop
+        dict(solver="lbfgs", max_iter=2),  # ConvergenceWarning after scipy
+        dict(solver="sgd", max_iter=2, batch_size=10_000),  # batch size clipped
+    ],
+)
+def test_solver_warnings_point_at_the_callers_line(digits, params):
+    X, y = digits
+    with pytest.warns(UserWarning) as record:
+        MLPClassifier(hidden_layer_sizes=(4,), random_state=0, **params).fit(X, y)
+    assert {Path(w.filename).name for w in record} == {Path(__file__).name}

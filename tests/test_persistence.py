@@ -378,6 +378,8 @@ def test_saving_what_cannot_be_saved_is_a_clear_error(tmp_path):
     est = MLPClassifier((3,), max_iter=2, random_state=np.random.RandomState(0)).fit(X, y)
     with pytest.raises(TypeError, match=r"random_state = RandomState.*cannot be saved"):
         layerkit.save(est, tmp_path / "x.lkm")
-    with pytest.raises(TypeError, match="expected an MLPClassifier, MLPRegressor or Sequential"):
+    with pytest.raises(
+        TypeError, match="expected a layerkit MLPClassifier, MLPRegressor or Sequential"
+    ):
         layerkit.save(object(), tmp_path / "x.lkm")
     assert not list(tmp_path.iterdir())  # nothing half-written left behind

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -74,7 +74,7 @@ def test_a_pipeline_is_plotted_through_its_last_step():
 
 
 def test_unfitted_or_foreign_estimators_get_a_clear_error():
-    with pytest.raises(TypeError, match="MLPClassifier is not fitted yet"):
+    with pytest.raises(NotFittedError, match="MLPClassifier instance is not fitted yet"):
         LossCurveDisplay.from_estimator(MLPClassifier())
     with pytest.raises(TypeError, match="StandardScaler has no loss_curve_"):
         LossCurveDisplay.from_estimator(StandardScaler())

@@ -16,35 +16,51 @@ from .. import __version__
 from ._errors import CLIError
 
 EXAMPLE_EXPERIMENT = """\
-example experiment (TOML; JSON with the same structure works too):
+the experiment file (TOML; JSON with the same structure works too). Required: task,
+data.path, data.target. Every other field is shown with its default:
 
   task = "classification"            # or "regression"
   plugins = []                       # modules defining your own layers, imported first
+  loss = "log_loss"                  # regression: "squared_error" (default) or "poisson";
+                                     # or a loss object: {type = "SquaredError"}
+  optimizer = "adam"                 # "sgd", "lbfgs", or an object (see [optimizer] below)
 
   [data]
   path = "iris.csv"                  # CSV or Parquet, relative to this file
   target = "species"
-  # features = ["a", "b"]            # default: every other column
+  features = ["a", "b"]              # default: every column but the target
+  standardize = true                 # scaled for training, folded into the first layer
 
-  [[layers]]                         # hidden layers; the output layer is added for the task
-  type = "Dense"
-  units = 32
+  [[layers]]                         # hidden layers (default: Dense(100), ReLU);
+  type = "Dense"                     # the output layer is added for the task
+  units = 100
   [[layers]]
   type = "ReLU"
 
-  [optimizer]                        # or optimizer = "adam" / "sgd" / "lbfgs"
-  type = "Adam"
-  learning_rate = 0.003
+  # [optimizer]                      # the object form of `optimizer`
+  # type = "Adam"
+  # learning_rate = 0.001
 
-  [training]                         # max_iter, batch_size, alpha, tol, shuffle, random_state
+  [training]
   max_iter = 200
+  batch_size = "auto"                # min(200, rows)
+  alpha = 0.0001                     # L2 penalty
+  tol = 0.0001
+  shuffle = true
+  random_state = 0
 
-  [validation]                       # test_fraction, early_stopping, validation_fraction,
-  test_fraction = 0.2                # n_iter_no_change
-  early_stopping = true
+  [validation]
+  test_fraction = 0.2                # rows held out for the test metrics
+  early_stopping = false             # stop when a validation split of the
+                                     # training rows stops improving
+  validation_fraction = 0.1
+  n_iter_no_change = 10
 
-  [output]                           # dir, model, metrics, plot (file names in dir)
-  dir = "iris-run"
+  [output]
+  dir = "layerkit-output"            # relative to this file
+  model = "model.lkm"
+  metrics = "metrics.json"
+  plot = "loss_curve.png"            # .png, .svg or .pdf
 """
 
 
@@ -66,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
         "loss curve to a PNG.",
     )
     demo.add_argument("--random-state", type=int, default=0, help="seed (default: 0)")
-    demo.add_argument("--max-iter", type=int, default=100, help="most epochs (default: 100)")
+    demo.add_argument("--max-iter", type=_positive, default=100, help="most epochs (default: 100)")
     demo.add_argument(
         "--plot",
         type=Path,
@@ -89,8 +105,10 @@ def _parser() -> argparse.ArgumentParser:
         "predict",
         help="predict with a saved model for every row of a CSV or Parquet file",
         description="Write one prediction per row of DATA to OUT (CSV, or Parquet if OUT "
-        "ends in .parquet). The model's input columns are found by name when it was "
-        "trained with `layerkit train`; otherwise DATA's columns are used in order.",
+        "ends in .parquet). The model's input columns are found by name when it "
+        "has feature names (trained with `layerkit train`, or in Python on a pandas "
+        "DataFrame); otherwise DATA's columns are used in order. Plugins are looked for in "
+        "the current directory and next to MODEL.",
     )
     predict.add_argument("model", type=Path, help="model file written by layerkit")
     predict.add_argument("data", type=Path, help="CSV or Parquet file of input rows")
@@ -116,6 +134,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def _plugin_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--plugin",
@@ -138,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as err:
         print(f"layerkit {args.command}: error: {err}", file=sys.stderr)
         return 1
+    except OSError as err:  # a file that cannot be read or written, named by the OS
+        where = f" {err.filename}" if err.filename else ""
+        print(f"layerkit {args.command}: error:{where}: {err.strerror or err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"layerkit {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -146,7 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from ._demo import run_demo
+        from ._tables import check_output
 
+        check_output(args.plot, "--plot")
         result = run_demo(random_state=args.random_state, max_iter=args.max_iter, plot=args.plot)
         return 0 if result["accuracy"] >= 0.95 and result["gradient_check_passed"] else 1
     if args.command == "train":

@@ -23,7 +23,8 @@ Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: "100" is not an int, "yes" not a bool (TOML and JSON have real types)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class DataSection(_Section):
@@ -33,6 +34,11 @@ class DataSection(_Section):
     target: str = Field(description="the column to predict")
     features: list[str] | None = Field(
         default=None, description="input columns (default: all others)"
+    )
+    standardize: bool = Field(
+        default=True,
+        description="scale each feature to mean 0, variance 1 for training; the scaling is "
+        "folded into the first Dense layer, so the saved model takes the raw columns",
     )
 
 
@@ -59,11 +65,30 @@ class ValidationSection(_Section):
     n_iter_no_change: Annotated[int, Field(ge=1)] = 10
 
 
+def _file_name(name: str) -> str:
+    if not name or "/" in name or "\\" in name:
+        raise ValueError(f"must be a file name inside output.dir, got {name!r}")
+    return name
+
+
+def _image_name(name: str) -> str:
+    if Path(_file_name(name)).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise ValueError(f"must end in .png, .svg or .pdf, got {name!r}")
+    return name
+
+
 class OutputSection(_Section):
     dir: str = Field(default="layerkit-output", description="relative to the experiment file")
-    model: str = "model.lkm"
-    metrics: str = "metrics.json"
-    plot: str | None = "loss_curve.png"
+    model: Annotated[str, pydantic.AfterValidator(_file_name)] = "model.lkm"
+    metrics: Annotated[str, pydantic.AfterValidator(_file_name)] = "metrics.json"
+    plot: Annotated[str, pydantic.AfterValidator(_image_name)] | None = "loss_curve.png"
+
+    @pydantic.model_validator(mode="after")
+    def _distinct(self) -> OutputSection:
+        names = [n for n in (self.model, self.metrics, self.plot) if n is not None]
+        if len(set(names)) != len(names):
+            raise ValueError(f"model, metrics and plot must be different files, got {names}")
+        return self
 
 
 class Experiment(_Section):
@@ -98,13 +123,18 @@ class Loaded(BaseModel):
 def load_experiment(path: Path) -> Loaded:
     """Read, validate and build; ``CLIError`` lists every problem found."""
     raw = _read(path)
+    if not isinstance(raw, dict):
+        raise CLIError(
+            f"{path}: the experiment must be a table of fields (task, data, ...), got a "
+            f"{type(raw).__name__}"
+        )
     try:
         experiment = Experiment.model_validate(raw)
     except pydantic.ValidationError as err:
         raise CLIError(_report(path, _problems(err))) from None
     base = path.resolve().parent
     # a plugin may sit next to the experiment file
-    import_plugins(experiment.plugins, str(base), lambda i, name: f"{path}: plugins.{i}")
+    import_plugins(experiment.plugins, [str(base)], lambda i, name: f"{path}: plugins.{i}")
     problems: list[str] = []
     layers = None
     if experiment.layers is not None:
@@ -197,7 +227,8 @@ def _problems(err: pydantic.ValidationError, prefix: str = "") -> list[str]:
         elif error["type"] == "extra_forbidden":
             text = "unknown field (a typo?)"
         else:
-            text = f"{error['msg']} (got {error['input']!r})"
+            message = error["msg"].removeprefix("Value error, ")
+            text = f"{message} (got {error['input']!r})"
         by_field.setdefault(field, []).append(text)
     return [f"{field}: {'; or '.join(texts)}" for field, texts in by_field.items()]
 

@@ -21,7 +21,7 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
     The whole file is loaded first (every array checked against its SHA-256), so a
     damaged file is reported rather than described.
     """
-    model = load_model(path, plugins)
+    model = load_model(path, plugins, fitted=False)
     try:
         manifest = read_manifest(path)
     except ModelFileError as err:
@@ -120,8 +120,12 @@ def render(info: dict[str, Any]) -> str:
     ]
     names = info["feature_names"]
     shown = f": {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}" if names else ""
-    lines.append(f"  input: {info['n_features']} features ({info['dtype']}){shown}")
-    lines.append("  layers:")
+    if info["n_features"] is None:
+        lines.append("  not fitted: saved before fit, so no network yet")
+    else:
+        lines.append(f"  input: {info['n_features']} features ({info['dtype']}){shown}")
+    if info["layers"]:
+        lines.append("  layers:")
     heads = [f"    {layer['index']:>2}  {layer['layer']}" for layer in info["layers"]]
     width = max(map(len, heads), default=0)
     for head, layer in zip(heads, info["layers"], strict=True):
@@ -142,7 +146,9 @@ def render(info: dict[str, Any]) -> str:
     if history:
         curve = history["loss_curve"]
         lines.append("training history:")
-        lines.append(f"  epochs: {history['epochs']}, examples seen: {history['examples_seen']:,}")
+        seen = history["examples_seen"]  # (lbfgs does not count examples)
+        seen_text = f", examples seen: {seen:,}" if seen else ""
+        lines.append(f"  epochs: {history['epochs']}{seen_text}")
         if curve:
             best = int(np.argmin(curve))
             lines.append(

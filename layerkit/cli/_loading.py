@@ -9,33 +9,52 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
 from ..exceptions import ModelFileError
 from ..io import load
+from ..network import Sequential
 from ._errors import CLIError
 
 
-def import_plugins(modules: list[str], directory: str, where: Callable[[int, str], str]) -> None:
-    """Import each module, looking in ``directory`` first; ``where(i, name)`` names it."""
-    sys.path.insert(0, directory)
+def import_plugins(
+    modules: list[str], directories: list[str], where: Callable[[int, str], str]
+) -> None:
+    """Import each module, looking in ``directories`` first; ``where(i, name)`` names it."""
+    sys.path[:0] = directories
     try:
         for i, name in enumerate(modules):
             try:
                 importlib.import_module(name)
             except Exception as err:
-                raise CLIError(f"{where(i, name)}: cannot import {name!r}: {err}") from None
+                raise CLIError(
+                    f"{where(i, name)}: cannot import {name!r}: {type(err).__name__}: {err}"
+                ) from None
     finally:
-        sys.path.remove(directory)
+        del sys.path[: len(directories)]
 
 
-def load_model(path: Path, plugins: list[str]) -> Any:
-    # from the current directory too, as `python -m` would
-    import_plugins(plugins, os.getcwd(), lambda i, name: "--plugin")
+def load_model(path: Path, plugins: list[str], *, fitted: bool = True) -> Any:
+    """The model in ``path``; plugins are looked for in the current directory (as
+    ``python -m`` would) and next to the model file. ``fitted``: refuse an unfitted one."""
+    where = [os.getcwd(), str(path.resolve().parent)]
+    import_plugins(plugins, where, lambda i, name: "--plugin")
     if not path.is_file():
         raise CLIError(f"no model file at {path}")
     try:
-        return load(path)
+        model = load(path)
     except ModelFileError as err:
         hint = ""
         if "not registered" in str(err):
             hint = " (a model with your own layers needs --plugin MODULE to define them)"
         raise CLIError(f"{err}{hint}") from None
+    if fitted and not isinstance(model, Sequential):
+        try:
+            check_is_fitted(model)
+        except NotFittedError:
+            raise CLIError(
+                f"{path} holds an unfitted {type(model).__name__} (saved before fit): it "
+                "cannot predict"
+            ) from None
+    return model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from sklearn.base import is_classifier
@@ -17,6 +18,14 @@ from sklearn.metrics import (
 
 def scores(est: Any, X: Any, y: Any) -> dict[str, float]:
     """Accuracy, balanced accuracy and log loss; or R², MSE and MAE for a regressor."""
+    with warnings.catch_warnings():
+        # e.g. "y_pred contains classes not in y_true" on a small test split: the
+        # numbers are still right, and the user asked for them
+        warnings.simplefilter("ignore", UserWarning)
+        return _scores(est, X, y)
+
+
+def _scores(est: Any, X: Any, y: Any) -> dict[str, float]:
     if is_classifier(est):
         proba = est.predict_proba(X)
         predicted = est.classes_[proba.argmax(axis=1)]

@@ -11,8 +11,11 @@ from sklearn.base import is_classifier
 
 from ..network import Sequential
 from ._errors import CLIError
+from ._examples import check_numbers
 from ._loading import load_model
-from ._tables import read_table, write_table
+from ._tables import check_output, read_table, write_table
+
+_FORMATS = (".csv", ".txt", ".parquet", ".pq")
 
 
 def predict(
@@ -25,48 +28,64 @@ def predict(
     plugins: list[str] | None = None,
 ) -> int:
     """Write the predictions for every row of ``data_path`` to ``out_path``; return the count."""
+    keep = keep or []
+    _check_destination(out_path, data_path, model_path)
     model = load_model(model_path, plugins or [])
+    if proba and not is_classifier(model):
+        raise CLIError(f"--proba needs a classifier; {model_path} holds a {type(model).__name__}")
     table = read_table(data_path)
     X = _features(model, table, data_path)
-    missing = [name for name in keep or [] if name not in table]
+    missing = [name for name in keep if name not in table]
     if missing:
         raise CLIError(
             f"{data_path}: no column(s) {missing} to keep; the columns are {list(table)}"
         )
-    out = {name: table[name] for name in keep or []}
+    out = {name: table[name] for name in keep}
     with warnings.catch_warnings():
         # the columns were picked by name above; the array just carries no names
         warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
-        try:
-            out.update(_outputs(model, X, proba))
-        except ValueError as err:
-            raise CLIError(f"{data_path}: {err}") from None
+        predictions = _outputs(model, X, proba)
+    clash = sorted(set(out) & set(predictions))
+    if clash:
+        raise CLIError(f"--keep {clash}: the output has prediction column(s) of that name")
+    out.update(predictions)
     write_table(out_path, out)
     return len(X)
+
+
+def _check_destination(out_path: Path, data_path: Path, model_path: Path) -> None:
+    check_output(out_path, "-o")
+    if out_path.suffix.lower() not in _FORMATS:
+        raise CLIError(
+            f"-o {out_path}: the output must be a .csv or .parquet file, got "
+            f"{out_path.suffix or 'no suffix'!r}"
+        )
+    for source in (data_path, model_path):
+        if out_path.exists() and source.exists() and out_path.samefile(source):
+            raise CLIError(f"-o {out_path} is an input of this command; it would be overwritten")
 
 
 def _features(model: Any, table: dict[str, np.ndarray], path: Path) -> np.ndarray:
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
-        missing = [str(n) for n in names if n not in table]
+        names = [str(n) for n in names]
+        missing = [n for n in names if n not in table]
         if missing:
             raise CLIError(
                 f"{path}: the model needs column(s) {missing}, which the data lacks; "
                 f"the columns are {list(table)}"
             )
-        columns = [table[str(n)] for n in names]
     else:
-        columns = list(table.values())
+        names = list(table)
         expected = model.n_in_ if isinstance(model, Sequential) else model.n_features_in_
-        if len(columns) != expected:
+        if len(names) != expected:
             raise CLIError(
-                f"{path}: the model takes {expected} feature columns, the data has "
-                f"{len(columns)} columns"
+                f"{path}: the model takes {expected} feature columns (it has no column names "
+                f"to pick them by), the data has {len(names)} columns"
             )
-    for name, column in zip(names if names is not None else table, columns, strict=True):
-        if column.dtype == object:
-            raise CLIError(f"{path}: feature column {str(name)!r} must hold numbers")
-    return np.column_stack(columns)
+    for name in names:
+        check_numbers(table[name], f"{path}: feature column {name!r}")
+    return np.column_stack([table[name] for name in names])
 
 
 def _outputs(model: Any, X: np.ndarray, proba: bool) -> dict[str, np.ndarray]:
@@ -79,8 +98,6 @@ def _outputs(model: Any, X: np.ndarray, proba: bool) -> dict[str, np.ndarray]:
     else:
         columns = {"prediction": predicted}
     if proba:
-        if not is_classifier(model):
-            raise ValueError("--proba needs a classifier; this model is a regressor")
         probabilities = model.predict_proba(X)
         for j, label in enumerate(model.classes_):
             columns[f"proba_{label}"] = probabilities[:, j]

@@ -56,6 +56,7 @@ def _read_csv(path: Path) -> dict[str, np.ndarray]:
 
 
 def _column(values: list[str]) -> np.ndarray:
+    """float64 if every value is a number or missing (NaN); else text, missing as None."""
     numbers = []
     for text in values:
         text = text.strip()
@@ -65,7 +66,8 @@ def _column(values: list[str]) -> np.ndarray:
         try:
             numbers.append(float(text))
         except ValueError:
-            return np.array([v.strip() for v in values], dtype=object)
+            texts = [v.strip() for v in values]
+            return np.array([None if t.lower() in _MISSING else t for t in texts], dtype=object)
     return np.array(numbers, dtype=np.float64)
 
 
@@ -95,16 +97,23 @@ def _read_parquet(path: Path) -> dict[str, np.ndarray]:
             or pa.types.is_boolean(column.type)
         ):
             columns[name] = column.to_numpy(zero_copy_only=False).astype(np.float64)
-        else:
-            columns[name] = np.array([str(v) for v in column.to_pylist()], dtype=object)
+        else:  # text (or dates...): parsed like a CSV column, so "1.5" is a number
+            columns[name] = _column(["" if v is None else str(v) for v in column.to_pylist()])
     if not columns or table.num_rows == 0:
         raise CLIError(f"{path}: the table has no rows or no columns")
     return columns
 
 
+def check_output(path: Path, what: str) -> None:
+    """Refuse, before any work, an output path that cannot be written."""
+    if path.is_dir():
+        raise CLIError(f"{what} {path} is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise CLIError(f"{what} {path}: the directory {path.parent} does not exist")
+
+
 def write_table(path: Path, columns: dict[str, np.ndarray]) -> None:
     """Write columns to CSV, or to Parquet if ``path`` ends in .parquet."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() in (".parquet", ".pq"):
         pa = _pyarrow(path)
         arrays = {k: pa.array(v.tolist() if v.dtype == object else v) for k, v in columns.items()}

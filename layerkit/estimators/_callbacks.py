@@ -25,6 +25,11 @@ except ImportError:  # scikit-learn < 1.9
 
     CALLBACKS_SUPPORTED = False
 
+#: ``stacklevel`` that points a warning raised in a solver's function (fit_stochastic,
+#: fit_lbfgs) at the user's call of fit/partial_fit: solver, _fit_unchecked, _fit, the
+#: callbacks' wrapper (when there is one), fit, the caller.
+SOLVER_STACKLEVEL = 6 if CALLBACKS_SUPPORTED else 5
+
 #: Attributes the callback machinery keeps on the estimator during a fit; a failed
 #: fit's rollback must leave them so that the callbacks are still torn down.
 CALLBACK_STATE = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")

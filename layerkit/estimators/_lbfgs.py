@@ -15,7 +15,7 @@ from ..layers import Dropout
 from ..network import Sequential
 from ..optim import Optimizer
 from ..training import EpochRunner
-from ._callbacks import FitReport
+from ._callbacks import SOLVER_STACKLEVEL, FitReport
 from ._interrupt import stop_on_interrupt
 
 
@@ -32,7 +32,7 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any, *, report: Fit
             "loss, so its Dropout layers are inactive; use solver='adam' or 'sgd' to "
             "train with dropout.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=SOLVER_STACKLEVEL,
         )
     runner = EpochRunner(
         net,
@@ -120,7 +120,7 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any, *, report: Fit
             "Training interrupted by user: the model keeps the parameters of the last "
             f"completed lbfgs iteration ({len(curve)}).",
             UserWarning,
-            stacklevel=4,
+            stacklevel=SOLVER_STACKLEVEL,
         )
         return
     unpack(result.x)
@@ -135,7 +135,7 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any, *, report: Fit
             f"(max_iter={est.max_iter}) or function evaluations (max_fun={est.max_fun}), "
             "or scale the data.",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=SOLVER_STACKLEVEL,
         )
 
 

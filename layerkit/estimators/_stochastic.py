@@ -12,7 +12,7 @@ from sklearn.model_selection import train_test_split
 from ..network import Sequential
 from ..optim import Optimizer
 from ..training import EpochRunner
-from ._callbacks import FitReport
+from ._callbacks import SOLVER_STACKLEVEL, FitReport
 from ._interrupt import stop_on_interrupt
 
 
@@ -108,14 +108,14 @@ def fit_stochastic(
                     f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and "
                     "the optimization hasn't converged yet.",
                     ConvergenceWarning,
-                    stacklevel=4,
+                    stacklevel=SOLVER_STACKLEVEL,
                 )
     if interrupted():
         warnings.warn(
             "Training interrupted by user: the model keeps the weights of the last "
             "completed batch.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=SOLVER_STACKLEVEL,
         )
     if early_stopping:
         for name, p in net.params.items():
@@ -156,7 +156,7 @@ def _batch_size(batch_size: Any, n: int) -> int:
         warnings.warn(
             "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
             UserWarning,
-            stacklevel=4,
+            stacklevel=SOLVER_STACKLEVEL + 1,
         )
     return int(np.clip(batch_size, 1, n))
 

@@ -110,8 +110,8 @@ def _describe(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         return manifest, arrays
     if not isinstance(obj, BaseMLP) or type(obj).__name__ not in ("MLPClassifier", "MLPRegressor"):
         raise TypeError(
-            f"layerkit.save expected an MLPClassifier, MLPRegressor or Sequential, got "
-            f"{type(obj).__name__}"
+            "layerkit.save expected a layerkit MLPClassifier, MLPRegressor or Sequential, "
+            f"got {type(obj).__module__}.{type(obj).__qualname__}"
         )
     manifest["hyperparameters"] = hyperparameters(obj)
     net = obj.__dict__.get("network_")

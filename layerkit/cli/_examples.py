@@ -1,0 +1,114 @@
+"""From a table to checked arrays: the features, the target, the train/test split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from ._errors import CLIError
+
+
+def examples(
+    table: dict[str, np.ndarray], data: Any, task: str, path: Path
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """X (float64), y and the feature names, every value checked."""
+    columns = list(table)
+    if data.target not in table:
+        raise CLIError(f"{path}: no target column {data.target!r}; the columns are {columns}")
+    if data.features is None:
+        features = [name for name in columns if name != data.target]
+    else:
+        features = list(data.features)
+    missing = [name for name in features if name not in table]
+    if missing:
+        raise CLIError(f"{path}: no feature column(s) {missing}; the columns are {columns}")
+    twice = sorted({name for name in features if features.count(name) > 1})
+    if twice:
+        raise CLIError(f"data.features lists {twice} more than once")
+    if data.target in features:
+        raise CLIError(f"{path}: the target {data.target!r} cannot also be a feature")
+    if not features:
+        raise CLIError(f"{path}: no feature columns besides the target {data.target!r}")
+    for name in features:
+        check_numbers(table[name], f"{path}: feature column {name!r}")
+    X = np.column_stack([table[name] for name in features])
+    y = _target(table[data.target], task, f"{path}: target column {data.target!r}")
+    return X, y, features
+
+
+def check_numbers(column: np.ndarray, what: str) -> None:
+    """Refuse text, missing values and infinities, naming the first row (1 = first data row)."""
+    if column.dtype == object:
+        bad = next(i for i, v in enumerate(column) if v is None or not _is_number(v))
+        value = "a missing value" if column[bad] is None else repr(column[bad])
+        raise CLIError(
+            f"{what} must hold numbers, but row {bad + 1} holds {value}; encode categories "
+            "as numbers, and fill or drop missing values, first"
+        )
+    bad_rows = np.flatnonzero(~np.isfinite(column))
+    if bad_rows.size:
+        first = bad_rows[0]
+        kind = "missing value(s)" if np.isnan(column[first]) else "infinite value(s)"
+        raise CLIError(
+            f"{what} has {bad_rows.size} {kind} (first in row {first + 1}); fill or drop "
+            "them first"
+        )
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _target(y: np.ndarray, task: str, what: str) -> np.ndarray:
+    if task == "regression" or y.dtype != object:
+        check_numbers(y, what + (" (regression)" if task == "regression" else ""))
+        if task == "regression":
+            return y
+        if np.all(y == np.round(y)):
+            y = y.astype(np.int64)  # class labels 0, 1, 2 rather than 0.0, 1.0, 2.0
+    else:
+        missing = [i for i, v in enumerate(y) if v is None]
+        if missing:
+            raise CLIError(
+                f"{what} has {len(missing)} missing label(s) (first in row {missing[0] + 1}); "
+                "drop those rows first"
+            )
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise CLIError(f"{what} holds one class only ({classes[0]!r}): nothing to classify")
+    if len(classes) > len(y) / 2:
+        raise CLIError(
+            f"{what} holds {len(classes)} distinct values in {len(y)} rows: a classifier "
+            'needs several rows per class; is this a regression (task = "regression")?'
+        )
+    return y
+
+
+def split(X: np.ndarray, y: np.ndarray, task: str, fraction: float, seed: Any) -> list[Any]:
+    """Training and held-out rows, stratified by class for a classification."""
+    if fraction == 0:
+        return [X, X[:0], y, y[:0]]
+    stratify = None
+    if task == "classification":
+        classes, counts = np.unique(y, return_counts=True)
+        if counts.min() < 2:
+            rare = [c.item() if hasattr(c, "item") else c for c in classes[counts < 2]]
+            raise CLIError(
+                f"class(es) {rare} have a single row, which cannot be both trained on and "
+                "held out; add rows, drop them, or set validation.test_fraction = 0"
+            )
+        stratify = y
+    try:
+        parts: list[Any] = train_test_split(
+            X, y, test_size=fraction, random_state=seed, stratify=stratify
+        )
+    except ValueError as err:
+        raise CLIError(f"validation.test_fraction = {fraction}: {err}") from None
+    return parts
