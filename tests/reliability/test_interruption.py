@@ -14,6 +14,15 @@ X = rng.normal(size=(300, 4))
 y = rng.integers(0, 2, 300)
 
 
+@pytest.fixture(autouse=True)
+def interactive_sigint():
+    """SIGINT as in a terminal. A process started in the background (nohup, `&` in a
+    script) inherits SIGINT ignored, and layerkit then leaves it alone, as it should."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 class PressesCtrlC(ReLU, register=False):
     """Sends SIGINT to this process on its n-th forward pass, as Ctrl-C would."""
 
