@@ -24,3 +24,14 @@ class Swish(Layer):
         ds = self.s * (1 - self.s)
         self.grads["beta"][...] = (delta * self.x * self.x * ds).sum(axis=0)
         return delta * (self.s + self.x * ds * self.params["beta"])
+
+
+def targets(kind, rng, m, k, poisson_rate=1.0):
+    """Random targets of shape (m, k) for a loss: one-hot rows, 0/1, counts or reals."""
+    if kind == "onehot":
+        return np.eye(k)[rng.integers(0, k, m)]
+    if kind == "binary":
+        return rng.integers(0, 2, (m, k)).astype(float)
+    if kind == "counts":
+        return rng.poisson(poisson_rate, (m, k)).astype(float)
+    return rng.normal(size=(m, k))

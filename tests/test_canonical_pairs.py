@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import targets
 
 from layerkit import Sequential
 from layerkit.layers import Dense, Exp, Identity, ReLU, Sigmoid, Softmax, Tanh
@@ -40,16 +41,6 @@ PAIRS = [
 ]
 
 
-def _targets(kind, rng, m, k):
-    if kind == "onehot":
-        return np.eye(k)[rng.integers(0, k, m)]
-    if kind == "binary":
-        return rng.integers(0, 2, (m, k)).astype(float)
-    if kind == "counts":
-        return rng.poisson(1.5, (m, k)).astype(float)
-    return rng.normal(size=(m, k))
-
-
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize(("link", "general", "loss", "kind"), PAIRS, ids=lambda v: repr(v))
 def test_fused_and_general_paths_agree(link, general, loss, kind, weighted, rng):
@@ -58,7 +49,7 @@ def test_fused_and_general_paths_agree(link, general, loss, kind, weighted, rng)
     general_net.layers[-1] = general()
     assert fused_net.is_canonical(loss) and not general_net.is_canonical(loss)
     x = rng.normal(size=(7, 4))
-    y = _targets(kind, rng, 7, 3)
+    y = targets(kind, rng, 7, 3, poisson_rate=1.5)
     sw = rng.uniform(0.5, 2, 7) if weighted else None
     v1 = fused_net.loss_and_grads(x, y, loss, sw)
     v2 = general_net.loss_and_grads(x, y, loss, sw)

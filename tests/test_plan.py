@@ -5,7 +5,7 @@ import copy
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from helpers import Swish
+from helpers import Swish, targets
 
 from layerkit import Sequential
 from layerkit._plan import TrainingPlan, plan_supports
@@ -29,16 +29,6 @@ OUTPUTS = {
     "identity-se": (Identity, SquaredError, 2, "real"),
     "exp-poisson": (Exp, PoissonLoss, 2, "counts"),
 }
-
-
-def _targets(kind, rng, m, k):
-    if kind == "onehot":
-        return np.eye(k)[rng.integers(0, k, m)]
-    if kind == "binary":
-        return rng.integers(0, 2, (m, k)).astype(float)
-    if kind == "counts":
-        return rng.poisson(1.0, (m, k)).astype(float)
-    return rng.normal(size=(m, k))
 
 
 def _net(hidden, output, n_in=4, seed=0):
@@ -67,7 +57,7 @@ def test_plan_gradients_equal_the_general_path(hidden, output, l2, weighted, lay
     _, loss_cls, k, kind = OUTPUTS[output]
     loss = loss_cls()
     m = 9
-    X, Y = rng.normal(size=(m, 4)), _targets(kind, rng, m, k)
+    X, Y = rng.normal(size=(m, 4)), targets(kind, rng, m, k)
     sw = rng.uniform(0.2, 2.0, m) if weighted else None
     general = _net(hidden, output)
     planned = copy.deepcopy(general)  # same weights, same dropout streams

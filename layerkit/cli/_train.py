@@ -56,11 +56,16 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
     )
     if not quiet:
         EpochPrinter(every=max(1, exp.training.max_iter // 20)).attach(est)
-    mean, scale = _standardizer(X_train, exp.data.standardize)
+    if exp.data.standardize:
+        mean, scale = _standardizer(X_train)
+        X_fit = (X_train - mean) / scale
+    else:
+        X_fit = X_train
     start = time.perf_counter()
-    converged = _fit(est, (X_train - mean) / scale, y_train)
+    converged = _fit(est, X_fit, y_train)
     seconds = time.perf_counter() - start
-    _fold_standardization(est, mean, scale)  # the model now takes the raw columns
+    if exp.data.standardize:
+        _fold_standardization(est, mean, scale)  # the model now takes the raw columns
     if hasattr(est, "_skl_callbacks"):
         est.set_callbacks()  # the printer is not part of the model
     metrics = _metrics(est, exp, data_path, (X_train, y_train), (X_test, y_test))
@@ -132,10 +137,8 @@ def _estimator(loaded: Loaded, config_path: Path) -> Any:
     return cls(**params)
 
 
-def _standardizer(X: np.ndarray, standardize: bool) -> tuple[Any, Any]:
+def _standardizer(X: np.ndarray) -> tuple[Any, Any]:
     """Each column's mean and standard deviation (a constant column keeps scale 1)."""
-    if not standardize:
-        return np.zeros(X.shape[1]), np.ones(X.shape[1])
     scale = X.std(axis=0)
     return X.mean(axis=0), np.where(scale > 0, scale, 1.0)
 

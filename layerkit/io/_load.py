@@ -69,9 +69,9 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
             return _read_manifest(zf).model_dump(mode="json")
     except ModelFileError as err:
         raise ModelFileError(f"{path}: {err}") from err.__cause__
+    except FileNotFoundError:
+        raise
     except (zipfile.BadZipFile, OSError, EOFError) as err:
-        if isinstance(err, FileNotFoundError):
-            raise
         raise ModelFileError(f"{path}: not a readable layerkit model file: {err}") from err
 
 

@@ -60,33 +60,23 @@ class Adam(Optimizer):
         w_flat, g_flat = flat_of(params), flat_of(grads)
         if w_flat is not None and g_flat is not None:  # whole-buffer passes
             m, v = flat_slot(self, "m", params), flat_slot(self, "v", params)
-            tmp = self._tmp("flat", w_flat)
-            m *= b1
-            axpy(g_flat, m, 1 - b1, tmp)
-            v *= b2
-            np.multiply(g_flat, g_flat, out=tmp)
-            tmp *= 1 - b2
-            v += tmp
-            np.sqrt(v, out=tmp)
-            tmp += self.epsilon
-            np.divide(m, tmp, out=tmp)
-            tmp *= lr_t
-            w_flat -= tmp
+            self._update(w_flat, g_flat, m, v, self._tmp("flat", w_flat), lr_t)
             return
         for name, w in params.items():
-            g = grads[name]
-            m = self._slot("m", name, w)
-            v = self._slot("v", name, w)
-            tmp = self._tmp(name, w)
-            m *= b1
-            np.multiply(g, 1 - b1, out=tmp)
-            m += tmp
-            v *= b2
-            np.multiply(g, g, out=tmp)
-            tmp *= 1 - b2
-            v += tmp
-            np.sqrt(v, out=tmp)
-            tmp += self.epsilon
-            np.divide(m, tmp, out=tmp)
-            tmp *= lr_t
-            w -= tmp
+            m, v = self._slot("m", name, w), self._slot("v", name, w)
+            self._update(w, grads[name], m, v, self._tmp(name, w), lr_t)
+
+    def _update(self, w: Array, g: Array, m: Array, v: Array, tmp: Array, lr_t: float) -> None:
+        """m = β1 m + (1-β1) g; v = β2 v + (1-β2) g²; w -= lr_t m / (√v + ε), in place."""
+        b1, b2 = self.beta_1, self.beta_2
+        m *= b1
+        axpy(g, m, 1 - b1, tmp)
+        v *= b2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - b2
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp += self.epsilon
+        np.divide(m, tmp, out=tmp)
+        tmp *= lr_t
+        w -= tmp

@@ -16,7 +16,7 @@ from layerkit.layers import Dense, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Soft
 from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss, SquaredError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from helpers import Swish
+from helpers import Swish, targets
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ACTIVATIONS = [ReLU, Sigmoid, Tanh, Identity, lambda: LeakyReLU(0.1), lambda: Swish(0.8)]
@@ -42,22 +42,12 @@ def networks(draw):
     return net, loss(), kind, n_in, k
 
 
-def _targets(kind, rng, m, k):
-    if kind == "onehot":
-        return np.eye(k)[rng.integers(0, k, m)]
-    if kind == "binary":
-        return rng.integers(0, 2, (m, k)).astype(float)
-    if kind == "counts":
-        return rng.poisson(1.0, (m, k)).astype(float)
-    return rng.normal(size=(m, k))
-
-
 @FAST
 @given(networks(), st.integers(1, 7), st.integers(0, 2**16))
 def test_random_stacks_pass_the_gradient_checker(spec, m, seed):
     net, loss, kind, n_in, k = spec
     rng = np.random.default_rng(seed)
-    x, y = rng.normal(size=(m, n_in)), _targets(kind, rng, m, k)
+    x, y = rng.normal(size=(m, n_in)), targets(kind, rng, m, k)
     report = check_network(net, x, y, loss, max_entries=8, random_state=seed)
     # the checker's own criterion: |analytic - numeric| <= 1e-8 + 1e-5 max(|analytic|,
     # |numeric|) (a relative error alone is noise for gradients near 1e-7, which cancel)
