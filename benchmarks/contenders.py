@@ -13,11 +13,13 @@ LEARNING_RATE = 0.01
 
 
 def _mlp_kwargs(w: Workload, max_iter: int) -> dict[str, Any]:
-    # identical settings for layerkit and scikit-learn: plain SGD, no early stop
+    # identical settings for layerkit and scikit-learn: plain SGD (no momentum, no L2
+    # penalty, as the PyTorch contender), no early stop
     return dict(
         hidden_layer_sizes=w.sizes[1:-1],
         solver="sgd",
         momentum=0.0,
+        alpha=0.0,
         learning_rate_init=LEARNING_RATE,
         batch_size=w.batch_size,
         max_iter=max_iter,

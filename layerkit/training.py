@@ -100,7 +100,6 @@ class EpochRunner:
         self._sparse = hasattr(X, "tocsr")
         self._buffers: dict[Any, Array] = {}
         self._plan = self._make_plan(X)
-        self._plan_Y: Any = self._plan.targets(self.Y) if self._plan is not None else None
         self._params = net.params  # flat after a plan is made: one-pass optimizer steps
         self._grads = net.grads
         self._penalized = [
@@ -177,7 +176,7 @@ class EpochRunner:
     def _run_planned(self, contiguous: bool, stop: Callable[[], bool] | None) -> float:
         """The unweighted epoch through the plan: the per-batch hot loop, kept lean."""
         n, bs, order = self.n, self.batch_size, self.order
-        X, Y = self.X, self._plan_Y
+        X, Y = self.X, self.Y
         take_x, take_y = X.take, Y.take
         update = None if self._plan.sgd is not None else self.optimizer.step
         params, grads = self._params, self._grads
@@ -226,10 +225,10 @@ class EpochRunner:
         batch = self._plan.batch(m)
         if isinstance(idx, slice):
             np.copyto(batch.x, self.X[idx])
-            np.copyto(batch.y, self._plan_Y[idx])
+            np.copyto(batch.y, self.Y[idx])
         else:  # mode="clip": written straight into the buffer (the default buffers)
             self.X.take(idx, 0, batch.x, "clip")
-            self._plan_Y.take(idx, 0, batch.y, "clip")
+            self.Y.take(idx, 0, batch.y, "clip")
         value = batch.run(sw)
         if denom and self._plan.sgd is None and isfinite(value):  # (zero weights: no step)
             self.optimizer.step(self._params, self._grads)

@@ -65,7 +65,7 @@ def test_plan_gradients_equal_the_general_path(hidden, output, l2, weighted, lay
     plan = TrainingPlan(planned, loss, l2=l2, training=True, normalized_targets=kind == "onehot")
     batch = plan.batch(m)
     batch.x[...] = X
-    batch.y[...] = plan.targets(Y)
+    batch.y[...] = Y
     value = batch.run(sw)
     expected = general.loss_and_grads(X, Y, loss, sw)
     denom = m if sw is None else sw.sum()
@@ -105,12 +105,16 @@ def _epochs(net, X, Y, loss, opt, general, n_epochs=3, l2=0.0):
         lambda: SGD(0.05, momentum=0.9, nesterov=True),
         lambda: Adam(0.01),
     ],
-    ids=["sgd-fused", "sgd-decay-fused", "sgd-momentum", "adam"],
+    ids=["sgd", "sgd-decay", "sgd-momentum", "adam"],
 )
-def test_training_with_the_plan_matches_the_general_loop(make_opt, monkeypatch, layout):
+@pytest.mark.parametrize("fuse", [True, False], ids=["fused-step", "flat-step"])
+def test_training_with_the_plan_matches_the_general_loop(make_opt, fuse, monkeypatch, layout):
+    """Plain SGD steps inside the plan: fused into the gradient products (as for large
+    networks) or as one axpy over the flat buffers (small ones); both as the optimizer's."""
     import layerkit._plan._training
 
-    monkeypatch.setattr(layerkit._plan._training, "_FUSE_MIN_PARAMETERS", 0)  # fuse these too
+    threshold = 0 if fuse else 10**9
+    monkeypatch.setattr(layerkit._plan._training, "_FUSE_MIN_PARAMETERS", threshold)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(100, 4))
     Y = np.eye(3)[rng.integers(0, 3, 100)]
@@ -131,12 +135,13 @@ def test_plain_sgd_is_fused_into_the_gradient_products():
     runner = EpochRunner(
         big, rng.normal(size=(64, 200)), Y, CategoricalCrossEntropy(), SGD(0.1), batch_size=16
     )
-    assert runner._plan.sgd is not None
+    assert runner._plan.sgd is not None and runner._plan.fused
     X = rng.normal(size=(64, 4))
     small = EpochRunner(
         _net("relu", "softmax-cce"), X, Y, CategoricalCrossEntropy(), SGD(0.1), batch_size=16
     )
-    assert small._plan.sgd is None  # too small for fusing to pay
+    assert small._plan.sgd is not None  # the plan steps: one axpy after the backward pass
+    assert not small._plan.fused  # too small for fusing to pay
     momentum = EpochRunner(
         _net("relu", "softmax-cce"),
         X,
@@ -197,3 +202,29 @@ def test_a_non_finite_input_is_reported_by_predict_whatever_the_layers():
             X_bad[3, 1] = bad
             with pytest.raises(ValueError, match=r"Input X contains (NaN|infinity)"):
                 clf.predict_proba(X_bad)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("output", ["softmax-cce", "sigmoid-bce-multilabel"])
+def test_extreme_logits_give_the_general_loss_and_delta(output, dtype):
+    """Rows whose max is far above their mean overflow the plan's cheap row-mean shift:
+    it must fall back to the row max and still agree with the general path. (Plans run
+    under ``np.errstate(all="ignore")``, as EpochRunner runs them: the overflow is
+    expected, and answered.)"""
+    _, loss_cls, k, kind = OUTPUTS[output]
+    loss, m = loss_cls(), 4
+    Y = targets(kind, np.random.default_rng(2), m, k).astype(dtype)
+    net = Sequential([Dense(k), Identity()]).build(k, random_state=0, dtype=dtype)
+    plan = TrainingPlan(net, loss, l2=0.0, training=True, normalized_targets=kind == "onehot")
+    batch = plan.batch(m)
+    z = np.array([[3000, 0, 0], [-3000, 0, 1], [0.5, -2, 1], [1e4, -1e4, 0]], dtype)
+    batch.z[...] = z
+    batch.y[...] = Y
+    with np.errstate(all="ignore"):
+        value = batch.loss_step(None)
+    expected = loss.value_from_logits(z, Y)
+    delta = np.empty_like(z)
+    loss.delta_from_logits(z, Y, out=delta)
+    assert np.isfinite(value) and value > 1000
+    assert value == pytest.approx(expected, rel=1e-6)
+    np.testing.assert_allclose(batch.delta, delta, rtol=1e-5, atol=1e-7)

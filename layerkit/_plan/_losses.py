@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from math import isfinite
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
 from ..losses import BinaryCrossEntropy, CategoricalCrossEntropy, SquaredError
 
@@ -21,54 +23,23 @@ def loss_stage(plan: Any, z: Array, d: Array, y: Array, m: int) -> Any:
         loss.delta_from_logits(z, y, sw, out=d)
         return value
 
-    ones = np.ones(m, z.dtype)
-    add_reduce = np.add.reduce
+    ones = np.ones(z.size, z.dtype)
     if kind is CategoricalCrossEntropy and plan.normalized_targets:
-        zmax, total = np.empty((m, 1), z.dtype), np.empty((m, 1), z.dtype)
-        ones_k = np.ones((z.shape[1], 1), z.dtype)
-
-        def cce(sw: Array | None) -> float:
-            if sw is not None:
-                return general(sw)
-            np.max(z, axis=1, keepdims=True, out=zmax)
-            np.subtract(z, zmax, out=d)
-            np.exp(d, out=d)  # exp(z - max z): never overflows
-            np.matmul(d, ones_k, out=total)  # row sums, as one product
-            np.divide(d, total, out=d)  # softmax
-            np.log(total, out=total)  # log-sum-exp = max z + log Σ exp(z - max z)
-            lse_sum = float(np.dot(ones, total[:, 0])) + float(np.dot(ones, zmax[:, 0]))
-            value = (lse_sum - float(np.vdot(y, z))) * inv_m  # Σ_x (lse - z_y) / m
-            np.subtract(d, y, out=d)
-            np.multiply(d, inv_m, out=d)
-            return value
-
-        return cce
+        return _softmax_cross_entropy(z, d, y, inv_m, ones[:m], general)
     if kind is BinaryCrossEntropy:
-        # y holds s = 1 - 2y here (TrainingPlan.targets): with it, per element,
-        #   softplus(z) - y z = |z|/2 + log1p(exp(-|z|)) + s z / 2   (exact for any z)
-        #   σ(z) - y = (tanh(z/2) + s) / 2                           (δ, to float precision)
-        e, t, y_plain = np.empty_like(z), np.empty_like(z), np.empty_like(y)
-        half_m = 0.5 * inv_m
+        # per element, softplus(z) - y z (= -y log σ(z) - (1 - y) log(1 - σ(z)), exact
+        # for any z: logaddexp(0, z) never overflows) and δ = (σ(z) - y) / m
+        t = np.empty_like(z)
+        t_flat, dot, vdot, logaddexp = t.reshape(-1), np.dot, np.vdot, np.logaddexp
 
         def bce(sw: Array | None) -> float:
-            if sw is not None:  # the general path wants y itself back
-                np.subtract(1.0, y, out=y_plain)
-                np.multiply(y_plain, 0.5, out=y_plain)
-                value = loss.value_from_logits(z, y_plain, sw)
-                loss.delta_from_logits(z, y_plain, sw, out=d)
-                return value
-            np.abs(z, out=e)
-            abs_sum = float(add_reduce(e, None))
-            np.negative(e, out=e)
-            np.exp(e, out=e)
-            np.log1p(e, out=t)
-            value = (
-                0.5 * abs_sum + float(add_reduce(t, None)) + 0.5 * float(np.vdot(y, z))
-            ) * inv_m
-            np.multiply(z, 0.5, out=d)
-            np.tanh(d, out=d)
-            np.add(d, y, out=d)
-            np.multiply(d, half_m, out=d)
+            if sw is not None:
+                return general(sw)
+            logaddexp(0.0, z, out=t)
+            value = (float(dot(t_flat, ones)) - float(vdot(y, z))) * inv_m
+            expit(z, out=d)
+            np.subtract(d, y, out=d)
+            np.multiply(d, inv_m, out=d)
             return value
 
         return bce
@@ -84,3 +55,44 @@ def loss_stage(plan: Any, z: Array, d: Array, y: Array, m: int) -> Any:
 
         return squared
     return general
+
+
+def _softmax_cross_entropy(
+    z: Array, d: Array, y: Array, inv_m: float, ones: Array, general: Any
+) -> Any:
+    """Σ_x (log Σ_j exp z_j - z_y) / m and δ = (softmax(z) - y) / m (targets summing to 1).
+
+    Any per-row shift c gives log Σ_j exp z_j = c + log Σ_j exp(z_j - c). The row mean
+    (one product) is the cheap shift: Σ_j exp(z_j - mean) ≥ 1, so nothing underflows to
+    a zero sum, and it overflows only when a row's max is ~88 (float32) above its mean;
+    then the value is not finite and the row max (slower to reduce) is used instead.
+    """
+    m, k = z.shape
+    shift, total, log_total = (np.empty((m, 1), z.dtype) for _ in range(3))
+    mean_k, ones_k = np.full((k, 1), 1.0 / k, z.dtype), np.ones((k, 1), z.dtype)
+    mm, dot = np.matmul, np.dot
+
+    def shifted(sw: Array | None, exact: bool = False) -> float:
+        if sw is not None:
+            return general(sw)
+        if exact:
+            np.max(z, axis=1, keepdims=True, out=shift)
+        else:
+            mm(z, mean_k, out=shift)
+        np.subtract(z, shift, out=d)
+        np.exp(d, out=d)
+        mm(d, ones_k, out=total)  # row sums, as one product
+        np.log(total, out=log_total)
+        value = (
+            float(dot(ones, log_total[:, 0]))
+            + float(dot(ones, shift[:, 0]))
+            - float(np.vdot(y, z))
+        ) * inv_m
+        if not isfinite(value) and not exact:
+            return shifted(sw, exact=True)  # overflow (or a NaN, which stays NaN)
+        np.divide(d, total, out=d)  # softmax
+        np.subtract(d, y, out=d)
+        np.multiply(d, inv_m, out=d)
+        return value
+
+    return shifted

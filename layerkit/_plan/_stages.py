@@ -85,7 +85,7 @@ class DenseStage(Stage):
         ones = np.ones(m, W.dtype)
         x_data = x[:, :-1] if augmented else x
 
-        if plan.sgd is not None:
+        if plan.fused:
             block = sgd_updater(Wb, x, delta) if augmented else None  # [W; b] at once
             split = sgd_updater(W, x_data, delta, b=Wb[-1], ones=ones)
 

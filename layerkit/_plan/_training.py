@@ -9,11 +9,10 @@ from typing import Any
 import numpy as np
 
 from ..layers import Dense, Dropout, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from ..losses import BinaryCrossEntropy
 from ..losses.base import Loss
 from ..network import Sequential
 from ..optim import SGD, Optimizer
-from ..optim._blas import blas_available
+from ..optim._blas import axpy_updater, blas_available
 from ._losses import loss_stage
 from ._stages import DenseStage, Stage, elementwise_stage
 
@@ -40,10 +39,12 @@ class TrainingPlan:
     """Per batch size, a forward pass, loss, and backward pass bound to fixed buffers.
 
     ``batch(m)`` returns the ``_Batch`` for batches of ``m`` rows: fill its ``x`` and
-    ``y`` arrays (``y`` with ``targets(Y)``'s rows), then ``run(sample_weight)`` gives
+    ``y`` arrays with the batch's rows, then ``run(sample_weight)`` gives
     the loss (with the L2 term) and leaves every gradient in the network's flat
     ``grads``; or, for plain SGD on a large enough network, takes the step itself
-    (``sgd`` is then set, and the caller must not step again).
+    (``sgd`` is then set, and the caller must not step again). Run it under
+    ``np.errstate(all="ignore")``: an overflow inside is either answered (the softmax's
+    cheap shift falls back to the row max) or shows as a non-finite loss.
     """
 
     def __init__(
@@ -61,22 +62,18 @@ class TrainingPlan:
         self.normalized_targets = normalized_targets
         flat, gflat = net._flat_buffers()  # type: ignore[misc]
         self.flat, self.gflat = flat, gflat
-        # plain SGD is folded into the gradient products: [W; b] <- [W; b] - η [x 1]ᵀ δ
-        # in one BLAS call (eq. 2-5), with no separate pass; grads are then not written
+        # plain SGD is taken by the plan itself (the caller must not step): in a large
+        # network folded into the gradient products, [W; b] <- [W; b] - η [x 1]ᵀ δ in one
+        # BLAS call per layer (eq. 2-5; grads are then not written); in a small one as one
+        # BLAS axpy over the flat buffers after the backward pass
         self.sgd: SGD | None = None
-        big = flat.size >= _FUSE_MIN_PARAMETERS
-        if type(optimizer) is SGD and not optimizer.momentum and big and blas_available():
+        if type(optimizer) is SGD and not optimizer.momentum and blas_available():
             self.sgd = optimizer
+        self.fused = self.sgd is not None and flat.size >= _FUSE_MIN_PARAMETERS
+        self.flat_step = axpy_updater(gflat, flat) if self.sgd is not None else None
         # this batch's η, decay of W (L2 + weight decay), decay of b, and L2 factor c
         self.rates = [0.0, 0.0, 0.0, 0.0]
         self._batches: dict[int, _Batch] = {}
-
-    def targets(self, Y: Array) -> Array:
-        """The target rows the batches are gathered from (binary cross-entropy works
-        with ``1 - 2y``; every other loss with ``y`` itself)."""
-        if type(self.loss) is BinaryCrossEntropy:
-            return 1.0 - 2.0 * Y
-        return Y
 
     def batch(self, m: int) -> _Batch:
         found = self._batches.get(m)
@@ -146,6 +143,8 @@ class _Batch:
         forward, backward, loss_step = tuple(self.forward), tuple(self.backward), self.loss_step
         plan, m, weights = self.plan, self.m, tuple(self.weights)
         l2, sgd, rates = plan.l2, plan.sgd, plan.rates
+        flat_step = None if plan.fused else plan.flat_step
+        flat = plan.flat
         dot, add_reduce = np.dot, np.add.reduce
 
         def run(sample_weight: Array | None) -> float:
@@ -158,7 +157,10 @@ class _Batch:
             c = l2 / denom if denom else 0.0
             rates[3] = c
             if c:  # ½ α ‖W‖² / Σs on the loss (its gradient α W / Σs: in the stages)
-                value += 0.5 * c * sum(float(dot(w, w)) for w in weights)
+                squares = 0.0
+                for w in weights:
+                    squares += float(dot(w, w))
+                value += 0.5 * c * squares
             if sgd is not None:
                 if not denom:
                     return value  # all weights zero: no step
@@ -166,6 +168,10 @@ class _Batch:
                 rates[0], rates[1], rates[2] = lr, lr * (c + wd), lr * wd
             for bwd in backward:
                 bwd()
+            if flat_step is not None:  # eqs. 2-5 and 2-6 for every parameter at once
+                if rates[2]:
+                    np.multiply(flat, 1.0 - rates[2], out=flat)  # weight decay: all of them
+                flat_step(-rates[0])
             return value
 
         return run

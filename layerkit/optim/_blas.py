@@ -195,6 +195,19 @@ def axpy(x: Any, y: Any, a: float, tmp: Any) -> None:
     np.add(y, tmp, out=y)
 
 
+def axpy_updater(x: Any, y: Any) -> Any:
+    """``update(a)``: ``y += a x`` by BLAS axpy, addresses taken once (contiguous 1-d
+    arrays of one dtype; only when ``blas_available()``)."""
+    fn, n = _FNS["axpy"][y.dtype], y.size
+    ax, ay = x.__array_interface__["data"][0], y.__array_interface__["data"][0]
+
+    def update(a: float) -> None:
+        fn(n, a, ax, 1, ay, 1)
+
+    update.__dict__["_arrays"] = (x, y)  # keeps the arrays (and addresses) alive
+    return update
+
+
 def sgd_updater(W: Any, x: Any, delta: Any, b: Any = None, ones: Any = None) -> Any:
     """``update(lr, decay_W, decay_b)``: plain SGD on a Dense layer, fused into the
     products that give its gradient (eqs. 2-5, 2-6), ``W <- (1 - decay_W) W - lr xᵀδ``
