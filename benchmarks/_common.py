@@ -17,6 +17,8 @@ WORKLOADS = {
     "W1": (20_000, (784, 256, 128, 10), 128, np.float32),
     "W1-float64": (20_000, (784, 256, 128, 10), 128, np.float64),
     "W2": (50_000, (20, 64, 64, 2), 32, np.float32),
+    # a tiny one, so the test suite can check that the commands run (never timed there)
+    "smoke": (300, (12, 8, 3), 32, np.float32),
 }
 
 

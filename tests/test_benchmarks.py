@@ -1,0 +1,50 @@
+"""The benchmark commands run end to end (on a tiny workload: nothing here is timed)."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+RATIO = r"\d+\.\d\d"
+
+
+def _run(*args):
+    env = dict(os.environ, LAYERKIT_BENCH_NO_TORCH="1", LAYERKIT_BENCH_PAUSE="0")
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / args[0]), *args[1:]],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_training_benchmark_prints_the_side_by_side_ratios():
+    out = _run("bench_training.py", "--rounds", "2", "--workloads", "smoke", "--no-predict")
+    row = next(line for line in out.splitlines() if line.startswith("| smoke: n=300, 12-8-3"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert all(re.fullmatch(r"\d+\.\d{3}", c) for c in cells[1:4])  # floor, layerkit, sklearn
+    assert cells[4] == "n/a" and cells[7] == "n/a"  # PyTorch left out
+    assert re.fullmatch(RATIO, cells[5]) and re.fullmatch(RATIO, cells[6])
+
+
+@pytest.mark.parametrize("workload", ["smoke", "W2"])
+def test_breakdown_benchmark_accounts_for_the_epoch(workload):
+    out = _run("bench_breakdown.py", "--workload", workload, "--seconds", "0")
+    rows = [line for line in out.splitlines() if re.match(r"\| \d", line)]
+    assert len(rows) == 1
+    floor, ours, ratio, *parts = (float(c) for c in rows[0].strip("|").split("|"))
+    assert floor > 0 and ours > 0 and all(p > 0 for p in parts)
+    assert ratio == pytest.approx(ours / floor, rel=0.02)
+
+
+def test_memory_benchmark_measures_both_libraries():
+    out = _run("bench_memory.py", "--n", "2000")
+    for library in ("layerkit", "scikit-learn"):
+        assert re.search(rf"^\| {library} \| \d+\.\d \| -?\d+\.\d \|$", out, re.MULTILINE), out
