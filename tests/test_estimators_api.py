@@ -150,3 +150,26 @@ def test_partial_fit_is_absent_for_lbfgs():
     assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
     assert not hasattr(MLPRegressor(solver="lbfgs"), "partial_fit")
     assert hasattr(MLPClassifier(solver="sgd"), "partial_fit")
+
+
+@pytest.mark.parametrize("n_classes", [3, 80])  # short rows (max by columns) and long ones
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log_proba_is_the_log_softmax_of_the_logits(n_classes, dtype):
+    from scipy.special import log_softmax
+
+    from layerkit.estimators._classifier import _log_softmax_in_place
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(50, n_classes)).astype(dtype)
+    z[:2] *= 1e4  # rows far from zero: the max must come out first
+    z[2, 1] = np.nan  # a NaN row stays NaN
+    got = _log_softmax_in_place(z.copy())
+    expected = log_softmax(z.astype(np.float64), axis=1)
+    assert np.isnan(got[2]).all()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4 * (dtype == np.float32))
+    X = rng.normal(size=(40 * n_classes, 6)).astype(dtype)
+    y = np.arange(len(X)) % n_classes
+    est = MLPClassifier((8,), max_iter=200, tol=0.1, random_state=0).fit(X, y)
+    logits = est.network_.predict(X, logits=True).astype(np.float64)
+    np.testing.assert_allclose(est.predict_log_proba(X), log_softmax(logits, axis=1), rtol=1e-5)
+    np.testing.assert_allclose(est.predict_proba(X).sum(axis=1), 1.0, rtol=1e-5)

@@ -221,7 +221,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
         """
-        proba = np.exp(self._log_proba(X))
+        log_p = self._log_proba(X)
+        proba = np.exp(log_p, out=log_p)
         if proba.shape[1] == 2 and not self._multilabel():
             proba = proba[:, 1]
         return self._label_binarizer.inverse_transform(proba)
@@ -241,7 +242,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        return np.exp(self._log_proba(X))
+        log_p = self._log_proba(X)
+        return np.exp(log_p, out=log_p)
 
     def predict_log_proba(self, X: Any) -> Any:
         """Log-probabilities, computed from the logits (log-softmax, log-sigmoid).
@@ -265,9 +267,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         binary = self.n_outputs_ == 1 and not self._multilabel()
         last = type(net.layers[-1])
         if last is Softmax:
-            z = self._network_output(X, logits=True)
-            shifted = z - z.max(axis=1, keepdims=True)
-            log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            log_p = _log_softmax_in_place(self._network_output(X, logits=True))
         elif last is Sigmoid:
             z = self._network_output(X, logits=True)
             log_p = -_softplus(-z)  # log σ(z)
@@ -321,6 +321,23 @@ def _one_hot(binarizer: LabelBinarizer, y: Any) -> Any:
     Y = np.zeros((len(codes), len(binarizer.classes_)), dtype=np.float32)
     Y[np.arange(len(codes)), codes] = 1.0
     return Y
+
+
+def _log_softmax_in_place(z: Any) -> Any:
+    """``z - log Σ_j exp z_j`` per row, overwriting ``z`` (a fresh logits array), with
+    the row max taken out first so nothing overflows."""
+    k = z.shape[1]
+    if k <= 64:  # the max over short rows: k - 1 passes over columns beat one reduction
+        top = z[:, 0].copy()
+        for j in range(1, k):
+            np.maximum(top, z[:, j], out=top)
+    else:
+        top = z.max(axis=1)
+    z -= top[:, None]
+    total = np.exp(z) @ np.ones(k, z.dtype)  # row sums, as one product
+    np.log(total, out=total)
+    z -= total[:, None]
+    return z
 
 
 def _softplus(z: Any) -> Any:
