@@ -41,8 +41,8 @@ class TrainingPlan:
     ``batch(m)`` returns the ``_Batch`` for batches of ``m`` rows: fill its ``x`` and
     ``y`` arrays with the batch's rows, then ``run(sample_weight)`` gives
     the loss (with the L2 term) and leaves every gradient in the network's flat
-    ``grads``; or, for plain SGD on a large enough network, takes the step itself
-    (``sgd`` is then set, and the caller must not step again). Run it under
+    ``grads``; for plain SGD it also takes the step itself (``sgd`` is then set, and
+    the caller must not step again). Run it under
     ``np.errstate(all="ignore")``: an overflow inside is either answered (the softmax's
     cheap shift falls back to the row max) or shows as a non-finite loss.
     """
