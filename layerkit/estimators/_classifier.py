@@ -325,7 +325,7 @@ def _one_hot(binarizer: LabelBinarizer, y: Any) -> Any:
 
 def _log_softmax_in_place(z: Any) -> Any:
     """``z - log Σ_j exp z_j`` per row, overwriting ``z`` (a fresh logits array), with
-    the row max taken out first so nothing overflows."""
+    the row max taken out first so nothing overflows (``exp`` needs one temporary)."""
     k = z.shape[1]
     if k <= 64:  # the max over short rows: k - 1 passes over columns beat one reduction
         top = z[:, 0].copy()
