@@ -19,6 +19,7 @@ from sklearn.utils.multiclass import (
 )
 
 from ..layers import Layer, Sigmoid, Softmax
+from ..layers.activations import row_max
 from ..losses import BinaryCrossEntropy, CategoricalCrossEntropy
 from ..losses.base import Loss
 from ..network import Sequential
@@ -327,12 +328,7 @@ def _log_softmax_in_place(z: Any) -> Any:
     """``z - log Σ_j exp z_j`` per row, overwriting ``z`` (a fresh logits array), with
     the row max taken out first so nothing overflows (``exp`` needs one temporary)."""
     k = z.shape[1]
-    if k <= 64:  # the max over short rows: k - 1 passes over columns beat one reduction
-        top = z[:, 0].copy()
-        for j in range(1, k):
-            np.maximum(top, z[:, j], out=top)
-    else:
-        top = z.max(axis=1)
+    top = row_max(z)
     z -= top[:, None]
     total = np.exp(z) @ np.ones(k, z.dtype)  # row sums, as one product
     np.log(total, out=total)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..layers.activations import Sigmoid, Softmax, sigmoid, softmax
+from ..layers.activations import Sigmoid, Softmax, row_max, sigmoid, softmax
 from ..layers.base import Array
 from .base import Loss
 
@@ -94,8 +94,8 @@ class CategoricalCrossEntropy(Loss):
         return -y / np.maximum(a, eps)
 
     def per_example_from_logits(self, z: Array, y: Array) -> Array:
-        zmax = z.max(axis=1, keepdims=True)
-        lse = zmax[:, 0] + np.log(np.exp(z - zmax).sum(axis=1))
+        zmax = row_max(z)
+        lse = zmax + np.log(np.exp(z - zmax[:, None]).sum(axis=1))
         return y.sum(axis=1) * lse - np.einsum("ij,ij->i", y, z)
 
     def link_output(self, z: Array, out: Array) -> Array:

@@ -46,38 +46,13 @@ def _bind(lib: Any, template: str, integer: Any) -> dict[str, dict[Any, Any]] | 
         (np.float32, "s", ctypes.c_float),
         (np.float64, "d", ctypes.c_double),
     ):
+        # after the leading enums and sizes, gemm and gemv take the same operands:
+        # alpha, A, lda, B (x), ldb (incx), beta, C (y), ldc (incy)
+        operands = [real, ptr, integer, ptr, integer, real, ptr, integer]
         signatures = {
             "axpy": [integer, real, ptr, integer, ptr, integer],
-            "gemm": [
-                enum,
-                enum,
-                enum,
-                integer,
-                integer,
-                integer,
-                real,
-                ptr,
-                integer,
-                ptr,
-                integer,
-                real,
-                ptr,
-                integer,
-            ],
-            "gemv": [
-                enum,
-                enum,
-                integer,
-                integer,
-                real,
-                ptr,
-                integer,
-                ptr,
-                integer,
-                real,
-                ptr,
-                integer,
-            ],
+            "gemm": [enum, enum, enum, integer, integer, integer, *operands],
+            "gemv": [enum, enum, integer, integer, *operands],
         }
         for name, argtypes in signatures.items():
             fn = getattr(lib, template.format(kind + name), None)
@@ -109,47 +84,8 @@ def _address(a: Any) -> int:
     if entry is None or entry[0] is not a:
         if len(_POINTERS) > 256:
             _POINTERS.clear()
-        entry = _POINTERS[id(a)] = (a, a.__array_interface__["data"][0])
+        entry = _POINTERS[id(a)] = (a, _data(a))
     return entry[1]
-
-
-def _gemm_update(fns: Any, W: Any, x: Any, delta: Any, alpha: float, beta: float) -> None:
-    """W <- alpha xᵀ δ + beta W; x may have a row stride larger than its width."""
-    n_in, units = W.shape
-    fns["gemm"][W.dtype](
-        _ROW_MAJOR,
-        _TRANS,
-        _NO_TRANS,
-        n_in,
-        units,
-        x.shape[0],
-        alpha,
-        _address(x),
-        x.strides[0] // x.itemsize,
-        _address(delta),
-        units,
-        beta,
-        _address(W),
-        units,
-    )
-
-
-def _gemv_update(fns: Any, b: Any, delta: Any, ones: Any, alpha: float, beta: float) -> None:
-    m, units = delta.shape
-    fns["gemv"][b.dtype](
-        _ROW_MAJOR,
-        _TRANS,
-        m,
-        units,
-        alpha,
-        _address(delta),
-        units,
-        _address(ones),
-        1,
-        beta,
-        _address(b),
-        1,
-    )
 
 
 def _random(rng: np.random.Generator, shape: Any, dtype: Any) -> Any:
@@ -161,12 +97,11 @@ def _works(fns: Any) -> bool:
     for dtype in (np.float32, np.float64):
         x, y = _random(rng, 7, dtype), _random(rng, 7, dtype)
         expected = y + 0.5 * x
-        fns["axpy"][np.dtype(dtype)](7, 0.5, _address(x), 1, _address(y), 1)
+        _axpy_updater(fns, x, y)(0.5)
         W, xs, d = (_random(rng, s, dtype) for s in ((3, 4), (5, 3), (5, 4)))
         b, ones = _random(rng, 4, dtype), np.ones(5, dtype)
         W_expected, b_expected = 0.9 * W - 0.1 * xs.T @ d, b - 0.1 * d.sum(axis=0)
-        _gemm_update(fns, W, xs, d, -0.1, 0.9)
-        _gemv_update(fns, b, d, ones, -0.1, 1.0)
+        _sgd_updater(fns, W, xs, d, b, ones)(0.1, 0.1, 0.0)
         tol = 1e-5 if dtype == np.float32 else 1e-12
         if not (
             np.allclose(y, expected, rtol=tol)
@@ -174,11 +109,7 @@ def _works(fns: Any) -> bool:
             and np.allclose(b, b_expected, rtol=tol)
         ):
             return False
-    _POINTERS.clear()
     return True
-
-
-_FNS = _load()
 
 
 def blas_available() -> bool:
@@ -195,11 +126,18 @@ def axpy(x: Any, y: Any, a: float, tmp: Any) -> None:
     np.add(y, tmp, out=y)
 
 
+def _data(a: Any) -> int:
+    return int(a.__array_interface__["data"][0])
+
+
 def axpy_updater(x: Any, y: Any) -> Any:
     """``update(a)``: ``y += a x`` by BLAS axpy, addresses taken once (contiguous 1-d
     arrays of one dtype; only when ``blas_available()``)."""
-    fn, n = _FNS["axpy"][y.dtype], y.size
-    ax, ay = x.__array_interface__["data"][0], y.__array_interface__["data"][0]
+    return _axpy_updater(_FNS, x, y)
+
+
+def _axpy_updater(fns: Any, x: Any, y: Any) -> Any:
+    fn, n, ax, ay = fns["axpy"][y.dtype], y.size, _data(x), _data(y)
 
     def update(a: float) -> None:
         fn(n, a, ax, 1, ay, 1)
@@ -216,14 +154,17 @@ def sgd_updater(W: Any, x: Any, delta: Any, b: Any = None, ones: Any = None) -> 
     with ``x`` carrying a column of ones: then the one product updates both. Addresses
     are taken once here, so each call is just the BLAS calls. Only when
     ``blas_available()``; one dtype; ``W``, ``b``, ``delta`` C-contiguous."""
-    gemm, gemv = _FNS["gemm"][W.dtype], _FNS["gemv"][W.dtype]
+    return _sgd_updater(_FNS, W, x, delta, b, ones)
+
+
+def _sgd_updater(fns: Any, W: Any, x: Any, delta: Any, b: Any, ones: Any) -> Any:
+    gemm, gemv = fns["gemm"][W.dtype], fns["gemv"][W.dtype]
     n_in, units = W.shape
     m = x.shape[0]
     lda = x.strides[0] // x.itemsize
-    ax, ad, aw = (a.__array_interface__["data"][0] for a in (x, delta, W))
-    ab = b.__array_interface__["data"][0] if b is not None else 0
-    a1 = ones.__array_interface__["data"][0] if ones is not None else 0
-    keep = (W, x, delta, b, ones)  # the closure keeps the arrays (and addresses) alive
+    ax, ad, aw = _data(x), _data(delta), _data(W)
+    has_bias = b is not None
+    ab, a1 = (_data(b), _data(ones)) if has_bias else (0, 0)
 
     def update(lr: float, decay_W: float, decay_b: float) -> None:
         gemm(
@@ -242,7 +183,11 @@ def sgd_updater(W: Any, x: Any, delta: Any, b: Any = None, ones: Any = None) -> 
             aw,
             units,
         )
-        if keep[3] is not None:
+        if has_bias:
             gemv(_ROW_MAJOR, _TRANS, m, units, -lr, ad, units, a1, 1, 1.0 - decay_b, ab, 1)
 
+    update.__dict__["_arrays"] = (W, x, delta, b, ones)  # keeps them (and addresses) alive
     return update
+
+
+_FNS = _load()  # last: the self-test uses the updaters above
