@@ -85,7 +85,7 @@ class TorchMLP:
         for s in range(0, w.n, w.batch_size):
             idx = order[s : s + w.batch_size]
             xb, yb = self.X.index_select(0, idx), self.y.index_select(0, idx)
-            self.opt.zero_grad(set_to_none=False)
+            self.opt.zero_grad()  # PyTorch's default (set_to_none=True): no memset
             self.loss(self.model(xb), yb).backward()
             self.opt.step()
         return time.perf_counter() - start
