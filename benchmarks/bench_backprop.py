@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import table
 
 ARCHITECTURES = [(8, 6, 4), (20, 32, 10), (64, 128, 10), (200, 256, 128, 10)]
+HEAD = ["network", "parameters", "backprop (ms)", "finite differences (s)", "speed-up"]
 
 
 def main() -> None:
@@ -32,7 +33,8 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     loss = CategoricalCrossEntropy()
-    rows = []
+    rows: list[list[str]] = []
+    print(table(HEAD, []), flush=True)
     for sizes in ARCHITECTURES:
         layers = []
         for width in sizes[1:-1]:
@@ -61,13 +63,7 @@ def main() -> None:
                 f"{finite / backprop:,.0f}",
             ]
         )
-        print(rows[-1], flush=True)
-    print(
-        "\n"
-        + table(
-            ["network", "parameters", "backprop (ms)", "finite differences (s)", "speed-up"], rows
-        )
-    )
+        print(table(HEAD, rows[-1:]).splitlines()[-1], flush=True)  # a row as soon as measured
 
 
 if __name__ == "__main__":

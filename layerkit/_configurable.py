@@ -201,11 +201,35 @@ def _validating(init: Any) -> Any:
     @functools.wraps(init)
     def validating_init(self: Any, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
-        # validate once, in the outermost constructor of the call
+        # check and validate once, in the outermost constructor of the call
         if type(self).__init__ is validating_init:
+            _check_stored(self)
             self._validate_arguments()
 
     return validating_init
+
+
+def _check_stored(obj: Any) -> None:
+    """Every constructor argument must be kept as the attribute of the same name: it is
+    read back from there by ``get_params`` (so by ``clone`` and grid searches), by the
+    repr and by ``get_config`` (so by ``save``). One kept under another name would be
+    silently reset to its default by all of them."""
+    cls = type(obj)
+    for name, p in _signature(cls).items():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or name in obj.__dict__:
+            continue
+        if isinstance(getattr(cls, name, None), property):
+            raise TypeError(
+                f"{cls.__name__}: the constructor argument {name!r} is a property; keep "
+                f"it as a plain attribute, self.{name} = {name} (layerkit reads arguments "
+                "back from the instance's attributes)"
+            )
+        raise TypeError(
+            f"{cls.__name__}.__init__ does not keep its argument {name!r} as self.{name}: "
+            "layerkit, like scikit-learn, reads constructor arguments back from the "
+            "attributes of the same name (to clone, search over, show and save the "
+            f"object), so add `self.{name} = {name}` to __init__"
+        )
 
 
 def _build_model(cls: type) -> type[pydantic.BaseModel]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import require_instance
 from .exceptions import DivergenceError
 from .layers.base import Array
 from .losses.base import Loss
@@ -81,13 +82,33 @@ class EpochRunner:
         l2: float = 0.0,
         training: bool = True,
     ) -> None:
+        require_instance(net, Sequential, "net")
+        require_instance(loss, Loss, "loss")
+        require_instance(optimizer, Optimizer, "optimizer")
+        if "dtype" not in net.__dict__:
+            raise ValueError("training needs a built network: call net.build(n_features) first")
+        X = X if hasattr(X, "tocsr") or isinstance(X, np.ndarray) else np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != net.n_in_:
+            raise ValueError(
+                f"expected X of shape (n, {net.n_in_}) (the network was built for "
+                f"{net.n_in_} input features), got an array of shape {X.shape}"
+            )
         self.net, self.loss, self.optimizer = net, loss, optimizer
         self.X = X
-        Y = np.asarray(y)
-        Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
+        given = np.asarray(y)
+        Y = given.reshape(-1, 1) if given.ndim == 1 else given
+        if Y.ndim != 2 or Y.shape != (X.shape[0], net.n_out_):
+            hint = ""
+            if given.ndim == 1 and net.n_out_ > 1:
+                hint = (
+                    f"; for class labels give one-hot targets, e.g. np.eye({net.n_out_})[y]"
+                    " (or use layerkit.MLPClassifier, which encodes labels itself)"
+                )
+            raise ValueError(
+                f"expected y of shape ({X.shape[0]}, {net.n_out_}) (one row per row of X, "
+                f"one column per network output), got an array of shape {given.shape}{hint}"
+            )
         self.Y = Y if Y.dtype == net.dtype else Y.astype(net.dtype)
-        if self.Y.shape[0] != X.shape[0]:
-            raise ValueError(f"X has {X.shape[0]} rows but y has {self.Y.shape[0]}")
         self.rows = np.arange(X.shape[0]) if rows is None else np.array(rows, dtype=np.intp)
         self.order = self.rows.copy()
         self._contiguous = rows is None  # unshuffled batches are views of X

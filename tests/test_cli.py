@@ -238,6 +238,11 @@ def test_inspect_describes_architecture_parameters_history_and_format(trained, c
     info = json.loads(out)
     assert info["format_version"] == 1 and info["parameters"] == 131
     assert info["history"]["epochs"] == len(info["history"]["loss_curve"])
+    # hyperparameters as JSON data, not repr strings; objects with their type and config
+    hyper = info["hyperparameters"]
+    assert hyper["random_state"] == 0
+    assert hyper["solver"]["type"] == "Adam" and hyper["solver"]["config"]["learning_rate"] == 0.01
+    assert [layer["repr"] for layer in hyper["layers"]] == ["Dense(units=16)", "Tanh()"]
 
 
 def test_inspect_a_bare_network_file(tmp_path, capsys):

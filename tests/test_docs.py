@@ -2,7 +2,8 @@
 
 ```python blocks are executed; in ```bash blocks, every line that starts with
 ``layerkit `` is run through the command's entry point and must succeed (other shell
-lines, such as installs, are not run); a ```toml block whose first line is
+lines are not run: install lines are checked against the package's extras, and
+``python benchmarks/...`` lines against the benchmarks folder); a ```toml block whose first line is
 ``# file: NAME`` is written to NAME. A python block whose first line is
 ``# requires: MODULE`` is skipped where MODULE cannot be imported (scikit-learn's
 callbacks need scikit-learn >= 1.9, hence Python >= 3.11). Each file runs in a fresh
@@ -81,3 +82,27 @@ def test_the_guide_links_every_page():
     for page in sorted((ROOT / "docs").glob("*.md")):
         if page.name != "README.md":
             assert f"({page.name})" in index, f"docs/README.md does not link {page.name}"
+
+
+def shell_lines(path):
+    for language, code in blocks(path):
+        if language == "bash":
+            yield from code.replace("\\\n", " ").splitlines()
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
+def test_install_and_benchmark_lines_name_what_exists(path):
+    """layerkit is installed from a clone (it is not on PyPI), with extras it declares;
+    the benchmark scripts named exist."""
+    from importlib.metadata import metadata
+
+    extras = set(metadata("layerkit").get_all("Provides-Extra") or [])
+    assert {"plot", "test"} <= extras
+    for line in shell_lines(path):
+        if "pip install" in line:
+            assert "layerkit[" not in line, f"{path.name}: {line!r} installs from PyPI"
+            for group in re.findall(r"\.\[([\w,-]+)\]", line):
+                unknown = set(group.split(",")) - extras
+                assert not unknown, f"{path.name}: {line!r} names unknown extras {unknown}"
+        for script in re.findall(r"(benchmarks/\w+\.py)", line):
+            assert (ROOT / script).is_file(), f"{path.name}: {line!r}: no {script}"

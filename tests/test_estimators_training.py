@@ -262,7 +262,9 @@ def test_custom_layers_replace_hidden_layer_sizes(iris):
     X, y = iris
     clf = MLPClassifier(
         hidden_layer_sizes=(100, 100), layers=[Dense(7), ReLU()], solver="lbfgs", random_state=0
-    ).fit(X, y)
+    )
+    with pytest.warns(UserWarning, match=r"hidden_layer_sizes=\[100, 100\] is ignored"):
+        clf.fit(X, y)
     assert [c.shape for c in clf.coefs_] == [(4, 7), (7, 3)]
     assert clf.n_layers_ == 3
 
@@ -288,7 +290,7 @@ def test_a_failed_fit_leaves_the_estimator_as_it_was(iris):
     assert not any(k.endswith("_") for k in vars(clf))
     good = MLPClassifier((4,), solver="lbfgs", random_state=0).fit(X, y)
     before = {k: copy.deepcopy(v) for k, v in vars(good).items()}
-    good.set_params(layers=[Dense(4), Explodes()], solver="adam")
+    good.set_params(layers=[Dense(4), Explodes()], hidden_layer_sizes=100, solver="adam")
     Explodes.calls = 0
     with pytest.raises(RuntimeError, match="boom"):
         good.fit(X, y)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect as _inspect
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._configurable import Configurable, registry_name_of
 from ..exceptions import ModelFileError
 from ..io import read_manifest
 from ..io._values import decode
@@ -88,7 +90,8 @@ def _history(fitted: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _changed_hyperparameters(model: Any, saved: dict[str, Any]) -> dict[str, Any]:
-    """The hyperparameters that differ from the class's defaults (as repr strings)."""
+    """The hyperparameters that differ from the class's defaults, as JSON data (see
+    ``_as_json``)."""
     defaults = {
         name: p.default
         for name, p in _inspect.signature(type(model).__init__).parameters.items()
@@ -99,8 +102,34 @@ def _changed_hyperparameters(model: Any, saved: dict[str, Any]) -> dict[str, Any
         current = getattr(model, name, decode(value))
         default = defaults.get(name, object())
         if not (type(current) is type(default) and _equal(current, default)):
-            changed[name] = repr(current)
+            changed[name] = _as_json(current)
     return changed
+
+
+def _as_json(value: Any) -> Any:
+    """Numbers, strings, booleans and None as themselves, tuples as lists, a layerkit
+    object as ``{"type", "config", "repr"}``, anything else as its repr."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, (list, tuple)):
+        return [_as_json(v) for v in value]
+    if isinstance(value, Configurable):
+        config = {k: _as_json(v) for k, v in value.get_config().items()}
+        return {"type": registry_name_of(value), "config": config, "repr": repr(value)}
+    return repr(value)
+
+
+def _show(value: Any) -> str:
+    """``_as_json``'s data as Python-like text."""
+    if isinstance(value, dict) and "repr" in value:
+        return str(value["repr"])
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return repr(value)
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -162,6 +191,6 @@ def render(info: dict[str, Any]) -> str:
                 f"{history['best_validation_score']:.4f}"
             )
     if info["hyperparameters"]:
-        changed = ", ".join(f"{k}={v}" for k, v in info["hyperparameters"].items())
+        changed = ", ".join(f"{k}={_show(v)}" for k, v in info["hyperparameters"].items())
         lines.append(f"hyperparameters (other than the defaults): {changed}")
     return "\n".join(lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -114,12 +115,46 @@ def _check_layers(value: Any) -> bool:
 _check_layers.text = "None or a list of layerkit Layer objects"  # type: ignore[attr-defined]
 
 
+def _with_layer_params(owner: str, layers: Any, params: dict[str, Any]) -> Any:
+    """A copy of ``layers`` with ``layers__<i>`` replaced and ``layers__<i>__<arg>`` set
+    (on copies of the layers: the caller's objects stay as they are)."""
+    if not isinstance(layers, (list, tuple)):
+        raise ValueError(
+            f"{owner}: cannot set {next(iter(params))!r}: layers is {layers!r}, not a list "
+            "of layers (the hidden layers then come from hidden_layer_sizes and "
+            "activation); set layers to a list first"
+        )
+    new = list(layers)
+    changes: dict[int, dict[str, Any]] = {}
+    for key, value in sorted(params.items(), key=lambda kv: kv[0].count("__")):
+        index, _, argument = key[len("layers__") :].partition("__")
+        if not index.isdigit() or int(index) >= len(new):
+            raise ValueError(
+                f"{owner}: {key!r} names layer {index!r}, but layers has {len(new)} "
+                f"entries (indices 0 to {len(new) - 1})"
+            )
+        i = int(index)
+        if not argument:
+            new[i] = value
+            continue
+        if not isinstance(new[i], Layer):
+            raise ValueError(f"{owner}: cannot set {key!r}: layers[{i}] is {new[i]!r}")
+        changes.setdefault(i, {})[argument] = value
+    for i, arguments in changes.items():
+        new[i] = copy.deepcopy(new[i]).set_params(**arguments)
+    return type(layers)(new)
+
+
 class BaseMLP(CallbackSupportMixin, BaseEstimator):
     """Shared machinery of the layerkit MLP estimators (use the subclasses)."""
 
     #: Rules of the parameters a subclass adds (``loss``, ``class_weight``).
     _extra_rules: ClassVar[dict[str, v.Rule]] = {}
     _y_numeric: ClassVar[bool] = True
+
+    layers: Any
+    hidden_layer_sizes: Any
+    activation: str
 
     # fitted state
     network_: Sequential
@@ -150,12 +185,65 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     def _score_arrays(self, X: Any, y: Any, sample_weight: Any) -> float:
         raise NotImplementedError
 
+    # ----------------------------------------------------------------- parameters
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The estimator's parameters; with ``deep``, also those of the objects it holds:
+        ``solver__learning_rate``, ``loss__delta``, and for a ``layers`` list
+        ``layers__<i>`` (the i-th layer) and ``layers__<i>__<argument>``."""
+        params = super().get_params(deep=deep)
+        layers = params.get("layers")
+        if deep and isinstance(layers, (list, tuple)):
+            for i, layer in enumerate(layers):
+                params[f"layers__{i}"] = layer
+                if isinstance(layer, Layer):
+                    for key, value in layer.get_params().items():
+                        params[f"layers__{i}__{key}"] = value
+        return params
+
+    def set_params(self, **params: Any) -> BaseMLP:
+        """Set parameters, nested ones included (``solver__learning_rate=0.01``,
+        ``layers__0__units=64``, ``layers__1=Tanh()``). A layer is never changed in
+        place: ``layers`` becomes a new list holding a changed copy of it."""
+        owner = type(self).__name__
+        in_layers = {k: params.pop(k) for k in list(params) if k.startswith("layers__")}
+        for key in params:
+            prefix = key.split("__", 1)[0]
+            holder = params.get(prefix, self.__dict__.get(prefix))
+            if "__" in key and prefix in self.__dict__ and not hasattr(holder, "set_params"):
+                raise ValueError(
+                    f"{owner}: cannot set {key!r}: {prefix} is {holder!r}, which has no "
+                    f"parameters of its own; give {prefix} a layerkit object to set its "
+                    "arguments one by one"
+                )
+        super().set_params(**params)
+        if in_layers:
+            self.layers = _with_layer_params(owner, self.layers, in_layers)
+        return self
+
     # ----------------------------------------------------------------- validation
     def _validate_params(self) -> None:
         rules = dict(_COMMON_RULES)
         rules["layers"] = _check_layers
         rules.update(self._extra_rules)
         v.check_params(type(self).__name__, self.get_params(deep=False), rules)
+        if self.layers is not None:
+            sizes = self.hidden_layer_sizes
+            ignored = [
+                f"{name}={value!r}"
+                for name, value, default in (
+                    ("hidden_layer_sizes", [sizes] if np.ndim(sizes) == 0 else list(sizes), [100]),
+                    ("activation", self.activation, "relu"),
+                )
+                if value != default
+            ]
+            if ignored:  # (as scikit-learn warns of C ignored under penalty=None)
+                warnings.warn(
+                    f"{type(self).__name__}: layers replaces hidden_layer_sizes and "
+                    f"activation, so {' and '.join(ignored)} is ignored; leave them at "
+                    "their defaults, or set layers=None",
+                    UserWarning,
+                    stacklevel=3,
+                )
 
     def _is_stochastic(self) -> bool:
         return not (isinstance(self.solver, str) and self.solver == "lbfgs")
@@ -163,7 +251,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     # ----------------------------------------------------------------- building
     def _gain(self) -> float:
         # scikit-learn draws U(±sqrt(6/(fan_in+fan_out))), or ±sqrt(2/...) for logistic
-        return math.sqrt(1.0 / 3.0) if self.activation == "logistic" else 1.0
+        logistic = self.layers is None and self.activation == "logistic"
+        return math.sqrt(1.0 / 3.0) if logistic else 1.0
 
     def _hidden_layers(self) -> list[Layer]:
         if self.layers is not None:

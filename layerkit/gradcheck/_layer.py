@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import require_instance
 from ..layers.base import Layer
 from ._common import check_config_round_trip, check_copies, unchanged
 from ._core import GradientReport, Tolerance, as_float64, compare, expect, run_checks
@@ -80,6 +81,7 @@ def check_layer(
     >>> report.worst_error < 1e-6, report.failed
     (True, {})
     """
+    require_instance(layer, Layer, "the layer given to check_layer")
     tol = Tolerance(eps, rtol, atol, max_entries)
     rng = np.random.default_rng(random_state)
     if x is None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import require_instance
 from ..losses.base import Loss
 from ._common import check_config_round_trip, check_copies, unchanged
 from ._core import GradientReport, Tolerance, compare, expect, run_checks
@@ -71,6 +72,7 @@ def check_loss(
     >>> sorted(report.errors)
     ['a', 'logits']
     """
+    require_instance(loss, Loss, "the loss given to check_loss")
     tol = Tolerance(eps, rtol, atol, max_entries)
     rng = np.random.default_rng(random_state)
     if a is None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import require_instance
 from ..optim.base import Optimizer
 from ._common import check_config_round_trip, check_copies, unchanged
 from ._core import GradientReport, expect, run_checks
@@ -59,6 +60,7 @@ def check_optimizer(
     >>> check_optimizer(SGD(learning_rate=0.1, momentum=0.9)).failed
     {}
     """
+    require_instance(optimizer, Optimizer, "the optimizer given to check_optimizer")
     rng = np.random.default_rng(random_state)
     target = {"0.W": rng.normal(size=(4, 3)), "0.b": rng.normal(size=3)}
     start = {k: v + rng.normal(size=v.shape) for k, v in target.items()}

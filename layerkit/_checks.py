@@ -1,0 +1,22 @@
+"""Argument checks shared by the public entry points."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def require_instance(obj: Any, base: type, what: str) -> None:
+    """A clear TypeError unless ``obj`` is an instance of ``base``; ``what`` names the
+    argument ("loss", "the layer given to check_layer"). A class given instead of an
+    instance, the usual slip, is named as such."""
+    if isinstance(obj, base):
+        return
+    if isinstance(obj, type) and issubclass(obj, base):
+        raise TypeError(
+            f"expected {what} to be a {base.__name__} instance, got the class "
+            f"{obj.__name__}; did you mean {obj.__name__}()?"
+        )
+    raise TypeError(
+        f"expected {what} to be a layerkit {base.__name__} instance, got "
+        f"{type(obj).__name__}: {obj!r}"
+    )

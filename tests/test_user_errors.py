@@ -1,0 +1,232 @@
+"""Slips a new user makes, each answered by an error naming what was expected and got,
+and nested parameters of the objects an estimator holds (found by a new-user trial)."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_iris
+from sklearn.model_selection import GridSearchCV
+
+import layerkit
+from layerkit import MLPClassifier, MLPRegressor, Sequential
+from layerkit.gradcheck import check_layer, check_loss, check_optimizer
+from layerkit.layers import Dense, Layer, LeakyReLU, ReLU, Softmax, Tanh
+from layerkit.losses import CategoricalCrossEntropy, SquaredError
+from layerkit.optim import SGD, Adam
+
+X, y = load_iris(return_X_y=True)
+# the fits here are kept short: what they test is not convergence
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+# ------------------------------------------------------------------ stored arguments
+def test_an_argument_kept_under_another_name_is_refused_at_construction():
+    class KeptElsewhere(Layer, register=False):
+        def __init__(self, scale: float = 2.0):
+            self.s = scale
+
+    with pytest.raises(
+        TypeError,
+        match=r"KeptElsewhere.__init__ does not keep its argument "
+        r"'scale' as self.scale.*self.scale = scale",
+    ):
+        KeptElsewhere(3.0)
+
+
+def test_an_argument_behind_a_property_is_refused():
+    class Hidden(Layer, register=False):
+        def __init__(self, scale: float = 2.0):
+            self._scale = scale
+
+        @property
+        def scale(self) -> float:
+            return self._scale
+
+    with pytest.raises(TypeError, match="'scale' is a property"):
+        Hidden()
+
+
+def test_a_stored_argument_survives_clone():
+    class Scaled(Layer, register=False):
+        def __init__(self, scale: float = 2.0):
+            self.scale = scale
+
+    est = MLPClassifier(layers=[Dense(4), Scaled(3.0)])
+    assert clone(est).layers[1].scale == 3.0
+
+
+# ------------------------------------------------------------------ checkers
+@pytest.mark.parametrize(
+    "checker, cls, base",
+    [
+        (check_layer, Tanh, "Layer"),
+        (check_loss, SquaredError, "Loss"),
+        (check_optimizer, SGD, "Optimizer"),
+    ],
+)
+def test_checkers_name_a_class_given_instead_of_an_instance(checker, cls, base):
+    with pytest.raises(
+        TypeError,
+        match=rf"to be a {base} instance, got the class "
+        rf"{cls.__name__}; did you mean {cls.__name__}\(\)\?",
+    ):
+        checker(cls)
+    with pytest.raises(TypeError, match=rf"layerkit {base} instance, got str: 'x'"):
+        checker("x")
+
+
+# ------------------------------------------------------------------ Sequential.fit
+def _net(n_out: int = 3) -> Sequential:
+    return Sequential([Dense(n_out), Softmax()]).build(4, random_state=0)
+
+
+def test_fit_with_class_labels_says_one_hot_is_expected():
+    with pytest.raises(
+        ValueError,
+        match=r"expected y of shape \(150, 3\).*got an array of "
+        r"shape \(150,\); for class labels give one-hot targets, e\.g\. np\.eye\(3\)",
+    ):
+        _net().fit(X, y, loss=CategoricalCrossEntropy(), optimizer=SGD(), max_iter=1)
+
+
+def test_fit_with_the_wrong_number_of_features():
+    with pytest.raises(
+        ValueError,
+        match=r"expected X of shape \(n, 4\).*got an array of shape "
+        r"\(150, 2\)",
+    ):
+        _net().fit(X[:, :2], np.eye(3)[y], loss=CategoricalCrossEntropy(), optimizer=SGD())
+
+
+@pytest.mark.parametrize(
+    "loss, optimizer, pattern",
+    [
+        (SquaredError, SGD(), r"expected loss to be a Loss instance, got the class SquaredError"),
+        ("mse", SGD(), r"expected loss to be a layerkit Loss instance, got str: 'mse'"),
+        (SquaredError(), "sgd", r"optimizer to be a layerkit Optimizer instance, got str"),
+    ],
+)
+def test_fit_names_a_loss_or_optimizer_of_the_wrong_kind(loss, optimizer, pattern):
+    with pytest.raises(TypeError, match=pattern):
+        _net().fit(X, np.eye(3)[y], loss=loss, optimizer=optimizer)
+
+
+def test_fit_needs_a_built_network():
+    with pytest.raises(ValueError, match=r"built network: call net.build\(n_features\)"):
+        Sequential([Dense(3)]).fit(X, np.eye(3)[y], loss=SquaredError(), optimizer=SGD())
+
+
+def test_fit_accepts_lists_as_forward_does():
+    net = _net()
+    losses = net.fit(
+        X.tolist(),
+        np.eye(3)[y].tolist(),
+        loss=CategoricalCrossEntropy(),
+        optimizer=SGD(0.1),
+        max_iter=3,
+        random_state=0,
+    )
+    same = _net().fit(
+        X,
+        np.eye(3)[y],
+        loss=CategoricalCrossEntropy(),
+        optimizer=SGD(0.1),
+        max_iter=3,
+        random_state=0,
+    )
+    assert losses == same
+
+
+# ------------------------------------------------------------------ nested parameters
+def test_layer_arguments_are_nested_parameters_set_on_copies():
+    layers = [Dense(8), LeakyReLU(0.1)]
+    clf = MLPClassifier(layers=layers, solver="lbfgs", max_iter=20)
+    params = clf.get_params()
+    assert params["layers__0"] is layers[0]
+    assert params["layers__0__units"] == 8 and params["layers__1__negative_slope"] == 0.1
+    assert "layers__0" not in clf.get_params(deep=False)
+    clf.set_params(layers__0__units=3, layers__1=Tanh())
+    assert clf.layers[0].units == 3 and isinstance(clf.layers[1], Tanh)
+    assert layers[0].units == 8 and isinstance(layers[1], LeakyReLU)  # the user's, untouched
+    clf.fit(X, y)
+    assert clf.coefs_[0].shape == (4, 3)
+
+
+def test_a_grid_over_a_layer_argument():
+    search = GridSearchCV(
+        MLPClassifier(layers=[Dense(4), ReLU()], solver="lbfgs", max_iter=50, random_state=0),
+        {"layers__0__units": [2, 6]},
+        cv=2,
+    ).fit(X, y)
+    widths = {est_params["layers__0__units"] for est_params in search.cv_results_["params"]}
+    assert widths == {2, 6}
+    assert search.best_estimator_.coefs_[0].shape[1] == search.best_params_["layers__0__units"]
+
+
+@pytest.mark.parametrize(
+    "params, pattern",
+    [
+        ({"layers__2__units": 3}, r"'layers__2__units' names layer '2', but layers has 2 entries"),
+        ({"layers__0__unitz": 3}, r"Dense has no parameter 'unitz'"),
+        ({"layers__0__units": -1}, r"Dense: units must be greater than or equal to 1"),
+    ],
+)
+def test_bad_layer_parameters_are_named(params, pattern):
+    clf = MLPClassifier(layers=[Dense(8), ReLU()])
+    with pytest.raises(ValueError, match=pattern):
+        clf.set_params(**params)
+    assert clf.layers[0].units == 8
+
+
+def test_layer_parameters_without_a_layer_list():
+    with pytest.raises(ValueError, match=r"cannot set 'layers__0__units': layers is None"):
+        MLPClassifier().set_params(layers__0__units=3)
+
+
+def test_an_argument_of_a_solver_given_by_name():
+    with pytest.raises(
+        ValueError,
+        match=r"cannot set 'solver__learning_rate': solver is 'adam'"
+        r", which has no parameters of its own",
+    ):
+        MLPClassifier().set_params(solver__learning_rate=0.1)
+    clf = MLPClassifier(solver=Adam()).set_params(solver__learning_rate=0.1)
+    assert clf.solver.learning_rate == 0.1
+    clf = MLPClassifier().set_params(solver=SGD(), solver__learning_rate=0.2)
+    assert clf.solver.learning_rate == 0.2
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_sizes_or_activation_beside_layers_are_named_as_ignored(cls):
+    est = cls(hidden_layer_sizes=(3,), activation="logistic", layers=[Dense(8), ReLU()])
+    est.set_params(solver="lbfgs", max_iter=5, random_state=0)
+    with pytest.warns(
+        UserWarning,
+        match=r"layers replaces hidden_layer_sizes and activation, "
+        r"so hidden_layer_sizes=\[3\] and activation='logistic' is ignored",
+    ):
+        est.fit(X, y)
+    # ignored indeed: the same model as without them (the output layer's init included)
+    plain = cls(layers=[Dense(8), ReLU()], solver="lbfgs", max_iter=5, random_state=0)
+    np.testing.assert_array_equal(est.predict(X), plain.fit(X, y).predict(X))
+    for a, b in zip(est.coefs_, plain.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    cls(hidden_layer_sizes=100, layers=[Dense(2), ReLU()], solver="lbfgs", max_iter=5).fit(X, y)
+
+
+def test_nested_parameters_survive_pickle_and_clone():
+    clf = MLPClassifier(layers=[Dense(8), ReLU()]).set_params(layers__0__units=5)
+    assert pickle.loads(pickle.dumps(clf)).layers[0].units == 5
+    assert clone(clf).get_params()["layers__0__units"] == 5
+
+
+# ------------------------------------------------------------------ saving
+def test_saving_into_a_missing_folder_names_it(tmp_path):
+    net = _net()
+    with pytest.raises(FileNotFoundError, match=r"the folder '.*nowhere' does not exist"):
+        layerkit.save(net, tmp_path / "nowhere" / "model.lkm")
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        layerkit.save(net, tmp_path)
+    assert list(tmp_path.iterdir()) == []
