@@ -276,6 +276,34 @@ test_fraction = 1.5
             "validation.test_fraction: Input should be less than 1 (got 1.5)",
         ],
     ),
+    "structure and objects together": (
+        """
+task = "clasification"
+loss = {type = "SquaredErr"}
+[data]
+path = "iris.csv"
+target = "species"
+[[layers]]
+type = "Dense"
+units = -3
+[[layers]]
+type = "ReLu"
+[optimizer]
+type = "Adam"
+learning_rate = -1
+[training]
+epochs = 3
+""",
+        [
+            "6 problem(s)",
+            "task: Input should be 'classification' or 'regression'",
+            "training.epochs: unknown field",
+            "layers.0.units: Input should be greater than or equal to 1 (got -3)",
+            "layers.1.type: unknown layer 'ReLu'; known: ",
+            "loss.type: unknown loss 'SquaredErr'",
+            "optimizer.learning_rate: Input should be greater than 0",
+        ],
+    ),
     "layer, loss and optimizer arguments": (
         """
 task = "classification"
@@ -324,7 +352,7 @@ learning_rate = -1
     "a plugin that does not import": (
         'task = "regression"\nplugins = ["no_such_module_xyz"]\n[data]\npath = "iris.csv"\n'
         'target = "petal_width"',
-        ["plugins.0: cannot import 'no_such_module_xyz'"],
+        ["plugins.0: no module 'no_such_module_xyz' (looked in", "add that folder to PYTHONPATH"],
     ),
 }
 
@@ -349,7 +377,10 @@ def test_a_bad_experiment_lists_each_problem_and_exits_non_zero(case, tmp_path, 
         (["predict", "{tmp}/none.lkm", "{tmp}/iris.csv", "-o", "{tmp}/p.csv"], "no model file"),
         (["inspect", "{tmp}/iris.csv"], "not a zip archive"),
         (["inspect", "{tmp}/none.lkm"], "no model file at"),
-        (["inspect", "{tmp}/none.lkm", "--plugin", "not_a_module_xyz"], "--plugin: cannot import"),
+        (
+            ["inspect", "{tmp}/none.lkm", "--plugin", "not_a_module_xyz"],
+            "--plugin: no module 'not_a_module_xyz' (looked in",
+        ),
     ],
 )
 def test_missing_and_wrong_files_get_a_clear_message(argv, message, tmp_path, iris_csv, capsys):

@@ -128,29 +128,45 @@ def load_experiment(path: Path) -> Loaded:
             f"{path}: the experiment must be a table of fields (task, data, ...), got a "
             f"{type(raw).__name__}"
         )
+    base = path.resolve().parent
     try:
         experiment = Experiment.model_validate(raw)
     except pydantic.ValidationError as err:
-        raise CLIError(_report(path, _problems(err))) from None
-    base = path.resolve().parent
+        # the structure is wrong; still check the objects whose specs can be read, so
+        # that every problem is listed at once
+        problems = _problems(err)
+        plugins = raw.get("plugins", [])
+        if isinstance(plugins, list) and all(isinstance(p, str) for p in plugins):
+            try:
+                import_plugins(plugins, [str(base)], lambda i, name: f"plugins.{i}")
+            except CLIError as plugin_error:
+                problems.append(str(plugin_error))
+            else:
+                _build_objects(raw.get("layers"), raw.get("loss"), raw.get("optimizer"), problems)
+        raise CLIError(_report(path, problems)) from None
     # a plugin may sit next to the experiment file
     import_plugins(experiment.plugins, [str(base)], lambda i, name: f"{path}: plugins.{i}")
-    problems: list[str] = []
-    layers = None
-    if experiment.layers is not None:
-        layers = [
-            _build("layer", spec, f"layers.{i}", problems)
-            for i, spec in enumerate(experiment.layers)
-        ]
-    loss = experiment.loss
-    if isinstance(loss, ObjectSpec):
-        loss = _build("loss", loss, "loss", problems)
-    optimizer = experiment.optimizer
-    if isinstance(optimizer, ObjectSpec):
-        optimizer = _build("optimizer", optimizer, "optimizer", problems)
+    problems = []
+    layers, loss, optimizer = _build_objects(
+        experiment.layers, experiment.loss, experiment.optimizer, problems
+    )
     if problems:
         raise CLIError(_report(path, problems))
     return Loaded(experiment=experiment, base=base, layers=layers, loss=loss, optimizer=optimizer)
+
+
+def _build_objects(layers: Any, loss: Any, optimizer: Any, problems: list[str]) -> tuple:
+    """The layers, loss and optimizer built from their specs (ObjectSpec, or raw tables
+    with a ``type``); anything else is passed through as given. Problems are added."""
+
+    def built(kind: str, spec: Any, where: str) -> Any:
+        if isinstance(spec, dict) and isinstance(spec.get("type"), str):
+            spec = ObjectSpec.model_validate(spec)
+        return _build(kind, spec, where, problems) if isinstance(spec, ObjectSpec) else spec
+
+    if isinstance(layers, list):
+        layers = [built("layer", spec, f"layers.{i}") for i, spec in enumerate(layers)]
+    return layers, built("loss", loss, "loss"), built("optimizer", optimizer, "optimizer")
 
 
 def _read(path: Path) -> Any:

@@ -27,6 +27,15 @@ def import_plugins(
         for i, name in enumerate(modules):
             try:
                 importlib.import_module(name)
+            except ModuleNotFoundError as err:
+                if err.name != name.split(".")[0]:
+                    raise CLIError(f"{where(i, name)}: cannot import {name!r}: {err}") from None
+                folders = ", ".join(directories)
+                raise CLIError(
+                    f"{where(i, name)}: no module {name!r} (looked in {folders}, then the "
+                    f"installed packages); run the command from the folder that holds "
+                    f"{name.split('.')[0]}.py, or add that folder to PYTHONPATH"
+                ) from None
             except Exception as err:
                 raise CLIError(
                     f"{where(i, name)}: cannot import {name!r}: {type(err).__name__}: {err}"
