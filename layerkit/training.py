@@ -95,11 +95,14 @@ class EpochRunner:
             )
         self.net, self.loss, self.optimizer = net, loss, optimizer
         self.X = X
-        given = np.asarray(y)
+        given = np.asarray(y.toarray() if hasattr(y, "toarray") else y)  # (sparse: dense)
         Y = given.reshape(-1, 1) if given.ndim == 1 else given
         if Y.ndim != 2 or Y.shape != (X.shape[0], net.n_out_):
             hint = ""
-            if given.ndim == 1 and net.n_out_ > 1:
+            labels = given.dtype.kind in "iub" or (
+                given.dtype.kind == "f" and bool(np.all(given == np.round(given)))
+            )
+            if given.ndim == 1 and net.n_out_ > 1 and labels:
                 hint = (
                     f"; for class labels give one-hot targets, e.g. np.eye({net.n_out_})[y]"
                     " (or use layerkit.MLPClassifier, which encodes labels itself)"

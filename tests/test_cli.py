@@ -242,7 +242,33 @@ def test_inspect_describes_architecture_parameters_history_and_format(trained, c
     hyper = info["hyperparameters"]
     assert hyper["random_state"] == 0
     assert hyper["solver"]["type"] == "Adam" and hyper["solver"]["config"]["learning_rate"] == 0.01
-    assert [layer["repr"] for layer in hyper["layers"]] == ["Dense(units=16)", "Tanh()"]
+    assert [layer["type"] for layer in hyper["layers"]] == ["Dense", "Tanh"]
+    assert hyper["layers"][0]["config"]["units"] == 16
+    assert info["hyperparameters_repr"]["layers"] == "[Dense(units=16), Tanh()]"
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_inspect_shows_hyperparameters_as_written(tmp_path, capsys):
+    import math
+
+    from sklearn.datasets import load_iris
+
+    import layerkit
+    from layerkit import MLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    clf = MLPClassifier(
+        (5,), class_weight={0: 2.0, 1: 1.0, 2: 1.0}, n_iter_no_change=math.inf, max_iter=300
+    ).fit(X, y)
+    layerkit.save(clf, tmp_path / "m.lkm")
+    status, out, _ = run(capsys, "inspect", tmp_path / "m.lkm")
+    assert status == 0
+    assert "class_weight={0: 2.0, 1: 1.0, 2: 1.0}" in out
+    assert "hidden_layer_sizes=(5,)" in out and "n_iter_no_change=inf" in out
+    status, out, _ = run(capsys, "inspect", tmp_path / "m.lkm", "--json")
+    hyper = json.loads(out)["hyperparameters"]
+    assert hyper["class_weight"] == {"0": 2.0, "1": 1.0, "2": 1.0}
+    assert hyper["hidden_layer_sizes"] == [5] and hyper["n_iter_no_change"] == "inf"
 
 
 def test_inspect_a_bare_network_file(tmp_path, capsys):

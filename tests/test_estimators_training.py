@@ -263,7 +263,7 @@ def test_custom_layers_replace_hidden_layer_sizes(iris):
     clf = MLPClassifier(
         hidden_layer_sizes=(100, 100), layers=[Dense(7), ReLU()], solver="lbfgs", random_state=0
     )
-    with pytest.warns(UserWarning, match=r"hidden_layer_sizes=\[100, 100\] is ignored"):
+    with pytest.warns(UserWarning, match=r"hidden_layer_sizes=\(100, 100\) is ignored"):
         clf.fit(X, y)
     assert [c.shape for c in clf.coefs_] == [(4, 7), (7, 3)]
     assert clf.n_layers_ == 3

@@ -5,6 +5,7 @@ import pickle
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.datasets import load_iris
 from sklearn.model_selection import GridSearchCV
@@ -12,7 +13,7 @@ from sklearn.model_selection import GridSearchCV
 import layerkit
 from layerkit import MLPClassifier, MLPRegressor, Sequential
 from layerkit.gradcheck import check_layer, check_loss, check_optimizer
-from layerkit.layers import Dense, Layer, LeakyReLU, ReLU, Softmax, Tanh
+from layerkit.layers import Dense, Identity, Layer, LeakyReLU, ReLU, Softmax, Tanh
 from layerkit.losses import CategoricalCrossEntropy, SquaredError
 from layerkit.optim import SGD, Adam
 
@@ -113,6 +114,30 @@ def test_fit_names_a_loss_or_optimizer_of_the_wrong_kind(loss, optimizer, patter
         _net().fit(X, np.eye(3)[y], loss=loss, optimizer=optimizer)
 
 
+def test_no_one_hot_hint_for_regression_targets():
+    net = Sequential([Dense(2), Identity()]).build(4, random_state=0)
+    with pytest.raises(ValueError, match=r"got an array of shape \(150,\)$"):
+        net.fit(X, X[:, 0] * 0.37, loss=SquaredError(), optimizer=SGD())
+
+
+def test_sparse_targets_are_used_as_their_dense_values():
+    Y = np.eye(3)[y]
+    dense = _net().fit(
+        X, Y, loss=CategoricalCrossEntropy(), optimizer=SGD(0.1), max_iter=2, random_state=0
+    )
+    sparse = _net().fit(
+        X,
+        sp.csr_matrix(Y),
+        loss=CategoricalCrossEntropy(),
+        optimizer=SGD(0.1),
+        max_iter=2,
+        random_state=0,
+    )
+    assert sparse == dense
+    with pytest.raises(ValueError, match=r"got an array of shape \(150, 2\)"):
+        _net().fit(X, sp.csr_matrix(Y[:, :2]), loss=CategoricalCrossEntropy(), optimizer=SGD())
+
+
 def test_fit_needs_a_built_network():
     with pytest.raises(ValueError, match=r"built network: call net.build\(n_features\)"):
         Sequential([Dense(3)]).fit(X, np.eye(3)[y], loss=SquaredError(), optimizer=SGD())
@@ -168,7 +193,15 @@ def test_a_grid_over_a_layer_argument():
 @pytest.mark.parametrize(
     "params, pattern",
     [
-        ({"layers__2__units": 3}, r"'layers__2__units' names layer '2', but layers has 2 entries"),
+        (
+            {"layers__2__units": 3},
+            r"'layers__2__units' names layer 2, but layers has 2 "
+            r"entries \(indices 0 to 1\)",
+        ),
+        ({"layers__0__": 3}, r"invalid parameter 'layers__0__': expected layers__<index>"),
+        ({"layers__x": Tanh()}, r"invalid parameter 'layers__x'"),
+        ({"layers__01": Tanh()}, r"invalid parameter 'layers__01'"),
+        ({"layers__\u0661__units": 3}, r"invalid parameter"),  # an Arabic-Indic digit one
         ({"layers__0__unitz": 3}, r"Dense has no parameter 'unitz'"),
         ({"layers__0__units": -1}, r"Dense: units must be greater than or equal to 1"),
     ],
@@ -178,6 +211,18 @@ def test_bad_layer_parameters_are_named(params, pattern):
     with pytest.raises(ValueError, match=pattern):
         clf.set_params(**params)
     assert clf.layers[0].units == 8
+
+
+def test_set_params_changes_nothing_when_a_layer_parameter_is_bad():
+    clf = MLPClassifier(layers=[Dense(8), ReLU()])
+    with pytest.raises(ValueError, match="names layer 5"):
+        clf.set_params(alpha=1.0, layers=[Dense(9), ReLU()], layers__5__units=3)
+    assert clf.alpha == 1e-4 and clf.layers[0].units == 8
+
+
+def test_layer_parameters_of_an_empty_list():
+    with pytest.raises(ValueError, match=r"layers has 0 entries \(it is empty\)"):
+        MLPClassifier(layers=[]).set_params(layers__0__units=3)
 
 
 def test_layer_parameters_without_a_layer_list():
@@ -205,9 +250,11 @@ def test_sizes_or_activation_beside_layers_are_named_as_ignored(cls):
     with pytest.warns(
         UserWarning,
         match=r"layers replaces hidden_layer_sizes and activation, "
-        r"so hidden_layer_sizes=\[3\] and activation='logistic' is ignored",
-    ):
+        r"so hidden_layer_sizes=\(3,\) and activation='logistic' are ignored",
+    ) as w:
         est.fit(X, y)
+    ours = [r.filename for r in w if "layers replaces" in str(r.message)]
+    assert ours == [__file__]  # pointed at the caller's fit
     # ignored indeed: the same model as without them (the output layer's init included)
     plain = cls(layers=[Dense(8), ReLU()], solver="lbfgs", max_iter=5, random_state=0)
     np.testing.assert_array_equal(est.predict(X), plain.fit(X, y).predict(X))
@@ -225,8 +272,11 @@ def test_nested_parameters_survive_pickle_and_clone():
 # ------------------------------------------------------------------ saving
 def test_saving_into_a_missing_folder_names_it(tmp_path):
     net = _net()
-    with pytest.raises(FileNotFoundError, match=r"the folder '.*nowhere' does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"'.*nowhere' does not exist"):
         layerkit.save(net, tmp_path / "nowhere" / "model.lkm")
     with pytest.raises(IsADirectoryError, match="it is a folder"):
         layerkit.save(net, tmp_path)
-    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(FileNotFoundError, match=r"'.*afile' is not a folder"):
+        layerkit.save(net, tmp_path / "afile" / "model.lkm")
+    assert [p.name for p in tmp_path.iterdir()] == ["afile"]

@@ -66,8 +66,10 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
         "optimizer": _optimizer(manifest["optimizer"]),
         "classes": (fitted.get("classes") or {}).get("values"),
         "history": _history(fitted),
-        "hyperparameters": _changed_hyperparameters(model, manifest["hyperparameters"]),
     }
+    changed = _changed_hyperparameters(model, manifest["hyperparameters"])
+    info["hyperparameters"] = {name: _as_json(value) for name, value in changed.items()}
+    info["hyperparameters_repr"] = {name: repr(value) for name, value in changed.items()}
     return info
 
 
@@ -90,8 +92,7 @@ def _history(fitted: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _changed_hyperparameters(model: Any, saved: dict[str, Any]) -> dict[str, Any]:
-    """The hyperparameters that differ from the class's defaults, as JSON data (see
-    ``_as_json``)."""
+    """The hyperparameters that differ from the class's defaults."""
     defaults = {
         name: p.default
         for name, p in _inspect.signature(type(model).__init__).parameters.items()
@@ -102,33 +103,27 @@ def _changed_hyperparameters(model: Any, saved: dict[str, Any]) -> dict[str, Any
         current = getattr(model, name, decode(value))
         default = defaults.get(name, object())
         if not (type(current) is type(default) and _equal(current, default)):
-            changed[name] = _as_json(current)
+            changed[name] = current
     return changed
 
 
 def _as_json(value: Any) -> Any:
-    """Numbers, strings, booleans and None as themselves, tuples as lists, a layerkit
-    object as ``{"type", "config", "repr"}``, anything else as its repr."""
+    """A hyperparameter as JSON data: numbers, strings, booleans and None as themselves,
+    tuples as lists, dicts as objects (keys as strings), a non-finite float as its name,
+    a layerkit object as ``{"type", "config"}``; anything else as its repr."""
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
+        return value if math.isfinite(value) else str(value)
     if isinstance(value, (list, tuple)):
         return [_as_json(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _as_json(v) for k, v in value.items()}
     if isinstance(value, Configurable):
         config = {k: _as_json(v) for k, v in value.get_config().items()}
-        return {"type": registry_name_of(value), "config": config, "repr": repr(value)}
-    return repr(value)
-
-
-def _show(value: Any) -> str:
-    """``_as_json``'s data as Python-like text."""
-    if isinstance(value, dict) and "repr" in value:
-        return str(value["repr"])
-    if isinstance(value, list):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
+        return {"type": registry_name_of(value), "config": config}
     return repr(value)
 
 
@@ -191,6 +186,6 @@ def render(info: dict[str, Any]) -> str:
                 f"{history['best_validation_score']:.4f}"
             )
     if info["hyperparameters"]:
-        changed = ", ".join(f"{k}={_show(v)}" for k, v in info["hyperparameters"].items())
+        changed = ", ".join(f"{k}={v}" for k, v in info["hyperparameters_repr"].items())
         lines.append(f"hyperparameters (other than the defaults): {changed}")
     return "\n".join(lines)

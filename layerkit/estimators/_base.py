@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import warnings
 from typing import Any, ClassVar
 
@@ -23,7 +24,13 @@ from ..losses.base import Loss
 from ..network import Sequential
 from ..optim import SGD, Adam, Optimizer
 from . import _validation as v
-from ._callbacks import CALLBACK_STATE, CallbackSupportMixin, FitReport, with_callbacks
+from ._callbacks import (
+    CALLBACK_STATE,
+    SOLVER_STACKLEVEL,
+    CallbackSupportMixin,
+    FitReport,
+    with_callbacks,
+)
 from ._lbfgs import fit_lbfgs
 from ._stochastic import fit_stochastic
 
@@ -115,6 +122,9 @@ def _check_layers(value: Any) -> bool:
 _check_layers.text = "None or a list of layerkit Layer objects"  # type: ignore[attr-defined]
 
 
+_LAYER_KEY = re.compile(r"layers__(?P<index>0|[1-9][0-9]*)(?:__(?P<argument>\w+))?", re.ASCII)
+
+
 def _with_layer_params(owner: str, layers: Any, params: dict[str, Any]) -> Any:
     """A copy of ``layers`` with ``layers__<i>`` replaced and ``layers__<i>__<arg>`` set
     (on copies of the layers: the caller's objects stay as they are)."""
@@ -127,14 +137,19 @@ def _with_layer_params(owner: str, layers: Any, params: dict[str, Any]) -> Any:
     new = list(layers)
     changes: dict[int, dict[str, Any]] = {}
     for key, value in sorted(params.items(), key=lambda kv: kv[0].count("__")):
-        index, _, argument = key[len("layers__") :].partition("__")
-        if not index.isdigit() or int(index) >= len(new):
+        found = _LAYER_KEY.fullmatch(key)
+        if found is None:
             raise ValueError(
-                f"{owner}: {key!r} names layer {index!r}, but layers has {len(new)} "
-                f"entries (indices 0 to {len(new) - 1})"
+                f"{owner}: invalid parameter {key!r}: expected layers__<index> or "
+                "layers__<index>__<argument>, the index a number from 0"
             )
-        i = int(index)
-        if not argument:
+        i, argument = int(found["index"]), found["argument"]
+        if i >= len(new):
+            have = f"indices 0 to {len(new) - 1}" if new else "it is empty"
+            raise ValueError(
+                f"{owner}: {key!r} names layer {i}, but layers has {len(new)} entries ({have})"
+            )
+        if argument is None:
             new[i] = value
             continue
         if not isinstance(new[i], Layer):
@@ -215,9 +230,10 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                     f"parameters of its own; give {prefix} a layerkit object to set its "
                     "arguments one by one"
                 )
+        layers = params.get("layers", self.__dict__.get("layers"))
+        if in_layers:  # (checked in full before anything is set)
+            params["layers"] = _with_layer_params(owner, layers, in_layers)
         super().set_params(**params)
-        if in_layers:
-            self.layers = _with_layer_params(owner, self.layers, in_layers)
         return self
 
     # ----------------------------------------------------------------- validation
@@ -228,21 +244,19 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         v.check_params(type(self).__name__, self.get_params(deep=False), rules)
         if self.layers is not None:
             sizes = self.hidden_layer_sizes
-            ignored = [
-                f"{name}={value!r}"
-                for name, value, default in (
-                    ("hidden_layer_sizes", [sizes] if np.ndim(sizes) == 0 else list(sizes), [100]),
-                    ("activation", self.activation, "relu"),
-                )
-                if value != default
-            ]
+            ignored = []
+            if ([sizes] if np.ndim(sizes) == 0 else list(sizes)) != [100]:
+                ignored.append(f"hidden_layer_sizes={sizes!r}")
+            if self.activation != "relu":
+                ignored.append(f"activation={self.activation!r}")
             if ignored:  # (as scikit-learn warns of C ignored under penalty=None)
                 warnings.warn(
                     f"{type(self).__name__}: layers replaces hidden_layer_sizes and "
-                    f"activation, so {' and '.join(ignored)} is ignored; leave them at "
-                    "their defaults, or set layers=None",
+                    f"activation, so {' and '.join(ignored)} "
+                    f"{'are' if len(ignored) > 1 else 'is'} ignored; leave them at their "
+                    "defaults, or set layers=None",
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=SOLVER_STACKLEVEL - 1,  # _validate_params is called by _fit
                 )
 
     def _is_stochastic(self) -> bool:

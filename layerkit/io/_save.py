@@ -80,9 +80,8 @@ def save(obj: Any, path: str | os.PathLike[str]) -> Path:
     text = json.dumps(m.dump(manifest), indent=1, sort_keys=True, allow_nan=False)
     path = Path(path)
     if not path.parent.is_dir():
-        raise FileNotFoundError(
-            f"cannot save to {str(path)!r}: the folder {str(path.parent)!r} does not exist"
-        )
+        problem = "is not a folder" if path.parent.exists() else "does not exist"
+        raise FileNotFoundError(f"cannot save to {str(path)!r}: {str(path.parent)!r} {problem}")
     if path.is_dir():
         raise IsADirectoryError(f"cannot save to {str(path)!r}: it is a folder; give a file name")
     fd, tmp = tempfile.mkstemp(prefix=".layerkit-", suffix=".tmp", dir=path.parent or ".")
