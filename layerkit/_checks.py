@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 
 def require_instance(obj: Any, base: type, what: str) -> None:
     """A clear TypeError unless ``obj`` is an instance of ``base``; ``what`` names the
@@ -20,3 +22,9 @@ def require_instance(obj: Any, base: type, what: str) -> None:
         f"expected {what} to be a layerkit {base.__name__} instance, got "
         f"{type(obj).__name__}: {obj!r}"
     )
+
+
+def require_count(value: Any, name: str) -> None:
+    """A clear ValueError unless ``value`` is an integer >= 1 (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"expected {name} to be an integer >= 1, got {value!r}")

@@ -64,11 +64,22 @@ class Sequential:
 
     def __init__(self, layers: Iterable[Layer]) -> None:
         self.layers = list(layers)
+        if not self.layers:
+            raise ValueError("Sequential needs at least one layer, got an empty list")
+        first_seen: dict[int, int] = {}
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Layer):
                 raise TypeError(
                     f"Sequential expected Layer objects, got {type(layer).__name__} at "
                     f"position {i}"
+                )
+            j = first_seen.setdefault(id(layer), i)
+            if j != i:  # a layer keeps its input (and grads) for backward: one per place
+                raise ValueError(
+                    f"Sequential: the same {layer!r} object is at positions {j} and {i}; "
+                    "a layer keeps what its backward pass needs, so each position needs its "
+                    f"own object: write {type(layer).__name__}(...) again, or use "
+                    "copy.deepcopy(layer)"
                 )
 
     # ------------------------------------------------------------------ building
@@ -325,8 +336,10 @@ class Sequential:
 
         The network must be built. See :class:`layerkit.training.EpochRunner`.
         """
+        from ._checks import require_count
         from .training import EpochRunner
 
+        require_count(max_iter, "max_iter")
         runner = EpochRunner(
             self,
             X,
@@ -338,7 +351,7 @@ class Sequential:
         )
         rng = as_generator(random_state) if shuffle else None
         with self.workspace():
-            return [runner.run(rng) for _ in range(int(max_iter))]
+            return [runner.run(rng) for _ in range(max_iter)]
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import require_instance
+from ._checks import require_count, require_instance
 from .exceptions import DivergenceError
 from .layers.base import Array
 from .losses.base import Loss
@@ -117,10 +117,13 @@ class EpochRunner:
         self._contiguous = rows is None  # unshuffled batches are views of X
         self.n = len(self.order)
         self.sample_weight = None if sample_weight is None else np.asarray(sample_weight)
+        require_count(batch_size, "batch_size")
         self.batch_size = max(1, min(int(batch_size), self.n))
         self.l2 = float(l2)
         self.training = training
         self.epoch = 0  # epochs run so far (a caller continuing a fit may set it)
+        #: How a divergence message names the step size (an estimator: its parameter).
+        self.learning_rate_name = f"the learning_rate of {type(optimizer).__name__}"
         self._sparse = hasattr(X, "tocsr")
         self._buffers: dict[Any, Array] = {}
         self._plan = self._make_plan(X)
@@ -238,7 +241,7 @@ class EpochRunner:
             rate = ""
         return DivergenceError(
             f"training diverged: the loss of epoch {self.epoch}, batch {batch} is {value}. "
-            f"Lower the learning rate (learning_rate_init){rate}, or scale the inputs "
+            f"Lower the learning rate ({self.learning_rate_name}){rate}, or scale the inputs "
             "(for instance with sklearn.preprocessing.StandardScaler).",
             epoch=self.epoch,
             batch=batch,

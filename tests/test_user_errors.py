@@ -15,7 +15,7 @@ from layerkit import MLPClassifier, MLPRegressor, Sequential
 from layerkit.gradcheck import check_layer, check_loss, check_optimizer
 from layerkit.layers import Dense, Identity, Layer, LeakyReLU, ReLU, Softmax, Tanh
 from layerkit.losses import CategoricalCrossEntropy, SquaredError
-from layerkit.optim import SGD, Adam
+from layerkit.optim import SGD, Adam, Optimizer
 
 X, y = load_iris(return_X_y=True)
 # the fits here are kept short: what they test is not convergence
@@ -280,3 +280,112 @@ def test_saving_into_a_missing_folder_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"'.*afile' is not a folder"):
         layerkit.save(net, tmp_path / "afile" / "model.lkm")
     assert [p.name for p in tmp_path.iterdir()] == ["afile"]
+
+
+# ------------------------------------------------------------------ second trial
+def test_one_layer_object_at_two_positions_is_refused():
+    act = Tanh()
+    with pytest.raises(ValueError, match=r"the same Tanh\(\) object is at positions 1 and 3"):
+        Sequential([Dense(4), act, Dense(4), act, Dense(2)])
+    with pytest.raises(ValueError, match=r"layers\[1\] and layers\[3\] are the same Tanh\(\)"):
+        MLPRegressor(layers=[Dense(4), act, Dense(4), act]).fit(X, y)
+
+
+def test_an_empty_network_is_refused():
+    with pytest.raises(ValueError, match="at least one layer"):
+        Sequential([])
+
+
+def test_a_continued_fit_uses_the_current_loss():
+    class Doubled(SquaredError):
+        def per_example(self, a, y):
+            return 2.0 * super().per_example(a, y)
+
+        def per_example_grad(self, a, y):
+            return 2.0 * super().per_example_grad(a, y)
+
+    common = dict(hidden_layer_sizes=(8,), max_iter=3, random_state=0, shuffle=False)
+    first = MLPRegressor(warm_start=True, loss=SquaredError(), **common).fit(X, y)
+    first.set_params(loss=Doubled()).fit(X, y)
+    reference = MLPRegressor(warm_start=True, loss=SquaredError(), **common).fit(X, y)
+    reference.set_params(loss=SquaredError()).fit(X, y)
+    # the doubled loss is reported (twice the squared error of the same weights would
+    # be the first epoch's value) and trains differently
+    assert first.loss_curve_[3] > 1.5 * reference.loss_curve_[3]
+    assert not np.array_equal(first.coefs_[0], reference.coefs_[0])
+
+
+def test_a_continued_fit_refuses_what_it_cannot_honour():
+    reg = MLPRegressor((8,), warm_start=True, max_iter=3, random_state=0).fit(X, y)
+    with pytest.raises(
+        ValueError,
+        match=r"needs a 'exp' output, but the fitted network ends "
+        r"in 'identity'; fit again with warm_start=False",
+    ):
+        reg.set_params(loss="poisson").fit(X, y)
+    reg.set_params(loss="squared_error", hidden_layer_sizes=(9,))
+    with pytest.raises(
+        ValueError,
+        match=r"hidden layers asked for .* are not those of the "
+        r"fitted network",
+    ):
+        reg.fit(X, y)
+    with pytest.raises(ValueError, match=r"are not those of the fitted network"):
+        reg.partial_fit(X, y)
+    reg.set_params(hidden_layer_sizes=(8,)).fit(X, y)  # the same again: continues
+    assert len(reg.loss_curve_) == 6
+
+
+def test_continuing_with_an_optimizer_that_has_no_learning_rate():
+    class SignSGD(Optimizer, register=False):  # its step size has another name
+        def __init__(self, step_size: float = 0.01):
+            self.step_size = step_size
+
+        def step(self, params, grads):
+            for name, w in params.items():
+                w -= self.step_size * np.sign(grads[name])
+
+    clf = MLPClassifier((8,), solver=SignSGD(), random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1, 2]).partial_fit(X, y)
+    assert len(clf.loss_curve_) == 2
+
+
+def test_negative_class_weights_are_refused():
+    with pytest.raises(
+        ValueError,
+        match=r"class weights must be finite and non-negative .*"
+        r"got \{0: -1\}",
+    ):
+        MLPClassifier((8,), class_weight={0: -1, 1: 1, 2: 1}, max_iter=2).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        ({"batch_size": 0}, r"expected batch_size to be an integer >= 1, got 0"),
+        ({"batch_size": 2.7}, r"batch_size to be an integer >= 1, got 2.7"),
+        ({"max_iter": -3}, r"expected max_iter to be an integer >= 1, got -3"),
+    ],
+)
+def test_sequential_fit_checks_its_counts(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        _net().fit(X, np.eye(3)[y], loss=CategoricalCrossEntropy(), optimizer=SGD(), **kwargs)
+
+
+def test_a_low_level_divergence_names_the_optimizers_learning_rate():
+    net = Sequential([Dense(8), Identity(), Dense(1), Identity()]).build(4, random_state=0)
+    with pytest.raises(
+        layerkit.DivergenceError,
+        match=r"Lower the learning rate \(the "
+        r"learning_rate of SGD\) \(it is 100\)",
+    ):
+        net.fit(X * 100, y[:, None] * 1e3, loss=SquaredError(), optimizer=SGD(100.0), max_iter=5)
+
+
+def test_sparse_regression_targets():
+    Y2 = np.c_[X[:, 0], X[:, 1]]
+    common = dict(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=20, random_state=0)
+    dense = MLPRegressor(**common).fit(X, Y2).predict(X)
+    np.testing.assert_array_equal(
+        MLPRegressor(**common).fit(X, sp.csr_matrix(Y2)).predict(X), dense
+    )

@@ -160,6 +160,12 @@ def _with_layer_params(owner: str, layers: Any, params: dict[str, Any]) -> Any:
     return type(layers)(new)
 
 
+def _same_shape(a: Layer, b: Layer) -> bool:
+    """Same class and width: a fitted layer can stand for the one asked for (its other
+    arguments, a dropout rate say, stay those it was fitted with)."""
+    return type(a) is type(b) and getattr(a, "units", None) == getattr(b, "units", None)
+
+
 class BaseMLP(CallbackSupportMixin, BaseEstimator):
     """Shared machinery of the layerkit MLP estimators (use the subclasses)."""
 
@@ -243,6 +249,16 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         rules.update(self._extra_rules)
         v.check_params(type(self).__name__, self.get_params(deep=False), rules)
         if self.layers is not None:
+            first_seen: dict[int, int] = {}
+            for i, layer in enumerate(self.layers):
+                j = first_seen.setdefault(id(layer), i)
+                if j != i:
+                    raise ValueError(
+                        f"{type(self).__name__}: layers[{j}] and layers[{i}] are the same "
+                        f"{layer!r} object; a layer keeps what its backward pass needs, so "
+                        f"each position needs its own: write {type(layer).__name__}(...) "
+                        "again for each"
+                    )
             sizes = self.hidden_layer_sizes
             ignored = []
             if ([sizes] if np.ndim(sizes) == 0 else list(sizes)) != [100]:
@@ -312,10 +328,34 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         old = getattr(self, "_optimizer", None)
         if old is not None and type(old) is type(new):
             state = copy.deepcopy(old.state)
-            if old.learning_rate != new.learning_rate:
+            missing = object()  # (an optimizer of the user's may have no learning_rate)
+            if getattr(old, "learning_rate", missing) != getattr(new, "learning_rate", missing):
                 state.pop("lr", None)  # a new learning rate restarts the schedule
             new.state = state
         return new
+
+    def _check_continuable(self, net: Sequential, n_outputs: int) -> None:
+        """A continued fit (warm_start, partial_fit) trains the fitted network with the
+        current loss; refuse what it cannot honour: hidden layers of other classes or
+        widths, or a loss that needs another output layer."""
+        owner = type(self).__name__
+        wanted, fitted = self._hidden_layers(), net.layers[:-2]
+        if len(wanted) != len(fitted) or not all(
+            _same_shape(a, b) for a, b in zip(wanted, fitted, strict=False)
+        ):
+            raise ValueError(
+                f"{owner}: the hidden layers asked for ({wanted}) are not those of the "
+                f"fitted network ({fitted}); a continued fit (warm_start=True or "
+                "partial_fit) trains the fitted network, so fit again with warm_start=False "
+                "to train the new architecture"
+            )
+        _, loss, name = self._output(n_outputs)
+        if name != self.out_activation_:
+            raise ValueError(
+                f"{owner}: the loss {self.loss!r} needs a {name!r} output, but the fitted "
+                f"network ends in {self.out_activation_!r}; fit again with warm_start=False"
+            )
+        self._loss = loss  # a changed loss (same output) takes effect
 
     # ----------------------------------------------------------------- fitting
     @with_callbacks
@@ -377,6 +417,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                     f"{type(self).__name__} was fitted with {net.n_out_} outputs, y has "
                     f"{Y.shape[1]}; fit again without warm_start"
                 )
+            self._check_continuable(net, Y.shape[1])
             self._shuffle_rng = copy.deepcopy(self._shuffle_rng)
             self._adapt_progress()
             self.loss_curve_ = list(getattr(self, "loss_curve_", []))

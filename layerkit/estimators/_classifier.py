@@ -195,6 +195,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 f"{type(self).__name__}: class_weight is not supported for multilabel "
                 f"targets, got class_weight={self.class_weight!r}"
             )
+        if isinstance(self.class_weight, dict):
+            bad = {k: w for k, w in self.class_weight.items() if not (np.isfinite(w) and w >= 0)}
+            if bad:
+                raise ValueError(
+                    f"{type(self).__name__}: class weights must be finite and non-negative "
+                    f"(a weighted mean needs them so, as sample weights do), got {bad}"
+                )
         return compute_sample_weight(self.class_weight, np.ravel(y))
 
     def _output(self, n_outputs: int) -> tuple[Layer, Loss, str]:
