@@ -123,7 +123,10 @@ class EpochRunner:
         self.training = training
         self.epoch = 0  # epochs run so far (a caller continuing a fit may set it)
         #: How a divergence message names the step size (an estimator: its parameter).
-        self.learning_rate_name = f"the learning_rate of {type(optimizer).__name__}"
+        has_rate = hasattr(optimizer, "learning_rate")
+        self.learning_rate_name = (
+            f"the {'learning_rate' if has_rate else 'step size'} of {type(optimizer).__name__}"
+        )
         self._sparse = hasattr(X, "tocsr")
         self._buffers: dict[Any, Array] = {}
         self._plan = self._make_plan(X)

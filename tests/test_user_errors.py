@@ -283,6 +283,17 @@ def test_saving_into_a_missing_folder_names_it(tmp_path):
 
 
 # ------------------------------------------------------------------ second trial
+class SignSGD(Optimizer, register=False):
+    """An optimizer of a user's, its step size named otherwise than learning_rate."""
+
+    def __init__(self, step_size: float = 0.01):
+        self.step_size = step_size
+
+    def step(self, params, grads):
+        for name, w in params.items():
+            w -= self.step_size * np.sign(grads[name])
+
+
 def test_one_layer_object_at_two_positions_is_refused():
     act = Tanh()
     with pytest.raises(ValueError, match=r"the same Tanh\(\) object is at positions 1 and 3"):
@@ -337,14 +348,6 @@ def test_a_continued_fit_refuses_what_it_cannot_honour():
 
 
 def test_continuing_with_an_optimizer_that_has_no_learning_rate():
-    class SignSGD(Optimizer, register=False):  # its step size has another name
-        def __init__(self, step_size: float = 0.01):
-            self.step_size = step_size
-
-        def step(self, params, grads):
-            for name, w in params.items():
-                w -= self.step_size * np.sign(grads[name])
-
     clf = MLPClassifier((8,), solver=SignSGD(), random_state=0)
     clf.partial_fit(X, y, classes=[0, 1, 2]).partial_fit(X, y)
     assert len(clf.loss_curve_) == 2
@@ -353,7 +356,7 @@ def test_continuing_with_an_optimizer_that_has_no_learning_rate():
 def test_negative_class_weights_are_refused():
     with pytest.raises(
         ValueError,
-        match=r"class weights must be finite and non-negative .*"
+        match=r"class weights must be finite non-negative numbers .*"
         r"got \{0: -1\}",
     ):
         MLPClassifier((8,), class_weight={0: -1, 1: 1, 2: 1}, max_iter=2).fit(X, y)
@@ -389,3 +392,83 @@ def test_sparse_regression_targets():
     np.testing.assert_array_equal(
         MLPRegressor(**common).fit(X, sp.csr_matrix(Y2)).predict(X), dense
     )
+
+
+# ------------------------------------------------------------------ its review
+def test_sparse_regression_targets_with_early_stopping():
+    Y2 = np.c_[X[:, 0], X[:, 1]]
+    common = dict(hidden_layer_sizes=(8,), early_stopping=True, max_iter=5, random_state=0)
+    dense = MLPRegressor(**common).fit(X, Y2)
+    sparse = MLPRegressor(**common).fit(X, sp.csr_matrix(Y2))
+    assert sparse.validation_scores_ == dense.validation_scores_
+
+
+def test_a_continued_fit_takes_new_dropout_and_slope_and_refuses_another_activation():
+    from layerkit.layers import Dropout
+
+    clf = MLPClassifier(
+        layers=[Dense(8), LeakyReLU(0.01), Dropout(0.5)],
+        warm_start=True,
+        max_iter=3,
+        random_state=0,
+    ).fit(X, y)
+    clf.set_params(layers__1__negative_slope=0.3, layers__2__rate=0.0).fit(X, y)
+    assert clf.network_.layers[1].negative_slope == 0.3 and clf.network_.layers[2].rate == 0.0
+    clf.set_params(layers__1=Tanh())
+    with pytest.raises(ValueError, match="are not those of the fitted network"):
+        clf.fit(X, y)
+
+
+def test_a_continued_fit_refuses_new_arguments_of_a_users_layer():
+    class Scaled(Layer, register=False):
+        def __init__(self, scale: float = 1.0):
+            self.scale = scale
+
+        def forward(self, x, training=False):
+            return x * self.scale
+
+        def backward(self, delta):
+            return delta * self.scale
+
+    clf = MLPClassifier(
+        layers=[Dense(8), Scaled(1.0)], warm_start=True, max_iter=3, random_state=0
+    ).fit(X, y)
+    with pytest.raises(
+        ValueError,
+        match=r"cannot change the arguments of Scaled\(\) \(asked for "
+        r"Scaled\(scale=2.0\)\)",
+    ):
+        clf.set_params(layers__1__scale=2.0).fit(X, y)
+
+
+def test_a_continued_classifier_refuses_a_loss_needing_another_output():
+    from layerkit.losses import BinaryCrossEntropy
+
+    clf = MLPClassifier((8,), warm_start=True, max_iter=3, random_state=0).fit(X, y)
+    with pytest.raises(
+        ValueError,
+        match=r"needs a 'logistic' output, but the fitted network "
+        r"ends in 'softmax'",
+    ):
+        clf.set_params(loss=BinaryCrossEntropy()).fit(X, y)
+
+
+def test_a_softmax_loss_on_two_classes_is_refused():
+    with pytest.raises(
+        ValueError,
+        match=r"two classes give one output column, whose softmax is "
+        r"always 1",
+    ):
+        MLPClassifier((8,), loss=CategoricalCrossEntropy(), max_iter=2).fit(X, y % 2)
+
+
+@pytest.mark.parametrize("weight", ["1", None, True, float("nan"), -0.5])
+def test_class_weights_that_are_not_weights(weight):
+    with pytest.raises(ValueError, match="class weights must be finite non-negative numbers"):
+        MLPClassifier((8,), class_weight={0: weight, 1: 1, 2: 1}, max_iter=2).fit(X, y)
+
+
+def test_divergence_names_the_step_size_of_an_optimizer_without_learning_rate():
+    clf = MLPRegressor((8,), solver=SignSGD(step_size=np.inf), max_iter=2)
+    with pytest.raises(layerkit.DivergenceError, match=r"the step size of SignSGD"):
+        clf.fit(X, y)

@@ -17,6 +17,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .._contract import trusted
 from .._random import as_generator
 from ..exceptions import DivergenceError
 from ..layers import Dense, Dropout, Identity, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
@@ -161,9 +162,29 @@ def _with_layer_params(owner: str, layers: Any, params: dict[str, Any]) -> Any:
 
 
 def _same_shape(a: Layer, b: Layer) -> bool:
-    """Same class and width: a fitted layer can stand for the one asked for (its other
-    arguments, a dropout rate say, stay those it was fitted with)."""
+    """Same class and width: a fitted layer can go on training as the one asked for."""
     return type(a) is type(b) and getattr(a, "units", None) == getattr(b, "units", None)
+
+
+def _same_arguments(a: Layer, b: Layer) -> bool:
+    """Equal constructor arguments (arrays compared by value)."""
+    pa, pb = a.get_params(), b.get_params()
+    if pa.keys() != pb.keys():
+        return False
+    for key, value in pa.items():
+        other = pb[key]
+        if isinstance(value, np.ndarray) or isinstance(other, np.ndarray):
+            same = np.array_equal(value, other)
+        else:
+            try:
+                same = bool(value == other)
+            except Exception:  # no plain truth value
+                same = False
+            # objects compared by identity (an exception, say): equal if shown the same
+            same = same or repr(value) == repr(other)
+        if not same:
+            return False
+    return True
 
 
 class BaseMLP(CallbackSupportMixin, BaseEstimator):
@@ -322,6 +343,15 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             epsilon=self.epsilon,
         )
 
+    def _learning_rate_name(self) -> str:
+        """How a message names the step size: the estimator's parameter, or the
+        optimizer object's own."""
+        if not isinstance(self.solver, Optimizer):
+            return "learning_rate_init"
+        if hasattr(self.solver, "learning_rate"):
+            return f"the learning_rate of {type(self.solver).__name__}"
+        return f"the step size of {type(self.solver).__name__}"
+
     def _continued_optimizer(self) -> Optimizer:
         """A new optimizer from the current hyperparameters that keeps the old state."""
         new = self._make_optimizer()
@@ -349,6 +379,15 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                 "partial_fit) trains the fitted network, so fit again with warm_start=False "
                 "to train the new architecture"
             )
+        for asked, layer in zip(wanted, fitted, strict=True):
+            if _same_arguments(asked, layer):
+                continue
+            if not trusted(layer):  # your layer's arguments may shape its built state
+                raise ValueError(
+                    f"{owner}: a continued fit cannot change the arguments of {layer!r} "
+                    f"(asked for {asked!r}); fit again with warm_start=False"
+                )
+            layer.set_params(**asked.get_params())  # a dropout rate, a slope: from now on
         _, loss, name = self._output(n_outputs)
         if name != self.out_activation_:
             raise ValueError(
@@ -397,6 +436,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         )
         if hasattr(X, "tocsr"):
             X = X.tocsr()  # batches are rows: CSR gathers them cheaply
+        if self._y_numeric and hasattr(y, "toarray"):
+            y = np.asarray(y.toarray(), dtype=np.float64)  # sparse targets: their values
         Y = self._validate_targets(
             y, first_pass=first_pass, incremental=incremental, classes=classes
         )
@@ -451,8 +492,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         if not all(np.isfinite(p).all() for p in net.params.values()):
             raise DivergenceError(
                 f"{type(self).__name__}: training produced non-finite weights. Lower the "
-                "learning rate (learning_rate_init), or scale the inputs (for instance with "
-                "sklearn.preprocessing.StandardScaler)."
+                f"learning rate ({self._learning_rate_name()}), or scale the inputs (for "
+                "instance with sklearn.preprocessing.StandardScaler)."
             )
         self._set_network(net)
         report.end()

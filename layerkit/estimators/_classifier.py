@@ -196,10 +196,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 f"targets, got class_weight={self.class_weight!r}"
             )
         if isinstance(self.class_weight, dict):
-            bad = {k: w for k, w in self.class_weight.items() if not (np.isfinite(w) and w >= 0)}
+            bad = {k: w for k, w in self.class_weight.items() if not _weight_ok(w)}
             if bad:
                 raise ValueError(
-                    f"{type(self).__name__}: class weights must be finite and non-negative "
+                    f"{type(self).__name__}: class weights must be finite non-negative numbers "
                     f"(a weighted mean needs them so, as sample weights do), got {bad}"
                 )
         return compute_sample_weight(self.class_weight, np.ravel(y))
@@ -213,6 +213,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             loss: Loss = _fresh(self.loss)
         else:
             loss = CategoricalCrossEntropy() if multiclass else BinaryCrossEntropy()
+        if link is Softmax and n_outputs == 1:
+            raise ValueError(
+                f"{type(self).__name__}: {self.loss!r} ends in a softmax, but two classes "
+                "give one output column, whose softmax is always 1 (nothing to learn); use "
+                "BinaryCrossEntropy or loss='log_loss'"
+            )
         names: dict[type[Layer], str] = {Softmax: "softmax", Sigmoid: "logistic"}
         name = names.get(link, link.__name__.lower())
         return link(), loss, name
@@ -351,3 +357,10 @@ def _fresh(loss: Loss) -> Loss:
     import copy
 
     return copy.deepcopy(loss)
+
+
+def _weight_ok(w: Any) -> bool:
+    """A finite, non-negative number (bools and strings are not weights)."""
+    if isinstance(w, (bool, str)) or not isinstance(w, (int, float, np.number)):
+        return False
+    return bool(np.isfinite(w) and w >= 0)

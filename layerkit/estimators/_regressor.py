@@ -123,8 +123,6 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _validate_targets(
         self, y: Any, *, first_pass: bool, incremental: bool, classes: Any = None
     ) -> Any:
-        if hasattr(y, "toarray"):  # sparse targets: their values, densely (y is small)
-            y = np.asarray(y.toarray(), dtype=np.float64)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         Y = np.asarray(y)

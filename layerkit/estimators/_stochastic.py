@@ -59,8 +59,7 @@ def fit_stochastic(
         rows=rows,
         l2=est.alpha,
     )
-    if not isinstance(est.solver, Optimizer):
-        runner.learning_rate_name = "learning_rate_init"
+    runner.learning_rate_name = est._learning_rate_name()
     schedule = _schedule(est)
     if schedule != "constant" and getattr(optimizer, "learning_rate", None) is None:
         raise ValueError(

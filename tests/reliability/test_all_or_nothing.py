@@ -66,8 +66,11 @@ def test_a_failing_later_fit_keeps_the_previous_model(how):
     coefs = est.coefs_[0]
     if how == "refit":  # a new network is built from the layers given
         est.set_params(layers=[Dense(4), FailsAfter(MemoryError("simulated"), after=2)])
-    else:  # the network goes on training: make it fail mid-way
-        est.network_.layers[1].after = est.network_.layers[1].calls  # the next call fails
+    else:  # the network goes on training: make it fail mid-way (the layer asked for
+        # says the same, or the continued fit refuses to change a user layer's arguments)
+        calls = est.network_.layers[1].calls
+        est.network_.layers[1].after = calls  # the next call fails
+        est.set_params(layers__1__after=calls)
     with pytest.raises(MemoryError):
         if how == "partial_fit":
             est.partial_fit(X, y)
