@@ -699,3 +699,72 @@ def test_plugins_are_found_next_to_the_model_file(tmp_path, iris_csv, capsys, mo
         "cube_layers2",
     )
     assert status == 0, err
+
+
+def test_ctrl_c_stops_a_training_run_with_nothing_written(tmp_path):
+    """A run cut short must not look finished: exit 130, no model, no metrics."""
+    import signal
+    import time
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 10))
+    names = [f"f{i}" for i in range(10)]
+    write_csv(tmp_path / "d.csv", [*names, "y"], [[*row, int(row[0] > 0)] for row in X])
+    (tmp_path / "long.toml").write_text(
+        'task = "classification"\n[data]\npath = "d.csv"\ntarget = "y"\n'
+        "[training]\nmax_iter = 100000\ntol = 0.0\n[validation]\nn_iter_no_change = 100000\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "layerkit", "train", "long.toml"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("training MLPClassifier")  # fitting now
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "layerkit train: interrupted" in err and "Traceback" not in err
+    assert not (tmp_path / "layerkit-output").exists()
+
+
+def test_kept_columns_are_copied_exactly_as_written(trained, tmp_path, capsys):
+    out_dir, _ = trained
+    ids = ["007", "12345678901234567891", "1e3", "", "NA"]
+    rows = [[i, 5.1, 3.5, 1.4, 0.2] for i in ids]
+    names = ["id", "sepal_length", "sepal_width", "petal_length", "petal_width"]
+    data = write_csv(tmp_path / "ids.csv", names, rows)
+    status, _, err = run(
+        capsys, "predict", out_dir / "model.lkm", data, "-o", tmp_path / "p.csv", "--keep", "id"
+    )
+    assert status == 0, err
+    with open(tmp_path / "p.csv", newline="") as handle:
+        assert [row["id"] for row in csv.DictReader(handle)] == ids
+
+
+def test_csv_line_numbers_count_blank_lines(trained, tmp_path, capsys):
+    out_dir, _ = trained
+    path = tmp_path / "r.csv"
+    path.write_text("sepal_length,sepal_width,petal_length,petal_width\n\n\n1,2,3,4\n4,5\n")
+    status, _, err = run(capsys, "predict", out_dir / "model.lkm", path, "-o", tmp_path / "q.csv")
+    assert status == 1 and "line 5: expected 4 values" in err
+
+
+def test_a_wide_file_lacking_columns_is_named_briefly(trained, tmp_path, capsys):
+    out_dir, _ = trained
+    names = [f"c{i}" for i in range(3000)]
+    data = write_csv(tmp_path / "wide.csv", names, [[1.0] * 3000])
+    status, _, err = run(capsys, "predict", out_dir / "model.lkm", data, "-o", tmp_path / "p.csv")
+    assert status == 1 and "and 2,980 more" in err and len(err) < 2000
+
+
+def test_model_files_are_readable_as_the_umask_allows(trained):
+    import os
+
+    out_dir, _ = trained
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out_dir / "model.lkm").stat().st_mode & 0o777 == 0o666 & ~umask

@@ -333,6 +333,21 @@ def _set(path, value):
             (),
             r"n_features_in_=9 but the network takes 4 inputs",
         ),
+        # the fitted metadata are checked like the rest (found by a user's tampering)
+        (_set(["fitted", "loss_curve_"], "abc"), (), r"fitted.loss_curve_: .*valid list"),
+        (_set(["fitted", "validation_scores_"], "x"), (), r"fitted.validation_scores_"),
+        (_set(["fitted", "feature_names_in_"], [1, 2, 3, 4]), (), r"fitted.feature_names_in_"),
+        (
+            _set(["fitted", "feature_names_in_"], ["a", "b"]),
+            (),
+            r"2 feature names for a network "
+            r"of 4 inputs",
+        ),
+        (_set(["fitted", "classes", "values"], [0, 0, 1]), (), r"the classes repeat a value"),
+        (_set(["fitted", "label_type"], "ordinal"), (), r"fitted.label_type"),
+        (_set(["fitted", "best_loss_"], "x"), (), r"fitted.best_loss_"),
+        (_set(["fitted", "surprise"], 1), (), r"fitted.surprise: Extra inputs"),
+        (_set(["optimizer", "state", "t"], "x"), (), r"optimizer.state.t must be a step count"),
     ],
 )
 def test_hand_crafted_damage_is_refused_with_a_clear_message(saved, tmp_path, edit, drop, pattern):

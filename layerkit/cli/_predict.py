@@ -13,7 +13,7 @@ from ..network import Sequential
 from ._errors import CLIError
 from ._examples import check_numbers
 from ._loading import load_model
-from ._tables import check_output, read_table, write_table
+from ._tables import check_output, read_table_and_text, write_table
 
 _FORMATS = (".csv", ".txt", ".parquet", ".pq")
 
@@ -33,14 +33,14 @@ def predict(
     model = load_model(model_path, plugins or [])
     if proba and not is_classifier(model):
         raise CLIError(f"--proba needs a classifier; {model_path} holds a {type(model).__name__}")
-    table = read_table(data_path)
+    table, as_written = read_table_and_text(data_path, keep)
     X = _features(model, table, data_path)
     missing = [name for name in keep if name not in table]
     if missing:
         raise CLIError(
-            f"{data_path}: no column(s) {missing} to keep; the columns are {list(table)}"
+            f"{data_path}: no column(s) {missing} to keep; the columns are {_names(table)}"
         )
-    out = {name: table[name] for name in keep}
+    out = {name: as_written[name] for name in keep}  # copied exactly as written
     with warnings.catch_warnings():
         # the columns were picked by name above; the array just carries no names
         warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
@@ -72,8 +72,8 @@ def _features(model: Any, table: dict[str, np.ndarray], path: Path) -> np.ndarra
         missing = [n for n in names if n not in table]
         if missing:
             raise CLIError(
-                f"{path}: the model needs column(s) {missing}, which the data lacks; "
-                f"the columns are {list(table)}"
+                f"{path}: the model needs column(s) {_names(missing)}, which the data lacks; "
+                f"the columns are {_names(table)}"
             )
     else:
         names = list(table)
@@ -102,3 +102,11 @@ def _outputs(model: Any, X: np.ndarray, proba: bool) -> dict[str, np.ndarray]:
         for j, label in enumerate(model.classes_):
             columns[f"proba_{label}"] = probabilities[:, j]
     return columns
+
+
+def _names(names: Any, shown: int = 20) -> str:
+    """Column names for a message: all of them, or the first ``shown`` and how many more."""
+    names = list(names)
+    if len(names) <= shown:
+        return repr(names)
+    return f"{names[:shown]!r} and {len(names) - shown:,} more"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -20,31 +21,43 @@ def read_table(path: Path) -> dict[str, np.ndarray]:
     A column whose every value is a number (or missing: empty, NA, NaN) is float64;
     any other column keeps its values as strings.
     """
+    return read_table_and_text(path, ())[0]
+
+
+def read_table_and_text(
+    path: Path, text: Collection[str]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``read_table``'s columns, and the columns named in ``text`` exactly as written
+    (a CSV's cells as strings: an ID such as 007 stays 007; Parquet's as stored)."""
     if not path.is_file():
         raise CLIError(f"no data file at {path}")
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        return _read_parquet(path)
+        table = _read_parquet(path)
+        return table, {name: table[name] for name in text if name in table}
     if suffix not in (".csv", ".txt"):
         raise CLIError(f"{path}: expected a .csv or .parquet file, got {suffix or 'no suffix'!r}")
-    return _read_csv(path)
+    return _read_csv(path, text)
 
 
-def _read_csv(path: Path) -> dict[str, np.ndarray]:
+def _read_csv(
+    path: Path, text: Collection[str]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
+            reader = csv.reader(handle)
+            rows = [(reader.line_num, row) for row in reader]  # (the line a row ends on)
     except UnicodeDecodeError as err:
         raise CLIError(f"{path}: not a UTF-8 text file ({err.reason})") from None
     except csv.Error as err:
         raise CLIError(f"{path}: not a readable CSV file ({err})") from None
-    if not rows or not any(rows[0]):
+    if not rows or not any(rows[0][1]):
         raise CLIError(f"{path}: empty file; expected a header row of column names")
-    header, body = rows[0], [row for row in rows[1:] if row]
+    header, body = rows[0][1], [row for row in rows[1:] if row[1]]  # (blank lines skipped)
     if len(set(header)) != len(header):
         twice = sorted({name for name in header if header.count(name) > 1})
         raise CLIError(f"{path}: column names must be unique; repeated: {twice}")
-    for line, row in enumerate(body, start=2):
+    for line, row in body:
         if len(row) != len(header):
             raise CLIError(
                 f"{path}, line {line}: expected {len(header)} values (one per column), "
@@ -52,7 +65,14 @@ def _read_csv(path: Path) -> dict[str, np.ndarray]:
             )
     if not body:
         raise CLIError(f"{path}: no data rows after the header")
-    return {name: _column([row[j] for row in body]) for j, name in enumerate(header)}
+    cells = [row for _, row in body]
+    columns = {name: _column([row[j] for row in cells]) for j, name in enumerate(header)}
+    raw = {
+        name: np.array([row[j] for row in cells], dtype=object)
+        for j, name in enumerate(header)
+        if name in text
+    }
+    return columns, raw
 
 
 def _column(values: list[str]) -> np.ndarray:

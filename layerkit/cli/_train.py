@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -153,15 +155,33 @@ def _fold_standardization(est: Any, mean: np.ndarray, scale: np.ndarray) -> None
 
 
 def _fit(est: Any, X: np.ndarray, y: np.ndarray) -> bool:
-    """Fit; False if the solver stopped at max_iter before converging."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        try:
-            est.fit(X, y)
-        except DivergenceError as err:
-            raise CLIError(f"training diverged: {err}") from None
-        except (ValueError, TypeError) as err:
-            raise CLIError(f"cannot train {type(est).__name__}: {err}") from None
+    """Fit; False if the solver stopped at max_iter before converging.
+
+    Ctrl-C stops the command (exit 130, nothing written): a run is a job, and a model
+    cut short must not look like a finished one. (The estimator, as in interactive use,
+    stops at the end of the batch; then the command raises KeyboardInterrupt.)"""
+    pressed = [False]
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        pressed[0] = True
+        raise KeyboardInterrupt
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_interrupt) if in_main else None
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            try:
+                est.fit(X, y)
+            except DivergenceError as err:
+                raise CLIError(f"training diverged: {err}") from None
+            except (ValueError, TypeError) as err:
+                raise CLIError(f"cannot train {type(est).__name__}: {err}") from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if pressed[0]:
+        raise KeyboardInterrupt  # the command's handler: "interrupted", exit 130
     for warning in caught:
         if not issubclass(warning.category, ConvergenceWarning):
             warnings.warn_explicit(

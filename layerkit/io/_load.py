@@ -141,7 +141,7 @@ def _build(manifest: m.Manifest) -> tuple[Any, dict[str, Any]]:
         return est, targets
     if manifest.fitted is None or manifest.loss is None:
         raise ModelFileError("a fitted estimator needs its fitted metadata and loss")
-    restore_fitted(est, manifest.fitted)
+    restore_fitted(est, manifest.fitted, net.n_in_)
     est._loss = build("loss", manifest.loss.type, manifest.loss.config)
     est._optimizer = None
     if manifest.optimizer is not None:

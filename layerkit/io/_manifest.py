@@ -46,6 +46,37 @@ class ArraySpec(_Strict):
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
+#: A float as JSON data: a number, or a non-finite one tagged as ``{"$float": "inf"}``.
+Real = float | int | dict[Literal["$float"], Literal["inf", "-inf", "nan"]]
+Count = Annotated[int, Field(ge=0)]
+
+
+class ClassesSpec(_Strict):
+    dtype: Annotated[str, Field(max_length=20)]
+    values: list[bool | int | float | str]
+
+
+class FittedSpec(_Strict):
+    """The fitted estimator's metadata (``fitted`` in the manifest), each of its type."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+    n_features_in_: Annotated[int, Field(ge=1)] | None = None
+    n_iter_: Count | None = None
+    t_: Count | None = None
+    loss_: Real | None = None
+    loss_curve_: list[Real] | None = None
+    best_loss_: Real | None = None
+    validation_scores_: list[Real] | None = None
+    best_validation_score_: Real | None = None
+    n_layers_: Annotated[int, Field(ge=2)] | None = None
+    n_outputs_: Annotated[int, Field(ge=1)] | None = None
+    out_activation_: Name | None = None
+    no_improvement_count: Count | None = Field(default=None, alias="_no_improvement_count")
+    feature_names_in_: list[str] | None = None
+    classes: ClassesSpec | None = None
+    label_type: Literal["binary", "multiclass", "multilabel-indicator"] | None = None
+
+
 class Manifest(_Strict):
     format: Literal["layerkit.model"]
     format_version: int

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pydantic
 
 from .._configurable import Configurable
 from ..network import Sequential
 from ..optim.base import Optimizer
+from ._manifest import FittedSpec
 from ._values import decode, encode, generator_state, restore_generator, typed
 
 #: Fitted attributes of the estimators kept in the manifest (when present).
@@ -82,7 +84,13 @@ def build_optimizer(spec: Any) -> Optimizer:
     from ._values import build
 
     opt = build("optimizer", spec.type, spec.config)
-    opt.state = {k: decode(v) for k, v in spec.state.items()}
+    state = {k: decode(v) for k, v in spec.state.items()}
+    t, lr = state.get("t", 0), state.get("lr", 1.0)  # the step count, a scheduled rate
+    if isinstance(t, bool) or not isinstance(t, int) or t < 0:
+        raise ValueError(f"optimizer.state.t must be a step count (an int >= 0), got {t!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float("inf"):
+        raise ValueError(f"optimizer.state.lr must be a positive number, got {lr!r}")
+    opt.state = state
     return opt
 
 
@@ -103,8 +111,24 @@ def fitted_spec(est: Any) -> dict[str, Any]:
     return fitted
 
 
-def restore_fitted(est: Any, fitted: dict[str, Any]) -> None:
+def restore_fitted(est: Any, fitted: dict[str, Any], n_in: int) -> None:
+    """Set the fitted attributes, each checked for its type and its agreement with the
+    network first (a file's ``fitted`` section is data like any other)."""
     from sklearn.preprocessing import LabelBinarizer
+
+    try:
+        FittedSpec.model_validate(fitted)
+    except pydantic.ValidationError as err:
+        where = "; ".join(
+            f"fitted.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()[:5]
+        )
+        raise ValueError(f"the fitted metadata do not validate: {where}") from None
+    names = fitted.get("feature_names_in_")
+    if names is not None and len(names) != n_in:
+        raise ValueError(f"{len(names)} feature names for a network of {n_in} inputs")
+    values = (fitted.get("classes") or {}).get("values", [])
+    if len(set(map(repr, values))) != len(values):
+        raise ValueError(f"the classes repeat a value: {values}")
 
     for key in FITTED:
         if key in fitted:
