@@ -144,9 +144,11 @@ class EpochRunner:
         """One epoch; shuffled with ``rng`` when given. Return the epoch's mean loss.
 
         ``stop`` is asked after every batch; when it answers True the epoch ends there
-        (the loss of the batches done so far is returned).
+        (the loss of the batches done so far is returned, and ``rows_done`` says how many
+        rows they held).
         """
         self.epoch += 1
+        self.rows_done = self.n  # (fewer when ``stop`` ends the epoch early)
         if rng is not None:  # each epoch's order depends on the generator's state only,
             np.copyto(self.order, self.rows)  # so training can stop and resume exactly
             rng.shuffle(self.order)
@@ -173,6 +175,7 @@ class EpochRunner:
             total += value * batch_weight
             weight += batch_weight
             if stop is not None and stop():
+                self.rows_done = end
                 break
         return total / weight if weight else 0.0
 
@@ -234,6 +237,7 @@ class EpochRunner:
             if update is not None:
                 update(params, grads)
             if stop is not None and stop():
+                self.rows_done = end
                 return total / end
         return total / n
 

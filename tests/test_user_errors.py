@@ -472,3 +472,13 @@ def test_divergence_names_the_step_size_of_an_optimizer_without_learning_rate():
     clf = MLPRegressor((8,), solver=SignSGD(step_size=np.inf), max_iter=2)
     with pytest.raises(layerkit.DivergenceError, match=r"the step size of SignSGD"):
         clf.fit(X, y)
+
+
+def test_missing_class_labels_are_named():
+    labels = np.array(["a", None, "b"] * 50, dtype=object)
+    with pytest.raises(
+        ValueError,
+        match=r"y has missing labels \(None\) in 50 row\(s\), first "
+        r"row 1",
+    ):
+        MLPClassifier((4,), max_iter=2).fit(X, labels)

@@ -147,6 +147,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _validate_targets(
         self, y: Any, *, first_pass: bool, incremental: bool, classes: Any = None
     ) -> Any:
+        if y.dtype == object:
+            none = np.array([label is None for label in np.ravel(y)]).reshape(len(y), -1)
+            missing = np.flatnonzero(none.any(axis=1))
+            if len(missing):
+                raise ValueError(
+                    f"{type(self).__name__}: y has missing labels (None) in {len(missing)} "
+                    f"row(s), first row {missing[0]}; drop those rows or give them a label"
+                )
         check_classification_targets(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)

@@ -76,6 +76,7 @@ def fit_stochastic(
             report.epoch()
             loss = runner.run(est._shuffle_rng if est.shuffle else None, stop=interrupted)
             if interrupted():
+                est.t_ += runner.rows_done  # the samples the weights have seen
                 break
             est.n_iter_ += 1
             est.loss_ = loss

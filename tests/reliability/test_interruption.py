@@ -70,6 +70,15 @@ def test_an_interrupted_model_can_continue():
     assert clf.n_iter_ == 30 and len(clf.loss_curve_) == first + 30
 
 
+def test_an_epoch_cut_short_counts_the_samples_its_batches_trained_on():
+    # 300 rows in batches of 50: the 10th forward pass is epoch 2's 4th batch
+    clf = MLPClassifier(layers=[Dense(8), PressesCtrlC(at=10)], batch_size=50, max_iter=30)
+    with pytest.warns(UserWarning, match="interrupted"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 1  # one whole epoch
+    assert clf.t_ == 300 + 4 * 50  # but the weights saw four more batches
+
+
 def test_ctrl_c_outside_fit_is_untouched():
     with pytest.raises(KeyboardInterrupt):
         os.kill(os.getpid(), signal.SIGINT)
