@@ -5,7 +5,7 @@ __version__ = "0.1.0"
 from ._configurable import RegistryError
 from ._configurable import register_class as register
 from .estimators import InvalidParameterError, MLPClassifier, MLPRegressor
-from .exceptions import DivergenceError, LayerContractError, ModelFileError
+from .exceptions import DivergenceError, LayerContractError, ModelFileError, TrainingInterrupted
 from .gradcheck import GradientCheckError, check_layer, check_loss, check_network, check_optimizer
 from .io import load, save
 from .network import Sequential
@@ -22,6 +22,7 @@ __all__ = [
     "ModelFileError",
     "RegistryError",
     "Sequential",
+    "TrainingInterrupted",
     "__version__",
     "check_layer",
     "check_loss",

@@ -26,4 +26,15 @@ class LayerContractError(ValueError):
     do not match its ``params``. The message names the layer's position and class."""
 
 
-__all__ = ["DivergenceError", "LayerContractError", "ModelFileError", "RegistryError"]
+class TrainingInterrupted(UserWarning):
+    """Ctrl-C stopped a fit; the model keeps what was trained up to the last completed
+    batch (or lbfgs iteration). A ``UserWarning``, so existing filters still apply."""
+
+
+__all__ = [
+    "DivergenceError",
+    "LayerContractError",
+    "ModelFileError",
+    "RegistryError",
+    "TrainingInterrupted",
+]

@@ -701,32 +701,40 @@ def test_plugins_are_found_next_to_the_model_file(tmp_path, iris_csv, capsys, mo
     assert status == 0, err
 
 
-def test_ctrl_c_stops_a_training_run_with_nothing_written(tmp_path):
-    """A run cut short must not look finished: exit 130, no model, no metrics."""
+def _interrupted_run(tmp_path, rows, max_iter, wait, **popen):
+    """Start `layerkit train` in a new process, send SIGINT once it is fitting (after
+    ``wait`` seconds); return its exit status and stderr."""
     import signal
     import time
 
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(2000, 10))
-    names = [f"f{i}" for i in range(10)]
+    X = np.random.default_rng(0).normal(size=(rows, 5))
+    names = [f"f{i}" for i in range(5)]
     write_csv(tmp_path / "d.csv", [*names, "y"], [[*row, int(row[0] > 0)] for row in X])
-    (tmp_path / "long.toml").write_text(
+    (tmp_path / "run.toml").write_text(
         'task = "classification"\n[data]\npath = "d.csv"\ntarget = "y"\n'
-        "[training]\nmax_iter = 100000\ntol = 0.0\n[validation]\nn_iter_no_change = 100000\n"
+        f"[training]\nmax_iter = {max_iter}\ntol = 0.0\n"
+        "[validation]\nn_iter_no_change = 100000\n"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "layerkit", "train", "long.toml"],
+        [sys.executable, "-m", "layerkit", "train", "run.toml"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        **popen,
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().startswith("training MLPClassifier")  # fitting now
-    time.sleep(1.0)
+    time.sleep(wait)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    return proc.returncode, err
+
+
+def test_ctrl_c_stops_a_training_run_with_nothing_written(tmp_path):
+    """A run cut short must not look finished: exit 130, no model, no metrics."""
+    status, err = _interrupted_run(tmp_path, rows=2000, max_iter=100000, wait=1.0)
+    assert status == 130, err
     assert "layerkit train: interrupted" in err and "Traceback" not in err
     assert not (tmp_path / "layerkit-output").exists()
 
@@ -768,3 +776,54 @@ def test_model_files_are_readable_as_the_umask_allows(trained):
     umask = os.umask(0)
     os.umask(umask)
     assert (out_dir / "model.lkm").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_background_run_ignores_sigint(tmp_path):
+    """Started with SIGINT ignored (``cmd &`` in a script), a run is not stopped by it."""
+    import signal
+
+    status, err = _interrupted_run(
+        tmp_path,
+        rows=500,
+        max_iter=60,
+        wait=0.3,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert status == 0, err
+    assert (tmp_path / "layerkit-output" / "model.lkm").is_file()
+
+
+@pytest.mark.parametrize("out_name", ["p.csv", "p.parquet"])
+def test_kept_parquet_columns_are_copied_as_stored(trained, tmp_path, capsys, out_name):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    out_dir, _ = trained
+    table = {
+        "big_id": [9007199254740993, 2],
+        "code": ["007", " 1e3 "],
+        "sepal_length": [5.1, 6.0],
+        "sepal_width": [3.5, 3.0],
+        "petal_length": [1.4, 4.5],
+        "petal_width": [0.2, 1.5],
+    }
+    pq.write_table(pa.table(table), tmp_path / "in.parquet")
+    status, _, err = run(
+        capsys,
+        "predict",
+        out_dir / "model.lkm",
+        tmp_path / "in.parquet",
+        "-o",
+        tmp_path / out_name,
+        "--keep",
+        "big_id",
+        "code",
+    )
+    assert status == 0, err
+    if out_name.endswith(".parquet"):
+        got = pq.read_table(tmp_path / out_name).to_pydict()
+        assert got["big_id"] == table["big_id"] and got["code"] == table["code"]
+    else:
+        with open(tmp_path / out_name, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert [r["big_id"] for r in rows] == ["9007199254740993", "2"]
+        assert [r["code"] for r in rows] == ["007", " 1e3 "]

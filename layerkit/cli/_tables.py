@@ -33,8 +33,7 @@ def read_table_and_text(
         raise CLIError(f"no data file at {path}")
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        table = _read_parquet(path)
-        return table, {name: table[name] for name in text if name in table}
+        return _read_parquet(path, text)
     if suffix not in (".csv", ".txt"):
         raise CLIError(f"{path}: expected a .csv or .parquet file, got {suffix or 'no suffix'!r}")
     return _read_csv(path, text)
@@ -103,7 +102,9 @@ def _pyarrow(path: Path) -> Any:
     return pyarrow
 
 
-def _read_parquet(path: Path) -> dict[str, np.ndarray]:
+def _read_parquet(
+    path: Path, text: Collection[str]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     pa = _pyarrow(path)
     try:
         table = pa.parquet.read_table(path)
@@ -121,7 +122,12 @@ def _read_parquet(path: Path) -> dict[str, np.ndarray]:
             columns[name] = _column(["" if v is None else str(v) for v in column.to_pylist()])
     if not columns or table.num_rows == 0:
         raise CLIError(f"{path}: the table has no rows or no columns")
-    return columns
+    raw = {  # the values as stored (an int64 ID stays exact, "007" stays text)
+        name: np.array(table.column(name).to_pylist(), dtype=object)
+        for name in table.column_names
+        if name in text
+    }
+    return columns, raw
 
 
 def check_output(path: Path, what: str) -> None:

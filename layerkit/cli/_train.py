@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -15,7 +13,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ..estimators import MLPClassifier, MLPRegressor
-from ..exceptions import DivergenceError
+from ..exceptions import DivergenceError, TrainingInterrupted
 from ..io import save
 from ..layers import Dense
 from ..losses import (
@@ -158,29 +156,20 @@ def _fit(est: Any, X: np.ndarray, y: np.ndarray) -> bool:
     """Fit; False if the solver stopped at max_iter before converging.
 
     Ctrl-C stops the command (exit 130, nothing written): a run is a job, and a model
-    cut short must not look like a finished one. (The estimator, as in interactive use,
-    stops at the end of the batch; then the command raises KeyboardInterrupt.)"""
-    pressed = [False]
-
-    def on_interrupt(signum: int, frame: Any) -> None:
-        pressed[0] = True
-        raise KeyboardInterrupt
-
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_interrupt) if in_main else None
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
-            try:
-                est.fit(X, y)
-            except DivergenceError as err:
-                raise CLIError(f"training diverged: {err}") from None
-            except (ValueError, TypeError) as err:
-                raise CLIError(f"cannot train {type(est).__name__}: {err}") from None
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-    if pressed[0]:
+    cut short must not look like a finished one. The estimator stops at a batch boundary
+    as in interactive use and says so with a ``TrainingInterrupted`` warning; the command
+    then raises KeyboardInterrupt. (SIGINT itself is left as the process has it: a run
+    started in the background, with SIGINT ignored, is not stopped by it.)"""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        warnings.simplefilter("always", TrainingInterrupted)
+        try:
+            est.fit(X, y)
+        except DivergenceError as err:
+            raise CLIError(f"training diverged: {err}") from None
+        except (ValueError, TypeError) as err:
+            raise CLIError(f"cannot train {type(est).__name__}: {err}") from None
+    if any(issubclass(w.category, TrainingInterrupted) for w in caught):
         raise KeyboardInterrupt  # the command's handler: "interrupted", exit 130
     for warning in caught:
         if not issubclass(warning.category, ConvergenceWarning):

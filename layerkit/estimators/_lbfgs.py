@@ -10,7 +10,7 @@ import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
-from ..exceptions import DivergenceError
+from ..exceptions import DivergenceError, TrainingInterrupted
 from ..layers import Dropout
 from ..network import Sequential
 from ..optim import Optimizer
@@ -99,6 +99,7 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any, *, report: Fit
             stopped[0] = True
             raise StopIteration  # scipy ends the minimization at this iteration
 
+    result = None  # (stays None when Ctrl-C ends the minimization)
     with net.workspace(), stop_on_interrupt() as interrupted, np.errstate(all="ignore"):
         try:
             result = scipy.optimize.minimize(
@@ -119,7 +120,7 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any, *, report: Fit
         warnings.warn(
             "Training interrupted by user: the model keeps the parameters of the last "
             f"completed lbfgs iteration ({len(curve)}).",
-            UserWarning,
+            TrainingInterrupted,
             stacklevel=SOLVER_STACKLEVEL,
         )
         return

@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
+from ..exceptions import TrainingInterrupted
 from ..network import Sequential
 from ..optim import Optimizer
 from ..training import EpochRunner
@@ -116,7 +117,7 @@ def fit_stochastic(
         warnings.warn(
             "Training interrupted by user: the model keeps the weights of the last "
             "completed batch.",
-            UserWarning,
+            TrainingInterrupted,
             stacklevel=SOLVER_STACKLEVEL,
         )
     if early_stopping:

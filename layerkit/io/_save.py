@@ -86,11 +86,11 @@ def save(obj: Any, path: str | os.PathLike[str]) -> Path:
         raise IsADirectoryError(f"cannot save to {str(path)!r}: it is a folder; give a file name")
     fd, tmp = tempfile.mkstemp(prefix=".layerkit-", suffix=".tmp", dir=path.parent or ".")
     try:
-        os.chmod(tmp, _file_mode(path))  # (mkstemp makes it readable by its owner only)
         with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as zf:
             zf.writestr(zipfile.ZipInfo(m.MANIFEST, _EPOCH), text.encode("utf-8"))
             for member, data in members.items():
                 zf.writestr(zipfile.ZipInfo(member, _EPOCH), data)
+        os.chmod(tmp, _file_mode(path))  # (mkstemp makes it readable by its owner only)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -150,7 +150,7 @@ def _npy_bytes(array: Any) -> bytes:
 def _file_mode(path: Path) -> int:
     """The mode a new file gets here (0o666 less the umask), or the replaced file's."""
     if path.exists():
-        return path.stat().st_mode & 0o7777
+        return path.stat().st_mode & 0o777
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask

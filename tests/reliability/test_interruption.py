@@ -6,7 +6,7 @@ import signal
 import numpy as np
 import pytest
 
-from layerkit import MLPClassifier
+from layerkit import MLPClassifier, TrainingInterrupted
 from layerkit.layers import Dense, ReLU
 
 rng = np.random.default_rng(0)
@@ -77,6 +77,25 @@ def test_an_epoch_cut_short_counts_the_samples_its_batches_trained_on():
         clf.fit(X, y)
     assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 1  # one whole epoch
     assert clf.t_ == 300 + 4 * 50  # but the weights saw four more batches
+
+
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_an_applications_own_interrupt_handler_still_ends_a_fit_cleanly(solver):
+    """With a SIGINT handler of the application's that raises KeyboardInterrupt (so
+    layerkit does not install its own), the interrupt still ends the fit with the
+    TrainingInterrupted warning, never a half-finished solver state."""
+
+    def raising(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, raising)
+    clf = MLPClassifier(
+        layers=[Dense(8), PressesCtrlC(at=25)], solver=solver, batch_size=20, max_iter=200
+    )
+    with pytest.warns(TrainingInterrupted):
+        clf.fit(X, y)
+    assert clf.predict(X).shape == (300,)
+    assert signal.getsignal(signal.SIGINT) is raising
 
 
 def test_ctrl_c_outside_fit_is_untouched():
