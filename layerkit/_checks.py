@@ -24,6 +24,17 @@ def require_instance(obj: Any, base: type, what: str) -> None:
     )
 
 
+def first_repeat(items: Any) -> tuple[int, int] | None:
+    """The positions ``(j, i)``, j < i, of the first object found twice (the same
+    object, not an equal one), or None."""
+    first_seen: dict[int, int] = {}
+    for i, item in enumerate(items):
+        j = first_seen.setdefault(id(item), i)
+        if j != i:
+            return j, i
+    return None
+
+
 def require_count(value: Any, name: str) -> None:
     """A clear ValueError unless ``value`` is an integer >= 1 (not a bool)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:

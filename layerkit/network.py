@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from ._checks import first_repeat
 from ._configurable import registry_name_of
 from ._contract import check_backward, check_forward, check_grads, trusted
 from ._random import RandomStateLike, as_generator, spawn
@@ -66,21 +67,22 @@ class Sequential:
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("Sequential needs at least one layer, got an empty list")
-        first_seen: dict[int, int] = {}
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Layer):
                 raise TypeError(
                     f"Sequential expected Layer objects, got {type(layer).__name__} at "
                     f"position {i}"
                 )
-            j = first_seen.setdefault(id(layer), i)
-            if j != i:  # a layer keeps its input (and grads) for backward: one per place
-                raise ValueError(
-                    f"Sequential: the same {layer!r} object is at positions {j} and {i}; "
-                    "a layer keeps what its backward pass needs, so each position needs its "
-                    f"own object: write {type(layer).__name__}(...) again, or use "
-                    "copy.deepcopy(layer)"
-                )
+        repeat = first_repeat(self.layers)
+        if repeat is not None:  # a layer keeps its input (and grads) for backward
+            j, i = repeat
+            layer = self.layers[i]
+            raise ValueError(
+                f"Sequential: the same {layer!r} object is at positions {j} and {i}; "
+                "a layer keeps what its backward pass needs, so each position needs its "
+                f"own object: write {type(layer).__name__}(...) again, or use "
+                "copy.deepcopy(layer)"
+            )
 
     # ------------------------------------------------------------------ building
     def build(

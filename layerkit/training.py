@@ -123,10 +123,7 @@ class EpochRunner:
         self.training = training
         self.epoch = 0  # epochs run so far (a caller continuing a fit may set it)
         #: How a divergence message names the step size (an estimator: its parameter).
-        has_rate = hasattr(optimizer, "learning_rate")
-        self.learning_rate_name = (
-            f"the {'learning_rate' if has_rate else 'step size'} of {type(optimizer).__name__}"
-        )
+        self.learning_rate_name = step_size_name(optimizer)
         self._sparse = hasattr(X, "tocsr")
         self._buffers: dict[Any, Array] = {}
         self._plan = self._make_plan(X)
@@ -292,3 +289,9 @@ class EpochRunner:
         if buf is None:
             buf = self._buffers[key] = np.empty(shape, dtype)
         return buf
+
+
+def step_size_name(optimizer: Any) -> str:
+    """How a message names an optimizer object's step size."""
+    what = "learning_rate" if hasattr(optimizer, "learning_rate") else "step size"
+    return f"the {what} of {type(optimizer).__name__}"

@@ -17,6 +17,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .._checks import first_repeat
 from .._contract import trusted
 from .._random import as_generator
 from ..exceptions import DivergenceError
@@ -24,6 +25,7 @@ from ..layers import Dense, Dropout, Identity, Layer, LeakyReLU, ReLU, Sigmoid, 
 from ..losses.base import Loss
 from ..network import Sequential
 from ..optim import SGD, Adam, Optimizer
+from ..training import step_size_name
 from . import _validation as v
 from ._callbacks import (
     CALLBACK_STATE,
@@ -257,8 +259,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                     f"parameters of its own; give {prefix} a layerkit object to set its "
                     "arguments one by one"
                 )
-        layers = params.get("layers", self.__dict__.get("layers"))
         if in_layers:  # (checked in full before anything is set)
+            layers = params.get("layers", self.__dict__.get("layers"))
             params["layers"] = _with_layer_params(owner, layers, in_layers)
         super().set_params(**params)
         return self
@@ -270,16 +272,16 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         rules.update(self._extra_rules)
         v.check_params(type(self).__name__, self.get_params(deep=False), rules)
         if self.layers is not None:
-            first_seen: dict[int, int] = {}
-            for i, layer in enumerate(self.layers):
-                j = first_seen.setdefault(id(layer), i)
-                if j != i:
-                    raise ValueError(
-                        f"{type(self).__name__}: layers[{j}] and layers[{i}] are the same "
-                        f"{layer!r} object; a layer keeps what its backward pass needs, so "
-                        f"each position needs its own: write {type(layer).__name__}(...) "
-                        "again for each"
-                    )
+            repeat = first_repeat(self.layers)
+            if repeat is not None:
+                j, i = repeat
+                layer = self.layers[i]
+                raise ValueError(
+                    f"{type(self).__name__}: layers[{j}] and layers[{i}] are the same "
+                    f"{layer!r} object; a layer keeps what its backward pass needs, so "
+                    f"each position needs its own: write {type(layer).__name__}(...) "
+                    "again for each"
+                )
             sizes = self.hidden_layer_sizes
             ignored = []
             if ([sizes] if np.ndim(sizes) == 0 else list(sizes)) != [100]:
@@ -348,9 +350,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         optimizer object's own."""
         if not isinstance(self.solver, Optimizer):
             return "learning_rate_init"
-        if hasattr(self.solver, "learning_rate"):
-            return f"the learning_rate of {type(self.solver).__name__}"
-        return f"the step size of {type(self.solver).__name__}"
+        return step_size_name(self.solver)
 
     def _continued_optimizer(self) -> Optimizer:
         """A new optimizer from the current hyperparameters that keeps the old state."""
