@@ -99,3 +99,29 @@ def check_grads(position: int, layer: Any, finite_expected: bool = False) -> Non
             raise _fail(
                 position, layer, f"grads[{name!r}] holds non-finite values for a finite delta"
             )
+
+
+def live_arrays(layer: Any) -> list[tuple[str, Any, Any]]:
+    """``(name, params[name], grads[name])`` for each parameter: the arrays an optimizer
+    is given to update, to be compared with ``check_live`` after every pass."""
+    return [(k, p, layer.grads[k]) for k, p in layer.params.items()]
+
+
+def check_live(position: int, layer: Any, live: list[tuple[str, Any, Any]]) -> None:
+    """``params`` and ``grads`` must still hold the arrays they held before the pass.
+
+    Optimizers update the arrays a layer held when training started; one replaced by a
+    new array (``self.grads[k] = ...`` instead of ``self.grads[k][...] = ...``) would
+    never be trained, silently.
+    """
+    params, grads = layer.params, layer.grads
+    for name, p, g in live:
+        for kind, held, was in (("grads", grads, g), ("params", params, p)):
+            if held.get(name) is not was:
+                raise _fail(
+                    position,
+                    layer,
+                    f"{kind}[{name!r}] was replaced by a new array during training; write "
+                    f"into the one it holds ({kind}[{name!r}][...] = ...): the optimizer "
+                    "updates that array, so a replaced one would never be trained",
+                )

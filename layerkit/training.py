@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import require_count, require_instance
+from ._contract import check_live, live_arrays, trusted
 from .exceptions import DivergenceError
 from .layers.base import Array
 from .losses.base import Loss
@@ -129,6 +130,12 @@ class EpochRunner:
         self._plan = self._make_plan(X)
         self._params = net.params  # flat after a plan is made: one-pass optimizer steps
         self._grads = net.grads
+        # a user's layer must keep the arrays the optimizer updates (checked every batch)
+        self._live = [
+            (i, layer, live_arrays(layer))
+            for i, layer in enumerate(net.layers)
+            if layer.params and not trusted(layer)
+        ]
         self._penalized = [
             (f"{i}.{k}", layer.params[k])
             for i, layer in enumerate(net.layers)
@@ -179,6 +186,8 @@ class EpochRunner:
     def step(self, x: Any, y: Array, sample_weight: Array | None) -> float:
         """Train on one batch: loss, gradients (with the L2 term), update."""
         value = self.net.loss_and_grads(x, y, self.loss, sample_weight, training=self.training)
+        for i, layer, live in self._live:
+            check_live(i, layer, live)
         denom = float(x.shape[0]) if sample_weight is None else float(sample_weight.sum())
         if denom == 0.0 or not isfinite(value):  # all weights zero: nothing to learn; a
             return value  # non-finite loss: no step, the caller reports the divergence

@@ -91,6 +91,13 @@ class WrongShape(Identity, register=False):
         return delta[:, :-1]
 
 
+class ReplacesGrads(WrongGradient, register=False):
+    def backward(self, delta):
+        dx = delta * self.params["s"]
+        self.grads = {"s": (delta * self.x).sum(axis=0)}  # right values, a new dict
+        return dx
+
+
 class MissingGradKey(WrongGradient, register=False):
     def build(self, n_in, rng, dtype):
         super().build(n_in, rng, dtype)
@@ -132,6 +139,7 @@ class Random(Layer, register=False):
     [
         (WrongGradient(), "gradient", r"gradient of 's' is wrong at index"),
         (Accumulates(), "grads_overwritten", r"must overwrite grads .* not accumulate"),
+        (ReplacesGrads(), "grads_overwritten", r"replaced grads\['s'\] by a new array"),
         (
             WrongShape(),
             "shapes",

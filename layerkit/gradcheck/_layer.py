@@ -41,7 +41,8 @@ def check_layer(
     - ``gradient``: ``backward`` equals central differences (float64) for ∂C/∂x and every
       parameter, with ``C = Σ r ⊙ forward(x)`` (``r`` random): at most ``max_entries``
       random entries per array (``None``: all). Dropout masks are held fixed.
-    - ``grads_overwritten``: a second backward with the same delta gives the same
+    - ``grads_overwritten``: ``params`` and ``grads`` keep the arrays built (written in
+      place, never replaced), and a second backward with the same delta gives the same
       ``grads`` (they are overwritten, never accumulated).
     - ``copies``: deepcopy and pickle round trips give the same output.
     - ``config``: registered; ``get_config`` is JSON and ``from_config`` inverts it.
@@ -181,9 +182,18 @@ def check_layer(
 
     def check_grads_overwritten() -> None:
         twin = built(np.float64)
+        held = {k: (p, twin.grads.get(k)) for k, p in twin.params.items()}
         out = twin.forward(x.copy(), training)
         delta = np.random.default_rng(random_state + 2).normal(size=np.shape(out))
         twin.backward(delta.copy())
+        for k, (p, g) in held.items():
+            for kind, now, was in (("grads", twin.grads, g), ("params", twin.params, p)):
+                expect(
+                    now.get(k) is was,
+                    f"forward/backward replaced {kind}[{k!r}] by a new array: write into "
+                    f"the one built ({kind}[{k!r}][...] = ...); optimizers update that "
+                    "array, so a replaced one is never trained",
+                )
         first = {k: np.array(g, copy=True) for k, g in twin.grads.items()}
         twin.backward(delta.copy())
         for k, g in twin.grads.items():

@@ -36,6 +36,8 @@ class Broken(Layer, register=False):
             return None
         if self.defect == "forward shape":
             return x[:, :-1]
+        if self.defect == "params replaced":
+            self.params["s"] = self.params["s"] * 1.0  # a new array, same values
         if self.defect == "forward nan":
             out = x * self.params["s"]
             out[0, 0] = np.nan
@@ -54,6 +56,8 @@ class Broken(Layer, register=False):
             return out
         if self.defect == "grads rebound":
             self.grads = {"s": np.zeros(2)}
+        if self.defect == "grads replaced":  # right values, but not in the array held
+            self.grads["s"] = (delta * self.x).sum(axis=0)
         return delta * self.params["s"]
 
 
@@ -80,6 +84,12 @@ CASES = [
     ("grads shape", r"grads\['s'\] has shape \(5,\); expected the shape of params\['s'\], \(4,\)"),
     ("grads rebound", r"grads\['s'\] has shape \(2,\)"),
     (
+        "grads replaced",
+        r"at position 1: grads\['s'\] was replaced by a new array during training; write "
+        r"into the one it holds \(grads\['s'\]\[...\] = ...\)",
+    ),
+    ("params replaced", r"at position 1: params\['s'\] was replaced by a new array"),
+    (
         "build width",
         r"at position 1: build\(\) must return the output width as a positive int, got 'wide'",
     ),
@@ -92,6 +102,17 @@ def test_a_broken_layer_is_named_at_its_first_breach(defect, pattern):
     with pytest.raises(LayerContractError, match=pattern):
         clf.fit(X, y)
     assert not hasattr(clf, "network_")
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_a_replaced_gradient_array_is_refused_by_every_solver(solver):
+    # before: the optimizer kept updating the array built, so the parameter silently
+    # never trained (s stayed all ones)
+    clf = MLPClassifier(
+        layers=[Dense(4), Broken("grads replaced"), ReLU()], solver=solver, max_iter=3
+    )
+    with pytest.raises(LayerContractError, match="replaced by a new array"):
+        clf.fit(X, y)
 
 
 def test_the_error_is_a_value_error():
