@@ -44,6 +44,18 @@ def test_breakdown_benchmark_accounts_for_the_epoch(workload):
     assert ratio == pytest.approx(ours / floor, rel=0.02)
 
 
+def test_custom_layer_benchmark_times_the_four_networks():
+    out = _run("bench_custom_layer.py", "--workload", "smoke", "--rounds", "1")
+    rows = [line for line in out.splitlines() if "ReLU, " in line and line.startswith("| ")]
+    assert [r.split("|")[1].strip() for r in rows] == [
+        "built-in ReLU, plan",
+        "user's ReLU, plan",
+        "built-in ReLU, general path",
+        "user's ReLU, general path",
+    ]
+    assert rows[0].split("|")[3].strip() == "1.00"
+
+
 def test_memory_benchmark_measures_both_libraries():
     out = _run("bench_memory.py", "--n", "2000")
     for library in ("layerkit", "scikit-learn"):

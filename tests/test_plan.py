@@ -9,7 +9,18 @@ from helpers import Swish, targets
 
 from layerkit import Sequential
 from layerkit._plan import TrainingPlan, plan_supports
-from layerkit.layers import Dense, Dropout, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from layerkit.layers import (
+    Dense,
+    Dropout,
+    Exp,
+    Identity,
+    Layer,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss, SquaredError
 from layerkit.optim import SGD, Adam
 from layerkit.optim._blas import blas_available
@@ -21,7 +32,47 @@ HIDDEN = {
     "identity-stacked": lambda: [Dense(5), Identity(), ReLU(), Dense(4), Tanh(), Sigmoid()],
     "dropout": lambda: [Dense(8), ReLU(), Dropout(0.3), Dense(6), Tanh(), Dropout(0.2)],
     "no-hidden": lambda: [],
+    # a user's layers inside the plan: with parameters (first, and between Dense layers)
+    # and without (a subclass of a built-in layer is a user's layer too)
+    "user": lambda: [Dense(6), Swish(), Dense(5), MyTanh(), Dense(4), ReLU()],
+    "user-first": lambda: [Swish(), Dense(5), Swish(0.5), Dropout(0.2)],
+    "user-last": lambda: [Dense(6), ReLU(), Dense(5), Swish(), UserDropout(0.4)],
 }
+
+
+class UserDropout(Layer, register=False):
+    """A user's dropout: active only when called with training=True."""
+
+    def __init__(self, rate=0.5):
+        self.rate = rate
+
+    def build(self, n_in, rng, dtype):
+        self._rng = rng
+        return n_in
+
+    def forward(self, x, training=False):
+        self.keep = (self._rng.random(x.shape) >= self.rate) / (1 - self.rate) if training else 1
+        return x * self.keep
+
+    def backward(self, delta):
+        return delta * self.keep
+
+
+class MyTanh(Tanh, register=False):
+    """A user's subclass of a built-in layer: trained through its own forward/backward."""
+
+    def forward(self, x, training=False):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, delta):
+        return delta * (1 - self.out**2)
+
+
+class Penalized(Swish, register=False):
+    penalized = ("beta",)
+
+
 OUTPUTS = {
     "softmax-cce": (Softmax, CategoricalCrossEntropy, 3, "onehot"),
     "sigmoid-bce": (Sigmoid, BinaryCrossEntropy, 1, "binary"),
@@ -79,12 +130,16 @@ def test_plan_gradients_equal_the_general_path(hidden, output, l2, weighted, lay
         np.testing.assert_allclose(planned.grads[name], g, rtol=1e-10, atol=1e-13, err_msg=name)
 
 
-def test_plan_is_used_only_for_builtin_layers_and_dense_input():
+def test_plan_is_used_for_dense_input_a_canonical_pair_and_unpenalized_user_layers():
     loss = CategoricalCrossEntropy()
     X = np.ones((3, 4))
     assert plan_supports(_net("relu", "softmax-cce"), loss, X)
     swish = Sequential([Dense(3), Swish(), Dense(3), Softmax()]).build(4, random_state=0)
-    assert not plan_supports(swish, loss, X)
+    assert plan_supports(swish, loss, X)
+    penalized = Sequential([Dense(3), Penalized(), Dense(3), Softmax()]).build(4, random_state=0)
+    assert not plan_supports(penalized, loss, X)  # its L2 term: the general path's
+    own_link = Sequential([Dense(3), Softmax(), MyTanh()]).build(4, random_state=0)
+    assert not plan_supports(own_link, loss, X)
     assert not plan_supports(_net("relu", "softmax-cce"), loss, sp.csr_matrix(X))
     assert not plan_supports(_net("relu", "softmax-cce"), SquaredError(), X)  # not canonical
 
@@ -93,6 +148,8 @@ def _epochs(net, X, Y, loss, opt, general, n_epochs=3, l2=0.0):
     runner = EpochRunner(net, X, Y, loss, opt, batch_size=16, l2=l2)
     if general:
         runner._plan = None
+    else:
+        assert runner._plan is not None
     rng = np.random.default_rng(3)
     return [runner.run(rng) for _ in range(n_epochs)]
 
@@ -108,7 +165,10 @@ def _epochs(net, X, Y, loss, opt, general, n_epochs=3, l2=0.0):
     ids=["sgd", "sgd-decay", "sgd-momentum", "adam"],
 )
 @pytest.mark.parametrize("fuse", [True, False], ids=["fused-step", "flat-step"])
-def test_training_with_the_plan_matches_the_general_loop(make_opt, fuse, monkeypatch, layout):
+@pytest.mark.parametrize("hidden", ["dropout", "user", "user-first"])
+def test_training_with_the_plan_matches_the_general_loop(
+    make_opt, fuse, hidden, monkeypatch, layout
+):
     """Plain SGD steps inside the plan: fused into the gradient products (as for large
     networks) or as one axpy over the flat buffers (small ones); both as the optimizer's."""
     import layerkit._plan._training
@@ -119,7 +179,7 @@ def test_training_with_the_plan_matches_the_general_loop(make_opt, fuse, monkeyp
     X = rng.normal(size=(100, 4))
     Y = np.eye(3)[rng.integers(0, 3, 100)]
     loss = CategoricalCrossEntropy()
-    a, b = _net("dropout", "softmax-cce"), _net("dropout", "softmax-cce")
+    a, b = _net(hidden, "softmax-cce"), _net(hidden, "softmax-cce")
     curve_plan = _epochs(a, X, Y, loss, make_opt(), general=False, l2=0.01)
     curve_general = _epochs(b, X, Y, loss, make_opt(), general=True, l2=0.01)
     np.testing.assert_allclose(curve_plan, curve_general, rtol=1e-10)

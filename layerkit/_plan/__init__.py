@@ -13,7 +13,11 @@ product), and computes the canonical output pair's loss and fused delta from the
 logits with as few numpy calls as it can. The arithmetic is the layers' own: the plan
 is tested to give the general path's gradients.
 
-Networks with any other layer (a user's), or sparse input, use the general path.
+A user's hidden layer runs inside the plan through its own ``forward`` and
+``backward`` (``UserStage``: checked against the layer contract at every call, its
+results copied into the plan's buffers), so the built-in layers around it keep their
+fused arithmetic. Sparse input, a non-canonical output pair, or a user's layer with an
+L2-penalized parameter use the general path.
 """
 
 from ._inference import predict_planned

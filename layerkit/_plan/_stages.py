@@ -22,6 +22,7 @@ class Stage:
     out_aug: Array
     fwd: Callable[[], None]
     bwd: Callable[[], None]
+    has_params = False  # whether the backward pass must reach this stage
 
     def bind(self, delta: Array, need_input_delta: bool) -> Array:
         """Set the delta of this stage's output; return the delta of its input."""
@@ -50,6 +51,8 @@ class DenseStage(Stage):
     rides inside the product, ``z = [x 1] [W; b]`` (``W`` and ``b`` are adjacent in the
     flat buffer), and backward is ``[∂C/∂W; ∂C/∂b] = [x 1]ᵀ δ`` in one product; plain,
     ``b`` is added and ``∂C/∂b = 1ᵀ δ`` (eqs. 3-III, 3-IV)."""
+
+    has_params = True
 
     def __init__(
         self, layer: Dense, x: Array, plan: Any, *, augmented: bool, augment_output: bool

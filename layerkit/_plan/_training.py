@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._contract import trusted
 from ..layers import Dense, Dropout, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from ..losses.base import Loss
 from ..network import Sequential
@@ -15,6 +16,7 @@ from ..optim import SGD, Optimizer
 from ..optim._blas import axpy_updater, blas_available
 from ._losses import loss_stage
 from ._stages import DenseStage, Stage, elementwise_stage
+from ._user import UserStage
 
 Array = Any
 HIDDEN = (Dense, ReLU, LeakyReLU, Tanh, Sigmoid, Identity, Dropout)
@@ -29,11 +31,14 @@ _AUGMENT_MAX_ELEMENTS = 16_384
 
 
 def plan_supports(net: Sequential, loss: Loss, X: Any) -> bool:
-    """Whether ``TrainingPlan`` can train ``net`` with ``loss`` on ``X``."""
+    """Whether ``TrainingPlan`` can train ``net`` with ``loss`` on ``X``: dense input, a
+    canonical output pair, hidden layers built in or a user's without an L2 penalty."""
     if not isinstance(X, np.ndarray) or not net.is_canonical(loss):
         return False
     *hidden, last = net.layers
-    return type(last) in LINKS and all(type(layer) in HIDDEN for layer in hidden)
+    return type(last) in LINKS and all(
+        type(layer) in HIDDEN or (not trusted(layer) and not layer.penalized) for layer in hidden
+    )
 
 
 class TrainingPlan:
@@ -87,9 +92,7 @@ class _Batch:
     def __init__(self, plan: TrainingPlan, m: int) -> None:
         net, dtype = plan.net, plan.net.dtype
         self.plan, self.m = plan, m
-        widths = [net.n_in_] + [
-            layer.params["W"].shape[1] for layer in net.layers if isinstance(layer, Dense)
-        ]
+        widths = [net.n_in_] + [int(layer.__dict__.get("_n_out", 1)) for layer in net.layers]
         # Small arrays: multiply [x 1] by [W; b], saving the bias's own numpy calls. Large
         # ones: keep rows contiguous (a strided gather or ReLU costs more than those calls)
         augment = m * max(widths) <= _AUGMENT_MAX_ELEMENTS
@@ -104,10 +107,21 @@ class _Batch:
         ]
         stages: list[Stage] = []
         a, a_aug, fresh = self.x, x_aug, False  # fresh: a Dense output, free to overwrite
+        positions = {id(layer): i for i, layer in enumerate(net.layers)}
         for i, layer in enumerate(hidden):
             dense_follows = any(isinstance(later, Dense) for later in hidden[i + 1 :])
-            if isinstance(layer, Dense):
-                stage: Stage = DenseStage(
+            stage: Stage
+            if not trusted(layer):  # a user's layer (a subclass of a built-in one too)
+                stage = UserStage(
+                    layer,
+                    positions[id(layer)],
+                    a,
+                    plan,
+                    augment_output=augment and dense_follows,
+                )
+                fresh = True
+            elif isinstance(layer, Dense):
+                stage = DenseStage(
                     layer,
                     a_aug if augment else a,
                     plan,
@@ -125,9 +139,9 @@ class _Batch:
         self.z = a
         self.delta = np.empty(a.shape, dtype)
         self.forward = [s.fwd for s in stages]
-        # wire the deltas backwards; nothing before the first Dense needs one
+        # wire the deltas backwards; nothing before the first layer with parameters needs one
         self.backward: list[Callable[[], None]] = []
-        first = next((i for i, s in enumerate(stages) if isinstance(s, DenseStage)), None)
+        first = next((i for i, s in enumerate(stages) if s.has_params), None)
         delta = self.delta
         for i in range(len(stages) - 1, -1, -1):
             if first is None or i < first:
