@@ -120,13 +120,56 @@ def test_infinite_patience_is_accepted(iris, inf):
         MLPClassifier((4,), n_iter_no_change=inf, max_iter=3).fit(X, y)
 
 
-@pytest.mark.parametrize(
-    ("fraction", "pattern"), [(0.0, "gives 0 validation sample"), (0.01, "one per class")]
-)
-def test_a_too_small_validation_split_is_explained(iris, fraction, pattern):
+@pytest.mark.parametrize("fraction", [0.0, 0.005])
+def test_a_too_small_validation_split_is_explained(iris, fraction):
     X, y = iris
-    with pytest.raises(ValueError, match=f"The validation set is too small.*{pattern}"):
+    with pytest.raises(
+        ValueError, match=r"The validation set is too small.*needs at least 2 on each side"
+    ):
         MLPClassifier(early_stopping=True, validation_fraction=fraction).fit(X, y)
+
+
+@quiet
+@pytest.mark.parametrize(
+    "case", ["a class seen once", "fewer validation rows than classes", "iris at 1%"]
+)
+def test_early_stopping_trains_where_a_stratified_split_is_impossible(case):
+    """As scikit-learn does (its multiclass split is never stratified); before, these
+    raised (the least populated class has 1 member / the validation set is too small)."""
+    X, y = load_digits(return_X_y=True)
+    fraction = 0.1
+    if case == "a class seen once":
+        rows = np.r_[np.flatnonzero(y != 9)[:300], np.flatnonzero(y == 9)[:1]]
+    elif case == "fewer validation rows than classes":
+        rows = np.arange(60)  # 6 validation rows for 10 classes
+    else:
+        X, y = load_iris(return_X_y=True)
+        rows, fraction = np.arange(150), 0.01  # 2 validation rows for 3 classes
+    clf = MLPClassifier(
+        (16,), early_stopping=True, validation_fraction=fraction, max_iter=5, random_state=0
+    )
+    clf.fit(X[rows] / X.max(), y[rows])
+    assert len(clf.validation_scores_) == clf.n_iter_ > 0
+
+
+@quiet
+def test_early_stopping_without_shuffle_trains_in_the_splits_random_order(monkeypatch):
+    import layerkit.estimators._stochastic as stochastic
+
+    X, y = load_iris(return_X_y=True)  # sorted by class
+    seen = {}
+    runner = stochastic.EpochRunner
+
+    def spy(*args, **kwargs):
+        seen["rows"] = kwargs["rows"]
+        return runner(*args, **kwargs)
+
+    monkeypatch.setattr(stochastic, "EpochRunner", spy)
+    MLPClassifier((4,), early_stopping=True, shuffle=False, max_iter=2, random_state=0).fit(X, y)
+    rows = seen["rows"]
+    assert len(rows) == 135 and len(np.unique(y[rows[:32]])) == 3  # not class by class
+    MLPClassifier((4,), early_stopping=True, shuffle=True, max_iter=2, random_state=0).fit(X, y)
+    assert np.all(np.diff(seen["rows"]) > 0)  # shuffled each epoch anyway: gathered in order
 
 
 @pytest.mark.parametrize("bad", [-1, "a", 2**40, 1.5])

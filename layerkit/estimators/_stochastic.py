@@ -126,30 +126,34 @@ def fit_stochastic(
 
 
 def _validation_split(est: Any, y: Any, rng: np.random.Generator) -> tuple[Any, Any]:
-    stratify = y if getattr(est, "_label_binarizer", None) is not None and y.ndim == 1 else None
+    """Training and validation rows for early stopping.
+
+    Stratified by class for single-output classification when it can be (every class
+    with two samples or more, room for one of each on both sides); otherwise a plain
+    random split, as scikit-learn makes for every multiclass target (it stratifies
+    binary ones only). With ``shuffle=False`` the training rows keep the split's random
+    order, as in scikit-learn (sorted, a class-sorted file would train class by class).
+    """
     n = y.shape[0]
     n_val = int(np.ceil(est.validation_fraction * n))
-    needed = max(2, len(np.unique(y)) if stratify is not None else 2)
-    if n_val < needed or n - n_val < needed:
-        why = " (one per class for the stratified split)" if stratify is not None else ""
+    if n_val < 2 or n - n_val < 2:
         raise ValueError(
             f"The validation set is too small: validation_fraction={est.validation_fraction} "
             f"of {n} samples gives {n_val} validation sample(s), and early stopping needs at "
-            f"least {needed}{why} on each side. Increase 'validation_fraction' or the size "
-            "of your dataset."
+            "least 2 on each side. Increase 'validation_fraction' or the size of your dataset."
         )
+    stratify = None
+    if getattr(est, "_label_binarizer", None) is not None and y.ndim == 1:
+        counts = np.unique(y, return_counts=True)[1]
+        if counts.min() >= 2 and min(n_val, n - n_val) >= len(counts):
+            stratify = y
     train, val = train_test_split(
         np.arange(n),
         test_size=est.validation_fraction,
         random_state=int(rng.integers(2**31 - 1)),
         stratify=stratify,
     )
-    if len(val) < 2:
-        raise ValueError(
-            "The validation set is too small. Increase 'validation_fraction' or the "
-            f"size of your dataset (got {len(val)} validation sample(s))."
-        )
-    return np.sort(train), np.sort(val)
+    return (np.sort(train) if est.shuffle else train), np.sort(val)
 
 
 def _batch_size(batch_size: Any, n: int) -> int:
