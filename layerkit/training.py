@@ -50,7 +50,11 @@ class EpochRunner:
     -----
     Each batch is one ``Sequential.loss_and_grads`` (forward, loss, backward: eqs. 3-I to
     3-IV) and one ``optimizer.step`` (eqs. 2-5, 2-6). ``run`` returns the epoch's loss:
-    the mean of the batch losses weighted by the batches' sizes (or weights).
+    the mean of the batch losses weighted by the batches' sizes (or weights). Plain SGD
+    on a large network steps each Dense layer inside the backward pass, so an exception
+    raised there (a user's layer failing, Ctrl-C) can leave the batch's update partly
+    applied; the estimators put their network back as it was, callers of ``run``
+    should do the same (keep a copy) if they need to.
 
     Examples
     --------

@@ -32,12 +32,26 @@ HIDDEN = {
     "identity-stacked": lambda: [Dense(5), Identity(), ReLU(), Dense(4), Tanh(), Sigmoid()],
     "dropout": lambda: [Dense(8), ReLU(), Dropout(0.3), Dense(6), Tanh(), Dropout(0.2)],
     "no-hidden": lambda: [],
-    # a user's layers inside the plan: with parameters (first, and between Dense layers)
-    # and without (a subclass of a built-in layer is a user's layer too)
-    "user": lambda: [Dense(6), Swish(), Dense(5), MyTanh(), Dense(4), ReLU()],
-    "user-first": lambda: [Swish(), Dense(5), Swish(0.5), Dropout(0.2)],
-    "user-last": lambda: [Dense(6), ReLU(), Dense(5), Swish(), UserDropout(0.4)],
+    # a user's parameter-free layers inside the plan: between Dense layers, first, last,
+    # in a row (a subclass of a built-in layer is a user's layer too)
+    "user": lambda: [Dense(6), FixedSwish(), Dense(5), MyTanh(), Dense(4), ReLU()],
+    "user-first": lambda: [FixedSwish(), Dense(5), FixedSwish(0.5), Dropout(0.2)],
+    "user-last": lambda: [Dense(6), ReLU(), Dense(5), FixedSwish(), UserDropout(0.4)],
 }
+
+
+class FixedSwish(Layer, register=False):
+    """x * sigmoid(beta * x), beta fixed: a user's activation without parameters."""
+
+    def __init__(self, beta=1.0):
+        self.beta = beta
+
+    def forward(self, x, training=False):
+        self.x, self.s = x, 1 / (1 + np.exp(-self.beta * x))
+        return x * self.s
+
+    def backward(self, delta):
+        return delta * (self.s + self.beta * self.x * self.s * (1 - self.s))
 
 
 class UserDropout(Layer, register=False):
@@ -67,10 +81,6 @@ class MyTanh(Tanh, register=False):
 
     def backward(self, delta):
         return delta * (1 - self.out**2)
-
-
-class Penalized(Swish, register=False):
-    penalized = ("beta",)
 
 
 OUTPUTS = {
@@ -130,14 +140,15 @@ def test_plan_gradients_equal_the_general_path(hidden, output, l2, weighted, lay
         np.testing.assert_allclose(planned.grads[name], g, rtol=1e-10, atol=1e-13, err_msg=name)
 
 
-def test_plan_is_used_for_dense_input_a_canonical_pair_and_unpenalized_user_layers():
+def test_plan_is_used_for_dense_input_a_canonical_pair_and_parameter_free_user_layers():
     loss = CategoricalCrossEntropy()
     X = np.ones((3, 4))
     assert plan_supports(_net("relu", "softmax-cce"), loss, X)
+    own = Sequential([Dense(3), FixedSwish(), Dense(3), Softmax()]).build(4, random_state=0)
+    assert plan_supports(own, loss, X)
+    # a user's layer with parameters keeps its own arrays: the general path
     swish = Sequential([Dense(3), Swish(), Dense(3), Softmax()]).build(4, random_state=0)
-    assert plan_supports(swish, loss, X)
-    penalized = Sequential([Dense(3), Penalized(), Dense(3), Softmax()]).build(4, random_state=0)
-    assert not plan_supports(penalized, loss, X)  # its L2 term: the general path's
+    assert not plan_supports(swish, loss, X)
     own_link = Sequential([Dense(3), Softmax(), MyTanh()]).build(4, random_state=0)
     assert not plan_supports(own_link, loss, X)
     assert not plan_supports(_net("relu", "softmax-cce"), loss, sp.csr_matrix(X))
@@ -288,3 +299,88 @@ def test_extreme_logits_give_the_general_loss_and_delta(output, dtype):
     assert np.isfinite(value) and value > 1000
     assert value == pytest.approx(expected, rel=1e-6)
     np.testing.assert_allclose(batch.delta, delta, rtol=1e-5, atol=1e-7)
+
+
+# ------------------------------------------------------------------ user layers' arrays
+class ExposedResidual(Layer, register=False):
+    """x + Dense(x), its arrays the inner Dense's, exposed through properties."""
+
+    def build(self, n_in, rng, dtype):
+        self.inner = Dense(n_in)
+        self.inner.build(n_in, rng, dtype)
+        self.initial = {k: v.copy() for k, v in self.inner.params.items()}
+        return n_in
+
+    params = property(lambda self: dict(self.inner.params))
+    grads = property(lambda self: dict(self.inner.grads))
+
+    def reads(self):
+        return self.inner.params
+
+    def forward(self, x, training=False):
+        return x + self.inner.forward(x, training)
+
+    def backward(self, delta):
+        return delta + self.inner.backward(delta)
+
+
+class SharedResidual(ExposedResidual, register=False):
+    """The same, with plain dicts holding the inner Dense's arrays."""
+
+    params = grads = None  # (instance attributes, set in build)
+
+    def build(self, n_in, rng, dtype):
+        super().build(n_in, rng, dtype)
+        self.params, self.grads = dict(self.inner.params), dict(self.inner.grads)
+        return n_in
+
+
+class KeptGradient(Swish, register=False):
+    """Writes its gradient in place, through a reference kept at build."""
+
+    def build(self, n_in, rng, dtype):
+        width = super().build(n_in, rng, dtype)
+        self.g = self.grads["beta"]
+        self.initial = {"beta": self.params["beta"].copy()}
+        return width
+
+    def reads(self):
+        return {"beta": self.params["beta"]}
+
+    def backward(self, delta):
+        ds = self.s * (1 - self.s)
+        self.g[...] = (delta * self.x * self.x * ds).sum(axis=0)
+        return delta * (self.s + self.x * ds * self.params["beta"])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("make", [ExposedResidual, SharedResidual, KeptGradient])
+def test_a_users_layer_with_parameters_trains_the_arrays_it_reads(make, solver):
+    """Its arrays are never moved into the plan's flat buffer (which crashed on the
+    properties, and left shared or kept arrays silently untrained)."""
+    from layerkit import MLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4))
+    y = np.tanh(X @ [1.0, -2.0, 0.5, 3.0])
+    reg = MLPRegressor(layers=[make(), Tanh()], solver=solver, max_iter=20, random_state=0)
+    layer = reg.fit(X, y).network_.layers[0]
+    for k, array in layer.reads().items():
+        assert not np.allclose(array, layer.initial[k]), k  # trained
+
+
+def test_a_parameter_free_users_layer_is_checked_before_the_first_dense_layer():
+    from layerkit import LayerContractError, MLPClassifier
+
+    class DropsAColumn(Layer, register=False):
+        def forward(self, x, training=False):
+            return x
+
+        def backward(self, delta):
+            return delta[:, :-1]
+
+    X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 3
+    clf = MLPClassifier(layers=[DropsAColumn(), Dense(6), ReLU()], max_iter=2)
+    with pytest.raises(LayerContractError, match="at position 0: backward returned an array"):
+        clf.fit(X, y)

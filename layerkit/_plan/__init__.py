@@ -13,11 +13,14 @@ product), and computes the canonical output pair's loss and fused delta from the
 logits with as few numpy calls as it can. The arithmetic is the layers' own: the plan
 is tested to give the general path's gradients.
 
-A user's hidden layer runs inside the plan through its own ``forward`` and
-``backward`` (``UserStage``: checked against the layer contract at every call, its
-results copied into the plan's buffers), so the built-in layers around it keep their
-fused arithmetic. Sparse input, a non-canonical output pair, or a user's layer with an
-L2-penalized parameter use the general path.
+A user's hidden layer without parameters (an activation of one's own) runs inside the
+plan through its own ``forward`` and ``backward`` (``UserStage``: checked against the
+layer contract at every call, its results copied into the plan's buffers), so the
+built-in layers around it keep their fused arithmetic. The general path trains
+everything else: sparse input, an output layer and loss that are not a canonical pair,
+Softmax or Exp as hidden layers, and a user's layer with parameters (the plan would
+move its arrays into its flat buffer, which a layer exposing them through a property,
+or sharing them with an inner object, would not see).
 """
 
 from ._inference import predict_planned

@@ -22,7 +22,8 @@ class Stage:
     out_aug: Array
     fwd: Callable[[], None]
     bwd: Callable[[], None]
-    has_params = False  # whether the backward pass must reach this stage
+    has_params = False  # Dense: the backward pass must reach it
+    is_user = False  # a user's layer: its backward runs (and is checked) wherever it is
 
     def bind(self, delta: Array, need_input_delta: bool) -> Array:
         """Set the delta of this stage's output; return the delta of its input."""

@@ -32,12 +32,12 @@ _AUGMENT_MAX_ELEMENTS = 16_384
 
 def plan_supports(net: Sequential, loss: Loss, X: Any) -> bool:
     """Whether ``TrainingPlan`` can train ``net`` with ``loss`` on ``X``: dense input, a
-    canonical output pair, hidden layers built in or a user's without an L2 penalty."""
+    canonical output pair, hidden layers built in or a user's without parameters."""
     if not isinstance(X, np.ndarray) or not net.is_canonical(loss):
         return False
     *hidden, last = net.layers
     return type(last) in LINKS and all(
-        type(layer) in HIDDEN or (not trusted(layer) and not layer.penalized) for layer in hidden
+        type(layer) in HIDDEN or (not trusted(layer) and not layer.params) for layer in hidden
     )
 
 
@@ -139,9 +139,10 @@ class _Batch:
         self.z = a
         self.delta = np.empty(a.shape, dtype)
         self.forward = [s.fwd for s in stages]
-        # wire the deltas backwards; nothing before the first layer with parameters needs one
+        # wire the deltas backwards down to the first Dense layer (nothing before it needs
+        # a delta) or the first user's layer (whose backward is checked, as in general)
         self.backward: list[Callable[[], None]] = []
-        first = next((i for i, s in enumerate(stages) if s.has_params), None)
+        first = next((i for i, s in enumerate(stages) if s.has_params or s.is_user), None)
         delta = self.delta
         for i in range(len(stages) - 1, -1, -1):
             if first is None or i < first:
