@@ -113,6 +113,13 @@ class Sequential:
             check_grads(i, layer)
             n = int(n_out)
             layer.__dict__["_n_out"] = n
+            # arrays build made besides params and grads: the layer's own state (running
+            # statistics, a fixed projection), saved, loaded and restored with the weights
+            layer.__dict__["_state_names"] = tuple(
+                k
+                for k, v in layer.__dict__.items()
+                if isinstance(v, np.ndarray) and k not in layer._transient
+            )
         self.n_in_, self.n_out_, self.dtype = int(n_in), n, dt
         return self
 
@@ -127,6 +134,33 @@ class Sequential:
             f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()
         }
         return self._flat_view(params, 0)
+
+    @property
+    def state(self) -> dict[str, Array]:
+        """Every layer's state: the arrays its ``build`` created besides ``params`` and
+        ``grads`` (running statistics, say), as ``{"<layer>.<attribute>": array}``.
+
+        Not trained, but part of the model: ``layerkit.save``/``load`` keep them, and
+        early stopping restores them with the best weights. (Arrays a layer first sets in
+        ``forward`` or ``backward`` are caches of one batch, not state.)
+        """
+        return {
+            f"{i}.{k}": layer.__dict__[k]
+            for i, layer in enumerate(self.layers)
+            for k in layer.__dict__.get("_state_names", ())
+            if isinstance(layer.__dict__.get(k), np.ndarray)
+        }
+
+    def _set_state(self, values: dict[str, Array]) -> None:
+        """Put copies of ``values`` (keys as in ``state``) into the layers."""
+        for key, value in values.items():
+            i, name = key.split(".", 1)
+            held = self.layers[int(i)].__dict__
+            current = held.get(name)
+            if isinstance(current, np.ndarray) and current.shape == np.shape(value):
+                np.copyto(current, value)  # (a layer may hold the array elsewhere too)
+            else:
+                held[name] = np.array(value, copy=True)
 
     @property
     def grads(self) -> dict[str, Array]:
@@ -297,6 +331,8 @@ class Sequential:
             for layer in layers:
                 a = layer.forward(a, training)
             return a
+        if not trusted(layers[0]):  # a copy: the caller's X stays as it is, whatever the
+            a = a.copy()  # layer does with its input (the contract forbids changing it)
         shapes = []  # a user's layer is checked at every call: the contract's first breach
         for i, layer in enumerate(layers):
             shapes.append(a.shape)

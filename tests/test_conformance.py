@@ -246,3 +246,65 @@ def test_unregistered_extensions_fail_the_config_check_only():
     assert (
         "config" in report.failed and "MutatesInput is not registered" in report.failed["config"]
     )
+
+
+# ------------------------------------------------------------------ checker verdicts
+class ExposedPReLU(Layer, register=False):
+    """Correct, its parameter exposed through a property (as the contract allows)."""
+
+    def build(self, n_in, rng, dtype):
+        self.alpha, self.dalpha = np.full(n_in, 0.25, dtype), np.zeros(n_in, dtype)
+        return n_in
+
+    params = property(lambda self: {"alpha": self.alpha} if "alpha" in self.__dict__ else {})
+    grads = property(lambda self: {"alpha": self.dalpha} if "alpha" in self.__dict__ else {})
+
+    def forward(self, x, training=False):
+        self.x = x
+        return np.where(x > 0, x, self.alpha * x)
+
+    def backward(self, delta):
+        negative = self.x <= 0
+        self.dalpha[...] = (delta * self.x * negative).sum(axis=0)
+        return delta * np.where(negative, self.alpha, 1).astype(delta.dtype)
+
+
+def test_a_float32_layer_with_property_params_is_checked_in_float64():
+    # before: the float64 copies went into the property's temporary dict, so the finite
+    # differences ran in float32 and the correct gradient of alpha was called wrong
+    layer = ExposedPReLU()
+    layer.build(5, np.random.default_rng(0), np.float32)
+    report = check_layer(layer, checks=["gradient"])
+    assert report.worst_error < 1e-6
+
+
+def test_entries_zero_up_to_rounding_count_as_no_error():
+    # ∂C/∂b of a Dense layer followed by a batch standardization is zero: backward gives
+    # ~1e-17 and finite differences ~1e-10, which used to report a relative error of 1
+    class Centre(Identity, register=False):
+        def forward(self, x, training=False):
+            return x - x.mean(axis=0)
+
+        def backward(self, delta):
+            return delta - delta.mean(axis=0)
+
+    from layerkit import Sequential
+    from layerkit.gradcheck import check_network
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(16, 3)), rng.normal(size=16)
+    net = Sequential([Dense(4), Centre(), Dense(1), Identity()]).build(3, random_state=0)
+    report = check_network(net, X, y, SquaredError())
+    assert not report.failed and report.worst_error < 1e-6
+
+
+def test_a_forward_width_other_than_builds_is_named_by_the_shapes_check():
+    class DropsAColumn(Identity, register=False):
+        def forward(self, x, training=False):
+            return x[:, :-1]
+
+        def backward(self, delta):
+            return np.c_[delta, np.zeros(len(delta))]
+
+    with pytest.raises(GradientCheckError, match="forward returned 4 columns, but build"):
+        check_layer(DropsAColumn(), checks=["shapes"])

@@ -503,11 +503,15 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     ) -> dict[str, Any]:
         """What a copy of this estimator needs to predict with a copy of ``net``.
 
-        ``params`` (if not empty) replace the copy's parameters, by name.
+        ``params`` (if not empty) replace the copy's parameters, by name, and its
+        layers' state (``params["state"]``, as ``Sequential.state``).
         """
         snapshot = copy.deepcopy(net)
         for name, value in (params or {}).items():
-            np.copyto(snapshot.params[name], value)
+            if name == "state":
+                snapshot._set_state(value)
+            else:
+                np.copyto(snapshot.params[name], value)
         n_dense = sum(isinstance(layer, Dense) for layer in net.layers)
         return {
             "network_": snapshot,

@@ -68,8 +68,9 @@ def fit_stochastic(
             f"{optimizer!r} has no learning_rate attribute"
         )
     base_lr = getattr(optimizer, "learning_rate", None)
-    # early stopping restores the best weights seen (the initial ones until one scores)
-    best = {k: p.copy() for k, p in net.params.items()} if early_stopping else {}
+    # early stopping restores the best weights seen (the initial ones until one scores),
+    # and the layers' state of that epoch (``best["state"]``: running statistics, say)
+    best = _best_so_far(net) if early_stopping else {}
     est.n_iter_ = 0
     # numpy's overflow warnings would only precede the DivergenceError the loop raises
     with net.workspace(), stop_on_interrupt() as interrupted, np.errstate(all="ignore"):
@@ -123,6 +124,7 @@ def fit_stochastic(
     if early_stopping:
         for name, p in net.params.items():
             np.copyto(p, best[name])
+        net._set_state(best["state"])
 
 
 def _validation_split(est: Any, y: Any, rng: np.random.Generator) -> tuple[Any, Any]:
@@ -196,6 +198,13 @@ def _track_validation(est: Any, score: float, net: Sequential, best: dict[str, A
         est.best_validation_score_ = score
         for name, p in net.params.items():
             np.copyto(best[name], p)
+        best["state"] = {k: v.copy() for k, v in net.state.items()}
+
+
+def _best_so_far(net: Sequential) -> dict[str, Any]:
+    best: dict[str, Any] = {k: p.copy() for k, p in net.params.items()}
+    best["state"] = {k: v.copy() for k, v in net.state.items()}
+    return best
 
 
 def _stop(optimizer: Optimizer, schedule: str, msg: str, verbose: Any) -> bool:

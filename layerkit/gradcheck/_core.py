@@ -41,7 +41,8 @@ class GradientReport:
 
     ``checks`` maps each check's name to ``None`` (passed) or the reason it failed.
     ``errors`` maps each gradient array checked (``"input"`` for ∂C/∂x, parameter names
-    otherwise) to its worst relative error ``|analytic - numeric| / max(|a|, |n|)``.
+    otherwise) to its worst relative error ``|analytic - numeric| / max(|a|, |n|)``
+    (0 for entries where both values are within ``atol`` of zero: equal up to rounding).
     """
 
     subject: str
@@ -173,14 +174,15 @@ def compare(
     got = np.array([float(analytic[i]) for i in indices])
     diff = np.abs(got - numeric)
     scale = np.maximum(np.abs(got), np.abs(numeric))
-    rel = np.where(scale > 0, diff / np.where(scale > 0, scale, 1), 0.0)
     bad = diff > tol.atol + tol.rtol * scale
+    # relative errors; where both values are zero up to atol (rounding) and agree, 0
+    rel = np.where(bad | (scale > tol.atol), diff / np.where(scale > 0, scale, 1), 0.0)
     for k in np.flatnonzero(bad):  # rule out the finite differences' own error first
         refined = _refine(f, arr, indices[k], got[k], tol)
         if refined is not None:
             numeric[k], diff[k], bad[k] = refined, abs(got[k] - refined), False
             scale[k] = max(abs(got[k]), abs(refined))
-            rel[k] = diff[k] / scale[k] if scale[k] else 0.0
+            rel[k] = diff[k] / scale[k] if scale[k] > tol.atol else 0.0
     worst = int(np.argmax(np.where(bad, rel, -1.0) if bad.any() else rel)) if indices else 0
     entry = GradientEntry(
         name,
@@ -221,13 +223,43 @@ def _refine(
 
 
 def as_float64(obj: Any) -> Any:
-    """A deep copy of a layer or network whose parameters and gradients are float64."""
+    """A deep copy of a layer or network whose floating-point arrays are float64.
+
+    Every float array the layers hold is converted (parameters, gradients, state, and
+    those of layers inside a layer), one copy per array, so arrays a layer shares
+    between two places stay shared, and parameters a layer exposes through a property
+    are converted where they live.
+    """
     obj = copy.deepcopy(obj)
     layers = obj.layers if hasattr(obj, "layers") else [obj]
+    memo: dict[int, Any] = {}
     for layer in layers:
-        for d in (layer.params, layer.grads):
-            for k in list(d):
-                d[k] = np.array(d[k], dtype=np.float64)
+        _float64_inside(layer, memo)
     if hasattr(obj, "dtype"):
         obj.dtype = np.dtype(np.float64)
     return obj
+
+
+def _float64_inside(value: Any, memo: dict[int, Any]) -> Any:
+    """``value`` with its float arrays as float64 (containers and layers in place)."""
+    from ..layers.base import Layer
+
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind != "f" or value.dtype == np.float64:
+            return value
+        if id(value) not in memo:
+            memo[id(value)] = (value, value.astype(np.float64))  # (keeps the id alive)
+        return memo[id(value)][1]
+    if id(value) in memo:  # a container or layer already converted
+        return value
+    if isinstance(value, dict):
+        memo[id(value)] = (value, value)
+        for k, v in value.items():
+            value[k] = _float64_inside(v, memo)
+    elif isinstance(value, list):
+        memo[id(value)] = (value, value)
+        value[:] = [_float64_inside(v, memo) for v in value]
+    elif isinstance(value, Layer):
+        memo[id(value)] = (value, value)
+        _float64_inside(value.__dict__, memo)
+    return value

@@ -46,8 +46,9 @@ def check_layer(
       ``grads`` (they are overwritten, never accumulated).
     - ``copies``: deepcopy and pickle round trips give the same output.
     - ``config``: registered; ``get_config`` is JSON and ``from_config`` inverts it.
-    - ``save_load``: ``layerkit.save``/``layerkit.load`` of a network holding it give
-      the same output.
+    - ``save_load``: after one training-mode forward pass (which moves any state, such
+      as running statistics), ``layerkit.save``/``layerkit.load`` of a network holding
+      it give the same output.
 
     Parameters
     ----------
@@ -104,6 +105,7 @@ def check_layer(
             isinstance(n_out, (int, np.integer)) and n_out >= 1,
             f"build() must return the output width as a positive int, got {n_out!r}",
         )
+        twin.__dict__["_n_out"] = int(n_out)
         return twin
 
     def check_build() -> None:
@@ -130,6 +132,12 @@ def check_layer(
             out is not None and np.ndim(out) == 2 and np.shape(out)[0] == x.shape[0],
             f"forward must return an (m, n_out) array for x of shape {x.shape}, got "
             f"{None if out is None else np.shape(out)}",
+        )
+        width = twin.__dict__.get("_n_out")
+        expect(
+            width is None or np.shape(out)[1] == width,
+            f"forward returned {np.shape(out)[1]} columns, but build() returned the "
+            f"output width {width}",
         )
         dx = twin.backward(np.ones_like(out))
         expect(
@@ -225,11 +233,14 @@ def check_layer(
         from ..network import Sequential
 
         net = Sequential([copy.deepcopy(layer)]).build(x.shape[1], random_state=random_state)
+        net.forward(x, training=True)  # (a training pass moves any state: running means)
         with tempfile.TemporaryDirectory() as tmp:
             again = load(save(net, Path(tmp) / "layer.lkm"))
         expect(
             unchanged(net.forward(x), again.forward(x)),
-            "a saved and loaded copy computes a different output",
+            "a saved and loaded copy computes a different output (a model file keeps "
+            "params and the arrays build creates; state first made in forward is lost: "
+            "create it in build)",
         )
 
     named = [

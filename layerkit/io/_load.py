@@ -131,6 +131,7 @@ def _build(manifest: m.Manifest) -> tuple[Any, dict[str, Any]]:
     targets: dict[str, Any] = {}
     if net is not None:
         targets.update({f"network/{k}": v for k, v in net.params.items()})
+        targets.update({f"state/{k}": v for k, v in net.state.items()})
     if manifest.kind == "Sequential":
         if net is None:
             raise ModelFileError("a Sequential file must describe its network")

@@ -64,7 +64,7 @@ def save(obj: Any, path: str | os.PathLike[str]) -> Path:
     members = {}
     specs = []
     for name, array in arrays.items():
-        data = _npy_bytes(array)
+        data = _npy_bytes(array, name)
         members[m.array_member(name)] = data
         specs.append(
             {
@@ -138,10 +138,13 @@ def _describe(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     return manifest, arrays
 
 
-def _npy_bytes(array: Any) -> bytes:
+def _npy_bytes(array: Any, name: str) -> bytes:
     array = np.ascontiguousarray(array)
     if array.dtype.str not in ("<f4", "<f8"):
-        raise TypeError(f"only little-endian float32/float64 arrays are saved, got {array.dtype}")
+        raise TypeError(
+            f"cannot save array {name!r}: only little-endian float32/float64 arrays are "
+            f"saved, got {array.dtype}"
+        )
     buffer = io.BytesIO()
     np.lib.format.write_array(buffer, array, version=(1, 0), allow_pickle=False)
     return buffer.getvalue()

@@ -47,7 +47,11 @@ def network_spec(net: Sequential) -> dict[str, Any]:
 
 
 def network_arrays(net: Sequential) -> dict[str, Any]:
-    return {f"network/{k}": v for k, v in net.params.items()}
+    """The parameters (``network/<layer>.<name>``) and the layers' state, the arrays
+    their ``build`` made besides params and grads (``state/<layer>.<attribute>``)."""
+    arrays = {f"network/{k}": v for k, v in net.params.items()}
+    arrays.update({f"state/{k}": v for k, v in net.state.items()})
+    return arrays
 
 
 def build_network(spec: Any) -> Sequential:

@@ -57,3 +57,31 @@ def test_read_only_and_memory_mapped_inputs(tmp_path):
         a = MLPClassifier((5,), max_iter=5, random_state=0).fit(X_mm, y_ro, sample_weight=sw)
         b = MLPClassifier((5,), max_iter=5, random_state=0).fit(X, y, sample_weight=np.ones(60))
     np.testing.assert_array_equal(a.predict_proba(X_mm), b.predict_proba(X))
+
+
+class ClipsInPlace(ReLU, register=False):
+    """A user's first layer that breaks the contract: it clips its input in place."""
+
+    def forward(self, x, training=False):
+        self.mask = np.abs(x) <= 0.5
+        return np.clip(x, -0.5, 0.5, out=x)
+
+    def backward(self, delta):
+        return delta * self.mask
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_a_users_layer_that_changes_its_input_cannot_change_yours(solver, shuffle):
+    # before: predict (and fit with lbfgs) passed views of X to the first layer
+    X = rng.normal(size=(60, 4))
+    y = np.arange(60) % 3
+    given = X.copy()
+    clf = MLPClassifier(
+        layers=[ClipsInPlace(), Dense(5)], solver=solver, shuffle=shuffle, max_iter=3
+    )
+    clf.fit(X, y)
+    clf.predict(X)
+    clf.predict_proba(X)
+    np.testing.assert_array_equal(X, given)
