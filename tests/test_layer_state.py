@@ -146,3 +146,21 @@ def test_state_that_cannot_be_saved_is_named(tmp_path):
     net = Sequential([Permute(), Dense(2), Identity()]).build(3, random_state=0)
     with pytest.raises(TypeError, match=r"cannot save array 'state/0.order': only .* int64"):
         layerkit.save(net, tmp_path / "p.lkm")
+
+
+def test_a_file_without_the_state_is_refused_with_the_reason(tmp_path):
+    import json
+    import zipfile
+
+    net = Sequential([Dense(3), Standardize(), Dense(2), Identity()]).build(4, random_state=0)
+    path = layerkit.save(net, tmp_path / "n.lkm")
+    older = tmp_path / "older.lkm"  # as a file written before layer state was saved
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(older, "w") as dst:
+        manifest = json.loads(src.read("manifest.json"))
+        manifest["arrays"] = [a for a in manifest["arrays"] if not a["name"].startswith("state/")]
+        dst.writestr("manifest.json", json.dumps(manifest))
+        for name in src.namelist():
+            if name != "manifest.json" and not name.startswith("arrays/state/"):
+                dst.writestr(name, src.read(name))
+    with pytest.raises(layerkit.ModelFileError, match=r"state/1.running_mean.*save the model"):
+        layerkit.load(older)

@@ -205,7 +205,13 @@ def _read_arrays(zf: zipfile.ZipFile, manifest: m.Manifest, targets: dict[str, A
         np.copyto(target, _parse_npy(data, target, spec.name))
     missing = sorted(set(targets) - seen)
     if missing:
-        raise ModelFileError(f"arrays missing from the file: {', '.join(missing)}")
+        hint = ""
+        if all(name.startswith("state/") for name in missing):
+            hint = (
+                " (the state of a layer, arrays its build creates: a file written before "
+                "layerkit saved layer state lacks them; save the model again)"
+            )
+        raise ModelFileError(f"arrays missing from the file: {', '.join(missing)}{hint}")
 
 
 def _parse_npy(data: bytes, target: Any, name: str) -> Any:
