@@ -125,3 +125,24 @@ def check_live(position: int, layer: Any, live: list[tuple[str, Any, Any]]) -> N
                     f"into the one it holds ({kind}[{name!r}][...] = ...): the optimizer "
                     "updates that array, so a replaced one would never be trained",
                 )
+
+
+def check_state(position: int, layer: Any) -> None:
+    """Each name in ``state_attributes`` must be a float array once ``build`` ran."""
+    names = layer.state_attributes
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise _fail(
+            position,
+            layer,
+            f"state_attributes must be a tuple of attribute names, got {names!r}",
+        )
+    for name in names:
+        value = getattr(layer, name, None)
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+            raise _fail(
+                position,
+                layer,
+                f"state_attributes names {name!r}, so build() must create it as a float "
+                f"array; after build it is {_describe(value)}"
+                + (f" of dtype {value.dtype}" if isinstance(value, np.ndarray) else ""),
+            )

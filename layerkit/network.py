@@ -11,7 +11,7 @@ from numpy.typing import DTypeLike
 
 from ._checks import first_repeat
 from ._configurable import registry_name_of
-from ._contract import check_backward, check_forward, check_grads, trusted
+from ._contract import check_backward, check_forward, check_grads, check_state, trusted
 from ._random import RandomStateLike, as_generator, spawn
 from .exceptions import LayerContractError
 from .layers.base import Array, Layer
@@ -113,13 +113,7 @@ class Sequential:
             check_grads(i, layer)
             n = int(n_out)
             layer.__dict__["_n_out"] = n
-            # arrays build made besides params and grads: the layer's own state (running
-            # statistics, a fixed projection), saved, loaded and restored with the weights
-            layer.__dict__["_state_names"] = tuple(
-                k
-                for k, v in layer.__dict__.items()
-                if isinstance(v, np.ndarray) and k not in layer._transient
-            )
+            check_state(i, layer)
         self.n_in_, self.n_out_, self.dtype = int(n_in), n, dt
         return self
 
@@ -137,30 +131,32 @@ class Sequential:
 
     @property
     def state(self) -> dict[str, Array]:
-        """Every layer's state: the arrays its ``build`` created besides ``params`` and
-        ``grads`` (running statistics, say), as ``{"<layer>.<attribute>": array}``.
+        """Every layer's state, the arrays it names in ``state_attributes`` (running
+        statistics, say), as ``{"<layer>.<attribute>": array}``.
 
         Not trained, but part of the model: ``layerkit.save``/``load`` keep them, and
-        early stopping restores them with the best weights. (Arrays a layer first sets in
-        ``forward`` or ``backward`` are caches of one batch, not state.)
+        early stopping restores them with the best weights.
         """
         return {
-            f"{i}.{k}": layer.__dict__[k]
+            f"{i}.{k}": getattr(layer, k)
             for i, layer in enumerate(self.layers)
-            for k in layer.__dict__.get("_state_names", ())
-            if isinstance(layer.__dict__.get(k), np.ndarray)
+            for k in layer.state_attributes
         }
 
     def _set_state(self, values: dict[str, Array]) -> None:
         """Put copies of ``values`` (keys as in ``state``) into the layers."""
         for key, value in values.items():
             i, name = key.split(".", 1)
-            held = self.layers[int(i)].__dict__
-            current = held.get(name)
-            if isinstance(current, np.ndarray) and current.shape == np.shape(value):
+            layer = self.layers[int(i)]
+            current = getattr(layer, name, None)
+            if (
+                isinstance(current, np.ndarray)
+                and current.shape == np.shape(value)
+                and current.flags.writeable
+            ):
                 np.copyto(current, value)  # (a layer may hold the array elsewhere too)
             else:
-                held[name] = np.array(value, copy=True)
+                setattr(layer, name, np.array(value, copy=True))
 
     @property
     def grads(self) -> dict[str, Array]:

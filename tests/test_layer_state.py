@@ -1,12 +1,15 @@
-"""A layer's state (arrays its build makes besides params and grads, such as running
+"""A layer's state (the float arrays it names in state_attributes, such as running
 statistics) belongs to the model: saved, loaded, and restored by early stopping."""
+
+import json
+import zipfile
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
 import layerkit
-from layerkit import MLPClassifier, Sequential
+from layerkit import LayerContractError, MLPClassifier, Sequential
 from layerkit.estimators import _stochastic
 from layerkit.gradcheck import GradientCheckError, check_layer
 from layerkit.layers import Dense, Identity, Layer, ReLU
@@ -17,6 +20,8 @@ quiet = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarnin
 class Standardize(Layer, register=False):
     """Batch statistics in training, running statistics in inference (BatchNorm, no
     learned scale): the running ones are state, created in build."""
+
+    state_attributes = ("running_mean", "running_var")
 
     def __init__(self, momentum=0.5):
         self.momentum = momentum
@@ -48,26 +53,22 @@ class Standardize(Layer, register=False):
 layerkit.register(Standardize)
 
 
-class LazyStandardize(Standardize, register=False):
-    """The same, its state first made in forward: not state, and so not saved."""
+class Unnamed(Standardize, register=False):
+    """The same, its state left out of state_attributes: not in model files."""
 
-    def build(self, n_in, rng, dtype):
-        return n_in
-
-    def forward(self, x, training=False):
-        if not hasattr(self, "running_mean"):
-            self.running_mean, self.running_var = np.zeros(x.shape[1]), np.ones(x.shape[1])
-        return super().forward(x, training)
+    state_attributes = ()
 
 
-layerkit.register(LazyStandardize)
+layerkit.register(Unnamed)
 
 
 class Permute(Layer):
-    """A fixed permutation of the features, drawn at build: integer state."""
+    """A fixed permutation of the features, named as state: but integers."""
+
+    state_attributes = ("order",)
 
     def build(self, n_in, rng, dtype):
-        self.order = rng.permutation(n_in)  # integers: a model file holds floats only
+        self.order = rng.permutation(n_in)
         return n_in
 
     def forward(self, x, training=False):
@@ -76,6 +77,34 @@ class Permute(Layer):
     def backward(self, delta):
         out = np.empty_like(delta)
         out[:, self.order] = delta
+        return out
+
+
+class Scratch(Layer):
+    """Arrays made in build that are not state: a scratch buffer rebound every batch, a
+    read-only integer index. Saved models hold neither, and load as before."""
+
+    def build(self, n_in, rng, dtype):
+        self.buffer = np.empty(0, dtype)
+        self.index = np.arange(n_in)
+        self.index.flags.writeable = False
+        return n_in
+
+    def forward(self, x, training=False):
+        self.buffer = 2.0 * x[:, self.index]
+        return self.buffer
+
+    def backward(self, delta):
+        return 2.0 * delta
+
+
+class Fixed(Standardize):
+    """Running statistics that never move once trained, kept read-only in between."""
+
+    def forward(self, x, training=False):
+        out = super().forward(x, training)
+        for name in self.state_attributes:
+            getattr(self, name).flags.writeable = False
         return out
 
 
@@ -136,31 +165,55 @@ def test_early_stopping_restores_the_state_of_the_best_epoch(digits, monkeypatch
     assert np.argmax(clf.validation_scores_) + 1 < clf.n_iter_  # it did restore
 
 
-def test_check_layer_proves_the_state_survives_a_save():
+def test_check_layer_shows_state_left_unnamed():
     assert "save_load" not in check_layer(Standardize()).failed
-    with pytest.raises(GradientCheckError, match=r"save_load: a saved and loaded copy .* build"):
-        check_layer(LazyStandardize(), checks=["save_load"])
+    with pytest.raises(GradientCheckError, match=r"save_load: .* name the layer's state"):
+        check_layer(Unnamed(), checks=["save_load"])
 
 
-def test_state_that_cannot_be_saved_is_named(tmp_path):
-    net = Sequential([Permute(), Dense(2), Identity()]).build(3, random_state=0)
-    with pytest.raises(TypeError, match=r"cannot save array 'state/0.order': only .* int64"):
-        layerkit.save(net, tmp_path / "p.lkm")
+def test_state_must_be_float_arrays_made_by_build():
+    with pytest.raises(
+        LayerContractError,
+        match=r"Permute\(\) at position 0: state_attributes names 'order', so build\(\) must "
+        r"create it as a float array; after build it is an array of shape \(3,\) of dtype int64",
+    ):
+        Sequential([Permute(), Dense(2), Identity()]).build(3, random_state=0)
 
 
-def test_a_file_without_the_state_is_refused_with_the_reason(tmp_path):
-    import json
-    import zipfile
+@quiet
+def test_arrays_that_are_not_named_state_stay_out_of_the_file(digits, tmp_path):
+    X, y = digits
+    clf = MLPClassifier(layers=[Dense(8), Scratch(), ReLU()], max_iter=2, random_state=0)
+    clf.fit(X / 16, y)
+    assert clf.network_.state == {}
+    again = layerkit.load(layerkit.save(clf, tmp_path / "m.lkm"))
+    np.testing.assert_array_equal(again.predict_proba(X / 16), clf.predict_proba(X / 16))
+    with zipfile.ZipFile(tmp_path / "m.lkm") as zf:
+        assert json.loads(zf.read("manifest.json"))["format_version"] == 1  # as before
 
+
+@quiet
+def test_read_only_state_is_restored_and_loaded(digits, tmp_path):
+    X, y = digits
+    clf = MLPClassifier(
+        layers=[Dense(16), Fixed(), ReLU()], early_stopping=True, max_iter=8, random_state=0
+    ).fit(X / 16, y)
+    again = layerkit.load(layerkit.save(clf, tmp_path / "m.lkm"))
+    np.testing.assert_array_equal(again.predict_proba(X / 16), clf.predict_proba(X / 16))
+
+
+def test_a_file_without_the_state_loads_with_a_warning(tmp_path):
     net = Sequential([Dense(3), Standardize(), Dense(2), Identity()]).build(4, random_state=0)
     path = layerkit.save(net, tmp_path / "n.lkm")
-    older = tmp_path / "older.lkm"  # as a file written before layer state was saved
+    older = tmp_path / "older.lkm"  # as written before the layer named its state
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(older, "w") as dst:
         manifest = json.loads(src.read("manifest.json"))
+        assert manifest["format_version"] == 2
         manifest["arrays"] = [a for a in manifest["arrays"] if not a["name"].startswith("state/")]
         dst.writestr("manifest.json", json.dumps(manifest))
         for name in src.namelist():
             if name != "manifest.json" and not name.startswith("arrays/state/"):
                 dst.writestr(name, src.read(name))
-    with pytest.raises(layerkit.ModelFileError, match=r"state/1.running_mean.*save the model"):
-        layerkit.load(older)
+    with pytest.warns(UserWarning, match=r"no value for the layer state 1.running_mean, "):
+        again = layerkit.load(older)
+    np.testing.assert_array_equal(again.layers[1].running_var, np.ones(3))

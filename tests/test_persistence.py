@@ -300,7 +300,7 @@ def _set(path, value):
 @pytest.mark.parametrize(
     ("edit", "drop", "pattern"),
     [
-        (_set(["format_version"], 2), (), r"format version 2.*reads version 1: upgrade layerkit"),
+        (_set(["format_version"], 3), (), r"format version 3.*reads version 2: upgrade layerkit"),
         (_set(["format_version"], "1"), (), r"format_version must be an integer"),
         (_set(["format"], "pickle"), (), r"not a layerkit model file"),
         (_set(["network", "n_in"], -3), (), r"manifest does not validate"),

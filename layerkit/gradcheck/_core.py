@@ -259,7 +259,18 @@ def _float64_inside(value: Any, memo: dict[int, Any]) -> Any:
     elif isinstance(value, list):
         memo[id(value)] = (value, value)
         value[:] = [_float64_inside(v, memo) for v in value]
-    elif isinstance(value, Layer):
+    elif isinstance(value, Layer) or _plain_object(value):
         memo[id(value)] = (value, value)
         _float64_inside(value.__dict__, memo)
     return value
+
+
+def _plain_object(value: Any) -> bool:
+    """An instance of a user's class (something a layer may keep its arrays in)."""
+    kind = type(value)
+    return (
+        hasattr(value, "__dict__")
+        and not isinstance(value, (type, np.random.Generator))
+        and kind.__module__ not in ("builtins", "numpy", "numpy.random")
+        and not callable(value)
+    )

@@ -238,9 +238,9 @@ def check_layer(
             again = load(save(net, Path(tmp) / "layer.lkm"))
         expect(
             unchanged(net.forward(x), again.forward(x)),
-            "a saved and loaded copy computes a different output (a model file keeps "
-            "params and the arrays build creates; state first made in forward is lost: "
-            "create it in build)",
+            "a saved and loaded copy computes a different output after a training "
+            "pass: a model file keeps params and the float arrays named in "
+            "state_attributes; name the layer's state (running statistics) there",
         )
 
     named = [

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -81,8 +82,13 @@ def _load(data: bytes) -> Any:
     except zipfile.BadZipFile as err:
         raise ModelFileError(f"not a zip archive, or truncated ({err})") from err
     manifest = _read_manifest(zf)
-    obj, targets = _build(manifest)
+    sizes = {info.filename: info.file_size for info in zf.infolist()}
+    obj, targets = _build(manifest, sizes)
     _read_arrays(zf, manifest, targets)
+    state = {k[len("state/") :]: v for k, v in targets.items() if k.startswith("state/")}
+    if state:  # read into arrays of their own: put into the layers now
+        net = obj if isinstance(obj, Sequential) else obj.network_
+        net._set_state(state)
     return obj
 
 
@@ -108,7 +114,7 @@ def _read_manifest(zf: zipfile.ZipFile) -> m.Manifest:
             f"{raw.get('layerkit_version')!r}; this layerkit reads version "
             f"{m.FORMAT_VERSION}: upgrade layerkit to load it"
         )
-    if version != m.FORMAT_VERSION:
+    if version < m.FIRST_FORMAT_VERSION:
         raise ModelFileError(f"unknown format version {version}")
     try:
         return m.Manifest.model_validate(raw)
@@ -116,7 +122,7 @@ def _read_manifest(zf: zipfile.ZipFile) -> m.Manifest:
         raise ModelFileError(f"the manifest does not validate: {err}") from err
 
 
-def _build(manifest: m.Manifest) -> tuple[Any, dict[str, Any]]:
+def _build(manifest: m.Manifest, sizes: dict[str, int]) -> tuple[Any, dict[str, Any]]:
     """The object to return, and the arrays the file must fill, by name."""
     from ..estimators import MLPClassifier, MLPRegressor
 
@@ -131,7 +137,7 @@ def _build(manifest: m.Manifest) -> tuple[Any, dict[str, Any]]:
     targets: dict[str, Any] = {}
     if net is not None:
         targets.update({f"network/{k}": v for k, v in net.params.items()})
-        targets.update({f"state/{k}": v for k, v in net.state.items()})
+        targets.update(_state_targets(manifest, net, sizes))
     if manifest.kind == "Sequential":
         if net is None:
             raise ModelFileError("a Sequential file must describe its network")
@@ -161,6 +167,34 @@ def _build(manifest: m.Manifest) -> tuple[Any, dict[str, Any]]:
     est._set_network(net)
     _check_consistent(est)
     return est, targets
+
+
+def _state_targets(manifest: m.Manifest, net: Sequential, sizes: dict[str, int]) -> dict[str, Any]:
+    """Arrays to read the layers' state into, shaped as the file declares (a state may
+    change its shape in training; none is allocated beyond the bytes the archive holds);
+    a state the file lacks keeps its built value."""
+    declared = {spec.name: spec for spec in manifest.arrays if spec.name.startswith("state/")}
+    targets, missing = {}, []
+    for key in net.state:
+        spec = declared.get(f"state/{key}")
+        if spec is None:
+            missing.append(key)
+        else:
+            shape, dtype = tuple(spec.shape), np.dtype(spec.dtype)
+            if int(np.prod(shape, dtype=object)) * dtype.itemsize > sizes.get(
+                m.array_member(spec.name), 0
+            ):
+                raise ModelFileError(f"array {spec.name!r} declares more bytes than it holds")
+            targets[f"state/{key}"] = np.empty(shape, dtype)
+    if missing:
+        warnings.warn(
+            f"the model file holds no value for the layer state {', '.join(missing)} "
+            "(it was written before the layer named it in state_attributes): the layer "
+            "keeps what its build gives, so predictions may differ from the saved model's",
+            UserWarning,
+            stacklevel=4,
+        )
+    return targets
 
 
 def _check_consistent(est: Any) -> None:
@@ -205,13 +239,7 @@ def _read_arrays(zf: zipfile.ZipFile, manifest: m.Manifest, targets: dict[str, A
         np.copyto(target, _parse_npy(data, target, spec.name))
     missing = sorted(set(targets) - seen)
     if missing:
-        hint = ""
-        if all(name.startswith("state/") for name in missing):
-            hint = (
-                " (the state of a layer, arrays its build creates: a file written before "
-                "layerkit saved layer state lacks them; save the model again)"
-            )
-        raise ModelFileError(f"arrays missing from the file: {', '.join(missing)}{hint}")
+        raise ModelFileError(f"arrays missing from the file: {', '.join(missing)}")
 
 
 def _parse_npy(data: bytes, target: Any, name: str) -> Any:

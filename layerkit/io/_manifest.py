@@ -7,7 +7,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 FORMAT = "layerkit.model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest this layerkit reads and writes
+#: Version 2 added the layers' state (``state/...`` arrays); a file without any is
+#: written as version 1, which earlier layerkits read too.
+FIRST_FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 16 * 2**20
 

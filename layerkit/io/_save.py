@@ -75,6 +75,8 @@ def save(obj: Any, path: str | os.PathLike[str]) -> Path:
             }
         )
     manifest["arrays"] = specs
+    if not any(name.startswith("state/") for name in arrays):
+        manifest["format_version"] = m.FIRST_FORMAT_VERSION  # readable by layerkit 0.1
     import json
 
     text = json.dumps(m.dump(manifest), indent=1, sort_keys=True, allow_nan=False)

@@ -61,6 +61,11 @@ class Layer(Configurable, register=False):
     #: Parameter names that the estimators' L2 penalty ``alpha`` applies to.
     penalized: tuple[str, ...] = ()
 
+    #: Attributes holding the layer's state: float arrays, made by ``build``, that are
+    #: not trained but belong to the model (running statistics). They are saved and
+    #: loaded with it, and early stopping restores those of the best epoch.
+    state_attributes: tuple[str, ...] = ()
+
     #: Attributes that only live between a forward and a backward pass (caches of the
     #: last batch); they are dropped when the layer is pickled or copied.
     _transient: tuple[str, ...] = ()
