@@ -118,3 +118,20 @@ def test_losses_from_logits_are_finite_for_extreme_logits(loss, dtype):
         v = loss.value_from_logits(z, y)
         d = loss.delta_from_logits(z, y)
     assert np.isfinite(v) and np.isfinite(d).all() and d.dtype == dtype
+
+
+@pytest.mark.parametrize("row_sum", [1.0, 2.0, 0.6])
+def test_the_fused_softmax_delta_is_the_gradient_for_any_target_rows(row_sum):
+    # before: (a - y)/m whatever the rows summed to, the gradient of the reported cost
+    # only for rows summing to 1 (check_network failed on 0.W for sums 2.0 and 0.6)
+    from layerkit import Sequential
+    from layerkit.gradcheck import check_network
+    from layerkit.layers import Dense, Softmax
+    from layerkit.losses import CategoricalCrossEntropy
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8, 4))
+    Y = rng.dirichlet(np.ones(3), 8) * row_sum
+    net = Sequential([Dense(3), Softmax()]).build(4, random_state=0)
+    report = check_network(net, X, Y, CategoricalCrossEntropy())
+    assert not report.failed and report.worst_error < 1e-6

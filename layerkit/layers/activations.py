@@ -1,7 +1,8 @@
 """Element-wise activations: a = σ(z) forward, δ ⊙ σ'(z) backward (eqs. 3-I, 3-II).
 
 Every activation here is overflow-free for any finite input, in float32 and float64:
-no exponential is ever taken of a positive number.
+no exponential is taken of a positive number, except by ``Exp``, whose ``exp(z)`` is
+clipped at the largest finite float.
 """
 
 from __future__ import annotations

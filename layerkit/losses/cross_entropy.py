@@ -6,7 +6,7 @@ import numpy as np
 
 from ..layers.activations import Sigmoid, Softmax, row_max, sigmoid, softmax
 from ..layers.base import Array
-from .base import Loss
+from .base import Loss, _scale_rows
 
 
 class BinaryCrossEntropy(Loss):
@@ -68,9 +68,11 @@ class CategoricalCrossEntropy(Loss):
 
     Notes
     -----
-    Canonical pair: ``Softmax``, for which ``δ^L = (a - y)/m`` and
-    ``C_x = Σ_j y_j (logsumexp(z) - z_j)`` is computed from the logits, exact and
-    finite for any z. On probabilities, ``a`` is clipped below at ``eps``.
+    Canonical pair: ``Softmax``, for which ``C_x = Σ_j y_j (logsumexp(z) - z_j)`` is
+    computed from the logits, finite for any z (exact up to rounding at the logits'
+    magnitude), and ``δ^L = (a Σ_j y_j - y)/m``: ``(a - y)/m`` for rows of ``y`` that
+    sum to 1 (one-hot, or probabilities). On probabilities, ``a`` is clipped below at
+    ``eps``.
 
     Examples
     --------
@@ -100,3 +102,22 @@ class CategoricalCrossEntropy(Loss):
 
     def link_output(self, z: Array, out: Array) -> Array:
         return softmax(z, out)
+
+    def delta_from_logits(
+        self,
+        z: Array,
+        y: Array,
+        sample_weight: Array | None = None,
+        out: Array | None = None,
+    ) -> Array:
+        """``δ^L = (a Σ_j y_j - y) s / Σ s``, the gradient of the cost from the logits
+        for any rows of ``y``; ``(a - y) s / Σ s`` when they sum to 1."""
+        z, y = self._check(z, y)
+        out = np.empty_like(z) if out is None else out
+        with np.errstate(over="ignore"):
+            self.link_output(z, out)
+        totals = y.sum(axis=1, keepdims=True)
+        if not np.all(totals == 1):
+            out *= totals
+        out -= y
+        return _scale_rows(out, sample_weight)

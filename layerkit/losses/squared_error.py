@@ -1,4 +1,4 @@
-"""Quadratic cost, the seed's C_x = ½ ‖a - y‖²."""
+"""Quadratic cost C_x = ½ ‖a - y‖², whose gradient a - y is the seed's ∇_a C (eq. 3-I)."""
 
 from __future__ import annotations
 
