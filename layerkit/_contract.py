@@ -137,12 +137,23 @@ def check_state(position: int, layer: Any) -> None:
             f"state_attributes must be a tuple of attribute names, got {names!r}",
         )
     for name in names:
-        value = getattr(layer, name, None)
-        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+        if not (isinstance(name, str) and name.isidentifier() and name.isascii()):
+            raise _fail(
+                position, layer, f"state_attributes names {name!r}: not an ASCII identifier"
+            )
+        if isinstance(getattr(type(layer), name, None), property):
             raise _fail(
                 position,
                 layer,
-                f"state_attributes names {name!r}, so build() must create it as a float "
-                f"array; after build it is {_describe(value)}"
+                f"state_attributes names {name!r}, a property: name the attribute that "
+                "holds the array (loading and early stopping put the values there)",
+            )
+        value = getattr(layer, name, None)
+        if not isinstance(value, np.ndarray) or value.dtype not in (np.float32, np.float64):
+            raise _fail(
+                position,
+                layer,
+                f"state_attributes names {name!r}, so build() must create it as a float32 "
+                f"or float64 array; after build it is {_describe(value)}"
                 + (f" of dtype {value.dtype}" if isinstance(value, np.ndarray) else ""),
             )

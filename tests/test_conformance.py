@@ -308,3 +308,52 @@ def test_a_forward_width_other_than_builds_is_named_by_the_shapes_check():
 
     with pytest.raises(GradientCheckError, match="forward returned 4 columns, but build"):
         check_layer(DropsAColumn(), checks=["shapes"])
+
+
+class Box:
+    """A plain object a layer keeps its arrays in."""
+
+
+class BoxedPReLU(ExposedPReLU, register=False):
+    def build(self, n_in, rng, dtype):
+        self.box = Box()
+        self.box.alpha, self.box.dalpha = np.full(n_in, 0.25, dtype), np.zeros(n_in, dtype)
+        return n_in
+
+    params = property(lambda self: {"alpha": self.box.alpha} if "box" in self.__dict__ else {})
+    grads = property(lambda self: {"alpha": self.box.dalpha} if "box" in self.__dict__ else {})
+
+    def forward(self, x, training=False):
+        self.alpha, self.dalpha = self.box.alpha, self.box.dalpha
+        return super().forward(x, training)
+
+
+class SharedTable:
+    """Shared by every copy (its deepcopy is itself): the caller's, never converted."""
+
+    def __init__(self):
+        self.values = np.linspace(1, 2, 5, dtype=np.float32)
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+class Scale(Identity, register=False):
+    def __init__(self):
+        self.table = SharedTable()
+
+    def forward(self, x, training=False):
+        return x * self.table.values[: x.shape[1]].astype(x.dtype)
+
+    def backward(self, delta):
+        return delta * self.table.values[: delta.shape[1]].astype(delta.dtype)
+
+
+def test_float64_checking_reaches_plain_objects_but_not_shared_ones():
+    layer = BoxedPReLU()
+    layer.build(5, np.random.default_rng(0), np.float32)
+    assert check_layer(layer, checks=["gradient"]).worst_error < 1e-6  # checked in float64
+    assert layer.box.alpha.dtype == np.float32  # the caller's layer untouched
+    scale = Scale()
+    check_layer(scale, checks=["shapes", "gradient"])
+    assert scale.table.values.dtype == np.float32

@@ -175,9 +175,97 @@ def test_state_must_be_float_arrays_made_by_build():
     with pytest.raises(
         LayerContractError,
         match=r"Permute\(\) at position 0: state_attributes names 'order', so build\(\) must "
-        r"create it as a float array; after build it is an array of shape \(3,\) of dtype int64",
+        r"create it as a float32 or float64 array; after build it is an array of shape "
+        r"\(3,\) of dtype int64",
     ):
         Sequential([Permute(), Dense(2), Identity()]).build(3, random_state=0)
+
+
+class PropertyState(Standardize, register=False):
+    state_attributes = ("mean",)
+    mean = property(lambda self: self.running_mean)
+
+
+class Half(Standardize, register=False):
+    def build(self, n_in, rng, dtype):
+        super().build(n_in, rng, dtype)
+        self.running_mean = self.running_mean.astype(np.float16)
+        return n_in
+
+
+class Greek(Standardize, register=False):
+    state_attributes = ("μ",)
+
+    def build(self, n_in, rng, dtype):
+        self.μ = np.zeros(n_in, dtype)
+        return n_in
+
+
+@pytest.mark.parametrize(
+    ("layer", "pattern"),
+    [
+        (PropertyState(), r"names 'mean', a property: name the attribute that holds"),
+        (Half(), r"float32 or float64 array; .* of dtype float16"),
+        (Greek(), r"names 'μ': not an ASCII identifier"),
+    ],
+    ids=["property", "float16", "non-ascii"],
+)
+def test_state_a_model_file_could_not_hold_is_refused_at_build(layer, pattern):
+    with pytest.raises(LayerContractError, match=pattern):
+        Sequential([layer, Dense(2), Identity()]).build(3, random_state=0)
+
+
+class RunningDropout(layerkit.layers.Dropout):
+    """A user's Dropout that also keeps a running mean: its forward must run at rate 0."""
+
+    state_attributes = ("running_mean",)
+
+    def build(self, n_in, rng, dtype):
+        width = super().build(n_in, rng, dtype)
+        self.running_mean = np.zeros(n_in, dtype)
+        return width
+
+    def forward(self, x, training=False):
+        if training:
+            self.running_mean = 0.9 * self.running_mean + 0.1 * x.mean(axis=0)
+        return super().forward(x, training)
+
+
+layerkit.register(RunningDropout)
+
+
+@quiet
+def test_a_subclass_of_dropout_at_rate_zero_still_runs(digits):
+    # before: the training plan skipped any Dropout at rate 0, a user's subclass too
+    X, y = digits
+    clf = MLPClassifier(layers=[Dense(8), RunningDropout(0.0), ReLU()], max_iter=2).fit(X, y)
+    assert np.any(clf.network_.layers[1].running_mean != 0)
+
+
+def test_state_of_another_shape_in_a_file_is_refused(tmp_path):
+    net = Sequential([Dense(3), Standardize(), Dense(2), Identity()]).build(4, random_state=0)
+    path = layerkit.save(net, tmp_path / "n.lkm")
+    wider = Sequential([Dense(5), Standardize(), Dense(2), Identity()]).build(4, random_state=0)
+    other = layerkit.save(wider, tmp_path / "w.lkm")
+    tampered = tmp_path / "t.lkm"
+    with (
+        zipfile.ZipFile(path) as src,
+        zipfile.ZipFile(other) as alt,
+        zipfile.ZipFile(tampered, "w") as dst,
+    ):
+        manifest = json.loads(src.read("manifest.json"))
+        for spec in manifest["arrays"]:
+            if spec["name"] == "state/1.running_mean":
+                theirs = json.loads(alt.read("manifest.json"))["arrays"]
+                spec.update(next(a for a in theirs if a["name"] == spec["name"]))
+        dst.writestr("manifest.json", json.dumps(manifest))
+        for name in src.namelist():
+            if name == "arrays/state/1.running_mean.npy":
+                dst.writestr(name, alt.read(name))
+            elif name != "manifest.json":
+                dst.writestr(name, src.read(name))
+    with pytest.raises(layerkit.ModelFileError, match=r"state/1.running_mean.*architecture needs"):
+        layerkit.load(tampered)
 
 
 @quiet
@@ -214,6 +302,20 @@ def test_a_file_without_the_state_loads_with_a_warning(tmp_path):
         for name in src.namelist():
             if name != "manifest.json" and not name.startswith("arrays/state/"):
                 dst.writestr(name, src.read(name))
-    with pytest.warns(UserWarning, match=r"no value for the layer state 1.running_mean, "):
+    with pytest.warns(UserWarning, match=r"no value for the layer state 1.running_mean, ") as w:
         again = layerkit.load(older)
+    assert w[0].filename == __file__  # pointing at the caller's load
     np.testing.assert_array_equal(again.layers[1].running_var, np.ones(3))
+
+
+def test_inspect_shows_the_state(tmp_path, capsys):
+    from layerkit.cli import main
+
+    net = Sequential([Dense(3), Standardize(), Dense(2), Identity()]).build(4, random_state=0)
+    path = layerkit.save(net, tmp_path / "n.lkm")
+    assert main(["inspect", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["format_version"] == 2
+    assert info["layers"][1]["state"] == {"running_mean": [3], "running_var": [3]}
+    assert main(["inspect", str(path)]) == 0
+    assert "running_mean 3, running_var 3" in capsys.readouterr().out

@@ -103,7 +103,7 @@ class _Batch:
         hidden = [
             layer
             for layer in net.layers[:-1]
-            if not (isinstance(layer, Dropout) and (not plan.training or layer.rate == 0))
+            if not (type(layer) is Dropout and (not plan.training or layer.rate == 0))
         ]
         stages: list[Stage] = []
         a, a_aug, fresh = self.x, x_aug, False  # fresh: a Dense output, free to overwrite

@@ -38,6 +38,11 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
             for name, shape in shapes.items()
             if name.startswith(f"network/{i}.")
         }
+        state = {
+            name.split(".", 1)[1]: shape
+            for name, shape in shapes.items()
+            if name.startswith(f"state/{i}.")
+        }
         layers.append(
             {
                 "index": i,
@@ -46,6 +51,7 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
                 "config": spec["config"],
                 "arrays": arrays,
                 "parameters": int(sum(np.prod(s) for s in arrays.values())),
+                "state": state,
             }
         )
     fitted = manifest["fitted"] or {}
@@ -153,7 +159,10 @@ def render(info: dict[str, Any]) -> str:
     heads = [f"    {layer['index']:>2}  {layer['layer']}" for layer in info["layers"]]
     width = max(map(len, heads), default=0)
     for head, layer in zip(heads, info["layers"], strict=True):
-        shapes = ", ".join(f"{k} {'x'.join(map(str, s))}" for k, s in layer["arrays"].items())
+        shapes = ", ".join(
+            f"{k} {'x'.join(map(str, s))}"
+            for k, s in {**layer["arrays"], **layer["state"]}.items()
+        )
         count = f"{layer['parameters']:,} parameters" if layer["parameters"] else ""
         lines.append(f"{head:<{width}}  {shapes:<16} {count}".rstrip())
     lines.append(f"  parameters: {info['parameters']:,} in total")

@@ -225,14 +225,18 @@ def _refine(
 def as_float64(obj: Any) -> Any:
     """A deep copy of a layer or network whose floating-point arrays are float64.
 
-    Every float array the layers hold is converted (parameters, gradients, state, and
-    those of layers inside a layer), one copy per array, so arrays a layer shares
-    between two places stay shared, and parameters a layer exposes through a property
-    are converted where they live.
+    The float arrays the copied layers hold in their attributes, dicts and lists, and
+    in the attributes of layers and other objects inside them, are converted (one copy
+    per array, so arrays a layer shares between two places stay shared, and parameters
+    a layer exposes through a property are converted where they live). Objects the
+    deep copy shares with the original are left as they are.
     """
-    obj = copy.deepcopy(obj)
-    layers = obj.layers if hasattr(obj, "layers") else [obj]
+    original, obj = obj, copy.deepcopy(obj)
+    # what the copy shares with the original (an object whose __deepcopy__ returns
+    # itself, an Enum) is the caller's: it is left alone, never converted
     memo: dict[int, Any] = {}
+    _float64_inside(original, memo, convert=False)
+    layers = obj.layers if hasattr(obj, "layers") else [obj]
     for layer in layers:
         _float64_inside(layer, memo)
     if hasattr(obj, "dtype"):
@@ -240,28 +244,33 @@ def as_float64(obj: Any) -> Any:
     return obj
 
 
-def _float64_inside(value: Any, memo: dict[int, Any]) -> Any:
-    """``value`` with its float arrays as float64 (containers and layers in place)."""
+def _float64_inside(value: Any, memo: dict[int, Any], convert: bool = True) -> Any:
+    """``value`` with its float arrays as float64 (containers and layers in place);
+    with ``convert=False``, only marks everything reachable as seen (left alone)."""
     from ..layers.base import Layer
 
     if isinstance(value, np.ndarray):
         if value.dtype.kind != "f" or value.dtype == np.float64:
             return value
-        if id(value) not in memo:
-            memo[id(value)] = (value, value.astype(np.float64))  # (keeps the id alive)
+        if id(value) not in memo:  # (the pair keeps the id alive)
+            memo[id(value)] = (value, value.astype(np.float64) if convert else value)
         return memo[id(value)][1]
     if id(value) in memo:  # a container or layer already converted
         return value
     if isinstance(value, dict):
         memo[id(value)] = (value, value)
         for k, v in value.items():
-            value[k] = _float64_inside(v, memo)
+            converted = _float64_inside(v, memo, convert)
+            if convert:
+                value[k] = converted
     elif isinstance(value, list):
         memo[id(value)] = (value, value)
-        value[:] = [_float64_inside(v, memo) for v in value]
+        converted = [_float64_inside(v, memo, convert) for v in value]
+        if convert:
+            value[:] = converted
     elif isinstance(value, Layer) or _plain_object(value):
         memo[id(value)] = (value, value)
-        _float64_inside(value.__dict__, memo)
+        _float64_inside(value.__dict__, memo, convert)
     return value
 
 

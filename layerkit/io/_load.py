@@ -82,8 +82,7 @@ def _load(data: bytes) -> Any:
     except zipfile.BadZipFile as err:
         raise ModelFileError(f"not a zip archive, or truncated ({err})") from err
     manifest = _read_manifest(zf)
-    sizes = {info.filename: info.file_size for info in zf.infolist()}
-    obj, targets = _build(manifest, sizes)
+    obj, targets = _build(manifest)
     _read_arrays(zf, manifest, targets)
     state = {k[len("state/") :]: v for k, v in targets.items() if k.startswith("state/")}
     if state:  # read into arrays of their own: put into the layers now
@@ -122,7 +121,7 @@ def _read_manifest(zf: zipfile.ZipFile) -> m.Manifest:
         raise ModelFileError(f"the manifest does not validate: {err}") from err
 
 
-def _build(manifest: m.Manifest, sizes: dict[str, int]) -> tuple[Any, dict[str, Any]]:
+def _build(manifest: m.Manifest) -> tuple[Any, dict[str, Any]]:
     """The object to return, and the arrays the file must fill, by name."""
     from ..estimators import MLPClassifier, MLPRegressor
 
@@ -137,7 +136,7 @@ def _build(manifest: m.Manifest, sizes: dict[str, int]) -> tuple[Any, dict[str, 
     targets: dict[str, Any] = {}
     if net is not None:
         targets.update({f"network/{k}": v for k, v in net.params.items()})
-        targets.update(_state_targets(manifest, net, sizes))
+        targets.update(_state_targets(manifest, net))
     if manifest.kind == "Sequential":
         if net is None:
             raise ModelFileError("a Sequential file must describe its network")
@@ -169,30 +168,24 @@ def _build(manifest: m.Manifest, sizes: dict[str, int]) -> tuple[Any, dict[str, 
     return est, targets
 
 
-def _state_targets(manifest: m.Manifest, net: Sequential, sizes: dict[str, int]) -> dict[str, Any]:
-    """Arrays to read the layers' state into, shaped as the file declares (a state may
-    change its shape in training; none is allocated beyond the bytes the archive holds);
-    a state the file lacks keeps its built value."""
-    declared = {spec.name: spec for spec in manifest.arrays if spec.name.startswith("state/")}
+def _state_targets(manifest: m.Manifest, net: Sequential) -> dict[str, Any]:
+    """Fresh arrays, shaped as the layers built them, to read their state into (put into
+    the layers after reading: a state array may be read-only); a state the file lacks
+    keeps its built value, with a warning."""
+    declared = {spec.name for spec in manifest.arrays if spec.name.startswith("state/")}
     targets, missing = {}, []
-    for key in net.state:
-        spec = declared.get(f"state/{key}")
-        if spec is None:
-            missing.append(key)
+    for key, built in net.state.items():
+        if f"state/{key}" in declared:
+            targets[f"state/{key}"] = np.empty(built.shape, built.dtype)
         else:
-            shape, dtype = tuple(spec.shape), np.dtype(spec.dtype)
-            if int(np.prod(shape, dtype=object)) * dtype.itemsize > sizes.get(
-                m.array_member(spec.name), 0
-            ):
-                raise ModelFileError(f"array {spec.name!r} declares more bytes than it holds")
-            targets[f"state/{key}"] = np.empty(shape, dtype)
+            missing.append(key)
     if missing:
         warnings.warn(
             f"the model file holds no value for the layer state {', '.join(missing)} "
             "(it was written before the layer named it in state_attributes): the layer "
             "keeps what its build gives, so predictions may differ from the saved model's",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
     return targets
 
