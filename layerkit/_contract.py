@@ -1,7 +1,9 @@
 """Checks of user-written layers at the first call that shows a broken contract.
 
 Built-in layers are trusted (and tested); for any other layer, ``Sequential`` checks
-what ``forward`` and ``backward`` return and what ``grads`` holds, and raises
+what ``forward`` and ``backward`` return, what ``grads`` holds, that its state (named in
+``state_attributes``) is float arrays after ``build``, and ``EpochRunner`` that training
+never finds its ``params``/``grads`` arrays replaced; each raises
 ``LayerContractError`` naming the layer's position and class, what was expected and
 what was got. A non-finite result counts as broken only when the layer's input was
 finite (otherwise the network is diverging, which the training loop reports).
@@ -104,33 +106,59 @@ def check_grads(position: int, layer: Any, finite_expected: bool = False) -> Non
 def live_arrays(layer: Any) -> list[tuple[str, Any, Any]]:
     """``(name, params[name], grads[name])`` for each parameter: the arrays an optimizer
     is given to update, to be compared with ``check_live`` after every pass."""
-    return [(k, p, layer.grads[k]) for k, p in layer.params.items()]
+    return [(k, p, layer.grads.get(k)) for k, p in layer.params.items()]
+
+
+def replaced_array(layer: Any, live: list[tuple[str, Any, Any]]) -> str | None:
+    """The first of ``params``/``grads`` no longer holding the memory it held (as
+    ``live_arrays`` took it), as ``"grads['W']"``; None when none was replaced.
+
+    Compared by memory, not identity: a property may hand out a fresh view of the same
+    memory at each access.
+    """
+    params, grads = layer.params, layer.grads
+    for name, p, g in live:
+        for kind, held, was in (("grads", grads, g), ("params", params, p)):
+            if not _same_memory(held.get(name), was):
+                return f"{kind}[{name!r}]"
+    return None
+
+
+def _same_memory(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray):
+        return False
+    return (
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+        and a.shape == b.shape
+        and a.strides == b.strides
+        and a.dtype == b.dtype
+    )
 
 
 def check_live(position: int, layer: Any, live: list[tuple[str, Any, Any]]) -> None:
-    """``params`` and ``grads`` must still hold the arrays they held before the pass.
+    """``params`` and ``grads`` must still hold the memory they held before the pass.
 
     Optimizers update the arrays a layer held when training started; one replaced by a
     new array (``self.grads[k] = ...`` instead of ``self.grads[k][...] = ...``) would
     never be trained, silently.
     """
-    params, grads = layer.params, layer.grads
-    for name, p, g in live:
-        for kind, held, was in (("grads", grads, g), ("params", params, p)):
-            if held.get(name) is not was:
-                raise _fail(
-                    position,
-                    layer,
-                    f"{kind}[{name!r}] was replaced by a new array during training; write "
-                    f"into the one it holds ({kind}[{name!r}][...] = ...): the optimizer "
-                    "updates that array, so a replaced one would never be trained",
-                )
+    which = replaced_array(layer, live)
+    if which is not None:
+        raise _fail(
+            position,
+            layer,
+            f"{which} was replaced by a new array during training; write into the one it "
+            f"holds ({which}[...] = ...): the optimizer updates that array, so a replaced "
+            "one would never be trained",
+        )
 
 
 def check_state(position: int, layer: Any) -> None:
     """Each name in ``state_attributes`` must be a float array once ``build`` ran."""
     names = layer.state_attributes
-    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+    if isinstance(names, str) or not isinstance(names, (tuple, list)):
         raise _fail(
             position,
             layer,
@@ -157,3 +185,24 @@ def check_state(position: int, layer: Any) -> None:
                 f"or float64 array; after build it is {_describe(value)}"
                 + (f" of dtype {value.dtype}" if isinstance(value, np.ndarray) else ""),
             )
+    # what build made: a model file holds the state in this shape and dtype
+    layer.__dict__["_state_built"] = {
+        name: (getattr(layer, name).shape, getattr(layer, name).dtype) for name in names
+    }
+
+
+def state_as_built(position: int, layer: Any, name: str, value: Any) -> Any:
+    """``value`` (the layer's state ``name``) in the dtype build gave it; an error when
+    its shape is not the built one (a model file could not hold it)."""
+    built = layer.__dict__.get("_state_built", {}).get(name)
+    if built is None:
+        return value
+    shape, dtype = built
+    if np.shape(value) != shape:
+        raise _fail(
+            position,
+            layer,
+            f"state {name!r} has shape {np.shape(value)}, but build made it {shape}: state "
+            "must keep the shape build gave it to be saved",
+        )
+    return np.asarray(value, dtype=dtype)

@@ -292,6 +292,8 @@ def test_read_only_state_is_restored_and_loaded(digits, tmp_path):
 
 def test_a_file_without_the_state_loads_with_a_warning(tmp_path):
     net = Sequential([Dense(3), Standardize(), Dense(2), Identity()]).build(4, random_state=0)
+    net.forward(np.arange(8.0).reshape(2, 4), training=True)  # the state moves
+    assert not np.all(net.layers[1].running_var == 1)
     path = layerkit.save(net, tmp_path / "n.lkm")
     older = tmp_path / "older.lkm"  # as written before the layer named its state
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(older, "w") as dst:
@@ -319,3 +321,35 @@ def test_inspect_shows_the_state(tmp_path, capsys):
     assert info["layers"][1]["state"] == {"running_mean": [3], "running_var": [3]}
     assert main(["inspect", str(path)]) == 0
     assert "running_mean 3, running_var 3" in capsys.readouterr().out
+
+
+class Float64Running(Standardize, register=False):
+    """Keeps its running mean in float64 inside a float32 network, or widens it."""
+
+    def __init__(self, momentum=0.5, widen=False):
+        self.momentum, self.widen = momentum, widen
+
+    def forward(self, x, training=False):
+        out = super().forward(x, training)
+        self.running_mean = self.running_mean.astype(np.float64)
+        if self.widen:
+            self.running_mean = np.r_[self.running_mean, 0.0]
+        return out
+
+
+def test_state_is_saved_as_built_or_refused_with_the_reason(tmp_path):
+    layerkit.register(Float64Running)
+    X = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    net = Sequential([Float64Running(), Dense(2), Identity()]).build(
+        4, random_state=0, dtype="float32"
+    )
+    net.forward(X, training=True)
+    again = layerkit.load(layerkit.save(net, tmp_path / "n.lkm"))  # (before: saved, not loadable)
+    assert again.layers[0].running_mean.dtype == np.float32
+    np.testing.assert_allclose(again.layers[0].running_mean, net.layers[0].running_mean, rtol=1e-6)
+    net.layers[0].widen = True
+    net.forward(X, training=True)
+    with pytest.raises(
+        LayerContractError, match=r"state 'running_mean' has shape \(5,\), but build"
+    ):
+        layerkit.save(net, tmp_path / "w.lkm")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from math import isfinite
 from typing import Any
 
@@ -9,18 +10,23 @@ import numpy as np
 from scipy.special import expit
 
 from ..losses import BinaryCrossEntropy, CategoricalCrossEntropy, SquaredError
+from ..losses.base import Loss
 
 Array = Any
 
 
 def loss_stage(plan: Any, z: Array, d: Array, y: Array, m: int) -> Any:
-    """``run(sample_weight) -> value`` writing the fused δ = (link(z) - y)/m into ``d``."""
+    """``run(sample_weight) -> value`` writing the fused δ into ``d``: ``(link(z) - y)/m``
+    (``(softmax(z) Σ_j y_j - y)/m`` for softmax cross-entropy on rows not summing to 1)."""
     loss, inv_m = plan.loss, 1.0 / m
     kind = type(loss)
+    delta = loss.delta_from_logits
+    if kind is CategoricalCrossEntropy and plan.normalized_targets:
+        delta = partial(Loss.delta_from_logits, loss)  # (a - y): no per-batch row sums
 
     def general(sw: Array | None) -> float:
         value = loss.value_from_logits(z, y, sw)
-        loss.delta_from_logits(z, y, sw, out=d)
+        delta(z, y, sw, out=d)
         return value
 
     ones = np.ones(z.size, z.dtype)

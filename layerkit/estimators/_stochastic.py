@@ -198,13 +198,17 @@ def _track_validation(est: Any, score: float, net: Sequential, best: dict[str, A
         est.best_validation_score_ = score
         for name, p in net.params.items():
             np.copyto(best[name], p)
-        best["state"] = {k: v.copy() for k, v in net.state.items()}
+        best["state"] = _state_copy(net)
 
 
 def _best_so_far(net: Sequential) -> dict[str, Any]:
     best: dict[str, Any] = {k: p.copy() for k, p in net.params.items()}
-    best["state"] = {k: v.copy() for k, v in net.state.items()}
+    best["state"] = _state_copy(net)
     return best
+
+
+def _state_copy(net: Sequential) -> dict[str, Any]:
+    return {k: v.copy() for k, v in net.state.items()}
 
 
 def _stop(optimizer: Optimizer, schedule: str, msg: str, verbose: Any) -> bool:

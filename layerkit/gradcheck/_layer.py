@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import require_instance
+from .._contract import live_arrays, replaced_array
 from ..layers.base import Layer
 from ._common import check_config_round_trip, check_copies, unchanged
 from ._core import GradientReport, Tolerance, as_float64, compare, expect, run_checks
@@ -190,18 +191,17 @@ def check_layer(
 
     def check_grads_overwritten() -> None:
         twin = built(np.float64)
-        held = {k: (p, twin.grads.get(k)) for k, p in twin.params.items()}
+        held = live_arrays(twin)
         out = twin.forward(x.copy(), training)
         delta = np.random.default_rng(random_state + 2).normal(size=np.shape(out))
         twin.backward(delta.copy())
-        for k, (p, g) in held.items():
-            for kind, now, was in (("grads", twin.grads, g), ("params", twin.params, p)):
-                expect(
-                    now.get(k) is was,
-                    f"forward/backward replaced {kind}[{k!r}] by a new array: write into "
-                    f"the one built ({kind}[{k!r}][...] = ...); optimizers update that "
-                    "array, so a replaced one is never trained",
-                )
+        which = replaced_array(twin, held)
+        expect(
+            which is None,
+            f"forward/backward replaced {which} by a new array: write into the one built "
+            f"({which}[...] = ...); optimizers update that array, so a replaced one is "
+            "never trained",
+        )
         first = {k: np.array(g, copy=True) for k, g in twin.grads.items()}
         twin.backward(delta.copy())
         for k, g in twin.grads.items():

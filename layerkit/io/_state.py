@@ -8,6 +8,7 @@ import numpy as np
 import pydantic
 
 from .._configurable import Configurable
+from .._contract import state_as_built
 from ..network import Sequential
 from ..optim.base import Optimizer
 from ._manifest import FittedSpec
@@ -50,7 +51,9 @@ def network_arrays(net: Sequential) -> dict[str, Any]:
     """The parameters (``network/<layer>.<name>``) and the layers' state, the arrays
     their ``build`` made besides params and grads (``state/<layer>.<attribute>``)."""
     arrays = {f"network/{k}": v for k, v in net.params.items()}
-    arrays.update({f"state/{k}": v for k, v in net.state.items()})
+    for key, value in net.state.items():
+        i, name = key.split(".", 1)
+        arrays[f"state/{key}"] = state_as_built(int(i), net.layers[int(i)], name, value)
     return arrays
 
 

@@ -137,3 +137,49 @@ def test_a_correct_user_layer_is_not_blamed_for_divergence():
     with np.errstate(all="ignore"):
         out = net.forward(X)
     assert not np.isfinite(out).all()
+
+
+class PackedDense(Layer, register=False):
+    """Correct: W and b packed in one array, handed out as fresh views at each access."""
+
+    def __init__(self, units=4):
+        self.units = units
+
+    def build(self, n_in, rng, dtype):
+        self.Wb = np.vstack(
+            [rng.normal(size=(n_in, self.units)) / n_in, np.zeros((1, self.units))]
+        )
+        self.Wb, self.gWb = self.Wb.astype(dtype), np.zeros((n_in + 1, self.units), dtype)
+        return self.units
+
+    params = property(
+        lambda self: {"W": self.Wb[:-1], "b": self.Wb[-1]} if "Wb" in vars(self) else {}
+    )
+    grads = property(
+        lambda self: {"W": self.gWb[:-1], "b": self.gWb[-1]} if "Wb" in vars(self) else {}
+    )
+
+    def forward(self, x, training=False):
+        self.x = x
+        return x @ self.Wb[:-1] + self.Wb[-1]
+
+    def backward(self, delta):
+        self.gWb[:-1] = self.x.T @ delta
+        self.gWb[-1] = delta.sum(axis=0)
+        return delta @ self.Wb[:-1].T
+
+
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_params_handed_out_as_fresh_views_of_the_same_memory_are_not_refused(solver):
+    # the replaced-array check compares memory, not objects: this layer trains
+    from layerkit.gradcheck import check_layer
+
+    assert (
+        "grads_overwritten" not in check_layer(PackedDense(3), checks=["grads_overwritten"]).failed
+    )
+    clf = MLPClassifier(
+        layers=[PackedDense(8), ReLU()], solver=solver, max_iter=30, random_state=0
+    )
+    with pytest.warns(Warning):
+        clf.fit(X, y)
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
