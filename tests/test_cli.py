@@ -827,3 +827,18 @@ def test_kept_parquet_columns_are_copied_as_stored(trained, tmp_path, capsys, ou
             rows = list(csv.DictReader(handle))
         assert [r["big_id"] for r in rows] == ["9007199254740993", "2"]
         assert [r["code"] for r in rows] == ["007", " 1e3 "]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_predict_says_when_columns_are_taken_by_position(tmp_path, capsys):
+    import layerkit
+    from layerkit import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), np.arange(40) % 2
+    model = layerkit.save(MLPClassifier((4,), max_iter=2).fit(X, y), tmp_path / "m.lkm")
+    data = tmp_path / "d.csv"
+    data.write_text("c,b,a\n" + "\n".join(",".join(map(str, row)) for row in X) + "\n")
+    status, _, err = run(capsys, "predict", model, data, "-o", tmp_path / "p.csv")
+    assert status == 0
+    assert "trained without column names, so d.csv's columns are its inputs in file order" in err

@@ -300,13 +300,22 @@ def test_a_file_without_the_state_loads_with_a_warning(tmp_path):
         manifest = json.loads(src.read("manifest.json"))
         assert manifest["format_version"] == 2
         manifest["arrays"] = [a for a in manifest["arrays"] if not a["name"].startswith("state/")]
+        manifest["format_version"] = 1
         dst.writestr("manifest.json", json.dumps(manifest))
+        manifest["format_version"] = 2  # a version-2 file without its state: damaged
+        with zipfile.ZipFile(tmp_path / "damaged.lkm", "w") as bad:
+            bad.writestr("manifest.json", json.dumps(manifest))
+            for name in src.namelist():
+                if name != "manifest.json" and not name.startswith("arrays/state/"):
+                    bad.writestr(name, src.read(name))
         for name in src.namelist():
             if name != "manifest.json" and not name.startswith("arrays/state/"):
                 dst.writestr(name, src.read(name))
     with pytest.warns(UserWarning, match=r"no value for the layer state 1.running_mean, ") as w:
         again = layerkit.load(older)
     assert w[0].filename == __file__  # pointing at the caller's load
+    with pytest.raises(layerkit.ModelFileError, match=r"arrays missing from the file: state/1"):
+        layerkit.load(tmp_path / "damaged.lkm")
     np.testing.assert_array_equal(again.layers[1].running_var, np.ones(3))
 
 

@@ -1,9 +1,11 @@
 """Safe model files: exact round trips, exact resumption, and every damage refused."""
 
+import hashlib
 import io
 import json
 import pickle
 import sys
+import warnings
 import zipfile
 
 import numpy as np
@@ -314,7 +316,12 @@ def _set(path, value):
         (
             _set(["network", "layers", 0, "config", "units"], 7),
             (),
-            r"array 'network/0.W' is declared <f8\(4, 6\), the architecture needs <f8\(4, 7\)",
+            r"layer 0 is Dense\(units=7\) but its weights are declared as \[4, 6\]",
+        ),
+        (  # a huge layer is refused before anything is allocated
+            _set(["network", "layers", 0, "config", "units"], 10**9),
+            (),
+            r"layer 0 is Dense\(units=1000000000\) but its weights are declared as \[4, 6\]",
         ),
         (
             _set(["network", "layers", 0, "config", "units"], 0),
@@ -398,3 +405,60 @@ def test_saving_what_cannot_be_saved_is_a_clear_error(tmp_path):
     ):
         layerkit.save(object(), tmp_path / "x.lkm")
     assert not list(tmp_path.iterdir())  # nothing half-written left behind
+
+
+def _members(data):
+    src = zipfile.ZipFile(io.BytesIO(data))
+    return [(name, src.read(name)) for name in src.namelist()]
+
+
+def _archive(members, compression=zipfile.ZIP_STORED):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression) as dst, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (zipfile warns of a duplicate name)
+        for name, content in members:
+            dst.writestr(name, content)
+    return out.getvalue()
+
+
+def _nan_weights(data):
+    members = dict(_members(data))
+    W = np.load(io.BytesIO(members["arrays/network/0.W.npy"]))
+    W[0, 0] = np.nan
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, W, version=(1, 0))
+    members["arrays/network/0.W.npy"] = buffer.getvalue()
+    manifest = json.loads(members["manifest.json"])
+    for spec in manifest["arrays"]:
+        if spec["name"] == "network/0.W":
+            spec["sha256"] = hashlib.sha256(buffer.getvalue()).hexdigest()
+    members["manifest.json"] = json.dumps(manifest).encode()
+    return _archive(members.items())
+
+
+def _second_manifest(data):
+    members = _members(data)
+    manifest = json.loads(dict(members)["manifest.json"])
+    manifest["fitted"]["classes"]["values"] = manifest["fitted"]["classes"]["values"][::-1]
+    return _archive([*members, ("manifest.json", json.dumps(manifest).encode())])
+
+
+@pytest.mark.parametrize(
+    ("make", "pattern"),
+    [
+        (_second_manifest, r"the archive holds manifest.json more than once"),
+        (lambda d: _archive(_members(d), zipfile.ZIP_DEFLATED), r"is compressed; a model"),
+        (_nan_weights, r"array 'network/0.W' holds NaN or infinite values"),
+        (
+            lambda d: _rewrite(d, _set(["arrays", 0, "shape"], [4, 10**8])),
+            r"the manifest declares [\d,]+ bytes of arrays in a [\d,]+-byte file",
+        ),
+    ],
+    ids=["two-manifests", "compressed", "nan-weights", "huge-declared-array"],
+)
+def test_files_layerkit_never_writes_are_refused(saved, tmp_path, make, pattern):
+    # before: a second manifest.json (which unzip tools show one way, the loader read the
+    # other), compressed members and NaN weights all loaded ("verified")
+    data, _, _ = saved
+    with pytest.raises(ModelFileError, match=pattern):
+        _load_bytes(make(data), tmp_path)

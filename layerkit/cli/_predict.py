@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,11 @@ def _features(model: Any, table: dict[str, np.ndarray], path: Path) -> np.ndarra
                 f"{path}: the model takes {expected} feature columns (it has no column names "
                 f"to pick them by), the data has {len(names)} columns"
             )
+        print(  # (nothing can check the order: say which it is)
+            f"note: the model was trained without column names, so {path.name}'s columns "
+            f"are its inputs in file order: {_names(names)}",
+            file=sys.stderr,
+        )
     for name in names:
         check_numbers(table[name], f"{path}: feature column {name!r}")
     return np.column_stack([table[name] for name in names])

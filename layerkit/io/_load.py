@@ -81,7 +81,9 @@ def _load(data: bytes) -> Any:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as err:
         raise ModelFileError(f"not a zip archive, or truncated ({err})") from err
+    _check_members(zf, len(data))
     manifest = _read_manifest(zf)
+    _check_declared_sizes(manifest, len(data))
     obj, targets = _build(manifest)
     _read_arrays(zf, manifest, targets)
     state = {k[len("state/") :]: v for k, v in targets.items() if k.startswith("state/")}
@@ -89,6 +91,52 @@ def _load(data: bytes) -> Any:
         net = obj if isinstance(obj, Sequential) else obj.network_
         net._set_state(state)
     return obj
+
+
+def _check_members(zf: zipfile.ZipFile, size: int) -> None:
+    """Each member once, stored (not compressed), as layerkit writes them: a second
+    manifest.json would show one thing to an unzip tool and another to the loader."""
+    names = [info.filename for info in zf.infolist()]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ModelFileError(f"the archive holds {', '.join(repeated)} more than once")
+    for info in zf.infolist():
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ModelFileError(f"{info.filename} is compressed; a model file stores its members")
+        if info.file_size > size:
+            raise ModelFileError(f"{info.filename} declares more bytes than the file holds")
+
+
+def _check_declared_sizes(manifest: m.Manifest, size: int) -> None:
+    """Before anything is built: the arrays the manifest declares fit in the file, and
+    each Dense layer's configuration agrees with its declared weights (a manifest asking
+    for a huge layer would otherwise be allocated before any array is compared)."""
+    specs = {spec.name: spec for spec in manifest.arrays}
+    total = sum(
+        int(np.prod(spec.shape, dtype=object)) * np.dtype(spec.dtype).itemsize
+        for spec in manifest.arrays
+    )
+    if total > size:
+        raise ModelFileError(
+            f"the manifest declares {total:,} bytes of arrays in a {size:,}-byte file"
+        )
+    network = manifest.network
+    if network is None:
+        return
+    for i, layer in enumerate(network.layers):
+        if layer.type != "Dense":
+            continue
+        units = decode(layer.config.get("units"))
+        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+            continue  # (building it reports the bad configuration)
+        weights = specs.get(f"network/{i}.W")
+        if weights is None:
+            raise ModelFileError(f"arrays missing from the file: network/{i}.W")
+        if list(weights.shape)[1:] != [units]:
+            raise ModelFileError(
+                f"layer {i} is Dense(units={units!r}) but its weights are declared as "
+                f"{list(weights.shape)}"
+            )
 
 
 def _read_manifest(zf: zipfile.ZipFile) -> m.Manifest:
@@ -179,6 +227,8 @@ def _state_targets(manifest: m.Manifest, net: Sequential) -> dict[str, Any]:
             targets[f"state/{key}"] = np.empty(built.shape, built.dtype)
         else:
             missing.append(key)
+    if missing and manifest.format_version >= 2:  # written with layer state: not old
+        raise ModelFileError(f"arrays missing from the file: state/{', state/'.join(missing)}")
     if missing:
         warnings.warn(
             f"the model file holds no value for the layer state {', '.join(missing)} "
@@ -210,8 +260,10 @@ def _check_consistent(est: Any) -> None:
 def _read_arrays(zf: zipfile.ZipFile, manifest: m.Manifest, targets: dict[str, Any]) -> None:
     seen = set()
     for spec in manifest.arrays:
+        if spec.name in seen:
+            raise ModelFileError(f"array {spec.name!r} is listed twice")
         target = targets.get(spec.name)
-        if target is None or spec.name in seen:
+        if target is None:
             raise ModelFileError(f"array {spec.name!r} is not part of the architecture")
         seen.add(spec.name)
         if tuple(spec.shape) != target.shape or np.dtype(spec.dtype) != target.dtype:
@@ -229,7 +281,10 @@ def _read_arrays(zf: zipfile.ZipFile, manifest: m.Manifest, targets: dict[str, A
         data = zf.read(info)
         if hashlib.sha256(data).hexdigest() != spec.sha256:
             raise ModelFileError(f"array {spec.name!r} does not match its SHA-256: corrupted")
-        np.copyto(target, _parse_npy(data, target, spec.name))
+        values = _parse_npy(data, target, spec.name)
+        if not np.isfinite(values).all():  # (training never leaves them: it diverges first)
+            raise ModelFileError(f"array {spec.name!r} holds NaN or infinite values")
+        np.copyto(target, values)
     missing = sorted(set(targets) - seen)
     if missing:
         raise ModelFileError(f"arrays missing from the file: {', '.join(missing)}")
