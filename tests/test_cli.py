@@ -841,4 +841,7 @@ def test_predict_says_when_columns_are_taken_by_position(tmp_path, capsys):
     data.write_text("c,b,a\n" + "\n".join(",".join(map(str, row)) for row in X) + "\n")
     status, _, err = run(capsys, "predict", model, data, "-o", tmp_path / "p.csv")
     assert status == 0
-    assert "trained without column names, so d.csv's columns are its inputs in file order" in err
+    assert (
+        "layerkit predict: note: the model was trained without column names, so d.csv's columns were its inputs in file order"
+        in err
+    )

@@ -316,12 +316,20 @@ def _set(path, value):
         (
             _set(["network", "layers", 0, "config", "units"], 7),
             (),
-            r"layer 0 is Dense\(units=7\) but its weights are declared as \[4, 6\]",
+            r"layer 0 is Dense\(units=7\) on 4 inputs but its weights are declared as \[4, 6\]",
         ),
         (  # a huge layer is refused before anything is allocated
             _set(["network", "layers", 0, "config", "units"], 10**9),
             (),
-            r"layer 0 is Dense\(units=1000000000\) but its weights are declared as \[4, 6\]",
+            r"layer 0 is Dense\(units=1000000000\) on 4 inputs but its weights are declared",
+        ),
+        (  # nor through a zero-size declaration and a huge input width
+            lambda m: (
+                _set(["network", "n_in"], 10**6)(m),
+                _set(["arrays", 0, "shape"], [0, 6])(m),
+            ),
+            (),
+            r"layer 0 is Dense\(units=6\) on 1000000 inputs but its weights are declared as \[0, 6\]",
         ),
         (
             _set(["network", "layers", 0, "config", "units"], 0),

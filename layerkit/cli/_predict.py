@@ -51,6 +51,12 @@ def predict(
         raise CLIError(f"--keep {clash}: the output has prediction column(s) of that name")
     out.update(predictions)
     write_table(out_path, out)
+    if getattr(model, "feature_names_in_", None) is None:  # nothing can check the order
+        print(
+            f"layerkit predict: note: the model was trained without column names, so "
+            f"{data_path.name}'s columns were its inputs in file order: {_names(table)}",
+            file=sys.stderr,
+        )
     return len(X)
 
 
@@ -84,11 +90,6 @@ def _features(model: Any, table: dict[str, np.ndarray], path: Path) -> np.ndarra
                 f"{path}: the model takes {expected} feature columns (it has no column names "
                 f"to pick them by), the data has {len(names)} columns"
             )
-        print(  # (nothing can check the order: say which it is)
-            f"note: the model was trained without column names, so {path.name}'s columns "
-            f"are its inputs in file order: {_names(names)}",
-            file=sys.stderr,
-        )
     for name in names:
         check_numbers(table[name], f"{path}: feature column {name!r}")
     return np.column_stack([table[name] for name in names])

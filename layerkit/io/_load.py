@@ -8,6 +8,7 @@ import json
 import os
 import warnings
 import zipfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,7 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as zf:
+            _check_members(zf, path.stat().st_size)
             return _read_manifest(zf).model_dump(mode="json")
     except ModelFileError as err:
         raise ModelFileError(f"{path}: {err}") from err.__cause__
@@ -93,11 +95,17 @@ def _load(data: bytes) -> Any:
     return obj
 
 
+#: Built-in layers whose output is as wide as their input.
+_SAME_WIDTH = frozenset(
+    {"ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout", "Softmax", "Exp"}
+)
+
+
 def _check_members(zf: zipfile.ZipFile, size: int) -> None:
     """Each member once, stored (not compressed), as layerkit writes them: a second
     manifest.json would show one thing to an unzip tool and another to the loader."""
-    names = [info.filename for info in zf.infolist()]
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(info.filename for info in zf.infolist())
+    repeated = sorted(name for name, count in counts.items() if count > 1)
     if repeated:
         raise ModelFileError(f"the archive holds {', '.join(repeated)} more than once")
     for info in zf.infolist():
@@ -123,20 +131,27 @@ def _check_declared_sizes(manifest: m.Manifest, size: int) -> None:
     network = manifest.network
     if network is None:
         return
+    width: int | None = network.n_in  # the input width of the layer at hand, while known
     for i, layer in enumerate(network.layers):
+        if layer.type in _SAME_WIDTH:
+            continue
         if layer.type != "Dense":
+            width = None  # a user's layer: its code decides its width
             continue
         units = decode(layer.config.get("units"))
         if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            continue  # (building it reports the bad configuration)
+            return  # (building it reports the bad configuration)
         weights = specs.get(f"network/{i}.W")
         if weights is None:
             raise ModelFileError(f"arrays missing from the file: network/{i}.W")
-        if list(weights.shape)[1:] != [units]:
+        if list(weights.shape)[1:] != [units] or (
+            width is not None and list(weights.shape) != [width, units]
+        ):
             raise ModelFileError(
-                f"layer {i} is Dense(units={units!r}) but its weights are declared as "
-                f"{list(weights.shape)}"
+                f"layer {i} is Dense(units={units!r}) on {width or 'its'} inputs but its "
+                f"weights are declared as {list(weights.shape)}"
             )
+        width = units
 
 
 def _read_manifest(zf: zipfile.ZipFile) -> m.Manifest:
@@ -227,13 +242,12 @@ def _state_targets(manifest: m.Manifest, net: Sequential) -> dict[str, Any]:
             targets[f"state/{key}"] = np.empty(built.shape, built.dtype)
         else:
             missing.append(key)
-    if missing and manifest.format_version >= 2:  # written with layer state: not old
-        raise ModelFileError(f"arrays missing from the file: state/{', state/'.join(missing)}")
     if missing:
         warnings.warn(
             f"the model file holds no value for the layer state {', '.join(missing)} "
-            "(it was written before the layer named it in state_attributes): the layer "
-            "keeps what its build gives, so predictions may differ from the saved model's",
+            "(it was written before the layer named it in state_attributes, or damaged): "
+            "the layer keeps what its build gives, so predictions may differ from the "
+            "saved model's; save the model again to keep its state",
             UserWarning,
             stacklevel=5,
         )
@@ -282,7 +296,9 @@ def _read_arrays(zf: zipfile.ZipFile, manifest: m.Manifest, targets: dict[str, A
         if hashlib.sha256(data).hexdigest() != spec.sha256:
             raise ModelFileError(f"array {spec.name!r} does not match its SHA-256: corrupted")
         values = _parse_npy(data, target, spec.name)
-        if not np.isfinite(values).all():  # (training never leaves them: it diverges first)
+        # weights: training never leaves them non-finite (it diverges first); optimizer
+        # moments (Adam's v of an overflowing g²) and users' state may be
+        if spec.name.startswith("network/") and not np.isfinite(values).all():
             raise ModelFileError(f"array {spec.name!r} holds NaN or infinite values")
         np.copyto(target, values)
     missing = sorted(set(targets) - seen)
