@@ -845,3 +845,29 @@ def test_predict_says_when_columns_are_taken_by_position(tmp_path, capsys):
         "layerkit predict: note: the model was trained without column names, so d.csv's columns were its inputs in file order"
         in err
     )
+
+
+def test_a_reader_going_away_ends_the_command_quietly(tmp_path, monkeypatch):
+    # `layerkit inspect --json model | head -c 1`: before, "error:: Broken pipe"
+    script = tmp_path / "pipe.py"
+    script.write_text(
+        "import sys\n"
+        "from layerkit import cli\n"
+        "def broken(args):\n"
+        "    raise BrokenPipeError(32, 'Broken pipe')\n"
+        "cli._run = broken\n"
+        "sys.exit(cli.main(['inspect', 'm.lkm']))\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert done.returncode == 1 and done.stderr == ""
+
+
+def test_an_os_error_without_a_file_name_reads_cleanly(monkeypatch, capsys):
+    from layerkit import cli
+
+    def failing(args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli, "_run", failing)
+    status, _, err = run(capsys, "inspect", "m.lkm")
+    assert status == 1 and err == "layerkit inspect: error: No space left on device\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -166,9 +167,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as err:
         print(f"layerkit {args.command}: error: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away (``| head``): nothing left to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # (so the interpreter's final flush is quiet)
+        return 1
     except OSError as err:  # a file that cannot be read or written, named by the OS
-        where = f" {err.filename}" if err.filename else ""
-        print(f"layerkit {args.command}: error:{where}: {err.strerror or err}", file=sys.stderr)
+        where = f" {err.filename}:" if err.filename else ""
+        print(f"layerkit {args.command}: error:{where} {err.strerror or err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"layerkit {args.command}: interrupted", file=sys.stderr)
