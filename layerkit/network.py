@@ -264,6 +264,7 @@ class Sequential:
         dx = layer.backward(delta)
         if not trusted(layer) and i < len(shapes):
             check_backward(i, layer, delta, dx, shapes[i])
+            dx = _in_dtype(dx, self.__dict__.get("dtype"))
         return dx
 
     def is_canonical(self, loss: Loss) -> bool:
@@ -335,6 +336,7 @@ class Sequential:
             out = layer.forward(a, training)
             if not trusted(layer):
                 check_forward(i, layer, a, out)
+                out = _in_dtype(out, self.__dict__.get("dtype"))
             a = out
         self.__dict__["_input_shapes"] = shapes
         return a
@@ -498,3 +500,9 @@ class FlatDict(dict):
     def __init__(self, arrays: dict[str, Array], *, flat: Array) -> None:
         super().__init__(arrays)
         self.flat = flat
+
+
+def _in_dtype(a: Array, dtype: Any) -> Array:
+    """A user's layer's result in the network's dtype (a float32 network stays float32,
+    as the training plan keeps it, whatever the layer's numpy promoted it to)."""
+    return a if dtype is None or a.dtype == dtype else a.astype(dtype)

@@ -183,3 +183,28 @@ def test_params_handed_out_as_fresh_views_of_the_same_memory_are_not_refused(sol
     with pytest.warns(Warning):
         clf.fit(X, y)
     assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+
+
+class Promotes(Layer, register=False):
+    """A user's layer whose numpy promotes float32 to float64 (a float64 constant)."""
+
+    def forward(self, x, training=False):
+        self.scale = np.linspace(0.5, 1.5, x.shape[1])  # float64
+        return x * self.scale
+
+    def backward(self, delta):
+        return delta * self.scale
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_float32_network_stays_float32_around_a_promoting_layer():
+    # before: a promoting layer just before the output made the output, its loss's
+    # delta and predict_proba float64 ("a model trained in float32 predicts in float32")
+    from layerkit import Sequential
+
+    X32 = X.astype(np.float32)
+    net = Sequential([Dense(4), Promotes(), Softmax()]).build(3, random_state=0, dtype="float32")
+    assert net.forward(X32).dtype == np.float32
+    assert net.predict(X32).dtype == np.float32
+    clf = MLPClassifier(layers=[Dense(4), ReLU(), Dense(3), Promotes()], max_iter=2).fit(X32, y)
+    assert clf.predict_proba(X32).dtype == np.float32
