@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from math import isfinite
 from typing import Any
 
@@ -10,7 +9,6 @@ import numpy as np
 from scipy.special import expit
 
 from ..losses import BinaryCrossEntropy, CategoricalCrossEntropy, SquaredError
-from ..losses.base import Loss
 
 Array = Any
 
@@ -20,13 +18,10 @@ def loss_stage(plan: Any, z: Array, d: Array, y: Array, m: int) -> Any:
     (``(softmax(z) Σ_j y_j - y)/m`` for softmax cross-entropy on rows not summing to 1)."""
     loss, inv_m = plan.loss, 1.0 / m
     kind = type(loss)
-    delta = loss.delta_from_logits
-    if kind is CategoricalCrossEntropy and plan.normalized_targets:
-        delta = partial(Loss.delta_from_logits, loss)  # (a - y): no per-batch row sums
 
-    def general(sw: Array | None) -> float:
+    def general(sw: Array | None) -> float:  # (weighted: its value sums y's rows too)
         value = loss.value_from_logits(z, y, sw)
-        delta(z, y, sw, out=d)
+        loss.delta_from_logits(z, y, sw, out=d)
         return value
 
     ones = np.ones(z.size, z.dtype)

@@ -499,19 +499,20 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         report.end()
 
     def _fitted_attributes(
-        self, net: Sequential, params: dict[str, Any] | None = None
+        self,
+        net: Sequential,
+        params: dict[str, Any] | None = None,
+        state: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """What a copy of this estimator needs to predict with a copy of ``net``.
 
-        ``params`` (if not empty) replace the copy's parameters, by name, and its
-        layers' state (``params["state"]``, as ``Sequential.state``).
+        ``params`` (if not empty) replace the copy's parameters, by name, and ``state``
+        its layers' state (keys as in ``Sequential.state``).
         """
         snapshot = copy.deepcopy(net)
         for name, value in (params or {}).items():
-            if name == "state":
-                snapshot._set_state(value)
-            else:
-                np.copyto(snapshot.params[name], value)
+            np.copyto(snapshot.params[name], value)
+        snapshot._set_state(state or {})
         n_dense = sum(isinstance(layer, Dense) for layer in net.layers)
         return {
             "network_": snapshot,

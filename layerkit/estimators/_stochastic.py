@@ -69,8 +69,9 @@ def fit_stochastic(
         )
     base_lr = getattr(optimizer, "learning_rate", None)
     # early stopping restores the best weights seen (the initial ones until one scores),
-    # and the layers' state of that epoch (``best["state"]``: running statistics, say)
-    best = _best_so_far(net) if early_stopping else {}
+    # and the layers' state of that epoch (running statistics, say)
+    best = {k: p.copy() for k, p in net.params.items()} if early_stopping else {}
+    best_state = _state_copy(net) if early_stopping else {}
     est.n_iter_ = 0
     # numpy's overflow warnings would only precede the DivergenceError the loop raises
     with net.workspace(), stop_on_interrupt() as interrupted, np.errstate(all="ignore"):
@@ -88,13 +89,13 @@ def fit_stochastic(
                 print(f"Iteration {est.n_iter_}, loss = {loss:.8f}")
             if early_stopping:
                 score = est._score_arrays(X_val, y_val, sw_val, network=net)
-                _track_validation(est, score, net, best)
+                _track_validation(est, score, net, best, best_state)
             else:
                 _track_loss(est, loss)
             if schedule == "invscaling":
                 optimizer.current_learning_rate = base_lr / (est.t_ + 1) ** est.power_t
             # (with early stopping, the model as a stop here leaves it: the best weights)
-            if report.epoch_done(lambda: est._fitted_attributes(net, best)):
+            if report.epoch_done(lambda: est._fitted_attributes(net, best, best_state)):
                 break  # a callback stops the training
             if est._no_improvement_count > est.n_iter_no_change:
                 what = "Validation score" if early_stopping else "Training loss"
@@ -124,7 +125,7 @@ def fit_stochastic(
     if early_stopping:
         for name, p in net.params.items():
             np.copyto(p, best[name])
-        net._set_state(best["state"])
+        net._set_state(best_state)
 
 
 def _validation_split(est: Any, y: Any, rng: np.random.Generator) -> tuple[Any, Any]:
@@ -186,7 +187,9 @@ def _track_loss(est: Any, loss: float) -> None:
         est.best_loss_ = loss
 
 
-def _track_validation(est: Any, score: float, net: Sequential, best: dict[str, Any]) -> None:
+def _track_validation(
+    est: Any, score: float, net: Sequential, best: dict[str, Any], best_state: dict[str, Any]
+) -> None:
     est.validation_scores_.append(score)
     if est.verbose:
         print(f"Validation score: {score:f}")
@@ -198,13 +201,7 @@ def _track_validation(est: Any, score: float, net: Sequential, best: dict[str, A
         est.best_validation_score_ = score
         for name, p in net.params.items():
             np.copyto(best[name], p)
-        best["state"] = _state_copy(net)
-
-
-def _best_so_far(net: Sequential) -> dict[str, Any]:
-    best: dict[str, Any] = {k: p.copy() for k, p in net.params.items()}
-    best["state"] = _state_copy(net)
-    return best
+        best_state.update(_state_copy(net))
 
 
 def _state_copy(net: Sequential) -> dict[str, Any]:

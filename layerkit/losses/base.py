@@ -116,8 +116,13 @@ class Loss(Configurable, register=False):
         out = np.empty_like(z) if out is None else out
         with np.errstate(over="ignore"):
             self.link_output(z, out)
+        self._link_term(out, y)
         out -= y
         return _scale_rows(out, sample_weight)
+
+    def _link_term(self, a: Array, y: Array) -> None:
+        """Turn ``a = link(z)`` into the first term of the fused δ, in place (as it is,
+        unless a loss's cost from the logits says otherwise)."""
 
     def _check(self, a: Array, y: Array) -> tuple[Array, Array]:
         a = np.asarray(a)

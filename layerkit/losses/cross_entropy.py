@@ -6,7 +6,7 @@ import numpy as np
 
 from ..layers.activations import Sigmoid, Softmax, row_max, sigmoid, softmax
 from ..layers.base import Array
-from .base import Loss, _scale_rows
+from .base import Loss
 
 
 class BinaryCrossEntropy(Loss):
@@ -103,21 +103,9 @@ class CategoricalCrossEntropy(Loss):
     def link_output(self, z: Array, out: Array) -> Array:
         return softmax(z, out)
 
-    def delta_from_logits(
-        self,
-        z: Array,
-        y: Array,
-        sample_weight: Array | None = None,
-        out: Array | None = None,
-    ) -> Array:
-        """``δ^L = (a Σ_j y_j - y) s / Σ s``, the gradient of the cost from the logits
-        for any rows of ``y``; ``(a - y) s / Σ s`` when they sum to 1."""
-        z, y = self._check(z, y)
-        out = np.empty_like(z) if out is None else out
-        with np.errstate(over="ignore"):
-            self.link_output(z, out)
+    def _link_term(self, a: Array, y: Array) -> None:
+        """``a Σ_j y_j``, so that ``δ^L = (a Σ_j y_j - y)/m`` is the gradient of the
+        cost for any rows of ``y`` (``(a - y)/m`` when they sum to 1)."""
         totals = y.sum(axis=1, keepdims=True)
         if not np.all(totals == 1):
-            out *= totals
-        out -= y
-        return _scale_rows(out, sample_weight)
+            a *= totals
