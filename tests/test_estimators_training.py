@@ -5,8 +5,9 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_iris, make_classification
+from sklearn.datasets import load_iris, make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPRegressor as SkLearnMLPRegressor
 
 from layerkit import MLPClassifier, MLPRegressor
 from layerkit.estimators import _stochastic
@@ -297,3 +298,28 @@ def test_a_failed_fit_leaves_the_estimator_as_it_was(iris):
     assert set(vars(good)) == set(before)
     np.testing.assert_array_equal(good.coefs_[0], before["network_"].params["0.W"])
     assert good.coefs_[0] is good.network_.params["0.W"]
+
+
+@pytest.mark.parametrize(
+    "Estimator", [SkLearnMLPRegressor, MLPRegressor], ids=["sklearn", "layerkit"]
+)
+def test_a_loss_equal_to_best_minus_tol_is_an_improvement_as_in_scikit_learn(Estimator):
+    # a learning rate too small to move the weights: every epoch's loss is the same, and
+    # with tol=0 it equals best_loss_ - tol, which scikit-learn counts as an improvement
+    X, y = make_regression(60, 3, random_state=0)
+    est = Estimator(
+        hidden_layer_sizes=(4,),
+        solver="sgd",
+        learning_rate_init=1e-300,
+        momentum=0.0,
+        tol=0.0,
+        n_iter_no_change=3,
+        max_iter=8,
+        shuffle=False,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    assert len(set(est.loss_curve_)) == 1
+    assert est.n_iter_ == 8

@@ -179,7 +179,8 @@ def _schedule(est: Any) -> str:
 
 
 def _track_loss(est: Any, loss: float) -> None:
-    if not loss < est.best_loss_ - est.tol:  # NaN never improves
+    # scikit-learn's rule: no improvement unless loss <= best - tol (NaN never improves)
+    if not loss <= est.best_loss_ - est.tol:
         est._no_improvement_count += 1
     else:
         est._no_improvement_count = 0

@@ -20,7 +20,8 @@ class SGD(Optimizer):
     learning_rate : float
         The step size η > 0.
     momentum : float
-        μ in ``[0, 1)``; 0 gives plain gradient descent.
+        μ in ``[0, 1]`` (as scikit-learn allows); 0 gives plain gradient descent, 1 a
+        velocity that never decays.
     nesterov : bool
         Use Nesterov's momentum (look-ahead) instead of classical momentum.
     weight_decay : float
