@@ -40,8 +40,10 @@ class GradientReport:
     """The results of a checker: each named check, and the gradient comparisons.
 
     ``checks`` maps each check's name to ``None`` (passed) or the reason it failed.
-    ``errors`` maps each gradient array checked (``"input"`` for ∂C/∂x, parameter names
-    otherwise) to its worst relative error ``|analytic - numeric| / max(|a|, |n|)``
+    ``errors`` maps each gradient array checked (``check_layer``: ``"input"`` for ∂C/∂x
+    and the parameter names; ``check_network``: the network's parameter names;
+    ``check_loss``: ``"a"`` for ∂C/∂a and ``"logits"`` for the output error) to its
+    worst relative error ``|analytic - numeric| / max(|a|, |n|)``
     (0 for entries where both values are within ``atol`` of zero: equal up to rounding).
     """
 

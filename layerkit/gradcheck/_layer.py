@@ -59,7 +59,15 @@ def check_layer(
         Where to check; by default a random ``(4, 5)`` batch (or of the built width).
     training : bool
         Check the training-mode pass.
-
+    eps : float
+        The step ε of the central differences of eq. 3-1 (taken in float64).
+    rtol, atol : float
+        An entry passes when ``|analytic - numeric| <= atol + rtol * max(|analytic|,
+        |numeric|)``.
+    max_entries : int or None
+        At most this many randomly chosen entries of each array are checked (None: all).
+    random_state : int
+        Seeds the default ``x``, the random cost weights ``r`` and the checked entries.
     checks : iterable of str, optional
         Run only these checks (by name); all by default.
 

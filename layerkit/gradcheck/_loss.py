@@ -49,7 +49,16 @@ def check_loss(
         Outputs and targets to check at; by default ``a`` are random probabilities
         (4 x 3) and ``y`` one-hot rows, which suit most losses.
     sample_weight : array of shape (m,), optional
-
+        Weights to check with; by default none.
+    eps : float
+        The step ε of the central differences of eq. 3-1 (taken in float64).
+    rtol, atol : float
+        An entry passes when ``|analytic - numeric| <= atol + rtol * max(|analytic|,
+        |numeric|)``.
+    max_entries : int or None
+        At most this many randomly chosen entries of each array are checked (None: all).
+    random_state : int
+        Seeds the default ``a`` and ``y`` and the checked entries.
     checks : iterable of str, optional
         Run only these checks (by name); all by default.
 

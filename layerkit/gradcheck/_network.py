@@ -33,6 +33,27 @@ def check_network(
     canonical last layer and loss); each is compared with central differences of the
     loss on ``(x, y)``, for at most ``max_entries`` random entries per parameter.
 
+    Parameters
+    ----------
+    net : Sequential
+        A built network; it is not modified.
+    x : array or sparse matrix of shape (m, n_in)
+    y : array of shape (m, n_out)
+        Inputs and targets the loss is taken at.
+    loss : Loss
+    sample_weight : array of shape (m,), optional
+    training : bool
+        Check the training-mode pass (each evaluation gets the same dropout masks).
+    eps : float
+        The step ε of the central differences of eq. 3-1 (taken in float64).
+    rtol, atol : float
+        An entry passes when ``|analytic - numeric| <= atol + rtol * max(|analytic|,
+        |numeric|)``.
+    max_entries : int or None
+        At most this many randomly chosen entries of each array are checked (None: all).
+    random_state : int
+        Seeds the choice of checked entries.
+
     Returns
     -------
     GradientReport

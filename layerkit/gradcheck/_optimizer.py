@@ -41,6 +41,8 @@ def check_optimizer(
     optimizer : Optimizer
     n_steps : int
         Steps of the ``descent`` check.
+    random_state : int
+        Seeds the test problem: its minimum and the starting point.
     checks : iterable of str, optional
         Run only these checks (by name); all by default.
 

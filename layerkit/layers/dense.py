@@ -28,7 +28,7 @@ class Dense(Layer):
         logistic activation).
     bias_init : {"zeros", "uniform"}
         ``"uniform"`` draws ``b`` from the same interval as a uniform ``W``, as
-        scikit-learn's MLP does.
+        scikit-learn's MLP does (with a normal ``W``: from ``±`` its standard deviation).
 
     Shape
     -----
