@@ -73,7 +73,8 @@ def _prove_backprop(est: Any, x: np.ndarray, labels: np.ndarray) -> dict[str, An
     report = check_network(est.network_, x, targets, loss, max_entries=None)
     print(
         f"gradient checker on the trained network: all {n:,} partial derivatives agree "
-        f"with finite differences (|analytic - numeric| <= 1e-8 + 1e-5 max(|analytic|, |numeric|)): "
+        "with finite differences (|analytic - numeric| <= 1e-8 + 1e-5 max(|analytic|, "
+        f"|numeric|)): "
         f"{'passed' if not report.failed else 'FAILED'}"
     )
     net = as_float64(est.network_)
