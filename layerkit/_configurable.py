@@ -112,6 +112,7 @@ class Configurable:
         return self
 
     def _validate_arguments(self, args: dict[str, Any] | None = None) -> None:
+        """Validate the arguments (by default the attributes) as the constructor does."""
         args = self._init_arguments() if args is None else args
         model = self.config_model()
         try:

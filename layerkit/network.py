@@ -103,6 +103,10 @@ class Sequential:
         rngs = spawn(as_generator(random_state), len(self.layers))
         n = int(n_in)
         for i, (layer, rng) in enumerate(zip(self.layers, rngs, strict=True)):
+            try:  # an argument changed after construction is checked as it was then
+                layer._validate_arguments()
+            except ValueError as err:
+                raise ValueError(f"Sequential: the layer at position {i}: {err}") from None
             n_out = layer.build(n, rng, dt)
             layer.__dict__["_n_in"] = n
             if not isinstance(n_out, (int, np.integer)) or n_out < 1:

@@ -9,6 +9,8 @@ from sklearn.neural_network import MLPClassifier as SkClassifier
 from sklearn.neural_network import MLPRegressor as SkRegressor
 
 from layerkit import InvalidParameterError, MLPClassifier, MLPRegressor, Sequential
+from layerkit.layers import Dense, Dropout, ReLU
+from layerkit.optim import SGD, Adam
 
 PAIRS = [(MLPClassifier, SkClassifier), (MLPRegressor, SkRegressor)]
 
@@ -133,6 +135,42 @@ def test_bad_hyperparameters_are_refused_in_fit_with_a_suggestion(params, patter
     with pytest.raises(InvalidParameterError, match=pattern):
         est.fit(X, y)
     assert not hasattr(est, "network_")
+
+
+def _changed(obj, **attributes):
+    """``obj`` with attributes set after construction, bypassing its checks."""
+    obj.__dict__.update(attributes)
+    return obj
+
+
+@pytest.mark.parametrize(
+    "params, pattern",
+    [
+        (
+            lambda: {"solver": _changed(Adam(), learning_rate=-1.0)},
+            r"solver has an invalid argument .*Adam: learning_rate must be greater than 0",
+        ),
+        (
+            lambda: {"layers": [Dense(8), ReLU(), _changed(Dropout(0.1), rate=1.5)]},
+            r"layers\[2\] has an invalid argument .*Dropout: rate must be less than 1, got 1.5",
+        ),
+        (lambda: {"layers": [_changed(Dense(8), units=-5)]}, r"layers\[0\].*units must be"),
+        (lambda: {"layers": [_changed(Dense(8), units=2.5)]}, r"layers\[0\].*valid integer"),
+        (lambda: {"layers": [_changed(Dense(8), init="bogus")]}, r"init must be 'glorot_uniform'"),
+        (lambda: {"solver": _changed(SGD(), learning_rate="0.1")}, r"SGD: learning_rate must be"),
+    ],
+)
+def test_an_object_changed_after_construction_is_checked_at_fit(params, pattern):
+    X, y = load_iris(return_X_y=True)
+    est = MLPClassifier(max_iter=2, **params())
+    with pytest.raises(InvalidParameterError, match=pattern):
+        est.fit(X, y)
+    assert not hasattr(est, "network_")
+
+
+def test_a_layer_changed_after_construction_is_checked_at_build():
+    with pytest.raises(ValueError, match=r"position 1: Dense: units must be greater than"):
+        Sequential([Dense(3), _changed(Dense(2), units=0)]).build(4)
 
 
 def test_invalid_parameter_error_is_both_value_and_type_error():

@@ -18,6 +18,7 @@ from sklearn.utils.validation import (
 )
 
 from .._checks import first_repeat
+from .._configurable import Configurable
 from .._contract import trusted
 from .._random import as_generator
 from ..exceptions import DivergenceError
@@ -266,11 +267,29 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         return self
 
     # ----------------------------------------------------------------- validation
+    def _validate_held_objects(self) -> None:
+        """Check the arguments of the layer, loss and optimizer objects held, as their
+        constructors did: one changed after it was made (``opt.learning_rate = -1``)
+        would otherwise train a broken model that cannot be saved or cloned."""
+        held = [(f"layers[{i}]", layer) for i, layer in enumerate(self.layers or ())]
+        held += [("loss", self.loss), ("solver", self.solver)]
+        for where, obj in held:
+            if not isinstance(obj, Configurable):
+                continue
+            try:
+                obj._validate_arguments()
+            except ValueError as err:
+                raise v.InvalidParameterError(
+                    f"{type(self).__name__}: {where} has an invalid argument (checked at fit, "
+                    f"as its constructor checks it): {err}"
+                ) from None
+
     def _validate_params(self) -> None:
         rules = dict(_COMMON_RULES)
         rules["layers"] = _check_layers
         rules.update(self._extra_rules)
         v.check_params(type(self).__name__, self.get_params(deep=False), rules)
+        self._validate_held_objects()
         if self.layers is not None:
             repeat = first_repeat(self.layers)
             if repeat is not None:
