@@ -14,7 +14,7 @@ import layerkit
 from layerkit import MLPClassifier, MLPRegressor, Sequential
 from layerkit.gradcheck import check_layer, check_loss, check_optimizer
 from layerkit.layers import Dense, Identity, Layer, LeakyReLU, ReLU, Softmax, Tanh
-from layerkit.losses import CategoricalCrossEntropy, SquaredError
+from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, SquaredError
 from layerkit.optim import SGD, Adam, Optimizer
 
 X, y = load_iris(return_X_y=True)
@@ -460,6 +460,59 @@ def test_a_softmax_loss_on_two_classes_is_refused():
         r"always 1",
     ):
         MLPClassifier((8,), loss=CategoricalCrossEntropy(), max_iter=2).fit(X, y % 2)
+
+
+def test_a_softmax_loss_on_multilabel_targets_is_refused():
+    Y = np.c_[y == 0, y == 1, y != 2].astype(int)  # rows with one, two or no labels
+    with pytest.raises(ValueError, match=r"multilabel targets make each column its own yes/no"):
+        MLPClassifier((8,), loss=CategoricalCrossEntropy(), max_iter=2).fit(X, Y)
+    MLPClassifier((8,), loss=BinaryCrossEntropy(), max_iter=2).fit(X, Y)
+
+
+def _labels_then_indicator():
+    clf = MLPClassifier((4,), max_iter=2).partial_fit(X, y % 2, classes=[0, 1])
+    clf.partial_fit(X, np.c_[y % 2, 1 - y % 2])
+
+
+def _indicator_then_labels():
+    Y = np.c_[y == 0, y == 1].astype(int)
+    clf = MLPClassifier((4,), max_iter=2).partial_fit(X, Y, classes=[0, 1])
+    clf.partial_fit(X, y % 2)  # the same classes, 0 and 1: only the target type differs
+
+
+def _warm_indicator_then_labels():
+    Y = np.c_[y == 0, y == 1].astype(int)
+    clf = MLPClassifier((4,), warm_start=True, max_iter=2).fit(X, Y)
+    clf.fit(X, y % 2)
+
+
+@pytest.mark.parametrize(
+    "continue_wrongly",
+    [_labels_then_indicator, _indicator_then_labels, _warm_indicator_then_labels],
+)
+def test_continuing_on_another_kind_of_target_is_refused(continue_wrongly):
+    with pytest.raises(ValueError, match=r"fitted with (multi|single)-?label .* cannot continue"):
+        continue_wrongly()
+
+
+def test_multilabel_classes_must_be_the_column_indices():
+    Y = np.c_[y == 0, y == 1, y == 2, y != 1].astype(int)
+    with pytest.raises(
+        ValueError,
+        match=r"the classes are the column indices, classes=\[0, 1, 2, 3\]; got classes=\[0, 1\]",
+    ):
+        MLPClassifier((4,)).partial_fit(X, Y, classes=[0, 1])
+    assert list(MLPClassifier((4,)).partial_fit(X, Y, classes=[3, 2, 1, 0]).classes_) == [
+        0,
+        1,
+        2,
+        3,
+    ]
+
+
+def test_a_regressor_refuses_string_targets():
+    with pytest.raises(ValueError, match=r"MLPRegressor: y must hold numbers, got strings"):
+        MLPRegressor((4,), max_iter=2).fit(X, X[:, 0].astype(str))
 
 
 @pytest.mark.parametrize("weight", ["1", None, True, float("nan"), -0.5])

@@ -158,9 +158,18 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         check_classification_targets(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        multilabel = type_of_target(y).startswith("multilabel")
         if incremental and _check_partial_fit_first_call(self, classes):
+            if multilabel and not np.array_equal(
+                np.sort(np.ravel(classes)), np.arange(y.shape[1])
+            ):
+                raise ValueError(
+                    f"{type(self).__name__}: for multilabel targets (an indicator matrix of "
+                    f"{y.shape[1]} columns) the classes are the column indices, "
+                    f"classes={list(range(y.shape[1]))}; got classes={np.ravel(classes).tolist()}"
+                )
             binarizer = LabelBinarizer()
-            binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
+            binarizer.fit(y if multilabel else classes)
             self._label_binarizer = binarizer
             first_pass = True
             unknown = np.setdiff1d(unique_labels(y), binarizer.classes_)
@@ -173,6 +182,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
+            if multilabel != self._multilabel():
+                kinds = ("multilabel (an indicator matrix)", "single-label (one label per row)")
+                was, now = kinds if self._multilabel() else kinds[::-1]
+                raise ValueError(
+                    f"{type(self).__name__}: the model was fitted with {was} targets and "
+                    f"cannot continue on {now} targets; fit a new model for them"
+                )
             seen = unique_labels(y)
             if self.warm_start and not incremental:
                 if set(seen) != set(self.classes_):
@@ -226,6 +242,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 f"{type(self).__name__}: {self.loss!r} ends in a softmax, but two classes "
                 "give one output column, whose softmax is always 1 (nothing to learn); use "
                 "BinaryCrossEntropy or loss='log_loss'"
+            )
+        if link is Softmax and self._multilabel():
+            raise ValueError(
+                f"{type(self).__name__}: {self.loss!r} ends in a softmax, whose outputs "
+                "compete for one label per row, but multilabel targets make each column "
+                "its own yes/no; use BinaryCrossEntropy (sigmoid outputs) or "
+                "loss='log_loss'"
             )
         names: dict[type[Layer], str] = {Softmax: "softmax", Sigmoid: "logistic"}
         name = names.get(link, link.__name__.lower())
