@@ -197,6 +197,8 @@ class EpochRunner:
             return value  # non-finite loss: no step, the caller reports the divergence
         if self.l2:
             value += self._add_l2(denom)
+            if not isfinite(value):  # the L2 term overflowed: no step either
+                return value
         self.optimizer.step(self._params, self._grads)
         return value
 

@@ -177,6 +177,8 @@ class _Batch:
                 for w in weights:
                     squares += float(dot(w, w))
                 value += 0.5 * c * squares
+                if not isfinite(value):
+                    return value  # the L2 term overflowed: no step either
             if sgd is not None:
                 if not denom:
                     return value  # all weights zero: no step

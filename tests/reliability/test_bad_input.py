@@ -4,6 +4,7 @@ and the estimator left as it was (unfitted, or still holding its previous model)
 import numpy as np
 import pandas as pd
 import pytest
+from _same import assert_same, snapshot
 
 from layerkit import MLPClassifier, MLPRegressor
 
@@ -25,18 +26,26 @@ def _fitted():
         return _fresh().fit(X, y)
 
 
-def _assert_unchanged(est, before):
-    assert set(vars(est)) == set(before)
-    if "network_" in before:
-        for name, p in est.network_.params.items():
-            np.testing.assert_array_equal(p, before["network_"][name])
-
-
 def _snapshot(est):
-    snap = dict(vars(est))
-    if "network_" in snap:
-        snap["network_"] = {k: v.copy() for k, v in est.network_.params.items()}
-    return snap
+    """A deep copy of everything the estimator holds, and its live network's arrays."""
+    network = est.__dict__.get("network_")
+    return {
+        "vars": snapshot(vars(est)),
+        "network": network,
+        "arrays": None if network is None else dict(network.params),
+    }
+
+
+def _assert_unchanged(est, before):
+    # every attribute, fitted or not, with the same value bit for bit, recursively:
+    # n_iter_, t_, loss_, loss_curve_, best_loss_, classes_, the label binarizer, the
+    # shuffling generator's state, the optimizer's state (its moments and step count)
+    # and the network's layers, parameters and gradients
+    assert_same(vars(est), before["vars"], "vars(est)")
+    if before["network"] is not None:  # the same network, in the same live arrays
+        assert est.network_ is before["network"]
+        for name, p in est.network_.params.items():
+            assert p is before["arrays"][name]
 
 
 def _with(index, value, base=X):

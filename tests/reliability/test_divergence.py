@@ -1,15 +1,20 @@
 """A diverging fit stops at the first non-finite loss with DivergenceError, naming the
 epoch and the batch, and leaves the estimator as it was."""
 
+import copy
 import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse
+from _same import assert_same
+from sklearn.exceptions import ConvergenceWarning
 
 from layerkit import DivergenceError, MLPClassifier, MLPRegressor, Sequential
-from layerkit.layers import Dense, Identity
+from layerkit.layers import Dense, Exp, Identity, ReLU
 from layerkit.losses import SquaredError
-from layerkit.optim import SGD
+from layerkit.optim import SGD, Adam
+from layerkit.training import EpochRunner
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(200, 4)) * 1e3  # unscaled inputs
@@ -64,9 +69,8 @@ def test_the_low_level_loop_raises_too():
         net.fit(X, y, loss=SquaredError(), optimizer=SGD(1e3), max_iter=3)
 
 
-def test_a_nan_validation_score_never_improves():
-    # covered in detail in tests/test_estimators_training.py; here: a diverging
-    # early-stopping classifier raises instead of keeping NaN weights
+def test_a_diverging_early_stopping_fit_raises():
+    # (NaN weights give NaN validation scores: still a DivergenceError, not a model)
     clf = MLPClassifier(
         (8,),
         solver="sgd",
@@ -77,3 +81,170 @@ def test_a_nan_validation_score_never_improves():
     )
     with pytest.raises(DivergenceError):
         clf.fit(X * 1e3, (y > 0).astype(int))
+    assert not hasattr(clf, "network_")
+
+
+class GoesBadInInference(Identity, register=False):
+    """A user's layer, the identity in training; from its second inference call on it
+    adds 1000, so the Exp after it overflows: the network's predictions on the
+    validation set become non-finite (a NaN score) while the training losses stay
+    finite. (Finite output for finite input: within the layer contract.)"""
+
+    def forward(self, x, training=False):
+        if not training:
+            calls = self.__dict__["inference_calls"] = self.__dict__.get("inference_calls", 0) + 1
+            if calls > 1:
+                return x + 1000.0
+        return super().forward(x, training)
+
+
+def test_a_nan_validation_score_never_improves():
+    rng = np.random.default_rng(0)
+    Xv = rng.normal(size=(100, 3))
+    yv = Xv @ np.array([1.0, -1.0, 0.5])
+
+    def make(max_iter):
+        return MLPRegressor(
+            layers=[Dense(8), GoesBadInInference(), Exp()],
+            early_stopping=True,
+            n_iter_no_change=3,
+            max_iter=max_iter,
+            random_state=0,
+        )
+
+    reg = make(50).fit(Xv, yv)
+    first, *rest = reg.validation_scores_
+    assert np.isfinite(first) and len(rest) == 4 and np.isnan(rest).all()
+    assert np.isfinite(reg.loss_curve_).all()  # the training itself never diverged
+    assert reg.best_validation_score_ == first  # a NaN never replaces the best score,
+    assert reg.n_iter_ == 5  # and every NaN counts against n_iter_no_change=3: 1 + 4
+    once = make(1)
+    with pytest.warns(ConvergenceWarning):
+        once.fit(Xv, yv)
+    for name, p in reg.network_.params.items():  # the weights kept: those of epoch 1
+        np.testing.assert_array_equal(p, once.network_.params[name])
+
+
+# -- no update from the diverged batch, on every path the training loop has ------------
+
+
+def _with_a_bad_third_batch(n_in):
+    """40 rows in batches of 10; a row of the third batch makes its loss infinite."""
+    data = np.random.default_rng(1)
+    Xb = data.normal(size=(40, n_in))
+    yb = Xb.sum(axis=1)
+    Xb[25] = 1e300
+    return Xb, yb
+
+
+PATHS = {
+    # the training plan, then one axpy over the flat parameters (a small network)
+    "sgd": dict(optimizer=lambda: SGD(0.01)),
+    # the training plan with the SGD step fused into the gradient products (large)
+    "sgd fused": dict(optimizer=lambda: SGD(0.01), n_in=200, units=256),
+    "momentum": dict(optimizer=lambda: SGD(0.01, momentum=0.9, nesterov=True)),
+    "adam": dict(optimizer=lambda: Adam(0.01)),
+    # sample weights: the general loop, each batch still run through the plan
+    "sgd weighted": dict(optimizer=lambda: SGD(0.01), weighted=True),
+    "adam weighted": dict(optimizer=lambda: Adam(0.01), weighted=True),
+    # sparse X: no plan, each batch through Sequential.loss_and_grads and optimizer.step
+    "sgd general": dict(optimizer=lambda: SGD(0.01), sparse=True),
+    "momentum general": dict(optimizer=lambda: SGD(0.01, momentum=0.9), sparse=True),
+    "adam general": dict(optimizer=lambda: Adam(0.01), sparse=True),
+}
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_no_update_is_made_from_the_diverged_batch(path):
+    case = PATHS[path]
+    n_in, units = case.get("n_in", 3), case.get("units", 8)
+    Xb, yb = _with_a_bad_third_batch(n_in)
+    if case.get("sparse"):
+        Xb = scipy.sparse.csr_matrix(Xb)
+    net = Sequential([Dense(units), ReLU(), Dense(1), Identity()]).build(n_in, random_state=0)
+    optimizer = case["optimizer"]()
+    weights = np.ones(40) if case.get("weighted") else None
+    runner = EpochRunner(
+        net, Xb, yb, SquaredError(), optimizer, batch_size=10, sample_weight=weights
+    )
+    # the path named is the one taken (asserted, so that a change of the plan's
+    # thresholds cannot quietly drop one)
+    assert (runner._plan is None) == (path.endswith("general"))
+    assert (runner._plan is not None and runner._plan.fused) == (path == "sgd fused")
+    after = []  # the parameters and optimizer state after each batch (stop: asked then)
+
+    def record():
+        after.append(
+            ({k: p.copy() for k, p in net.params.items()}, copy.deepcopy(optimizer.state))
+        )
+        return False
+
+    with pytest.raises(DivergenceError, match="epoch 1, batch 3 is inf"):
+        runner.run(None, stop=record)
+    assert len(after) == 2
+    assert_same({k: p.copy() for k, p in net.params.items()}, after[-1][0], "params")
+    assert_same(optimizer.state, after[-1][1], "optimizer.state")
+    assert after[-1][0]["0.W"].tolist() != after[0][0]["0.W"].tolist()  # (batches do train)
+
+
+@pytest.mark.parametrize(
+    "optimizer", [SGD(0.01), SGD(0.01, momentum=0.9), Adam(0.01)], ids=["sgd", "momentum", "adam"]
+)
+def test_the_low_level_fit_makes_no_update_from_the_diverged_batch(optimizer):
+    # Sequential.fit stopped by batch 3 leaves what fitting batches 1 and 2 alone gives
+    Xb, yb = _with_a_bad_third_batch(3)
+    nets = [Sequential([Dense(8), ReLU(), Dense(1), Identity()]).build(3, random_state=0)]
+    nets.append(copy.deepcopy(nets[0]))
+    optimizers = [copy.deepcopy(optimizer), copy.deepcopy(optimizer)]
+    with pytest.raises(DivergenceError, match="epoch 1, batch 3"):
+        nets[0].fit(
+            Xb, yb, loss=SquaredError(), optimizer=optimizers[0], batch_size=10, shuffle=False
+        )
+    nets[1].fit(
+        Xb[:20],
+        yb[:20],
+        loss=SquaredError(),
+        optimizer=optimizers[1],
+        batch_size=10,
+        max_iter=1,
+        shuffle=False,
+    )
+    assert_same(*[{k: p.copy() for k, p in n.params.items()} for n in nets], "params")
+    assert_same(optimizers[0].state, optimizers[1].state, "optimizer.state")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "sgd",
+        "sgd fused",
+        "momentum",
+        "adam",
+        "sgd weighted",
+        "adam weighted",
+        "sgd general",
+        "momentum general",
+        "adam general",
+    ],
+)
+def test_no_update_is_made_from_a_batch_whose_l2_term_overflows(path):
+    # a feature that is always zero leaves its weight out of the data loss, which stays
+    # finite; ½ l2 ‖W‖² / m overflows: the batch's loss is infinite all the same
+    case = PATHS[path]
+    n_in, units = case.get("n_in", 3), case.get("units", 8)
+    Xb, yb = _with_a_bad_third_batch(n_in)
+    Xb[25], Xb[:, 0] = 1.0, 0.0
+    if case.get("sparse"):
+        Xb = scipy.sparse.csr_matrix(Xb)
+    net = Sequential([Dense(units), ReLU(), Dense(1), Identity()]).build(n_in, random_state=0)
+    net.params["0.W"][0] = 1e160
+    before = {k: p.copy() for k, p in net.params.items()}
+    optimizer = case["optimizer"]()
+    weights = np.ones(40) if case.get("weighted") else None
+    runner = EpochRunner(
+        net, Xb, yb, SquaredError(), optimizer, batch_size=10, sample_weight=weights, l2=1e-4
+    )
+    with pytest.raises(DivergenceError, match="epoch 1, batch 1 is inf"):
+        runner.run(None)
+    assert_same({k: p.copy() for k, p in net.params.items()}, before, "params")
+    assert_same(optimizer.state, {}, "optimizer.state")

@@ -1,20 +1,28 @@
 """Nothing of the caller's is mutated; read-only and memory-mapped inputs work."""
 
-import copy
 import warnings
 
 import numpy as np
 import pytest
+from _same import assert_same, snapshot
 
 from layerkit import MLPClassifier, MLPRegressor
 from layerkit.layers import Dense, Dropout, ReLU
 from layerkit.losses import SquaredError
-from layerkit.optim import SGD
+from layerkit.optim import SGD, Adam
 
 rng = np.random.default_rng(0)
 
 
-@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+SOLVERS = {
+    "adam": lambda: Adam(0.01),
+    "sgd": lambda: SGD(0.01),  # plain: the training plan steps with it itself
+    "momentum": lambda: SGD(0.01, momentum=0.9, nesterov=True),
+    "lbfgs": lambda: "lbfgs",
+}
+
+
+@pytest.mark.parametrize("solver", list(SOLVERS))
 @pytest.mark.parametrize("Est", [MLPClassifier, MLPRegressor])
 def test_fit_and_predict_mutate_nothing(Est, solver):
     X = rng.normal(size=(50, 4))
@@ -22,24 +30,24 @@ def test_fit_and_predict_mutate_nothing(Est, solver):
     sw = rng.uniform(0.5, 2, 50)
     layers = [Dense(6), ReLU(), Dropout(0.1)]
     loss = SquaredError() if Est is MLPRegressor else None
+    optimizer = SOLVERS[solver]()
     originals = [a.copy() for a in (X, y, sw)]
-    objects = copy.deepcopy((layers, loss))
+    objects = snapshot((layers, loss, optimizer))
     kwargs = {"loss": loss} if loss is not None else {}
-    est = Est(
-        layers=layers,
-        solver=solver if solver != "sgd" else SGD(0.01),
-        max_iter=5,
-        random_state=0,
-        **kwargs,
-    )
+    est = Est(layers=layers, solver=optimizer, max_iter=5, random_state=0, **kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est.fit(X, y, sample_weight=sw)
+        if solver != "lbfgs":  # and a continued fit, which carries the state on
+            est.partial_fit(X, y, sample_weight=sw)
     est.predict(X)
     for a, b in zip((X, y, sw), originals, strict=True):
         np.testing.assert_array_equal(a, b)
-    assert repr((layers, loss)) == repr(objects)
+    # every attribute of every object passed, recursively (an optimizer's state too)
+    assert_same((layers, loss, optimizer), objects, "(layers, loss, solver)")
     assert all(not layer.params for layer in layers)
+    if solver in ("adam", "momentum"):  # (the estimator's own copy did train)
+        assert est._optimizer is not optimizer and est._optimizer.state
 
 
 def test_read_only_and_memory_mapped_inputs(tmp_path):
