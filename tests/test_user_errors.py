@@ -263,6 +263,22 @@ def test_sizes_or_activation_beside_layers_are_named_as_ignored(cls):
     cls(hidden_layer_sizes=100, layers=[Dense(2), ReLU()], solver="lbfgs", max_iter=5).fit(X, y)
 
 
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_optimizer_arguments_beside_an_optimizer_object_are_named_as_ignored(cls):
+    kw = dict(solver=SGD(0.05), max_iter=3, random_state=0)
+    est = cls((4,), learning_rate_init=0.5, momentum=0.5, **kw)
+    with pytest.warns(
+        UserWarning,
+        match=r"the SGD object given as solver has its own settings, so "
+        r"learning_rate_init=0.5 and momentum=0.5 are ignored",
+    ) as w:
+        est.fit(X, y)
+    assert [r.filename for r in w if "its own settings" in str(r.message)] == [__file__]
+    plain = cls((4,), **kw).fit(X, y)  # defaults: no warning
+    for a, b in zip(est.coefs_, plain.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)  # ignored indeed
+
+
 def test_nested_parameters_survive_pickle_and_clone():
     clf = MLPClassifier(layers=[Dense(8), ReLU()]).set_params(layers__0__units=5)
     assert pickle.loads(pickle.dumps(clf)).layers[0].units == 5

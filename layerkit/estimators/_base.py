@@ -190,6 +190,17 @@ def _same_arguments(a: Layer, b: Layer) -> bool:
     return True
 
 
+#: The estimator parameters an Optimizer object given as ``solver`` replaces.
+_OPTIMIZER_ARGUMENTS = {
+    "learning_rate_init": 0.001,
+    "momentum": 0.9,
+    "nesterovs_momentum": True,
+    "beta_1": 0.9,
+    "beta_2": 0.999,
+    "epsilon": 1e-8,
+}
+
+
 class BaseMLP(CallbackSupportMixin, BaseEstimator):
     """Shared machinery of the layerkit MLP estimators (use the subclasses)."""
 
@@ -307,15 +318,32 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                 ignored.append(f"hidden_layer_sizes={sizes!r}")
             if self.activation != "relu":
                 ignored.append(f"activation={self.activation!r}")
-            if ignored:  # (as scikit-learn warns of C ignored under penalty=None)
-                warnings.warn(
-                    f"{type(self).__name__}: layers replaces hidden_layer_sizes and "
-                    f"activation, so {' and '.join(ignored)} "
-                    f"{'are' if len(ignored) > 1 else 'is'} ignored; leave them at their "
-                    "defaults, or set layers=None",
-                    UserWarning,
-                    stacklevel=SOLVER_STACKLEVEL - 1,  # _validate_params is called by _fit
-                )
+            self._warn_ignored(
+                ignored, "layers replaces hidden_layer_sizes and activation", "layers=None"
+            )
+        if isinstance(self.solver, Optimizer):
+            ignored = [
+                f"{name}={getattr(self, name)!r}"
+                for name, default in _OPTIMIZER_ARGUMENTS.items()
+                if getattr(self, name) != default
+            ]
+            self._warn_ignored(
+                ignored,
+                f"the {type(self.solver).__name__} object given as solver has its own settings",
+                "solver='sgd' or 'adam' (or set them on the object: solver__learning_rate)",
+            )
+
+    def _warn_ignored(self, ignored: list[str], reason: str, remedy: str) -> None:
+        """Warn that parameters set away from their defaults are ignored (as scikit-learn
+        warns of C ignored under penalty=None)."""
+        if ignored:
+            warnings.warn(
+                f"{type(self).__name__}: {reason}, so {' and '.join(ignored)} "
+                f"{'are' if len(ignored) > 1 else 'is'} ignored; leave them at their "
+                f"defaults, or set {remedy}",
+                UserWarning,
+                stacklevel=SOLVER_STACKLEVEL,  # called by _validate_params, called by _fit
+            )
 
     def _is_stochastic(self) -> bool:
         return not (isinstance(self.solver, str) and self.solver == "lbfgs")
