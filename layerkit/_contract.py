@@ -18,6 +18,9 @@ import numpy as np
 from .exceptions import LayerContractError
 from .layers import Dense, Dropout, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 
+#: Layers whose code the training loop trusts: no contract checks, special-cased arithmetic
+#: in the training plan. The smooth activations (ELU, GELU, SiLU, Softplus), built in
+#: too, take the checked path of a user's parameter-free layer, which the plan also runs.
 TRUSTED = frozenset({Dense, Dropout, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh})
 
 

@@ -6,6 +6,8 @@ from helpers import Swish
 
 from layerkit.gradcheck import GradientCheckError, check_layer, check_loss, check_optimizer
 from layerkit.layers import (
+    ELU,
+    GELU,
     Dense,
     Dropout,
     Exp,
@@ -14,7 +16,9 @@ from layerkit.layers import (
     LeakyReLU,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
+    Softplus,
     Tanh,
 )
 from layerkit.losses import (
@@ -36,6 +40,10 @@ BUILTINS = [
     LeakyReLU(0.1),
     Softmax(),
     Exp(),
+    ELU(0.7),
+    GELU(),
+    SiLU(),
+    Softplus(),
     Dropout(0.3),
     Swish(0.8),
     SquaredError(),

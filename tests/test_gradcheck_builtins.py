@@ -6,6 +6,8 @@ from helpers import Swish
 
 from layerkit.gradcheck import check_layer, check_loss
 from layerkit.layers import (
+    ELU,
+    GELU,
     Dense,
     Dropout,
     Exp,
@@ -13,7 +15,9 @@ from layerkit.layers import (
     LeakyReLU,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
+    Softplus,
     Tanh,
 )
 from layerkit.losses import (
@@ -33,6 +37,10 @@ LAYERS = [
     (LeakyReLU(0.1), {}),
     (Softmax(), {}),
     (Exp(), {}),
+    (ELU(0.7), {}),
+    (GELU(), {}),
+    (SiLU(), {}),
+    (Softplus(), {}),
     (Dropout(0.3), {"training": True}),
     (Dropout(0.3), {"training": False}),
     (Swish(0.7), {}),

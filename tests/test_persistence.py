@@ -15,7 +15,21 @@ from sklearn.datasets import load_iris, make_multilabel_classification, make_reg
 
 import layerkit
 from layerkit import MLPClassifier, MLPRegressor, ModelFileError, Sequential
-from layerkit.layers import Dense, Dropout, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from layerkit.layers import (
+    ELU,
+    GELU,
+    Dense,
+    Dropout,
+    Exp,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from layerkit.losses import SquaredError
 from layerkit.optim import SGD, Adam
 
@@ -32,6 +46,11 @@ ALL_LAYERS = [
     Dense(6),
     ReLU(),
     Identity(),
+    ELU(0.5),
+    GELU(),
+    Dense(5),
+    SiLU(),
+    Softplus(),
 ]
 
 

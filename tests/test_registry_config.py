@@ -10,6 +10,8 @@ import layerkit
 from layerkit import RegistryError, Sequential
 from layerkit._configurable import lookup, registered
 from layerkit.layers import (
+    ELU,
+    GELU,
     Dense,
     Dropout,
     Exp,
@@ -18,7 +20,9 @@ from layerkit.layers import (
     LeakyReLU,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
+    Softplus,
     Tanh,
 )
 from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss, SquaredError
@@ -33,6 +37,10 @@ BUILTINS = [
     LeakyReLU(0.2),
     Softmax(),
     Exp(),
+    ELU(0.3),
+    GELU(),
+    SiLU(),
+    Softplus(),
     Dropout(0.25),
     SquaredError(),
     BinaryCrossEntropy(),

@@ -98,6 +98,7 @@ def _load(data: bytes) -> Any:
 #: Built-in layers whose output is as wide as their input.
 _SAME_WIDTH = frozenset(
     {"ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout", "Softmax", "Exp"}
+    | {"ELU", "GELU", "SiLU", "Softplus"}
 )
 
 

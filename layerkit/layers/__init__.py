@@ -13,8 +13,11 @@ from .activations import (
 from .base import Layer
 from .dense import Dense
 from .dropout import Dropout
+from .smooth import ELU, GELU, SiLU, Softplus
 
 __all__ = [
+    "ELU",
+    "GELU",
     "Activation",
     "Dense",
     "Dropout",
@@ -23,7 +26,9 @@ __all__ = [
     "Layer",
     "LeakyReLU",
     "ReLU",
+    "SiLU",
     "Sigmoid",
     "Softmax",
+    "Softplus",
     "Tanh",
 ]

@@ -6,7 +6,20 @@ import warnings
 import numpy as np
 import pytest
 
-from layerkit.layers import Dropout, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from layerkit.layers import (
+    ELU,
+    GELU,
+    Dropout,
+    Exp,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss, SquaredError
 
 DTYPES = [np.float32, np.float64]
@@ -27,7 +40,10 @@ def _strict():
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "layer",
-    [ReLU(), LeakyReLU(0.1), Sigmoid(), Tanh(), Identity(), Softmax(), Exp(), Dropout(0.5)],
+    [
+        *(ReLU(), LeakyReLU(0.1), Sigmoid(), Tanh(), Identity(), Softmax(), Exp(), Dropout(0.5)),
+        *(ELU(0.5), GELU(), SiLU(), Softplus()),
+    ],
     ids=repr,
 )
 def test_activations_are_warning_free_at_the_extremes(layer, dtype):
