@@ -61,6 +61,20 @@ def test_builtins_pass_every_check(obj, check):
     check(obj)
 
 
+def test_every_public_layer_loss_and_optimizer_class_is_among_the_checked():
+    from layerkit import layers, losses, optim
+
+    checked = {type(obj) for obj in BUILTINS}
+    abstract = {layers.Layer, layers.Activation, losses.Loss, optim.Optimizer}
+    public = {
+        getattr(module, name)
+        for module in (layers, losses, optim)
+        for name in module.__all__
+        if isinstance(getattr(module, name), type)
+    }
+    assert public - abstract - checked == set()
+
+
 def test_the_report_names_every_check():
     assert list(check_layer(Dense(2)).checks) == list(LAYER_CHECKS)
     assert list(check_loss(SquaredError()).checks) == list(LOSS_CHECKS)
