@@ -136,7 +136,7 @@ class Configurable:
         for name, value in self._init_arguments().items():
             default = sig[name].default
             if default is inspect.Parameter.empty or not _same(value, default):
-                shown.append(f"{name}={value!r}")
+                shown.append(f"{name}={_plain(value)!r}")  # 0.4, not np.float64(0.4)
         return f"{type(self).__name__}({', '.join(shown)})"
 
 

@@ -93,6 +93,7 @@ def test_invalid_hyperparameters_fail_at_construction(make, pattern):
 def test_numpy_scalars_are_accepted_and_saved_as_python_numbers():
     layer = Dense(np.int64(4), gain=np.float32(0.5))
     assert layer.get_config()["units"] == 4 and type(layer.get_config()["units"]) is int
+    assert repr(layer) == "Dense(units=4, gain=0.5)"  # as a search's sampled values print
 
 
 def test_a_name_clash_is_a_clear_error():
