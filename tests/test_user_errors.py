@@ -353,8 +353,8 @@ def test_a_continued_fit_refuses_what_it_cannot_honour():
     reg.set_params(loss="squared_error", hidden_layer_sizes=(9,))
     with pytest.raises(
         ValueError,
-        match=r"hidden layers asked for .* are not those of the "
-        r"fitted network",
+        match=r"hidden layers asked for \(hidden_layer_sizes=\(9,\), activation='relu'\) are "
+        r"not those of the fitted network \(hidden_layer_sizes=\(8,\), activation='relu'\)",
     ):
         reg.fit(X, y)
     with pytest.raises(ValueError, match=r"are not those of the fitted network"):

@@ -45,6 +45,23 @@ _ACTIVATIONS: dict[str, type[Layer]] = {
     "relu": ReLU,
 }
 
+
+def _described(hidden: list[Layer], layers: Any) -> str:
+    """Hidden layers in the terms the user chose: ``hidden_layer_sizes`` and
+    ``activation`` when the network was made from them, else the layers themselves."""
+    names = {kind: name for name, kind in _ACTIVATIONS.items()}
+    pairs = list(zip(hidden[::2], hidden[1::2], strict=False))
+    if layers is not None or len(hidden) % 2 or not pairs:
+        return repr(hidden)
+    if not all(type(d) is Dense and type(a) in names for d, a in pairs):
+        return repr(hidden)
+    kinds = {type(a) for _, a in pairs}
+    if len(kinds) != 1:
+        return repr(hidden)
+    sizes = tuple(int(d.units) for d, _ in pairs)
+    return f"hidden_layer_sizes={sizes}, activation={names[kinds.pop()]!r}"
+
+
 #: Layers whose output is non-finite wherever their input is (as far as it matters).
 _PROPAGATES_NON_FINITE = (Dense, ReLU, LeakyReLU, Identity, Dropout)
 
@@ -421,10 +438,10 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             _same_shape(a, b) for a, b in zip(wanted, fitted, strict=False)
         ):
             raise ValueError(
-                f"{owner}: the hidden layers asked for ({wanted}) are not those of the "
-                f"fitted network ({fitted}); a continued fit (warm_start=True or "
-                "partial_fit) trains the fitted network, so fit again with warm_start=False "
-                "to train the new architecture"
+                f"{owner}: the hidden layers asked for ({_described(wanted, self.layers)}) "
+                f"are not those of the fitted network ({_described(fitted, self.layers)}); "
+                "a continued fit (warm_start=True or partial_fit) trains the fitted network, "
+                "so fit again with warm_start=False to train the new architecture"
             )
         for asked, layer in zip(wanted, fitted, strict=True):
             if _same_arguments(asked, layer):
