@@ -211,3 +211,23 @@ def test_log_proba_is_the_log_softmax_of_the_logits(n_classes, dtype):
     logits = est.network_.predict(X, logits=True).astype(np.float64)
     np.testing.assert_allclose(est.predict_log_proba(X), log_softmax(logits, axis=1), rtol=1e-5)
     np.testing.assert_allclose(est.predict_proba(X).sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("leaky_relu", "LeakyReLU"),
+        ("elu", "ELU"),
+        ("gelu", "GELU"),
+        ("silu", "SiLU"),
+        ("softplus", "Softplus"),
+    ],
+)
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_layerkit_activations_by_name(name, kind):
+    X, y = load_iris(return_X_y=True)
+    clf = MLPClassifier((6, 5), activation=name, solver="lbfgs", max_iter=200, random_state=0)
+    clf.fit(X, y)
+    names = [type(layer).__name__ for layer in clf.network_.layers]
+    assert names == ["Dense", kind, "Dense", kind, "Dense", "Softmax"]
+    assert clf.score(X, y) > 0.9

@@ -22,7 +22,20 @@ from .._configurable import Configurable
 from .._contract import trusted
 from .._random import as_generator
 from ..exceptions import DivergenceError
-from ..layers import Dense, Dropout, Identity, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
+from ..layers import (
+    ELU,
+    GELU,
+    Dense,
+    Dropout,
+    Identity,
+    Layer,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softplus,
+    Tanh,
+)
 from ..losses.base import Loss
 from ..network import Sequential
 from ..optim import SGD, Adam, Optimizer
@@ -43,6 +56,12 @@ _ACTIVATIONS: dict[str, type[Layer]] = {
     "logistic": Sigmoid,
     "tanh": Tanh,
     "relu": ReLU,
+    # beyond scikit-learn's four, layerkit's built-in activations by name
+    "leaky_relu": LeakyReLU,
+    "elu": ELU,
+    "gelu": GELU,
+    "silu": SiLU,
+    "softplus": Softplus,
 }
 
 
@@ -67,7 +86,7 @@ _PROPAGATES_NON_FINITE = (Dense, ReLU, LeakyReLU, Identity, Dropout)
 
 _COMMON_RULES: dict[str, v.Rule] = {
     "hidden_layer_sizes": v.hidden_layer_sizes,
-    "activation": v.options("identity", "logistic", "tanh", "relu"),
+    "activation": v.options(*_ACTIVATIONS),
     "solver": v.options(
         "lbfgs", "sgd", "adam", also=(Optimizer,), also_text="a layerkit Optimizer"
     ),

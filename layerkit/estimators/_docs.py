@@ -3,9 +3,11 @@
 _SHARED_PARAMETERS = """\
 hidden_layer_sizes : int or tuple of int, default=(100,)
     Width of each hidden ``Dense`` layer (ignored when ``layers`` is given).
-activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu', 'elu', 'gelu', \
+'silu', 'softplus'}, default='relu'
     Hidden activation (ignored when ``layers`` is given); also sets the initial
-    weights' scale as scikit-learn does.
+    weights' scale as scikit-learn does. The first four are scikit-learn's; the others
+    are layerkit's ``LeakyReLU()``, ``ELU()``, ``GELU()``, ``SiLU()`` and ``Softplus()``.
 solver : {'lbfgs', 'sgd', 'adam'} or Optimizer, default='adam'
     The weight optimizer. A layerkit ``Optimizer`` instance is copied and used as
     given (``learning_rate_init``, ``momentum``, ``beta_*`` and ``epsilon`` then do not
