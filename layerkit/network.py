@@ -232,8 +232,11 @@ class Sequential:
         what stable log-probabilities are computed from. Safe to call from several
         threads at once: outside training, every call works in arrays of its own.
         """
-        X = self._as_input(X)
+        from ._checks import require_count
         from ._plan import predict_planned
+
+        require_count(batch_size, "batch_size")
+        X = self._as_input(X)
 
         planned = predict_planned(self, X, logits=logits, chunk=batch_size)
         if planned is not None:
@@ -374,12 +377,28 @@ class Sequential:
     ) -> list[float]:
         """Mini-batch training for ``max_iter`` epochs; return the loss of each epoch.
 
-        The network must be built. See :class:`layerkit.training.EpochRunner`.
+        The network must be built. See :class:`layerkit.training.EpochRunner`. ``X``, ``y``
+        and ``sample_weight`` are checked first (rows, finite values, the weights' shape
+        and sign), and the loss against the last layer (a warning for a cross-entropy on
+        outputs that are not probabilities).
         """
-        from ._checks import require_count
+        from ._checks import require_count, require_instance
+        from ._fit_inputs import checked_inputs, warn_if_outputs_unfit
         from .training import EpochRunner
 
         require_count(max_iter, "max_iter")
+        require_instance(loss, Loss, "loss")
+        require_instance(optimizer, Optimizer, "optimizer")
+        checked = [(loss, "the loss"), (optimizer, "the optimizer")]
+        checked += [(layer, f"the layer at position {i}") for i, layer in enumerate(self.layers)]
+        for obj, name in checked:
+            try:  # an argument set after construction is checked as the constructor did
+                obj._validate_arguments()
+            except ValueError as err:
+                raise ValueError(f"Sequential.fit: {name}: {err}") from None
+        X, y, sample_weight = checked_inputs(X, y, sample_weight)
+        if "dtype" in self.__dict__:
+            warn_if_outputs_unfit(self, loss, stacklevel=3)  # (the caller of fit)
         runner = EpochRunner(
             self,
             X,

@@ -20,7 +20,6 @@ from layerkit.layers import (
     GELU,
     Dense,
     Dropout,
-    Exp,
     Identity,
     LeakyReLU,
     ReLU,
@@ -111,7 +110,9 @@ def _configs():
         ),
         (
             "regressor-adam-object",
-            MLPRegressor(layers=[Dense(5), Exp()], solver=Adam(0.01), max_iter=10, random_state=0),
+            MLPRegressor(
+                layers=[Dense(5), Softplus()], solver=Adam(0.01), max_iter=10, random_state=0
+            ),
             Xr,
             yr[:, 1],
         ),

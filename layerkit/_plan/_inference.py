@@ -34,7 +34,7 @@ def predict_planned(net: Sequential, X: Any, *, logits: bool, chunk: int) -> Arr
         return None  # the result would not come out of a Dense layer: use the general path
     n = X.shape[0]
     out = np.empty((n, layers[-1].params["W"].shape[1]), net.dtype)
-    rows = min(chunk, n)
+    rows = max(1, min(chunk, n))  # (no rows: one empty result, no chunk run)
     buffers = {
         id(layer): np.empty((rows, layer.params["W"].shape[1]), net.dtype)
         for layer in layers[:-1]

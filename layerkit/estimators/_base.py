@@ -27,12 +27,14 @@ from ..layers import (
     GELU,
     Dense,
     Dropout,
+    Exp,
     Identity,
     Layer,
     LeakyReLU,
     ReLU,
     Sigmoid,
     SiLU,
+    Softmax,
     Softplus,
     Tanh,
 )
@@ -347,6 +349,16 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                     f"{layer!r} object; a layer keeps what its backward pass needs, so "
                     f"each position needs its own: write {type(layer).__name__}(...) "
                     "again for each"
+                )
+            last = self.layers[-1] if len(self.layers) else None
+            if isinstance(last, (Softmax, Exp)):
+                warnings.warn(
+                    f"{type(self).__name__}: layers ends in {last!r}, but the estimator "
+                    "appends its own output layer (a Dense layer with one unit per output "
+                    "and the task's activation) after your layers, so this becomes a hidden "
+                    "layer; leave the output layer out of layers",
+                    UserWarning,
+                    stacklevel=SOLVER_STACKLEVEL - 1,  # _validate_params is called by _fit
                 )
             sizes = self.hidden_layer_sizes
             ignored = []

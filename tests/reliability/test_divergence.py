@@ -98,6 +98,7 @@ class GoesBadInInference(Identity, register=False):
         return super().forward(x, training)
 
 
+@pytest.mark.filterwarnings("ignore:MLPRegressor. layers ends in Exp")  # (on purpose)
 def test_a_nan_validation_score_never_improves():
     rng = np.random.default_rng(0)
     Xv = rng.normal(size=(100, 3))

@@ -1,0 +1,142 @@
+"""Sequential.fit and predict name bad input as such (not as a divergence or an
+IndexError), and warn of a loss that is meaningless on the network's outputs."""
+
+import contextlib
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_digits
+
+from layerkit import MLPClassifier, MLPRegressor, Sequential
+from layerkit.layers import Dense, Dropout, Exp, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss, SquaredError
+from layerkit.optim import SGD, Adam
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(64, 4))
+Y = np.eye(3)[(X[:, 0] > 0).astype(int) + (X[:, 1] > 0)]
+
+
+def _net(last=None):
+    layers = [Dense(8), ReLU(), Dense(3), Softmax() if last is None else last]
+    return Sequential(layers).build(4, random_state=0)
+
+
+def _fit(net=None, X=X, Y=Y, **kw):
+    kw.setdefault("loss", CategoricalCrossEntropy())
+    kw.setdefault("optimizer", SGD(0.1))
+    return (net or _net()).fit(X, Y, max_iter=2, random_state=0, **kw)
+
+
+def _with(array, index, value):
+    changed = array.copy()
+    changed[index] = value
+    return changed
+
+
+@pytest.mark.parametrize(
+    "kw, pattern",
+    [
+        (
+            {"X": _with(X, (5, 2), np.nan)},
+            r"X contains NaN or infinity \(first at \[5, 2\]: nan\)",
+        ),
+        (
+            {"X": _with(X, (0, 1), np.inf)},
+            r"X contains NaN or infinity \(first at \[0, 1\]: inf\)",
+        ),
+        ({"Y": _with(Y, (3, 0), np.nan)}, r"y contains NaN or infinity \(first at \[3, 0\]"),
+        ({"X": X[:0], "Y": Y[:0]}, r"X has no rows \(shape \(0, 4\)\)"),
+        ({"sample_weight": np.ones(50)}, r"sample_weight of shape \(64,\) .* got shape \(50,\)"),
+        ({"sample_weight": np.ones((64, 1))}, r"got shape \(64, 1\)"),
+        ({"sample_weight": _with(np.ones(64), 7, np.nan)}, r"sample_weight contains NaN"),
+        ({"sample_weight": _with(np.ones(64), 7, -1.0)}, r"non-negative .* minimum of -1.0"),
+    ],
+)
+def test_bad_data_is_named_before_training(kw, pattern):
+    net = _net()
+    before = {k: p.copy() for k, p in net.params.items()}
+    with pytest.raises(ValueError, match=pattern):
+        _fit(net, **kw)
+    for k, p in net.params.items():
+        np.testing.assert_array_equal(p, before[k])  # nothing trained
+
+
+def test_an_optimizer_argument_changed_after_construction_is_checked():
+    optimizer = SGD(0.1)
+    optimizer.learning_rate = -0.5  # gradient ascent, were it accepted
+    with pytest.raises(ValueError, match=r"the optimizer: SGD: learning_rate must be"):
+        _fit(optimizer=optimizer)
+    net = Sequential([Dense(3), Dropout(0.2), Softmax()]).build(4)
+    net.layers[1].rate = 1.5  # after build: every unit dropped
+    with pytest.raises(ValueError, match=r"the layer at position 1: Dropout: rate must be less"):
+        _fit(net)
+
+
+@pytest.mark.parametrize("fmt", ["coo", "lil", "dok", "csc", "csr"])
+def test_every_sparse_format_trains_like_the_dense_array(fmt):
+    dense, sparse = _net(), _net()
+    expected = _fit(dense)
+    np.testing.assert_allclose(_fit(sparse, X=sp.csr_matrix(X).asformat(fmt)), expected)
+
+
+@pytest.mark.parametrize(
+    "last, loss",
+    [
+        (Dense(3), CategoricalCrossEntropy()),  # logits, as PyTorch's CrossEntropyLoss takes
+        (Tanh(), CategoricalCrossEntropy()),
+        (Dense(3), BinaryCrossEntropy()),
+        (ReLU(), PoissonLoss()),
+    ],
+)
+def test_a_loss_meaningless_on_the_outputs_is_warned_of(last, loss):
+    layers = [Dense(8), ReLU(), last] if isinstance(last, Dense) else [Dense(3), last]
+    net = Sequential(layers).build(4, random_state=0)
+    with pytest.warns(UserWarning, match=r"but the network ends in .* end the network in") as w:
+        warnings.simplefilter("ignore", RuntimeWarning)  # (what such a loss may produce)
+        with contextlib.suppress(ValueError):  # (a divergence: the warning came first)
+            _fit(net, loss=loss, optimizer=SGD(0.01))
+    assert [r.filename for r in w if "end the network" in str(r.message)] == [__file__]
+
+
+@pytest.mark.parametrize(
+    "last, loss",
+    [
+        (Softmax(), CategoricalCrossEntropy()),
+        (Sigmoid(), BinaryCrossEntropy()),
+        (Softmax(), BinaryCrossEntropy()),  # probabilities all the same
+        (Exp(), PoissonLoss()),
+        (Softplus(), PoissonLoss()),
+        (Tanh(), SquaredError()),  # any output suits the squared error
+    ],
+)
+def test_a_loss_on_outputs_it_suits_is_not_warned_of(last, loss):
+    net = Sequential([Dense(3), last]).build(4, random_state=0)
+    _fit(net, Y=np.abs(Y), loss=loss)  # warnings are errors in this suite
+
+
+def test_prediction_on_no_rows_gives_an_empty_result():
+    for net in (_net(), _net(Tanh())):
+        for dtype in (np.float32, np.float64):
+            assert net.predict(np.ones((0, 4), dtype)).shape == (0, 3)
+            assert net.predict(np.ones((0, 4), dtype), logits=True).shape == (0, 3)
+    with pytest.raises(ValueError, match=r"batch_size to be an integer >= 1, got 0"):
+        _net().predict(X, batch_size=0)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("last", [Softmax(), Exp()])
+def test_an_estimators_layers_ending_in_an_output_activation_are_warned_of(last):
+    Xd, yd = load_digits(return_X_y=True)
+    est = (MLPClassifier if isinstance(last, Softmax) else MLPRegressor)(
+        layers=[Dense(8), ReLU(), Dense(3), last], solver="lbfgs", max_iter=3
+    )
+    with pytest.warns(UserWarning, match=r"layers ends in .*appends its own output layer") as w:
+        est.fit(Xd[:200] / 16, yd[:200])
+    assert __file__ in [r.filename for r in w if "appends its own" in str(r.message)]
+
+
+def test_adam_and_sgd_need_no_warning_for_a_canonical_network():
+    _fit(optimizer=Adam(0.01))
