@@ -480,9 +480,12 @@ def test_a_softmax_loss_on_two_classes_is_refused():
 
 def test_a_softmax_loss_on_multilabel_targets_is_refused():
     Y = np.c_[y == 0, y == 1, y != 2].astype(int)  # rows with one, two or no labels
-    with pytest.raises(ValueError, match=r"multilabel targets make each column its own yes/no"):
+    with pytest.raises(ValueError, match=r"have rows with no label or several, each column its"):
         MLPClassifier((8,), loss=CategoricalCrossEntropy(), max_iter=2).fit(X, Y)
     MLPClassifier((8,), loss=BinaryCrossEntropy(), max_iter=2).fit(X, Y)
+    one_hot = np.eye(3)[y]  # an indicator matrix too, but one label per row: a softmax's case
+    clf = MLPClassifier((8,), loss=CategoricalCrossEntropy(), max_iter=2).fit(X, one_hot)
+    assert clf.out_activation_ == "softmax"
 
 
 def _labels_then_indicator():
@@ -527,8 +530,21 @@ def test_multilabel_classes_must_be_the_column_indices():
 
 
 def test_a_regressor_refuses_string_targets():
-    with pytest.raises(ValueError, match=r"MLPRegressor: y must hold numbers, got strings"):
-        MLPRegressor((4,), max_iter=2).fit(X, X[:, 0].astype(str))
+    target = X[:, 0].astype(str)  # (scikit-learn crashes on it in its loss)
+    with pytest.raises(
+        ValueError, match=r"MLPRegressor: y must hold numbers, got strings .*\(first '5.1'\)"
+    ):
+        MLPRegressor((4,), max_iter=2).fit(X, target)
+    # an object array of numeric strings is converted to numbers, as scikit-learn does
+    as_objects = MLPRegressor((4,), max_iter=2, random_state=0).fit(X, target.astype(object))
+    as_numbers = MLPRegressor((4,), max_iter=2, random_state=0).fit(X, X[:, 0])
+    np.testing.assert_array_equal(as_objects.predict(X), as_numbers.predict(X))
+
+
+def test_a_regressor_refuses_dates():
+    dates = np.datetime64("2026-01-01") + np.arange(len(X))
+    with pytest.raises(ValueError, match=r"got dates or durations of dtype datetime64"):
+        MLPRegressor((4,), max_iter=2).fit(X, dates)
 
 
 @pytest.mark.parametrize("weight", ["1", None, True, float("nan"), -0.5])

@@ -160,9 +160,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             y = column_or_1d(y, warn=True)
         multilabel = type_of_target(y).startswith("multilabel")
         if incremental and _check_partial_fit_first_call(self, classes):
-            if multilabel and not np.array_equal(
-                np.sort(np.ravel(classes)), np.arange(y.shape[1])
-            ):
+            if multilabel and not np.array_equal(np.unique(classes), np.arange(y.shape[1])):
                 raise ValueError(
                     f"{type(self).__name__}: for multilabel targets (an indicator matrix of "
                     f"{y.shape[1]} columns) the classes are the column indices, "
@@ -203,7 +201,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                     f"{self.classes_}. 'y' has {seen}."
                 )
         self.classes_ = self._label_binarizer.classes_
-        return _one_hot(self._label_binarizer, y)
+        Y = _one_hot(self._label_binarizer, y)
+        # an indicator matrix with one label in every row suits a softmax all the same
+        self._one_label_per_row = not multilabel or bool((Y.sum(axis=1) == 1).all())
+        return Y
 
     def _extra_sample_weight(self, y: Any, incremental: bool) -> Any:
         if self.class_weight is None:
@@ -243,12 +244,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 "give one output column, whose softmax is always 1 (nothing to learn); use "
                 "BinaryCrossEntropy or loss='log_loss'"
             )
-        if link is Softmax and self._multilabel():
+        if link is Softmax and self._multilabel() and not self._one_label_per_row:
             raise ValueError(
                 f"{type(self).__name__}: {self.loss!r} ends in a softmax, whose outputs "
-                "compete for one label per row, but multilabel targets make each column "
-                "its own yes/no; use BinaryCrossEntropy (sigmoid outputs) or "
-                "loss='log_loss'"
+                "compete for one label per row, but these multilabel targets have rows with "
+                "no label or several, each column its own yes/no; use BinaryCrossEntropy "
+                "(sigmoid outputs) or loss='log_loss'"
             )
         names: dict[type[Layer], str] = {Softmax: "softmax", Sigmoid: "logistic"}
         name = names.get(link, link.__name__.lower())

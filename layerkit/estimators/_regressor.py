@@ -123,10 +123,13 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _validate_targets(
         self, y: Any, *, first_pass: bool, incremental: bool, classes: Any = None
     ) -> Any:
-        if y.dtype.kind in "US":
+        first = np.ravel(y)[0] if y.size else None
+        if y.dtype.kind in "USMm" or isinstance(first, (str, bytes)):
+            what = "dates or durations" if y.dtype.kind in "Mm" else "strings"
             raise ValueError(
-                f"{type(self).__name__}: y must hold numbers, got strings of dtype {y.dtype} "
-                f"(first {np.ravel(y)[0]!r}); convert them first, e.g. y.astype(float)"
+                f"{type(self).__name__}: y must hold numbers, got {what} of dtype {y.dtype} "
+                f"(first {np.asarray(first).item()!r}); convert them first, e.g. "
+                "y.astype(float)"
             )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
