@@ -16,12 +16,28 @@ from typing import Any
 import numpy as np
 
 from .exceptions import LayerContractError
-from .layers import Dense, Dropout, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .layers import (
+    ELU,
+    GELU,
+    Dense,
+    Dropout,
+    Exp,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 
-#: Layers whose code the training loop trusts: no contract checks, special-cased arithmetic
-#: in the training plan. The smooth activations (ELU, GELU, SiLU, Softplus), built in
-#: too, take the checked path of a user's parameter-free layer, which the plan also runs.
-TRUSTED = frozenset({Dense, Dropout, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh})
+#: The built-in layers: the training loop trusts their code (no contract checks) and the
+#: training and inference plans run their arithmetic on fixed buffers.
+TRUSTED = frozenset(
+    {Dense, Dropout, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh}
+    | {ELU, GELU, SiLU, Softplus}
+)
 
 
 def trusted(layer: Any) -> bool:

@@ -1,9 +1,12 @@
 """The conformance checkers: built-ins pass every check; each kind of breakage is named."""
 
+import copy
+
 import numpy as np
 import pytest
 from helpers import Swish
 
+from layerkit import Sequential
 from layerkit.gradcheck import GradientCheckError, check_layer, check_loss, check_optimizer
 from layerkit.layers import (
     ELU,
@@ -379,3 +382,25 @@ def test_float64_checking_reaches_plain_objects_but_not_shared_ones():
     scale = Scale()
     check_layer(scale, checks=["shapes", "gradient"])
     assert scale.table.values.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [obj for obj in BUILTINS if isinstance(obj, Layer) and type(obj).__module__[:8] == "layerkit"],
+    ids=repr,
+)
+def test_a_copy_or_pickle_keeps_nothing_of_the_last_batch(layer):
+    net = Sequential([copy.deepcopy(layer)]).build(4, random_state=0)
+    x = np.random.default_rng(0).normal(size=(2000, 4))
+    a = net.layers[0].forward(x, training=True)
+    net.layers[0].backward(np.ones_like(a))
+
+    def arrays(value):
+        if isinstance(value, np.ndarray):
+            yield value
+        elif isinstance(value, dict):
+            for v in value.values():
+                yield from arrays(v)
+
+    kept = [a for a in arrays(net.layers[0].__getstate__()) if a.shape[:1] == (2000,)]
+    assert kept == []  # (a cache of the batch would ride along in every pickle and copy)

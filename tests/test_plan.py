@@ -10,6 +10,8 @@ from helpers import Swish, targets
 from layerkit import Sequential
 from layerkit._plan import TrainingPlan, plan_supports
 from layerkit.layers import (
+    ELU,
+    GELU,
     Dense,
     Dropout,
     Exp,
@@ -18,7 +20,9 @@ from layerkit.layers import (
     LeakyReLU,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
+    Softplus,
     Tanh,
 )
 from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss, SquaredError
@@ -32,6 +36,18 @@ HIDDEN = {
     "identity-stacked": lambda: [Dense(5), Identity(), ReLU(), Dense(4), Tanh(), Sigmoid()],
     "dropout": lambda: [Dense(8), ReLU(), Dropout(0.3), Dense(6), Tanh(), Dropout(0.2)],
     "no-hidden": lambda: [],
+    "smooth": lambda: [
+        Dense(6),
+        ELU(0.5),
+        Dense(5),
+        GELU(),
+        Dense(5),
+        SiLU(),
+        Dense(4),
+        Softplus(),
+    ],
+    "smooth-first": lambda: [GELU(), Dense(5), ELU(), Softplus(), Dense(4), SiLU(), Dropout(0.2)],
+    "activation-first": lambda: [ReLU(), Dense(5), Tanh()],  # (predict worked on X in place)
     # a user's parameter-free layers inside the plan: between Dense layers, first, last,
     # in a row (a subclass of a built-in layer is a user's layer too)
     "user": lambda: [Dense(6), FixedSwish(), Dense(5), MyTanh(), Dense(4), ReLU()],

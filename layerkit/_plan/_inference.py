@@ -8,6 +8,7 @@ import numpy as np
 
 from ..layers import Dense, Dropout, Identity, LeakyReLU, ReLU, Tanh
 from ..layers.activations import sigmoid
+from ..layers.smooth import SMOOTH
 from ..network import Sequential
 from ._training import HIDDEN, LINKS
 
@@ -30,8 +31,10 @@ def predict_planned(net: Sequential, X: Any, *, logits: bool, chunk: int) -> Arr
     ):
         return None
     layers = [layer for layer in hidden if not isinstance(layer, (Dropout, Identity))]
-    if not layers or not isinstance(layers[-1], Dense):
-        return None  # the result would not come out of a Dense layer: use the general path
+    if not layers or not isinstance(layers[-1], Dense) or not isinstance(layers[0], Dense):
+        # the result would not come out of a Dense layer, or an activation would work in
+        # place on the caller's X: use the general path
+        return None
     n = X.shape[0]
     out = np.empty((n, layers[-1].params["W"].shape[1]), net.dtype)
     rows = max(1, min(chunk, n))  # (no rows: one empty result, no chunk run)
@@ -72,6 +75,8 @@ def _activate_in_place(layer: Any, a: Array, mask: Array, positive: Array) -> No
         a *= mask
     elif kind is Tanh:
         np.tanh(a, out=a)
+    elif kind in SMOOTH:
+        layer._in_place(a, mask, positive)
     else:  # Sigmoid
         np.greater_equal(a, 0, out=positive)
         sigmoid(a, a, mask, positive, mask_ready=True)

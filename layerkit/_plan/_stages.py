@@ -9,6 +9,7 @@ import numpy as np
 
 from ..layers import Dense, Dropout, Identity, LeakyReLU, ReLU, Tanh
 from ..layers.activations import sigmoid
+from ..layers.smooth import SMOOTH
 from ..optim._blas import axpy, sgd_updater
 
 Array = Any
@@ -145,10 +146,24 @@ def elementwise_stage(layer: Any, src: Array, *, in_place: bool, augment_output:
         return _Elementwise(
             src, src.base if src.base is not None else src, _nothing, lambda d: _nothing
         )
-    if in_place and kind is not Dropout:
+    if in_place and kind is not Dropout and kind not in SMOOTH:
         out, out_aug = src, src.base if src.base is not None else src
-    else:
+    else:  # (the smooth activations read their input after writing their output)
         out, out_aug = _output(src.shape[0], src.shape[1], src.dtype, augment_output)
+    if kind in SMOOTH:  # the layer's own arithmetic, on the plan's buffers
+        factor = np.empty(src.shape, src.dtype)
+
+        def smooth() -> None:
+            layer._activate(src, out)
+
+        def smooth_bwd(d: Array) -> Callable[[], None]:
+            def bwd() -> None:
+                layer._factor(factor)
+                np.multiply(d, factor, out=d)
+
+            return bwd
+
+        return _Elementwise(out, out_aug, smooth, smooth_bwd)
     if kind is ReLU:
         mask = np.empty(src.shape, src.dtype)  # 1.0 where z > 0: a float mask is fastest
 

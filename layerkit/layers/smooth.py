@@ -23,17 +23,38 @@ _GELU_CLIP = 40.0
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-class ELU(Activation):
+class _Smooth(Activation):
+    """What the four share: ``_derivative`` is ``δ ⊙ σ'(z)`` with σ'(z) written by
+    ``_factor`` from the forward pass's caches; ``_in_place`` applies σ without touching
+    the layer (the inference plan's form, safe from several threads at once)."""
+
+    _transient = (*Activation._transient, "_e", "_s", "_phi", "_zc")
+
+    def _derivative(self, delta: Array, out: Array) -> None:
+        self._factor(out)
+        np.multiply(out, delta, out=out)
+
+    def _factor(self, out: Array) -> None:
+        """Write σ'(z) of the last forward pass into ``out``."""
+        raise NotImplementedError
+
+    def _in_place(self, a: Array, tmp: Array, mask: Array) -> None:
+        """Overwrite ``a`` with σ(a); ``tmp`` (float) and ``mask`` (bool) are scratch."""
+        raise NotImplementedError
+
+
+class ELU(_Smooth):
     """Exponential linear unit, ``a = z`` for z > 0 and ``alpha (exp(z) - 1)`` otherwise.
 
     Parameters
     ----------
     alpha : float
-        The value negative inputs saturate to is ``-alpha``; ``alpha >= 0``.
+        The value negative inputs saturate to is ``-alpha``; ``0 <= alpha < inf``.
 
     Notes
     -----
-    σ'(z) = 1 for z > 0, ``a + alpha`` otherwise. ``exp`` is taken of ``min(z, 0)`` only.
+    σ'(z) = 1 for z > 0, ``alpha exp(z)`` otherwise (kept from the forward pass, so it
+    stays accurate where ``a + alpha`` would cancel). ``exp`` is taken of ``min(z, 0)``.
 
     Examples
     --------
@@ -43,24 +64,30 @@ class ELU(Activation):
     array([[-1.,  0.,  2.]])
     """
 
-    def __init__(self, alpha: Annotated[float, Field(ge=0)] = 1.0) -> None:
+    def __init__(self, alpha: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0) -> None:
         self.alpha = alpha
 
     def _activate(self, z: Array, out: Array) -> None:
         self._positive = np.greater(z, 0, out=scratch(self, "mask", z.shape, np.bool_))
         np.minimum(z, 0, out=out)
+        self._e = np.exp(out, out=scratch(self, "e", z.shape, z.dtype))
         np.expm1(out, out=out)
         out *= self.alpha
         np.copyto(out, z, where=self._positive)
-        self._a = out
 
-    def _derivative(self, delta: Array, out: Array) -> None:
-        np.add(self._a, self.alpha, out=out)
+    def _factor(self, out: Array) -> None:
+        np.multiply(self._e, self.alpha, out=out)
         np.copyto(out, 1, where=self._positive)
-        out *= delta
+
+    def _in_place(self, a: Array, tmp: Array, mask: Array) -> None:
+        np.less_equal(a, 0, out=mask)
+        np.minimum(a, 0, out=tmp)
+        np.expm1(tmp, out=tmp)
+        tmp *= self.alpha
+        np.copyto(a, tmp, where=mask)
 
 
-class Softplus(Activation):
+class Softplus(_Smooth):
     """Softplus, ``a = log(1 + exp(z))``: a smooth ReLU.
 
     Notes
@@ -80,11 +107,14 @@ class Softplus(Activation):
         self._s = expit(z, out=scratch(self, "s", z.shape, z.dtype))
         np.logaddexp(0, z, out=out)
 
-    def _derivative(self, delta: Array, out: Array) -> None:
-        np.multiply(delta, self._s, out=out)
+    def _factor(self, out: Array) -> None:
+        np.copyto(out, self._s)
+
+    def _in_place(self, a: Array, tmp: Array, mask: Array) -> None:
+        np.logaddexp(0, a, out=a)
 
 
-class SiLU(Activation):
+class SiLU(_Smooth):
     """Sigmoid-weighted linear unit (also called swish), ``a = z σ(z)``.
 
     Notes
@@ -104,15 +134,18 @@ class SiLU(Activation):
         np.multiply(z, s, out=out)
         self._a = out
 
-    def _derivative(self, delta: Array, out: Array) -> None:
+    def _factor(self, out: Array) -> None:
         s = self._s
         np.subtract(1, s, out=out)
         out *= self._a
         out += s
-        out *= delta
+
+    def _in_place(self, a: Array, tmp: Array, mask: Array) -> None:
+        expit(a, out=tmp)
+        a *= tmp
 
 
-class GELU(Activation):
+class GELU(_Smooth):
     """Gaussian error linear unit, ``a = z Φ(z)``, Φ the standard normal distribution
     function (the exact form, not the tanh approximation).
 
@@ -129,14 +162,12 @@ class GELU(Activation):
     array([[-0.        ,  0.        ,  0.84134475]])
     """
 
-    _transient = (*Activation._transient, "_phi", "_zc")
-
     def _activate(self, z: Array, out: Array) -> None:
         self._phi = ndtr(z, out=scratch(self, "phi", z.shape, z.dtype))
         self._zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP, out=scratch(self, "zc", z.shape, z.dtype))
         np.multiply(z, self._phi, out=out)
 
-    def _derivative(self, delta: Array, out: Array) -> None:
+    def _factor(self, out: Array) -> None:
         zc = self._zc
         np.multiply(zc, zc, out=out)
         out *= -0.5
@@ -144,4 +175,11 @@ class GELU(Activation):
         out *= _INV_SQRT_2PI  # φ(z)
         out *= zc
         out += self._phi
-        out *= delta
+
+    def _in_place(self, a: Array, tmp: Array, mask: Array) -> None:
+        ndtr(a, out=tmp)
+        a *= tmp
+
+
+#: The smooth activations, which the training and inference plans run by these methods.
+SMOOTH = frozenset({ELU, GELU, SiLU, Softplus})

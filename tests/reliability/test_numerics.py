@@ -96,3 +96,11 @@ def test_saturated_classifier_outputs_give_exact_losses(dtype):
         warnings.simplefilter("error")
         assert CategoricalCrossEntropy().value_from_logits(z, y) == pytest.approx(1e4)
         assert BinaryCrossEntropy().value_from_logits(z, y) == pytest.approx(1e4)
+
+
+def test_elus_derivative_keeps_its_precision_in_the_negative_tail():
+    # σ'(z) = alpha exp(z) for z <= 0; computed as a + alpha it would cancel to 0
+    z = np.array([[-1.0, -20.0, -30.0, -50.0, -700.0]])
+    layer = ELU(0.7)
+    layer.forward(z)
+    np.testing.assert_allclose(layer.backward(np.ones_like(z)), 0.7 * np.exp(z), rtol=1e-14)
