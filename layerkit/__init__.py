@@ -1,6 +1,6 @@
 """layerkit: neural networks as pluggable, gradient-checked layers for scikit-learn."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from ._configurable import RegistryError
 from ._configurable import register_class as register

@@ -490,3 +490,20 @@ def test_files_layerkit_never_writes_are_refused(saved, tmp_path, make, pattern)
     data, _, _ = saved
     with pytest.raises(ModelFileError, match=pattern):
         _load_bytes(make(data), tmp_path)
+
+
+@pytest.mark.parametrize(("version", "warned"), [("0.1.0", True), ("0.2.0", False)])
+def test_a_file_from_before_a_name_became_built_in_says_so(tmp_path, version, warned):
+    net = Sequential([Dense(4), GELU(), Dense(2), Softmax()]).build(3, random_state=0)
+    path = tmp_path / "model.lkm"
+    layerkit.save(net, path)
+    path.write_bytes(_rewrite(path.read_bytes(), _set(["layerkit_version"], version)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = layerkit.load(path)
+    ours = [w for w in caught if "became layerkit's own layers" in str(w.message)]
+    assert len(ours) == warned
+    if warned:
+        assert "written by layerkit 0.1.0, before GELU became" in str(ours[0].message)
+        assert ours[0].filename == __file__
+    assert type(loaded.layers[1]) is GELU

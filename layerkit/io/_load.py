@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import warnings
 import zipfile
 from collections import Counter
@@ -85,6 +86,7 @@ def _load(data: bytes) -> Any:
         raise ModelFileError(f"not a zip archive, or truncated ({err})") from err
     _check_members(zf, len(data))
     manifest = _read_manifest(zf)
+    _warn_of_names_since_taken(manifest)
     _check_declared_sizes(manifest, len(data))
     obj, targets = _build(manifest)
     _read_arrays(zf, manifest, targets)
@@ -93,6 +95,34 @@ def _load(data: bytes) -> Any:
         net = obj if isinstance(obj, Sequential) else obj.network_
         net._set_state(state)
     return obj
+
+
+#: Built-in layers added after the first release, with the version that added them: in
+#: a file written before, the name can only have meant a layer of the user's own.
+_BUILT_IN_SINCE = {name: (0, 2, 0) for name in ("ELU", "GELU", "SiLU", "Softplus")}
+
+
+def _warn_of_names_since_taken(manifest: m.Manifest) -> None:
+    if manifest.network is None:
+        return
+    written = tuple(int(part) for part in re.findall(r"\d+", manifest.layerkit_version)[:3])
+    names = sorted(
+        {
+            spec.type
+            for spec in manifest.network.layers
+            if spec.type in _BUILT_IN_SINCE and written < _BUILT_IN_SINCE[spec.type]
+        }
+    )
+    if names:
+        warnings.warn(
+            f"the model file was written by layerkit {manifest.layerkit_version}, before "
+            f"{', '.join(names)} became layerkit's own layers (in 0.2.0), so those names in "
+            "it were your own classes; they are loaded as layerkit's built-in "
+            f"{', '.join(names)}, whose arithmetic may differ from yours: compare the "
+            "predictions with the original model's before relying on them",
+            UserWarning,
+            stacklevel=4,  # (_warn_of_names_since_taken, _load, load, the caller)
+        )
 
 
 #: Built-in layers whose output is as wide as their input.
