@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import re
 import warnings
@@ -18,7 +19,7 @@ from sklearn.utils.validation import (
 )
 
 from .._checks import first_repeat
-from .._configurable import Configurable
+from .._configurable import Configurable, _plain
 from .._contract import trusted
 from .._random import as_generator
 from ..exceptions import DivergenceError
@@ -229,14 +230,14 @@ def _same_arguments(a: Layer, b: Layer) -> bool:
 
 
 #: The estimator parameters an Optimizer object given as ``solver`` replaces.
-_OPTIMIZER_ARGUMENTS = {
-    "learning_rate_init": 0.001,
-    "momentum": 0.9,
-    "nesterovs_momentum": True,
-    "beta_1": 0.9,
-    "beta_2": 0.999,
-    "epsilon": 1e-8,
-}
+_OPTIMIZER_ARGUMENTS = (
+    "learning_rate_init",
+    "momentum",
+    "nesterovs_momentum",
+    "beta_1",
+    "beta_2",
+    "epsilon",
+)
 
 
 class BaseMLP(CallbackSupportMixin, BaseEstimator):
@@ -370,15 +371,17 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                 ignored, "layers replaces hidden_layer_sizes and activation", "layers=None"
             )
         if isinstance(self.solver, Optimizer):
+            defaults = inspect.signature(type(self).__init__).parameters
             ignored = [
-                f"{name}={getattr(self, name)!r}"
-                for name, default in _OPTIMIZER_ARGUMENTS.items()
-                if getattr(self, name) != default
+                f"{name}={_plain(getattr(self, name))!r}"
+                for name in _OPTIMIZER_ARGUMENTS
+                if getattr(self, name) != defaults[name].default
             ]
             self._warn_ignored(
                 ignored,
                 f"the {type(self.solver).__name__} object given as solver has its own settings",
-                "solver='sgd' or 'adam' (or set them on the object: solver__learning_rate)",
+                "solver='sgd' or 'adam' (or set the object's own arguments: "
+                f"{self.solver!r}, e.g. solver__learning_rate)",
             )
 
     def _warn_ignored(self, ignored: list[str], reason: str, remedy: str) -> None:

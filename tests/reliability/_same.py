@@ -29,8 +29,11 @@ def snapshot(a, memo=None):
         return out
     if isinstance(a, tuple) and type(a) is tuple:
         return tuple(snapshot(value, memo) for value in a)
-    if not isinstance(a, (dict, list)) and (not hasattr(a, "__dict__") or isinstance(a, _KEPT)):
+    if isinstance(a, _KEPT):
         return a  # immutable values (numbers, strings, dtypes), classes and functions
+    if not isinstance(a, (dict, list)) and not hasattr(a, "__dict__"):
+        out = memo[id(a)] = copy.deepcopy(a)  # sets, RandomState, deques, __slots__ objects
+        return out
     out = memo[id(a)] = type(a).__new__(type(a))
     if isinstance(a, dict):
         for key, value in a.items():
@@ -42,7 +45,10 @@ def snapshot(a, memo=None):
     return out
 
 
-_KEPT = (type, types.FunctionType, types.MethodType, types.BuiltinFunctionType, types.ModuleType)
+_KEPT = (
+    *(type, types.FunctionType, types.MethodType, types.BuiltinFunctionType, types.ModuleType),
+    *(str, bytes, int, float, complex, type(None), np.generic, np.dtype, frozenset, range),
+)
 
 
 def assert_same(a, b, where="object"):
@@ -69,6 +75,9 @@ def _compare(a, b, where, seen):
         return
     if isinstance(a, np.random.Generator):
         _compare(a.bit_generator.state, b.bit_generator.state, f"{where}.state", seen)
+        return
+    if isinstance(a, np.random.RandomState):
+        _compare(a.get_state(), b.get_state(), f"{where}.get_state()", seen)
         return
     if (id(a), id(b)) in seen:  # (a cycle, or an object shared in both)
         return
