@@ -262,9 +262,20 @@ class Sequential:
     def backward(self, delta: Array) -> Array:
         """Send ∂C/∂(output) back through every layer; return ∂C/∂(input)."""
         shapes = self.__dict__.get("_input_shapes", [])
+        self._zero_user_grads()
         for i in range(len(self.layers) - 1, -1, -1):
             delta = self._backward_one(i, delta, shapes)
         return delta
+
+    def _zero_user_grads(self) -> None:
+        """Zero the gradients of users' layers before a backward pass, as PyTorch's
+        ``zero_grad``: a layer that adds into them (``+=``, against the contract) then
+        gets this batch's gradient, not a running sum, and one that leaves an entry
+        unwritten gets 0 for it, not the last batch's value."""
+        for layer in self.layers:
+            if not trusted(layer) and layer.params:
+                for g in layer.grads.values():
+                    g[...] = 0
 
     def _backward_one(self, i: int, delta: Array, shapes: list[tuple[int, ...]]) -> Array:
         layer = self.layers[i]
@@ -318,6 +329,7 @@ class Sequential:
             value = loss.value(a, y, sample_weight)
             delta = loss.grad(a, y, sample_weight)
         shapes = self.__dict__.get("_input_shapes", [])
+        self._zero_user_grads()
         for i in range(len(layers) - 1, 0, -1):
             delta = self._backward_one(i, delta, shapes)
         if layers:

@@ -7,6 +7,7 @@ import pytest
 from layerkit import LayerContractError, MLPClassifier, Sequential
 from layerkit.layers import Dense, Layer, ReLU, Softmax
 from layerkit.losses import CategoricalCrossEntropy
+from layerkit.optim import SGD
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(30, 3))
@@ -215,3 +216,55 @@ def test_a_float32_network_stays_float32_around_a_promoting_layer():
     assert net.predict(X32).dtype == np.float32
     clf = MLPClassifier(layers=[Dense(4), ReLU(), Dense(3), Promotes()], max_iter=2).fit(X32, y)
     assert clf.predict_proba(X32).dtype == np.float32
+
+
+class _Scale(Layer, register=False):
+    """x ⊙ s, learnable s; ``mode``: how backward writes ∂C/∂s."""
+
+    def __init__(self, mode="write"):
+        self.mode = mode
+
+    def build(self, n_in, rng, dtype):
+        self.params = {"s": np.ones(n_in, dtype)}
+        self.grads = {"s": np.zeros(n_in, dtype)}
+        return n_in
+
+    def forward(self, x, training=False):
+        self._x = x
+        return x * self.params["s"]
+
+    def backward(self, delta):
+        g = (delta * self._x).sum(axis=0)
+        if self.mode == "write":
+            self.grads["s"][...] = g
+        elif self.mode == "add":  # against the contract, as PyTorch's autograd does
+            self.grads["s"] += g
+        return delta * self.params["s"]  # mode "none": never writes it
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_gradients_are_zeroed_before_a_users_layer_writes_them(solver):
+    # a layer that adds into its grads trains as one that writes them; one that never
+    # writes them leaves its parameters where they are
+    def fit(mode):
+        layers = [Dense(6), ReLU(), _Scale(mode)]
+        clf = MLPClassifier(layers=layers, solver=solver, max_iter=5, random_state=0)
+        with pytest.warns(Warning):  # (ConvergenceWarning: 5 iterations)
+            clf.fit(X, y)
+        return clf
+
+    written, added, unwritten = fit("write"), fit("add"), fit("none")
+    np.testing.assert_array_equal(added.loss_curve_, written.loss_curve_)
+    np.testing.assert_array_equal(added.network_.params["2.s"], written.network_.params["2.s"])
+    np.testing.assert_array_equal(unwritten.network_.params["2.s"], np.ones(6))
+
+
+def test_the_low_level_loop_zeroes_them_too():
+    def fit(mode):
+        net = Sequential([Dense(6), ReLU(), _Scale(mode), Dense(3), Softmax()])
+        net.build(3, random_state=0)
+        return net.fit(
+            X, np.eye(3)[y], loss=CategoricalCrossEntropy(), optimizer=SGD(0.1), random_state=0
+        )
+
+    assert fit("add") == fit("write")
