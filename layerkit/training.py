@@ -133,6 +133,7 @@ class EpochRunner:
         self._buffers: dict[Any, Array] = {}
         self._plan = self._make_plan(X)
         self._params = net.params  # flat after a plan is made: one-pass optimizer steps
+        self._step = _checked_step(optimizer, self._params)
         self._grads = net.grads
         # a user's layer must keep the arrays the optimizer updates (checked every batch)
         self._live = [
@@ -199,7 +200,7 @@ class EpochRunner:
             value += self._add_l2(denom)
             if not isfinite(value):  # the L2 term overflowed: no step either
                 return value
-        self.optimizer.step(self._params, self._grads)
+        self._step(self._params, self._grads)
         return value
 
     def _make_plan(self, X: Any) -> Any:
@@ -223,7 +224,7 @@ class EpochRunner:
         n, bs, order = self.n, self.batch_size, self.order
         X, Y = self.X, self.Y
         take_x, take_y = X.take, Y.take
-        update = None if self._plan.sgd is not None else self.optimizer.step
+        update = None if self._plan.sgd is not None else self._step
         params, grads = self._params, self._grads
         batch = self._plan.batch(bs)
         x, y, run = batch.x, batch.y, batch.run
@@ -277,7 +278,7 @@ class EpochRunner:
             self.Y.take(idx, 0, batch.y, "clip")
         value = batch.run(sw)
         if denom and self._plan.sgd is None and isfinite(value):  # (zero weights: no step)
-            self.optimizer.step(self._params, self._grads)
+            self._step(self._params, self._grads)
         return value
 
     def _add_l2(self, denom: float) -> float:
@@ -304,6 +305,31 @@ class EpochRunner:
         if buf is None:
             buf = self._buffers[key] = np.empty(shape, dtype)
         return buf
+
+
+def _checked_step(optimizer: Any, params: dict[str, Array]) -> Callable[..., None]:
+    """``optimizer.step``, checked after each call when the optimizer is a user's: one
+    that puts a new array into ``params`` (``params[name] = w - η g``) instead of
+    updating the one there would leave the network untrained, silently."""
+    from .optim import SGD, Adam
+
+    if type(optimizer) in (SGD, Adam):
+        return optimizer.step
+    held = dict(params)
+
+    def step(params: dict[str, Array], grads: dict[str, Array]) -> None:
+        optimizer.step(params, grads)
+        for name, array in held.items():
+            if params.get(name) is not array:
+                params.update(held)  # the network's arrays, for whatever comes next
+                raise ValueError(
+                    f"{optimizer!r}.step put a new array into params[{name!r}] instead of "
+                    "updating the one given in place, so the network never sees the step; "
+                    f"write params[{name!r}] -= ... (or params[{name!r}][...] = ...); "
+                    "layerkit.check_optimizer's in_place check reports this"
+                )
+
+    return step
 
 
 def step_size_name(optimizer: Any) -> str:

@@ -567,3 +567,22 @@ def test_missing_class_labels_are_named():
         r"row 1",
     ):
         MLPClassifier((4,), max_iter=2).fit(X, labels)
+
+
+def test_an_optimizer_that_puts_new_arrays_into_params_is_refused():
+    from layerkit.optim import Optimizer
+
+    class Rebinding(Optimizer, register=False):
+        def __init__(self, learning_rate: float = 0.1):
+            self.learning_rate = learning_rate
+
+        def step(self, params, grads):
+            for name in params:
+                params[name] = params[name] - self.learning_rate * grads[name]  # a new array
+
+    for fit in (
+        lambda: MLPClassifier((4,), solver=Rebinding(), max_iter=2).fit(X, y),
+        lambda: _net().fit(X, np.eye(3)[y], loss=CategoricalCrossEntropy(), optimizer=Rebinding()),
+    ):
+        with pytest.raises(ValueError, match=r"put a new array into params\['0.W'\] instead of"):
+            fit()
