@@ -103,3 +103,21 @@ def test_state_shape_mismatch_is_a_clear_error():
     opt.step({"w": np.zeros(2)}, {"w": np.ones(2)})
     with pytest.raises(ValueError, match=r"velocity\['w'\].*reset\(\)"):
         opt.step({"w": np.zeros(3)}, {"w": np.ones(3)})
+
+
+@pytest.mark.parametrize("make", [lambda: Adam(0.01), lambda: SGD(0.1, momentum=0.9)])
+def test_an_optimizer_reused_on_another_network_is_refused_on_every_path(make):
+    from layerkit import Sequential
+    from layerkit.layers import Dense, Softmax
+    from layerkit.losses import CategoricalCrossEntropy
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(32, 4)), np.eye(3)[rng.integers(0, 3, 32)]
+    opt = make()
+    loss = CategoricalCrossEntropy()
+    Sequential([Dense(8), Dense(3), Softmax()]).build(4).fit(X, Y, loss=loss, optimizer=opt)
+    other = Sequential([Dense(5), Dense(3), Softmax()]).build(4)  # other shapes
+    with pytest.raises(ValueError, match=r"holds state .* it was stepping another network"):
+        other.fit(X, Y, loss=loss, optimizer=opt)
+    opt.reset()
+    other.fit(X, Y, loss=loss, optimizer=opt)

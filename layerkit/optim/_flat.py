@@ -47,8 +47,11 @@ def flat_slot(opt: Any, kind: str, params: Any) -> Any:
     buffer = np.zeros_like(flat)
     views = mirror(params, buffer)
     for name, old in (slots or {}).items():
-        if name in views and np.shape(old) == views[name].shape:
-            views[name][...] = old
+        if name not in views:
+            continue
+        if np.shape(old) != views[name].shape:  # as the per-parameter path refuses it
+            raise opt._stale_state(kind, name, np.shape(old), views[name].shape)
+        views[name][...] = old
     opt.state[kind] = views
     cache[key] = (buffer, views)
     return buffer

@@ -89,11 +89,15 @@ class Optimizer(Configurable, register=False):
         if arr is None:
             arr = slots[name] = np.zeros_like(like)
         elif arr.shape != like.shape:
-            raise ValueError(
-                f"{self!r} holds state {kind}[{name!r}] of shape {arr.shape}, but the "
-                f"parameter now has shape {like.shape}; call reset() after rebuilding"
-            )
+            raise self._stale_state(kind, name, arr.shape, like.shape)
         return arr
+
+    def _stale_state(self, kind: str, name: str, held: Any, now: Any) -> ValueError:
+        return ValueError(
+            f"{self!r} holds state {kind}[{name!r}] of shape {held}, but the parameter now "
+            f"has shape {now}: it was stepping another network (or this one before a "
+            "rebuild); call reset() first, or give each network an optimizer of its own"
+        )
 
     def _tmp(self, name: str, like: Array) -> Array:
         """Scratch space shaped like a parameter (not part of the saved state)."""
