@@ -507,3 +507,24 @@ def test_a_file_from_before_a_name_became_built_in_says_so(tmp_path, version, wa
         assert "written by layerkit 0.1.0, before GELU became" in str(ours[0].message)
         assert ours[0].filename == __file__
     assert type(loaded.layers[1]) is GELU
+
+
+def test_optimizer_state_not_keyed_by_parameter_name_is_refused_at_save(tmp_path):
+    from layerkit.optim import Optimizer
+
+    class ByIndex(Optimizer, name="persistence_test_by_index"):
+        def __init__(self, learning_rate: float = 0.01):
+            self.learning_rate = learning_rate
+
+        def step(self, params, grads):
+            squares = self.state.setdefault("square", {})
+            for i, name in enumerate(params):
+                squares[i] = squares.get(i, 0.0) + grads[name] ** 2  # keyed 0, 1, ...
+                params[name] -= self.learning_rate * grads[name]
+
+    X, y = _iris()
+    est = MLPClassifier((3,), solver=ByIndex(), max_iter=2).fit(X, y)
+    path = tmp_path / "model.lkm"
+    with pytest.raises(ValueError, match=r"state\['square'\] is keyed by 0, which names no param"):
+        layerkit.save(est, path)
+    assert not path.exists()

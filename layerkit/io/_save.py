@@ -131,7 +131,7 @@ def _describe(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     manifest["loss"] = {"type": loss["type"], "config": loss["config"]}
     optimizer = obj.__dict__.get("_optimizer")
     if optimizer is not None:
-        spec, state_arrays = optimizer_spec(optimizer)
+        spec, state_arrays = optimizer_spec(optimizer, net.params)
         manifest["optimizer"] = spec
         arrays.update(state_arrays)
     if obj.__dict__.get("_shuffle_rng") is not None:

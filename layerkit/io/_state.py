@@ -73,12 +73,21 @@ def build_network(spec: Any) -> Sequential:
     return net
 
 
-def optimizer_spec(opt: Optimizer) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The optimizer's config and scalar state, and its per-parameter state arrays."""
+def optimizer_spec(opt: Optimizer, param_names: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The optimizer's config and scalar state, and its per-parameter state arrays
+    (keyed by parameter name, as loading matches them; anything else is refused here
+    rather than written into a file that would not load)."""
     scalars, arrays = {}, {}
     for key, value in opt.state.items():
         if isinstance(value, dict):
             for name, arr in value.items():
+                if name not in param_names:
+                    raise ValueError(
+                        f"{opt!r}: state[{key!r}] is keyed by {name!r}, which names no "
+                        f"parameter (they are {sorted(param_names)}); key per-parameter "
+                        "state by the names step() receives in params, or it cannot be "
+                        "saved and loaded (check_optimizer's state_keys check)"
+                    )
                 arrays[f"optimizer/{key}/{name}"] = arr
         else:
             scalars[key] = encode(value, f"{opt!r}.state[{key!r}]")
