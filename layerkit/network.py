@@ -27,7 +27,8 @@ class Sequential:
     Parameters
     ----------
     layers : iterable of Layer
-        The layers, input first. Only output widths are given; input widths are
+        The layers, input first (or each layer as its own argument:
+        ``Sequential(Dense(4), ReLU())``). Only output widths are given; input widths are
         inferred by ``build``.
 
     Shape
@@ -63,7 +64,20 @@ class Sequential:
     (5, 3)
     """
 
-    def __init__(self, layers: Iterable[Layer]) -> None:
+    def __init__(self, layers: Iterable[Layer] | Layer, *more: Layer) -> None:
+        if isinstance(layers, Layer):  # Sequential(Dense(4), ReLU()), as PyTorch writes it
+            layers = [layers, *more]
+        elif more:
+            raise TypeError(
+                "Sequential takes the layers as one list, Sequential([Dense(4), ReLU()]), "
+                f"or as separate arguments, Sequential(Dense(4), ReLU()); got {layers!r} "
+                f"and {len(more)} more argument(s)"
+            )
+        elif not isinstance(layers, Iterable):
+            raise TypeError(
+                f"Sequential expected a list of layers, got {type(layers).__name__}: "
+                "write Sequential([Dense(4), ReLU()])"
+            )
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("Sequential needs at least one layer, got an empty list")

@@ -186,3 +186,12 @@ def test_no_per_batch_allocation_in_dense_layers(rng):
         ids = {k: id(v) for k, v in net.layers[0]._workspace.items()}
         runner.run(np.random.default_rng(1))
         assert {k: id(v) for k, v in net.layers[0]._workspace.items()} == ids
+
+
+def test_the_layers_may_be_given_as_arguments_as_in_pytorch():
+
+    assert repr(Sequential(Dense(3), ReLU())) == repr(Sequential([Dense(3), ReLU()]))
+    with pytest.raises(TypeError, match=r"as one list, .* or as separate arguments"):
+        Sequential([Dense(3)], ReLU())
+    with pytest.raises(TypeError, match=r"expected a list of layers, got int"):
+        Sequential(3)
