@@ -98,9 +98,23 @@ def check_backward(position: int, layer: Any, delta: Any, dx: Any, input_shape: 
     check_grads(position, layer, finite)
 
 
-def check_grads(position: int, layer: Any, finite_expected: bool = False) -> None:
-    """``grads`` must have the keys of ``params``, each array of the same shape."""
+def check_grads(
+    position: int, layer: Any, finite_expected: bool = False, dtype: Any = None
+) -> None:
+    """``grads`` must have the keys of ``params``, each array of the same shape (and,
+    at build, ``params`` and ``grads`` of the network's ``dtype``)."""
     params, grads = layer.params, layer.grads
+    if dtype is not None:
+        for kind, arrays in (("params", params), ("grads", grads)):
+            for name, a in arrays.items():
+                if getattr(a, "dtype", None) != dtype:
+                    raise _fail(
+                        position,
+                        layer,
+                        f"build() made {kind}[{name!r}] of dtype {getattr(a, 'dtype', None)} "
+                        f"in a {dtype} network; make it in the dtype build() receives "
+                        "(np.zeros(shape, dtype=dtype))",
+                    )
     if set(grads) != set(params):
         raise _fail(
             position,

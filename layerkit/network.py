@@ -128,7 +128,7 @@ class Sequential:
                     f"{layer!r} at position {i}: build() must return the output width "
                     f"as a positive int, got {n_out!r}"
                 )
-            check_grads(i, layer)
+            check_grads(i, layer, dtype=dt)
             n = int(n_out)
             layer.__dict__["_n_out"] = n
             check_state(i, layer)

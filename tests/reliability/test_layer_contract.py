@@ -268,3 +268,17 @@ def test_the_low_level_loop_zeroes_them_too():
         )
 
     assert fit("add") == fit("write")
+
+
+def test_parameters_made_in_another_dtype_are_refused_at_build():
+    class Float64Scale(_Scale, register=False):
+        def build(self, n_in, rng, dtype):
+            super().build(n_in, rng, np.float64)  # ignores the dtype it is given
+            return n_in
+
+    net = Sequential([Dense(3), Float64Scale()])
+    with pytest.raises(
+        LayerContractError, match=r"made params\['s'\] of dtype float64 in a float32"
+    ):
+        net.build(4, dtype=np.float32)
+    Sequential([Dense(3), Float64Scale()]).build(4)  # float64: as asked
