@@ -29,6 +29,7 @@ OPTIMIZER_CHECKS = (
     "float32",
     "state_keys",
     "descent",
+    "schedule",
     "deterministic",
     "state_round_trip",
     "copies",

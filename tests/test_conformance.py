@@ -1,6 +1,7 @@
 """The conformance checkers: built-ins pass every check; each kind of breakage is named."""
 
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -404,3 +405,167 @@ def test_a_copy_or_pickle_keeps_nothing_of_the_last_batch(layer):
 
     kept = [a for a in arrays(net.layers[0].__getstate__()) if a.shape[:1] == (2000,)]
     assert kept == []  # (a cache of the batch would ride along in every pickle and copy)
+
+
+# ------------------------------------------------- zero weights: value or gradient named
+class GradForgetsTheMean(SquaredError, register=False):
+    """Overrides grad and forgets the 1/m (and the weights): only the gradient is wrong."""
+
+    def grad(self, a, y, sample_weight=None):
+        a, y = self._check(a, y)
+        return a - y
+
+
+class ValueIgnoresZeroWeights(SquaredError, register=False):
+    """Right gradient; the value of an all-zero-weight batch is the unweighted mean."""
+
+    def value(self, a, y, sample_weight=None):
+        if sample_weight is not None and not np.any(sample_weight):
+            return super().value(a, y)
+        return super().value(a, y, sample_weight)
+
+
+def test_zero_weights_name_a_wrong_gradient_and_show_it():
+    # before: "all-zero weights must give value 0 and a zero gradient, got 0.0"
+    with pytest.raises(GradientCheckError) as err:
+        check_loss(GradForgetsTheMean(), checks=["weights"])
+    reason = err.value.report.failed["weights"]
+    assert "gradient with 12 of 12 entries nonzero" in reason
+    assert re.search(r"the largest is grad\[\d, \d\] = -?\d", reason)
+    assert "value" not in reason.split("(")[0]
+
+
+def test_zero_weights_name_a_wrong_value_and_show_it():
+    with pytest.raises(GradientCheckError) as err:
+        check_loss(ValueIgnoresZeroWeights(), checks=["weights"])
+    reason = err.value.report.failed["weights"]
+    assert re.search(r"all-zero weights give value 0\.\d+ \(must be 0\)$", reason), reason
+    assert "gradient" not in reason
+
+
+# ---------------------------------------------------------- the shape of per_example
+class ColumnCosts(SquaredError, register=False):
+    def per_example(self, a, y):
+        return 0.5 * ((a - y) ** 2).sum(axis=1, keepdims=True)  # (m, 1)
+
+
+class UnsummedCosts(SquaredError, register=False):
+    def per_example(self, a, y):
+        return 0.5 * (a - y) ** 2  # (m, k): not summed over the outputs
+
+
+class ColumnLogitCosts(CategoricalCrossEntropy, register=False):
+    def per_example_from_logits(self, z, y):
+        return super().per_example_from_logits(z, y)[:, None]
+
+
+@pytest.mark.parametrize(
+    ("loss", "method", "shape"),
+    [
+        (ColumnCosts(), "per_example", (4, 1)),
+        (UnsummedCosts(), "per_example", (4, 3)),
+        (ColumnLogitCosts(), "per_example_from_logits", (4, 1)),
+    ],
+    ids=["m-by-1", "m-by-k", "logits-m-by-1"],
+)
+def test_per_example_of_another_shape_than_m_is_caught(loss, method, shape):
+    # before: (m, 1) passed value and crashed the weights check with a TypeError;
+    # (m, k) passed value (the mean over every entry) and trained an inconsistent loss_
+    with pytest.raises(GradientCheckError) as err:
+        check_loss(loss, checks=["value"])
+    assert err.value.report.failed["value"].startswith(
+        f"{method} returned costs of shape {shape}, expected (m,) = (4,)"
+    )
+
+
+@pytest.mark.parametrize(("loss", "shape"), [(ColumnCosts(), (5, 1)), (UnsummedCosts(), (5, 2))])
+def test_weighted_value_of_misshapen_costs_names_the_loss_and_the_shapes(loss, shape):
+    rng = np.random.default_rng(0)
+    a, y = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
+    name = type(loss).__name__
+    message = rf"{name}\.per_example returned costs of shape {re.escape(str(shape))}, "
+    message += r"expected \(m,\) = \(5,\)"
+    with pytest.raises(ValueError, match=message):  # was a TypeError (0-d arrays)
+        loss.value(a, y, np.ones(5))
+    assert np.isfinite(loss.value(a, y))  # (unweighted, as before)
+
+
+def test_weighted_value_from_logits_of_misshapen_costs_names_the_method():
+    z, y = np.random.default_rng(0).normal(size=(5, 3)), np.eye(3)[[0, 1, 2, 0, 1]]
+    message = r"ColumnLogitCosts\.per_example_from_logits returned costs of shape \(5, 1\)"
+    with pytest.raises(ValueError, match=message):
+        ColumnLogitCosts().value_from_logits(z, y, np.ones(5))
+
+
+# ------------------------------------------------ the optimizer honours the schedule
+class IgnoresSchedule(Optimizer, register=False):
+    """Plain gradient descent at self.learning_rate: schedules would change nothing."""
+
+    def __init__(self, learning_rate=0.1):
+        self.learning_rate = learning_rate
+
+    def step(self, params, grads):
+        for k, p in params.items():
+            p -= self.learning_rate * grads[k]
+
+
+class KeepsFirstRate(IgnoresSchedule, register=False):
+    """Reads current_learning_rate once, at its first step, and keeps that rate."""
+
+    def step(self, params, grads):
+        rate = self.state.setdefault("rate", self.current_learning_rate)
+        for k, p in params.items():
+            p -= rate * grads[k]
+
+
+class HonoursSchedule(IgnoresSchedule, register=False):
+    def step(self, params, grads):
+        for k, p in params.items():
+            p -= self.current_learning_rate * grads[k]
+
+
+@pytest.mark.parametrize(
+    ("opt", "pattern"),
+    [
+        (IgnoresSchedule(), r"to 0\.05 \(from 0\.1\) did not change the step: step\(\) must "),
+        (KeepsFirstRate(), r"to 0\.05 \(from 0\.1\) after 3 steps did not change the step"),
+    ],
+    ids=["ignores", "keeps-the-first"],
+)
+def test_an_optimizer_ignoring_current_learning_rate_fails_the_schedule_check(opt, pattern):
+    # before: it passed every check, and 'invscaling'/'adaptive' were silently ignored
+    with pytest.raises(GradientCheckError, match=pattern) as err:
+        check_optimizer(opt)
+    assert "schedule" in err.value.report.failed
+    assert "self.current_learning_rate, not self.learning_rate" in str(err.value)
+    assert "descent" not in err.value.report.failed  # (it does descend)
+
+
+@pytest.mark.parametrize(
+    "opt",
+    [
+        SGD(0.1),
+        SGD(1.0),  # (one step lands on the minimum: the compared step is not at w*)
+        SGD(0.1, momentum=0.9),
+        SGD(0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+        Adam(0.05),
+        HonoursSchedule(),
+    ],
+    ids=repr,
+)
+def test_optimizers_using_current_learning_rate_pass_the_schedule_check(opt):
+    assert check_optimizer(opt, checks=["schedule"]).checks == {"schedule": None}
+
+
+class InvertedRate(IgnoresSchedule, register=False):
+    """Divides by the rate: it descends, but a schedule lowering the rate speeds it up."""
+
+    def step(self, params, grads):
+        for k, p in params.items():
+            p -= 0.01 / self.current_learning_rate * grads[k]
+
+
+def test_an_optimizer_whose_step_grows_as_the_rate_falls_fails_the_schedule_check():
+    with pytest.raises(GradientCheckError, match=r"did not shorten the first step") as err:
+        check_optimizer(InvertedRate(), checks=["schedule", "descent"])
+    assert list(err.value.report.failed) == ["schedule"]

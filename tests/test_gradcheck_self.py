@@ -123,3 +123,79 @@ def test_checker_does_not_touch_the_layer(rng):
     for k, v in layer.params.items():
         assert v.dtype == np.float32
         np.testing.assert_array_equal(v, before[k])
+
+
+# ---------------------------------------------- the default x of a layer built directly
+NO_REGISTRY = ["build", "shapes", "float32", "deterministic", "input_not_mutated"]
+NO_REGISTRY += ["gradient", "grads_overwritten", "copies"]  # (config, save_load need one)
+
+
+def test_a_dense_layer_built_directly_is_checked_at_its_built_width():
+    # before: the default x was 5 wide whatever the layer was built for, and 6 of 10
+    # checks failed with "expected input of shape (m, 4), got (4, 5)"
+    layer = Dense(3)
+    layer.build(4, np.random.default_rng(0), np.float64)
+    before = {k: v.copy() for k, v in layer.params.items()}
+    report = check_layer(layer)
+    assert report.failed == {} and report.worst_error < 1e-6
+    assert report.entries[0].checked == 4 * 4  # ∂C/∂x of the default (4, 4) batch
+    for k, v in layer.params.items():  # (the layer itself is left alone)
+        np.testing.assert_array_equal(v, before[k])
+
+
+class TransposedDense(Layer, register=False):
+    """A user's dense layer that keeps W as (units, n_in), the other way round."""
+
+    def __init__(self, units):
+        self.units = units
+
+    def build(self, n_in, rng, dtype):
+        self.params = {"W": rng.normal(size=(self.units, n_in)).astype(dtype)}
+        self.grads = {"W": np.zeros((self.units, n_in), dtype)}
+        return self.units
+
+    def forward(self, x, training=False):
+        self.x = x
+        return x @ self.params["W"].T
+
+    def backward(self, delta):
+        self.grads["W"][...] = delta.T @ self.x
+        return delta @ self.params["W"]
+
+
+class FlatDense(TransposedDense, register=False):
+    """W kept flat, (units * n_in,): its shape does not show the input width."""
+
+    def build(self, n_in, rng, dtype):
+        self.n_in = n_in
+        self.params = {"W": rng.normal(size=self.units * n_in).astype(dtype)}
+        self.grads = {"W": np.zeros(self.units * n_in, dtype)}
+        return self.units
+
+    def forward(self, x, training=False):
+        self.x = x
+        return x @ self.params["W"].reshape(self.units, self.n_in).T
+
+    def backward(self, delta):
+        self.grads["W"][...] = (delta.T @ self.x).ravel()
+        return delta @ self.params["W"].reshape(self.units, self.n_in)
+
+
+@pytest.mark.parametrize("n_in", [1, 2, 4, 7])
+def test_a_users_layer_built_directly_is_checked_at_its_built_width(n_in):
+    layer = TransposedDense(2)  # W is (2, n_in): the width is not W's first dimension
+    layer.build(n_in, np.random.default_rng(0), np.float32)
+    report = check_layer(layer, checks=NO_REGISTRY)
+    assert report.failed == {} and report.entries[0].checked == 4 * n_in
+
+
+def test_a_width_its_parameters_do_not_show_is_recorded_by_build():
+    layer = FlatDense(2)
+    layer.build(4, np.random.default_rng(0), np.float64)
+    report = check_layer(layer, checks=NO_REGISTRY)
+    assert report.failed == {} and report.entries[0].checked == 4 * 4
+
+
+def test_the_built_width_a_network_records_is_used():
+    net = Sequential([Dense(3), Sigmoid()]).build(6, random_state=0)
+    assert check_layer(net.layers[0]).entries[0].checked == 4 * 6

@@ -16,6 +16,9 @@ from ..layers.base import Layer
 from ._common import check_config_round_trip, check_copies, unchanged
 from ._core import GradientReport, Tolerance, as_float64, compare, expect, run_checks
 
+#: The width of the default ``x`` where the layer does not fix one.
+_DEFAULT_WIDTH = 5
+
 
 def check_layer(
     layer: Layer,
@@ -56,7 +59,9 @@ def check_layer(
     layer : Layer
         The layer to check (built or not).
     x : array of shape (m, n_in), optional
-        Where to check; by default a random ``(4, 5)`` batch (or of the built width).
+        Where to check; by default a random batch of 4 rows, as wide as the input the
+        layer was built for (``build`` records it, however it is called), or 5 wide for
+        a layer not built.
     training : bool
         Check the training-mode pass.
     eps : float
@@ -96,7 +101,7 @@ def check_layer(
     tol = Tolerance(eps, rtol, atol, max_entries)
     rng = np.random.default_rng(random_state)
     if x is None:
-        x = rng.normal(size=(4, layer.__dict__.get("_n_in") or 5))
+        x = rng.normal(size=(4, layer.__dict__.get("_n_in") or _DEFAULT_WIDTH))
     x = np.array(x, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"check_layer expected x of shape (m, n_in), got {x.shape}")

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import require_instance
-from ..losses.base import Loss
+from ..losses.base import Loss, _owner
 from ._common import check_config_round_trip, check_copies, unchanged
 from ._core import GradientReport, Tolerance, compare, expect, run_checks
 
@@ -31,10 +31,12 @@ def check_loss(
 
     The checks, each named in the report:
 
-    - ``value``: a finite Python float; ``grad`` has the shape and dtype of ``a``
-      (float32 stays float32).
+    - ``value``: a finite Python float; ``per_example`` (and ``per_example_from_logits``)
+      give one cost per example, shape ``(m,)``; ``grad`` has the shape and dtype of
+      ``a`` (float32 stays float32).
     - ``weights``: no weights equals unit weights; integer weights equal repeated rows;
-      a batch whose weights are all zero has value 0 and a zero gradient.
+      a batch whose weights are all zero has value 0 and a zero gradient (the message
+      says which of the two is wrong).
     - ``input_not_mutated``: ``value`` and ``grad`` leave ``a`` and ``y`` as given.
     - ``gradient``: ``grad`` equals central differences of ``value`` (float64); for a
       canonical ``link`` and a logits form, ``delta_from_logits`` equals those of
@@ -97,6 +99,18 @@ def check_loss(
     def check_value() -> None:
         v = loss.value(a.copy(), y, sw)
         expect(isinstance(v, float) and np.isfinite(v), f"value must be a finite float, got {v!r}")
+        methods = ["per_example"] + (["per_example_from_logits"] if loss.has_fused_form() else [])
+        for method in methods:  # (any real a will do as logits)
+            if _owner(type(loss), method) is Loss:
+                continue  # not written: value (or value_from_logits) is computed otherwise
+            with np.errstate(over="ignore"):  # (as value computes it)
+                shape = np.shape(getattr(loss, method)(*loss._check(a.copy(), y)))
+            expect(
+                shape == (a.shape[0],),
+                f"{method} returned costs of shape {shape}, expected (m,) = ({a.shape[0]},): "
+                "one cost per example, summed over the outputs (e.g. .sum(axis=1)); other "
+                "shapes break sample weights and misstate the loss",
+            )
         for dtype in (np.float64, np.float32):
             g = np.asarray(loss.grad(a.astype(dtype), y.astype(dtype), sw))
             expect(g.shape == a.shape, f"grad has shape {g.shape}, expected {a.shape}")
@@ -117,11 +131,21 @@ def check_loss(
             np.isclose(weighted, duplicated, rtol=1e-10),
             f"integer weights give {weighted}, the repeated rows give {duplicated}",
         )
-        zero_v, zero_g = loss.value(a, y, np.zeros(m)), loss.grad(a, y, np.zeros(m))
-        expect(
-            zero_v == 0.0 and not np.any(zero_g),
-            f"all-zero weights must give value 0 and a zero gradient, got {zero_v}",
-        )
+        zero_v = loss.value(a, y, np.zeros(m))
+        zero_g = np.asarray(loss.grad(a, y, np.zeros(m)))
+        wrong = []
+        if zero_v != 0.0:
+            wrong.append(f"value {zero_v!r} (must be 0)")
+        if np.any(zero_g):
+            nonzero = np.flatnonzero(zero_g)
+            i = np.unravel_index(int(np.argmax(np.abs(zero_g))), zero_g.shape)
+            index = tuple(int(j) for j in i)
+            wrong.append(
+                f"a gradient with {nonzero.size} of {zero_g.size} entries nonzero (must be "
+                f"all 0; the largest is grad{list(index)} = {float(zero_g[index]):.6g}): "
+                "grad must scale row x by s_x / Σ s as Loss.grad does, not ignore the weights"
+            )
+        expect(not wrong, "all-zero weights give " + " and ".join(wrong))
 
     def check_input_not_mutated() -> None:
         a0, y0 = a.copy(), y.copy()

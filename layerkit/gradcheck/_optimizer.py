@@ -31,6 +31,10 @@ def check_optimizer(
     - ``float32``: float32 parameters and state arrays stay float32.
     - ``state_keys``: every per-parameter state dict is keyed by parameter names.
     - ``descent``: ``n_steps`` steps from a fresh copy lower f.
+    - ``schedule``: the step honours ``current_learning_rate`` (what the estimators'
+      schedules, ``'invscaling'`` and ``'adaptive'``, set): setting it to half the rate
+      changes the step, both from a fresh state and after a few steps, and makes the
+      first step shorter.
     - ``deterministic``: two copies given the same gradients make the same steps.
     - ``state_round_trip``: an optimizer rebuilt from its config, given a copy of the
       state, continues exactly as the original (what ``layerkit.load`` relies on).
@@ -142,6 +146,38 @@ def check_optimizer(
             "an optimizer rebuilt from its config and given the saved state steps differently",
         )
 
+    def check_schedule() -> None:
+        # a fixed gradient, not one of the current point (a step may land on w*)
+        draw = np.random.default_rng(random_state + 1)
+        g = {k: draw.normal(size=v.shape) for k, v in start.items()}
+        for warm in (0, 3):  # from a fresh state, and after some steps (a cached rate)
+            opt, params = copy.deepcopy(optimizer), fresh()
+            run(opt, params, warm)
+            rate = opt.current_learning_rate
+            moves = []
+            for scale in (1.0, 0.5):
+                twin, p = copy.deepcopy(opt), {k: v.copy() for k, v in params.items()}
+                twin.current_learning_rate = rate * scale
+                twin.step(p, {k: v.copy() for k, v in g.items()})
+                moves.append(np.concatenate([(p[k] - params[k]).ravel() for k in p]))
+            full, half = moves
+            after = f" after {warm} steps" if warm else ""
+            expect(
+                not unchanged(full, half),
+                f"setting current_learning_rate to {rate / 2:g} (from {rate:g}){after} did not "
+                "change the step: step() must use self.current_learning_rate, not "
+                "self.learning_rate; the estimators' learning-rate schedules ('invscaling', "
+                "'adaptive') set it, and are silently ignored otherwise",
+            )
+            if not warm:
+                long, short = float(np.linalg.norm(full)), float(np.linalg.norm(half))
+                expect(
+                    short < long,
+                    f"halving current_learning_rate did not shorten the first step (of "
+                    f"length {long:.6g} at {rate:g}, {short:.6g} at {rate / 2:g}): a "
+                    "smaller rate must give a smaller step",
+                )
+
     def same_steps(p: Optimizer, q: Optimizer) -> str | None:
         a, b = run(copy.deepcopy(p), fresh(), 3), run(copy.deepcopy(q), fresh(), 3)
         return None if all(unchanged(a[k], b[k]) for k in a) else "steps differ"
@@ -151,6 +187,7 @@ def check_optimizer(
         ("float32", check_float32),
         ("state_keys", check_state_keys),
         ("descent", check_descent),
+        ("schedule", check_schedule),
         ("deterministic", check_deterministic),
         ("state_round_trip", check_state_round_trip),
         ("copies", lambda: check_copies(optimizer, same_steps)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,11 @@ class Layer(Configurable, register=False):
 
     _kind = "layer"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "build" in cls.__dict__:
+            cls.build = _recording_width(cls.__dict__["build"])  # type: ignore[method-assign]
+
     #: Parameter names that the estimators' L2 penalty ``alpha`` applies to.
     penalized: tuple[str, ...] = ()
 
@@ -103,3 +109,19 @@ class Layer(Configurable, register=False):
     def backward(self, delta: Array) -> Array:
         """Take ∂C/∂(output), write ``grads``, return ∂C/∂(input)."""
         raise NotImplementedError(f"{type(self).__name__} must implement backward()")
+
+
+def _recording_width(build: Any) -> Any:
+    """``build`` that also records the input width it was given (``_n_in``), however it
+    is called (``Sequential.build`` or directly), for ``check_layer``'s default input."""
+    if getattr(build, "_records_width", False):
+        return build
+
+    @functools.wraps(build)
+    def recorded(self: Layer, n_in: int, *args: Any, **kwargs: Any) -> Any:
+        n_out = build(self, n_in, *args, **kwargs)
+        self.__dict__["_n_in"] = int(n_in)
+        return n_out
+
+    recorded._records_width = True  # type: ignore[attr-defined]
+    return recorded

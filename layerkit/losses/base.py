@@ -90,7 +90,7 @@ class Loss(Configurable, register=False):
         """The batch mean cost (weighted mean with ``sample_weight``)."""
         a, y = self._check(a, y)
         with np.errstate(over="ignore"):  # an infinite cost is the honest value
-            return _mean(self.per_example(a, y), sample_weight)
+            return _mean(self, "per_example", self.per_example(a, y), len(a), sample_weight)
 
     def grad(self, a: Array, y: Array, sample_weight: Array | None = None) -> Array:
         """∇_a C of the batch mean, shape of ``a`` (the first factor of eq. 3-I)."""
@@ -102,7 +102,8 @@ class Loss(Configurable, register=False):
         """The batch mean cost of ``link(z)``, computed stably from the logits ``z``."""
         z, y = self._check(z, y)
         with np.errstate(over="ignore"):  # an infinite cost is the honest value
-            return _mean(self.per_example_from_logits(z, y), sample_weight)
+            per_example = self.per_example_from_logits(z, y)
+            return _mean(self, "per_example_from_logits", per_example, len(z), sample_weight)
 
     def delta_from_logits(
         self,
@@ -148,9 +149,18 @@ def _deepest(cls: type, methods: tuple[str, ...]) -> type:
     return next(k for k in cls.__mro__ if any(m in vars(k) for m in methods))
 
 
-def _mean(per_example: Array, sample_weight: Array | None) -> float:
+def _mean(
+    loss: Loss, method: str, per_example: Array, m: int, sample_weight: Array | None
+) -> float:
+    """The (weighted) mean of the costs ``per_example`` that ``loss.method`` returned."""
     if sample_weight is None:
         return float(np.mean(per_example)) if per_example.size else 0.0
+    if np.shape(per_example) != (m,):  # (one comparison per batch: no pass over the data)
+        raise ValueError(
+            f"{type(loss).__name__}.{method} returned costs of shape "
+            f"{np.shape(per_example)}, expected (m,) = ({m},): one cost per example, "
+            "summed over the outputs (e.g. .sum(axis=1))"
+        )
     w = np.asarray(sample_weight)
     total = float(w.sum())
     if total == 0.0:
