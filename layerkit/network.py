@@ -133,6 +133,8 @@ class Sequential:
             layer.__dict__["_n_out"] = n
             check_state(i, layer)
         self.n_in_, self.n_out_, self.dtype = int(n_in), n, dt
+        if all(trusted(layer) or not layer.params for layer in self.layers):
+            self.flatten()  # now, not at the first fit: arrays taken from here on stay live
         return self
 
     @property
