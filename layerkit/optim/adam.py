@@ -29,7 +29,8 @@ class Adam(Optimizer):
     -----
     With ``t`` the step count: ``m ← β1 m + (1-β1) g``, ``v ← β2 v + (1-β2) g²``,
     ``α_t = α √(1-β2^t) / (1-β1^t)`` and ``w ← w - α_t m / (√v + ε)``: eqs. 2-5/2-6
-    with a per-parameter, bias-corrected step.
+    with a per-parameter, bias-corrected step. PyTorch and Keras add ε to the
+    bias-corrected ``√v̂`` instead, so their steps differ slightly (equal as ε → 0).
 
     Examples
     --------
