@@ -15,6 +15,12 @@ from .dense import Dense
 from .dropout import Dropout
 from .smooth import ELU, GELU, SiLU, Softplus
 
+#: Every built-in layer class (the training loop trusts their code).
+BUILT_IN = frozenset(
+    {Dense, Dropout, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, ELU, GELU, SiLU}
+    | {Softplus}
+)
+
 __all__ = [
     "ELU",
     "GELU",
