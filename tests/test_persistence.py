@@ -329,7 +329,7 @@ def _set(path, value):
         (
             _set(["network", "layers", 0, "type"], "Conv2D"),
             (),
-            r"layer type 'Conv2D' is not registered in this process: import the module",
+            r"\.lkm: the layer type 'Conv2D' is not registered in this process: import the",
         ),
         (_set(["network", "layers", 0, "type"], "os.system"), (), r"manifest does not validate"),
         (_set(["kind"], "Pipeline"), (), r"unknown model kind 'Pipeline'"),

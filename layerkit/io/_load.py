@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .._configurable import RegistryError
 from ..exceptions import ModelFileError
 from ..network import Sequential
 from . import _manifest as m
@@ -56,6 +57,8 @@ def load(path: str | os.PathLike[str]) -> Any:
         return _load(data)
     except ModelFileError as err:
         raise ModelFileError(f"{path}: {err}") from err.__cause__
+    except RegistryError as err:  # a sound file naming a class this process lacks
+        raise ModelFileError(f"{path}: {err}") from err
     except Exception as err:  # anything a damaged file can provoke
         raise ModelFileError(f"{path}: not a readable layerkit model file: {err}") from err
 
