@@ -701,6 +701,24 @@ def test_plugins_are_found_next_to_the_model_file(tmp_path, iris_csv, capsys, mo
     assert status == 0, err
 
 
+def test_plugins_are_found_next_to_the_experiment_file(tmp_path, iris_csv, capsys, monkeypatch):
+    (tmp_path / "cube_layers3.py").write_text(PLUGIN.replace("class Cube", "class Cube3"))
+    config = IRIS_TOML.replace('type = "Tanh"', 'type = "Cube3"').replace(
+        'task = "classification"', 'task = "classification"\nplugins = ["cube_layers3"]'
+    )
+    (tmp_path / "c.toml").write_text(config.replace("max_iter = 300", "max_iter = 5"))
+    monkeypatch.delitem(sys.modules, "cube_layers3", raising=False)
+    assert run(capsys, "train", tmp_path / "c.toml")[0] == 0
+    monkeypatch.delitem(sys.modules, "cube_layers3")
+    from layerkit._configurable import _REGISTRY
+
+    monkeypatch.delitem(_REGISTRY["layer"], "Cube3")  # as in a new process
+    monkeypatch.chdir(tmp_path.parent)  # elsewhere: the plugin stays beside c.toml
+    model = tmp_path / "run" / "model.lkm"  # (the output folder below the experiment)
+    status, _, err = run(capsys, "inspect", model, "--plugin", "cube_layers3")
+    assert status == 0, err
+
+
 def _interrupted_run(tmp_path, rows, max_iter, wait, **popen):
     """Start `layerkit train` in a new process, send SIGINT once it is fitting (after
     ``wait`` seconds); return its exit status and stderr."""

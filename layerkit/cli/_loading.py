@@ -46,8 +46,11 @@ def import_plugins(
 
 def load_model(path: Path, plugins: list[str], *, fitted: bool = True) -> Any:
     """The model in ``path``; plugins are looked for in the current directory (as
-    ``python -m`` would) and next to the model file. ``fitted``: refuse an unfitted one."""
-    where = [os.getcwd(), str(path.resolve().parent)]
+    ``python -m`` would), next to the model file, and in the folder above it (where
+    ``train`` found them: the experiment file's, whose output folder holds the model).
+    ``fitted``: refuse an unfitted one."""
+    folder = path.resolve().parent
+    where = list(dict.fromkeys([os.getcwd(), str(folder), str(folder.parent)]))
     import_plugins(plugins, where, lambda i, name: "--plugin")
     if not path.is_file():
         raise CLIError(f"no model file at {path}")
