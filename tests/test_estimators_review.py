@@ -35,6 +35,30 @@ def test_predict_is_thread_safe():
                 np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("first", ["dense", "activation", "sparse"])
+def test_predict_is_thread_safe_on_every_path(first):
+    # the general path too (a first activation, sparse input): layers keep caches of
+    # the last forward pass, which no thread may read back from another's
+    import scipy.sparse as sp
+
+    from layerkit import Sequential
+    from layerkit.layers import ELU, GELU, Dense, LeakyReLU, Softmax
+
+    hidden = [Dense(16), ELU(), Dense(8), GELU(), Dense(8), LeakyReLU(0.1)]
+    layers = ([ELU()] if first == "activation" else []) + [*hidden, Dense(3), Softmax()]
+    net = Sequential(layers).build(6, random_state=0)
+    rng = np.random.default_rng(0)
+    chunks = [rng.normal(size=(200 + 7 * i, 6)) for i in range(16)]  # sizes differ
+    if first == "sparse":
+        chunks = [sp.csr_matrix(c * (c > 0.5)) for c in chunks]
+    expected = [net.predict(c) for c in chunks]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(5):
+            got = list(pool.map(net.predict, chunks))
+            for a, b in zip(got, expected, strict=True):
+                np.testing.assert_array_equal(a, b)
+
+
 @quiet
 def test_coefs_item_assignment_changes_the_model(iris):
     X, y = iris

@@ -205,9 +205,9 @@ class LeakyReLU(Activation):
         self.negative_slope = negative_slope
 
     def _activate(self, z: Array, out: Array) -> None:
-        self._positive = np.greater(z, 0, out=scratch(self, "mask", z.shape, np.bool_))
+        positive = self._positive = np.greater(z, 0, out=scratch(self, "mask", z.shape, bool))
         np.multiply(z, self.negative_slope, out=out)
-        np.copyto(out, z, where=self._positive)
+        np.copyto(out, z, where=positive)  # (the local: predict runs in several threads)
 
     def _derivative(self, delta: Array, out: Array) -> None:
         np.multiply(delta, self.negative_slope, out=out)

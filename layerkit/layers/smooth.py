@@ -68,12 +68,13 @@ class ELU(_Smooth):
         self.alpha = alpha
 
     def _activate(self, z: Array, out: Array) -> None:
-        self._positive = np.greater(z, 0, out=scratch(self, "mask", z.shape, np.bool_))
+        # (locals, not the attributes, are read back: predict runs in several threads)
+        positive = self._positive = np.greater(z, 0, out=scratch(self, "mask", z.shape, bool))
         np.minimum(z, 0, out=out)
         self._e = np.exp(out, out=scratch(self, "e", z.shape, z.dtype))
         np.expm1(out, out=out)
         out *= self.alpha
-        np.copyto(out, z, where=self._positive)
+        np.copyto(out, z, where=positive)
 
     def _factor(self, out: Array) -> None:
         np.multiply(self._e, self.alpha, out=out)
@@ -163,9 +164,9 @@ class GELU(_Smooth):
     """
 
     def _activate(self, z: Array, out: Array) -> None:
-        self._phi = ndtr(z, out=scratch(self, "phi", z.shape, z.dtype))
+        phi = self._phi = ndtr(z, out=scratch(self, "phi", z.shape, z.dtype))
         self._zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP, out=scratch(self, "zc", z.shape, z.dtype))
-        np.multiply(z, self._phi, out=out)
+        np.multiply(z, phi, out=out)  # (phi, not self._phi: predict runs in several threads)
 
     def _factor(self, out: Array) -> None:
         zc = self._zc
