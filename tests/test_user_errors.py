@@ -486,6 +486,9 @@ def test_a_softmax_loss_on_multilabel_targets_is_refused():
     one_hot = np.eye(3)[y]  # an indicator matrix too, but one label per row: a softmax's case
     clf = MLPClassifier((8,), loss=CategoricalCrossEntropy(), max_iter=2).fit(X, one_hot)
     assert clf.out_activation_ == "softmax"
+    predicted = clf.predict(X)  # one label per row: the largest output's, never none
+    np.testing.assert_array_equal(predicted.sum(axis=1), 1)
+    np.testing.assert_array_equal(predicted.argmax(axis=1), clf.predict_proba(X).argmax(axis=1))
 
 
 def _labels_then_indicator():

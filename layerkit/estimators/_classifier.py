@@ -268,10 +268,19 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
         """
         log_p = self._log_proba(X)
-        proba = np.exp(log_p, out=log_p)
-        if proba.shape[1] == 2 and not self._multilabel():
-            proba = proba[:, 1]
-        return self._label_binarizer.inverse_transform(proba)
+        return self._labels(np.exp(log_p, out=log_p))
+
+    def _labels(self, out: Any) -> Any:
+        """The labels the outputs (probabilities, or their monotone logits) stand for."""
+        if out.shape[1] == 2 and not self._multilabel():
+            out = out[:, 1]
+        elif self._multilabel() and self.out_activation_ == "softmax":
+            # an indicator matrix with one label per row, trained with a softmax: each
+            # row's label is its largest output (a 0.5 threshold could leave it none)
+            top = np.zeros(out.shape, np.int64)
+            top[np.arange(len(out)), out.argmax(axis=1)] = 1
+            out = top
+        return self._label_binarizer.inverse_transform(out)
 
     def predict_proba(self, X: Any) -> Any:
         """Probability of each class, ordered as ``classes_``.
@@ -345,7 +354,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             return float("nan")
         if out.shape[1] == 1:
             out = out.ravel()
-        pred = self._label_binarizer.inverse_transform(out)
+            pred = self._label_binarizer.inverse_transform(out)
+        else:
+            pred = self._labels(out)
         return float(accuracy_score(y, pred, sample_weight=sample_weight))
 
     def __sklearn_tags__(self) -> Any:
