@@ -115,9 +115,11 @@ def test_an_optimizer_reused_on_another_network_is_refused_on_every_path(make):
     X, Y = rng.normal(size=(32, 4)), np.eye(3)[rng.integers(0, 3, 32)]
     opt = make()
     loss = CategoricalCrossEntropy()
-    Sequential([Dense(8), Dense(3), Softmax()]).build(4).fit(X, Y, loss=loss, optimizer=opt)
-    other = Sequential([Dense(5), Dense(3), Softmax()]).build(4)  # other shapes
-    with pytest.raises(ValueError, match=r"holds state .* it was stepping another network"):
-        other.fit(X, Y, loss=loss, optimizer=opt)
+    Sequential([Dense(9), Dense(3), Softmax()]).build(4).fit(X, Y, loss=loss, optimizer=opt)
+    X5 = np.c_[X, X[:, 0]]
+    for units, data in ((5, X), (8, X5)):  # other shapes; 5-8-3 has 4-9-3's 75 parameters
+        other = Sequential([Dense(units), Dense(3), Softmax()]).build(data.shape[1])
+        with pytest.raises(ValueError, match=r"holds state .* it was stepping another network"):
+            other.fit(data, Y, loss=loss, optimizer=opt)
     opt.reset()
-    other.fit(X, Y, loss=loss, optimizer=opt)
+    other.fit(X5, Y, loss=loss, optimizer=opt)

@@ -42,8 +42,8 @@ def flat_slot(opt: Any, kind: str, params: Any) -> Any:
     entry = cache.get(key)
     slots = opt.state.get(kind)
     flat = params.flat
-    if entry is not None and entry[1] is slots and entry[0].shape == flat.shape:
-        return entry[0]
+    if entry is not None and entry[1] is slots and entry[2] is flat:
+        return entry[0]  # (the same buffer of the same network: a shape could be another's)
     buffer = np.zeros_like(flat)
     views = mirror(params, buffer)
     for name, old in (slots or {}).items():
@@ -53,5 +53,5 @@ def flat_slot(opt: Any, kind: str, params: Any) -> Any:
             raise opt._stale_state(kind, name, np.shape(old), views[name].shape)
         views[name][...] = old
     opt.state[kind] = views
-    cache[key] = (buffer, views)
+    cache[key] = (buffer, views, flat)
     return buffer
