@@ -26,14 +26,12 @@ def checked_inputs(X: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
     if hasattr(X, "tocsr"):
         if X.format not in ("csr", "csc"):
             X = X.tocsr()
-        values = X.data
     else:
-        X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=float)
-        values = X
+        X = _numeric(np.asarray(X), "X")  # (float32 stays float32: the plan needs it)
     n = X.shape[0] if X.ndim else 0
     if n == 0:
         raise ValueError(f"Sequential.fit: X has no rows (shape {X.shape}); nothing to train on")
-    _require_finite(values, "X")
+    _require_finite(X, "X")
     y = np.asarray(y.toarray() if hasattr(y, "toarray") else y)
     if y.dtype.kind in "fc":
         _require_finite(y, "y")
@@ -44,7 +42,7 @@ def checked_inputs(X: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
                 f"Sequential.fit: expected sample_weight of shape ({n},) (one weight per row "
                 f"of X), got shape {sample_weight.shape}"
             )
-        _require_finite(sample_weight, "sample_weight")
+        _require_finite(sample_weight, "sample_weight")  # (float64: asarray above)
         if (sample_weight < 0).any():
             raise ValueError(
                 "Sequential.fit: sample_weight must be non-negative (a weighted mean needs "
@@ -53,14 +51,42 @@ def checked_inputs(X: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
     return X, y, sample_weight
 
 
-def _require_finite(values: Any, name: str) -> None:
-    if values.size and not np.isfinite(values).all():
-        bad = np.argwhere(~np.isfinite(values))[0]
-        where = ", ".join(str(int(i)) for i in bad)
+def _numeric(X: Any, name: str) -> Any:
+    """``X`` as it is when numeric, else converted to float64 (an object array of
+    numbers), or a ValueError saying what it holds."""
+    if X.dtype.kind in "fiub":
+        return X
+    try:
+        return X.astype(np.float64)
+    except (TypeError, ValueError) as err:
         raise ValueError(
-            f"Sequential.fit: {name} contains NaN or infinity (first at [{where}]: "
-            f"{values[tuple(bad)].item()!r}); remove or impute those values before training"
-        )
+            f"Sequential.fit: {name} must hold numbers, got dtype {X.dtype} ({err})"
+        ) from None
+
+
+def _require_finite(A: Any, name: str) -> None:
+    """A ValueError naming the first non-finite entry of ``A`` (dense or sparse) by row
+    and column. One sum decides in the usual case, without a mask the size of ``A``."""
+    values = A.data if hasattr(A, "tocsr") else A
+    if not values.size or values.dtype.kind not in "fc":
+        return
+    with np.errstate(all="ignore"):  # (a sum of finite values may overflow: look closer)
+        if np.isfinite(values.sum()):
+            return
+    if np.isfinite(values).all():
+        return
+    k = np.flatnonzero(~np.isfinite(values.ravel()))[0]
+    if hasattr(A, "tocsr"):  # the k-th stored value: its row and column
+        major = int(np.searchsorted(A.indptr, k, side="right")) - 1
+        minor = int(A.indices[k])
+        index: tuple[int, ...] = (major, minor) if A.format == "csr" else (minor, major)
+    else:
+        index = tuple(int(i) for i in np.unravel_index(k, values.shape))
+    where = ", ".join(str(i) for i in index)
+    raise ValueError(
+        f"Sequential.fit: {name} contains NaN or infinity (first at [{where}]: "
+        f"{values.ravel()[k].item()!r}); remove or impute those values before training"
+    )
 
 
 def warn_if_outputs_unfit(net: Any, loss: Any, stacklevel: int) -> None:

@@ -291,7 +291,8 @@ class Sequential:
         for layer in self.layers:
             if not trusted(layer) and layer.params:
                 for g in layer.grads.values():
-                    g[...] = 0
+                    if getattr(g, "flags", None) is not None and g.flags.writeable:
+                        g[...] = 0  # (a read-only array: a frozen parameter's, left alone)
 
     def _backward_one(self, i: int, delta: Array, shapes: list[tuple[int, ...]]) -> Array:
         layer = self.layers[i]

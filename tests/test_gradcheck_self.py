@@ -199,3 +199,14 @@ def test_a_width_its_parameters_do_not_show_is_recorded_by_build():
 def test_the_built_width_a_network_records_is_used():
     net = Sequential([Dense(3), Sigmoid()]).build(6, random_state=0)
     assert check_layer(net.layers[0]).entries[0].checked == 4 * 6
+
+
+def test_a_build_called_with_keywords_records_the_width_too():
+    class Keyworded(TransposedDense, register=False):
+        def build(self, n_features, rng, dtype):  # its own name for the width
+            return super().build(n_features, rng, dtype)
+
+    layer = Keyworded(2)
+    assert layer.build(n_features=3, rng=np.random.default_rng(0), dtype=np.float64) == 2
+    report = check_layer(layer, checks=["shapes", "gradient"])  # (a local class: no pickle)
+    assert not report.failed and report.entries[0].checked == 4 * 3

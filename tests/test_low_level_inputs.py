@@ -2,6 +2,7 @@
 IndexError), and warn of a loss that is meaningless on the network's outputs."""
 
 import contextlib
+import copy
 import warnings
 
 import numpy as np
@@ -10,6 +11,7 @@ import scipy.sparse as sp
 from sklearn.datasets import load_digits
 
 from layerkit import MLPClassifier, MLPRegressor, Sequential
+from layerkit._fit_inputs import checked_inputs
 from layerkit.layers import Dense, Dropout, Exp, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss, SquaredError
 from layerkit.optim import SGD, Adam
@@ -62,6 +64,26 @@ def test_bad_data_is_named_before_training(kw, pattern):
         _fit(net, **kw)
     for k, p in net.params.items():
         np.testing.assert_array_equal(p, before[k])  # nothing trained
+
+
+def test_non_finite_sparse_values_are_named_by_row_and_column():
+    Xs = _with(np.where(X > 0, X, 0.0), (3, 1), np.nan)
+    for fmt in ("csr", "csc"):
+        with pytest.raises(ValueError, match=r"X contains NaN or infinity \(first at \[3, 1\]"):
+            _fit(X=sp.csr_matrix(Xs).asformat(fmt))
+
+
+def test_x_keeps_its_dtype_and_numbers_in_object_arrays_train():
+    import pandas as pd
+
+    net32 = Sequential([Dense(8), ReLU(), Dense(3), Softmax()]).build(4, dtype=np.float32)
+    frame = pd.DataFrame(X.astype(np.float32))
+    assert checked_inputs(frame, Y, None)[0].dtype == np.float32  # (the plan needs it)
+    runs = [_fit(copy.deepcopy(net32), X=data) for data in (X.astype(np.float32), frame)]
+    assert runs[0] == runs[1]
+    np.testing.assert_array_equal(_fit(X=X.astype(object)), _fit(X=X))
+    with pytest.raises(ValueError, match=r"X must hold numbers, got dtype <U1"):
+        _fit(X=np.full(X.shape, "a"))
 
 
 def test_an_optimizer_argument_changed_after_construction_is_checked():

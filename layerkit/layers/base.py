@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any
 
 import numpy as np
@@ -116,11 +117,15 @@ def _recording_width(build: Any) -> Any:
     is called (``Sequential.build`` or directly), for ``check_layer``'s default input."""
     if getattr(build, "_records_width", False):
         return build
+    names = list(inspect.signature(build).parameters)
+    width_name = names[1] if len(names) > 1 else None  # (after self, however it is named)
 
     @functools.wraps(build)
-    def recorded(self: Layer, n_in: int, *args: Any, **kwargs: Any) -> Any:
-        n_out = build(self, n_in, *args, **kwargs)
-        self.__dict__["_n_in"] = int(n_in)
+    def recorded(self: Layer, *args: Any, **kwargs: Any) -> Any:
+        n_out = build(self, *args, **kwargs)
+        n_in = args[0] if args else kwargs.get(width_name) if width_name else None
+        if isinstance(n_in, (int, np.integer)):
+            self.__dict__["_n_in"] = int(n_in)
         return n_out
 
     recorded._records_width = True  # type: ignore[attr-defined]

@@ -282,3 +282,19 @@ def test_parameters_made_in_another_dtype_are_refused_at_build():
     ):
         net.build(4, dtype=np.float32)
     Sequential([Dense(3), Float64Scale()]).build(4)  # float64: as asked
+
+
+def test_a_frozen_parameter_with_a_read_only_gradient_trains():
+    class Frozen(_Scale, register=False):
+        def build(self, n_in, rng, dtype):
+            super().build(n_in, rng, dtype)
+            self.grads["s"].flags.writeable = False  # always zero: s never moves
+            return n_in
+
+        def backward(self, delta):
+            return delta * self.params["s"]
+
+    clf = MLPClassifier(layers=[Dense(6), ReLU(), Frozen()], solver="sgd", max_iter=3)
+    with pytest.warns(Warning):  # (ConvergenceWarning: 3 iterations)
+        clf.fit(X, y)
+    np.testing.assert_array_equal(clf.network_.params["2.s"], np.ones(6))
