@@ -536,10 +536,17 @@ class Sequential:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.pop("_flat", None)  # copies do not share views; flatten() again if needed
+        if state.pop("_flat", None) is not None:  # copies do not share views:
+            state["_was_flat"] = True  # flattened again when restored
         state.pop("_workspace", None)
         state.pop("_input_shapes", None)
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        was_flat = state.pop("_was_flat", False)
+        self.__dict__.update(state)
+        if was_flat:  # as build left it: arrays taken from the copy stay live
+            self.flatten()
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)

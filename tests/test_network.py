@@ -1,5 +1,7 @@
 """Sequential: building, flat params/grads views, dtypes, training loop and memory."""
 
+import copy
+import pickle
 import tracemalloc
 
 import numpy as np
@@ -200,6 +202,17 @@ def test_the_layers_may_be_given_as_arguments_as_in_pytorch():
 def test_parameter_arrays_taken_after_build_stay_live_through_fit():
     net = Sequential([Dense(5), ReLU(), Dense(3), Softmax()]).build(4, random_state=0)
     W = net.layers[0].params["W"]  # a handle, as a user keeps one to watch training
+    before = W.copy()
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(64, 4)), np.eye(3)[rng.integers(0, 3, 64)]
+    net.fit(X, Y, loss=CategoricalCrossEntropy(), optimizer=SGD(0.5), random_state=0)
+    assert W is net.layers[0].params["W"] and not np.array_equal(W, before)
+
+
+@pytest.mark.parametrize("copier", [copy.deepcopy, lambda n: pickle.loads(pickle.dumps(n))])
+def test_a_copy_is_flat_as_the_original_so_its_arrays_stay_live(copier):
+    net = copier(Sequential([Dense(5), ReLU(), Dense(3), Softmax()]).build(4, random_state=0))
+    W = net.layers[0].params["W"]
     before = W.copy()
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(64, 4)), np.eye(3)[rng.integers(0, 3, 64)]
