@@ -99,11 +99,13 @@ def warn_if_outputs_unfit(net: Any, loss: Any, stacklevel: int) -> None:
     last = net.layers[-1]
     if isinstance(last, _MEANINGFUL_OUTPUTS.get(link, (link,))):
         return
+    what = "positive rates" if link is Exp else "probabilities"
+    why = "" if link is Exp else " (a cross-entropy of logits even goes negative)"
     warnings.warn(
-        f"{loss!r} is computed on the outputs of {link.__name__}, but the network ends in "
-        f"{last!r}, whose outputs it is meaningless on (a cross-entropy of logits goes "
-        f"negative); end the network in {link.__name__}(): layerkit then computes the "
-        "loss and its error from the logits, stably, as PyTorch's CrossEntropyLoss does",
+        f"{loss!r} is computed on {what}, the outputs of {link.__name__}, but the network "
+        f"ends in {last!r}, whose outputs it is not meant for{why}; end the network in "
+        f"{link.__name__}(): layerkit then computes the loss and its error from the "
+        "logits, stably (as PyTorch's CrossEntropyLoss takes logits)",
         UserWarning,
         stacklevel=stacklevel,
     )

@@ -251,7 +251,7 @@ class Sequential:
         from ._checks import require_count
         from ._plan import predict_planned
 
-        require_count(batch_size, "batch_size")
+        require_count(batch_size, "predict's batch_size")
         X = self._as_input(X)
 
         planned = predict_planned(self, X, logits=logits, chunk=batch_size)

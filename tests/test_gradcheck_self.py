@@ -210,3 +210,15 @@ def test_a_build_called_with_keywords_records_the_width_too():
     assert layer.build(n_features=3, rng=np.random.default_rng(0), dtype=np.float64) == 2
     report = check_layer(layer, checks=["shapes", "gradient"])  # (a local class: no pickle)
     assert not report.failed and report.entries[0].checked == 4 * 3
+
+
+def test_an_optimizer_without_a_learning_rate_passes_the_schedule_check():
+    from layerkit.gradcheck import check_optimizer
+    from layerkit.optim import Optimizer
+
+    class SignOfGradient(Optimizer, register=False):  # a fixed step: no rate to schedule
+        def step(self, params, grads):
+            for name, w in params.items():
+                w -= 0.01 * np.sign(grads[name])
+
+    assert not check_optimizer(SignOfGradient(), checks=["schedule"]).failed

@@ -144,7 +144,7 @@ def test_prediction_on_no_rows_gives_an_empty_result():
         for dtype in (np.float32, np.float64):
             assert net.predict(np.ones((0, 4), dtype)).shape == (0, 3)
             assert net.predict(np.ones((0, 4), dtype), logits=True).shape == (0, 3)
-    with pytest.raises(ValueError, match=r"batch_size to be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"predict's batch_size to be an integer >= 1, got 0"):
         _net().predict(X, batch_size=0)
 
 

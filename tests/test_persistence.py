@@ -501,10 +501,12 @@ def test_a_file_from_before_a_name_became_built_in_says_so(tmp_path, version, wa
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         loaded = layerkit.load(path)
-    ours = [w for w in caught if "became layerkit's own layers" in str(w.message)]
+    ours = [w for w in caught if "built-in layer names" in str(w.message)]
     assert len(ours) == warned
     if warned:
-        assert "written by layerkit 0.1.0, before GELU became" in str(ours[0].message)
+        assert "by layerkit 0.1.0, before layerkit 0.2.0 made GELU built-in" in str(
+            ours[0].message
+        )
         assert ours[0].filename == __file__
     assert type(loaded.layers[1]) is GELU
 

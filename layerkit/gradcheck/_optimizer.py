@@ -34,7 +34,9 @@ def check_optimizer(
     - ``schedule``: the step honours ``current_learning_rate`` (what the estimators'
       schedules, ``'invscaling'`` and ``'adaptive'``, set): setting it to half the rate
       changes the step, both from a fresh state and after a few steps, and makes the
-      first step shorter.
+      first step shorter. An optimizer without ``learning_rate`` passes; one whose rate
+      is deliberately only a starting step (as Rprop's) should leave it out of
+      ``checks``.
     - ``deterministic``: two copies given the same gradients make the same steps.
     - ``state_round_trip``: an optimizer rebuilt from its config, given a copy of the
       state, continues exactly as the original (what ``layerkit.load`` relies on).
@@ -147,6 +149,8 @@ def check_optimizer(
         )
 
     def check_schedule() -> None:
+        if not hasattr(optimizer, "learning_rate"):
+            return  # no global rate (AdaDelta, say): nothing a schedule could set
         # a fixed gradient, not one of the current point (a step may land on w*)
         draw = np.random.default_rng(random_state + 1)
         g = {k: draw.normal(size=v.shape) for k, v in start.items()}

@@ -119,8 +119,8 @@ def _warn_of_names_since_taken(manifest: m.Manifest) -> None:
     if names:
         warnings.warn(
             f"the model file was written by layerkit {manifest.layerkit_version}, before "
-            f"{', '.join(names)} became layerkit's own layers (in 0.2.0), so those names in "
-            "it were your own classes; they are loaded as layerkit's built-in "
+            f"layerkit 0.2.0 made {', '.join(names)} built-in layer names, so the file may "
+            "mean classes of your own by them; it is loaded with layerkit's built-in "
             f"{', '.join(names)}, whose arithmetic may differ from yours: compare the "
             "predictions with the original model's before relying on them",
             UserWarning,
