@@ -3,7 +3,7 @@
 Follows scikit-learn's Display convention: ``from_estimator`` builds and plots,
 ``plot`` draws on given (or new) axes, and the display keeps what it drew in
 ``ax_``, ``figure_``, ``line_`` and, with a validation score, ``score_ax_`` and
-``score_line_``. matplotlib is an optional extra (``pip install "layerkit[plot]"``).
+``score_line_``. matplotlib is an optional extra (``pip install -e ".[plot]"`` in a clone).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def _pyplot(caller: str) -> Any:
     except ImportError as exc:
         raise ImportError(
             f"{caller} needs matplotlib, which is not installed; install it with "
-            '`pip install matplotlib` or `pip install "layerkit[plot]"`'
+            '`pip install matplotlib` (or, in a clone of layerkit, `pip install -e ".[plot]"`)'
         ) from exc
     return plt
 

@@ -127,6 +127,9 @@ def test_coefs_are_the_live_network_arrays():
             r"'loss' parameter must be one of 'log_loss' or a layerkit Loss; got 'hinge'",
         ),
         ({"class_weight": "balance"}, r"Did you mean 'balanced'\?"),
+        ({"activation": "Gelu"}, r"Did you mean 'gelu'\?"),  # (not 'elu', the closest)
+        ({"activation": "swish"}, r"Did you mean 'silu'\?"),  # another library's name
+        ({"activation": "sigmoid"}, r"Did you mean 'logistic'\?"),
     ],
 )
 def test_bad_hyperparameters_are_refused_in_fit_with_a_suggestion(params, pattern):

@@ -530,3 +530,16 @@ def test_optimizer_state_not_keyed_by_parameter_name_is_refused_at_save(tmp_path
     with pytest.raises(ValueError, match=r"state\['square'\] is keyed by 0, which names no param"):
         layerkit.save(est, path)
     assert not path.exists()
+
+
+def test_saving_a_pipeline_or_into_a_file_object_says_what_to_do(tmp_path):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _iris()
+    pipe = make_pipeline(StandardScaler(), MLPClassifier((3,), max_iter=2)).fit(X, y)
+    with pytest.raises(TypeError, match=r"got sklearn.pipeline.Pipeline; save the layerkit "):
+        layerkit.save(pipe, tmp_path / "p.lkm")
+    with pytest.raises(TypeError, match=r"expected a file path .* got BytesIO"):
+        layerkit.save(pipe[-1], io.BytesIO())
+    layerkit.save(pipe[-1], tmp_path / "p.lkm")

@@ -129,7 +129,30 @@ def check_params(owner: str, params: dict[str, Any], rules: dict[str, Rule]) -> 
             )
         allowed = getattr(rule, "allowed", ())
         if isinstance(value, str) and allowed:
-            close = difflib.get_close_matches(value, allowed, n=1, cutoff=0.5)
+            close = _suggestion(value, allowed)
             if close:
-                message += f" Did you mean {close[0]!r}?"
+                message += f" Did you mean {close!r}?"
         raise InvalidParameterError(message)
+
+
+#: Other names for allowed values (other libraries' spellings).
+_ALIASES = {
+    "swish": "silu",
+    "sigmoid": "logistic",
+    "linear": "identity",
+    "leakyrelu": "leaky_relu",
+    "squared": "squared_error",
+    "mse": "squared_error",
+}
+
+
+def _suggestion(value: str, allowed: Any) -> str | None:
+    """The allowed value meant: the same but for case, another library's name for it,
+    or the closest spelling."""
+    folded = {str(a).lower(): a for a in allowed}
+    key = value.lower().replace("-", "_")
+    for guess in (key, _ALIASES.get(key.replace("_", ""), ""), _ALIASES.get(key, "")):
+        if guess in folded:
+            return str(folded[guess])
+    close = difflib.get_close_matches(value, [str(a) for a in allowed], n=1, cutoff=0.5)
+    return close[0] if close else None

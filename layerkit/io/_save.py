@@ -60,6 +60,12 @@ def save(obj: Any, path: str | os.PathLike[str]) -> Path:
     >>> bool(np.array_equal(again.forward(np.ones((1, 2))), net.forward(np.ones((1, 2)))))
     True
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"layerkit.save expected a file path (a str or pathlib.Path), got "
+            f"{type(path).__name__}: the file is written to a temporary name and moved into "
+            "place, which needs a path, not a file object"
+        )
     manifest, arrays = _describe(obj)
     members = {}
     specs = []
@@ -117,9 +123,15 @@ def _describe(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         arrays.update(network_arrays(obj))
         return manifest, arrays
     if not isinstance(obj, BaseMLP) or type(obj).__name__ not in ("MLPClassifier", "MLPRegressor"):
+        hint = ""
+        if hasattr(obj, "steps") or hasattr(obj, "best_estimator_"):
+            hint = (
+                "; save the layerkit estimator inside it (pipe[-1], search.best_estimator_), "
+                "or pickle or joblib.dump the whole object"
+            )
         raise TypeError(
             "layerkit.save expected a layerkit MLPClassifier, MLPRegressor or Sequential, "
-            f"got {type(obj).__module__}.{type(obj).__qualname__}"
+            f"got {type(obj).__module__}.{type(obj).__qualname__}{hint}"
         )
     manifest["hyperparameters"] = hyperparameters(obj)
     net = obj.__dict__.get("network_")
