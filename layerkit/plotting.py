@@ -117,6 +117,9 @@ class LossCurveDisplay:
         epochs = range(1, len(self.loss_curve) + 1)
         (self.line_,) = ax.plot(epochs, self.loss_curve, color="tab:blue", label="training loss")
         ax.set_xlabel("epoch")
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs: no 2.5
         ax.set_ylabel("training loss")
         title = name or self.estimator_name
         if title:

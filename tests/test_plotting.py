@@ -83,5 +83,11 @@ def test_unfitted_or_foreign_estimators_get_a_clear_error():
 def test_missing_matplotlib_is_named_with_the_fix(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
-    with pytest.raises(ImportError, match=r"needs matplotlib.*layerkit\[plot\]"):
+    with pytest.raises(ImportError, match=r"needs matplotlib.*pip install -e \"\.\[plot\]\""):
         LossCurveDisplay(loss_curve=[1.0, 0.5]).plot()
+
+
+def test_a_short_run_has_whole_epoch_ticks():
+    display = LossCurveDisplay(loss_curve=[1.0, 0.7, 0.6, 0.55]).plot()
+    ticks = [t for t in display.ax_.get_xticks() if 1 <= t <= 4]
+    assert ticks and all(float(t).is_integer() for t in ticks)
