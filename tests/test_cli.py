@@ -1,6 +1,7 @@
 """The layerkit command on real files: demo, train, predict, inspect, and their errors."""
 
 import csv
+import io
 import json
 import subprocess
 import sys
@@ -326,7 +327,9 @@ epochs = 3
             "training.epochs: unknown field",
             "layers.0.units: Input should be greater than or equal to 1 (got -3)",
             "layers.1.type: unknown layer 'ReLu'; known: ",
+            ". Did you mean 'ReLU'?",  # (a newcomer's typo: case-insensitive match)
             "loss.type: unknown loss 'SquaredErr'",
+            ". Did you mean 'SquaredError'?",
             "optimizer.learning_rate: Input should be greater than 0",
         ],
     ),
@@ -363,7 +366,11 @@ learning_rate = -1
     ),
     "a regression on text": (
         'task = "regression"\n[data]\npath = "iris.csv"\ntarget = "species"',
-        ["target column 'species' (regression) must hold numbers, but row 1 holds 'setosa'"],
+        [
+            "target column 'species' (regression) must hold numbers, but row 1 holds 'setosa'",
+            "if its 3 text value(s) ('setosa', 'versicolor', 'virginica') are class labels, "
+            'set task = "classification"',
+        ],
     ),
     "a missing column": (
         'task = "regression"\n[data]\npath = "iris.csv"\ntarget = "petal_width"\n'
@@ -889,3 +896,265 @@ def test_an_os_error_without_a_file_name_reads_cleanly(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_run", failing)
     status, _, err = run(capsys, "inspect", "m.lkm")
     assert status == 1 and err == "layerkit inspect: error: No space left on device\n"
+
+
+# ------------------------------------------- problems found by a newcomer trial (2)
+def _numeric_iris(tmp_path, name="iris_n.csv"):
+    """Iris with its classes as the numbers 0, 1, 2, written as csv writes floats."""
+    X, y = load_iris(return_X_y=True)
+    return write_csv(
+        tmp_path / name, [*IRIS_COLUMNS, "target"], [[*x, t] for x, t in zip(X, y, strict=True)]
+    )
+
+
+def test_kept_csv_numbers_stay_numbers_in_a_parquet_output(tmp_path, capsys):
+    """`--keep target` to Parquet wrote the CSV's text ('0', '5.1'): no prediction equalled
+    its target. A typed output keeps numbers as numbers when nothing written is lost."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    data = _numeric_iris(tmp_path)
+    (tmp_path / "e.json").write_text(
+        json.dumps(
+            {
+                "task": "classification",
+                "data": {"path": data.name, "target": "target"},
+                "output": {"dir": "run", "plot": None},
+            }
+        )
+    )
+    assert run(capsys, "train", tmp_path / "e.json", "-q")[0] == 0
+    argv = ["predict", tmp_path / "run" / "model.lkm", data, "-o", tmp_path / "p.parquet"]
+    status, _, err = run(capsys, *argv, "--keep", "target", "sepal_length")
+    assert status == 0, err
+    out = pq.read_table(tmp_path / "p.parquet").to_pydict()
+    assert out["target"][:2] == [0, 0] and out["sepal_length"][:2] == [5.1, 4.9]
+    accuracy = np.mean(np.array(out["prediction"]) == np.array(out["target"]))
+    assert accuracy > 0.9
+
+
+def test_which_kept_csv_columns_become_numbers_in_parquet(trained, tmp_path, capsys):
+    pq = pytest.importorskip("pyarrow.parquet")
+    out_dir, _ = trained
+    kept = {
+        "whole": (["0", "-3"], [0, -3]),  # int64
+        "mixed": (["17.99", "2"], [17.99, 2.0]),  # float64: 2 is exactly 2.0
+        "missing": (["4", ""], [4, None]),  # an empty cell is a null
+        "zero_padded": (["007", "1"], ["007", "1"]),  # the rest: text, as written
+        "exponent": (["1e3", "5"], ["1e3", "5"]),
+        "trailing_zero": (["2.50", "1.5"], ["2.50", "1.5"]),
+        "spaced": ([" 5", "6"], [" 5", "6"]),
+        "na": (["NA", "1"], ["NA", "1"]),
+        "huge": (["12345678901234567891", "1"], ["12345678901234567891", "1"]),
+        "text": (["a", "b"], ["a", "b"]),
+    }
+    header = [*kept, *IRIS_COLUMNS]
+    rows = [[kept[k][0][i] for k in kept] + [5.1, 3.5, 1.4, 0.2] for i in range(2)]
+    data = write_csv(tmp_path / "k.csv", header, rows)
+    for out_name in ("p.parquet", "p.csv"):
+        status, _, err = run(
+            capsys, "predict", out_dir / "model.lkm", data, "-o", tmp_path / out_name,
+            "--keep", *kept,
+        )  # fmt: skip
+        assert status == 0, err
+    got = pq.read_table(tmp_path / "p.parquet").to_pydict()
+    assert {k: got[k] for k in kept} == {k: v[1] for k, v in kept.items()}
+    with open(tmp_path / "p.csv", newline="") as handle:  # CSV: as written, always
+        rows_out = list(csv.DictReader(handle))
+    assert {k: [r[k] for r in rows_out] for k in kept} == {k: v[0] for k, v in kept.items()}
+
+
+def _with_index(tmp_path, name="indexed.csv"):
+    """Iris as pandas writes it without index=False: a first column with no name."""
+    data = load_iris()
+    rows = [
+        [i, *x, data.target_names[t]]
+        for i, (x, t) in enumerate(zip(data.data, data.target, strict=True))
+    ]
+    return write_csv(tmp_path / name, ["", *IRIS_COLUMNS, "species"], rows)
+
+
+def test_train_refuses_a_pandas_index_as_a_feature(tmp_path, capsys):
+    """A pandas `to_csv` index (empty header) became feature '' silently."""
+    _with_index(tmp_path)
+    experiment = {"task": "classification", "data": {"path": "indexed.csv", "target": "species"}}
+    (tmp_path / "e.json").write_text(json.dumps(experiment))
+    status, out, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 1, out
+    assert "indexed.csv: column 1 has no name (a pandas index written without index=False?)" in err
+    assert "drop it from the file (pandas: index=False), name it, or list the features" in err
+    assert "training" not in out and not (tmp_path / "layerkit-output").exists()
+    # listing the features leaves the unnamed column out: fine
+    experiment["data"]["features"] = IRIS_COLUMNS
+    experiment["training"] = {"max_iter": 20}
+    (tmp_path / "e.json").write_text(json.dumps(experiment))
+    status, out, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 0, err
+    assert "120 rows x 4 features" in out
+
+
+@pytest.mark.parametrize("kind", ["unnamed", "Unnamed: 0", "parquet"])
+def test_predict_refuses_a_pandas_index_for_a_model_without_names(kind, tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), np.arange(40) % 2
+    model = layerkit.MLPClassifier((4,), max_iter=2)
+    with pytest.warns(ConvergenceWarning):
+        model.fit(X, y)
+    layerkit.save(model, tmp_path / "m.lkm")
+    frame = pd.DataFrame(X, columns=["a", "b", "c"], index=rng.permutation(40))  # (shuffled)
+    if kind == "parquet":
+        pytest.importorskip("pyarrow")
+        data = tmp_path / "d.parquet"
+        frame.to_parquet(data)  # the index: a column __index_level_0__
+        expected = "column 4, '__index_level_0__', is the name pandas gives its index column"
+    elif kind == "unnamed":
+        data = tmp_path / "d.csv"
+        frame.to_csv(data)
+        expected = "column 1 has no name (a pandas index written without index=False?)"
+    else:
+        data = tmp_path / "d.csv"
+        text = io.StringIO(frame.to_csv())
+        pd.read_csv(text).to_csv(data, index=False)  # the round trip: 'Unnamed: 0'
+        expected = "column 1, 'Unnamed: 0', is the name pandas gives its index column"
+    status, _, err = run(capsys, "predict", tmp_path / "m.lkm", data, "-o", tmp_path / "p.csv")
+    assert status == 1 and expected in err, err
+    assert "drop it from the file (pandas: index=False)" in err
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_two_unnamed_columns_are_named_as_such(tmp_path, capsys):
+    write_csv(tmp_path / "d.csv", ["", "", "a", "y"], [[0, 0, 1.0, "p"], [1, 1, 2.0, "q"]])
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "classification", "data": {"path": "d.csv", "target": "y"}})
+    )
+    status, _, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 1 and "columns 1, 2 have no name (a pandas index" in err, err
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_too_many_columns_for_a_model_without_names_says_what_to_drop(tmp_path, capsys):
+    """The label column left in the data: '3 feature columns ..., the data has 4'."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), np.arange(40) % 2
+    layerkit.save(layerkit.MLPClassifier((4,), max_iter=2).fit(X, y), tmp_path / "m.lkm")
+    data = write_csv(
+        tmp_path / "d.csv", ["a", "b", "c", "label"], [[*x, t] for x, t in zip(X, y, strict=True)]
+    )
+    status, _, err = run(
+        capsys, "predict", tmp_path / "m.lkm", data, "-o", tmp_path / "p.csv", "--keep", "label"
+    )
+    assert status == 1
+    assert "the model takes 3 feature columns" in err and "the data has 4 columns" in err
+    assert "drop the 1 column(s) that are not inputs (the target, an ID) from the file" in err
+    assert "--keep copies a column to the output without taking it out of the inputs" in err
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (  # a European CSV: semicolons, decimal commas
+            "sepal_length;petal_width;species\n5,1;0,2;setosa\n7,0;1,4;versicolor\n",
+            "the header row reads as one column, 'sepal_length;petal_width;species': is the "
+            "file separated by ';', not commas? layerkit reads comma-separated files only (it "
+            "has no option for another separator): convert it first, e.g. with pandas: "
+            "pd.read_csv(path, sep=';', decimal=',').to_csv(new_path, index=False)",
+        ),
+        (
+            "sepal_length\tpetal_width\tspecies\n5.1\t0.2\tsetosa\n",
+            "is the file separated by tabs, not commas? layerkit reads comma-separated files "
+            "only (it has no option for another separator): convert it first, e.g. with "
+            "pandas: pd.read_csv(path, sep='\\t').to_csv(new_path, index=False)",
+        ),
+        (
+            "id,sepal_length;petal_width\n1,5.1;0.2\n2,5,1;0,2\n",
+            "line 3: expected 2 values (one per column), got 4; is the file separated by ';'",
+        ),
+    ],
+)
+def test_another_separator_than_commas_is_named(text, expected, tmp_path, capsys):
+    (tmp_path / "d.csv").write_text(text)
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "classification", "data": {"path": "d.csv", "target": "species"}})
+    )
+    status, _, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 1 and expected in err, err
+
+
+def test_an_unknown_layer_name_gets_a_suggestion_only_when_one_is_close(
+    tmp_path, iris_csv, capsys
+):
+    layers = [{"type": "dense", "units": 4}, {"type": "Dropot"}, {"type": "Wobble"}]
+    status, _, err = run(capsys, "train", _iris_experiment(tmp_path, layers=layers))
+    assert status == 1
+    lines = err.splitlines()
+    assert lines[1].startswith("  - layers.0.type: unknown layer 'dense'; known: ")
+    # (the known names end with any registered in this process: the tests' own too)
+    assert lines[1].endswith(". Did you mean 'Dense'?")
+    assert lines[2].endswith(". Did you mean 'Dropout'?")
+    assert "unknown layer 'Wobble'; known: " in lines[3] and "Did you mean" not in lines[3]
+
+
+def test_a_validator_message_shows_the_value_once(tmp_path, iris_csv, capsys):
+    """'must end in .png, .svg or .pdf, got 'c.jpg' (got 'c.jpg')'."""
+    output = {"plot": "c.jpg", "model": "sub/m.lkm", "metrics": "m.lkm"}
+    status, _, err = run(capsys, "train", _iris_experiment(tmp_path, output=output))
+    assert status == 1
+    assert "  - output.plot: must end in .png, .svg or .pdf, got 'c.jpg'\n" in err
+    assert "  - output.model: must be a file name inside output.dir, got 'sub/m.lkm'\n" in err
+    assert err.count("'c.jpg'") == 1 and err.count("'sub/m.lkm'") == 1
+    output = {"model": "m.lkm", "metrics": "m.lkm"}
+    status, _, err = run(capsys, "train", _iris_experiment(tmp_path, output=output))
+    assert err.endswith(
+        "  - output: model, metrics and plot must be different files, got "
+        "['m.lkm', 'm.lkm', 'loss_curve.png']\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "order, kept",
+    [
+        ("--keep species MODEL DATA -o OUT", ["species"]),  # --keep took MODEL and DATA
+        ("MODEL --keep species DATA -o OUT", ["species"]),  # ... DATA
+        ("--keep species MODEL -o OUT DATA", ["species"]),  # ... MODEL; DATA given later
+        ("-o OUT --keep species petal_width MODEL DATA --proba", ["species", "petal_width"]),
+        ("--keep petal_width -o OUT --keep species MODEL DATA", ["species"]),  # the last one
+        ("MODEL DATA -o OUT --keep species", ["species"]),  # (as documented)
+    ],
+)
+def test_keep_before_the_model_and_the_data_works(
+    order, kept, trained, iris_csv, tmp_path, capsys
+):
+    out_dir, _ = trained
+    paths = {"MODEL": out_dir / "model.lkm", "DATA": iris_csv, "OUT": tmp_path / "p.csv"}
+    status, out, err = run(capsys, "predict", *[paths.get(a, a) for a in order.split()])
+    assert status == 0, err
+    assert "wrote 150 predictions" in out
+    with open(tmp_path / "p.csv", newline="") as handle:
+        row = next(csv.DictReader(handle))
+    assert list(row)[: len(kept) + 1] == [*kept, "prediction"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (  # --keep took the files, but the model's name is wrong: say what happened
+            ["predict", "--keep", "id", "nowhere.lkm", "d.csv", "-o", "p.csv"],
+            "the following arguments are required: model, data (--keep took 'nowhere.lkm', "
+            "'d.csv' as column names: it takes every value up to the next option, so put it "
+            "after the model and the data)",
+        ),
+        (  # the data forgotten: no hint about --keep
+            ["predict", "m.lkm", "-o", "p.csv", "--keep", "id"],
+            "the following arguments are required: data\n",
+        ),
+        (["predict"], "the following arguments are required: model, data, -o/--output\n"),
+    ],
+)
+def test_missing_predict_arguments_exit_2_with_a_hint(
+    argv, message, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in err, err
+    assert err.startswith("usage: layerkit predict [-h] model data -o OUTPUT")

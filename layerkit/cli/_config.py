@@ -7,7 +7,9 @@ and optimizer against the constructor rules of its registered class.
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -212,8 +214,12 @@ def _build(kind: str, spec: ObjectSpec, where: str, problems: list[str]) -> Any:
     try:
         cls = lookup(kind, spec.type)
     except RegistryError:
-        known = ", ".join(sorted(registered(kind)))
-        problems.append(f"{where}.type: unknown {kind} {spec.type!r}; known: {known}")
+        names = sorted(registered(kind))
+        guess = _close_name(spec.type, names)
+        did_you_mean = f". Did you mean {guess!r}?" if guess else ""
+        problems.append(
+            f"{where}.type: unknown {kind} {spec.type!r}; known: {', '.join(names)}{did_you_mean}"
+        )
         return None
     arguments = dict(spec.model_extra or {})
     try:
@@ -227,6 +233,19 @@ def _build(kind: str, spec: ObjectSpec, where: str, problems: list[str]) -> Any:
         problems.append(f"{where}: {err}")
         return None
 
+
+def _close_name(name: str, names: list[str]) -> str | None:
+    """The registered name that ``name`` most likely misspells: the same letters in
+    another case, else the closest match (difflib), ignoring case; or None."""
+    by_lower = {n.lower(): n for n in names}
+    if name.lower() in by_lower:
+        return by_lower[name.lower()]
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[close[0]] if close else None
+
+
+#: A message that says what it got (the file's own validators' do): no "(got ...)" added.
+_SAYS_GOT = re.compile(r"\bgot\b")
 
 #: Parts of a pydantic error location that name a union member, not a field.
 _UNION_MEMBERS = ("constrained-", "literal[", "function-", "int", "str", "ObjectSpec")
@@ -244,7 +263,8 @@ def _problems(err: pydantic.ValidationError, prefix: str = "") -> list[str]:
             text = "unknown field (a typo?)"
         else:
             message = error["msg"].removeprefix("Value error, ")
-            text = f"{message} (got {error['input']!r})"
+            # (the file's own validators say what they got)
+            text = message if _SAYS_GOT.search(message) else f"{message} (got {error['input']!r})"
         by_field.setdefault(field, []).append(text)
     return [f"{field}: {'; or '.join(texts)}" for field, texts in by_field.items()]
 

@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from ._errors import CLIError
+from ._tables import index_column
 
 
 def examples(
@@ -20,6 +21,13 @@ def examples(
         raise CLIError(f"{path}: no target column {data.target!r}; the columns are {columns}")
     if data.features is None:
         features = [name for name in columns if name != data.target]
+        index = index_column(columns, skip=data.target)
+        if index:
+            raise CLIError(
+                f"{path}: {index}: it would be a feature, its row numbers trained on as "
+                "data; drop it from the file (pandas: index=False), name it, or list the "
+                "features explicitly (data.features)"
+            )
     else:
         features = list(data.features)
     missing = [name for name in features if name not in table]
@@ -39,14 +47,15 @@ def examples(
     return X, y, features
 
 
-def check_numbers(column: np.ndarray, what: str) -> None:
-    """Refuse text, missing values and infinities, naming the first row (1 = first data row)."""
+def check_numbers(column: np.ndarray, what: str, hint: str = "") -> None:
+    """Refuse text, missing values and infinities, naming the first row (1 = first data
+    row); ``hint`` ends the message about text."""
     if column.dtype == object:
         bad = next(i for i, v in enumerate(column) if v is None or not _is_number(v))
         value = "a missing value" if column[bad] is None else repr(column[bad])
         raise CLIError(
             f"{what} must hold numbers, but row {bad + 1} holds {value}; encode categories "
-            "as numbers, and fill or drop missing values, first"
+            f"as numbers, and fill or drop missing values, first{hint}"
         )
     bad_rows = np.flatnonzero(~np.isfinite(column))
     if bad_rows.size:
@@ -67,6 +76,16 @@ def _is_number(value: Any) -> bool:
 
 
 def _target(y: np.ndarray, task: str, what: str) -> np.ndarray:
+    if task == "regression" and y.dtype == object:
+        labels = {v for v in y if v is not None and not _is_number(v)}
+        if labels and len(labels) <= len(y) / 2:  # several rows per text value: labels?
+            shown = ", ".join(map(repr, sorted(labels)[:3])) + (", ..." if len(labels) > 3 else "")
+            check_numbers(
+                y,
+                f"{what} (regression)",
+                hint=f"; or, if its {len(labels)} text value(s) ({shown}) are class labels, "
+                'set task = "classification"',
+            )
     if task == "regression" or y.dtype != object:
         check_numbers(y, what + (" (regression)" if task == "regression" else ""))
         if task == "regression":

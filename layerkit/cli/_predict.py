@@ -14,9 +14,10 @@ from ..network import Sequential
 from ._errors import CLIError
 from ._examples import check_numbers
 from ._loading import load_model
-from ._tables import check_output, read_table_and_text, write_table
+from ._tables import check_output, index_column, read_table_and_text, typed_text, write_table
 
 _FORMATS = (".csv", ".txt", ".parquet", ".pq")
+_PARQUET = (".parquet", ".pq")
 
 
 def predict(
@@ -42,6 +43,10 @@ def predict(
             f"{data_path}: no column(s) {missing} to keep; the columns are {_names(table)}"
         )
     out = {name: as_written[name] for name in keep}  # copied exactly as written
+    if out_path.suffix.lower() in _PARQUET and data_path.suffix.lower() not in _PARQUET:
+        # a typed output: a CSV column of numbers as numbers, when that loses nothing
+        # of what was written (007 stays text)
+        out = {name: typed_text(values) for name, values in out.items()}
     with warnings.catch_warnings():
         # the columns were picked by name above; the array just carries no names
         warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
@@ -85,10 +90,27 @@ def _features(model: Any, table: dict[str, np.ndarray], path: Path) -> np.ndarra
     else:
         names = list(table)
         expected = model.n_in_ if isinstance(model, Sequential) else model.n_features_in_
+        index = index_column(names)
+        if index:
+            raise CLIError(
+                f"{path}: {index}: the model has no column names, so it would take it as "
+                "an input, its row numbers as data; drop it from the file (pandas: "
+                "index=False)"
+            )
         if len(names) != expected:
+            if len(names) > expected:
+                hint = (
+                    f"; drop the {len(names) - expected} column(s) that are not inputs (the "
+                    "target, an ID) from the file: a model without column names takes every "
+                    "column as an input, in file order, and --keep copies a column to the "
+                    "output without taking it out of the inputs (a model trained by "
+                    "`layerkit train`, or on a pandas DataFrame, picks its columns by name)"
+                )
+            else:
+                hint = "; the model's inputs are its training data's columns, in that order"
             raise CLIError(
                 f"{path}: the model takes {expected} feature columns (it has no column names "
-                f"to pick them by), the data has {len(names)} columns"
+                f"to pick them by), the data has {len(names)} columns{hint}"
             )
     for name in names:
         check_numbers(table[name], f"{path}: feature column {name!r}")

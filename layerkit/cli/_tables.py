@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -53,14 +54,25 @@ def _read_csv(
     if not rows or not any(rows[0][1]):
         raise CLIError(f"{path}: empty file; expected a header row of column names")
     header, body = rows[0][1], [row for row in rows[1:] if row[1]]  # (blank lines skipped)
+    separator = _other_separator(header)
+    if separator and len(header) == 1:
+        shown = header[0] if len(header[0]) <= 60 else header[0][:57] + "..."
+        raise CLIError(f"{path}: the header row reads as one column, {shown!r}: {separator}")
     if len(set(header)) != len(header):
         twice = sorted({name for name in header if header.count(name) > 1})
+        if twice == [""]:
+            unnamed = [str(j + 1) for j, name in enumerate(header) if not name]
+            raise CLIError(
+                f"{path}: columns {', '.join(unnamed)} have no name (a pandas index written "
+                "without index=False?); column names must be unique: drop or name them"
+            )
         raise CLIError(f"{path}: column names must be unique; repeated: {twice}")
     for line, row in body:
         if len(row) != len(header):
+            hint = f"; {separator}" if separator else ""
             raise CLIError(
                 f"{path}, line {line}: expected {len(header)} values (one per column), "
-                f"got {len(row)}"
+                f"got {len(row)}{hint}"
             )
     if not body:
         raise CLIError(f"{path}: no data rows after the header")
@@ -72,6 +84,43 @@ def _read_csv(
         if name in text
     }
     return columns, raw
+
+
+#: Separators other than the comma that a CSV file may use: (name, Python literal).
+_SEPARATORS = {";": ("';'", "';'"), "\t": ("tabs", "'\\t'"), "|": ("'|'", "'|'")}
+
+
+def _other_separator(header: list[str]) -> str | None:
+    """If a header cell holds another separator: the advice to convert the file."""
+    for character, (name, literal) in _SEPARATORS.items():
+        if any(character in cell for cell in header):
+            decimal = ", decimal=','" if character == ";" else ""
+            return (
+                f"is the file separated by {name}, not commas? layerkit reads "
+                "comma-separated files only (it has no option for another separator): "
+                f"convert it first, e.g. with pandas: pd.read_csv(path, sep={literal}"
+                f"{decimal}).to_csv(new_path, index=False)"
+            )
+    return None
+
+
+#: Column names that pandas gives its index: in a Parquet file (``to_parquet``), and
+#: when a CSV with an unnamed index column is read and written again.
+_PANDAS_INDEX = re.compile(r"__index_level_\d+__|Unnamed: \d+")
+
+
+def index_column(names: list[str], skip: str | None = None) -> str | None:
+    """A message naming the first column (other than ``skip``) that is a written-out
+    pandas index (no name, or a name pandas gives one), or None. Used as a feature, it
+    would be trained on silently: row numbers, not data."""
+    for j, name in enumerate(names):
+        if name == skip:
+            continue
+        if not name.strip():
+            return f"column {j + 1} has no name (a pandas index written without index=False?)"
+        if _PANDAS_INDEX.fullmatch(name):
+            return f"column {j + 1}, {name!r}, is the name pandas gives its index column"
+    return None
 
 
 def _column(values: list[str]) -> np.ndarray:
@@ -128,6 +177,43 @@ def _read_parquet(
         if name in text
     }
     return columns, raw
+
+
+def typed_text(values: np.ndarray) -> np.ndarray:
+    """CSV cells (strings) as numbers when every one is written the way its number is
+    written back: integers if all are whole (``0``, ``-3``), else floats (``17.99``,
+    ``2``); an empty cell is missing (None). Any other spelling (``007``, ``1e3``,
+    ``2.50``, `` 5``, ``NA``), or no number at all: the strings, unchanged."""
+    numbers: list[Any] = []
+    for text in values:
+        number = _number_as_written(text) if text else None
+        if number is None and text:
+            return values
+        numbers.append(number)
+    present = [n for n in numbers if n is not None]
+    if not present:
+        return values
+    if any(isinstance(n, float) for n in present):
+        if any(isinstance(n, int) and float(n) != n for n in present):
+            return values  # an integer a float64 cannot hold exactly
+        numbers = [None if n is None else float(n) for n in numbers]
+    elif any(not -(2**63) <= n < 2**63 for n in present):
+        return values  # beyond int64
+    return np.array(numbers, dtype=object)
+
+
+def _number_as_written(text: str) -> int | float | None:
+    """The number that ``text`` is the canonical spelling of, or None."""
+    try:
+        if str(int(text)) == text:
+            return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and repr(number) == text else None
 
 
 def check_output(path: Path, what: str) -> None:
