@@ -542,6 +542,15 @@ class Sequential:
         state.pop("_input_shapes", None)
         return state
 
+    def __copy__(self) -> Sequential:
+        """A shallow copy shares the layers: it is not flattened again (that would move
+        the original's arrays into the copy's buffer)."""
+        new = type(self).__new__(type(self))
+        state = self.__getstate__()
+        state.pop("_was_flat", None)
+        new.__dict__.update(state)
+        return new
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         was_flat = state.pop("_was_flat", False)
         self.__dict__.update(state)

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import NoReturn
 
 from .. import __version__
 from ._errors import CLIError
@@ -103,40 +103,33 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("config", type=Path, help="experiment file (.toml or .json)")
     train.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
+    default_class, sub._parser_class = sub._parser_class, _PredictParser  # its own error()
     predict = sub.add_parser(
         "predict",
-        usage="%(prog)s [-h] model data -o OUTPUT [--proba] [--keep COLUMN [COLUMN ...]] "
-        "[--plugin MODULE]",
         help="predict with a saved model for every row of a CSV or Parquet file",
         description="Write one prediction per row of DATA to OUTPUT (CSV, or Parquet if "
         "OUTPUT ends in .parquet). The model's input columns are found by name when it "
         "has feature names (trained with `layerkit train`, or in Python on a pandas "
         "DataFrame); otherwise DATA's columns are used in order. Plugins are looked for in "
-        "the current directory and next to MODEL.",
+        "the current directory, next to MODEL and in the folder above it.",
     )
-    # MODEL, DATA and -o are checked by _check_predict: --keep takes every value after
-    # it, so MODEL and DATA given after it must be taken back from it
-    predict.add_argument(
-        "model", nargs="?", type=Path, action=_InOrder, help="model file written by layerkit"
-    )
-    predict.add_argument(
-        "data", nargs="?", type=Path, action=_InOrder, help="CSV or Parquet file of input rows"
-    )
-    predict.add_argument("-o", "--output", type=Path, help="output file (required)")
+    sub._parser_class = default_class
+    predict.add_argument("model", type=Path, help="model file written by layerkit")
+    predict.add_argument("data", type=Path, help="CSV or Parquet file of input rows")
+    predict.add_argument("-o", "--output", type=Path, required=True, help="output file")
     predict.add_argument(
         "--proba", action="store_true", help="add one probability column per class"
     )
     predict.add_argument(
         "--keep",
         nargs="+",
+        action="extend",
         default=[],
-        action=_InOrder,
         metavar="COLUMN",
         help="copy these columns of DATA (put --keep after MODEL and DATA: it takes every "
-        "value up to the next option)",
+        "value up to the next option; given twice, both lists are kept)",
     )
     _plugin_option(predict)
-    predict.set_defaults(usage_error=predict.error)
 
     inspect = sub.add_parser(
         "inspect",
@@ -161,59 +154,17 @@ def _positive(text: str) -> int:
     return value
 
 
-class _InOrder(argparse.Action):
-    """Store the values, and note in which order the actions came (``_order``)."""
+class _PredictParser(argparse.ArgumentParser):
+    """predict's parser: a missing MODEL or DATA after a --keep gets a hint (--keep takes
+    every value up to the next option, the files included)."""
 
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        if values is None:  # (an optional positional not given)
-            return
-        setattr(namespace, self.dest, values)
-        namespace._order = [*getattr(namespace, "_order", []), self.dest]
-
-
-def _check_predict(args: argparse.Namespace) -> None:
-    """Take MODEL and DATA back from the end of ``--keep`` when it swallowed them
-    (``predict --keep id model.lkm data.csv -o out.csv``: ``--keep`` takes every value
-    up to the next option); then require MODEL, DATA and -o, as argparse would."""
-    error = args.__dict__.pop("usage_error")
-    order = args.__dict__.pop("_order", [])
-    missing = [name for name in ("model", "data") if getattr(args, name) is None]
-    keep = args.keep
-    if missing and len(keep) > len(missing) and "keep" in order:
-        taken = keep[-len(missing) :]
-        if all(Path(value).is_file() for value in taken):
-            # MODEL and DATA in the order they were written: those --keep took where it
-            # was (its last use: each one replaces the one before)
-            last_keep = len(order) - 1 - order[::-1].index("keep")
-            values: list[Any] = []
-            for i, name in enumerate(order):
-                if i == last_keep:
-                    values.extend(Path(value) for value in taken)
-                elif name in ("model", "data"):
-                    values.append(getattr(args, name))
-            args.model, args.data = values
-            args.keep = keep[: -len(missing)]
-            missing = []
-    required = [*missing, *(["-o/--output"] if args.output is None else [])]
-    if required:
-        files = [v for v in keep if Path(v).suffix.lower() in _FILES or Path(v).is_file()]
-        hint = ""
-        if missing and files:
-            hint = (
-                f" (--keep took {', '.join(map(repr, files))} as column names: it takes every "
-                "value up to the next option, so put it after the model and the data)"
+    def error(self, message: str) -> NoReturn:
+        if "required: model" in message or "required: data" in message:
+            message += (
+                " (if they were given after --keep, it took them as column names: put "
+                "--keep after the model and the data)"
             )
-        error(f"the following arguments are required: {', '.join(required)}{hint}")
-
-
-#: The suffixes of predict's files: a value of --keep so named is one it swallowed.
-_FILES = (".lkm", ".csv", ".txt", ".parquet", ".pq")
+        super().error(message)
 
 
 def _plugin_option(parser: argparse.ArgumentParser) -> None:
@@ -233,8 +184,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    if args.command == "predict":
-        _check_predict(args)  # (a usage error exits 2 here)
     try:
         return _run(args)
     except CLIError as err:
