@@ -226,26 +226,6 @@ def test_predict_to_parquet_and_columns_found_by_name(trained, tmp_path, capsys)
         assert written == list(model.predict(X))
 
 
-def test_a_pandas_index_stored_in_parquet_is_not_taken_as_data(tmp_path, capsys):
-    pytest.importorskip("pyarrow.parquet")
-    import pandas as pd
-
-    X, y = load_iris(return_X_y=True)
-    model = layerkit.MLPClassifier((4,), solver="lbfgs", max_iter=50, random_state=0)
-    with pytest.warns(ConvergenceWarning):
-        model.fit(X, y)
-    layerkit.save(model, tmp_path / "m.lkm")  # a model without column names: takes the order
-    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"]).set_index(pd.Index(y * 10, name="id"))
-    frame.to_parquet(tmp_path / "x.parquet")  # the index is stored as a column after "d"
-    status, _, err = run(
-        capsys, "predict", tmp_path / "m.lkm", tmp_path / "x.parquet", "-o", tmp_path / "p.csv"
-    )
-    assert status == 0, err
-    with open(tmp_path / "p.csv", newline="") as handle:
-        predicted = [int(row["prediction"]) for row in csv.DictReader(handle)]
-    assert predicted == list(model.predict(X))
-
-
 def test_inspect_describes_architecture_parameters_history_and_format(trained, capsys):
     out_dir, _ = trained
     status, out, _ = run(capsys, "inspect", out_dir / "model.lkm")
@@ -1011,7 +991,7 @@ def test_train_refuses_a_pandas_index_as_a_feature(tmp_path, capsys):
     assert "120 rows x 4 features" in out
 
 
-@pytest.mark.parametrize("kind", ["unnamed", "Unnamed: 0"])  # (Parquet: the index is dropped)
+@pytest.mark.parametrize("kind", ["unnamed", "Unnamed: 0", "parquet"])
 def test_predict_refuses_a_pandas_index_for_a_model_without_names(kind, tmp_path, capsys):
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(0)
@@ -1021,7 +1001,12 @@ def test_predict_refuses_a_pandas_index_for_a_model_without_names(kind, tmp_path
         model.fit(X, y)
     layerkit.save(model, tmp_path / "m.lkm")
     frame = pd.DataFrame(X, columns=["a", "b", "c"], index=rng.permutation(40))  # (shuffled)
-    if kind == "unnamed":
+    if kind == "parquet":
+        pytest.importorskip("pyarrow")
+        data = tmp_path / "d.parquet"
+        frame.to_parquet(data)  # the index: a column __index_level_0__
+        expected = "column 4, '__index_level_0__', is the name pandas gives its index column"
+    elif kind == "unnamed":
         data = tmp_path / "d.csv"
         frame.to_csv(data)
         expected = "column 1 has no name (a pandas index written without index=False?)"

@@ -159,12 +159,6 @@ def _read_parquet(
         table = pa.parquet.read_table(path)
     except (pa.ArrowException, OSError) as err:
         raise CLIError(f"{path}: not a readable Parquet file ({err})") from None
-    # a pandas DataFrame's index, stored as a column (after the data's), is not data:
-    # pandas reads it back as the index, and so it is left out here
-    index = (table.schema.pandas_metadata or {}).get("index_columns", [])
-    named = {name for name in index if isinstance(name, str)}  # (a RangeIndex: a dict)
-    if named:
-        table = table.select([name for name in table.column_names if name not in named])
     columns = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
         if (
