@@ -56,11 +56,6 @@ def _numeric(X: Any, name: str) -> Any:
     numbers), or a ValueError saying what it holds."""
     if X.dtype.kind in "fiub":
         return X
-    if X.dtype.kind in "US":  # (as scikit-learn, no strings, even of numbers)
-        raise ValueError(
-            f"Sequential.fit: {name} must hold numbers, got strings of dtype {X.dtype}; "
-            "convert them first, e.g. X.astype(float)"
-        )
     try:
         return X.astype(np.float64)
     except (TypeError, ValueError) as err:

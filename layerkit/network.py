@@ -543,12 +543,12 @@ class Sequential:
         return state
 
     def __copy__(self) -> Sequential:
-        """A shallow copy shares the layers: it is not flattened again (that would move
-        the original's arrays into the copy's buffer)."""
+        """A shallow copy shares the layers, and so their flat buffers: flattening again
+        (now or at the copy's first fit) would move the original's arrays."""
         new = type(self).__new__(type(self))
-        state = self.__getstate__()
-        state.pop("_was_flat", None)
-        new.__dict__.update(state)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.pop("_workspace", None)
+        new.__dict__.pop("_input_shapes", None)
         return new
 
     def __setstate__(self, state: dict[str, Any]) -> None:

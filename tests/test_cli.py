@@ -1139,7 +1139,8 @@ def test_predict_arguments_in_any_order_but_keep_last(
             "the following arguments are required: model, data (if they were given after "
             "--keep, it took them as column names: put --keep after the model and the data)",
         ),
-        (["predict"], "the following arguments are required: model, data, -o/--output"),
+        (["predict"], "the following arguments are required: model, data, -o/--output\n"),
+        (["predict", "m.lkm", "-o", "p.csv"], "required: data\n"),  # no --keep: no hint
     ],
 )
 def test_missing_predict_arguments_exit_2_with_a_hint(argv, message, capsys):
@@ -1147,4 +1148,4 @@ def test_missing_predict_arguments_exit_2_with_a_hint(argv, message, capsys):
         main(argv)
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and message in err, err
-    assert err.startswith("usage: layerkit predict [-h]")
+    assert err.startswith("usage: layerkit predict [-h] model data -o OUTPUT")

@@ -82,10 +82,8 @@ def test_x_keeps_its_dtype_and_numbers_in_object_arrays_train():
     runs = [_fit(copy.deepcopy(net32), X=data) for data in (X.astype(np.float32), frame)]
     assert runs[0] == runs[1]
     np.testing.assert_array_equal(_fit(X=X.astype(object)), _fit(X=X))
-    with pytest.raises(ValueError, match=r"X must hold numbers, got strings of dtype <U1"):
+    with pytest.raises(ValueError, match=r"X must hold numbers, got dtype <U1"):
         _fit(X=np.full(X.shape, "a"))
-    with pytest.raises(ValueError, match=r"got strings of dtype <U"):
-        _fit(X=X.astype(str))  # (numbers as strings: refused, as scikit-learn does)
 
 
 def test_an_optimizer_argument_changed_after_construction_is_checked():

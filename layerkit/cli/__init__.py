@@ -106,6 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     default_class, sub._parser_class = sub._parser_class, _PredictParser  # its own error()
     predict = sub.add_parser(
         "predict",
+        usage="%(prog)s [-h] model data -o OUTPUT [--proba] [--keep COLUMN [COLUMN ...]] "
+        "[--plugin MODULE]",
         help="predict with a saved model for every row of a CSV or Parquet file",
         description="Write one prediction per row of DATA to OUTPUT (CSV, or Parquet if "
         "OUTPUT ends in .parquet). The model's input columns are found by name when it "
@@ -158,8 +160,11 @@ class _PredictParser(argparse.ArgumentParser):
     """predict's parser: a missing MODEL or DATA after a --keep gets a hint (--keep takes
     every value up to the next option, the files included)."""
 
+    given: tuple[str, ...] = ()  # the command line (set by main)
+
     def error(self, message: str) -> NoReturn:
-        if "required: model" in message or "required: data" in message:
+        keep = any(a.startswith("--kee") for a in self.given)
+        if keep and ("required: model" in message or "required: data" in message):
             message += (
                 " (if they were given after --keep, it took them as column names: put "
                 "--keep after the model and the data)"
@@ -180,6 +185,7 @@ def _plugin_option(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``layerkit`` console script; returns the exit status."""
     parser = _parser()
+    _PredictParser.given = tuple(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
