@@ -140,6 +140,19 @@ class Configurable:
         return f"{type(self).__name__}({', '.join(shown)})"
 
 
+def check_arguments(objects: Any, message: str, error: type[ValueError] = ValueError) -> None:
+    """Validate each ``(where, object)``'s arguments as its constructor did (one may have
+    been set on it since); the first problem raises ``error(message.format(where=...,
+    problem=...))``. Objects that are not Configurable are skipped."""
+    for where, obj in objects:
+        if not isinstance(obj, Configurable):
+            continue
+        try:
+            obj._validate_arguments()
+        except ValueError as err:
+            raise error(message.format(where=where, problem=err)) from None
+
+
 # ---------------------------------------------------------------------- registry
 def register_class(cls: type, name: str | None = None) -> type:
     """Register ``cls`` under ``name`` (default: its class name) in its family's registry.

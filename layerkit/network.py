@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from ._checks import first_repeat
-from ._configurable import registry_name_of
+from ._configurable import check_arguments, registry_name_of
 from ._contract import check_backward, check_forward, check_grads, check_state, trusted
 from ._random import RandomStateLike, as_generator, spawn
 from .exceptions import LayerContractError
@@ -116,11 +116,10 @@ class Sequential:
             raise ValueError(f"Sequential dtype must be float32 or float64, got {dt}")
         rngs = spawn(as_generator(random_state), len(self.layers))
         n = int(n_in)
+        check_arguments(  # an argument changed after construction, checked as it was then
+            enumerate(self.layers), "Sequential: the layer at position {where}: {problem}"
+        )
         for i, (layer, rng) in enumerate(zip(self.layers, rngs, strict=True)):
-            try:  # an argument changed after construction is checked as it was then
-                layer._validate_arguments()
-            except ValueError as err:
-                raise ValueError(f"Sequential: the layer at position {i}: {err}") from None
             n_out = layer.build(n, rng, dt)
             layer.__dict__["_n_in"] = n
             if not isinstance(n_out, (int, np.integer)) or n_out < 1:
@@ -418,13 +417,9 @@ class Sequential:
         require_count(max_iter, "max_iter")
         require_instance(loss, Loss, "loss")
         require_instance(optimizer, Optimizer, "optimizer")
-        checked = [(loss, "the loss"), (optimizer, "the optimizer")]
-        checked += [(layer, f"the layer at position {i}") for i, layer in enumerate(self.layers)]
-        for obj, name in checked:
-            try:  # an argument set after construction is checked as the constructor did
-                obj._validate_arguments()
-            except ValueError as err:
-                raise ValueError(f"Sequential.fit: {name}: {err}") from None
+        checked = [("the loss", loss), ("the optimizer", optimizer)]
+        checked += [(f"the layer at position {i}", layer) for i, layer in enumerate(self.layers)]
+        check_arguments(checked, "Sequential.fit: {where}: {problem}")
         X, y, sample_weight = checked_inputs(X, y, sample_weight)
         if "dtype" in self.__dict__:
             warn_if_outputs_unfit(self, loss, stacklevel=3)  # (the caller of fit)

@@ -19,7 +19,7 @@ from sklearn.utils.validation import (
 )
 
 from .._checks import first_repeat
-from .._configurable import Configurable, _plain
+from .._configurable import _plain, check_arguments
 from .._contract import trusted
 from .._random import as_generator
 from ..exceptions import DivergenceError
@@ -323,16 +323,12 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         would otherwise train a broken model that cannot be saved or cloned."""
         held = [(f"layers[{i}]", layer) for i, layer in enumerate(self.layers or ())]
         held += [("loss", self.loss), ("solver", self.solver)]
-        for where, obj in held:
-            if not isinstance(obj, Configurable):
-                continue
-            try:
-                obj._validate_arguments()
-            except ValueError as err:
-                raise v.InvalidParameterError(
-                    f"{type(self).__name__}: {where} has an invalid argument (checked at fit, "
-                    f"as its constructor checks it): {err}"
-                ) from None
+        check_arguments(
+            held,
+            f"{type(self).__name__}: {{where}} has an invalid argument (checked at fit, as its "
+            "constructor checks it): {problem}",
+            v.InvalidParameterError,
+        )
 
     def _validate_params(self) -> None:
         rules = dict(_COMMON_RULES)
