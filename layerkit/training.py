@@ -311,9 +311,9 @@ def _checked_step(optimizer: Any, params: dict[str, Array]) -> Callable[..., Non
     """``optimizer.step``, checked after each call when the optimizer is a user's: one
     that puts a new array into ``params`` (``params[name] = w - η g``) instead of
     updating the one there would leave the network untrained, silently."""
-    from .optim import SGD, Adam
+    from .optim import SGD, Adam, AdamW
 
-    if type(optimizer) in (SGD, Adam):
+    if type(optimizer) in (SGD, Adam, AdamW):
         return optimizer.step
     held = dict(params)
 

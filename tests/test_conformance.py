@@ -32,7 +32,7 @@ from layerkit.losses import (
     PoissonLoss,
     SquaredError,
 )
-from layerkit.optim import SGD, Adam, Optimizer
+from layerkit.optim import SGD, Adam, AdamW, Optimizer
 from layerkit.testing import LAYER_CHECKS, LOSS_CHECKS, OPTIMIZER_CHECKS, parametrize_checks
 
 BUILTINS = [
@@ -57,6 +57,7 @@ BUILTINS = [
     SGD(0.1),
     SGD(0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
     Adam(0.05),
+    AdamW(0.05),
 ]
 
 
@@ -549,6 +550,7 @@ def test_an_optimizer_ignoring_current_learning_rate_fails_the_schedule_check(op
         SGD(0.1, momentum=0.9),
         SGD(0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
         Adam(0.05),
+        AdamW(0.05, weight_decay=0.1),
         HonoursSchedule(),
     ],
     ids=repr,

@@ -1,11 +1,11 @@
-"""Optimizers: SGD is eqs. 2-5/2-6; momentum, Nesterov and Adam match their formulas."""
+"""Optimizers: SGD is eqs. 2-5/2-6; momentum, Nesterov, Adam and AdamW match their formulas."""
 
 import copy
 
 import numpy as np
 import pytest
 
-from layerkit.optim import SGD, Adam
+from layerkit.optim import SGD, Adam, AdamW
 
 
 def _problem(rng):
@@ -66,8 +66,57 @@ def test_adam_matches_its_formula(rng):
     assert opt.state["t"] == 4 and set(opt.state["m"]) == {"0.W", "0.b"}
 
 
+def test_adamw_decays_by_the_current_learning_rate_then_takes_adams_step(rng):
+    params, grads = _problem(rng)
+    expected = copy.deepcopy(params)
+    m = {k: np.zeros_like(p) for k, p in params.items()}
+    v = {k: np.zeros_like(p) for k, p in params.items()}
+    opt = AdamW(learning_rate=0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-7, weight_decay=0.3)
+    for t, g in enumerate(grads, start=1):
+        lr = 0.01 if t < 3 else 0.002
+        opt.current_learning_rate = lr  # a schedule's rate scales the decay as well
+        opt.step(params, g)
+        for k in expected:
+            m[k] = 0.8 * m[k] + 0.2 * g[k]
+            v[k] = 0.99 * v[k] + 0.01 * g[k] ** 2
+            lr_t = lr * np.sqrt(1 - 0.99**t) / (1 - 0.8**t)
+            decayed = expected[k] * (1 - lr * 0.3)
+            expected[k] = decayed - lr_t * m[k] / (np.sqrt(v[k]) + 1e-7)
+    for k in params:
+        np.testing.assert_allclose(params[k], expected[k], rtol=1e-12)
+
+
+def test_adamw_without_decay_is_adam(rng):
+    params, grads = _problem(rng)
+    twin = copy.deepcopy(params)
+    adamw, adam = AdamW(0.05, weight_decay=0.0), Adam(0.05)
+    for g in grads:
+        adamw.step(params, g)
+        adam.step(twin, g)
+    for k in params:
+        np.testing.assert_array_equal(params[k], twin[k])
+
+
+def test_adamw_steps_a_flat_network_as_it_steps_separate_arrays(rng):
+    from layerkit import Sequential
+    from layerkit.layers import Dense
+
+    net = Sequential([Dense(5), Dense(3)]).build(4, random_state=0)
+    params, grads = net.params, {k: rng.normal(size=v.shape) for k, v in net.params.items()}
+    for k, g in grads.items():
+        net.grads[k][...] = g
+    assert params.flat is not None and net.grads.flat is not None
+    separate = {k: v.copy() for k, v in params.items()}
+    AdamW(0.05, weight_decay=0.5).step(params, net.grads)
+    AdamW(0.05, weight_decay=0.5).step(separate, grads)
+    for k in separate:
+        np.testing.assert_allclose(params[k], separate[k], rtol=1e-12)
+
+
 @pytest.mark.parametrize(
-    "opt", [SGD(0.1), SGD(0.1, momentum=0.9, nesterov=True), Adam(0.1)], ids=repr
+    "opt",
+    [SGD(0.1), SGD(0.1, momentum=0.9, nesterov=True), Adam(0.1), AdamW(0.1)],
+    ids=repr,
 )
 def test_optimizers_keep_float32(opt, rng):
     params = {"w": rng.normal(size=(4, 3)).astype(np.float32)}
@@ -123,3 +172,23 @@ def test_an_optimizer_reused_on_another_network_is_refused_on_every_path(make):
             other.fit(data, Y, loss=loss, optimizer=opt)
     opt.reset()
     other.fit(X5, Y, loss=loss, optimizer=opt)
+
+
+def test_adamw_as_an_estimators_solver_shrinks_the_weights_it_decays():
+    from sklearn.datasets import load_digits
+
+    from layerkit import MLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:400] / 16.0, y[:400]
+    coefs = {}
+    for decay in (0.0, 5.0):  # 10 steps (2 batches x 5 epochs): 0.95**10 = 0.6
+        clf = MLPClassifier((16,), solver=AdamW(0.01, weight_decay=decay), max_iter=5)
+        with pytest.warns(Warning, match="Maximum iterations"):
+            clf.set_params(random_state=0).fit(X, y)
+        coefs[decay] = clf.coefs_[0]
+    adam = MLPClassifier((16,), solver=Adam(0.01), max_iter=5, random_state=0)
+    with pytest.warns(Warning, match="Maximum iterations"):
+        adam.fit(X, y)
+    np.testing.assert_array_equal(coefs[0.0], adam.coefs_[0])
+    assert np.abs(coefs[5.0]).mean() < 0.8 * np.abs(coefs[0.0]).mean()

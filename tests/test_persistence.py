@@ -30,7 +30,7 @@ from layerkit.layers import (
     Tanh,
 )
 from layerkit.losses import SquaredError
-from layerkit.optim import SGD, Adam
+from layerkit.optim import SGD, Adam, AdamW
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -115,6 +115,12 @@ def _configs():
             ),
             Xr,
             yr[:, 1],
+        ),
+        (
+            "classifier-adamw-object",
+            MLPClassifier((6,), solver=AdamW(0.01, weight_decay=0.1), max_iter=10, random_state=0),
+            X,
+            y,
         ),
     ]
 

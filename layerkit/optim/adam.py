@@ -81,3 +81,60 @@ class Adam(Optimizer):
         np.divide(m, tmp, out=tmp)
         tmp *= lr_t
         w -= tmp
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (AdamW, Loshchilov & Hutter, 2019).
+
+    Parameters
+    ----------
+    learning_rate : float
+        The step size α > 0.
+    beta_1, beta_2 : float
+        Decay rates of the first and second moment estimates, in ``[0, 1)``.
+    epsilon : float
+        Added to the denominator for numerical stability.
+    weight_decay : float
+        λ ≥ 0: each step shrinks every parameter by the factor ``1 - α λ``.
+
+    Notes
+    -----
+    Each step first decays, ``w ← (1 - α λ) w``, then takes ``Adam``'s step from the
+    gradient alone. L2 regularization (the estimators' ``alpha``) instead adds ``λ w`` to
+    the gradient, where Adam's per-parameter scaling then shrinks it wherever gradients
+    are large; the decoupled decay is the same for every parameter. α here is the
+    current learning rate (a schedule scales the decay too), not Adam's bias-corrected
+    step: PyTorch's ``AdamW`` does the same, and differs only in where ε goes (see
+    ``Adam``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit.optim import AdamW
+    >>> params, grads = {"w": np.array([2.0])}, {"w": np.array([5.0])}
+    >>> AdamW(learning_rate=0.1, weight_decay=0.5).step(params, grads)
+    >>> params["w"].round(6)  # 2 (1 - 0.1 * 0.5) - 0.1
+    array([1.8])
+    """
+
+    def __init__(
+        self,
+        learning_rate: Annotated[float, Field(gt=0)] = 0.001,
+        beta_1: Annotated[float, Field(ge=0, lt=1)] = 0.9,
+        beta_2: Annotated[float, Field(ge=0, lt=1)] = 0.999,
+        epsilon: Annotated[float, Field(gt=0)] = 1e-8,
+        weight_decay: Annotated[float, Field(ge=0)] = 0.01,
+    ) -> None:
+        super().__init__(learning_rate, beta_1, beta_2, epsilon)
+        self.weight_decay = weight_decay
+
+    def step(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        shrink = 1.0 - self.current_learning_rate * self.weight_decay
+        if shrink != 1.0:
+            w_flat = flat_of(params)
+            if w_flat is not None and flat_of(grads) is not None:
+                w_flat *= shrink
+            else:
+                for w in params.values():
+                    w *= shrink
+        super().step(params, grads)
