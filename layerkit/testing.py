@@ -16,6 +16,7 @@ LAYER_CHECKS = (
     "shapes",
     "float32",
     "deterministic",
+    "rows_independent",
     "input_not_mutated",
     "gradient",
     "grads_overwritten",

@@ -91,6 +91,72 @@ def test_dropout_passes_in_training_mode():
     assert not check_layer(Dropout(0.5), training=True).failed
 
 
+class BatchScale(Layer, name="conformance_BatchScale"):
+    """Divides by the batch's column norms in training, by running ones in prediction
+    (a BatchNorm in miniature); ``wrong_backward`` uses the prediction-mode backward in
+    training too, ``batch_in_prediction`` uses the batch's norms in prediction too."""
+
+    state_attributes = ("running",)
+
+    def __init__(self, wrong_backward: bool = False, batch_in_prediction: bool = False):
+        self.wrong_backward = wrong_backward
+        self.batch_in_prediction = batch_in_prediction
+
+    def build(self, n_in, rng, dtype=np.float64):
+        self.running = np.ones(n_in, dtype)
+        return n_in
+
+    def forward(self, x, training=False):
+        self._batch = training or self.batch_in_prediction
+        self.x = x
+        self.norm = np.sqrt((x * x).sum(axis=0)) if self._batch else self.running
+        if training:
+            self.running = 0.9 * self.running + 0.1 * self.norm
+        return x / self.norm
+
+    def backward(self, delta):
+        if not self._batch or self.wrong_backward:
+            return delta / self.norm
+        # y = x / n with n = ||x_col||: ∂C/∂x = δ/n - x Σ(δ x) / n³
+        return delta / self.norm - self.x * (delta * self.x).sum(axis=0) / self.norm**3
+
+
+def test_a_training_mode_gradient_bug_is_caught_by_default_and_named():
+    assert not check_layer(BatchScale()).failed
+    with pytest.raises(GradientCheckError, match=r"gradient: in training mode: .*'input'"):
+        check_layer(BatchScale(wrong_backward=True))
+    assert not check_layer(BatchScale(wrong_backward=True), training=False).failed
+
+
+@parametrize_checks([BatchScale(wrong_backward=True)])
+def test_parametrize_checks_runs_the_training_mode_too(obj, check):
+    if check.args[1] != "gradient":  # (check: partial(_run, checker, name, ...))
+        check(obj)
+        return
+    with pytest.raises(GradientCheckError, match="in training mode"):
+        check(obj)
+
+
+def test_batch_statistics_in_prediction_mode_fail_rows_independent():
+    with pytest.raises(GradientCheckError, match=r"rows_independent: in prediction mode, row 0"):
+        check_layer(BatchScale(batch_in_prediction=True))
+
+
+class GlobalNoise(Layer, register=False):
+    def forward(self, x, training=False):
+        self.mask = np.random.default_rng().random(x.shape) > 0.3 if training else 1.0
+        return x * self.mask
+
+    def backward(self, delta):
+        return delta * self.mask
+
+
+def test_noise_not_drawn_from_the_build_generator_fails_deterministic():
+    with pytest.raises(GradientCheckError, match=r"deterministic: two copies .* np\.random"):
+        check_layer(GlobalNoise(), checks=["deterministic"])
+    assert not check_layer(GlobalNoise(), training=False, checks=["deterministic"]).failed
+
+
 # ------------------------------------------------------------------ broken layers
 class WrongGradient(Layer, register=False):
     def build(self, n_in, rng, dtype):

@@ -14,7 +14,15 @@ from .._checks import require_instance
 from .._contract import live_arrays, replaced_array
 from ..layers.base import Layer
 from ._common import check_config_round_trip, check_copies, unchanged
-from ._core import GradientReport, Tolerance, as_float64, compare, expect, run_checks
+from ._core import (
+    GradientCheckError,
+    GradientReport,
+    Tolerance,
+    as_float64,
+    compare,
+    expect,
+    run_checks,
+)
 
 #: The width of the default ``x`` where the layer does not fix one.
 _DEFAULT_WIDTH = 5
@@ -24,7 +32,7 @@ def check_layer(
     layer: Layer,
     x: Any = None,
     *,
-    training: bool = False,
+    training: bool | None = None,
     eps: float = 1e-6,
     rtol: float = 1e-5,
     atol: float = 1e-8,
@@ -34,20 +42,32 @@ def check_layer(
 ) -> GradientReport:
     """Check a layer against the whole layer contract; prove its backward with eq. 3-1.
 
-    The layer is copied, never modified. The checks, each named in the report:
+    The layer is copied, never modified. The checks marked (both modes) run in
+    prediction mode (``training=False``) and in training mode (``training=True``)
+    unless ``training`` picks one; a failure names the mode. The checks, each named in
+    the report:
 
     - ``build``: returns a positive width; ``params`` and ``grads`` have the same keys
       and shapes.
-    - ``shapes``: forward gives ``(m, n_out)``; backward gives the input's shape.
-    - ``float32``: built in float32, parameters, outputs, deltas and grads stay float32.
-    - ``deterministic``: ``forward(x, training=False)`` twice gives the same output.
-    - ``input_not_mutated``: forward leaves ``x`` and backward leaves ``delta`` as given.
-    - ``gradient``: ``backward`` equals central differences (float64) for ∂C/∂x and every
-      parameter, with ``C = Σ r ⊙ forward(x)`` (``r`` random): at most ``max_entries``
-      random entries per array (``None``: all). Dropout masks are held fixed.
-    - ``grads_overwritten``: ``params`` and ``grads`` keep the arrays built (written in
-      place, never replaced), and a second backward with the same delta gives the same
-      ``grads`` (they are overwritten, never accumulated).
+    - ``shapes`` (both modes): forward gives ``(m, n_out)``; backward gives the input's
+      shape.
+    - ``float32`` (both modes): built in float32, parameters, outputs, deltas and grads
+      stay float32.
+    - ``deterministic``: ``forward(x, training=False)`` twice gives the same output; in
+      training mode, two copies of the layer give the same output (randomness drawn
+      from the generator ``build`` received, never from ``np.random``).
+    - ``rows_independent``: in prediction mode each row's output is the same whatever
+      rows come with it (``forward(x)[i]`` equals ``forward(x[i:i+1])``): prediction
+      works in chunks of rows, and batch statistics belong to training mode only.
+    - ``input_not_mutated`` (both modes): forward leaves ``x`` and backward leaves
+      ``delta`` as given.
+    - ``gradient`` (both modes): ``backward`` equals central differences (float64) for
+      ∂C/∂x and every parameter, with ``C = Σ r ⊙ forward(x)`` (``r`` random): at most
+      ``max_entries`` random entries per array (``None``: all). Dropout masks are held
+      fixed. The report keeps each array's worse mode.
+    - ``grads_overwritten`` (both modes): ``params`` and ``grads`` keep the arrays built
+      (written in place, never replaced), and a second backward with the same delta
+      gives the same ``grads`` (they are overwritten, never accumulated).
     - ``copies``: deepcopy and pickle round trips give the same output.
     - ``config``: registered; ``get_config`` is JSON and ``from_config`` inverts it.
     - ``save_load``: after one training-mode forward pass (which moves any state, such
@@ -62,8 +82,9 @@ def check_layer(
         Where to check; by default a random batch of 4 rows, as wide as the input the
         layer was built for (``build`` records it, however it is called), or 5 wide for
         a layer not built.
-    training : bool
-        Check the training-mode pass.
+    training : bool or None
+        Check only the training-mode pass (True) or only the prediction-mode pass
+        (False); both by default.
     eps : float
         The step ε of the central differences of eq. 3-1 (taken in float64).
     rtol, atol : float
@@ -139,7 +160,27 @@ def check_layer(
                 f"grads[{k!r}] has shape {np.shape(g)}, params[{k!r}] has {np.shape(p)}",
             )
 
-    def check_shapes() -> None:
+    modes = [False, True] if training is None else [bool(training)]
+
+    def in_each_mode(check: Any) -> Any:
+        """Run ``check(mode)`` in every mode checked; a failure names its mode."""
+
+        def run() -> None:
+            for mode in modes:
+                try:
+                    check(mode)
+                except Exception as err:
+                    if len(modes) == 1:
+                        raise
+                    reason = str(err)
+                    if not isinstance(err, GradientCheckError):
+                        reason = f"raised {type(err).__name__}: {err}"
+                    where = "training" if mode else "prediction"
+                    raise GradientCheckError(f"in {where} mode: {reason}") from err
+
+        return run
+
+    def check_shapes(training: bool) -> None:
         twin = built(np.float64)
         out = twin.forward(x.copy(), training)
         expect(
@@ -160,7 +201,7 @@ def check_layer(
             f"{None if dx is None else np.shape(dx)}",
         )
 
-    def check_float32() -> None:
+    def check_float32(training: bool) -> None:
         twin = built(np.float32)
         for k, p in twin.params.items():
             expect(p.dtype == np.float32, f"params[{k!r}] is {p.dtype} in a float32 build")
@@ -177,8 +218,32 @@ def check_layer(
         first = np.array(twin.forward(x.copy(), False))
         second = np.array(twin.forward(x.copy(), False))
         expect(unchanged(first, second), "forward(x, training=False) gave two different outputs")
+        if True in modes:
+            one = np.array(copy.deepcopy(twin).forward(x.copy(), True))
+            other = np.array(copy.deepcopy(twin).forward(x.copy(), True))
+            expect(
+                unchanged(one, other),
+                "two copies of the layer gave different outputs in training mode: draw "
+                "random numbers from the generator build() was given (keep it, e.g. as "
+                "self.rng), never from np.random, so training is reproducible with "
+                "random_state and the gradient check can hold the noise fixed",
+            )
 
-    def check_input_not_mutated() -> None:
+    def check_rows_independent() -> None:
+        twin = built(np.float64)
+        whole = np.asarray(twin.forward(x.copy(), False))
+        for i in range(x.shape[0]):
+            row = np.asarray(twin.forward(x[i : i + 1].copy(), False))
+            expect(
+                np.allclose(row, whole[i : i + 1], rtol=1e-9, atol=1e-12),
+                f"in prediction mode, row {i}'s output alone differs from its output in "
+                f"the batch of {x.shape[0]} rows (largest difference "
+                f"{np.max(np.abs(row - whole[i : i + 1])):.3g}): predictions would depend "
+                "on which rows are predicted together (predict works in chunks); use "
+                "batch statistics in training mode only, running statistics in prediction",
+            )
+
+    def check_input_not_mutated(training: bool) -> None:
         twin = built(np.float64)
         given = x.copy()
         out = twin.forward(given, training)
@@ -188,7 +253,7 @@ def check_layer(
         twin.backward(delta)
         expect(unchanged(delta, kept), "backward modified the delta it was given")
 
-    def check_gradient() -> None:
+    def check_gradient(training: bool) -> None:
         base = built(np.float64)
         probe = copy.deepcopy(base)  # fresh copies share dropout masks (same rng state)
         out = np.asarray(probe.forward(x.copy(), training))
@@ -198,11 +263,18 @@ def check_layer(
         def cost() -> float:
             return float(np.sum(r * copy.deepcopy(base).forward(x.copy(), training)))
 
-        compare(report, "input", dx, cost, x, tol, rng)
+        found = GradientReport(report.subject)
+        compare(found, "input", dx, cost, x, tol, rng)
         for name, value in base.params.items():
-            compare(report, name, probe.grads[name], cost, value, tol, rng)
+            compare(found, name, probe.grads[name], cost, value, tol, rng)
+        for entry in found.entries:  # each array's worse mode
+            held = next((e for e in report.entries if e.name == entry.name), None)
+            if held is None:
+                report.entries.append(entry)
+            elif entry.worst_error > held.worst_error:
+                report.entries[report.entries.index(held)] = entry
 
-    def check_grads_overwritten() -> None:
+    def check_grads_overwritten(training: bool) -> None:
         twin = built(np.float64)
         held = live_arrays(twin)
         out = twin.forward(x.copy(), training)
@@ -258,12 +330,13 @@ def check_layer(
 
     named = [
         ("build", check_build),
-        ("shapes", check_shapes),
-        ("float32", check_float32),
+        ("shapes", in_each_mode(check_shapes)),
+        ("float32", in_each_mode(check_float32)),
         ("deterministic", check_deterministic),
-        ("input_not_mutated", check_input_not_mutated),
-        ("gradient", check_gradient),
-        ("grads_overwritten", check_grads_overwritten),
+        ("rows_independent", check_rows_independent),
+        ("input_not_mutated", in_each_mode(check_input_not_mutated)),
+        ("gradient", in_each_mode(check_gradient)),
+        ("grads_overwritten", in_each_mode(check_grads_overwritten)),
         ("copies", check_copies_),
         ("config", lambda: check_config_round_trip(layer)),
         ("save_load", check_save_load),
