@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
-import math
 import typing
 from typing import Any, ClassVar
 
@@ -62,27 +60,51 @@ class Configurable:
         return cached
 
     def get_config(self) -> dict[str, Any]:
-        """The constructor arguments as JSON-able data (``from_config`` inverts it)."""
+        """The constructor arguments as JSON data (``from_config`` inverts it).
+
+        Values that JSON has no form for are tagged, as in a model file: a tuple as
+        ``{"$tuple": [...]}``, a dict as ``{"$dict": [[key, value], ...]}``, a non-finite
+        float as ``{"$float": "inf"}``, and a registered layerkit object (a layer holding
+        other layers) as ``{"$object": {"kind", "type", "config"}}``.
+        """
+        from .io._values import encode
+
         args = {k: _plain(v) for k, v in self._init_arguments().items()}
         self._validate_arguments(args)
+        config = {}
         for key, value in args.items():
             try:
-                json.dumps(_encode_floats(value), allow_nan=False)
+                config[key] = encode(value, f"{self!r}: argument {key!r}")
             except (TypeError, ValueError) as err:
                 raise TypeError(
-                    f"{self!r}: argument {key!r} = {value!r} is not JSON-able data, so "
-                    "the object cannot be described by a config (or saved)"
+                    f"{self!r}: argument {key!r} = {value!r} is not JSON-able data (nor "
+                    "a tuple, a dict or a registered layerkit object), so the object "
+                    "cannot be described by a config (or saved)"
                 ) from err
-        return args
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Any:
         """Rebuild an object from ``get_config()`` data."""
+        from .io._values import decode
+
         if not isinstance(config, dict):
             raise TypeError(
                 f"{cls.__name__}.from_config expected a dict, got {type(config).__name__}"
             )
-        return cls(**config)
+        return cls(**{key: decode(value) for key, value in config.items()})
+
+    @classmethod
+    def tuples_where_annotated(cls, arguments: dict[str, Any]) -> dict[str, Any]:
+        """``arguments`` with lists turned into tuples for the arguments annotated as
+        tuples (a TOML or JSON file has arrays, never tuples)."""
+        fields = cls.config_model().model_fields
+        return {
+            key: tuple(value)
+            if isinstance(value, list) and key in fields and _is_tuple(fields[key].annotation)
+            else value
+            for key, value in arguments.items()
+        }
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor arguments (scikit-learn's convention; ``deep`` changes nothing).
@@ -289,14 +311,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _encode_floats(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [_encode_floats(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _encode_floats(v) for k, v in value.items()}
-    return value
+def _is_tuple(annotation: Any) -> bool:
+    """Whether an annotation is a tuple type (or an optional one)."""
+    origin = typing.get_origin(annotation)
+    if annotation is tuple or origin is tuple:
+        return True
+    if origin is typing.Union or type(annotation).__name__ == "UnionType":
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(options) == 1 and _is_tuple(options[0])
+    return False
 
 
 def _signature(cls: type) -> dict[str, inspect.Parameter]:

@@ -154,3 +154,90 @@ def test_non_json_arguments_cannot_be_described():
 
     with pytest.raises(TypeError, match=r"argument 'fn'.*not JSON-able"):
         Scaled(fn=np.sin).get_config()
+
+
+class Clip(Layer, name="registry_test_Clip"):
+    """Arguments as tuples, annotated or not (scikit-learn's style)."""
+
+    def __init__(self, bounds: tuple[float, float] = (-1.0, 1.0), spare=(1, 2)):
+        self.bounds = bounds
+        self.spare = spare
+
+    def forward(self, x, training=False):
+        self.x = x
+        return np.clip(x, *self.bounds)
+
+    def backward(self, delta):
+        return delta * ((self.x > self.bounds[0]) & (self.x < self.bounds[1]))
+
+
+def test_tuple_arguments_round_trip_as_tuples_and_pass_the_checks():
+    from layerkit.gradcheck import check_layer
+
+    clip = Clip((-2.0, 2.0), spare=(3, 4))
+    config = json.loads(json.dumps(clip.get_config()))
+    again = Clip.from_config(config)
+    assert again.bounds == (-2.0, 2.0) and again.spare == (3, 4)  # tuples, not lists
+    report = check_layer(clip, np.linspace(-3, 3, 12).reshape(3, 4) + 0.05)
+    assert not report.failed
+
+
+def test_a_list_from_a_toml_file_becomes_a_tuple_where_the_argument_is_one():
+    arguments = Clip.tuples_where_annotated({"bounds": [-2.0, 2.0], "spare": [3, 4]})
+    assert arguments == {"bounds": (-2.0, 2.0), "spare": [3, 4]}  # spare has no annotation
+    assert Clip(**arguments).bounds == (-2.0, 2.0)
+
+
+class Residual(Layer, name="registry_test_Residual"):
+    """x + f(x), with f given as layer objects: a layer holding layers."""
+
+    def __init__(self, inner=None):
+        self.inner = inner
+
+    def build(self, n_in, rng, dtype=np.float64):
+        self.net = Sequential([*self.inner]).build(n_in, random_state=rng, dtype=dtype)
+        return n_in
+
+    @property
+    def params(self):
+        return self.net.params if "net" in self.__dict__ else {}
+
+    @property
+    def grads(self):
+        return self.net.grads if "net" in self.__dict__ else {}
+
+    def forward(self, x, training=False):
+        return x + self.net.forward(x, training)
+
+    def backward(self, delta):
+        return delta + self.net.backward(delta)
+
+
+def test_a_layer_holding_layers_has_a_json_config_and_is_saved_and_loaded(tmp_path):
+    from layerkit import MLPRegressor
+    from layerkit.gradcheck import check_layer
+
+    block = Residual([Dense(6), Tanh(), Dense(4)])
+    config = block.get_config()
+    again = Residual.from_config(json.loads(json.dumps(config)))
+    assert repr(again) == repr(block) and again.inner[0] is not block.inner[0]
+    assert not check_layer(block, np.random.default_rng(0).normal(size=(3, 4))).failed
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    y = X @ rng.normal(size=4)
+    reg = MLPRegressor(layers=[Dense(4), block], solver="lbfgs", max_iter=2000, random_state=0)
+    reg.fit(X, y)
+    loaded = layerkit.load(layerkit.save(reg, tmp_path / "residual.lkm"))
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+
+
+def test_an_experiment_file_gives_a_tuple_argument_as_an_array(tmp_path):
+    from layerkit.cli._config import load_experiment
+
+    (tmp_path / "exp.toml").write_text(
+        'task = "classification"\n[data]\npath = "d.csv"\ntarget = "y"\n'
+        '[[layers]]\ntype = "registry_test_Clip"\nbounds = [-2.0, 2.0]\n'
+    )
+    loaded = load_experiment(tmp_path / "exp.toml")
+    assert loaded.layers[0].bounds == (-2.0, 2.0)

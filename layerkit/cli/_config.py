@@ -221,7 +221,7 @@ def _build(kind: str, spec: ObjectSpec, where: str, problems: list[str]) -> Any:
             f"{where}.type: unknown {kind} {spec.type!r}; known: {', '.join(names)}{did_you_mean}"
         )
         return None
-    arguments = dict(spec.model_extra or {})
+    arguments = cls.tuples_where_annotated(dict(spec.model_extra or {}))
     try:
         cls.config_model().model_validate(arguments)
     except pydantic.ValidationError as err:

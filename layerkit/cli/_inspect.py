@@ -128,7 +128,7 @@ def _as_json(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _as_json(v) for k, v in value.items()}
     if isinstance(value, Configurable):
-        config = {k: _as_json(v) for k, v in value.get_config().items()}
+        config = {k: _as_json(v) for k, v in value.get_params().items()}
         return {"type": registry_name_of(value), "config": config}
     return repr(value)
 

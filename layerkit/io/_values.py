@@ -58,16 +58,14 @@ def decode(value: Any) -> Any:
 
 def typed(obj: Configurable) -> dict[str, Any]:
     """A registered object as {kind, type, config}."""
-    config = {k: encode(v, f"{obj!r}.{k}") for k, v in obj.get_config().items()}
-    return {"kind": obj._kind, "type": registry_name_of(obj), "config": config}
+    return {"kind": obj._kind, "type": registry_name_of(obj), "config": obj.get_config()}
 
 
 def build(kind: str, name: str, config: dict[str, Any]) -> Any:
     """Rebuild a registered object from its config (never importing anything)."""
     if kind not in ("layer", "loss", "optimizer"):
         raise ValueError(f"unknown object kind {kind!r}")
-    cls = lookup(kind, name)
-    return cls.from_config({k: decode(v) for k, v in config.items()})
+    return lookup(kind, name).from_config(config)
 
 
 def generator_state(rng: np.random.Generator) -> dict[str, Any]:
