@@ -222,3 +222,73 @@ def test_an_optimizer_without_a_learning_rate_passes_the_schedule_check():
                 w -= 0.01 * np.sign(grads[name])
 
     assert not check_optimizer(SignOfGradient(), checks=["schedule"]).failed
+
+
+class _Scaled(Layer, register=False):
+    """Identity forward whose backward multiplies by ``factor`` (NaN, inf: broken)."""
+
+    def __init__(self, factor=1.0):
+        self.factor = factor
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, delta):
+        return delta * self.factor
+
+
+@pytest.mark.parametrize("factor", [np.nan, np.inf])
+def test_a_non_finite_gradient_fails_the_gradient_check(factor):
+    assert not check_layer(_Scaled(), checks=["gradient"]).failed
+    with pytest.raises(
+        GradientCheckError,
+        match=r"backward gives (nan|inf), finite differences give .*: not finite",
+    ):
+        check_layer(_Scaled(factor), checks=["gradient"])
+
+
+def test_a_cost_that_overflows_near_x_fails_and_says_so():
+    from layerkit.losses import SquaredError
+
+    net = Sequential([Dense(4), Dense(1)]).build(3, random_state=0)
+    x = np.full((4, 3), 1e200)
+    with pytest.raises(
+        GradientCheckError, match=r"not finite.*the loss overflows\): check at a smaller x"
+    ):
+        check_network(net, x, np.ones((4, 1)), SquaredError())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        (dict(max_entries=0), r"check_layer: max_entries must be None .* got 0"),
+        (dict(eps=0.0), r"check_layer: eps must be a finite number > 0, got 0.0"),
+        (dict(rtol=-1.0), r"check_layer: rtol must be a finite number >= 0, got -1.0"),
+        (dict(atol=np.nan), r"check_layer: atol must be"),
+        (dict(x=np.zeros((0, 3))), r"check_layer: x has no rows"),
+        (dict(x=np.full((2, 3), np.nan)), r"check_layer: x holds NaN"),
+    ],
+)
+def test_the_checkers_refuse_arguments_that_would_check_nothing(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        check_layer(Dense(2), **kwargs)
+
+
+def test_one_check_may_be_named_by_a_string():
+    assert list(check_layer(Dense(2), checks="gradient").checks) == ["gradient"]
+
+
+def test_check_network_names_what_it_was_given_instead(rng):
+    from layerkit import MLPClassifier
+    from layerkit.losses import CategoricalCrossEntropy
+
+    x, y = rng.normal(size=(4, 3)), np.eye(2)[[0, 1, 0, 1]]
+    net = Sequential([Dense(2), Sigmoid()]).build(3, random_state=0)
+    with pytest.raises(TypeError, match=r"got the class CategoricalCrossEntropy; did you mean"):
+        check_network(net, x, y, CategoricalCrossEntropy)
+    with pytest.raises(ValueError, match=r"sample_weight of shape \(4,\).*got shape \(3,\)"):
+        check_network(net, x, y, SquaredError(), np.ones(3))
+    with pytest.raises(TypeError, match=r"estimator MLPClassifier: pass its fitted network"):
+        check_network(MLPClassifier(), x, y, SquaredError())
+    with pytest.raises(ValueError, match=r"needs a built network"):
+        check_network(Sequential([Dense(2)]), x, y, SquaredError())

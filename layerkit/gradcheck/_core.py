@@ -85,7 +85,7 @@ def run_checks(
 ) -> GradientReport:
     """Run the checks (those named in ``only``, or all); record results; raise if any failed."""
     if only is not None:
-        wanted = list(only)
+        wanted = [only] if isinstance(only, str) else list(only)
         unknown = set(wanted) - {name for name, _ in checks}
         if unknown:
             raise ValueError(
@@ -116,10 +116,38 @@ def expect(condition: object, message: str) -> None:
 
 @dataclass
 class Tolerance:
+    """A checker's step and tolerances; ``where`` names the checker in messages."""
+
     eps: float = 1e-6
     rtol: float = 1e-5
     atol: float = 1e-8
     max_entries: int | None = 64
+    where: str = "the gradient check"
+
+    def __post_init__(self) -> None:
+        for name, low, strict in (("eps", 0.0, True), ("rtol", 0.0, False), ("atol", 0.0, False)):
+            value = getattr(self, name)
+            ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+            if not ok or not np.isfinite(value) or (value <= low if strict else value < low):
+                rule = "a finite number > 0" if strict else "a finite number >= 0"
+                raise ValueError(f"{self.where}: {name} must be {rule}, got {value!r}")
+        m = self.max_entries
+        if m is not None and (
+            isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1
+        ):
+            raise ValueError(
+                f"{self.where}: max_entries must be None (every entry) or an int >= 1, got {m!r}"
+            )
+
+
+def finite_batch(x: Any, what: str, where: str) -> None:
+    """Refuse a batch with no rows or with non-finite values: nothing would be checked,
+    or every comparison would fail for the input's sake, not the code's."""
+    if x.shape[0] < 1:
+        raise ValueError(f"{where}: {what} has no rows, so nothing would be checked")
+    values = x.data if hasattr(x, "tocsr") else x
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{where}: {what} holds NaN or infinite values; check at a finite point")
 
 
 def numeric_gradient(
@@ -172,14 +200,17 @@ def compare(
             f"expected {arr.shape} (the shape of {name!r})"
         )
     indices = sample_indices(arr.shape, tol.max_entries, rng)
-    numeric = numeric_gradient(f, arr, indices, tol.eps)
-    got = np.array([float(analytic[i]) for i in indices])
-    diff = np.abs(got - numeric)
-    scale = np.maximum(np.abs(got), np.abs(numeric))
-    bad = diff > tol.atol + tol.rtol * scale
-    # relative errors; where both values are zero up to atol (rounding) and agree, 0
-    rel = np.where(bad | (scale > tol.atol), diff / np.where(scale > 0, scale, 1), 0.0)
-    for k in np.flatnonzero(bad):  # rule out the finite differences' own error first
+    with np.errstate(over="ignore", invalid="ignore"):  # (a non-finite result fails)
+        numeric = numeric_gradient(f, arr, indices, tol.eps)
+        got = np.array([float(analytic[i]) for i in indices])
+        diff = np.abs(got - numeric)
+        scale = np.maximum(np.abs(got), np.abs(numeric))
+        finite = np.isfinite(got) & np.isfinite(numeric)
+        bad = ~finite | (diff > tol.atol + tol.rtol * scale)
+        # relative errors; where both values are zero up to atol (rounding) and agree, 0
+        rel = np.where(bad | (scale > tol.atol), diff / np.where(scale > 0, scale, 1), 0.0)
+    rel[~finite] = np.inf
+    for k in np.flatnonzero(bad & finite):  # rule out the finite differences' own error
         refined = _refine(f, arr, indices[k], got[k], tol)
         if refined is not None:
             numeric[k], diff[k], bad[k] = refined, abs(got[k] - refined), False
@@ -194,6 +225,20 @@ def compare(
         float(got[worst]) if indices else 0.0,
         float(numeric[worst]) if indices else 0.0,
     )
+    if not finite.all():
+        first = int(np.flatnonzero(~finite)[0])
+        cost_overflows = not np.isfinite(numeric[first])
+        raise GradientCheckError(
+            f"{report.subject}: gradient of {name!r} at index {indices[first]}: backward gives "
+            f"{got[first]:.10g}, finite differences give {numeric[first]:.10g}: not finite "
+            f"({int((~finite).sum())} of {len(indices)} checked entries)"
+            + (
+                "; the cost itself is not finite near this point (the forward pass or "
+                "the loss overflows): check at a smaller x"
+                if cost_overflows
+                else ""
+            )
+        )
     if bad.any():
         raise GradientCheckError(
             f"{report.subject}: gradient of {name!r} is wrong at index {entry.index}: "

@@ -21,6 +21,7 @@ from ._core import (
     as_float64,
     compare,
     expect,
+    finite_batch,
     run_checks,
 )
 
@@ -119,13 +120,14 @@ def check_layer(
     (True, {})
     """
     require_instance(layer, Layer, "the layer given to check_layer")
-    tol = Tolerance(eps, rtol, atol, max_entries)
+    tol = Tolerance(eps, rtol, atol, max_entries, where="check_layer")
     rng = np.random.default_rng(random_state)
     if x is None:
         x = rng.normal(size=(4, layer.__dict__.get("_n_in") or _DEFAULT_WIDTH))
     x = np.array(x, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"check_layer expected x of shape (m, n_in), got {x.shape}")
+    finite_batch(x, "x", "check_layer")
     report = GradientReport(repr(layer))
 
     def built(dtype: Any) -> Layer:

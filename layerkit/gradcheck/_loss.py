@@ -11,7 +11,7 @@ import numpy as np
 from .._checks import require_instance
 from ..losses.base import Loss, _owner
 from ._common import check_config_round_trip, check_copies, unchanged
-from ._core import GradientReport, Tolerance, compare, expect, run_checks
+from ._core import GradientReport, Tolerance, compare, expect, finite_batch, run_checks
 
 
 def check_loss(
@@ -84,7 +84,7 @@ def check_loss(
     ['a', 'logits']
     """
     require_instance(loss, Loss, "the loss given to check_loss")
-    tol = Tolerance(eps, rtol, atol, max_entries)
+    tol = Tolerance(eps, rtol, atol, max_entries, where="check_loss")
     rng = np.random.default_rng(random_state)
     if a is None:
         z = rng.normal(size=(4, 3))
@@ -93,6 +93,8 @@ def check_loss(
     if y is None:
         y = np.eye(a.shape[1])[rng.integers(0, a.shape[1], a.shape[0])]
     y = np.asarray(y, dtype=np.float64)
+    finite_batch(a, "a", "check_loss")
+    finite_batch(y, "y", "check_loss")
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     report = GradientReport(repr(loss))
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import require_instance
 from ..losses.base import Loss
 from ..network import Sequential
-from ._core import GradientReport, Tolerance, as_float64, compare
+from ._core import GradientReport, Tolerance, as_float64, compare, finite_batch
 
 
 def check_network(
@@ -71,16 +72,35 @@ def check_network(
     >>> check_network(net, x, y, CategoricalCrossEntropy()).worst_error < 1e-6
     True
     """
-    tol = Tolerance(eps, rtol, atol, max_entries)
+    if not isinstance(net, Sequential) and hasattr(net, "fit") and hasattr(net, "get_params"):
+        raise TypeError(
+            f"check_network expected a Sequential, got the estimator {type(net).__name__}: "
+            "pass its fitted network, est.network_"
+        )
+    require_instance(net, Sequential, "the network given to check_network")
+    require_instance(loss, Loss, "the loss given to check_network")
+    if "n_in_" not in net.__dict__:
+        raise ValueError(
+            "check_network needs a built network: call net.build(n_in) (or fit) first"
+        )
+    tol = Tolerance(eps, rtol, atol, max_entries, where="check_network")
     rng = np.random.default_rng(random_state)
     x = np.array(x, dtype=np.float64) if not hasattr(x, "tocsr") else x.astype(np.float64)
     y = np.asarray(y, dtype=np.float64)
     y = y.reshape(-1, 1) if y.ndim == 1 else y
+    finite_batch(x, "x", "check_network")
+    finite_batch(y, "y", "check_network")
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if sw is not None and sw.shape != (x.shape[0],):
+        raise ValueError(
+            f"check_network expected sample_weight of shape ({x.shape[0]},), one weight "
+            f"per row of x, got shape {sw.shape}"
+        )
     base = as_float64(net)
     report = GradientReport(repr(net))
     probe = copy.deepcopy(base)
-    probe.loss_and_grads(x, y, loss, sw, training=training)
+    with np.errstate(over="ignore", invalid="ignore"):  # (a non-finite result fails)
+        probe.loss_and_grads(x, y, loss, sw, training=training)
 
     def cost() -> float:  # a fresh copy per evaluation: the same dropout masks every time
         return copy.deepcopy(base).loss_value(x, y, loss, sw, training=training)
