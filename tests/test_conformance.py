@@ -546,7 +546,7 @@ def test_per_example_of_another_shape_than_m_is_caught(loss, method, shape):
 
 
 @pytest.mark.parametrize(("loss", "shape"), [(ColumnCosts(), (5, 1)), (UnsummedCosts(), (5, 2))])
-def test_weighted_value_of_misshapen_costs_names_the_loss_and_the_shapes(loss, shape):
+def test_value_of_misshapen_costs_names_the_loss_and_the_shapes(loss, shape):
     rng = np.random.default_rng(0)
     a, y = rng.normal(size=(5, 2)), rng.normal(size=(5, 2))
     name = type(loss).__name__
@@ -554,7 +554,8 @@ def test_weighted_value_of_misshapen_costs_names_the_loss_and_the_shapes(loss, s
     message += r"expected \(m,\) = \(5,\)"
     with pytest.raises(ValueError, match=message):  # was a TypeError (0-d arrays)
         loss.value(a, y, np.ones(5))
-    assert np.isfinite(loss.value(a, y))  # (unweighted, as before)
+    with pytest.raises(ValueError, match=message):  # (m, k) gave the mean over k outputs
+        loss.value(a, y)
 
 
 def test_weighted_value_from_logits_of_misshapen_costs_names_the_method():

@@ -99,8 +99,6 @@ def check_loss(
     report = GradientReport(repr(loss))
 
     def check_value() -> None:
-        v = loss.value(a.copy(), y, sw)
-        expect(isinstance(v, float) and np.isfinite(v), f"value must be a finite float, got {v!r}")
         methods = ["per_example"] + (["per_example_from_logits"] if loss.has_fused_form() else [])
         for method in methods:  # (any real a will do as logits)
             if _owner(type(loss), method) is Loss:
@@ -113,6 +111,8 @@ def check_loss(
                 "one cost per example, summed over the outputs (e.g. .sum(axis=1)); other "
                 "shapes break sample weights and misstate the loss",
             )
+        v = loss.value(a.copy(), y, sw)
+        expect(isinstance(v, float) and np.isfinite(v), f"value must be a finite float, got {v!r}")
         for dtype in (np.float64, np.float32):
             g = np.asarray(loss.grad(a.astype(dtype), y.astype(dtype), sw))
             expect(g.shape == a.shape, f"grad has shape {g.shape}, expected {a.shape}")

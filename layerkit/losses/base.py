@@ -153,14 +153,14 @@ def _mean(
     loss: Loss, method: str, per_example: Array, m: int, sample_weight: Array | None
 ) -> float:
     """The (weighted) mean of the costs ``per_example`` that ``loss.method`` returned."""
-    if sample_weight is None:
-        return float(np.mean(per_example)) if per_example.size else 0.0
     if np.shape(per_example) != (m,):  # (one comparison per batch: no pass over the data)
         raise ValueError(
             f"{type(loss).__name__}.{method} returned costs of shape "
             f"{np.shape(per_example)}, expected (m,) = ({m},): one cost per example, "
             "summed over the outputs (e.g. .sum(axis=1))"
         )
+    if sample_weight is None:
+        return float(np.mean(per_example)) if per_example.size else 0.0
     w = np.asarray(sample_weight)
     total = float(w.sum())
     if total == 0.0:
