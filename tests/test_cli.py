@@ -1149,3 +1149,183 @@ def test_missing_predict_arguments_exit_2_with_a_hint(argv, message, capsys):
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and message in err, err
     assert err.startswith("usage: layerkit predict [-h] model data -o OUTPUT")
+
+
+# ------------------------------------------------- train's outputs and its inputs
+def _link(kind):
+    """Make ``name`` a symbolic or hard link to ``target`` (both in the same folder)."""
+
+    def make(tmp_path, name, target):
+        if kind == "symlink":
+            (tmp_path / name).symlink_to(tmp_path / target)
+        else:
+            (tmp_path / name).hardlink_to(tmp_path / target)
+        return name
+
+    return make
+
+
+PLUGIN_FOR_OUTPUTS = PLUGIN.replace("class Cube", "class Cube4")
+
+TRAIN_OUTPUT_CLASHES = {
+    "metrics named as the data": (
+        lambda tmp: {"metrics": "iris.csv"},
+        "output.metrics: {tmp}/iris.csv is an input of this command (data.path)",
+    ),
+    "model named as the experiment file": (
+        lambda tmp: {"model": "e.json"},
+        "output.model: {tmp}/e.json is an input of this command (the experiment file)",
+    ),
+    "metrics a symlink to the data": (
+        lambda tmp: {"metrics": _link("symlink")(tmp, "m.json", "iris.csv")},
+        "output.metrics: {tmp}/m.json is an input of this command (data.path: "
+        "{tmp}/iris.csv, the same file)",
+    ),
+    "model a hard link to the experiment file": (
+        lambda tmp: {"model": _link("hardlink")(tmp, "m.lkm", "e.json")},
+        "output.model: {tmp}/m.lkm is an input of this command (the experiment file: "
+        "{tmp}/e.json, the same file)",
+    ),
+    "plot a symlink to the data": (
+        lambda tmp: {"plot": _link("symlink")(tmp, "c.png", "iris.csv")},
+        "output.plot: {tmp}/c.png is an input of this command (data.path: ",
+    ),
+    "metrics named as a plugin module": (
+        lambda tmp: {"metrics": "cube_layers4.py"},
+        "output.metrics: {tmp}/cube_layers4.py is an input of this command (plugins.0 "
+        "'cube_layers4')",
+    ),
+    "metrics a symlink to the model": (
+        lambda tmp: (
+            (tmp / "m.lkm").write_bytes(b"an older model"),
+            {"model": "m.lkm", "metrics": _link("symlink")(tmp, "m.json", "m.lkm")},
+        )[1],
+        "output.metrics: {tmp}/m.json is the same file as output.model ({tmp}/m.lkm); one "
+        "would overwrite the other",
+    ),
+    "a model name that is a directory": (
+        lambda tmp: ((tmp / "m.lkm").mkdir(), {"model": "m.lkm"})[1],
+        "output.model: {tmp}/m.lkm is a directory; give a file name",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(TRAIN_OUTPUT_CLASHES))
+def test_train_refuses_outputs_that_would_overwrite_its_inputs(
+    case, tmp_path, iris_csv, capsys, monkeypatch
+):
+    """As predict's -o: no output may be the data, the experiment file or a plugin
+    module (also through a link), or another output; refused before training."""
+    (tmp_path / "cube_layers4.py").write_text(PLUGIN_FOR_OUTPUTS)
+    monkeypatch.delitem(sys.modules, "cube_layers4", raising=False)
+    path = _iris_experiment(tmp_path)  # e.json, written first: links can point to it
+    make_output, message = TRAIN_OUTPUT_CLASHES[case]
+    output = {"dir": ".", **make_output(tmp_path)}
+    path = _iris_experiment(
+        tmp_path, plugins=["cube_layers4"], training={"max_iter": 3}, output=output
+    )
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    status, out, err = run(capsys, "train", path)
+    assert status == 1 and message.format(tmp=tmp_path) in err, err
+    assert "it would be overwritten" in err or "would overwrite" in err or "directory" in err
+    assert "epoch" not in out and "Traceback" not in err
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert after == before  # nothing written, nothing replaced
+
+
+def test_train_still_writes_into_the_experiments_own_folder(tmp_path, iris_csv, capsys):
+    """output.dir = "." beside the data and the experiment is fine with other names."""
+    path = _iris_experiment(tmp_path, training={"max_iter": 3}, output={"dir": "."})
+    status, _, err = run(capsys, "train", "-q", path)
+    assert status == 0, err
+    assert {"model.lkm", "metrics.json", "e.json", "iris.csv"} <= {
+        p.name for p in tmp_path.iterdir()
+    }
+
+
+def test_predict_names_the_input_its_output_would_overwrite(trained, tmp_path, capsys):
+    out_dir, _ = trained
+    (tmp_path / "p.csv").symlink_to(out_dir / "model.lkm")
+    status, _, err = run(
+        capsys, "predict", out_dir / "model.lkm", tmp_path / "iris.csv", "-o", tmp_path / "p.csv"
+    )
+    assert status == 1
+    assert f"-o {tmp_path}/p.csv is an input of this command (MODEL: {out_dir}/model.lkm" in err
+
+
+# ---------------------------------------------- messages naming the setting at fault
+SETTING_MESSAGES = {
+    "a negative random_state": (
+        {"training": {"random_state": -1}},
+        "training.random_state: Input should be greater than or equal to 0 (got -1)",
+    ),
+    "a random_state beyond 2**32 - 1": (
+        {"training": {"random_state": 2**32}},
+        "training.random_state: Input should be less than or equal to 4294967295",
+    ),
+    "an infinite learning rate": (
+        {"optimizer": {"type": "SGD", "learning_rate": float("inf")}},
+        "optimizer.learning_rate: expected a finite number, got inf",
+    ),
+    "a NaN layer argument": (
+        {"layers": [{"type": "Dense", "units": 4}, {"type": "LeakyReLU", "alpha": float("nan")}]},
+        "layers.1.alpha: expected a finite number, got nan",
+    ),
+    "an infinite alpha": (
+        {"training": {"alpha": float("inf")}},
+        "training.alpha: Input should be a finite number (got inf)",
+    ),
+    "a misspelt optimizer name": (
+        {"optimizer": "adma"},
+        "optimizer: expected 'adam', 'sgd' or 'lbfgs', or a table with the type of a "
+        "registered optimizer and its arguments",
+    ),
+    "a misspelt loss name": ({"loss": "log_los"}, "got 'log_los'. Did you mean 'log_loss'?"),
+    "an optimizer class as a name": (
+        {"optimizer": "AdamW"},
+        "got 'AdamW'. Did you mean optimizer = {type = \"AdamW\"}?",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SETTING_MESSAGES))
+def test_a_bad_setting_is_named_with_what_was_expected_and_got(case, tmp_path, iris_csv, capsys):
+    sections, message = SETTING_MESSAGES[case]
+    status, out, err = run(capsys, "train", _iris_experiment(tmp_path, **sections))
+    assert status == 1 and message in err, err
+    assert "epoch" not in out and "Traceback" not in err
+    assert "test_fraction" not in err  # (a bad random_state was blamed on it)
+    assert "valid dictionary" not in err  # (pydantic's union text for a misspelt name)
+
+
+def test_a_misspelt_optimizer_name_suggests_the_right_one(tmp_path, iris_csv, capsys):
+    status, _, err = run(capsys, "train", _iris_experiment(tmp_path, optimizer="adma"))
+    assert status == 1 and "got 'adma'. Did you mean 'adam'?" in err, err
+    assert err.count("got 'adma'") == 1
+
+
+def test_divergence_is_said_once(tmp_path, iris_csv, capsys):
+    path = _iris_experiment(
+        tmp_path,
+        optimizer={"type": "SGD", "learning_rate": 1e300},
+        data={"standardize": False},
+        training={"max_iter": 5},
+    )
+    status, _, err = run(capsys, "train", path)
+    assert status == 1 and "layerkit train: error: training diverged: " in err, err
+    assert err.count("training diverged") == 1
+
+
+@pytest.mark.parametrize("command", ["inspect", "predict"])
+def test_a_directory_given_as_the_model(command, trained, tmp_path, capsys):
+    out_dir, _ = trained
+    argv = [out_dir]
+    if command == "predict":
+        argv += [tmp_path / "iris.csv", "-o", tmp_path / "p.csv"]
+    status, _, err = run(capsys, command, *argv)
+    assert status == 1 and "Traceback" not in err
+    assert (
+        f"model {out_dir}: expected a model file (written by `layerkit train` or "
+        f"layerkit.save), got a directory; it holds {out_dir}/model.lkm: give that file"
+    ) in err
+    assert "no model file at" not in err

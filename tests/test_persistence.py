@@ -4,6 +4,7 @@ import hashlib
 import io
 import json
 import pickle
+import re
 import sys
 import warnings
 import zipfile
@@ -549,3 +550,28 @@ def test_saving_a_pipeline_or_into_a_file_object_says_what_to_do(tmp_path):
     with pytest.raises(TypeError, match=r"expected a file path .* got BytesIO"):
         layerkit.save(pipe[-1], io.BytesIO())
     layerkit.save(pipe[-1], tmp_path / "p.lkm")
+
+
+def test_loading_what_is_not_a_model_path_says_what_was_expected(tmp_path):
+    """As save's messages: not a raw pathlib TypeError or IsADirectoryError."""
+    X, y = _iris()
+    path = layerkit.save(MLPClassifier((3,), max_iter=2).fit(X, y), tmp_path / "m.lkm")
+    with pytest.raises(
+        TypeError, match=r"layerkit.load expected the path of a model file .*got NoneType"
+    ):
+        layerkit.load(None)
+    with (
+        open(path, "rb") as handle,
+        pytest.raises(
+            TypeError, match=r"got BufferedReader: the file is read by its path, not from a file"
+        ),
+    ):
+        layerkit.load(handle)
+    with pytest.raises(TypeError, match=r"got BytesIO: the file is read by its path"):
+        layerkit.io.read_manifest(io.BytesIO(path.read_bytes()))
+    for read in (layerkit.load, layerkit.io.read_manifest):
+        with pytest.raises(
+            ModelFileError, match=rf"^{re.escape(str(tmp_path))}: is a directory, not a model file"
+        ):
+            read(tmp_path)
+    assert layerkit.load(str(path)).n_features_in_ == 4  # a str is a path

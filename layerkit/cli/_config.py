@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -25,8 +26,9 @@ Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
 class _Section(BaseModel):
-    # strict: "100" is not an int, "yes" not a bool (TOML and JSON have real types)
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # strict: "100" is not an int, "yes" not a bool (TOML and JSON have real types);
+    # TOML's inf and nan (and JSON's Infinity, NaN) are no setting's value
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class DataSection(_Section):
@@ -57,7 +59,8 @@ class TrainingSection(_Section):
     alpha: Annotated[float, Field(ge=0.0)] = 1e-4
     tol: Annotated[float, Field(ge=0.0)] = 1e-4
     shuffle: bool = True
-    random_state: int | None = 0
+    # (scikit-learn's seeds: train_test_split and the estimator take 0 to 2**32 - 1)
+    random_state: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = 0
 
 
 class ValidationSection(_Section):
@@ -109,6 +112,38 @@ class Experiment(_Section):
     training: TrainingSection = TrainingSection()
     validation: ValidationSection = ValidationSection()
     output: OutputSection = OutputSection()
+
+    @pydantic.field_validator("loss", "optimizer", mode="before")
+    @classmethod
+    def _known_name(cls, value: Any, info: pydantic.ValidationInfo) -> Any:
+        """A name that is not one of the field's names: what they are, and the likely
+        one (rather than pydantic's two-part union message)."""
+        kind = str(info.field_name)
+        names = _NAMES[kind]
+        if not isinstance(value, str) or value in names:
+            return value
+        classes = {n.lower(): n for n in registered(kind)}
+        if value.lower() not in names and value.lower() in classes:  # a class: its table
+            did_you_mean = f' Did you mean {kind} = {{type = "{classes[value.lower()]}"}}?'
+        else:
+            guess = _close_name(value, list(names))
+            did_you_mean = f" Did you mean {guess!r}?" if guess else ""
+        shown = ", ".join(repr(n) for n in names[:-1]) + f" or {names[-1]!r}"
+        raise ValueError(
+            f"expected {shown}, or a table with the type of a registered {kind} and its "
+            f"arguments ({_TABLE_EXAMPLE[kind]}); got {value!r}.{did_you_mean}"
+        )
+
+
+#: The names the loss and optimizer fields take as plain strings.
+_NAMES = {
+    "loss": ("log_loss", "squared_error", "poisson"),
+    "optimizer": ("adam", "sgd", "lbfgs"),
+}
+_TABLE_EXAMPLE = {
+    "loss": '{type = "SquaredError"}',
+    "optimizer": '{type = "Adam", learning_rate = 0.001}',
+}
 
 
 class Loaded(BaseModel):
@@ -222,6 +257,12 @@ def _build(kind: str, spec: ObjectSpec, where: str, problems: list[str]) -> Any:
         )
         return None
     arguments = cls.tuples_where_annotated(dict(spec.model_extra or {}))
+    if cls.__module__.startswith("layerkit."):  # (a plugin's class judges its own values)
+        bad = [key for key, value in arguments.items() if _non_finite(value)]
+        for key in bad:
+            problems.append(f"{where}.{key}: expected a finite number, got {arguments[key]!r}")
+        if bad:
+            return None
     try:
         cls.config_model().model_validate(arguments)
     except pydantic.ValidationError as err:
@@ -232,6 +273,17 @@ def _build(kind: str, spec: ObjectSpec, where: str, problems: list[str]) -> Any:
     except (TypeError, ValueError) as err:
         problems.append(f"{where}: {err}")
         return None
+
+
+def _non_finite(value: Any) -> bool:
+    """Whether ``value`` is (or holds) an infinite or NaN float: TOML's inf and nan."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return any(_non_finite(v) for v in value)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    return False
 
 
 def _close_name(name: str, names: list[str]) -> str | None:

@@ -52,6 +52,15 @@ def load_model(path: Path, plugins: list[str], *, fitted: bool = True) -> Any:
     folder = path.resolve().parent
     where = list(dict.fromkeys([os.getcwd(), str(folder), str(folder.parent)]))
     import_plugins(plugins, where, lambda i, name: "--plugin")
+    if path.is_dir():
+        inside = sorted(str(p) for p in path.glob("*.lkm") if p.is_file())
+        which = "that file" if len(inside) == 1 else "one of those"
+        shown = ", ".join(inside[:3]) + (", ..." if len(inside) > 3 else "")
+        hint = f"; it holds {shown}: give {which}" if inside else ""
+        raise CLIError(
+            f"model {path}: expected a model file (written by `layerkit train` or "
+            f"layerkit.save), got a directory{hint}"
+        )
     if not path.is_file():
         raise CLIError(f"no model file at {path}")
     try:

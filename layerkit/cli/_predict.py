@@ -14,7 +14,14 @@ from ..network import Sequential
 from ._errors import CLIError
 from ._examples import check_numbers
 from ._loading import load_model
-from ._tables import check_output, index_column, read_table_and_text, typed_text, write_table
+from ._tables import (
+    check_not_an_input,
+    check_output,
+    index_column,
+    read_table_and_text,
+    typed_text,
+    write_table,
+)
 
 _FORMATS = (".csv", ".txt", ".parquet", ".pq")
 _PARQUET = (".parquet", ".pq")
@@ -72,9 +79,7 @@ def _check_destination(out_path: Path, data_path: Path, model_path: Path) -> Non
             f"-o {out_path}: the output must be a .csv or .parquet file, got "
             f"{out_path.suffix or 'no suffix'!r}"
         )
-    for source in (data_path, model_path):
-        if out_path.exists() and source.exists() and out_path.samefile(source):
-            raise CLIError(f"-o {out_path} is an input of this command; it would be overwritten")
+    check_not_an_input(out_path, "-o", {"DATA": data_path, "MODEL": model_path})
 
 
 def _features(model: Any, table: dict[str, np.ndarray], path: Path) -> np.ndarray:

@@ -224,6 +224,23 @@ def check_output(path: Path, what: str) -> None:
         raise CLIError(f"{what} {path}: the directory {path.parent} does not exist")
 
 
+def check_not_an_input(path: Path, what: str, inputs: dict[str, Path]) -> None:
+    """Refuse, before any work, an output that is one of the command's inputs (also
+    through a symbolic or hard link): writing it would destroy that input.
+
+    ``inputs`` maps each input's description (``"DATA"``, ``"data.path"``) to its path.
+    """
+    if not path.exists():
+        return
+    for name, source in inputs.items():
+        if source.exists() and path.samefile(source):
+            shown = name if str(source) == str(path) else f"{name}: {source}, the same file"
+            raise CLIError(
+                f"{what} {path} is an input of this command ({shown}); it would be "
+                "overwritten: give another file name"
+            )
+
+
 def write_table(path: Path, columns: dict[str, np.ndarray]) -> None:
     """Write columns to CSV, or to Parquet if ``path`` ends in .parquet."""
     if path.suffix.lower() in (".parquet", ".pq"):

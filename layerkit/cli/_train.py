@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -28,7 +29,7 @@ from ._examples import examples, split
 from ._metrics import scores
 from ._plot import save_loss_curve
 from ._progress import EpochPrinter
-from ._tables import read_table
+from ._tables import check_not_an_input, read_table
 
 #: The built-in losses (by name and by class) that make sense for each task.
 _LOSSES = {
@@ -43,6 +44,7 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
     exp = loaded.experiment
     out = _writable_dir(loaded)  # before any work: a bad output path fails at once
     data_path = loaded.base / exp.data.path
+    _check_outputs(loaded, config_path, out, data_path)
     X, y, features = examples(read_table(data_path), exp.data, exp.task, data_path)
     est = _estimator(loaded, config_path)
     X_train, X_test, y_train, y_test = split(
@@ -96,6 +98,34 @@ def _writable_dir(loaded: Loaded) -> Path:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise CLIError(f"output.dir: cannot write in {existing} (permission denied)")
     return out
+
+
+def _check_outputs(loaded: Loaded, config_path: Path, out: Path, data_path: Path) -> None:
+    """Before any work: no output is a directory, one of the run's inputs (the data, the
+    experiment file, a plugin module; also through a link) or another output."""
+    inputs = {"data.path": data_path, "the experiment file": Path(os.path.abspath(config_path))}
+    for i, name in enumerate(loaded.experiment.plugins):
+        module_file = getattr(sys.modules.get(name), "__file__", None)
+        if module_file:
+            inputs[f"plugins.{i} {name!r}"] = Path(module_file)
+    output = loaded.experiment.output
+    written: dict[str, Path] = {}
+    for setting in ("model", "metrics", "plot"):
+        name = getattr(output, setting)
+        if name is None:
+            continue
+        path = out / name
+        what = f"output.{setting}:"
+        if path.is_dir():
+            raise CLIError(f"{what} {path} is a directory; give a file name")
+        check_not_an_input(path, what, inputs)
+        for other, other_path in written.items():
+            if path.exists() and other_path.exists() and path.samefile(other_path):
+                raise CLIError(
+                    f"{what} {path} is the same file as {other} ({other_path}); one would "
+                    "overwrite the other: give them different files"
+                )
+        written[f"output.{setting}"] = path
 
 
 def _estimator(loaded: Loaded, config_path: Path) -> Any:
@@ -166,7 +196,9 @@ def _fit(est: Any, X: np.ndarray, y: np.ndarray) -> bool:
         try:
             est.fit(X, y)
         except DivergenceError as err:
-            raise CLIError(f"training diverged: {err}") from None
+            text = str(err)  # (the loop's own message already says so)
+            prefix = "" if text.startswith("training diverged") else "training diverged: "
+            raise CLIError(f"{prefix}{text}") from None
         except (ValueError, TypeError) as err:
             raise CLIError(f"cannot train {type(est).__name__}: {err}") from None
     if any(issubclass(w.category, TrainingInterrupted) for w in caught):

@@ -46,11 +46,13 @@ def load(path: str | os.PathLike[str]) -> Any:
     ModelFileError
         The file is truncated or corrupted, has a wrong or future format version, a
         manifest that does not validate, a missing or misshapen array, or names a type
-        not registered in this process.
+        not registered in this process; or ``path`` is a directory.
     FileNotFoundError
         There is no file at ``path``.
+    TypeError
+        ``path`` is not a path (None, or an open file object).
     """
-    path = Path(path)
+    path = _model_path(path, "load")
     with open(path, "rb") as handle:
         data = handle.read()
     try:
@@ -69,7 +71,7 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     Reads no array: for a look at a file (``layerkit inspect``) without loading it.
     Problems raise ``ModelFileError`` as in ``load``.
     """
-    path = Path(path)
+    path = _model_path(path, "read_manifest")
     try:
         with zipfile.ZipFile(path) as zf:
             _check_members(zf, path.stat().st_size)
@@ -80,6 +82,29 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         raise ModelFileError(f"{path}: not a readable layerkit model file: {err}") from err
+
+
+def _model_path(path: Any, function: str) -> Path:
+    """``path`` as a Path; a TypeError for what is not a path, a ModelFileError for a
+    directory (a missing file is left to ``open``: FileNotFoundError)."""
+    if not isinstance(path, (str, os.PathLike)):
+        hint = ""
+        if hasattr(path, "read"):
+            hint = (
+                ": the file is read by its path, not from a file object; pass the "
+                "name it was opened with"
+            )
+        raise TypeError(
+            f"layerkit.{function} expected the path of a model file (a str or "
+            f"pathlib.Path), got {type(path).__name__}{hint}"
+        )
+    path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(
+            f"{path}: is a directory, not a model file; give the path of the file "
+            "layerkit.save wrote in it"
+        )
+    return path
 
 
 def _load(data: bytes) -> Any:
