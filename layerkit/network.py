@@ -114,6 +114,11 @@ class Sequential:
         dt = np.dtype(dtype)
         if dt not in _FLOATS:
             raise ValueError(f"Sequential dtype must be float32 or float64, got {dt}")
+        if isinstance(n_in, bool) or not isinstance(n_in, (int, np.integer)) or n_in < 1:
+            raise ValueError(
+                f"Sequential.build expected n_in, the number of input features, to be an "
+                f"int >= 1, got {n_in!r}"
+            )
         rngs = spawn(as_generator(random_state), len(self.layers))
         n = int(n_in)
         check_arguments(  # an argument changed after construction, checked as it was then
@@ -234,7 +239,9 @@ class Sequential:
     # ------------------------------------------------------------------ passes
     def forward(self, x: Any, training: bool = False) -> Array:
         """Run ``x`` through every layer and return the network's output."""
-        return self._forward_through(self.layers, x, training)
+        out = self._forward_through(self.layers, x, training)
+        self.__dict__["_out_shape"] = np.shape(out)  # what backward's delta must match
+        return out
 
     def predict(self, X: Any, *, batch_size: int = 1024, logits: bool = False) -> Array:
         """Inference on ``X`` in chunks of ``batch_size`` rows, into one fresh array.
@@ -276,6 +283,17 @@ class Sequential:
 
     def backward(self, delta: Array) -> Array:
         """Send ∂C/∂(output) back through every layer; return ∂C/∂(input)."""
+        out_shape = self.__dict__.get("_out_shape")
+        if out_shape is None:
+            raise RuntimeError(
+                "Sequential.backward sends δ back through what the last forward computed: "
+                "call forward(x, training) first"
+            )
+        if np.shape(delta) != out_shape:
+            raise ValueError(
+                f"Sequential.backward expected delta of the shape of the last forward's "
+                f"output, {out_shape}, got {np.shape(delta)}"
+            )
         shapes = self.__dict__.get("_input_shapes", [])
         self._zero_user_grads()
         for i in range(len(self.layers) - 1, -1, -1):
@@ -535,6 +553,7 @@ class Sequential:
             state["_was_flat"] = True  # flattened again when restored
         state.pop("_workspace", None)
         state.pop("_input_shapes", None)
+        state.pop("_out_shape", None)
         return state
 
     def __copy__(self) -> Sequential:
@@ -544,6 +563,7 @@ class Sequential:
         new.__dict__.update(self.__dict__)
         new.__dict__.pop("_workspace", None)
         new.__dict__.pop("_input_shapes", None)
+        new.__dict__.pop("_out_shape", None)
         return new
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -162,3 +162,26 @@ def test_an_estimators_layers_ending_in_an_output_activation_are_warned_of(last)
 
 def test_adam_and_sgd_need_no_warning_for_a_canonical_network():
     _fit(optimizer=Adam(0.01))
+
+
+@pytest.mark.parametrize("n_in", [0, -1, 2.7, "3", True, None])
+def test_build_names_a_width_that_is_not_a_positive_int(n_in):
+    with pytest.raises(ValueError, match=r"Sequential.build expected n_in, .* int >= 1, got"):
+        Sequential([Dense(2)]).build(n_in)
+
+
+def test_build_takes_numpy_integers():
+    assert Sequential([Dense(2)]).build(np.int64(3)).n_in_ == 3
+
+
+def test_backward_before_forward_and_of_the_wrong_shape_are_named():
+    net = Sequential([Dense(3), Softmax()]).build(4, random_state=0)
+    with pytest.raises(RuntimeError, match=r"call forward\(x, training\) first"):
+        net.backward(np.ones((5, 3)))
+    out = net.forward(X[:5], training=True)
+    with pytest.raises(ValueError, match=r"last forward's output, \(5, 3\), got \(5, 2\)"):
+        net.backward(np.ones((5, 2)))
+    assert net.backward(np.ones_like(out)).shape == (5, 4)
+    again = copy.deepcopy(net)  # a copy has no forward of its own to go back through
+    with pytest.raises(RuntimeError, match="call forward"):
+        again.backward(np.ones_like(out))
