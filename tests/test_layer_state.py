@@ -2,6 +2,7 @@
 statistics) belongs to the model: saved, loaded, and restored by early stopping."""
 
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -329,7 +330,9 @@ def test_inspect_shows_the_state(tmp_path, capsys):
     assert info["format_version"] == 2
     assert info["layers"][1]["state"] == {"running_mean": [3], "running_var": [3]}
     assert main(["inspect", str(path)]) == 0
-    assert "running_mean 3, running_var 3" in capsys.readouterr().out
+    shown = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r" +1  Standardize\(\) +state: running_mean 3, running_var 3", shown[5])
+    assert shown[4].endswith("W 4x3, b 3  15 parameters")
 
 
 class Float64Running(Standardize, register=False):

@@ -113,6 +113,15 @@ def _changed_hyperparameters(model: Any, saved: dict[str, Any]) -> dict[str, Any
     return changed
 
 
+def _shapes(arrays: dict[str, Any]) -> str:
+    """``W 64x10, b 10``: each array's name and shape."""
+    return ", ".join(f"{name} {'x'.join(map(str, shape))}" for name, shape in arrays.items())
+
+
+def _count(n: int) -> str:
+    return "" if not n else f"{n:,} parameter{'' if n == 1 else 's'}"
+
+
 def _as_json(value: Any) -> Any:
     """A hyperparameter as JSON data: numbers, strings, booleans and None as themselves,
     tuples as lists, dicts as objects (keys as strings), a non-finite float as its name,
@@ -157,14 +166,13 @@ def render(info: dict[str, Any]) -> str:
     if info["layers"]:
         lines.append("  layers:")
     heads = [f"    {layer['index']:>2}  {layer['layer']}" for layer in info["layers"]]
-    width = max(map(len, heads), default=0)
-    for head, layer in zip(heads, info["layers"], strict=True):
-        shapes = ", ".join(
-            f"{k} {'x'.join(map(str, s))}"
-            for k, s in {**layer["arrays"], **layer["state"]}.items()
-        )
-        count = f"{layer['parameters']:,} parameters" if layer["parameters"] else ""
-        lines.append(f"{head:<{width}}  {shapes:<16} {count}".rstrip())
+    shapes = [_shapes(layer["arrays"]) for layer in info["layers"]]
+    counts = [_count(layer["parameters"]) for layer in info["layers"]]
+    widths = [max(map(len, column), default=0) for column in (heads, shapes, counts)]
+    for head, shape, count, layer in zip(heads, shapes, counts, info["layers"], strict=True):
+        state = f"  state: {_shapes(layer['state'])}" if layer["state"] else ""
+        line = f"{head:<{widths[0]}}  {shape:<{widths[1]}}  {count:>{widths[2]}}{state}"
+        lines.append(line.rstrip())
     lines.append(f"  parameters: {info['parameters']:,} in total")
     if info["loss"]:
         lines.append(f"  loss: {info['loss']}")
