@@ -595,6 +595,19 @@ def test_standardized_training_gives_a_model_of_the_raw_columns(tmp_path, iris_c
     np.testing.assert_allclose(raw, by_hand.predict_proba((X - mean) / scale), atol=1e-10)
 
 
+def test_a_column_of_huge_values_is_standardized_like_any_other(tmp_path, capsys):
+    """Squares of 1e200 overflow: the column got an infinite scale, zero weights, and the
+    model ignored it silently (test accuracy 0.33 on a column as good as petal length)."""
+    X, y = load_iris(return_X_y=True)
+    rows = [(repr(float(v * 1e200)), int(t)) for v, t in zip(X[:, 2], y, strict=True)]
+    write_csv(tmp_path / "iris.csv", ["big", "species"], rows)
+    path = _iris_experiment(tmp_path, training={"max_iter": 100})
+    status, _, err = run(capsys, "train", path)
+    assert status == 0, err
+    metrics = json.loads((tmp_path / "layerkit-output" / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] > 0.9
+
+
 def test_a_rising_loss_is_reported(tmp_path, iris_csv, capsys):
     path = _iris_experiment(
         tmp_path, optimizer={"type": "SGD", "learning_rate": 50.0}, data={"standardize": False}

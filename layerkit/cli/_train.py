@@ -168,8 +168,13 @@ def _estimator(loaded: Loaded, config_path: Path) -> Any:
 
 
 def _standardizer(X: np.ndarray) -> tuple[Any, Any]:
-    """Each column's mean and standard deviation (a constant column keeps scale 1)."""
-    scale = X.std(axis=0)
+    """Each column's mean and standard deviation (a constant column keeps scale 1),
+    computed on the column divided by its largest magnitude: squaring values beyond
+    about 1e154 overflows, and a column of them would get an infinite scale (its
+    weights then all 0, the column silently ignored)."""
+    largest = np.abs(X).max(axis=0) if len(X) else np.ones(X.shape[1])
+    largest = np.where(largest > 0, largest, 1.0)
+    scale = (X / largest).std(axis=0) * largest
     return X.mean(axis=0), np.where(scale > 0, scale, 1.0)
 
 
