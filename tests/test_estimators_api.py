@@ -1,6 +1,7 @@
 """The drop-in promise: same parameters, defaults, attributes and methods as scikit-learn."""
 
 import inspect
+import re
 
 import numpy as np
 import pytest
@@ -135,6 +136,40 @@ def test_coefs_are_the_live_network_arrays():
 def test_bad_hyperparameters_are_refused_in_fit_with_a_suggestion(params, pattern):
     X, y = load_iris(return_X_y=True)
     est = MLPClassifier(**params)
+    with pytest.raises(InvalidParameterError, match=pattern):
+        est.fit(X, y)
+    assert not hasattr(est, "network_")
+
+
+def _float_parameters(Estimator):
+    """The estimator's float hyperparameters: those whose default is a float."""
+    return [
+        name
+        for name, param in inspect.signature(Estimator).parameters.items()
+        if isinstance(param.default, float)
+    ]
+
+
+FLOAT_PARAMETERS = sorted(set(_float_parameters(MLPClassifier) + _float_parameters(MLPRegressor)))
+
+
+def test_the_float_parameters_are_the_expected_ones():
+    expected = ["alpha", "beta_1", "beta_2", "epsilon", "learning_rate_init", "momentum"]
+    expected += ["power_t", "tol", "validation_fraction"]
+    assert sorted(expected) == FLOAT_PARAMETERS
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), np.float32("nan")])
+@pytest.mark.parametrize("name", FLOAT_PARAMETERS)
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_nan_and_infinite_float_parameters_are_refused_before_training(Estimator, name, value):
+    # NaN passes every comparison an interval makes; scikit-learn refuses it, and inf
+    X, y = load_iris(return_X_y=True)
+    est = Estimator((4,), max_iter=2, early_stopping=True, **{name: value})
+    est._fit_unchecked = None  # (training would call it: it must not be reached)
+    allowed = r"a float in [\[(]\S+, \S+[\])]"  # (the range, e.g. [0, inf))
+    pattern = rf"{Estimator.__name__}: the '{name}' parameter must be {allowed}; got "
+    pattern += re.escape(f"{value!r}.")
     with pytest.raises(InvalidParameterError, match=pattern):
         est.fit(X, y)
     assert not hasattr(est, "network_")

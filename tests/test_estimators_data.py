@@ -15,6 +15,7 @@ from sklearn.datasets import (
 
 from layerkit import MLPClassifier, MLPRegressor
 from layerkit.layers import Dense, ReLU
+from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 SOLVERS = ["adam", "sgd", "lbfgs"]
@@ -70,6 +71,76 @@ def test_poisson_regression_uses_the_exp_link():
     assert (reg.predict(X) > 0).all()
     with pytest.raises(ValueError, match="non-negative targets"):
         MLPRegressor(loss="poisson").fit(X, -y - 1)
+
+
+def _distributions(n, k, seed=0):
+    p = np.random.default_rng(seed).random((n, k))
+    return p / p.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize(
+    ("loss", "targets", "pattern"),
+    [
+        (
+            BinaryCrossEntropy(),
+            lambda X: 5 * X[:, 0] - 3,
+            r"MLPRegressor\(loss=BinaryCrossEntropy\(\)\) needs targets in \[0, 1\].*got "
+            r"targets from -\d",
+        ),
+        (
+            BinaryCrossEntropy(),
+            lambda X: np.c_[_distributions(len(X), 2), np.full(len(X), 1.5)],
+            r"needs targets in \[0, 1\].*got targets from 0\.\d+ to 1\.5",
+        ),
+        (
+            CategoricalCrossEntropy(),
+            lambda X: np.ones(len(X)),  # (a distribution over one class: always 1)
+            r"MLPRegressor\(loss=CategoricalCrossEntropy\(\)\) needs targets whose rows are "
+            r"probability distributions \(at least 2 columns, non-negative, each row summing "
+            r"to 1\), got one column",
+        ),
+        (
+            CategoricalCrossEntropy(),
+            lambda X: _distributions(len(X), 3) - [0.5, 0, 0] + [0, 0.5, 0],
+            r"probability distributions .* got a minimum of -0\.\d+",
+        ),
+        (
+            CategoricalCrossEntropy(),
+            lambda X: 0.99 * _distributions(len(X), 3),
+            r"probability distributions .* got 200 row\(s\) that do not sum to 1 "
+            r"\(row 0 sums to 0\.99",
+        ),
+        ("poisson", lambda X: -np.abs(X[:, 0]), r"\(loss='poisson'\) needs non-negative"),
+        (PoissonLoss(), lambda X: -np.abs(X[:, 0]), r"\(loss=PoissonLoss\(\)\) needs non-neg"),
+    ],
+    ids=[
+        "bce_negative",
+        "bce_above_1",
+        "cce_one_column",
+        "cce_negative",
+        "cce_rows_not_summing_to_1",
+        "poisson_by_name",
+        "poisson_object",
+    ],
+)
+def test_a_regressor_refuses_targets_its_loss_cannot_fit(loss, targets, pattern):
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    Y = targets(X)
+    for fit in ("fit", "partial_fit"):
+        reg = MLPRegressor((4,), loss=loss, max_iter=2, random_state=0)
+        with pytest.raises(ValueError, match=pattern):
+            getattr(reg, fit)(X, Y)
+        assert not hasattr(reg, "network_")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_regressor_fits_the_targets_its_loss_is_made_for(dtype):
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    P = _distributions(len(X), 3).astype(dtype)  # (rows sum to 1 up to rounding)
+    reg = MLPRegressor((4,), loss=CategoricalCrossEntropy(), max_iter=5, random_state=0)
+    np.testing.assert_allclose(reg.fit(X, P).predict(X).sum(axis=1), 1, rtol=1e-5)
+    reg = MLPRegressor((4,), loss=BinaryCrossEntropy(), max_iter=5, random_state=0)
+    assert reg.fit(X, P[:, :2]).predict(X).shape == (200, 2)
 
 
 class SpyDense(Dense):
@@ -139,6 +210,32 @@ def test_float32_input_stays_float32(Est, solver):
         for slot in est._optimizer.state.values():
             if isinstance(slot, dict):
                 assert all(a.dtype == np.float32 for a in slot.values())
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("activation", ["relu", "tanh"])  # (relu: NaN found in the logits)
+@pytest.mark.parametrize("Est", [MLPClassifier, MLPRegressor])
+def test_float64_input_beyond_float32_range_is_refused_by_a_float32_model(Est, activation, sparse):
+    X, y = make_classification(100, 6, random_state=0)
+    est = Est((8,), activation=activation, max_iter=10, random_state=0)
+    est.fit(X.astype(np.float32), y)
+    big = X[:5].copy()
+    big[0, 2] = 1e39  # finite in float64, infinite in float32
+    big = sp.csr_matrix(big) if sparse else big
+    methods = ["predict", "predict_proba", "predict_log_proba"] if Est is MLPClassifier else []
+    for method in methods or ["predict", "score"]:
+        args = (big, y[:5]) if method == "score" else (big,)
+        with pytest.raises(
+            ValueError,
+            match=r"X holds 1 value\(s\) beyond the range of float32 \(largest magnitude "
+            r"1e\+39.*computes in float32.*fit on float64 X \(X.astype\(np.float64\)\)",
+        ):
+            getattr(est, method)(*args)
+    # values within float32's range predict as before, as the float32 data does
+    np.testing.assert_array_equal(est.predict(X[:5]), est.predict(X[:5].astype(np.float32)))
+    # a float64 model computes in float64: nothing to refuse
+    wide = Est((8,), activation=activation, max_iter=2, random_state=0).fit(X, y)
+    assert np.isfinite(wide.predict(big)).all()
 
 
 def test_float64_input_stays_float64():

@@ -4,9 +4,10 @@ import copy
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.datasets import load_iris, make_classification, make_regression
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.neural_network import MLPRegressor as SkLearnMLPRegressor
 
 from layerkit import MLPClassifier, MLPRegressor
@@ -143,6 +144,28 @@ def test_early_stopping_uses_a_stratified_split_and_restores_the_best_weights(mo
     assert clf.best_validation_score_ == max(clf.validation_scores_)
     assert clf.score(X[val], y[val]) == pytest.approx(clf.best_validation_score_)
     assert clf.best_loss_ is None
+
+
+@quiet
+@pytest.mark.parametrize(
+    "as_column",
+    [lambda y: y.reshape(-1, 1), lambda y: pd.DataFrame({"label": y})],
+    ids=["column_vector", "one_column_dataframe"],
+)
+def test_early_stopping_on_a_column_of_labels_trains_as_on_the_1d_labels(iris, as_column):
+    # scikit-learn ravels y of shape (n, 1) (with a DataConversionWarning) and trains
+    # bit-identically; the validation split must be stratified on it as on the 1-D y
+    X, y = iris
+    params = dict(early_stopping=True, max_iter=30, random_state=0)
+    flat = MLPClassifier((8,), **params).fit(X, y)
+    with pytest.warns(DataConversionWarning):
+        column = MLPClassifier((8,), **params).fit(X, as_column(y))
+    for a, b in zip(
+        flat.coefs_ + flat.intercepts_, column.coefs_ + column.intercepts_, strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert column.validation_scores_ == flat.validation_scores_
+    assert column.n_iter_ == flat.n_iter_
 
 
 def test_a_nan_validation_score_never_counts_as_an_improvement(iris, monkeypatch):

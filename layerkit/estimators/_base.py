@@ -118,6 +118,18 @@ _COMMON_RULES: dict[str, v.Rule] = {
 }
 
 
+def _all_finite(A: Any) -> bool:
+    """Whether every value of ``A`` (dense, or a sparse matrix's stored values) is
+    finite; one sum decides in the usual case, without a mask the size of ``A``."""
+    values = A.data if hasattr(A, "tocsr") else A
+    if values.dtype.kind not in "fc":
+        return True
+    with np.errstate(all="ignore"):  # (a sum of finite values may overflow: look closer)
+        if np.isfinite(values.sum()):
+            return True
+    return bool(np.isfinite(values).all())
+
+
 def _restore_in_place(net: Sequential, backup: Sequential) -> None:
     """Put ``backup``'s state into ``net`` without replacing its parameter arrays."""
     for layer, saved in zip(net.layers, backup.layers, strict=True):
@@ -535,6 +547,10 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         Y = self._validate_targets(
             y, first_pass=first_pass, incremental=incremental, classes=classes
         )
+        if y.ndim == 2 and y.shape[1] == 1 and not hasattr(y, "toarray"):
+            # a column vector (warned of above) is the 1-D y from here on, as in
+            # scikit-learn: the validation split stratifies it, early stopping scores on it
+            y = y.ravel()
         sw = self._sample_weight(sample_weight, X, y, incremental)
         n_tasks = 1 if incremental else self.max_iter
         report = FitReport(self, n_tasks, X, y, sample_weight)
@@ -690,7 +706,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         When every hidden layer carries NaN and infinity through to the logits (Dense,
         ReLU, LeakyReLU, Identity, Dropout), the scan of X for them is replaced by a
         scan of the far smaller logits: a non-finite input shows up there, and then X
-        is scanned for the usual error. That saves a whole pass over X.
+        is scanned for the usual error. That saves a whole pass over X. Otherwise X is
+        scanned as the network takes it, cast to its dtype: float64 values beyond
+        float32's range become infinite in a float32 network, and are refused too.
         """
         check_is_fitted(self)
         net = self.network_
@@ -698,19 +716,42 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             return net.predict(X, logits=logits)
         deferred = all(type(layer) in _PROPAGATES_NON_FINITE for layer in net.layers[:-1])
         X = validate_data(
-            self, X, accept_sparse=["csr", "csc"], reset=False, ensure_all_finite=not deferred
+            self, X, accept_sparse=["csr", "csc"], reset=False, ensure_all_finite=False
         )
+        cast = X
+        if X.dtype != net.dtype:  # (as net.predict would cast it, once)
+            with np.errstate(over="ignore"):  # (values beyond float32's: refused below)
+                cast = X.astype(net.dtype)
         if not deferred:
-            return net.predict(X, logits=logits)
+            if not _all_finite(cast):
+                self._refuse_non_finite(X, cast)
+            return net.predict(cast, logits=logits)
         with np.errstate(invalid="ignore", over="ignore"):  # (a NaN in X is reported below)
-            z = net.predict(X, logits=True)
+            z = net.predict(cast, logits=True)
         if not np.isfinite(z).all():
-            _assert_all_finite(
-                X.data if hasattr(X, "tocsr") else X,
-                input_name="X",
-                estimator_name=type(self).__name__,
-            )
+            self._refuse_non_finite(X, cast)
         return z if logits else net.layers[-1].forward(z)
+
+    def _refuse_non_finite(self, X: Any, cast: Any) -> None:
+        """scikit-learn's error if ``X`` holds NaN or infinity; a ValueError if it holds
+        values that ``cast``, X in the network's dtype, cannot (float64 values beyond
+        float32's range, in a network fitted on float32 X). Returns if neither."""
+        values = X.data if hasattr(X, "tocsr") else X
+        _assert_all_finite(values, input_name="X", estimator_name=type(self).__name__)
+        cast_values = cast.data if hasattr(cast, "tocsr") else cast
+        if cast_values is values or _all_finite(cast_values):
+            return
+        dtype = np.dtype(self.network_.dtype)
+        beyond = np.abs(values) > np.finfo(dtype).max
+        raise ValueError(
+            f"{type(self).__name__}: X holds {int(beyond.sum())} value(s) beyond the range "
+            f"of {dtype.name} (largest magnitude {float(np.abs(values).max()):.3g}; "
+            f"{dtype.name} reaches {float(np.finfo(dtype).max):.3g}), but the network "
+            f"computes in {dtype.name}, the dtype of the X it was fitted on, where they "
+            "would be infinite and the predictions NaN. Rescale X as it was at fit (for "
+            "instance with sklearn.preprocessing.StandardScaler), or fit on float64 X "
+            "(X.astype(np.float64)) for a network that computes in float64."
+        )
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,13 +35,19 @@ def options(*allowed: str, also: tuple[type, ...] = (), also_text: str = "") -> 
 def interval(
     low: float | None, high: float | None, *, closed: str = "both", integer: bool = False
 ) -> Rule:
-    """A real (or integral) number in the interval; ``closed`` in both/left/right/neither."""
+    """A real (or integral) number in the interval; ``closed`` in both/left/right/neither.
+
+    A real number must be finite: NaN (which every comparison would let through) and
+    the infinities are refused, as scikit-learn refuses them (a bound of None is open).
+    """
     kind = numbers.Integral if integer else numbers.Real
 
     def rule(value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, kind):
             return False
-        value = float(value)
+        value = _number(value, integer)
+        if value is None:
+            return False
         if low is not None and (value < low or (value == low and closed in ("right", "neither"))):
             return False
         return not (
@@ -55,6 +62,15 @@ def interval(
     noun = "an int" if integer else "a float"
     rule.text = f"{noun} in {left}{lo}, {hi}{right}"  # type: ignore[attr-defined]
     return rule
+
+
+def _number(value: Any, integer: bool) -> float | None:
+    """An int as it is (exact: a huge int has no float), a real number as a float, or
+    None for NaN and the infinities."""
+    if integer:
+        return int(value)
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def boolean(value: Any) -> bool:
