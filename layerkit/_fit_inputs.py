@@ -32,9 +32,8 @@ def checked_inputs(X: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
     if n == 0:
         raise ValueError(f"Sequential.fit: X has no rows (shape {X.shape}); nothing to train on")
     _require_finite(X, "X")
-    y = np.asarray(y.toarray() if hasattr(y, "toarray") else y)
-    if y.dtype.kind in "fc":
-        _require_finite(y, "y")
+    y = _numeric(np.asarray(y.toarray() if hasattr(y, "toarray") else y), "y")
+    _require_finite(y, "y")
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, dtype=float)
         if sample_weight.shape != (n,):
@@ -53,9 +52,14 @@ def checked_inputs(X: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
 
 def _numeric(X: Any, name: str) -> Any:
     """``X`` as it is when numeric, else converted to float64 (an object array of
-    numbers), or a ValueError saying what it holds."""
+    numbers; a None becomes NaN, refused next as such), or a ValueError saying what it
+    holds."""
     if X.dtype.kind in "fiub":
         return X
+    if X.dtype.kind == "c":  # (numpy would drop the imaginary parts with a warning)
+        raise ValueError(
+            f"Sequential.fit: {name} must hold real numbers, got complex values ({X.dtype})"
+        )
     try:
         return X.astype(np.float64)
     except (TypeError, ValueError) as err:

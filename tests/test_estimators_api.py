@@ -269,3 +269,23 @@ def test_layerkit_activations_by_name(name, kind):
     names = [type(layer).__name__ for layer in clf.network_.layers]
     assert names == ["Dense", kind, "Dense", kind, "Dense", "Softmax"]
     assert clf.score(X, y) > 0.9
+
+
+def test_the_notebook_display_marks_only_the_parameters_set():
+    import re
+
+    from layerkit import MLPClassifier
+    from layerkit.layers import Dense, ReLU
+    from layerkit.optim import Adam
+
+    html = MLPClassifier(layers=[Dense(4), ReLU()], solver=Adam(0.1), max_iter=5)._repr_html_()
+    rows = re.findall(
+        r'<tr class="(user-set|default)">.*?<td class="param">(.*?)</td>', html, re.S
+    )
+    names = {re.sub(r"<[^>]+>", "", cell).split()[0]: kind for kind, cell in rows}
+    assert {n for n, kind in names.items() if kind == "user-set"} == {
+        "layers",
+        "solver",
+        "max_iter",
+    }
+    assert not [n for n in names if "__" in n]  # (solver__beta_1 was marked as set)

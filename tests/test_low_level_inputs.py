@@ -51,6 +51,8 @@ def _with(array, index, value):
         ),
         ({"Y": _with(Y, (3, 0), np.nan)}, r"y contains NaN or infinity \(first at \[3, 0\]"),
         ({"X": X[:0], "Y": Y[:0]}, r"X has no rows \(shape \(0, 4\)\)"),
+        ({"X": X + 1j}, r"X must hold real numbers, got complex values \(complex128\)"),
+        ({"Y": _with(Y.astype(object), (2, 1), None)}, r"y contains NaN .* \[2, 1\]"),
         ({"sample_weight": np.ones(50)}, r"sample_weight of shape \(64,\) .* got shape \(50,\)"),
         ({"sample_weight": np.ones((64, 1))}, r"got shape \(64, 1\)"),
         ({"sample_weight": _with(np.ones(64), 7, np.nan)}, r"sample_weight contains NaN"),

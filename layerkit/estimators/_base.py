@@ -753,6 +753,13 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             "(X.astype(np.float64)) for a network that computes in float64."
         )
 
+    def _get_params_html(self, deep: bool = True, doc_link: str = "") -> Any:
+        """The parameter table of the notebook display: the estimator's own parameters.
+        (Deep ones, ``solver__beta_1`` and ``layers__0__units``, are the arguments of the
+        objects shown in the ``solver`` and ``layers`` rows, and are not this class's
+        arguments, so scikit-learn would mark every one of them as set by the user.)"""
+        return super()._get_params_html(deep=False, doc_link=doc_link)
+
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
