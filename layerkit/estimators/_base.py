@@ -661,6 +661,11 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         extra = self._extra_sample_weight(y, incremental)
         if extra is not None:
             sw = extra.astype(X.dtype) if sw is None else sw * extra
+        top = float(sw.max()) if sw is not None and sw.size else 0.0
+        if top > 0 and not 1e-100 <= top <= 1e100:
+            # weighted means are scale-invariant: weights of extreme magnitude (1e308,
+            # 1e-320) are brought near 1, where their sums neither overflow nor vanish
+            sw = sw / top
         if sw is not None and not sw.sum() > 0:
             raise ValueError(
                 f"{type(self).__name__}: sample weights must have a positive sum, got "
