@@ -12,6 +12,7 @@ from layerkit.gradcheck import GradientCheckError, check_layer, check_loss, chec
 from layerkit.layers import (
     ELU,
     GELU,
+    BatchNorm,
     Dense,
     Dropout,
     Exp,
@@ -37,6 +38,7 @@ from layerkit.testing import LAYER_CHECKS, LOSS_CHECKS, OPTIMIZER_CHECKS, parame
 
 BUILTINS = [
     Dense(3),
+    BatchNorm(momentum=0.3),
     Sigmoid(),
     ReLU(),
     Tanh(),

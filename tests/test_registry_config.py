@@ -12,6 +12,7 @@ from layerkit._configurable import lookup, registered
 from layerkit.layers import (
     ELU,
     GELU,
+    BatchNorm,
     Dense,
     Dropout,
     Exp,
@@ -42,6 +43,7 @@ BUILTINS = [
     SiLU(),
     Softplus(),
     Dropout(0.25),
+    BatchNorm(momentum=0.2, epsilon=1e-3),
     SquaredError(),
     BinaryCrossEntropy(),
     CategoricalCrossEntropy(),

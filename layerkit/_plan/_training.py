@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._contract import trusted
-from ..layers import BUILT_IN, Dense, Dropout, Exp, Identity, Sigmoid, Softmax
+from ..layers import BUILT_IN, BatchNorm, Dense, Dropout, Exp, Identity, Sigmoid, Softmax
 from ..losses.base import Loss
 from ..network import Sequential
 from ..optim import SGD, Optimizer
@@ -19,7 +19,9 @@ from ._stages import DenseStage, Stage, elementwise_stage
 from ._user import UserStage
 
 Array = Any
-HIDDEN = BUILT_IN - {Softmax, Exp}  # (the output activations of classification, counts)
+# the built-in layers the plans run (not the output activations of classification and
+# counts, nor BatchNorm, which has parameters of its own: the general path runs it)
+HIDDEN = BUILT_IN - {Softmax, Exp, BatchNorm}
 LINKS = (Softmax, Sigmoid, Identity, Exp)
 #: Plain SGD on networks with fewer parameters steps with one axpy over the flat buffers
 #: after the backward pass instead of inside the products (measured: fusing was 18%

@@ -11,7 +11,7 @@ import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
 from ..exceptions import DivergenceError, TrainingInterrupted
-from ..layers import Dropout
+from ..layers import BatchNorm, Dropout
 from ..network import Sequential
 from ..optim import Optimizer
 from ..training import EpochRunner
@@ -31,6 +31,15 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any, *, report: Fit
             f"{type(est).__name__}(solver='lbfgs') minimizes a deterministic full-batch "
             "loss, so its Dropout layers are inactive; use solver='adam' or 'sgd' to "
             "train with dropout.",
+            UserWarning,
+            stacklevel=SOLVER_STACKLEVEL,
+        )
+    if any(isinstance(layer, BatchNorm) for layer in net.layers):
+        warnings.warn(
+            f"{type(est).__name__}(solver='lbfgs') minimizes a deterministic full-batch "
+            "loss, so its BatchNorm layers normalize with their running statistics, "
+            "which never move from mean 0 and variance 1 (each is a learned per-feature "
+            "scale and shift); use solver='adam' or 'sgd' to train with batch statistics.",
             UserWarning,
             stacklevel=SOLVER_STACKLEVEL,
         )

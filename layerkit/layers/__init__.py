@@ -13,18 +13,20 @@ from .activations import (
 from .base import Layer
 from .dense import Dense
 from .dropout import Dropout
+from .normalization import BatchNorm
 from .smooth import ELU, GELU, SiLU, Softplus
 
 #: Every built-in layer class (the training loop trusts their code).
 BUILT_IN = frozenset(
     {Dense, Dropout, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, ELU, GELU, SiLU}
-    | {Softplus}
+    | {Softplus, BatchNorm}
 )
 
 __all__ = [
     "ELU",
     "GELU",
     "Activation",
+    "BatchNorm",
     "Dense",
     "Dropout",
     "Exp",
