@@ -243,3 +243,26 @@ def test_an_experiment_file_gives_a_tuple_argument_as_an_array(tmp_path):
     )
     loaded = load_experiment(tmp_path / "exp.toml")
     assert loaded.layers[0].bounds == (-2.0, 2.0)
+
+
+class Weighted(Layer, name="registry_test_Weighted"):
+    """A dict argument."""
+
+    def __init__(self, scales=None):
+        self.scales = scales
+
+    def forward(self, x, training=False):
+        return x * self.scales["a"]
+
+    def backward(self, delta):
+        return delta * self.scales["a"]
+
+
+def test_a_dict_argument_is_saved_loaded_and_read_from_an_untagged_config(tmp_path):
+    net = Sequential([Dense(2), Weighted({"a": 2.0})]).build(3, random_state=0)
+    loaded = layerkit.load(layerkit.save(net, tmp_path / "w.lkm"))  # (was decoded twice)
+    assert loaded.layers[1].scales == {"a": 2.0}
+    x = np.ones((2, 3))
+    np.testing.assert_array_equal(loaded.forward(x), net.forward(x))
+    # a config written before dicts were tagged (as 0.1.0 and 0.2.0's get_config did)
+    assert Weighted.from_config({"scales": {"a": 3.0}}).scales == {"a": 3.0}

@@ -63,7 +63,7 @@ def build_network(spec: Any) -> Sequential:
     layers = []
     for layer_spec in spec.layers:
         cls = lookup("layer", layer_spec.type)
-        layers.append(cls.from_config({k: decode(v) for k, v in layer_spec.config.items()}))
+        layers.append(cls.from_config(layer_spec.config))  # (which decodes the values)
     net = Sequential(layers).build(spec.n_in, random_state=0, dtype=spec.dtype)
     for layer, layer_spec in zip(net.layers, spec.layers, strict=True):
         for attr, state in (layer_spec.rng or {}).items():

@@ -39,9 +39,12 @@ def encode(value: Any, where: str) -> Any:
 
 
 def decode(value: Any) -> Any:
-    """Invert ``encode``; objects are rebuilt from the registry only."""
+    """Invert ``encode``; objects are rebuilt from the registry only. A dict without a
+    ``$`` key is no tag (configs from before they tagged dicts): its values are decoded."""
     if isinstance(value, list):
         return [decode(v) for v in value]
+    if isinstance(value, dict) and not any(str(k).startswith("$") for k in value):
+        return {k: decode(v) for k, v in value.items()}
     if isinstance(value, dict):
         if set(value) == {"$float"}:
             return float(value["$float"])
