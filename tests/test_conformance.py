@@ -640,3 +640,14 @@ def test_an_optimizer_whose_step_grows_as_the_rate_falls_fails_the_schedule_chec
     with pytest.raises(GradientCheckError, match=r"did not shorten the first step") as err:
         check_optimizer(InvertedRate(), checks=["schedule", "descent"])
     assert list(err.value.report.failed) == ["schedule"]
+
+
+def test_rows_independent_allows_for_the_rounding_of_one_row_against_a_batch():
+    """Outputs near 0 from large inputs: a one-row product rounds apart from the batch's
+    by about 1e-12, which an absolute 1e-12 failed."""
+    dense = Dense(4)
+    dense.build(200, np.random.default_rng(0), np.float64)
+    q, _ = np.linalg.qr(dense.params["W"])
+    x = np.random.default_rng(1).normal(size=(8, 200)) * 1e4
+    x -= (x @ q) @ q.T  # rows orthogonal to W's columns: x W is rounding only
+    assert not check_layer(dense, x, checks=["rows_independent"]).failed

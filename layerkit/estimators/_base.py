@@ -661,11 +661,15 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         extra = self._extra_sample_weight(y, incremental)
         if extra is not None:
             sw = extra.astype(X.dtype) if sw is None else sw * extra
-        top = float(sw.max()) if sw is not None and sw.size else 0.0
-        if top > 0 and not 1e-100 <= top <= 1e100:
-            # weighted means are scale-invariant: weights of extreme magnitude (1e308,
-            # 1e-320) are brought near 1, where their sums neither overflow nor vanish
-            sw = sw / top
+        if sw is not None:
+            with np.errstate(over="ignore"):
+                total = float(sw.sum())
+            if total == np.inf:  # (the loss's weighted mean and alpha's L2 term divide by it)
+                raise ValueError(
+                    f"{type(self).__name__}: sample weights sum to infinity (the largest is "
+                    f"{float(sw.max()):.3g}); only their ratios matter to the loss, but alpha's "
+                    "L2 term is divided by their sum: rescale them, e.g. to a mean of 1"
+                )
         if sw is not None and not sw.sum() > 0:
             raise ValueError(
                 f"{type(self).__name__}: sample weights must have a positive sum, got "
@@ -758,12 +762,12 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             "(X.astype(np.float64)) for a network that computes in float64."
         )
 
-    def _get_params_html(self, deep: bool = True, doc_link: str = "") -> Any:
+    def _get_params_html(self, deep: bool = True, **kwargs: Any) -> Any:
         """The parameter table of the notebook display: the estimator's own parameters.
         (Deep ones, ``solver__beta_1`` and ``layers__0__units``, are the arguments of the
         objects shown in the ``solver`` and ``layers`` rows, and are not this class's
         arguments, so scikit-learn would mark every one of them as set by the user.)"""
-        return super()._get_params_html(deep=False, doc_link=doc_link)
+        return super()._get_params_html(deep=False, **kwargs)  # (doc_link from 1.8 on)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
