@@ -179,3 +179,24 @@ def test_solver_warnings_point_at_the_callers_line(digits, params):
     with pytest.warns(UserWarning) as record:
         MLPClassifier(hidden_layer_sizes=(4,), random_state=0, **params).fit(X, y)
     assert {Path(w.filename).name for w in record} == {Path(__file__).name}
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_a_fitted_copy_saved_by_a_callback_resumes_as_the_unbroken_fit(digits, solver, tmp_path):
+    """The copy has its own optimizer state, shuffling stream and history: before, it had
+    no optimizer state (resumed training restarted Adam) and shared the live loss_curve_."""
+    import layerkit
+
+    X, y = digits
+    kw = dict(solver=solver, learning_rate_init=0.01, batch_size=64, random_state=0)
+    recorder = Recorder()
+    est = MLPClassifier((16,), max_iter=4, **kw).set_callbacks(recorder)
+    quiet_fit(est, X, y)
+    at_2 = [f for f in recorder.fitted if f is not None][1]
+    assert len(at_2.loss_curve_) == 2  # (the live list grew to 4)
+    resumed = layerkit.load(layerkit.save(at_2, tmp_path / "epoch2.lkm"))
+    quiet_fit(resumed.set_params(warm_start=True, max_iter=2), X, y)
+    unbroken = quiet_fit(MLPClassifier((16,), max_iter=4, **kw), X, y)
+    assert resumed.loss_curve_ == unbroken.loss_curve_
+    for a, b in zip(resumed.coefs_, unbroken.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -613,22 +613,35 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         net: Sequential,
         params: dict[str, Any] | None = None,
         state: dict[str, Any] | None = None,
+        optimizer: Optimizer | None = None,
     ) -> dict[str, Any]:
-        """What a copy of this estimator needs to predict with a copy of ``net``.
+        """What a copy of this estimator needs to predict with a copy of ``net``, and to
+        be saved and trained on from there as the estimator itself would be.
 
         ``params`` (if not empty) replace the copy's parameters, by name, and ``state``
-        its layers' state (keys as in ``Sequential.state``).
+        its layers' state (keys as in ``Sequential.state``). The copy gets its own
+        ``optimizer`` state, shuffling generator and histories (a shallow copy of the
+        estimator would share them, and see them move on with the fit).
         """
         snapshot = copy.deepcopy(net)
         for name, value in (params or {}).items():
             np.copyto(snapshot.params[name], value)
         snapshot._set_state(state or {})
         n_dense = sum(isinstance(layer, Dense) for layer in net.layers)
-        return {
+        attributes = {
             "network_": snapshot,
             "n_layers_": n_dense + 1,
             "n_outputs_": net.n_out_,
+            "loss_curve_": list(self.loss_curve_),
+            "validation_scores_": None
+            if self.validation_scores_ is None
+            else list(self.validation_scores_),
         }
+        if optimizer is not None:
+            attributes["_optimizer"] = copy.deepcopy(optimizer)
+        if "_shuffle_rng" in self.__dict__:
+            attributes["_shuffle_rng"] = copy.deepcopy(self._shuffle_rng)
+        return attributes
 
     def _reset_progress(self) -> None:
         self.n_iter_ = 0

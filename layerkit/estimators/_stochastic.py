@@ -95,7 +95,8 @@ def fit_stochastic(
             if schedule == "invscaling":
                 optimizer.current_learning_rate = base_lr / (est.t_ + 1) ** est.power_t
             # (with early stopping, the model as a stop here leaves it: the best weights)
-            if report.epoch_done(lambda: est._fitted_attributes(net, best, best_state)):
+            fitted = lambda: est._fitted_attributes(net, best, best_state, optimizer)  # noqa: E731
+            if report.epoch_done(fitted):
                 break  # a callback stops the training
             if est._no_improvement_count > est.n_iter_no_change:
                 what = "Validation score" if early_stopping else "Training loss"
@@ -116,9 +117,13 @@ def fit_stochastic(
                     stacklevel=SOLVER_STACKLEVEL,
                 )
     if interrupted():
+        kept = (
+            "of the best epoch (early stopping), as a finished fit would"
+            if early_stopping
+            else "of the last completed batch"
+        )
         warnings.warn(
-            "Training interrupted by user: the model keeps the weights of the last "
-            "completed batch.",
+            f"Training interrupted by user: the model keeps the weights {kept}.",
             TrainingInterrupted,
             stacklevel=SOLVER_STACKLEVEL,
         )

@@ -103,3 +103,33 @@ def test_ctrl_c_outside_fit_is_untouched():
         os.kill(os.getpid(), signal.SIGINT)
         for _ in range(10**7):
             pass
+
+
+def test_with_early_stopping_the_message_says_the_best_epoch_is_kept():
+    clf = MLPClassifier(
+        layers=[Dense(8), PressesCtrlC(at=40)], batch_size=20, max_iter=50, early_stopping=True
+    )
+    with pytest.warns(TrainingInterrupted, match="weights of the best epoch"):
+        clf.fit(X, y)
+
+
+def test_a_partial_fit_loop_stops_when_the_warning_is_made_an_error():
+    """What docs/scaling.md advises for a loop: the interrupted call raises, and (all or
+    nothing) leaves the model of the calls before it."""
+    import copy
+    import warnings
+
+    clf = MLPClassifier(layers=[Dense(8), PressesCtrlC(at=7)], batch_size=20, random_state=0)
+    chunks = np.array_split(np.arange(300), 6)
+    done = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingInterrupted)
+        with pytest.raises(TrainingInterrupted):
+            for rows in chunks:  # 50 rows, 3 batches per call: the 7th batch is call 3's
+                before = copy.deepcopy(clf.__dict__.get("network_"))
+                clf.partial_fit(X[rows], y[rows], classes=[0, 1])
+                done.append(len(rows))
+    assert len(done) == 2 and clf.t_ == 100
+    for name, p in clf.network_.params.items():
+        np.testing.assert_array_equal(p, before.params[name])
+    assert clf.predict(X).shape == (300,)
