@@ -32,6 +32,12 @@ def encode(value: Any, where: str) -> Any:
         return {"$dict": [[encode(k, where), encode(v, where)] for k, v in value.items()]}
     if isinstance(value, Configurable):
         return {"$object": typed(value)}
+    if isinstance(value, (np.random.RandomState, np.random.Generator)):
+        raise TypeError(
+            f"{where} = {value!r} cannot be saved: a model file holds a seed, not a "
+            "random generator object; give an int seed (random_state=0), which makes the "
+            "fit reproducible too (the training's own random streams are saved either way)"
+        )
     raise TypeError(
         f"{where} = {value!r} cannot be saved: a model file holds None, bools, numbers, "
         "strings, lists, tuples, dicts and registered layerkit objects"
