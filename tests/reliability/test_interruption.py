@@ -132,4 +132,5 @@ def test_a_partial_fit_loop_stops_when_the_warning_is_made_an_error():
     assert len(done) == 2 and clf.t_ == 100
     for name, p in clf.network_.params.items():
         np.testing.assert_array_equal(p, before.params[name])
+    clf.network_.layers[1].at = -1  # (the restored layer would press Ctrl-C again)
     assert clf.predict(X).shape == (300,)
