@@ -651,3 +651,16 @@ def test_rows_independent_allows_for_the_rounding_of_one_row_against_a_batch():
     x = np.random.default_rng(1).normal(size=(8, 200)) * 1e4
     x -= (x @ q) @ q.T  # rows orthogonal to W's columns: x W is rounding only
     assert not check_layer(dense, x, checks=["rows_independent"]).failed
+
+
+class ForgetsGamma(BatchNorm, register=False):
+    """Its prediction-mode ∂C/∂x leaves γ out: right while γ is at its initial ones."""
+
+    def backward(self, delta):
+        dx = super().backward(delta)
+        return dx if self._batch else delta * self._inv_std
+
+
+def test_a_factor_of_a_parameter_initialized_to_ones_cannot_hide():
+    with pytest.raises(GradientCheckError, match=r"in prediction mode: .*'input' is wrong"):
+        check_layer(ForgetsGamma(), checks=["gradient"])

@@ -64,8 +64,10 @@ def check_layer(
       ``delta`` as given.
     - ``gradient`` (both modes): ``backward`` equals central differences (float64) for
       ∂C/∂x and every parameter, with ``C = Σ r ⊙ forward(x)`` (``r`` random): at most
-      ``max_entries`` random entries per array (``None``: all). Dropout masks are held
-      fixed. The report keeps each array's worse mode.
+      ``max_entries`` random entries per array (``None``: all), at parameters moved off
+      their initial values (each times a factor in [0.5, 1.5], zeros to N(0, 0.1²)),
+      where a scale initialized to ones or a shift to zeros could hide a missing term.
+      Dropout masks are held fixed. The report keeps each array's worse mode.
     - ``grads_overwritten`` (both modes): ``params`` and ``grads`` keep the arrays built
       (written in place, never replaced), and a second backward with the same delta
       gives the same ``grads`` (they are overwritten, never accumulated).
@@ -260,6 +262,7 @@ def check_layer(
 
     def check_gradient(training: bool) -> None:
         base = built(np.float64)
+        _move_off_initial(base, random_state + 3)
         probe = copy.deepcopy(base)  # fresh copies share dropout masks (same rng state)
         out = np.asarray(probe.forward(x.copy(), training))
         r = np.random.default_rng(random_state + 1).normal(size=out.shape)
@@ -347,3 +350,16 @@ def check_layer(
         ("save_load", check_save_load),
     ]
     return run_checks(report, named, checks)
+
+
+def _move_off_initial(layer: Layer, seed: int) -> None:
+    """Move the (writable, float) parameters of ``layer`` off their initial values in
+    place: each entry times a factor in [0.5, 1.5] (a positive one stays positive), and
+    zeros to N(0, 0.1²). At a scale of ones, a backward that leaves the scale out is
+    right; at a shift of zeros, one that leaves the shift out."""
+    rng = np.random.default_rng(seed)
+    for p in layer.params.values():
+        if isinstance(p, np.ndarray) and p.dtype.kind == "f" and p.flags.writeable:
+            p *= rng.uniform(0.5, 1.5, size=p.shape)
+            zero = p == 0
+            p[zero] = rng.normal(scale=0.1, size=int(zero.sum()))
