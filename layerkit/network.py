@@ -572,6 +572,40 @@ class Sequential:
         if was_flat:  # as build left it: arrays taken from the copy stay live
             self.flatten()
 
+    def summary(self) -> str:
+        """The layers as a table: each one's parameters (shapes and count) and state,
+        and the total, as ``layerkit inspect`` shows a model file (Keras's
+        ``model.summary()``). For an estimator, ``est.network_.summary()``.
+
+        Examples
+        --------
+        >>> from layerkit import Sequential
+        >>> from layerkit.layers import Dense, ReLU
+        >>> print(Sequential([Dense(3), ReLU(), Dense(2)]).build(4).summary())
+        Sequential: 4 inputs (float64) -> 2 outputs
+             0  Dense(units=3)  W 4x3, b 3  15 parameters
+             1  ReLU()
+             2  Dense(units=2)  W 3x2, b 2   8 parameters
+          parameters: 23 in total
+        """
+        from ._summary import layer_table, parameter_count
+
+        if "n_in_" not in self.__dict__:
+            names = ", ".join(repr(layer) for layer in self.layers)
+            return f"Sequential, not built (call build(n_in) or fit): {names}"
+        rows = [
+            (
+                i,
+                repr(layer),
+                {k: np.shape(p) for k, p in layer.params.items()},
+                {k: np.shape(getattr(layer, k)) for k in layer.state_attributes},
+            )
+            for i, layer in enumerate(self.layers)
+        ]
+        total = sum(parameter_count(arrays) for _, _, arrays, _ in rows)
+        head = f"Sequential: {self.n_in_} inputs ({self.dtype}) -> {self.n_out_} outputs"
+        return "\n".join([head, *layer_table(rows), f"  parameters: {total:,} in total"])
+
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"Sequential([{inner}])"

@@ -248,6 +248,16 @@ def test_inspect_describes_architecture_parameters_history_and_format(trained, c
     assert info["hyperparameters_repr"]["layers"] == "[Dense(units=16), Tanh()]"
 
 
+def test_inspect_names_the_epoch_whose_weights_early_stopping_kept(tmp_path, capsys):
+    X, y = load_iris(return_X_y=True)
+    clf = layerkit.MLPClassifier((8,), early_stopping=True, max_iter=300, random_state=0)
+    clf.fit(X, y)
+    status, out, _ = run(capsys, "inspect", layerkit.save(clf, tmp_path / "es.lkm"))
+    kept = int(np.argmax(clf.validation_scores_)) + 1
+    assert status == 0 and f"(epoch {kept}: early stopping kept its weights)" in out
+    assert kept < clf.n_iter_  # (not the last epoch: the line is needed)
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_inspect_shows_hyperparameters_as_written(tmp_path, capsys):
     import math

@@ -231,3 +231,24 @@ def test_a_shallow_copy_leaves_the_originals_arrays_live():
         trained.fit(X, Y, loss=CategoricalCrossEntropy(), optimizer=SGD(0.5), random_state=0)
         assert W is net.layers[0].params["W"] and not np.array_equal(W, before)
         before = W.copy()
+
+
+def test_summary_lists_each_layers_parameters_state_and_the_total():
+    from layerkit.layers import BatchNorm, ReLU
+
+    net = Sequential([Dense(16), BatchNorm(), ReLU(), Dense(2)]).build(4, dtype=np.float32)
+    lines = net.summary().splitlines()
+    assert lines[0] == "Sequential: 4 inputs (float32) -> 2 outputs"
+    assert lines[1].split() == [
+        "0",
+        "Dense(units=16)",
+        "W",
+        "4x16,",
+        "b",
+        "16",
+        "80",
+        "parameters",
+    ]
+    assert lines[2].endswith("32 parameters  state: running_mean 16, running_var 16")
+    assert lines[-1] == f"  parameters: {sum(p.size for p in net.params.values()):,} in total"
+    assert "not built" in Sequential([Dense(2)]).summary()

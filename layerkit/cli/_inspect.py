@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._configurable import Configurable, registry_name_of
+from .._summary import layer_table
 from ..exceptions import ModelFileError
 from ..io import read_manifest
 from ..io._values import decode
@@ -113,15 +114,6 @@ def _changed_hyperparameters(model: Any, saved: dict[str, Any]) -> dict[str, Any
     return changed
 
 
-def _shapes(arrays: dict[str, Any]) -> str:
-    """``W 64x10, b 10``: each array's name and shape."""
-    return ", ".join(f"{name} {'x'.join(map(str, shape))}" for name, shape in arrays.items())
-
-
-def _count(n: int) -> str:
-    return "" if not n else f"{n:,} parameter{'' if n == 1 else 's'}"
-
-
 def _as_json(value: Any) -> Any:
     """A hyperparameter as JSON data: numbers, strings, booleans and None as themselves,
     tuples as lists, dicts as objects (keys as strings), a non-finite float as its name,
@@ -165,14 +157,9 @@ def render(info: dict[str, Any]) -> str:
         lines.append(f"  input: {info['n_features']} features ({info['dtype']}){shown}")
     if info["layers"]:
         lines.append("  layers:")
-    heads = [f"    {layer['index']:>2}  {layer['layer']}" for layer in info["layers"]]
-    shapes = [_shapes(layer["arrays"]) for layer in info["layers"]]
-    counts = [_count(layer["parameters"]) for layer in info["layers"]]
-    widths = [max(map(len, column), default=0) for column in (heads, shapes, counts)]
-    for head, shape, count, layer in zip(heads, shapes, counts, info["layers"], strict=True):
-        state = f"  state: {_shapes(layer['state'])}" if layer["state"] else ""
-        line = f"{head:<{widths[0]}}  {shape:<{widths[1]}}  {count:>{widths[2]}}{state}"
-        lines.append(line.rstrip())
+    lines += layer_table(
+        [(la["index"], la["layer"], la["arrays"], la["state"]) for la in info["layers"]]
+    )
     lines.append(f"  parameters: {info['parameters']:,} in total")
     if info["loss"]:
         lines.append(f"  loss: {info['loss']}")
@@ -198,9 +185,12 @@ def render(info: dict[str, Any]) -> str:
             )
         scores = history["validation_scores"]
         if scores:
+            finite = [s if s == s else -np.inf for s in scores]  # (NaN never counts)
+            kept = int(np.argmax(finite)) + 1
             lines.append(
                 f"  validation score: {scores[0]:.4f} -> {scores[-1]:.4f}, best "
-                f"{history['best_validation_score']:.4f}"
+                f"{history['best_validation_score']:.4f} (epoch {kept}: early stopping "
+                "kept its weights)"
             )
     if info["hyperparameters"]:
         changed = ", ".join(f"{k}={v}" for k, v in info["hyperparameters_repr"].items())
