@@ -605,6 +605,31 @@ def test_standardized_training_gives_a_model_of_the_raw_columns(tmp_path, iris_c
     np.testing.assert_allclose(raw, by_hand.predict_proba((X - mean) / scale), atol=1e-10)
 
 
+@pytest.mark.parametrize(
+    ("training", "expected"),
+    [
+        ({"class_weight": "balanced"}, {"class_weight": "balanced"}),
+        ({"class_weight": {"setosa": 2.0}}, {"class_weight": {"setosa": 2.0}}),
+        ({"learning_rate": "adaptive"}, {"learning_rate": "adaptive"}),
+        ({"learning_rate": "invscaling", "power_t": 0.25}, {"power_t": 0.25}),
+    ],
+)
+def test_the_schedule_and_class_weights_reach_the_model(
+    training, expected, tmp_path, iris_csv, capsys
+):
+    path = _iris_experiment(tmp_path, training={"max_iter": 5, **training}, optimizer="sgd")
+    status, _, err = run(capsys, "train", path)
+    assert status == 0, err
+    model = layerkit.load(tmp_path / "layerkit-output" / "model.lkm")
+    assert {k: model.get_params()[k] for k in expected} == expected
+
+
+def test_class_weights_must_name_labels_of_the_target(tmp_path, iris_csv, capsys):
+    path = _iris_experiment(tmp_path, training={"class_weight": {"setosa": 2.0, "rose": 1.0}})
+    status, _, err = run(capsys, "train", path)
+    assert status == 1 and "training.class_weight names 'rose', not among the labels" in err
+
+
 def test_a_column_of_huge_values_is_standardized_like_any_other(tmp_path, capsys):
     """Squares of 1e200 overflow: the column got an infinite scale, zero weights, and the
     model ignored it silently (test accuracy 0.33 on a column as good as petal length)."""

@@ -289,3 +289,20 @@ def test_the_notebook_display_marks_only_the_parameters_set():
         "max_iter",
     }
     assert not [n for n in names if "__" in n]  # (solver__beta_1 was marked as set)
+
+
+@pytest.mark.parametrize(
+    ("params", "hint"),
+    [
+        ({"solver": "adamw"}, r"AdamW is an optimizer class: pass an instance, solver=AdamW"),
+        ({"solver": "ADAMW"}, r"solver=AdamW\(\.\.\.\)"),
+        ({"learning_rate": 0.01}, r"The step size is learning_rate_init"),
+        ({"solver": "adma"}, r"Did you mean 'adam'\?"),
+    ],
+)
+def test_a_refused_value_says_what_was_likely_meant(params, hint):
+    from layerkit import MLPClassifier
+
+    X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2
+    with pytest.raises(ValueError, match=hint):
+        MLPClassifier(**params).fit(X, y)

@@ -59,6 +59,13 @@ class TrainingSection(_Section):
     alpha: Annotated[float, Field(ge=0.0)] = 1e-4
     tol: Annotated[float, Field(ge=0.0)] = 1e-4
     shuffle: bool = True
+    learning_rate: Literal["constant", "invscaling", "adaptive"] = Field(
+        default="constant", description="the step size's schedule, as the estimators'"
+    )
+    power_t: Annotated[float, Field(ge=0.0)] = 0.5
+    class_weight: Literal["balanced"] | dict[str, Annotated[float, Field(ge=0.0)]] | None = Field(
+        default=None, description="classification: 'balanced', or a weight per label"
+    )
     # (scikit-learn's seeds: train_test_split and the estimator take 0 to 2**32 - 1)
     random_state: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = 0
 

@@ -46,7 +46,7 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
     data_path = loaded.base / exp.data.path
     _check_outputs(loaded, config_path, out, data_path)
     X, y, features = examples(read_table(data_path), exp.data, exp.task, data_path)
-    est = _estimator(loaded, config_path)
+    est = _estimator(loaded, config_path, y)
     X_train, X_test, y_train, y_test = split(
         X, y, exp.task, exp.validation.test_fraction, exp.training.random_state
     )
@@ -128,7 +128,7 @@ def _check_outputs(loaded: Loaded, config_path: Path, out: Path, data_path: Path
         written[f"output.{setting}"] = path
 
 
-def _estimator(loaded: Loaded, config_path: Path) -> Any:
+def _estimator(loaded: Loaded, config_path: Path, y: np.ndarray) -> Any:
     exp = loaded.experiment
     loss = loaded.loss
     names, classes = _LOSSES[exp.task]
@@ -155,6 +155,8 @@ def _estimator(loaded: Loaded, config_path: Path) -> Any:
         alpha=exp.training.alpha,
         tol=exp.training.tol,
         shuffle=exp.training.shuffle,
+        learning_rate=exp.training.learning_rate,
+        power_t=exp.training.power_t,
         random_state=exp.training.random_state,
         early_stopping=exp.validation.early_stopping,
         validation_fraction=exp.validation.validation_fraction,
@@ -164,7 +166,26 @@ def _estimator(loaded: Loaded, config_path: Path) -> Any:
         params["layers"] = layers
     if loss is not None:
         params["loss"] = loss
+    if exp.training.class_weight is not None:
+        params["class_weight"] = _class_weight(exp.training.class_weight, exp.task, y, config_path)
     return cls(**params)
+
+
+def _class_weight(given: Any, task: str, y: np.ndarray, config_path: Path) -> Any:
+    """``'balanced'``, or the table's weights keyed by the labels they name (a table's
+    keys are text: ``"0"`` names the label 0)."""
+    if task != "classification":
+        raise CLIError(f"{config_path}: training.class_weight is for classification only")
+    if given == "balanced":
+        return given
+    labels = {str(label): label for label in np.unique(y)}
+    unknown = sorted(set(given) - set(labels))
+    if unknown:
+        raise CLIError(
+            f"{config_path}: training.class_weight names {', '.join(map(repr, unknown))}, "
+            f"not among the labels of the target: {', '.join(map(repr, labels))}"
+        )
+    return {labels[key]: weight for key, weight in given.items()}
 
 
 def _standardizer(X: np.ndarray) -> tuple[Any, Any]:

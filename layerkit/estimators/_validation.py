@@ -143,12 +143,24 @@ def check_params(owner: str, params: dict[str, Any], rules: dict[str, Rule]) -> 
                 f" In layerkit, loss is a keyword argument: {owner}(loss={value!r}) (scikit-"
                 "learn's MLPRegressor takes it as the first positional argument)."
             )
-        allowed = getattr(rule, "allowed", ())
-        if isinstance(value, str) and allowed:
-            close = _suggestion(value, allowed)
-            if close:
-                message += f" Did you mean {close!r}?"
-        raise InvalidParameterError(message)
+        raise InvalidParameterError(message + _hint(name, value, getattr(rule, "allowed", ())))
+
+
+def _hint(name: str, value: Any, allowed: Sequence[str]) -> str:
+    """What the user likely meant by a refused value, or ""."""
+    if name == "learning_rate" and isinstance(value, numbers.Real):
+        return " The step size is learning_rate_init; learning_rate names its schedule."
+    if not isinstance(value, str) or not allowed:
+        return ""
+    if name == "solver":  # an optimizer class's name: the object is what it takes
+        from .._configurable import registered
+
+        classes = {n.lower(): n for n in registered("optimizer")}
+        if value.lower() in classes and value.lower() not in allowed:
+            cls = classes[value.lower()]
+            return f" {cls} is an optimizer class: pass an instance, solver={cls}(...)."
+    close = _suggestion(value, allowed)
+    return f" Did you mean {close!r}?" if close else ""
 
 
 #: Other names for allowed values (other libraries' spellings).
