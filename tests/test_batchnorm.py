@@ -49,12 +49,32 @@ def test_prediction_uses_the_running_statistics_row_by_row():
     np.testing.assert_allclose(layer.forward(x[:1]), expected[:1])  # alone as in a batch
 
 
-def test_a_batch_of_one_row_leaves_the_running_statistics_as_they_are():
+def test_a_batch_of_one_row_is_normalized_with_the_running_statistics():
+    """One row has no variance: with its own statistics x̂ = 0, the output is beta and no
+    gradient reaches the layers before (a fit with batch_size=1 learned nothing)."""
     layer = _built(2)
-    a = layer.forward(np.array([[5.0, 7.0]]), training=True)  # (no variance in one row)
-    np.testing.assert_array_equal(a, [[0.0, 0.0]])  # x̂ = 0: the output is beta
-    np.testing.assert_array_equal(layer.running_mean, [0.0, 0.0])
+    layer.running_mean[...] = [1.0, 2.0]
+    x = np.array([[5.0, 7.0]])
+    a = layer.forward(x, training=True)
+    np.testing.assert_allclose(a, (x - [1.0, 2.0]) / np.sqrt(1.0 + 1e-5))
+    np.testing.assert_allclose(layer.backward(np.ones((1, 2))), [[1 / np.sqrt(1.0 + 1e-5)] * 2])
+    np.testing.assert_array_equal(layer.running_mean, [1.0, 2.0])  # left as they are
     np.testing.assert_array_equal(layer.running_var, [1.0, 1.0])
+
+
+def test_training_row_by_row_trains_the_layers_before():
+    X, y = load_digits(return_X_y=True)
+    clf = MLPClassifier(
+        layers=[Dense(16), BatchNorm(), ReLU()],
+        solver="sgd",
+        batch_size=1,
+        learning_rate_init=0.01,
+        max_iter=2,
+        random_state=0,
+    )
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(X[:300] / 16, y[:300])
+    assert clf.score(X[300:600] / 16, y[300:600]) > 0.5  # (0.04 when nothing trained)
 
 
 def test_a_networks_gradients_through_batchnorm_in_training_mode():

@@ -200,3 +200,30 @@ def test_a_fitted_copy_saved_by_a_callback_resumes_as_the_unbroken_fit(digits, s
     assert resumed.loss_curve_ == unbroken.loss_curve_
     for a, b in zip(resumed.coefs_, unbroken.coefs_, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_copies_saved_at_every_epoch_resume_exactly_under_the_adaptive_schedule(digits, tmp_path):
+    """The copy is taken after the epoch's schedule step: a copy from an epoch where
+    'adaptive' divided the learning rate kept the old rate, and resumed apart."""
+    import layerkit
+
+    X, y = digits
+    kw = dict(
+        solver="sgd",
+        learning_rate="adaptive",
+        learning_rate_init=0.05,
+        n_iter_no_change=1,
+        tol=0.5,  # (no epoch improves that much: the rate is divided every other epoch)
+        batch_size=64,
+        random_state=0,
+    )
+    recorder = Recorder()
+    unbroken = MLPClassifier((16,), max_iter=6, **kw).set_callbacks(recorder)
+    quiet_fit(unbroken, X, y)
+    copies = [f for f in recorder.fitted if f is not None][:-1]  # (the last: the fit's end)
+    rates = {c._optimizer.current_learning_rate for c in copies}
+    assert len(rates) > 1  # the schedule acted
+    for epoch, copy_ in enumerate(copies[:-1], start=1):
+        resumed = layerkit.load(layerkit.save(copy_, tmp_path / f"e{epoch}.lkm"))
+        quiet_fit(resumed.set_params(warm_start=True, max_iter=6 - epoch), X, y)
+        assert resumed.loss_curve_ == unbroken.loss_curve_, epoch

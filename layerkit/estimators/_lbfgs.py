@@ -38,8 +38,9 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any, *, report: Fit
         warnings.warn(
             f"{type(est).__name__}(solver='lbfgs') minimizes a deterministic full-batch "
             "loss, so its BatchNorm layers normalize with their running statistics, "
-            "which never move from mean 0 and variance 1 (each is a learned per-feature "
-            "scale and shift); use solver='adam' or 'sgd' to train with batch statistics.",
+            "which it never moves (mean 0 and variance 1 in a new network: each layer is "
+            "then a learned per-feature scale and shift); use solver='adam' or 'sgd' to "
+            "train with batch statistics.",
             UserWarning,
             stacklevel=SOLVER_STACKLEVEL,
         )

@@ -94,19 +94,21 @@ def fit_stochastic(
                 _track_loss(est, loss)
             if schedule == "invscaling":
                 optimizer.current_learning_rate = base_lr / (est.t_ + 1) ** est.power_t
-            # (with early stopping, the model as a stop here leaves it: the best weights)
-            fitted = lambda: est._fitted_attributes(net, best, best_state, optimizer)  # noqa: E731
-            if report.epoch_done(fitted):
-                break  # a callback stops the training
+            converged = False
             if est._no_improvement_count > est.n_iter_no_change:
                 what = "Validation score" if early_stopping else "Training loss"
                 msg = (
                     f"{what} did not improve more than tol={est.tol:f} for "
                     f"{est.n_iter_no_change} consecutive epochs."
                 )
-                if _stop(optimizer, schedule, msg, est.verbose):
-                    break
-                est._no_improvement_count = 0
+                converged = _stop(optimizer, schedule, msg, est.verbose)
+                if not converged:  # ('adaptive' divided the learning rate: go on)
+                    est._no_improvement_count = 0
+            # the model as a stop here leaves it (with early stopping: the best weights),
+            # after the epoch's schedule step, so that a copy saved now resumes exactly
+            fitted = lambda: est._fitted_attributes(net, best, best_state, optimizer)  # noqa: E731
+            if report.epoch_done(fitted) or converged:
+                break  # a callback stops the training, or it converged
             if incremental:
                 break
             if est.n_iter_ == est.max_iter:
@@ -117,11 +119,13 @@ def fit_stochastic(
                     stacklevel=SOLVER_STACKLEVEL,
                 )
     if interrupted():
-        kept = (
-            "of the best epoch (early stopping), as a finished fit would"
-            if early_stopping
-            else "of the last completed batch"
-        )
+        kept = "of the last completed batch"
+        if early_stopping:
+            kept = (
+                "of the best epoch (early stopping), as a finished fit would"
+                if est.n_iter_
+                else "it started this fit with (early stopping: no epoch was scored)"
+            )
         warnings.warn(
             f"Training interrupted by user: the model keeps the weights {kept}.",
             TrainingInterrupted,

@@ -37,10 +37,12 @@ class BatchNorm(Layer):
     ``∂C/∂β = Σ δ``, ``∂C/∂γ = Σ δ x̂`` and
     ``∂C/∂x = γ / (m √(σ² + ε)) · (m δ - Σ δ - x̂ Σ δ x̂)``.
     Each training batch moves the running statistics (the running variance takes the
-    unbiased ``σ² m/(m-1)``, as PyTorch's; a batch of one row, which has no variance,
-    leaves them as they are). In prediction (``training=False``) the running statistics
-    replace the batch's, so each row is normalized on its own, and ``∂C/∂x = γ δ /
-    √(running_var + ε)``. The batch statistics ignore sample weights. The ``lbfgs``
+    unbiased ``σ² m/(m-1)``, as PyTorch's). In prediction (``training=False``) the
+    running statistics replace the batch's, so each row is normalized on its own, and
+    ``∂C/∂x = γ δ / √(running_var + ε)``. A training batch of one row, which has no
+    variance (its x̂ would be 0 and no gradient would reach the layers before), is
+    normalized with the running statistics too, and leaves them as they are (PyTorch
+    refuses such a batch). The batch statistics ignore sample weights. The ``lbfgs``
     solver evaluates the network in prediction mode throughout: there the layer is a
     learned per-feature affine map of its input at the initial statistics (0 and 1).
 
@@ -79,16 +81,16 @@ class BatchNorm(Layer):
 
     def forward(self, x: Array, training: bool = False) -> Array:
         gamma, beta = self.params["gamma"], self.params["beta"]
-        if training:
+        batch = training and len(x) > 1  # (one row has no variance: see Notes)
+        if batch:
             mean = x.mean(axis=0)
             var = x.var(axis=0)
-            if len(x) > 1:
-                self._update_running(mean, var, len(x))
+            self._update_running(mean, var, len(x))
         else:
             mean, var = self.running_mean, self.running_var
         inv_std = 1.0 / np.sqrt(var + self.epsilon)
         xhat = (x - mean) * inv_std
-        self._xhat, self._inv_std, self._batch = xhat, inv_std, training
+        self._xhat, self._inv_std, self._batch = xhat, inv_std, batch
         return xhat * gamma + beta
 
     def _update_running(self, mean: Array, var: Array, m: int) -> None:

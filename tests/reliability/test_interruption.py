@@ -134,3 +134,12 @@ def test_a_partial_fit_loop_stops_when_the_warning_is_made_an_error():
         np.testing.assert_array_equal(p, before.params[name])
     clf.network_.layers[1].at = -1  # (the restored layer would press Ctrl-C again)
     assert clf.predict(X).shape == (300,)
+
+
+def test_interrupted_before_any_epoch_is_scored_the_message_says_so():
+    clf = MLPClassifier(
+        layers=[Dense(8), PressesCtrlC(at=2)], batch_size=20, max_iter=50, early_stopping=True
+    )
+    with pytest.warns(TrainingInterrupted, match="it started this fit with .* no epoch"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 0 and clf.validation_scores_ == []
