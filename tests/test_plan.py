@@ -12,6 +12,7 @@ from layerkit._plan import TrainingPlan, plan_supports
 from layerkit.layers import (
     ELU,
     GELU,
+    BatchNorm,
     Dense,
     Dropout,
     Exp,
@@ -53,6 +54,9 @@ HIDDEN = {
     "user": lambda: [Dense(6), FixedSwish(), Dense(5), MyTanh(), Dense(4), ReLU()],
     "user-first": lambda: [FixedSwish(), Dense(5), FixedSwish(0.5), Dropout(0.2)],
     "user-last": lambda: [Dense(6), ReLU(), Dense(5), FixedSwish(), UserDropout(0.4)],
+    # a built-in layer with parameters of its own, through its own arithmetic
+    "batchnorm": lambda: [Dense(6), BatchNorm(), ReLU(), Dense(5), BatchNorm(0.3), Tanh()],
+    "batchnorm-first": lambda: [BatchNorm(), Dense(5), ReLU(), Dropout(0.2), BatchNorm()],
 }
 
 
@@ -192,7 +196,7 @@ def _epochs(net, X, Y, loss, opt, general, n_epochs=3, l2=0.0):
     ids=["sgd", "sgd-decay", "sgd-momentum", "adam"],
 )
 @pytest.mark.parametrize("fuse", [True, False], ids=["fused-step", "flat-step"])
-@pytest.mark.parametrize("hidden", ["dropout", "user", "user-first"])
+@pytest.mark.parametrize("hidden", ["dropout", "user", "user-first", "batchnorm"])
 def test_training_with_the_plan_matches_the_general_loop(
     make_opt, fuse, hidden, monkeypatch, layout
 ):
@@ -210,8 +214,11 @@ def test_training_with_the_plan_matches_the_general_loop(
     curve_plan = _epochs(a, X, Y, loss, make_opt(), general=False, l2=0.01)
     curve_general = _epochs(b, X, Y, loss, make_opt(), general=True, l2=0.01)
     np.testing.assert_allclose(curve_plan, curve_general, rtol=1e-10)
+    # (a bias just before a BatchNorm has gradient 0 up to rounding, which Adam scales
+    # into steps: those biases wander by rounding, to 1e-11, alike in neither loop)
+    atol = 1e-9 if hidden == "batchnorm" else 1e-12
     for name, p in b.params.items():
-        np.testing.assert_allclose(a.params[name], p, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(a.params[name], p, rtol=1e-9, atol=atol)
 
 
 @pytest.mark.skipif(not blas_available(), reason="numpy's BLAS not reachable: no fused step")
@@ -402,3 +409,27 @@ def test_a_parameter_free_users_layer_is_checked_before_the_first_dense_layer():
     clf = MLPClassifier(layers=[DropsAColumn(), Dense(6), ReLU()], max_iter=2)
     with pytest.raises(LayerContractError, match="at position 0: backward returned an array"):
         clf.fit(X, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batchnorm_runs_in_both_plans_with_its_statistics_and_parameters(dtype):
+    from layerkit._plan import predict_planned
+
+    net = _net("batchnorm", "softmax-cce")
+    net = Sequential(net.layers).build(4, random_state=0, dtype=dtype)
+    rng = np.random.default_rng(3)
+    for layer in net.layers:  # statistics and parameters away from 0 and 1
+        if isinstance(layer, BatchNorm):
+            layer.running_mean[...] = rng.normal(size=layer.running_mean.shape)
+            layer.running_var[...] = rng.uniform(0.5, 2.0, size=layer.running_var.shape)
+            layer.params["gamma"][...] = rng.uniform(0.5, 2.0, size=layer.running_var.shape)
+            layer.params["beta"][...] = rng.normal(size=layer.running_var.shape)
+    X = rng.normal(size=(300, 4)).astype(dtype)
+    planned = predict_planned(net, X, logits=False, chunk=128)
+    assert planned is not None
+    np.testing.assert_array_equal(planned, net._forward_through(net.layers, X, False))
+    Y = np.eye(3)[rng.integers(0, 3, 300)]
+    runner = EpochRunner(
+        net, X, Y.astype(dtype), CategoricalCrossEntropy(), Adam(0.01), batch_size=32
+    )
+    assert runner._plan is not None

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..layers import Dense, Dropout, Identity, LeakyReLU, ReLU, Tanh
+from ..layers import BatchNorm, Dense, Dropout, Identity, LeakyReLU, ReLU, Tanh
 from ..layers.activations import sigmoid
 from ..layers.smooth import SMOOTH
 from ..network import Sequential
@@ -26,7 +26,7 @@ def predict_planned(net: Sequential, X: Any, *, logits: bool, chunk: int) -> Arr
     if (
         not isinstance(X, np.ndarray)
         or X.dtype != net.dtype
-        or not all(type(layer) in HIDDEN for layer in hidden)
+        or not all(type(layer) in HIDDEN or type(layer) is BatchNorm for layer in hidden)
         or (not logits and type(last) not in LINKS)
     ):
         return None
@@ -77,6 +77,11 @@ def _activate_in_place(layer: Any, a: Array, mask: Array, positive: Array) -> No
         np.tanh(a, out=a)
     elif kind in SMOOTH:
         layer._in_place(a, mask, positive)
+    elif kind is BatchNorm:  # prediction: the running statistics, as its forward does
+        a -= layer.running_mean
+        a *= 1.0 / np.sqrt(layer.running_var + layer.epsilon)
+        a *= layer.params["gamma"]
+        a += layer.params["beta"]
     else:  # Sigmoid
         np.greater_equal(a, 0, out=positive)
         sigmoid(a, a, mask, positive, mask_ready=True)

@@ -16,12 +16,14 @@ from ..optim import SGD, Optimizer
 from ..optim._blas import axpy_updater, blas_available
 from ._losses import loss_stage
 from ._stages import DenseStage, Stage, elementwise_stage
-from ._user import UserStage
+from ._user import OwnArithmeticStage, UserStage
 
 Array = Any
-# the built-in layers the plans run (not the output activations of classification and
-# counts, nor BatchNorm, which has parameters of its own: the general path runs it)
+# the built-in layers the plans run with arithmetic of their own (not the output
+# activations of classification and counts; BatchNorm, which has parameters of its own,
+# runs in the training plan through its own forward and backward: OWN_ARITHMETIC)
 HIDDEN = BUILT_IN - {Softmax, Exp, BatchNorm}
+OWN_ARITHMETIC = frozenset({BatchNorm})
 LINKS = (Softmax, Sigmoid, Identity, Exp)
 #: Plain SGD on networks with fewer parameters steps with one axpy over the flat buffers
 #: after the backward pass instead of inside the products (measured: fusing was 18%
@@ -39,7 +41,10 @@ def plan_supports(net: Sequential, loss: Loss, X: Any) -> bool:
         return False
     *hidden, last = net.layers
     return type(last) in LINKS and all(
-        type(layer) in HIDDEN or (not trusted(layer) and not layer.params) for layer in hidden
+        type(layer) in HIDDEN
+        or type(layer) in OWN_ARITHMETIC
+        or (not trusted(layer) and not layer.params)
+        for layer in hidden
     )
 
 
@@ -77,7 +82,12 @@ class TrainingPlan:
         self.sgd: SGD | None = None
         if type(optimizer) is SGD and not optimizer.momentum and blas_available():
             self.sgd = optimizer
-        self.fused = self.sgd is not None and flat.size >= _FUSE_MIN_PARAMETERS
+        # (fused, only Dense layers' parameters are stepped: not with a BatchNorm's)
+        self.fused = (
+            self.sgd is not None
+            and flat.size >= _FUSE_MIN_PARAMETERS
+            and not any(type(layer) in OWN_ARITHMETIC for layer in net.layers)
+        )
         self.flat_step = axpy_updater(gflat, flat) if self.sgd is not None else None
         # this batch's η, decay of W (L2 + weight decay), decay of b, and L2 factor c
         self.rates = [0.0, 0.0, 0.0, 0.0]
@@ -115,6 +125,15 @@ class _Batch:
             stage: Stage
             if not trusted(layer):  # a user's layer (a subclass of a built-in one too)
                 stage = UserStage(
+                    layer,
+                    positions[id(layer)],
+                    a,
+                    plan,
+                    augment_output=augment and dense_follows,
+                )
+                fresh = True
+            elif type(layer) in OWN_ARITHMETIC:
+                stage = OwnArithmeticStage(
                     layer,
                     positions[id(layer)],
                     a,

@@ -1,4 +1,5 @@
-"""A user's parameter-free layer inside a training plan: its own forward and backward."""
+"""A layer inside a training plan through its own forward and backward: a user's
+parameter-free layer, or a built-in layer with parameters of its own (BatchNorm)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class UserStage(Stage):
     """
 
     is_user = True
+    checked = True  # each call checked against the layer contract
 
     def __init__(
         self, layer: Layer, position: int, src: Array, plan: Any, *, augment_output: bool
@@ -37,11 +39,12 @@ class UserStage(Stage):
         self.layer, self.position, self.src = layer, position, src
         width = int(layer.__dict__["_n_out"])
         self.out, self.out_aug = _output(src.shape[0], width, src.dtype, augment_output)
-        out, training, copyto = self.out, plan.training, np.copyto
+        out, training, copyto, checked = self.out, plan.training, np.copyto, self.checked
 
         def fwd() -> None:
             a = layer.forward(src, training)
-            check_forward(position, layer, src, a)
+            if checked:
+                check_forward(position, layer, src, a)
             copyto(out, a)
 
         self.fwd = fwd
@@ -49,12 +52,25 @@ class UserStage(Stage):
     def bind(self, delta: Array, need_input_delta: bool) -> Array:
         layer, position, shape, copyto = self.layer, self.position, self.src.shape, np.copyto
         dx_buffer = np.empty(shape, self.src.dtype) if need_input_delta else None
+        checked = self.checked
 
         def bwd() -> None:
             dx = layer.backward(delta)
-            check_backward(position, layer, delta, dx, shape)
+            if checked:
+                check_backward(position, layer, delta, dx, shape)
             if dx_buffer is not None:
                 copyto(dx_buffer, dx)
 
         self.bwd = bwd
         return dx_buffer
+
+
+class OwnArithmeticStage(UserStage):
+    """A built-in layer with parameters of its own besides Dense (BatchNorm): its
+    ``forward`` and ``backward`` on the plan's buffers, unchecked (trusted code); its
+    gradients land in the flat buffer the plan's step reads, as the layer writes them in
+    place (a built-in network is flattened at build)."""
+
+    is_user = False
+    checked = False
+    has_params = True
