@@ -123,17 +123,10 @@ class _Batch:
         for i, layer in enumerate(hidden):
             dense_follows = any(isinstance(later, Dense) for later in hidden[i + 1 :])
             stage: Stage
-            if not trusted(layer):  # a user's layer (a subclass of a built-in one too)
-                stage = UserStage(
-                    layer,
-                    positions[id(layer)],
-                    a,
-                    plan,
-                    augment_output=augment and dense_follows,
-                )
-                fresh = True
-            elif type(layer) in OWN_ARITHMETIC:
-                stage = OwnArithmeticStage(
+            own = type(layer) in OWN_ARITHMETIC
+            if own or not trusted(layer):  # (a user's: a subclass of a built-in one too)
+                kind = OwnArithmeticStage if own else UserStage
+                stage = kind(
                     layer,
                     positions[id(layer)],
                     a,
