@@ -664,3 +664,28 @@ class ForgetsGamma(BatchNorm, register=False):
 def test_a_factor_of_a_parameter_initialized_to_ones_cannot_hide():
     with pytest.raises(GradientCheckError, match=r"in prediction mode: .*'input' is wrong"):
         check_layer(ForgetsGamma(), checks=["gradient"])
+
+
+class SoftAbs(Layer, register=False):
+    """sqrt(x² + σ) with σ >= 0 starting at 0: a zero moved below 0 makes NaN."""
+
+    def build(self, n_in, rng, dtype=np.float64):
+        self.params = {"sigma": np.zeros(n_in, dtype)}
+        self.grads = {"sigma": np.zeros(n_in, dtype)}
+        return n_in
+
+    def forward(self, x, training=False):
+        self.x, self.out = x, np.sqrt(x * x + self.params["sigma"])
+        return self.out
+
+    def backward(self, delta):
+        self.grads["sigma"][...] = (delta / (2 * self.out)).sum(axis=0)
+        return delta * self.x / self.out
+
+
+def test_moved_zeros_stay_positive_and_the_move_can_be_turned_off():
+    assert not check_layer(SoftAbs(), checks=["gradient"]).failed  # (NaN when moved below 0)
+    assert not check_layer(BatchNorm(), checks=["gradient"], move_ones_and_zeros=False).failed
+    with pytest.raises(GradientCheckError):  # moved, γ's ones no longer hide the bug
+        check_layer(ForgetsGamma(), checks=["gradient"])
+    assert not check_layer(ForgetsGamma(), checks=["gradient"], move_ones_and_zeros=False).failed

@@ -40,6 +40,7 @@ def check_layer(
     max_entries: int | None = 64,
     random_state: int = 0,
     checks: Iterable[str] | None = None,
+    move_ones_and_zeros: bool = True,
 ) -> GradientReport:
     """Check a layer against the whole layer contract; prove its backward with eq. 3-1.
 
@@ -64,10 +65,10 @@ def check_layer(
       ``delta`` as given.
     - ``gradient`` (both modes): ``backward`` equals central differences (float64) for
       ∂C/∂x and every parameter, with ``C = Σ r ⊙ forward(x)`` (``r`` random): at most
-      ``max_entries`` random entries per array (``None``: all), at parameters moved off
-      their initial values (each times a factor in [0.5, 1.5], zeros to N(0, 0.1²)),
-      where a scale initialized to ones or a shift to zeros could hide a missing term.
-      Dropout masks are held fixed. The report keeps each array's worse mode.
+      ``max_entries`` random entries per array (``None``: all). Parameter entries equal
+      to 1 are first moved into [0.5, 0.9] and those equal to 0 into [0.05, 0.15] (see
+      ``move_ones_and_zeros``). Dropout masks are held fixed. The report keeps each
+      array's worse mode.
     - ``grads_overwritten`` (both modes): ``params`` and ``grads`` keep the arrays built
       (written in place, never replaced), and a second backward with the same delta
       gives the same ``grads`` (they are overwritten, never accumulated).
@@ -99,6 +100,12 @@ def check_layer(
         Seeds the default ``x``, the random cost weights ``r`` and the checked entries.
     checks : iterable of str, optional
         Run only these checks (by name); all by default.
+    move_ones_and_zeros : bool
+        Before the gradient check, move parameter entries equal to 1 into [0.5, 0.9] and
+        those equal to 0 into [0.05, 0.15]: at a scale initialized to ones, a backward
+        that leaves the scale out is right, and at a shift of zeros, one that leaves the
+        shift out. (Both stay positive, and below 1.) False checks at the parameters as
+        they are.
 
     Returns
     -------
@@ -262,7 +269,8 @@ def check_layer(
 
     def check_gradient(training: bool) -> None:
         base = built(np.float64)
-        _move_off_initial(base, random_state + 3)
+        if move_ones_and_zeros:
+            _move_ones_and_zeros(base, random_state + 3)
         probe = copy.deepcopy(base)  # fresh copies share dropout masks (same rng state)
         out = np.asarray(probe.forward(x.copy(), training))
         r = np.random.default_rng(random_state + 1).normal(size=out.shape)
@@ -352,14 +360,14 @@ def check_layer(
     return run_checks(report, named, checks)
 
 
-def _move_off_initial(layer: Layer, seed: int) -> None:
-    """Move the (writable, float) parameters of ``layer`` off their initial values in
-    place: each entry times a factor in [0.5, 1.5] (a positive one stays positive), and
-    zeros to N(0, 0.1²). At a scale of ones, a backward that leaves the scale out is
-    right; at a shift of zeros, one that leaves the shift out."""
+def _move_ones_and_zeros(layer: Layer, seed: int) -> None:
+    """Move the (writable, float) parameter entries of ``layer`` equal to 1 into
+    [0.5, 0.9] and those equal to 0 into [0.05, 0.15], in place: initial values at which
+    a missing factor (a scale of ones) or term (a shift of zeros) changes nothing. The
+    moved entries stay positive and below 1, inside the range of most parameters."""
     rng = np.random.default_rng(seed)
     for p in layer.params.values():
         if isinstance(p, np.ndarray) and p.dtype.kind == "f" and p.flags.writeable:
-            p *= rng.uniform(0.5, 1.5, size=p.shape)
-            zero = p == 0
-            p[zero] = rng.normal(scale=0.1, size=int(zero.sum()))
+            for value, low, high in ((1.0, 0.5, 0.9), (0.0, 0.05, 0.15)):
+                at = p == value
+                p[at] = rng.uniform(low, high, size=int(at.sum()))

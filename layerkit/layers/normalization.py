@@ -44,7 +44,8 @@ class BatchNorm(Layer):
     normalized with the running statistics too, and leaves them as they are (PyTorch
     refuses such a batch). The batch statistics ignore sample weights. The ``lbfgs``
     solver evaluates the network in prediction mode throughout: there the layer is a
-    learned per-feature affine map of its input at the initial statistics (0 and 1).
+    learned per-feature affine map of its input at running statistics lbfgs never moves
+    (0 and 1 in a new network).
 
     Examples
     --------
