@@ -282,7 +282,7 @@ def test_the_notebook_display_marks_only_the_parameters_set():
     rows = re.findall(
         r'<tr class="(user-set|default)">.*?<td class="param">(.*?)</td>', html, re.S
     )
-    names = {re.sub(r"<[^>]+>", "", cell).split()[0]: kind for kind, cell in rows}
+    names = {re.sub(r"<[^>]+>|&nbsp;", " ", cell).split()[0]: kind for kind, cell in rows}
     assert {n for n, kind in names.items() if kind == "user-set"} == {
         "layers",
         "solver",
