@@ -68,17 +68,24 @@ def _numeric(X: Any, name: str) -> Any:
         ) from None
 
 
-def _require_finite(A: Any, name: str) -> None:
-    """A ValueError naming the first non-finite entry of ``A`` (dense or sparse) by row
-    and column. One sum decides in the usual case, without a mask the size of ``A``."""
+def all_finite(A: Any) -> bool:
+    """Whether every value of ``A`` (dense, or a sparse matrix's stored values) is
+    finite. One sum decides in the usual case, without a mask the size of ``A``."""
     values = A.data if hasattr(A, "tocsr") else A
     if not values.size or values.dtype.kind not in "fc":
-        return
+        return True
     with np.errstate(all="ignore"):  # (a sum of finite values may overflow: look closer)
         if np.isfinite(values.sum()):
-            return
-    if np.isfinite(values).all():
+            return True
+    return bool(np.isfinite(values).all())
+
+
+def _require_finite(A: Any, name: str) -> None:
+    """A ValueError naming the first non-finite entry of ``A`` (dense or sparse) by row
+    and column."""
+    if all_finite(A):
         return
+    values = A.data if hasattr(A, "tocsr") else A
     k = np.flatnonzero(~np.isfinite(values.ravel()))[0]
     if hasattr(A, "tocsr"):  # the k-th stored value: its row and column
         major = int(np.searchsorted(A.indptr, k, side="right")) - 1

@@ -19,6 +19,8 @@ from .losses.base import Loss
 from .optim.base import Optimizer
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+#: What a network keeps of its last training or forward call: never copied or pickled.
+_OF_THE_LAST_CALL = ("_workspace", "_input_shapes", "_out_shape")
 
 
 class Sequential:
@@ -551,9 +553,8 @@ class Sequential:
         state = dict(self.__dict__)
         if state.pop("_flat", None) is not None:  # copies do not share views:
             state["_was_flat"] = True  # flattened again when restored
-        state.pop("_workspace", None)
-        state.pop("_input_shapes", None)
-        state.pop("_out_shape", None)
+        for name in _OF_THE_LAST_CALL:
+            state.pop(name, None)
         return state
 
     def __copy__(self) -> Sequential:
@@ -561,9 +562,8 @@ class Sequential:
         (now or at the copy's first fit) would move the original's arrays."""
         new = type(self).__new__(type(self))
         new.__dict__.update(self.__dict__)
-        new.__dict__.pop("_workspace", None)
-        new.__dict__.pop("_input_shapes", None)
-        new.__dict__.pop("_out_shape", None)
+        for name in _OF_THE_LAST_CALL:
+            new.__dict__.pop(name, None)
         return new
 
     def __setstate__(self, state: dict[str, Any]) -> None:

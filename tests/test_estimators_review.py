@@ -28,9 +28,15 @@ def test_predict_is_thread_safe():
     clf = MLPClassifier((64,), max_iter=5, random_state=0).fit(X, y)
     chunks = [X[i : i + 64] for i in range(0, len(X), 64)]
     expected = [clf.predict_proba(c) for c in chunks]
-    with ThreadPoolExecutor(8) as pool:
-        for _ in range(3):
-            got = list(pool.map(clf.predict_proba, chunks))
+    _same_in_threads(clf.predict_proba, chunks, expected, workers=8, rounds=3)
+
+
+def _same_in_threads(predict, chunks, expected, *, workers, rounds):
+    """``predict`` on every chunk from ``workers`` threads at once, ``rounds`` times: the
+    same results as one at a time."""
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in range(rounds):
+            got = list(pool.map(predict, chunks))
             for a, b in zip(got, expected, strict=True):
                 np.testing.assert_array_equal(a, b)
 
@@ -52,11 +58,7 @@ def test_predict_is_thread_safe_on_every_path(first):
     if first == "sparse":
         chunks = [sp.csr_matrix(c * (c > 0.5)) for c in chunks]
     expected = [net.predict(c) for c in chunks]
-    with ThreadPoolExecutor(4) as pool:
-        for _ in range(5):
-            got = list(pool.map(net.predict, chunks))
-            for a, b in zip(got, expected, strict=True):
-                np.testing.assert_array_equal(a, b)
+    _same_in_threads(net.predict, chunks, expected, workers=4, rounds=5)
 
 
 @quiet

@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
 from .._checks import first_repeat
 from .._configurable import _plain, check_arguments
 from .._contract import trusted
+from .._fit_inputs import all_finite
 from .._random import as_generator
 from ..exceptions import DivergenceError
 from ..layers import (
@@ -116,18 +117,6 @@ _COMMON_RULES: dict[str, v.Rule] = {
     ),
     "max_fun": v.interval(1, None, integer=True),
 }
-
-
-def _all_finite(A: Any) -> bool:
-    """Whether every value of ``A`` (dense, or a sparse matrix's stored values) is
-    finite; one sum decides in the usual case, without a mask the size of ``A``."""
-    values = A.data if hasattr(A, "tocsr") else A
-    if values.dtype.kind not in "fc":
-        return True
-    with np.errstate(all="ignore"):  # (a sum of finite values may overflow: look closer)
-        if np.isfinite(values.sum()):
-            return True
-    return bool(np.isfinite(values).all())
 
 
 def _restore_in_place(net: Sequential, backup: Sequential) -> None:
@@ -745,7 +734,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             with np.errstate(over="ignore"):  # (values beyond float32's: refused below)
                 cast = X.astype(net.dtype)
         if not deferred:
-            if not _all_finite(cast):
+            if not all_finite(cast):
                 self._refuse_non_finite(X, cast)
             return net.predict(cast, logits=logits)
         with np.errstate(invalid="ignore", over="ignore"):  # (a NaN in X is reported below)
@@ -761,7 +750,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         values = X.data if hasattr(X, "tocsr") else X
         _assert_all_finite(values, input_name="X", estimator_name=type(self).__name__)
         cast_values = cast.data if hasattr(cast, "tocsr") else cast
-        if cast_values is values or _all_finite(cast_values):
+        if cast_values is values or all_finite(cast_values):
             return
         dtype = np.dtype(self.network_.dtype)
         beyond = np.abs(values) > np.finfo(dtype).max
