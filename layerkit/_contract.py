@@ -171,6 +171,24 @@ def check_live(position: int, layer: Any, live: list[tuple[str, Any, Any]]) -> N
         )
 
 
+def check_penalized(position: int, layer: Any) -> None:
+    """``penalized`` must be a tuple of names of ``params`` (the L2 penalty's arrays)."""
+    names = layer.penalized
+    if isinstance(names, str) or not isinstance(names, (tuple, list)):
+        raise _fail(
+            position, layer, f"penalized must be a tuple of names in params, got {names!r}"
+        )
+    unknown = [name for name in names if name not in layer.params]
+    if unknown:
+        raise _fail(
+            position,
+            layer,
+            f"penalized names {unknown}, which params does not have (its keys after build: "
+            f"{sorted(layer.params)}); penalized lists the params the L2 penalty alpha "
+            "applies to",
+        )
+
+
 def check_state(position: int, layer: Any) -> None:
     """Each name in ``state_attributes`` must be a float array once ``build`` ran."""
     names = layer.state_attributes

@@ -31,8 +31,11 @@ def parameter_count(arrays: dict[str, Any]) -> int:
 
 
 def shapes_text(arrays: dict[str, Any]) -> str:
-    """``W 64x10, b 10``: each array's name and shape."""
-    return ", ".join(f"{name} {'x'.join(map(str, shape))}" for name, shape in arrays.items())
+    """``W 64x10, b 10, T scalar``: each array's name and shape."""
+    return ", ".join(
+        f"{name} {'x'.join(map(str, shape)) if len(shape) else 'scalar'}"
+        for name, shape in arrays.items()
+    )
 
 
 def count_text(n: int) -> str:

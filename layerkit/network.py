@@ -11,7 +11,14 @@ from numpy.typing import DTypeLike
 
 from ._checks import first_repeat
 from ._configurable import check_arguments, registry_name_of
-from ._contract import check_backward, check_forward, check_grads, check_state, trusted
+from ._contract import (
+    check_backward,
+    check_forward,
+    check_grads,
+    check_penalized,
+    check_state,
+    trusted,
+)
 from ._random import RandomStateLike, as_generator, spawn
 from .exceptions import LayerContractError
 from .layers.base import Array, Layer
@@ -135,6 +142,7 @@ class Sequential:
                     f"as a positive int, got {n_out!r}"
                 )
             check_grads(i, layer, dtype=dt)
+            check_penalized(i, layer)
             n = int(n_out)
             layer.__dict__["_n_out"] = n
             check_state(i, layer)

@@ -35,3 +35,24 @@ def targets(kind, rng, m, k, poisson_rate=1.0):
     if kind == "counts":
         return rng.poisson(poisson_rate, (m, k)).astype(float)
     return rng.normal(size=(m, k))
+
+
+class Temperature(Layer):
+    """x / T with one learned temperature T held in a 0-d array."""
+
+    def __init__(self, t0=2.0):
+        self.t0 = t0
+
+    def build(self, n_in, rng, dtype):
+        self.params = {"T": np.array(self.t0, dtype=dtype)}
+        self.grads = {"T": np.zeros((), dtype=dtype)}
+        return n_in
+
+    def forward(self, x, training=False):
+        self.x = x
+        return x / self.params["T"]
+
+    def backward(self, delta):
+        T = self.params["T"]
+        self.grads["T"][...] = -(delta * self.x).sum() / T**2
+        return delta / T

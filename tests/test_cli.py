@@ -1039,7 +1039,7 @@ def test_train_refuses_a_pandas_index_as_a_feature(tmp_path, capsys):
     assert "120 rows x 4 features" in out
 
 
-@pytest.mark.parametrize("kind", ["unnamed", "Unnamed: 0", "parquet"])
+@pytest.mark.parametrize("kind", ["unnamed", "Unnamed: 0", "parquet", "named parquet"])
 def test_predict_refuses_a_pandas_index_for_a_model_without_names(kind, tmp_path, capsys):
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(0)
@@ -1054,6 +1054,11 @@ def test_predict_refuses_a_pandas_index_for_a_model_without_names(kind, tmp_path
         data = tmp_path / "d.parquet"
         frame.to_parquet(data)  # the index: a column __index_level_0__
         expected = "column 4, '__index_level_0__', is the name pandas gives its index column"
+    elif kind == "named parquet":  # a named index: a column like any other but for metadata
+        pytest.importorskip("pyarrow")
+        data = tmp_path / "d.parquet"
+        frame.rename_axis("customer").to_parquet(data)
+        expected = "column 4, 'customer', is the DataFrame's index, which pandas wrote"
     elif kind == "unnamed":
         data = tmp_path / "d.csv"
         frame.to_csv(data)
@@ -1377,3 +1382,33 @@ def test_a_directory_given_as_the_model(command, trained, tmp_path, capsys):
         f"layerkit.save), got a directory; it holds {out_dir}/model.lkm: give that file"
     ) in err
     assert "no model file at" not in err
+
+
+def test_train_refuses_a_named_pandas_index_in_parquet_unless_features_are_listed(
+    tmp_path, capsys
+):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(60, 2)), columns=["a", "b"])
+    frame["y"] = np.where(frame["a"] > 0, "p", "q")
+    frame.index = pd.Index(rng.permutation(1000)[:60], name="customer_id")
+    frame.to_parquet(tmp_path / "d.parquet")
+    experiment = {"task": "classification", "data": {"path": "d.parquet", "target": "y"}}
+    (tmp_path / "e.json").write_text(json.dumps(experiment))
+    status, _, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 1, err
+    assert "column 4, 'customer_id', is the DataFrame's index, which pandas wrote" in err
+    experiment["data"]["features"] = ["a", "b"]
+    experiment["training"] = {"max_iter": 20}
+    (tmp_path / "e.json").write_text(json.dumps(experiment))
+    status, out, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 0, err
+    assert "x 2 features" in out
+    # a Parquet file without pandas metadata (a RangeIndex is not stored either): no index
+    frame.reset_index(drop=True).to_parquet(tmp_path / "d.parquet")
+    del experiment["data"]["features"]
+    (tmp_path / "e.json").write_text(json.dumps(experiment))
+    status, out, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 0, err
+    assert "x 2 features" in out

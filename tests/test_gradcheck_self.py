@@ -292,3 +292,77 @@ def test_check_network_names_what_it_was_given_instead(rng):
         check_network(MLPClassifier(), x, y, SquaredError())
     with pytest.raises(ValueError, match=r"needs a built network"):
         check_network(Sequential([Dense(2)]), x, y, SquaredError())
+
+
+class _KeepsInput(Layer, register=False):
+    """y = x w per column; its backward reads the x it kept (a user's PReLU-like layer)."""
+
+    def build(self, n_in, rng, dtype=np.float64):
+        self.params = {"w": rng.uniform(0.5, 1.5, n_in).astype(dtype)}
+        self.grads = {"w": np.zeros(n_in, dtype)}
+        return n_in
+
+    def forward(self, x, training=False):
+        self.x = x
+        return x * self.params["w"]
+
+    def backward(self, delta):
+        self.grads["w"][...] = (delta * self.x).sum(axis=0)
+        return delta * self.params["w"]
+
+
+class _ZeroesItsInputInBackward(_KeepsInput, register=False):
+    def backward(self, delta):
+        dx = super().backward(delta)
+        self.x *= 0  # the caller's array: the layer before reads it in its backward
+        return dx
+
+
+class _BuildsWithNumpysGlobalGenerator(_KeepsInput, register=False):
+    def build(self, n_in, rng, dtype=np.float64):
+        super().build(n_in, rng, dtype)
+        self.params["w"][...] = np.random.uniform(0.5, 1.5, n_in)  # noqa: NPY002
+        return n_in
+
+
+def test_a_backward_that_changes_the_input_forward_kept_is_caught():
+    check_layer(_KeepsInput(), checks=["input_not_mutated"])
+    with pytest.raises(GradientCheckError, match="backward modified the input x that forward"):
+        check_layer(_ZeroesItsInputInBackward(), checks=["input_not_mutated"])
+
+
+def test_initial_values_drawn_from_numpys_global_generator_are_caught():
+    check_layer(_KeepsInput(), checks=["deterministic"])
+    with pytest.raises(GradientCheckError, match="two builds with generators of the same seed"):
+        check_layer(_BuildsWithNumpysGlobalGenerator(), checks=["deterministic"])
+
+
+@pytest.mark.parametrize("layer", [_KeepsInput(), Sigmoid(), Dense(3)])
+def test_right_gradients_pass_at_a_large_x_where_the_cost_rounds_coarsely(layer):
+    """x ~ 100: the cost's rounding (~1e-14 x its size) over 2ε exceeds atol=1e-8."""
+    from layerkit.layers import GELU, SiLU, Softplus
+
+    x = np.random.default_rng(1).normal(size=(4, 5)) * 100
+    for each in (layer, SiLU(), GELU(), Softplus()):
+        check_layer(each, x, checks=["gradient"])
+
+
+def test_the_raised_atol_still_catches_a_wrong_gradient_at_a_large_x():
+    x = np.random.default_rng(1).normal(size=(4, 5)) * 100
+    with pytest.raises(GradientCheckError, match="gradient of 'input' is wrong"):
+        check_layer(WrongInputDelta(3), x, checks=["gradient"])
+
+
+def test_the_rounding_floor_scales_with_the_cost_and_the_step():
+    from layerkit.gradcheck._core import rounding_floor
+
+    assert rounding_floor(1.0, 1e-6) == pytest.approx(8 * 2.0**-52 / 1e-6)
+    assert rounding_floor(100.0, 1e-6) == pytest.approx(100 * rounding_floor(1.0, 1e-6))
+    assert rounding_floor(float("inf"), 1e-6) == 0.0
+
+
+def test_one_row_is_checked_with_a_note_of_what_it_cannot_see():
+    numeric = ["gradient", "rows_independent"]
+    report = check_layer(_KeepsInput(), np.ones((1, 3)), checks=numeric)
+    assert "note: x has one row: a parameter gradient averaged over the batch" in str(report)
+    assert not check_layer(_KeepsInput(), checks=numeric).notes

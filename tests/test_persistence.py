@@ -11,7 +11,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from helpers import Swish
+from helpers import Swish, Temperature
 from sklearn.datasets import load_iris, make_multilabel_classification, make_regression
 
 import layerkit
@@ -575,3 +575,23 @@ def test_loading_what_is_not_a_model_path_says_what_was_expected(tmp_path):
         ):
             read(tmp_path)
     assert layerkit.load(str(path)).n_features_in_ == 4  # a str is a path
+
+
+def test_a_parameter_held_in_a_0d_array_is_saved_as_0d(tmp_path):
+    """np.ascontiguousarray makes a 0-d array 1-d: the file disagreed with its manifest."""
+    from layerkit.gradcheck import check_layer
+
+    net = Sequential([Dense(3), Temperature(1.5)]).build(4, random_state=0)
+    x = np.random.default_rng(0).normal(size=(2, 4))
+    again = layerkit.load(layerkit.save(net, tmp_path / "t.lkm"))
+    assert again.layers[1].params["T"].shape == ()
+    assert "Temperature(t0=1.5)  T scalar      1 parameter" in net.summary()
+    np.testing.assert_array_equal(again.forward(x), net.forward(x))
+    check_layer(Temperature(), checks=["save_load"])
+    est = MLPRegressor(layers=[Dense(5), Temperature()], max_iter=3, random_state=0)
+    X, y = make_regression(40, 4, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    loaded = layerkit.load(layerkit.save(est, tmp_path / "e.lkm"))
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))

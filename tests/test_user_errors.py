@@ -589,3 +589,42 @@ def test_an_optimizer_that_puts_new_arrays_into_params_is_refused():
     ):
         with pytest.raises(ValueError, match=r"put a new array into params\['0.W'\] instead of"):
             fit()
+
+
+class _Scale(layerkit.layers.Layer, register=False):
+    """y = x w, one weight per column, with ``penalized`` set by the test."""
+
+    def build(self, n_in, rng, dtype):
+        self.params = {"w": np.ones(n_in, dtype)}
+        self.grads = {"w": np.zeros(n_in, dtype)}
+        return n_in
+
+    def forward(self, x, training=False):
+        self.x = x
+        return x * self.params["w"]
+
+    def backward(self, delta):
+        self.grads["w"][...] = (delta * self.x).sum(axis=0)
+        return delta * self.params["w"]
+
+
+@pytest.mark.parametrize(
+    "penalized, message",
+    [
+        (
+            ("W",),
+            r"penalized names \['W'\], which params does not have \(its keys after "
+            r"build: \['w'\]\)",
+        ),
+        ("w", r"penalized must be a tuple of names in params, got 'w'"),
+    ],
+)
+def test_penalized_naming_no_parameter_is_a_contract_error_at_build(penalized, message):
+    """It was a bare KeyError: 'W' at fit, naming neither the layer nor the attribute."""
+    layer = _Scale()
+    layer.penalized = penalized
+    with pytest.raises(layerkit.LayerContractError, match=r"_Scale\(\) at position 1: " + message):
+        layerkit.Sequential([layerkit.layers.Dense(3), layer]).build(4, random_state=0)
+    X, y = np.random.default_rng(0).normal(size=(20, 4)), np.arange(20) % 2
+    with pytest.raises(layerkit.LayerContractError, match=message):
+        layerkit.MLPClassifier(layers=[layerkit.layers.Dense(3), layer], max_iter=2).fit(X, y)

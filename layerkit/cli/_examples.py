@@ -9,11 +9,11 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from ._errors import CLIError
-from ._tables import index_column
+from ._tables import Table, index_column
 
 
 def examples(
-    table: dict[str, np.ndarray], data: Any, task: str, path: Path
+    table: Table, data: Any, task: str, path: Path
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """X (float64), y and the feature names, every value checked."""
     columns = list(table)
@@ -21,10 +21,10 @@ def examples(
         raise CLIError(f"{path}: no target column {data.target!r}; the columns are {columns}")
     if data.features is None:
         features = [name for name in columns if name != data.target]
-        index = index_column(columns, skip=data.target)
+        index = index_column(table, skip=data.target)
         if index:
             raise CLIError(
-                f"{path}: {index}: it would be a feature, its row numbers trained on as "
+                f"{path}: {index}: it would be a feature, its row labels trained on as "
                 "data; drop it from the file (pandas: index=False), name it, or list the "
                 "features explicitly (data.features)"
             )

@@ -15,6 +15,7 @@ from ._errors import CLIError
 from ._examples import check_numbers
 from ._loading import load_model
 from ._tables import (
+    Table,
     check_not_an_input,
     check_output,
     index_column,
@@ -82,7 +83,7 @@ def _check_destination(out_path: Path, data_path: Path, model_path: Path) -> Non
     check_not_an_input(out_path, "-o", {"DATA": data_path, "MODEL": model_path})
 
 
-def _features(model: Any, table: dict[str, np.ndarray], path: Path) -> np.ndarray:
+def _features(model: Any, table: Table, path: Path) -> np.ndarray:
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         names = [str(n) for n in names]
@@ -95,11 +96,11 @@ def _features(model: Any, table: dict[str, np.ndarray], path: Path) -> np.ndarra
     else:
         names = list(table)
         expected = model.n_in_ if isinstance(model, Sequential) else model.n_features_in_
-        index = index_column(names)
+        index = index_column(table)
         if index:
             raise CLIError(
                 f"{path}: {index}: the model has no column names, so it would take it as "
-                "an input, its row numbers as data; drop it from the file (pandas: "
+                "an input, its row labels as data; drop it from the file (pandas: "
                 "index=False)"
             )
         if len(names) != expected:

@@ -16,7 +16,14 @@ from ._errors import CLIError
 _MISSING = {"", "na", "nan", "null", "none"}
 
 
-def read_table(path: Path) -> dict[str, np.ndarray]:
+class Table(dict[str, np.ndarray]):
+    """Columns by name, in file order; ``index_names``: the columns pandas wrote from a
+    DataFrame's index (a Parquet file's pandas metadata says which), by name."""
+
+    index_names: frozenset[str] = frozenset()
+
+
+def read_table(path: Path) -> Table:
     """The columns of a CSV (with a header row) or Parquet file, by name, in file order.
 
     A column whose every value is a number (or missing: empty, NA, NaN) is float64;
@@ -25,9 +32,7 @@ def read_table(path: Path) -> dict[str, np.ndarray]:
     return read_table_and_text(path, ())[0]
 
 
-def read_table_and_text(
-    path: Path, text: Collection[str]
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def read_table_and_text(path: Path, text: Collection[str]) -> tuple[Table, dict[str, np.ndarray]]:
     """``read_table``'s columns, and the columns named in ``text`` exactly as written
     (a CSV's cells as strings: an ID such as 007 stays 007; Parquet's as stored)."""
     if not path.is_file():
@@ -40,9 +45,7 @@ def read_table_and_text(
     return _read_csv(path, text)
 
 
-def _read_csv(
-    path: Path, text: Collection[str]
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _read_csv(path: Path, text: Collection[str]) -> tuple[Table, dict[str, np.ndarray]]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
@@ -77,7 +80,7 @@ def _read_csv(
     if not body:
         raise CLIError(f"{path}: no data rows after the header")
     cells = [row for _, row in body]
-    columns = {name: _column([row[j] for row in cells]) for j, name in enumerate(header)}
+    columns = Table((name, _column([row[j] for row in cells])) for j, name in enumerate(header))
     raw = {
         name: np.array([row[j] for row in cells], dtype=object)
         for j, name in enumerate(header)
@@ -109,17 +112,20 @@ def _other_separator(header: list[str]) -> str | None:
 _PANDAS_INDEX = re.compile(r"__index_level_\d+__|Unnamed: \d+")
 
 
-def index_column(names: list[str], skip: str | None = None) -> str | None:
+def index_column(table: Table, skip: str | None = None) -> str | None:
     """A message naming the first column (other than ``skip``) that is a written-out
-    pandas index (no name, or a name pandas gives one), or None. Used as a feature, it
-    would be trained on silently: row numbers, not data."""
-    for j, name in enumerate(names):
+    pandas index (no name, a name pandas gives one, or one the file's pandas metadata
+    calls the index), or None. Used as a feature, it would be trained on silently: row
+    labels, not data."""
+    for j, name in enumerate(table):
         if name == skip:
             continue
         if not name.strip():
             return f"column {j + 1} has no name (a pandas index written without index=False?)"
         if _PANDAS_INDEX.fullmatch(name):
             return f"column {j + 1}, {name!r}, is the name pandas gives its index column"
+        if name in table.index_names:
+            return f"column {j + 1}, {name!r}, is the DataFrame's index, which pandas wrote"
     return None
 
 
@@ -151,15 +157,13 @@ def _pyarrow(path: Path) -> Any:
     return pyarrow
 
 
-def _read_parquet(
-    path: Path, text: Collection[str]
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _read_parquet(path: Path, text: Collection[str]) -> tuple[Table, dict[str, np.ndarray]]:
     pa = _pyarrow(path)
     try:
         table = pa.parquet.read_table(path)
     except (pa.ArrowException, OSError) as err:
         raise CLIError(f"{path}: not a readable Parquet file ({err})") from None
-    columns = {}
+    columns = Table()
     for name, column in zip(table.column_names, table.columns, strict=True):
         if (
             pa.types.is_integer(column.type)
@@ -171,6 +175,9 @@ def _read_parquet(
             columns[name] = _column(["" if v is None else str(v) for v in column.to_pylist()])
     if not columns or table.num_rows == 0:
         raise CLIError(f"{path}: the table has no rows or no columns")
+    # (a RangeIndex is described, not stored: only the index columns named as strings)
+    index = (table.schema.pandas_metadata or {}).get("index_columns", [])
+    columns.index_names = frozenset(name for name in index if isinstance(name, str))
     raw = {  # the values as stored (an int64 ID stays exact, "007" stays text)
         name: np.array(table.column(name).to_pylist(), dtype=object)
         for name in table.column_names

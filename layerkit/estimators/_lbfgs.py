@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -11,12 +12,35 @@ import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
 from ..exceptions import DivergenceError, TrainingInterrupted
-from ..layers import BatchNorm, Dropout
+from ..layers import BatchNorm, Dropout, Layer
 from ..network import Sequential
 from ..optim import Optimizer
 from ..training import EpochRunner
 from ._callbacks import SOLVER_STACKLEVEL, FitReport
 from ._interrupt import stop_on_interrupt
+
+
+def _every_layer(found: Any, seen: set[int] | None = None) -> Iterator[Layer]:
+    """The layers in ``found`` (a layer, a network, or a list, tuple or dict of them) and
+    every layer they hold in their attributes, at any depth (a user's block's inner
+    layers too), each once."""
+    seen = set() if seen is None else seen
+    if id(found) in seen:
+        return
+    seen.add(id(found))
+    if isinstance(found, Layer):
+        yield found
+        children: Any = vars(found).values()
+    elif isinstance(found, Sequential):
+        children = found.layers
+    elif isinstance(found, (list, tuple)):
+        children = found
+    elif isinstance(found, dict):
+        children = found.values()
+    else:
+        return
+    for child in children:
+        yield from _every_layer(child, seen)
 
 
 def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any, *, report: FitReport) -> None:
@@ -26,7 +50,8 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any, *, report: Fit
     network's own arrays (float32 stays float32) before each evaluation. Each lbfgs
     iteration is a callback subtask; a callback may stop the minimization.
     """
-    if any(isinstance(layer, Dropout) and layer.rate > 0 for layer in net.layers):
+    layers = list(_every_layer(net.layers))
+    if any(isinstance(layer, Dropout) and layer.rate > 0 for layer in layers):
         warnings.warn(
             f"{type(est).__name__}(solver='lbfgs') minimizes a deterministic full-batch "
             "loss, so its Dropout layers are inactive; use solver='adam' or 'sgd' to "
@@ -34,7 +59,7 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any, *, report: Fit
             UserWarning,
             stacklevel=SOLVER_STACKLEVEL,
         )
-    if any(isinstance(layer, BatchNorm) for layer in net.layers):
+    if any(isinstance(layer, BatchNorm) for layer in layers):
         warnings.warn(
             f"{type(est).__name__}(solver='lbfgs') minimizes a deterministic full-batch "
             "loss, so its BatchNorm layers normalize with their running statistics, "

@@ -50,6 +50,8 @@ class GradientReport:
     subject: str
     entries: list[GradientEntry] = field(default_factory=list)
     checks: dict[str, str | None] = field(default_factory=dict)
+    #: what the checks could not see at this point (shown after the results)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> dict[str, float]:
@@ -75,6 +77,7 @@ class GradientReport:
                 f"        gradient of {e.name!r}: {e.checked} entries, worst relative error "
                 f"{e.worst_error:.2e}"
             )
+        lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -191,8 +194,16 @@ def compare(
     arr: Array,
     tol: Tolerance,
     rng: np.random.Generator,
+    size: float | None = None,
 ) -> None:
-    """Check ``analytic`` (∂f/∂arr) against central differences; record or raise."""
+    """Check ``analytic`` (∂f/∂arr) against central differences; record or raise.
+
+    ``size`` bounds the magnitude of the terms ``f`` sums (by default ``|f|`` at the
+    point, right for a sum of non-negative terms): ``f`` is rounded to about
+    ``2⁻⁵² size``, so the central differences carry an error up to about
+    ``2⁻⁵² size / ε``, which ``atol`` is raised to cover (a large cost, from a large
+    ``x``, would otherwise fail correct gradients near zero).
+    """
     analytic = np.asarray(analytic)
     if analytic.shape != arr.shape:
         raise GradientCheckError(
@@ -201,21 +212,24 @@ def compare(
         )
     indices = sample_indices(arr.shape, tol.max_entries, rng)
     with np.errstate(over="ignore", invalid="ignore"):  # (a non-finite result fails)
+        if size is None:
+            size = abs(f())
+        atol = max(tol.atol, rounding_floor(size, tol.eps))
         numeric = numeric_gradient(f, arr, indices, tol.eps)
         got = np.array([float(analytic[i]) for i in indices])
         diff = np.abs(got - numeric)
         scale = np.maximum(np.abs(got), np.abs(numeric))
         finite = np.isfinite(got) & np.isfinite(numeric)
-        bad = ~finite | (diff > tol.atol + tol.rtol * scale)
+        bad = ~finite | (diff > atol + tol.rtol * scale)
         # relative errors; where both values are zero up to atol (rounding) and agree, 0
-        rel = np.where(bad | (scale > tol.atol), diff / np.where(scale > 0, scale, 1), 0.0)
+        rel = np.where(bad | (scale > atol), diff / np.where(scale > 0, scale, 1), 0.0)
     rel[~finite] = np.inf
     for k in np.flatnonzero(bad & finite):  # rule out the finite differences' own error
         refined = _refine(f, arr, indices[k], got[k], tol)
         if refined is not None:
             numeric[k], diff[k], bad[k] = refined, abs(got[k] - refined), False
             scale[k] = max(abs(got[k]), abs(refined))
-            rel[k] = diff[k] / scale[k] if scale[k] > tol.atol else 0.0
+            rel[k] = diff[k] / scale[k] if scale[k] > atol else 0.0
     worst = int(np.argmax(np.where(bad, rel, -1.0) if bad.any() else rel)) if indices else 0
     entry = GradientEntry(
         name,
@@ -244,10 +258,28 @@ def compare(
             f"{report.subject}: gradient of {name!r} is wrong at index {entry.index}: "
             f"backward gives {entry.analytic:.10g}, finite differences give "
             f"{entry.numeric:.10g} (relative error {entry.worst_error:.3g}, allowed "
-            f"rtol={tol.rtol:g} + atol={tol.atol:g}); {int(bad.sum())} of "
-            f"{len(indices)} checked entries disagree"
+            f"rtol={tol.rtol:g} + atol={atol:g}"
+            + (
+                f", atol raised from {tol.atol:g} for the rounding of a cost of size {size:.3g}"
+                if atol > tol.atol
+                else ""
+            )
+            + f"); {int(bad.sum())} of {len(indices)} checked entries disagree"
         )
     report.entries.append(entry)
+
+
+#: the central differences' rounding error, in units of 2⁻⁵² |terms of the cost| / ε:
+#: a few roundings per term, on both sides of the difference, with a margin
+_ROUNDING_ULPS = 8.0
+
+
+def rounding_floor(size: float, eps: float) -> float:
+    """The error central differences with step ``eps`` can carry from rounding alone,
+    for a cost whose terms sum to ``size`` in magnitude (float64)."""
+    if not np.isfinite(size):
+        return 0.0
+    return _ROUNDING_ULPS * float(np.finfo(np.float64).eps) * size / eps
 
 
 def _refine(

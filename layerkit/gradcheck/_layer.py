@@ -55,14 +55,15 @@ def check_layer(
       shape.
     - ``float32`` (both modes): built in float32, parameters, outputs, deltas and grads
       stay float32.
-    - ``deterministic``: ``forward(x, training=False)`` twice gives the same output; in
+    - ``deterministic``: two builds with generators of the same seed give the same
+      parameters; ``forward(x, training=False)`` twice gives the same output; in
       training mode, two copies of the layer give the same output (randomness drawn
       from the generator ``build`` received, never from ``np.random``).
     - ``rows_independent``: in prediction mode each row's output is the same whatever
       rows come with it (``forward(x)[i]`` equals ``forward(x[i:i+1])``): prediction
       works in chunks of rows, and batch statistics belong to training mode only.
-    - ``input_not_mutated`` (both modes): forward leaves ``x`` and backward leaves
-      ``delta`` as given.
+    - ``input_not_mutated`` (both modes): forward leaves ``x`` as given, and backward
+      leaves both ``delta`` and the ``x`` forward was given.
     - ``gradient`` (both modes): ``backward`` equals central differences (float64) for
       ∂C/∂x and every parameter, with ``C = Σ r ⊙ forward(x)`` (``r`` random): at most
       ``max_entries`` random entries per array (``None``: all). Parameter entries equal
@@ -138,6 +139,12 @@ def check_layer(
         raise ValueError(f"check_layer expected x of shape (m, n_in), got {x.shape}")
     finite_batch(x, "x", "check_layer")
     report = GradientReport(repr(layer))
+    if x.shape[0] == 1:
+        report.notes.append(
+            "x has one row: a parameter gradient averaged over the batch instead of "
+            "summed (eqs. 3-III, 3-IV sum over rows; the loss divides by m) looks right, "
+            "and rows_independent compares nothing; check with several rows too"
+        )
 
     def built(dtype: Any) -> Layer:
         if dtype == np.float64:
@@ -225,6 +232,16 @@ def check_layer(
             expect(np.asarray(g).dtype == np.float32, f"grads[{k!r}] is {np.asarray(g).dtype}")
 
     def check_deterministic() -> None:
+        one_build, other_build = (copy.deepcopy(layer) for _ in range(2))
+        for twin in (one_build, other_build):
+            twin.build(x.shape[1], np.random.default_rng(random_state), np.float64)
+        for k, p in one_build.params.items():
+            expect(
+                unchanged(np.asarray(p), np.asarray(other_build.params.get(k))),
+                f"two builds with generators of the same seed gave different params[{k!r}]: "
+                "draw initial values from the generator build() is given, never from "
+                "np.random, so that random_state reproduces a fit",
+            )
         twin = built(np.float64)
         first = np.array(twin.forward(x.copy(), False))
         second = np.array(twin.forward(x.copy(), False))
@@ -266,6 +283,12 @@ def check_layer(
         kept = delta.copy()
         twin.backward(delta)
         expect(unchanged(delta, kept), "backward modified the delta it was given")
+        expect(
+            unchanged(given, x),
+            "backward modified the input x that forward was given (kept for the backward "
+            "pass, it is still the caller's: the previous layer's output, which its own "
+            "backward reads; compute into a new array instead)",
+        )
 
     def check_gradient(training: bool) -> None:
         base = built(np.float64)
@@ -279,10 +302,11 @@ def check_layer(
         def cost() -> float:
             return float(np.sum(r * copy.deepcopy(base).forward(x.copy(), training)))
 
+        size = float(np.sum(np.abs(r * out)))  # (the terms of the cost: its rounding)
         found = GradientReport(report.subject)
-        compare(found, "input", dx, cost, x, tol, rng)
+        compare(found, "input", dx, cost, x, tol, rng, size)
         for name, value in base.params.items():
-            compare(found, name, probe.grads[name], cost, value, tol, rng)
+            compare(found, name, probe.grads[name], cost, value, tol, rng, size)
         for entry in found.entries:  # each array's worse mode
             held = next((e for e in report.entries if e.name == entry.name), None)
             if held is None:
@@ -310,7 +334,8 @@ def check_layer(
                 unchanged(first[k], g),
                 f"a second backward with the same delta changed "
                 f"grads[{k!r}]: backward must overwrite grads (grads[k][...] = ...), not "
-                "accumulate into them (grads[k] += ...)",
+                "accumulate into them (grads[k] += ...), and must leave what forward kept "
+                "for it (such as x) unchanged",
             )
 
     def same_output(a: Layer, b: Layer) -> str | None:

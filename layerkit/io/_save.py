@@ -153,7 +153,9 @@ def _describe(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _npy_bytes(array: Any, name: str) -> bytes:
-    array = np.ascontiguousarray(array)
+    array = np.asarray(array)
+    if not array.flags.c_contiguous:  # (ascontiguousarray would make a 0-d array 1-d)
+        array = np.ascontiguousarray(array)
     if array.dtype.str not in ("<f4", "<f8"):
         raise TypeError(
             f"cannot save array {name!r}: only little-endian float32/float64 arrays are "
