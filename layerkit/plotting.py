@@ -39,6 +39,9 @@ class LossCurveDisplay:
         ``early_stopping=True``); drawn on a second y axis.
     estimator_name : str or None, default=None
         Used in the title.
+    x_label : str, default="epoch"
+        What one step of the curves is; ``from_estimator`` gives ``"lbfgs iteration"``
+        for ``solver="lbfgs"``, whose ``loss_curve_`` has a point per iteration.
 
     Examples
     --------
@@ -56,10 +59,12 @@ class LossCurveDisplay:
         loss_curve: Sequence[float],
         validation_scores: Sequence[float] | None = None,
         estimator_name: str | None = None,
+        x_label: str = "epoch",
     ) -> None:
         self.loss_curve = list(loss_curve)
         self.validation_scores = None if validation_scores is None else list(validation_scores)
         self.estimator_name = estimator_name
+        self.x_label = x_label
 
     @classmethod
     def from_estimator(
@@ -94,6 +99,7 @@ class LossCurveDisplay:
             loss_curve=curve,
             validation_scores=getattr(final, "validation_scores_", None),
             estimator_name=name or type(final).__name__,
+            x_label="lbfgs iteration" if getattr(final, "solver", None) == "lbfgs" else "epoch",
         )
         return display.plot(ax=ax)
 
@@ -116,7 +122,7 @@ class LossCurveDisplay:
             _, ax = plt.subplots(figsize=(6.4, 4.0))
         epochs = range(1, len(self.loss_curve) + 1)
         (self.line_,) = ax.plot(epochs, self.loss_curve, color="tab:blue", label="training loss")
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(self.x_label)
         from matplotlib.ticker import MaxNLocator
 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs: no 2.5

@@ -306,3 +306,24 @@ def test_a_refused_value_says_what_was_likely_meant(params, hint):
     X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2
     with pytest.raises(ValueError, match=hint):
         MLPClassifier(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_partial_fit_with_lbfgs_is_absent_and_the_error_says_why(Estimator):
+    est = Estimator(solver="lbfgs")
+    assert not hasattr(est, "partial_fit")
+    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'") as caught:
+        est.partial_fit  # noqa: B018
+    assert "solver='lbfgs' minimizes the full-batch loss: call fit" in str(caught.value.__cause__)
+    assert hasattr(Estimator(solver="adam"), "partial_fit")
+
+
+@pytest.mark.parametrize("loss", ["absolute_error", "huber", "Quantile"])
+def test_a_loss_layerkit_does_not_build_in_points_at_writing_one(loss):
+    """'absolute_error' was answered 'Did you mean squared_error?': another loss."""
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(InvalidParameterError) as caught:
+        MLPRegressor(loss=loss).fit(X, y)
+    message = str(caught.value)
+    assert f"layerkit has no built-in {loss!r} loss: write it as a Loss subclass" in message
+    assert "Did you mean" not in message

@@ -60,6 +60,8 @@ def test_plot_on_given_axes_without_validation_score():
     assert display.ax_ is right and display.figure_ is fig
     assert display.score_ax_ is None and display.score_line_ is None
     assert right.get_title() == "lbfgs" and not left.lines
+    assert right.get_xlabel() == "lbfgs iteration"  # (a point per iteration, not epoch)
+    assert LossCurveDisplay.from_estimator(fitted()).ax_.get_xlabel() == "epoch"
 
 
 def test_a_pipeline_is_plotted_through_its_last_step():

@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.datasets import load_iris
+from sklearn.exceptions import DataConversionWarning
 from sklearn.model_selection import GridSearchCV
 
 import layerkit
@@ -346,7 +347,7 @@ def test_a_continued_fit_refuses_what_it_cannot_honour():
     reg = MLPRegressor((8,), warm_start=True, max_iter=3, random_state=0).fit(X, y)
     with pytest.raises(
         ValueError,
-        match=r"needs a 'exp' output, but the fitted network ends "
+        match=r"needs the output activation 'exp', but the fitted network ends "
         r"in 'identity'; fit again with warm_start=False",
     ):
         reg.set_params(loss="poisson").fit(X, y)
@@ -405,9 +406,13 @@ def test_sparse_regression_targets():
     Y2 = np.c_[X[:, 0], X[:, 1]]
     common = dict(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=20, random_state=0)
     dense = MLPRegressor(**common).fit(X, Y2).predict(X)
-    np.testing.assert_array_equal(
-        MLPRegressor(**common).fit(X, sp.csr_matrix(Y2)).predict(X), dense
-    )
+    sparse = MLPRegressor(**common).fit(X, sp.csr_matrix(Y2))
+    np.testing.assert_array_equal(sparse.predict(X), dense)
+    # scored against sparse targets too (r2_score refused them)
+    assert sparse.score(X, sp.csr_matrix(Y2)) == sparse.score(X, Y2)
+    with pytest.warns(DataConversionWarning):  # (a column: as for a dense one)
+        one = MLPRegressor(**common).fit(X, sp.csr_matrix(Y2[:, :1]))
+    assert one.score(X, sp.csr_matrix(Y2[:, :1])) == one.score(X, Y2[:, 0])
 
 
 # ------------------------------------------------------------------ its review
@@ -463,7 +468,7 @@ def test_a_continued_classifier_refuses_a_loss_needing_another_output():
     clf = MLPClassifier((8,), warm_start=True, max_iter=3, random_state=0).fit(X, y)
     with pytest.raises(
         ValueError,
-        match=r"needs a 'logistic' output, but the fitted network "
+        match=r"needs the output activation 'logistic', but the fitted network "
         r"ends in 'softmax'",
     ):
         clf.set_params(loss=BinaryCrossEntropy()).fit(X, y)

@@ -396,6 +396,18 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     def _is_stochastic(self) -> bool:
         return not (isinstance(self.solver, str) and self.solver == "lbfgs")
 
+    def _has_partial_fit(self) -> bool:
+        """``partial_fit`` exists for the stochastic solvers only (as in scikit-learn's
+        MLPClassifier); the AttributeError hasattr needs carries why, as its cause."""
+        if not self._is_stochastic():
+            raise AttributeError(
+                f"{type(self).__name__}.partial_fit trains one epoch of mini-batches, with "
+                "solver='sgd', 'adam' or an Optimizer object; solver='lbfgs' minimizes the "
+                "full-batch loss: call fit (with warm_start=True it continues from the "
+                "fitted weights)"
+            )
+        return True
+
     # ----------------------------------------------------------------- building
     def _gain(self) -> float:
         # scikit-learn draws U(±sqrt(6/(fan_in+fan_out))), or ±sqrt(2/...) for logistic
@@ -486,8 +498,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         _, loss, name = self._output(n_outputs)
         if name != self.out_activation_:
             raise ValueError(
-                f"{owner}: the loss {self.loss!r} needs a {name!r} output, but the fitted "
-                f"network ends in {self.out_activation_!r}; fit again with warm_start=False"
+                f"{owner}: the loss {self.loss!r} needs the output activation {name!r}, but "
+                f"the fitted network ends in {self.out_activation_!r}; fit again with "
+                "warm_start=False"
             )
         self._loss = loss  # a changed loss (same output) takes effect
 

@@ -120,7 +120,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self._fit(X, y, sample_weight, incremental=False)
         return self
 
-    @available_if(lambda est: est._is_stochastic())
+    @available_if(lambda est: est._has_partial_fit())
     def partial_fit(
         self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
     ) -> MLPClassifier:

@@ -34,7 +34,9 @@ random_state : int, RandomState or numpy Generator, default=None
     Seeds independent streams for initialization, shuffling, dropout and the
     validation split: changing ``batch_size`` does not change the initial weights.
 tol : float, default=1e-4
-    Improvement of the loss (or validation score) that counts as progress.
+    Improvement of the loss (or validation score) that counts as progress. For a
+    regressor's squared error on several outputs, of the loss per output (as
+    scikit-learn's, which averages that loss over the outputs).
 verbose : bool, default=False
     Print the loss of every epoch (and the validation score).
 warm_start : bool, default=False

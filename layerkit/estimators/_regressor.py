@@ -145,7 +145,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self._fit(X, y, sample_weight, incremental=False)
         return self
 
-    @available_if(lambda est: est._is_stochastic())
+    @available_if(lambda est: est._has_partial_fit())
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """Update the model with one epoch over the given data.
 
@@ -214,6 +214,25 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """
         out = self._network_output(X)
         return out.ravel() if out.shape[1] == 1 else out
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """The coefficient of determination R² of ``predict(X)`` against ``y`` (averaged
+        uniformly over several outputs), as scikit-learn's regressors score.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : {array-like, sparse matrix} of shape (n_samples,) or (n_samples, n_outputs)
+            Sparse, as ``fit`` takes it.
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        score : float
+        """
+        if hasattr(y, "toarray"):  # (fit takes sparse targets; r2_score does not)
+            y = y.toarray()
+        return float(super().score(X, y, sample_weight))
 
     def _score_arrays(self, X: Any, y: Any, sample_weight: Any, network: Any = None) -> float:
         """R² on already-validated arrays (early stopping); NaN if outputs are not finite."""

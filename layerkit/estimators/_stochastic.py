@@ -6,6 +6,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+from sklearn.base import is_regressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
@@ -73,6 +74,7 @@ def fit_stochastic(
     best = {k: p.copy() for k, p in net.params.items()} if early_stopping else {}
     best_state = _state_copy(net) if early_stopping else {}
     est.n_iter_ = 0
+    tol_on_loss = est.tol * _outputs_averaged(est, net)
     # numpy's overflow warnings would only precede the DivergenceError the loop raises
     with net.workspace(), stop_on_interrupt() as interrupted, np.errstate(all="ignore"):
         for _ in range(est.max_iter):
@@ -91,7 +93,7 @@ def fit_stochastic(
                 score = est._score_arrays(X_val, y_val, sw_val, network=net)
                 _track_validation(est, score, net, best, best_state)
             else:
-                _track_loss(est, loss)
+                _track_loss(est, loss, tol_on_loss)
             if schedule == "invscaling":
                 optimizer.current_learning_rate = base_lr / (est.t_ + 1) ** est.power_t
             converged = False
@@ -187,9 +189,19 @@ def _schedule(est: Any) -> str:
     return str(est.learning_rate)
 
 
-def _track_loss(est: Any, loss: float) -> None:
-    # scikit-learn's rule: no improvement unless loss <= best - tol (NaN never improves)
-    if not loss <= est.best_loss_ - est.tol:
+def _outputs_averaged(est: Any, net: Sequential) -> int:
+    """By how much ``tol`` grows on the training loss: the number of outputs for a
+    regressor's squared error, which scikit-learn averages over the outputs (it sums
+    every other loss), so that one ``tol`` stops at scikit-learn's epoch; else 1."""
+    from ..losses import SquaredError
+
+    return net.n_out_ if is_regressor(est) and type(est._loss) is SquaredError else 1
+
+
+def _track_loss(est: Any, loss: float, tol: float) -> None:
+    """scikit-learn's rule: no improvement unless loss <= best - tol (NaN never
+    improves); ``tol`` is ``est.tol`` on the loss as scikit-learn reports it."""
+    if not loss <= est.best_loss_ - tol:
         est._no_improvement_count += 1
     else:
         est._no_improvement_count = 0

@@ -159,8 +159,22 @@ def _hint(name: str, value: Any, allowed: Sequence[str]) -> str:
         if value.lower() in classes and value.lower() not in allowed:
             cls = classes[value.lower()]
             return f" {cls} is an optimizer class: pass an instance, solver={cls}(...)."
+    if name == "loss" and value.lower().replace("-", "_") in _LOSSES_TO_WRITE:
+        return (
+            f" layerkit has no built-in {value!r} loss: write it as a Loss subclass (the "
+            "Huber loss in docs/extending.md shows how, gradient check included) and pass "
+            "the object, loss=YourLoss()."
+        )
     close = _suggestion(value, allowed)
     return f" Did you mean {close!r}?" if close else ""
+
+
+#: Losses of scikit-learn and other libraries that layerkit does not build in (a close
+#: spelling, 'absolute_error' -> 'squared_error', would suggest another loss).
+_LOSSES_TO_WRITE = frozenset(
+    {"absolute_error", "mae", "l1", "huber", "smooth_l1", "quantile", "pinball", "gamma"}
+    | {"tweedie", "log_cosh", "logcosh", "hinge", "squared_hinge", "epsilon_insensitive"}
+)
 
 
 #: Other names for allowed values (other libraries' spellings).
