@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.datasets import load_iris
-from sklearn.exceptions import DataConversionWarning
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.model_selection import GridSearchCV
 
 import layerkit
@@ -189,6 +189,60 @@ def test_a_grid_over_a_layer_argument():
     widths = {est_params["layers__0__units"] for est_params in search.cv_results_["params"]}
     assert widths == {2, 6}
     assert search.best_estimator_.coefs_[0].shape[1] == search.best_params_["layers__0__units"]
+
+
+class _Block(Layer, register=False):
+    """f(x) of inner layers (a user's block, as docs/extending.md's residual block)."""
+
+    def __init__(self, inner=None, gate=None):
+        self.inner, self.gate = inner, gate
+
+    def build(self, n_in, rng, dtype=np.float64):
+        layers = [*self.inner] + ([self.gate] if self.gate is not None else [])
+        self.net = Sequential(layers).build(n_in, random_state=rng, dtype=dtype)
+        return self.net.n_out_
+
+    params = property(lambda self: self.net.params if "net" in self.__dict__ else {})
+    grads = property(lambda self: self.net.grads if "net" in self.__dict__ else {})
+
+    def forward(self, x, training=False):
+        return self.net.forward(x, training)
+
+    def backward(self, delta):
+        return self.net.backward(delta)
+
+
+def test_a_grid_reaches_the_layers_inside_a_block():
+    inner = [Dense(4), LeakyReLU(0.1)]
+    clf = MLPClassifier(layers=[_Block(inner, gate=Tanh())], solver="lbfgs", max_iter=30)
+    params = clf.get_params()
+    assert params["layers__0__inner__0"] is inner[0]
+    assert params["layers__0__inner__0__units"] == 4
+    assert params["layers__0__inner__1__negative_slope"] == 0.1
+    assert isinstance(params["layers__0__gate"], Tanh)
+    clf.set_params(layers__0__inner__0__units=3, layers__0__inner__1__negative_slope=0.2)
+    block = clf.layers[0]
+    assert block.inner[0].units == 3 and block.inner[1].negative_slope == 0.2
+    assert inner[0].units == 4 and inner[1].negative_slope == 0.1  # the user's, untouched
+    assert isinstance(block.inner, list)
+    # a replaced list and a change inside it, in one call: the change lands in the new one
+    clf.set_params(layers__0__inner=[Dense(5), ReLU()], layers__0__inner__0__units=6)
+    assert clf.layers[0].inner[0].units == 6 and isinstance(clf.layers[0].inner[1], ReLU)
+    with pytest.warns(ConvergenceWarning):
+        search = GridSearchCV(clf, {"layers__0__inner__0__units": [2, 7]}, cv=2).fit(X, y)
+    fitted_block = search.best_estimator_.network_.layers[0]
+    assert fitted_block.params["0.W"].shape == (
+        4,
+        search.best_params_["layers__0__inner__0__units"],
+    )
+    for key, pattern in [
+        ("layers__0__inner__5__units", r"_Block's inner has 2 entries, and entry 5 is missing"),
+        ("layers__0__gate__1__units", r"Tanh has no parameter '1'"),
+        ("layers__0__inner__0__units__1", r"Dense's units is 6, which holds no layers"),
+        ("layers__0__inner__0__unitz", r"Dense has no parameter 'unitz'"),
+    ]:
+        with pytest.raises(ValueError, match=pattern):
+            clf.set_params(**{key: 3})
 
 
 @pytest.mark.parametrize(

@@ -169,9 +169,66 @@ _check_layers.text = "None or a list of layerkit Layer objects"  # type: ignore[
 _LAYER_KEY = re.compile(r"layers__(?P<index>0|[1-9][0-9]*)(?:__(?P<argument>\w+))?", re.ASCII)
 
 
+def _nested_params(prefix: str, layers: Any) -> dict[str, Any]:
+    """``<prefix>__<i>`` for each layer and its arguments (``_layer_params``)."""
+    found: dict[str, Any] = {}
+    for i, layer in enumerate(layers):
+        found[f"{prefix}__{i}"] = layer
+        if isinstance(layer, Layer):
+            found.update(_layer_params(f"{prefix}__{i}", layer))
+    return found
+
+
+def _layer_params(prefix: str, layer: Layer) -> dict[str, Any]:
+    """``<prefix>__<argument>`` for each argument of ``layer``, and so on into arguments
+    that are layers or lists of them (the layers inside a block:
+    ``layers__0__inner__1__units``)."""
+    found: dict[str, Any] = {}
+    for key, value in layer.get_params().items():
+        name = f"{prefix}__{key}"
+        found[name] = value
+        if isinstance(value, Layer):
+            found.update(_layer_params(name, value))
+        elif isinstance(value, (list, tuple)) and any(isinstance(v, Layer) for v in value):
+            found.update(_nested_params(name, value))
+    return found
+
+
+def _set_inside(owner: str, key: str, layer: Layer, path: list[str], value: Any) -> Layer:
+    """A copy of ``layer`` with the argument ``path`` leads to set to ``value``: its own
+    argument (one name), or one inside an argument that is a layer or a list of them."""
+    name, rest = path[0], path[1:]
+    if not rest:
+        return copy.deepcopy(layer).set_params(**{name: value})
+    known = layer.get_params()
+    if name not in known:
+        return copy.deepcopy(layer).set_params(**{name: value})  # (its error names it)
+    held = known[name]
+    if isinstance(held, Layer):
+        return copy.deepcopy(layer).set_params(
+            **{name: _set_inside(owner, key, held, rest, value)}
+        )
+    if isinstance(held, (list, tuple)) and rest[0].isdigit():
+        j = int(rest[0])
+        if j >= len(held) or not (len(rest) == 1 or isinstance(held[j], Layer)):
+            raise ValueError(
+                f"{owner}: cannot set {key!r}: {type(layer).__name__}'s {name} has "
+                f"{len(held)} entries, and entry {j} is "
+                f"{'missing' if j >= len(held) else repr(held[j])}"
+            )
+        items = list(held)
+        items[j] = value if len(rest) == 1 else _set_inside(owner, key, held[j], rest[1:], value)
+        return copy.deepcopy(layer).set_params(**{name: type(held)(items)})
+    raise ValueError(
+        f"{owner}: cannot set {key!r}: {type(layer).__name__}'s {name} is {held!r}, which "
+        "holds no layers"
+    )
+
+
 def _with_layer_params(owner: str, layers: Any, params: dict[str, Any]) -> Any:
     """A copy of ``layers`` with ``layers__<i>`` replaced and ``layers__<i>__<arg>`` set
-    (on copies of the layers: the caller's objects stay as they are)."""
+    (on copies of the layers: the caller's objects stay as they are), arguments of the
+    layers inside a layer's arguments too (``layers__<i>__<arg>__<j>__<arg>``)."""
     if not isinstance(layers, (list, tuple)):
         raise ValueError(
             f"{owner}: cannot set {next(iter(params))!r}: layers is {layers!r}, not a list "
@@ -180,6 +237,7 @@ def _with_layer_params(owner: str, layers: Any, params: dict[str, Any]) -> Any:
         )
     new = list(layers)
     changes: dict[int, dict[str, Any]] = {}
+    inside: list[tuple[str, int, list[str], Any]] = []
     for key, value in sorted(params.items(), key=lambda kv: kv[0].count("__")):
         found = _LAYER_KEY.fullmatch(key)
         if found is None:
@@ -198,9 +256,14 @@ def _with_layer_params(owner: str, layers: Any, params: dict[str, Any]) -> Any:
             continue
         if not isinstance(new[i], Layer):
             raise ValueError(f"{owner}: cannot set {key!r}: layers[{i}] is {new[i]!r}")
-        changes.setdefault(i, {})[argument] = value
+        if "__" in argument:  # inside an argument: after the layer's own, one at a time
+            inside.append((key, i, argument.split("__"), value))
+        else:
+            changes.setdefault(i, {})[argument] = value
     for i, arguments in changes.items():
         new[i] = copy.deepcopy(new[i]).set_params(**arguments)
+    for key, i, path, value in inside:
+        new[i] = _set_inside(owner, key, new[i], path, value)
     return type(layers)(new)
 
 
@@ -285,15 +348,12 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The estimator's parameters; with ``deep``, also those of the objects it holds:
         ``solver__learning_rate``, ``loss__delta``, and for a ``layers`` list
-        ``layers__<i>`` (the i-th layer) and ``layers__<i>__<argument>``."""
+        ``layers__<i>`` (the i-th layer) and ``layers__<i>__<argument>``, and on into
+        arguments that are layers or lists of them (``layers__<i>__inner__<j>__units``)."""
         params = super().get_params(deep=deep)
         layers = params.get("layers")
         if deep and isinstance(layers, (list, tuple)):
-            for i, layer in enumerate(layers):
-                params[f"layers__{i}"] = layer
-                if isinstance(layer, Layer):
-                    for key, value in layer.get_params().items():
-                        params[f"layers__{i}__{key}"] = value
+            params.update(_nested_params("layers", layers))
         return params
 
     def set_params(self, **params: Any) -> BaseMLP:
