@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -1412,3 +1413,17 @@ def test_train_refuses_a_named_pandas_index_in_parquet_unless_features_are_liste
     status, out, err = run(capsys, "train", tmp_path / "e.json")
     assert status == 0, err
     assert "x 2 features" in out
+
+
+def test_train_help_shows_every_experiment_field():
+    """The help says it shows every field: learning_rate, power_t and class_weight were
+    missing from it after they were added."""
+    from layerkit.cli import EXAMPLE_EXPERIMENT
+    from layerkit.cli._config import Experiment
+
+    for section, field in Experiment.model_fields.items():
+        assert re.search(rf"^\s*(# )?(\[{section}\]|\[\[{section}\]\]|{section} =)",
+                         EXAMPLE_EXPERIMENT, re.M), section  # fmt: skip
+        model = field.annotation
+        for name in getattr(model, "model_fields", {}):
+            assert re.search(rf"^\s*(# )?{name} = ", EXAMPLE_EXPERIMENT, re.M), f"{section}.{name}"

@@ -19,6 +19,7 @@ from layerkit import MLPClassifier, MLPRegressor, ModelFileError, Sequential
 from layerkit.layers import (
     ELU,
     GELU,
+    BatchNorm,
     Dense,
     Dropout,
     Identity,
@@ -508,7 +509,7 @@ def test_a_file_from_before_a_name_became_built_in_says_so(tmp_path, version, wa
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         loaded = layerkit.load(path)
-    ours = [w for w in caught if "built-in layer names" in str(w.message)]
+    ours = [w for w in caught if "built-in names" in str(w.message)]
     assert len(ours) == warned
     if warned:
         assert "by layerkit 0.1.0, before layerkit 0.2.0 made GELU built-in" in str(
@@ -595,3 +596,16 @@ def test_a_parameter_held_in_a_0d_array_is_saved_as_0d(tmp_path):
         est.fit(X, y)
     loaded = layerkit.load(layerkit.save(est, tmp_path / "e.lkm"))
     np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+
+
+def test_a_file_from_0_1_naming_batchnorm_or_adamw_says_they_are_built_in_now(tmp_path):
+    X, y = load_iris(return_X_y=True)
+    est = MLPClassifier(layers=[Dense(4), BatchNorm(), ReLU()], solver=AdamW(), max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    path = tmp_path / "model.lkm"
+    layerkit.save(est, path)
+    path.write_bytes(_rewrite(path.read_bytes(), _set(["layerkit_version"], "0.1.0")))
+    with pytest.warns(UserWarning, match="before layerkit 0.2.0 made AdamW, BatchNorm built-in"):
+        layerkit.load(path)

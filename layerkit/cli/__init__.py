@@ -50,6 +50,9 @@ data.path, data.target. Every other field is shown with its default:
   tol = 0.0001
   shuffle = true
   random_state = 0
+  learning_rate = "constant"         # the schedule (sgd): "invscaling", "adaptive"
+  power_t = 0.5                      # the exponent of "invscaling"
+  # class_weight = "balanced"        # classification; or {label = weight, ...}
 
   [validation]
   test_fraction = 0.2                # rows held out for the test metrics

@@ -127,24 +127,27 @@ def _load(data: bytes) -> Any:
 
 #: Built-in layers added after the first release, with the version that added them: in
 #: a file written before, the name can only have meant a layer of the user's own.
-_BUILT_IN_SINCE = {name: (0, 2, 0) for name in ("ELU", "GELU", "SiLU", "Softplus")}
+#: the registry names layerkit took after 0.1.0 (layers, and the optimizer AdamW)
+_BUILT_IN_SINCE = {
+    name: (0, 2, 0) for name in ("ELU", "GELU", "SiLU", "Softplus", "BatchNorm", "AdamW")
+}
 
 
 def _warn_of_names_since_taken(manifest: m.Manifest) -> None:
-    if manifest.network is None:
-        return
     written = tuple(int(part) for part in re.findall(r"\d+", manifest.layerkit_version)[:3])
+    specs: list[m.TypedObject] = [*(manifest.network.layers if manifest.network else [])]
+    specs += [manifest.optimizer] if manifest.optimizer else []
     names = sorted(
         {
             spec.type
-            for spec in manifest.network.layers
+            for spec in specs
             if spec.type in _BUILT_IN_SINCE and written < _BUILT_IN_SINCE[spec.type]
         }
     )
     if names:
         warnings.warn(
             f"the model file was written by layerkit {manifest.layerkit_version}, before "
-            f"layerkit 0.2.0 made {', '.join(names)} built-in layer names, so the file may "
+            f"layerkit 0.2.0 made {', '.join(names)} built-in names, so the file may "
             "mean classes of your own by them; it is loaded with layerkit's built-in "
             f"{', '.join(names)}, whose arithmetic may differ from yours: compare the "
             "predictions with the original model's before relying on them",
