@@ -14,7 +14,9 @@ from .layers import Exp, Identity, Sigmoid, Softmax, Softplus
 #: For a loss whose link is a key, the last layers whose outputs it is meaningful on.
 _MEANINGFUL_OUTPUTS: dict[type, tuple[type, ...]] = {
     Sigmoid: (Sigmoid, Softmax),  # probabilities
-    Softmax: (Softmax, Sigmoid),
+    # (not Sigmoid: summing y log a alone, nothing pulls an output down where y is 0,
+    # so independent sigmoids all go to 1; softmax outputs share their sum)
+    Softmax: (Softmax,),
     Exp: (Exp, Softplus),  # positive rates
 }
 
@@ -112,11 +114,18 @@ def warn_if_outputs_unfit(net: Any, loss: Any, stacklevel: int) -> None:
         return
     what = "positive rates" if link is Exp else "probabilities"
     why = "" if link is Exp else " (a cross-entropy of logits even goes negative)"
+    if link is Softmax and isinstance(last, Sigmoid):
+        what = "probabilities that sum to 1"
+        why = (
+            " (it sums y log a only, so nothing pulls an output down where y is 0: every "
+            "sigmoid goes to 1); for independent labels use BinaryCrossEntropy"
+        )
     warnings.warn(
         f"{loss!r} is computed on {what}, the outputs of {link.__name__}, but the network "
         f"ends in {last!r}, whose outputs it is not meant for{why}; end the network in "
         f"{link.__name__}(): layerkit then computes the loss and its error from the "
-        "logits, stably (as PyTorch's CrossEntropyLoss takes logits)",
+        "logits, stably"
+        + (" (as PyTorch's CrossEntropyLoss takes logits)" if link is not Exp else ""),
         UserWarning,
         stacklevel=stacklevel,
     )

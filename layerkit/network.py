@@ -27,7 +27,13 @@ from .optim.base import Optimizer
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 #: What a network keeps of its last training or forward call: never copied or pickled.
-_OF_THE_LAST_CALL = ("_workspace", "_input_shapes", "_out_shape")
+_OF_THE_LAST_CALL = (
+    "_workspace",
+    "_input_shapes",
+    "_out_shape",
+    "_caches_replaced_by",
+    "_warned_unfit",
+)
 
 
 class Sequential:
@@ -251,7 +257,16 @@ class Sequential:
         """Run ``x`` through every layer and return the network's output."""
         out = self._forward_through(self.layers, x, training)
         self.__dict__["_out_shape"] = np.shape(out)  # what backward's delta must match
+        self.__dict__["_caches_replaced_by"] = None
         return out
+
+    def _replace_caches(self, by: str) -> None:
+        """A pass other than ``forward`` ran through the layers: what they kept for a
+        backward pass is now that pass's, so ``backward`` must not use it. (Nothing
+        changes when no forward pass is pending: a prediction leaves a network that it
+        does not affect as it was.)"""
+        if self.__dict__.pop("_out_shape", None) is not None:
+            self.__dict__["_caches_replaced_by"] = by
 
     def predict(self, X: Any, *, batch_size: int = 1024, logits: bool = False) -> Array:
         """Inference on ``X`` in chunks of ``batch_size`` rows, into one fresh array.
@@ -269,6 +284,9 @@ class Sequential:
 
         require_count(batch_size, "predict's batch_size")
         X = self._as_input(X)
+        if hasattr(X, "tocsr") and X.format not in ("csr", "csc"):
+            X = X.tocsr()  # (rows are sliced in chunks: COO and DIA cannot be)
+        self._replace_caches("predict")
 
         planned = predict_planned(self, X, logits=logits, chunk=batch_size)
         if planned is not None:
@@ -295,9 +313,15 @@ class Sequential:
         """Send ∂C/∂(output) back through every layer; return ∂C/∂(input)."""
         out_shape = self.__dict__.get("_out_shape")
         if out_shape is None:
+            by = self.__dict__.get("_caches_replaced_by")
             raise RuntimeError(
                 "Sequential.backward sends δ back through what the last forward computed: "
-                "call forward(x, training) first"
+                + (
+                    f"{by} ran after it, and the layers now hold its rows instead, so call "
+                    "forward(x, training) again before backward"
+                    if by
+                    else "call forward(x, training) first"
+                )
             )
         if np.shape(delta) != out_shape:
             raise ValueError(
@@ -343,6 +367,7 @@ class Sequential:
         training: bool = False,
     ) -> float:
         """The loss on ``(x, y)``, from the logits for a canonical pair."""
+        self._replace_caches("loss_value")
         fused = self.is_canonical(loss)
         a = self._forward_through(self.layers[:-1] if fused else self.layers, x, training)
         if fused:
@@ -362,7 +387,51 @@ class Sequential:
 
         Uses the fused output error for canonical pairs, ``∇_a C ⊙ σ'(z)`` otherwise.
         The first layer's input delta is not computed when the layer can skip it.
+        ``loss``, ``y`` and ``sample_weight`` are checked first (a sparse ``y`` is made
+        dense), and the loss against the last layer once per network (the warning
+        ``fit`` gives).
         """
+        y, sample_weight = self._checked_batch(x, y, loss, sample_weight, "loss_and_grads")
+        return self._loss_and_grads(x, y, loss, sample_weight, training=training)
+
+    def _checked_batch(
+        self, x: Any, y: Any, loss: Any, sample_weight: Any, where: str
+    ) -> tuple[Array, Array | None]:
+        from ._checks import require_instance
+        from ._fit_inputs import warn_if_outputs_unfit
+
+        require_instance(loss, Loss, f"the loss given to Sequential.{where}")
+        y = np.asarray(y.toarray() if hasattr(y, "toarray") else y)
+        m = np.shape(x)[0] if np.ndim(x) else 0
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight)
+            if sample_weight.shape != (m,):
+                raise ValueError(
+                    f"Sequential.{where}: expected sample_weight of shape ({m},) (one weight "
+                    f"per row of x), got shape {sample_weight.shape}"
+                )
+            if not (sample_weight >= 0).all():  # (NaN fails too)
+                raise ValueError(
+                    f"Sequential.{where}: sample_weight must be finite and non-negative, got "
+                    f"a minimum of {float(np.min(sample_weight))!r}"
+                )
+        warned = self.__dict__.setdefault("_warned_unfit", set())
+        if type(loss) not in warned and "dtype" in self.__dict__:
+            warned.add(type(loss))
+            warn_if_outputs_unfit(self, loss, stacklevel=4)  # (the caller of {where})
+        return y, sample_weight
+
+    def _loss_and_grads(
+        self,
+        x: Any,
+        y: Array,
+        loss: Loss,
+        sample_weight: Array | None = None,
+        *,
+        training: bool = True,
+    ) -> float:
+        """``loss_and_grads`` without its checks (the training loop's, per batch)."""
+        self._replace_caches("loss_and_grads")
         fused = self.is_canonical(loss)
         layers = self.layers[:-1] if fused else self.layers
         a = self._forward_through(layers, x, training)
@@ -412,8 +481,15 @@ class Sequential:
         optimizer: Optimizer,
         sample_weight: Array | None = None,
     ) -> float:
-        """Forward, loss, backward and one optimizer update; return the batch loss."""
-        value = self.loss_and_grads(x, y, loss, sample_weight)
+        """Forward, loss, backward and one optimizer update; return the batch loss.
+
+        The arguments are checked as ``loss_and_grads`` checks them, and ``optimizer``
+        before anything runs."""
+        from ._checks import require_instance
+
+        require_instance(optimizer, Optimizer, "the optimizer given to Sequential.train_step")
+        y, sample_weight = self._checked_batch(x, y, loss, sample_weight, "train_step")
+        value = self._loss_and_grads(x, y, loss, sample_weight)
         if sample_weight is None or np.any(sample_weight):
             optimizer.step(self.params, self.grads)
         return value

@@ -190,7 +190,7 @@ class EpochRunner:
 
     def step(self, x: Any, y: Array, sample_weight: Array | None) -> float:
         """Train on one batch: loss, gradients (with the L2 term), update."""
-        value = self.net.loss_and_grads(x, y, self.loss, sample_weight, training=self.training)
+        value = self.net._loss_and_grads(x, y, self.loss, sample_weight, training=self.training)
         for i, layer, live in self._live:
             check_live(i, layer, live)
         denom = float(x.shape[0]) if sample_weight is None else float(sample_weight.sum())

@@ -111,6 +111,7 @@ def test_every_sparse_format_trains_like_the_dense_array(fmt):
     [
         (Dense(3), CategoricalCrossEntropy()),  # logits, as PyTorch's CrossEntropyLoss takes
         (Tanh(), CategoricalCrossEntropy()),
+        (Sigmoid(), CategoricalCrossEntropy()),  # every output trained to 1 (digits: 0.18)
         (Dense(3), BinaryCrossEntropy()),
         (ReLU(), PoissonLoss()),
     ],
@@ -187,3 +188,84 @@ def test_backward_before_forward_and_of_the_wrong_shape_are_named():
     again = copy.deepcopy(net)  # a copy has no forward of its own to go back through
     with pytest.raises(RuntimeError, match="call forward"):
         again.backward(np.ones_like(out))
+
+
+def test_a_categorical_cross_entropy_after_sigmoid_says_why_it_fails():
+    net = Sequential([Dense(3), Sigmoid()]).build(4, random_state=0)
+    with pytest.warns(UserWarning, match="nothing pulls an output down where y is 0") as w:
+        net.train_step(X, Y, CategoricalCrossEntropy(), SGD(0.1))
+    assert "use BinaryCrossEntropy" in str(w[0].message) and w[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net.train_step(X, Y, CategoricalCrossEntropy(), SGD(0.1))  # (once per network)
+
+
+def test_the_poisson_warning_does_not_speak_of_pytorchs_cross_entropy():
+    net = Sequential([Dense(3), ReLU()]).build(4, random_state=0)
+    with pytest.warns(UserWarning) as w:
+        net.loss_and_grads(X, np.abs(Y), PoissonLoss())
+    assert "CrossEntropyLoss" not in str(w[0].message)
+
+
+def test_backward_after_predict_is_refused_saying_why():
+    """predict between a forward and its backward replaced what the layers kept: the
+    gradients came out wrong (by 0.049) with no error."""
+    net = _net()
+    a = net.forward(X, training=True)
+    delta = CategoricalCrossEntropy().grad(a, Y)
+    net.predict(X[::-1].copy())
+    with pytest.raises(RuntimeError, match="predict ran after it, and the layers now hold"):
+        net.backward(delta)
+    net.forward(X, training=True)
+    net.backward(delta)  # (a new forward: fine)
+    fresh = _net()
+    fresh.predict(X)  # no forward pending: predict changes nothing a backward needs
+    assert "_caches_replaced_by" not in fresh.__dict__
+
+
+@pytest.mark.parametrize("fmt", ["coo", "dia", "bsr", "lil", "dok"])
+def test_predict_takes_every_sparse_format(fmt):
+    net = Sequential([Dense(3), Softmax()]).build(4, random_state=0)
+    dense = net.predict(X)
+    np.testing.assert_allclose(net.predict(sp.csr_matrix(X).asformat(fmt)), dense, rtol=1e-12)
+
+
+def test_train_step_and_loss_and_grads_check_their_arguments_before_any_pass():
+    net = _net()
+    before = {k: v.copy() for k, v in net.params.items()}
+    loss, opt = CategoricalCrossEntropy(), SGD(0.1)
+    cases = [
+        (lambda: net.train_step(X, Y, CategoricalCrossEntropy, opt), TypeError,
+         r"the loss given to Sequential.train_step .*did you mean CategoricalCrossEntropy\(\)"),
+        (lambda: net.train_step(X, Y, loss, SGD), TypeError,
+         r"the optimizer given to Sequential.train_step .*did you mean SGD\(\)"),
+        (lambda: net.train_step(X, Y, opt, loss), TypeError, r"optimizer given to"),
+        (lambda: net.loss_and_grads(X, Y, loss, np.ones(3)), ValueError,
+         r"loss_and_grads: expected sample_weight of shape \(64,\)"),
+        (lambda: net.train_step(X, Y, loss, opt, -np.ones(64)), ValueError,
+         r"sample_weight must be finite and non-negative, got a minimum of -1.0"),
+        (lambda: net.train_step(X, Y, loss, opt, np.full(64, np.nan)), ValueError,
+         r"sample_weight must be finite and non-negative"),
+    ]  # fmt: skip
+    for call, error, pattern in cases:
+        with pytest.raises(error, match=pattern):
+            call()
+    for k, v in net.params.items():
+        np.testing.assert_array_equal(v, before[k])  # no step was taken
+    sparse_y = net.loss_and_grads(X, sp.csr_matrix(Y), loss)
+    assert sparse_y == net.loss_and_grads(X, Y, loss)
+
+
+def test_layer_misuse_is_named():
+    with pytest.raises(RuntimeError, match=r"Dense\(units=3\) is not built: call build"):
+        Dense(3).forward(X)
+    layer = Dense(3)
+    layer.build(4, 0, np.float64)  # a seed for the generator, as random_state takes
+    other = Dense(3)
+    other.build(4, np.random.default_rng(0), np.float64)
+    np.testing.assert_array_equal(layer.params["W"], other.params["W"])
+    for each in (layer, Sigmoid()):
+        with pytest.raises(AttributeError, match="call forward\\(x, training\\) before backward"):
+            each.backward(np.ones((2, 3)))
+    with pytest.raises(TypeError, match=r"expected rng to be a numpy Generator .* got str"):
+        Dense(3).build(4, "0", np.float64)

@@ -2,6 +2,7 @@
 and nested parameters of the objects an estimator holds (found by a new-user trial)."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -687,3 +688,30 @@ def test_penalized_naming_no_parameter_is_a_contract_error_at_build(penalized, m
     X, y = np.random.default_rng(0).normal(size=(20, 4)), np.arange(20) % 2
     with pytest.raises(layerkit.LayerContractError, match=message):
         layerkit.MLPClassifier(layers=[layerkit.layers.Dense(3), layer], max_iter=2).fit(X, y)
+
+
+def test_classification_input_errors_name_the_estimator_and_the_way_out():
+    """These were scikit-learn helpers' messages, naming neither estimator nor remedy."""
+    Xs, labels = X[::3], y[::3]  # (50 rows, three classes)
+    two_columns = np.c_[labels, labels % 2]
+    with pytest.raises(ValueError, match=r"MLPClassifier takes one label per row .*"
+                       r"MultiOutputClassifier"):  # fmt: skip
+        MLPClassifier(max_iter=2).fit(Xs, two_columns)
+    with pytest.raises(ValueError, match=r"class_weight names \['0', '1'\], which are not "
+                       r"classes of y; its classes are \[0, 1, 2\]"):  # fmt: skip
+        MLPClassifier(max_iter=2, class_weight={"0": 1.0, "1": 2.0}).fit(Xs, labels)
+    with pytest.raises(ValueError, match=r"MLPRegressor: sample_weight must be non-negative"):
+        MLPRegressor(max_iter=2).fit(Xs, Xs[:, 0], sample_weight=-np.ones(50))
+
+
+def test_an_early_stopping_split_that_cannot_be_stratified_is_warned_of():
+    labels = np.zeros(100, int)
+    labels[0] = 1
+    Xs = np.random.default_rng(0).normal(size=(100, 4))
+    est = MLPClassifier((4,), early_stopping=True, max_iter=3, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(Xs, labels)
+    ours = [w for w in caught if "validation split is not stratified" in str(w.message)]
+    assert len(ours) == 1 and ours[0].filename == __file__
+    assert "by class: class 1 has a single sample" in str(ours[0].message)

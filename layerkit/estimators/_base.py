@@ -732,7 +732,12 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     def _sample_weight(self, sample_weight: Any, X: Any, y: Any, incremental: bool) -> Any:
         sw = None
         if sample_weight is not None:
-            sw = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+            sw = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            if not (sw >= 0).all():
+                raise ValueError(
+                    f"{type(self).__name__}: sample_weight must be non-negative (a weighted "
+                    f"mean needs it), got a minimum of {float(np.min(sw))!r}"
+                )
         extra = self._extra_sample_weight(y, incremental)
         if extra is not None:
             sw = extra.astype(X.dtype) if sw is None else sw * extra

@@ -156,6 +156,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                     f"row(s), first row {missing[0]}; drop those rows or give them a label"
                 )
         check_classification_targets(y)
+        if type_of_target(y) == "multiclass-multioutput":
+            raise ValueError(
+                f"{type(self).__name__} takes one label per row (or a 0/1 indicator matrix "
+                f"for multilabel targets), got y of shape {np.shape(y)} with several "
+                "multiclass columns; wrap it in sklearn.multioutput.MultiOutputClassifier to "
+                "fit one classifier per column"
+            )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         multilabel = type_of_target(y).startswith("multilabel")
@@ -226,6 +233,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 raise ValueError(
                     f"{type(self).__name__}: class weights must be finite non-negative numbers "
                     f"(a weighted mean needs them so, as sample weights do), got {bad}"
+                )
+            classes = self._label_binarizer.classes_
+            missing = [c for c in classes if c not in self.class_weight]
+            unknown = [k for k in self.class_weight if k not in set(classes.tolist())]
+            if missing and unknown:  # (a class left out alone weighs 1, as in scikit-learn)
+                raise ValueError(
+                    f"{type(self).__name__}: class_weight names {unknown!r}, which are not "
+                    f"classes of y; its classes are {classes.tolist()!r} (keys must equal the "
+                    "labels, of the same type: 1, not '1')"
                 )
         return compute_sample_weight(self.class_weight, np.ravel(y))
 

@@ -49,8 +49,12 @@ nesterovs_momentum : bool, default=True
     Nesterov's momentum for solver='sgd'.
 early_stopping : bool, default=False
     Hold out ``validation_fraction`` of the data (stratified for single-output
-    classification), stop when its score stops improving, and restore the best
-    weights. A NaN score never counts as an improvement.
+    classification when every class has two samples or more, and room for each on both
+    sides; a warning names a class with a single sample), stop when its score stops
+    improving, and restore the best weights. The score is weighted as the training
+    loss is: by ``sample_weight`` and, for a classifier, ``class_weight`` (as
+    HistGradientBoostingClassifier weights its validation score). A NaN score never
+    counts as an improvement.
 validation_fraction : float, default=0.1
     Size of the early-stopping validation split.
 beta_1, beta_2 : float, default=0.9, 0.999
@@ -80,7 +84,8 @@ loss_curve_ : list of float
 best_loss_ : float or None
     Minimum loss reached (None with early stopping).
 validation_scores_ : list of float or None
-    Score on the validation split per epoch (early stopping only).
+    Score on the validation split per epoch (early stopping only; None otherwise, and
+    with lbfgs).
 best_validation_score_ : float or None
     Best validation score (early stopping only).
 t_ : int

@@ -158,9 +158,20 @@ def _validation_split(est: Any, y: Any, rng: np.random.Generator) -> tuple[Any, 
         )
     stratify = None
     if getattr(est, "_label_binarizer", None) is not None and y.ndim == 1:
-        counts = np.unique(y, return_counts=True)[1]
+        labels, counts = np.unique(y, return_counts=True)
         if counts.min() >= 2 and min(n_val, n - n_val) >= len(counts):
             stratify = y
+        elif counts.min() < 2:  # (a class's only sample may be held out: say so)
+            rare = labels[np.argmin(counts)]
+            rare = rare.item() if isinstance(rare, np.generic) else rare
+            warnings.warn(
+                f"{type(est).__name__}: early stopping's validation split is not stratified "
+                f"by class: class {rare!r} has a single sample, which may be held out and "
+                "never trained on. Give each class more samples, or fit without "
+                "early_stopping.",
+                UserWarning,
+                stacklevel=SOLVER_STACKLEVEL + 1,
+            )
     train, val = train_test_split(
         np.arange(n),
         test_size=est.validation_fraction,

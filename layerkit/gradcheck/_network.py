@@ -60,6 +60,12 @@ def check_network(
     GradientReport
         Worst relative error per parameter, keyed like ``net.params``.
 
+    Raises
+    ------
+    GradientCheckError
+        When a gradient disagrees with finite differences (its ``report`` holds every
+        result), naming the parameter, the entry and both values.
+
     Examples
     --------
     >>> import numpy as np

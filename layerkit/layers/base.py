@@ -94,6 +94,11 @@ class Layer(Configurable, register=False):
             value: dict[str, Array] = {}
             self.__dict__[name] = value
             return value
+        if name in _BUILT_IN_CACHES:  # what a built-in layer's forward keeps for backward
+            raise AttributeError(
+                f"{self!r} has no {name} yet: backward reads what forward kept of its "
+                "batch, so call forward(x, training) before backward"
+            )
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def build(self, n_in: int, rng: np.random.Generator, dtype: DTypeLike) -> int:
@@ -112,16 +117,27 @@ class Layer(Configurable, register=False):
         raise NotImplementedError(f"{type(self).__name__} must implement backward()")
 
 
+#: The attributes in which the built-in layers keep a batch between forward and backward.
+_BUILT_IN_CACHES = frozenset({"_x", "_a", "_xhat", "_inv_std", "_batch"})
+
+
 def _recording_width(build: Any) -> Any:
     """``build`` that also records the input width it was given (``_n_in``), however it
-    is called (``Sequential.build`` or directly), for ``check_layer``'s default input."""
+    is called (``Sequential.build`` or directly), for ``check_layer``'s default input,
+    and that takes a seed (an int, None, a ``RandomState``) for its generator as
+    ``random_state`` does: ``layer.build(4, 0, dtype)`` draws from ``default_rng(0)``."""
     if getattr(build, "_records_width", False):
         return build
     names = list(inspect.signature(build).parameters)
     width_name = names[1] if len(names) > 1 else None  # (after self, however it is named)
+    rng_name = names[2] if len(names) > 2 else None
 
     @functools.wraps(build)
     def recorded(self: Layer, *args: Any, **kwargs: Any) -> Any:
+        if len(args) > 1 and not isinstance(args[1], np.random.Generator):
+            args = (args[0], _generator(args[1]), *args[2:])
+        elif rng_name in kwargs and not isinstance(kwargs[rng_name], np.random.Generator):
+            kwargs[rng_name] = _generator(kwargs[rng_name])
         n_out = build(self, *args, **kwargs)
         n_in = args[0] if args else kwargs.get(width_name) if width_name else None
         if isinstance(n_in, (int, np.integer)):
@@ -130,3 +146,15 @@ def _recording_width(build: Any) -> Any:
 
     recorded._records_width = True  # type: ignore[attr-defined]
     return recorded
+
+
+def _generator(seed: Any) -> np.random.Generator:
+    from .._random import as_generator
+
+    try:
+        return as_generator(seed)
+    except TypeError:
+        raise TypeError(
+            "build(n_in, rng, dtype) expected rng to be a numpy Generator (or a seed: an "
+            f"int, None or a RandomState), got {type(seed).__name__}"
+        ) from None

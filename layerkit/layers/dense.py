@@ -94,7 +94,13 @@ class Dense(Layer):
         return n_out
 
     def forward(self, x: Array, training: bool = False) -> Array:
-        W, b = self.params["W"], self.params["b"]
+        try:
+            W, b = self.params["W"], self.params["b"]
+        except KeyError:
+            raise RuntimeError(
+                f"{self!r} is not built: call build(n_in, rng, dtype) first, or use it in "
+                "a Sequential (whose build builds every layer)"
+            ) from None
         if x.ndim != 2 or x.shape[1] != W.shape[0]:
             raise ValueError(f"{self!r} expected input of shape (m, {W.shape[0]}), got {x.shape}")
         self._x = x

@@ -80,7 +80,7 @@ FAULTS = [
         "negative weights",
         lambda: (X, y, np.where(np.arange(40) == 2, -1.0, 1.0)),
         ValueError,
-        "Negative values in data passed to .sample_weight.",
+        "MLPClassifier: sample_weight must be non-negative",
     ),
     (
         "all-zero weights",
