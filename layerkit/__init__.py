@@ -6,8 +6,9 @@ The names below are imported on first use (PEP 562), so that ``import layerkit``
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+import threading as _threading
+from importlib import import_module as _import_module
+from typing import TYPE_CHECKING
 
 __version__ = "0.2.0"
 
@@ -62,20 +63,29 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    where = _WHERE.get(name)
-    if where is not None:
-        value = getattr(import_module(where[0], __name__), where[1])
-    elif name in _SUBPACKAGES:  # ``import layerkit; layerkit.layers.Dense`` as before
-        value = import_module(f".{name}", __name__)
-    else:
-        raise AttributeError(f"module 'layerkit' has no attribute {name!r}")
-    globals()[name] = value  # imported once: later lookups skip this function
-    return value
+#: one first import at a time: two threads importing the estimators and the plotting
+#: module at once (they import each other) met a partly initialized module
+_IMPORTING = _threading.RLock()
 
+if not TYPE_CHECKING:  # (type checkers see the imports below, and flag a misspelt name)
 
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE) | _SUBPACKAGES)
+    def __getattr__(name):
+        where = _WHERE.get(name)
+        if where is None and name not in _SUBPACKAGES:
+            raise AttributeError(f"module 'layerkit' has no attribute {name!r}")
+        with _IMPORTING:
+            value = globals().get(name)  # (another thread may have imported it meanwhile)
+            if value is None:
+                if where is not None:
+                    value = getattr(_import_module(where[0], __name__), where[1])
+                else:  # ``import layerkit; layerkit.layers.Dense`` as before
+                    value = _import_module(f".{name}", __name__)
+                globals()[name] = value  # imported once: later lookups skip this function
+        return value
+
+    def __dir__():
+        public = {k for k in globals() if not k.startswith("_")} - {"TYPE_CHECKING"}
+        return sorted(public | set(_WHERE) | _SUBPACKAGES | {"__version__"})
 
 
 if TYPE_CHECKING:  # what type checkers and editors see

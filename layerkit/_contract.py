@@ -174,11 +174,15 @@ def check_live(position: int, layer: Any, live: list[tuple[str, Any, Any]]) -> N
 def check_penalized(position: int, layer: Any) -> None:
     """``penalized`` must be a tuple of names of ``params`` (the L2 penalty's arrays)."""
     names = layer.penalized
-    if isinstance(names, str) or not isinstance(names, (tuple, list)):
+    try:
+        listed = list(names) if not isinstance(names, str) else None
+    except TypeError:
+        listed = None
+    if listed is None or not all(isinstance(name, str) for name in listed):
         raise _fail(
             position, layer, f"penalized must be a tuple of names in params, got {names!r}"
         )
-    unknown = [name for name in names if name not in layer.params]
+    unknown = [name for name in listed if name not in layer.params]
     if unknown:
         raise _fail(
             position,

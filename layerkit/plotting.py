@@ -13,8 +13,6 @@ from typing import Any
 
 from sklearn.utils.validation import check_is_fitted
 
-from .estimators._base import BaseMLP
-
 
 def _pyplot(caller: str) -> Any:
     try:
@@ -84,6 +82,8 @@ class LossCurveDisplay:
         -------
         display : LossCurveDisplay
         """
+        from .estimators._base import BaseMLP  # (here: the estimators need no plotting)
+
         _pyplot("LossCurveDisplay.from_estimator")
         final = getattr(estimator, "_final_estimator", estimator)  # a Pipeline's last step
         if isinstance(final, BaseMLP):

@@ -1400,6 +1400,7 @@ def test_train_refuses_a_named_pandas_index_in_parquet_unless_features_are_liste
     status, _, err = run(capsys, "train", tmp_path / "e.json")
     assert status == 1, err
     assert "column 4, 'customer_id', is the DataFrame's index, which pandas wrote" in err
+    assert "(pandas: index=False) or list the features explicitly" in err  # (no "name it")
     experiment["data"]["features"] = ["a", "b"]
     experiment["training"] = {"max_iter": 20}
     (tmp_path / "e.json").write_text(json.dumps(experiment))

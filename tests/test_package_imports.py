@@ -52,3 +52,30 @@ def test_subpackages_are_attributes_as_before() -> None:
 def test_an_unknown_name_is_an_attribute_error_naming_it() -> None:
     with pytest.raises(AttributeError, match="has no attribute 'Dens'"):
         _ = layerkit.Dens
+
+
+def test_first_use_from_many_threads_at_once_imports_each_name_once():
+    """Two threads importing the estimators and the plotting module at once met a
+    partly initialized module (ImportError: cannot import name 'BaseMLP'), 5 to 8 of 24
+    threads in every run; each run here is a fresh process."""
+    code = """
+import threading, layerkit
+names = ["MLPClassifier", "LossCurveDisplay", "MLPRegressor", "check_layer", "save",
+         "load", "Sequential", "register", "check_network", "layers", "optim"] * 2
+barrier, errors = threading.Barrier(len(names)), []
+def use(name):
+    barrier.wait()
+    try:
+        getattr(layerkit, name)
+    except Exception as err:
+        errors.append(repr(err))
+threads = [threading.Thread(target=use, args=(name,)) for name in names]
+for t in threads: t.start()
+for t in threads: t.join()
+print(len(errors), errors[:1])
+"""
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        assert out.startswith("0 "), out

@@ -677,6 +677,7 @@ class _Scale(layerkit.layers.Layer, register=False):
             r"build: \['w'\]\)",
         ),
         ("w", r"penalized must be a tuple of names in params, got 'w'"),
+        (3, r"penalized must be a tuple of names in params, got 3"),
     ],
 )
 def test_penalized_naming_no_parameter_is_a_contract_error_at_build(penalized, message):
@@ -688,6 +689,15 @@ def test_penalized_naming_no_parameter_is_a_contract_error_at_build(penalized, m
     X, y = np.random.default_rng(0).normal(size=(20, 4)), np.arange(20) % 2
     with pytest.raises(layerkit.LayerContractError, match=message):
         layerkit.MLPClassifier(layers=[layerkit.layers.Dense(3), layer], max_iter=2).fit(X, y)
+
+
+@pytest.mark.parametrize("names", [frozenset({"w"}), ["w"], {"w"}])
+def test_penalized_may_be_any_collection_of_names(names):
+    layer = _Scale()
+    layer.penalized = names
+    X, y = np.random.default_rng(0).normal(size=(20, 4)), np.arange(20) % 2
+    with pytest.warns(ConvergenceWarning):
+        layerkit.MLPClassifier(layers=[Dense(3), layer], max_iter=2, alpha=1.0).fit(X, y)
 
 
 def test_classification_input_errors_name_the_estimator_and_the_way_out():

@@ -23,10 +23,12 @@ def examples(
         features = [name for name in columns if name != data.target]
         index = index_column(table, skip=data.target)
         if index:
+            unnamed = "has no name" in index  # (a column with data may have lost its name)
             raise CLIError(
                 f"{path}: {index}: it would be a feature, its row labels trained on as "
-                "data; drop it from the file (pandas: index=False), name it, or list the "
-                "features explicitly (data.features)"
+                "data; drop it from the file (pandas: index=False)"
+                + (", name it," if unnamed else "")
+                + " or list the features explicitly (data.features)"
             )
     else:
         features = list(data.features)

@@ -36,7 +36,7 @@ random_state : int, RandomState or numpy Generator, default=None
 tol : float, default=1e-4
     Improvement of the loss (or validation score) that counts as progress. For a
     regressor's squared error on several outputs, of the loss per output (as
-    scikit-learn's, which averages that loss over the outputs).
+    scikit-learn's, which averages that loss over the outputs, not its L2 term).
 verbose : bool, default=False
     Print the loss of every epoch (and the validation score).
 warm_start : bool, default=False

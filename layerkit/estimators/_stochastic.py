@@ -206,7 +206,11 @@ def _outputs_averaged(est: Any, net: Sequential) -> int:
     every other loss), so that one ``tol`` stops at scikit-learn's epoch; else 1."""
     from ..losses import SquaredError
 
-    return net.n_out_ if is_regressor(est) and type(est._loss) is SquaredError else 1
+    loss = est._loss
+    squared = isinstance(loss, SquaredError) and (
+        type(loss).per_example is SquaredError.per_example  # (a subclass of its cost too)
+    )
+    return net.n_out_ if is_regressor(est) and squared else 1
 
 
 def _track_loss(est: Any, loss: float, tol: float) -> None:
