@@ -390,3 +390,34 @@ def test_one_row_is_checked_with_a_note_of_what_it_cannot_see():
     report = check_layer(_KeepsInput(), np.ones((1, 3)), checks=numeric)
     assert "note: x has one row: a parameter gradient averaged over the batch" in str(report)
     assert not check_layer(_KeepsInput(), checks=numeric).notes
+
+
+class _Block(Layer, register=False):
+    """x + f(x), f a Sequential of its own (docs/extending.md's residual block)."""
+
+    def __init__(self, inner=None):
+        self.inner = inner
+
+    def build(self, n_in, rng, dtype=np.float64):
+        self.net = Sequential([*self.inner]).build(n_in, random_state=rng, dtype=dtype)
+        return n_in
+
+    params = property(lambda self: self.net.params if "net" in self.__dict__ else {})
+    grads = property(lambda self: self.net.grads if "net" in self.__dict__ else {})
+
+    def forward(self, x, training=False):
+        return x + self.net.forward(x, training)
+
+    def backward(self, delta):
+        return delta + self.net.backward(delta)
+
+
+def test_a_block_built_in_float32_is_checked_in_float64_inside_too():
+    """The inner network kept casting its input to float32: every input entry was
+    ~10% off."""
+    block = _Block([Dense(16), Sigmoid(), Dense(8)])
+    block.build(8, np.random.default_rng(0), np.float32)
+    x = np.random.default_rng(1).normal(size=(4, 8))
+    report = check_layer(block, x, checks=["gradient", "shapes", "float32", "deterministic"])
+    assert report.worst_error < 1e-6
+    assert block.net.dtype == np.float32  # (the layer checked is a copy)

@@ -307,6 +307,7 @@ def _float64_inside(value: Any, memo: dict[int, Any], convert: bool = True) -> A
     """``value`` with its float arrays as float64 (containers and layers in place);
     with ``convert=False``, only marks everything reachable as seen (left alone)."""
     from ..layers.base import Layer
+    from ..network import Sequential
 
     if isinstance(value, np.ndarray):
         if value.dtype.kind != "f" or value.dtype == np.float64:
@@ -330,6 +331,11 @@ def _float64_inside(value: Any, memo: dict[int, Any], convert: bool = True) -> A
     elif isinstance(value, Layer) or _plain_object(value):
         memo[id(value)] = (value, value)
         _float64_inside(value.__dict__, memo, convert)
+        if convert and isinstance(value, Sequential) and "dtype" in value.__dict__:
+            # a network inside a layer (a block's): it casts its input to its dtype, and
+            # its flat buffers are no longer what its layers hold
+            value.__dict__["dtype"] = np.dtype(np.float64)
+            value.__dict__.pop("_flat", None)
     return value
 
 
