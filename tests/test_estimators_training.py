@@ -348,14 +348,33 @@ def test_a_loss_equal_to_best_minus_tol_is_an_improvement_as_in_scikit_learn(Est
     assert est.n_iter_ == 8
 
 
-def test_weights_whose_sum_overflows_are_named_as_such():
-    """1e308 overflowed the weights' sum into a divergence blamed on the learning rate."""
-    from layerkit import MLPRegressor
-
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+@pytest.mark.parametrize("size", [1e306, 1e308])
+def test_huge_weights_train_as_their_ratios_say(size, solver):
+    """1e306 overflowed the weighted loss, 1e308 the weights' sum: a divergence blamed
+    on the learning rate, then an error asking to rescale them. Equal weights are no
+    weights (with alpha=0: alpha's L2 term is divided by the weights' sum)."""
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
-    with pytest.raises(ValueError, match=r"sample weights sum to infinity .* rescale them"):
-        MLPRegressor((5,), max_iter=2).fit(X, y, sample_weight=np.full(40, 1e308))
+    common = dict(hidden_layer_sizes=(5,), max_iter=5, alpha=0.0, random_state=0, solver=solver)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        weighted = MLPRegressor(**common).fit(X, y, sample_weight=np.full(40, size))
+        plain = MLPRegressor(**common).fit(X, y)
+    np.testing.assert_allclose(weighted.predict(X), plain.predict(X), rtol=1e-10, atol=1e-12)
+
+
+def test_scaled_weights_keep_alphas_l2_term_divided_by_their_sum():
+    """Weights and alpha are scaled by one power of two, exactly: weights of 3 and alpha
+    train as before the scaling (0.5 x 3 and 0.5 x alpha give the same L2 factor)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
+    common = dict(hidden_layer_sizes=(5,), max_iter=3, random_state=0, solver="sgd")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        threes = MLPRegressor(alpha=0.3, **common).fit(X, y, sample_weight=np.full(40, 3.0))
+        ones = MLPRegressor(alpha=0.1, **common).fit(X, y)  # alpha / Σs: 0.3/120 = 0.1/40
+    np.testing.assert_allclose(threes.predict(X), ones.predict(X), rtol=1e-12)
 
 
 @pytest.mark.parametrize("tol", [1e-2, 3e-2])

@@ -613,7 +613,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             # a column vector (warned of above) is the 1-D y from here on, as in
             # scikit-learn: the validation split stratifies it, early stopping scores on it
             y = y.ravel()
-        sw = self._sample_weight(sample_weight, X, y, incremental)
+        sw, l2 = self._sample_weight(sample_weight, X, y, incremental)
         n_tasks = 1 if incremental else self.max_iter
         report = FitReport(self, n_tasks, X, y, sample_weight)
         report.begin()
@@ -657,10 +657,11 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                 incremental=incremental,
                 split_rng=split_rng,
                 report=report,
+                l2=l2,
             )
             self._optimizer = optimizer
         else:
-            fit_lbfgs(self, net, X, Y, sw, report=report)
+            fit_lbfgs(self, net, X, Y, sw, report=report, l2=l2)
         if not all(np.isfinite(p).all() for p in net.params.values()):
             raise DivergenceError(
                 f"{type(self).__name__}: training produced non-finite weights. Lower the "
@@ -729,7 +730,16 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             self.best_loss_ = np.inf
             self._no_improvement_count = 0
 
-    def _sample_weight(self, sample_weight: Any, X: Any, y: Any, incremental: bool) -> Any:
+    def _sample_weight(
+        self, sample_weight: Any, X: Any, y: Any, incremental: bool
+    ) -> tuple[Any, float]:
+        """The weights as training takes them, and the L2 factor ``alpha`` to train with.
+
+        Weights are scaled by a power of two that brings the largest into [1, 2), and
+        ``alpha`` by the same (exactly, so nothing else changes): the weighted mean of
+        the loss is the same, and so is alpha's L2 term, divided by the weights' sum,
+        but weights as large as 1e306 no longer overflow the loss (a divergence blamed
+        on the learning rate) nor 1e308 their sum."""
         sw = None
         if sample_weight is not None:
             sw = _check_sample_weight(sample_weight, X, dtype=X.dtype)
@@ -741,21 +751,20 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         extra = self._extra_sample_weight(y, incremental)
         if extra is not None:
             sw = extra.astype(X.dtype) if sw is None else sw * extra
+        l2 = float(self.alpha)
         if sw is not None:
-            with np.errstate(over="ignore"):
-                total = float(sw.sum())
-            if total == np.inf:  # (the loss's weighted mean and alpha's L2 term divide by it)
-                raise ValueError(
-                    f"{type(self).__name__}: sample weights sum to infinity (the largest is "
-                    f"{float(sw.max()):.3g}); only their ratios matter to the loss, but alpha's "
-                    "L2 term is divided by their sum: rescale them, e.g. to a mean of 1"
-                )
+            top = float(np.max(sw)) if sw.size else 0.0
+            if 0.0 < top < np.inf:
+                scale = 2.0 ** -math.floor(math.log2(top))
+                if scale != 1.0:
+                    sw = sw * sw.dtype.type(scale)  # (a new array: the caller's stays)
+                    l2 *= scale
         if sw is not None and not sw.sum() > 0:
             raise ValueError(
                 f"{type(self).__name__}: sample weights must have a positive sum, got "
                 f"{float(sw.sum())}; at least one example must count"
             )
-        return sw
+        return sw, l2
 
     def _set_network(self, net: Sequential) -> None:
         """Commit the trained network."""

@@ -43,7 +43,9 @@ def _every_layer(found: Any, seen: set[int] | None = None) -> Iterator[Layer]:
         yield from _every_layer(child, seen)
 
 
-def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any, *, report: FitReport) -> None:
+def fit_lbfgs(
+    est: Any, net: Sequential, X: Any, Y: Any, sw: Any, *, report: FitReport, l2: float
+) -> None:
     """Minimize the full-batch loss (with the L2 term) over all parameters of ``net``.
 
     Parameters are packed into one float64 vector for scipy and copied back into the
@@ -77,7 +79,7 @@ def fit_lbfgs(est: Any, net: Sequential, X: Any, Y: Any, sw: Any, *, report: Fit
         _NoStep(),
         batch_size=X.shape[0],
         sample_weight=sw,
-        l2=est.alpha,
+        l2=l2,
         training=False,  # a deterministic objective for the line search
     )
     params, grads = runner._params, runner._grads  # (after the runner's flatten, if any)

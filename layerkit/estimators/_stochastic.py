@@ -30,6 +30,7 @@ def fit_stochastic(
     incremental: bool,
     split_rng: np.random.Generator,
     report: FitReport,
+    l2: float,
 ) -> None:
     """Train ``net`` in place for up to ``est.max_iter`` epochs (one when incremental).
 
@@ -59,7 +60,7 @@ def fit_stochastic(
         batch_size=batch_size,
         sample_weight=sw,
         rows=rows,
-        l2=est.alpha,
+        l2=l2,
     )
     runner.learning_rate_name = est._learning_rate_name()
     schedule = _schedule(est)
