@@ -286,11 +286,11 @@ class Sequential:
         X = self._as_input(X)
         if hasattr(X, "tocsr") and X.format not in ("csr", "csc"):
             X = X.tocsr()  # (rows are sliced in chunks: COO and DIA cannot be)
-        self._replace_caches("predict")
 
         planned = predict_planned(self, X, logits=logits, chunk=batch_size)
         if planned is not None:
-            return planned
+            return planned  # (its own buffers: the layers keep what forward kept)
+        self._replace_caches("predict")  # the layers' forward runs on its rows
         layers = self.layers[:-1] if logits else self.layers
         n = X.shape[0]
         out: Array | None = None
@@ -410,7 +410,7 @@ class Sequential:
                     f"Sequential.{where}: expected sample_weight of shape ({m},) (one weight "
                     f"per row of x), got shape {sample_weight.shape}"
                 )
-            if not (sample_weight >= 0).all():  # (NaN fails too)
+            if not (np.isfinite(sample_weight).all() and (sample_weight >= 0).all()):
                 raise ValueError(
                     f"Sequential.{where}: sample_weight must be finite and non-negative, got "
                     f"a minimum of {float(np.min(sample_weight))!r}"

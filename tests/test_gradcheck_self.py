@@ -421,3 +421,18 @@ def test_a_block_built_in_float32_is_checked_in_float64_inside_too():
     report = check_layer(block, x, checks=["gradient", "shapes", "float32", "deterministic"])
     assert report.worst_error < 1e-6
     assert block.net.dtype == np.float32  # (the layer checked is a copy)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_large_costs_pass_the_network_and_loss_checks_and_a_dense_layer(seed):
+    """Costs of size ~1e4 round to ~1e-12; their central differences to ~1e-6: correct
+    gradients failed (check_network at x, y ~ 100 in every seed)."""
+    from layerkit.gradcheck import check_loss
+    from layerkit.layers import Identity, Tanh
+
+    rng = np.random.default_rng(seed)
+    x, y = 100 * rng.normal(size=(20, 5)), 100 * rng.normal(size=(20, 2))
+    net = Sequential([Dense(8), Tanh(), Dense(2), Identity()]).build(5, random_state=0)
+    check_network(net, x, y, SquaredError())
+    check_loss(SquaredError(), 100 * rng.normal(size=(20, 3)), 100 * rng.normal(size=(20, 3)))
+    check_layer(Dense(8), 3000 * rng.normal(size=(10, 6)), random_state=seed, checks="gradient")

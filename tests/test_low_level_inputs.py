@@ -12,7 +12,7 @@ from sklearn.datasets import load_digits
 
 from layerkit import MLPClassifier, MLPRegressor, Sequential
 from layerkit._fit_inputs import checked_inputs
-from layerkit.layers import Dense, Dropout, Exp, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from layerkit.layers import Dense, Dropout, Exp, Layer, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss, SquaredError
 from layerkit.optim import SGD, Adam
 
@@ -207,18 +207,35 @@ def test_the_poisson_warning_does_not_speak_of_pytorchs_cross_entropy():
     assert "CrossEntropyLoss" not in str(w[0].message)
 
 
-def test_backward_after_predict_is_refused_saying_why():
+class _Halve(Layer, register=False):
+    """A user's layer: predict takes the general path, through the layers' forward."""
+
+    def forward(self, x, training=False):
+        return x / 2
+
+    def backward(self, delta):
+        return delta / 2
+
+
+def test_predict_between_forward_and_backward_keeps_gradients_or_is_refused():
     """predict between a forward and its backward replaced what the layers kept: the
-    gradients came out wrong (by 0.049) with no error."""
-    net = _net()
+    gradients came out wrong (by 0.049) with no error. Built-in layers now predict
+    without touching it; through a user's layer, backward is refused."""
+    for last in (Softmax(), Sigmoid(), Exp()):
+        net = _net(last)
+        a = net.forward(X, training=True)
+        dx = net.backward(np.ones_like(a)).copy()
+        net.forward(X, training=True)
+        net.predict(X[::-1].copy())
+        np.testing.assert_array_equal(net.backward(np.ones_like(a)), dx)
+    net = Sequential([Dense(8), _Halve(), Dense(3), Softmax()]).build(4, random_state=0)
     a = net.forward(X, training=True)
-    delta = CategoricalCrossEntropy().grad(a, Y)
     net.predict(X[::-1].copy())
     with pytest.raises(RuntimeError, match="predict ran after it, and the layers now hold"):
-        net.backward(delta)
+        net.backward(np.ones_like(a))
     net.forward(X, training=True)
-    net.backward(delta)  # (a new forward: fine)
-    fresh = _net()
+    net.backward(np.ones_like(a))  # (a new forward: fine)
+    fresh = Sequential([Dense(8), _Halve()]).build(4, random_state=0)
     fresh.predict(X)  # no forward pending: predict changes nothing a backward needs
     assert "_caches_replaced_by" not in fresh.__dict__
 
@@ -246,6 +263,8 @@ def test_train_step_and_loss_and_grads_check_their_arguments_before_any_pass():
          r"sample_weight must be finite and non-negative, got a minimum of -1.0"),
         (lambda: net.train_step(X, Y, loss, opt, np.full(64, np.nan)), ValueError,
          r"sample_weight must be finite and non-negative"),
+        (lambda: net.train_step(X, Y, loss, opt, np.r_[np.inf, np.ones(63)]), ValueError,
+         r"sample_weight must be finite and non-negative"),
     ]  # fmt: skip
     for call, error, pattern in cases:
         with pytest.raises(error, match=pattern):
@@ -257,8 +276,22 @@ def test_train_step_and_loss_and_grads_check_their_arguments_before_any_pass():
 
 
 def test_layer_misuse_is_named():
-    with pytest.raises(RuntimeError, match=r"Dense\(units=3\) is not built: call build"):
-        Dense(3).forward(X)
+    import layerkit.layers as built_in
+    from layerkit.layers import BUILT_IN, BatchNorm
+
+    for unbuilt in (Dense(3), BatchNorm()):
+        with pytest.raises(RuntimeError, match=r"is not built: call build"):
+            unbuilt.forward(X)
+    for name in built_in.__all__:  # every built-in layer: backward before forward
+        kind = getattr(built_in, name)
+        if kind not in BUILT_IN:
+            continue
+        each = kind(3) if kind is Dense else kind()
+        each.build(4, 0, np.float64)
+        if kind is built_in.Identity:
+            continue  # (it keeps nothing: its backward needs nothing)
+        with pytest.raises(AttributeError, match=r"call forward\(x, training\) before backward"):
+            each.backward(np.ones((2, 3 if kind is Dense else 4)))
     layer = Dense(3)
     layer.build(4, 0, np.float64)  # a seed for the generator, as random_state takes
     other = Dense(3)

@@ -240,6 +240,11 @@ def test_a_grid_reaches_the_layers_inside_a_block():
         ("layers__0__inner__5__units", r"_Block's inner has 2 entries, and entry 5 is missing"),
         ("layers__0__gate__1__units", r"Tanh has no parameter '1'"),
         ("layers__0__inner__0__units__1", r"Dense's units is 6, which holds no layers"),
+        (
+            "layers__0__inner__x__units",
+            r"after 'inner' comes the index of an entry of "
+            r"_Block's inner \(0 to 1\), got 'x'",
+        ),
         ("layers__0__inner__0__unitz", r"Dense has no parameter 'unitz'"),
     ]:
         with pytest.raises(ValueError, match=pattern):

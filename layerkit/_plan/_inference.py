@@ -6,8 +6,19 @@ from typing import Any
 
 import numpy as np
 
-from ..layers import BatchNorm, Dense, Dropout, Identity, LeakyReLU, ReLU, Tanh
-from ..layers.activations import sigmoid
+from ..layers import (
+    BatchNorm,
+    Dense,
+    Dropout,
+    Exp,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from ..layers.activations import exp_clipped, sigmoid, softmax
 from ..layers.smooth import SMOOTH
 from ..network import Sequential
 from ._training import HIDDEN, LINKS
@@ -59,8 +70,21 @@ def predict_planned(net: Sequential, X: Any, *, logits: bool, chunk: int) -> Arr
                 k = a.shape[1]
                 _activate_in_place(layer, a, scratch[0][:m, :k], scratch[1][:m, :k])
     if not logits:
-        out = last.forward(out)
+        _link_in_place(last, out)
     return out
+
+
+def _link_in_place(last: Any, out: Array) -> None:
+    """The output activation on ``out``, in place, as its ``forward`` computes it but
+    keeping nothing in the layer (a pending backward pass still reads what the last
+    ``forward`` kept there)."""
+    kind = type(last)
+    if kind is Softmax:
+        softmax(out, out)
+    elif kind is Sigmoid:
+        sigmoid(out, out, np.empty_like(out), np.empty(out.shape, bool))
+    elif kind is Exp:
+        exp_clipped(out, out)
 
 
 def _activate_in_place(layer: Any, a: Array, mask: Array, positive: Array) -> None:

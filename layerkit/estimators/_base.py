@@ -219,6 +219,11 @@ def _set_inside(owner: str, key: str, layer: Layer, path: list[str], value: Any)
         items = list(held)
         items[j] = value if len(rest) == 1 else _set_inside(owner, key, held[j], rest[1:], value)
         return copy.deepcopy(layer).set_params(**{name: type(held)(items)})
+    if isinstance(held, (list, tuple)):
+        raise ValueError(
+            f"{owner}: cannot set {key!r}: after {name!r} comes the index of an entry of "
+            f"{type(layer).__name__}'s {name} (0 to {len(held) - 1}), got {rest[0]!r}"
+        )
     raise ValueError(
         f"{owner}: cannot set {key!r}: {type(layer).__name__}'s {name} is {held!r}, which "
         "holds no layers"

@@ -165,17 +165,37 @@ def numeric_gradient(
     better than 1e-7). ``arr`` is perturbed in place and restored exactly after each
     entry.
     """
-    out = np.empty(len(indices))
+    return central_differences(f, arr, indices, eps)[0]
+
+
+#: the rounding of a cost's terms, in units of 2⁻⁵² times their magnitude: a few
+#: roundings per term, on both sides of the difference, with a margin
+_ROUNDING_ULPS = 8.0
+
+
+def central_differences(
+    f: Callable[[], Any], arr: Array, indices: list[tuple[int, ...]], eps: float
+) -> tuple[Array, Array]:
+    """``numeric_gradient``'s estimates, and for each the error that rounding alone can
+    put in it: ``8 · 2⁻⁵² · Σ (|plus| + |minus|) / 2ε`` over the terms the entry moves
+    (all of a scalar cost; of an array of terms, those that differ). A check allows
+    that much besides its ``atol``: a large cost's differences are no more accurate,
+    and a small derivative among small terms keeps a small allowance."""
+    out, floor = np.empty(len(indices)), np.empty(len(indices))
+    unit = _ROUNDING_ULPS * float(np.finfo(np.float64).eps)
     for k, i in enumerate(indices):
         orig = arr[i]
         h = eps
         arr[i] = orig + h
-        plus = f()
+        plus = np.asarray(f(), dtype=np.float64)
         arr[i] = orig - h
-        minus = f()
+        minus = np.asarray(f(), dtype=np.float64)
         arr[i] = orig
-        out[k] = float(np.sum(np.subtract(plus, minus))) / (2 * h)
-    return out
+        out[k] = float(np.sum(plus - minus)) / (2 * h)
+        moved = plus != minus if plus.ndim else True
+        size = float(np.sum(np.abs(plus[moved])) + np.sum(np.abs(minus[moved])))
+        floor[k] = unit * size / (2 * h) if np.isfinite(size) else 0.0
+    return out, floor
 
 
 def sample_indices(
@@ -212,8 +232,8 @@ def compare(
         )
     indices = sample_indices(arr.shape, tol.max_entries, rng)
     with np.errstate(over="ignore", invalid="ignore"):  # (a non-finite result fails)
-        atol = tol.atol
-        numeric = numeric_gradient(f, arr, indices, tol.eps)
+        numeric, rounding = central_differences(f, arr, indices, tol.eps)
+        atol = np.maximum(tol.atol, rounding)  # (per entry: what rounding alone can do)
         got = np.array([float(analytic[i]) for i in indices])
         diff = np.abs(got - numeric)
         scale = np.maximum(np.abs(got), np.abs(numeric))
@@ -227,7 +247,7 @@ def compare(
         if refined is not None:
             numeric[k], diff[k], bad[k] = refined, abs(got[k] - refined), False
             scale[k] = max(abs(got[k]), abs(refined))
-            rel[k] = diff[k] / scale[k] if scale[k] > atol else 0.0
+            rel[k] = diff[k] / scale[k] if scale[k] > atol[k] else 0.0
     worst = int(np.argmax(np.where(bad, rel, -1.0) if bad.any() else rel)) if indices else 0
     entry = GradientEntry(
         name,
@@ -252,12 +272,18 @@ def compare(
             )
         )
     if bad.any():
+        allowed = float(atol[worst])
+        raised = (
+            f", raised from {tol.atol:g} for the rounding of the terms this entry moves"
+            if allowed > tol.atol
+            else ""
+        )
         raise GradientCheckError(
             f"{report.subject}: gradient of {name!r} is wrong at index {entry.index}: "
             f"backward gives {entry.analytic:.10g}, finite differences give "
             f"{entry.numeric:.10g} (relative error {entry.worst_error:.3g}, allowed "
-            f"rtol={tol.rtol:g} + atol={atol:g}); {int(bad.sum())} of {len(indices)} "
-            "checked entries disagree"
+            f"rtol={tol.rtol:g} + atol={allowed:g}{raised}); {int(bad.sum())} of "
+            f"{len(indices)} checked entries disagree"
         )
     report.entries.append(entry)
 

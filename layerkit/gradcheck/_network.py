@@ -106,7 +106,7 @@ def check_network(
     report = GradientReport(repr(net))
     probe = copy.deepcopy(base)
     with np.errstate(over="ignore", invalid="ignore"):  # (a non-finite result fails)
-        probe.loss_and_grads(x, y, loss, sw, training=training)
+        probe._loss_and_grads(x, y, loss, sw, training=training)  # (its inputs: checked above)
 
     def cost() -> float:  # a fresh copy per evaluation: the same dropout masks every time
         return copy.deepcopy(base).loss_value(x, y, loss, sw, training=training)

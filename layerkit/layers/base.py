@@ -94,10 +94,12 @@ class Layer(Configurable, register=False):
             value: dict[str, Array] = {}
             self.__dict__[name] = value
             return value
-        if name in _BUILT_IN_CACHES:  # what a built-in layer's forward keeps for backward
+        cls = type(self)
+        if name in cls._transient and cls.__module__.startswith("layerkit.layers."):
+            # what a built-in layer's forward keeps for its backward
             raise AttributeError(
-                f"{self!r} has no {name} yet: backward reads what forward kept of its "
-                "batch, so call forward(x, training) before backward"
+                f"{cls.__name__} has no {name} yet: backward reads what forward kept of "
+                "its batch, so call forward(x, training) before backward"
             )
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
@@ -117,8 +119,12 @@ class Layer(Configurable, register=False):
         raise NotImplementedError(f"{type(self).__name__} must implement backward()")
 
 
-#: The attributes in which the built-in layers keep a batch between forward and backward.
-_BUILT_IN_CACHES = frozenset({"_x", "_a", "_xhat", "_inv_std", "_batch"})
+def not_built(layer: Layer) -> RuntimeError:
+    """The error for a layer with parameters used before ``build``."""
+    return RuntimeError(
+        f"{layer!r} is not built: call build(n_in, rng, dtype) first, or use it in a "
+        "Sequential (whose build builds every layer)"
+    )
 
 
 def _recording_width(build: Any) -> Any:

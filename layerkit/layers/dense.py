@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 from pydantic import Field
 
-from .base import Array, Layer
+from .base import Array, Layer, not_built
 from .workspace import scratch
 
 
@@ -97,10 +97,7 @@ class Dense(Layer):
         try:
             W, b = self.params["W"], self.params["b"]
         except KeyError:
-            raise RuntimeError(
-                f"{self!r} is not built: call build(n_in, rng, dtype) first, or use it in "
-                "a Sequential (whose build builds every layer)"
-            ) from None
+            raise not_built(self) from None
         if x.ndim != 2 or x.shape[1] != W.shape[0]:
             raise ValueError(f"{self!r} expected input of shape (m, {W.shape[0]}), got {x.shape}")
         self._x = x

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 from pydantic import Field
 
-from .base import Array, Layer
+from .base import Array, Layer, not_built
 
 
 class BatchNorm(Layer):
@@ -81,7 +81,10 @@ class BatchNorm(Layer):
         return n_in
 
     def forward(self, x: Array, training: bool = False) -> Array:
-        gamma, beta = self.params["gamma"], self.params["beta"]
+        try:
+            gamma, beta = self.params["gamma"], self.params["beta"]
+        except KeyError:
+            raise not_built(self) from None
         batch = training and len(x) > 1  # (one row has no variance: see Notes)
         if batch:
             mean = x.mean(axis=0)
