@@ -56,3 +56,47 @@ class Temperature(Layer):
         T = self.params["T"]
         self.grads["T"][...] = -(delta * self.x).sum() / T**2
         return delta / T
+
+
+class ColumnScale(Layer, register=False):
+    """y = x w, one weight per column (uniform in [0.5, 1.5]); its backward reads the x
+    that forward kept, as a user's PReLU-like layer does."""
+
+    def build(self, n_in, rng, dtype=np.float64):
+        self.params = {"w": rng.uniform(0.5, 1.5, n_in).astype(dtype)}
+        self.grads = {"w": np.zeros(n_in, dtype)}
+        return n_in
+
+    def forward(self, x, training=False):
+        self.x = x
+        return x * self.params["w"]
+
+    def backward(self, delta):
+        self.grads["w"][...] = (delta * self.x).sum(axis=0)
+        return delta * self.params["w"]
+
+
+class Block(Layer, register=False):
+    """f(x), or x + f(x) with ``residual``, f a Sequential of ``inner`` (and ``gate``,
+    when given, after them): a user's block, as docs/extending.md's residual block."""
+
+    def __init__(self, inner=None, gate=None, residual=False):
+        self.inner, self.gate, self.residual = inner, gate, residual
+
+    def build(self, n_in, rng, dtype=np.float64):
+        from layerkit import Sequential
+
+        layers = [*self.inner] + ([self.gate] if self.gate is not None else [])
+        self.net = Sequential(layers).build(n_in, random_state=rng, dtype=dtype)
+        return self.net.n_out_
+
+    params = property(lambda self: self.net.params if "net" in self.__dict__ else {})
+    grads = property(lambda self: self.net.grads if "net" in self.__dict__ else {})
+
+    def forward(self, x, training=False):
+        out = self.net.forward(x, training)
+        return x + out if self.residual else out
+
+    def backward(self, delta):
+        dx = self.net.backward(delta)
+        return delta + dx if self.residual else dx

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import Block
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
@@ -124,35 +125,10 @@ def test_lbfgs_warns_that_the_running_statistics_never_move():
     np.testing.assert_array_equal(clf.network_.layers[1].running_mean, np.zeros(8))
 
 
-class _Block(layerkit.layers.Layer):
-    """A user's block holding a BatchNorm among its attributes (as docs/extending.md's)."""
-
-    def __init__(self, inner=None):
-        self.inner = inner
-
-    def build(self, n_in, rng, dtype=np.float64):
-        self.net = Sequential([*self.inner]).build(n_in, random_state=rng, dtype=dtype)
-        return self.net.n_out_
-
-    @property
-    def params(self):
-        return self.net.params if "net" in self.__dict__ else {}
-
-    @property
-    def grads(self):
-        return self.net.grads if "net" in self.__dict__ else {}
-
-    def forward(self, x, training=False):
-        return self.net.forward(x, training)
-
-    def backward(self, delta):
-        return self.net.backward(delta)
-
-
 @pytest.mark.parametrize("inner", [BatchNorm(), layerkit.layers.Dropout(0.5)])
 def test_lbfgs_warns_of_a_batchnorm_or_dropout_inside_a_users_block(inner):
     X, y = load_digits(return_X_y=True)
-    block = _Block([Dense(8), inner, ReLU()])
+    block = Block([Dense(8), inner, ReLU()])
     clf = MLPClassifier(layers=[block], solver="lbfgs", max_iter=5)
     named = "BatchNorm layers normalize" if isinstance(inner, BatchNorm) else "Dropout layers"
     with pytest.warns(UserWarning, match=named), pytest.warns(ConvergenceWarning):
@@ -161,7 +137,7 @@ def test_lbfgs_warns_of_a_batchnorm_or_dropout_inside_a_users_block(inner):
 
 def test_lbfgs_does_not_warn_for_a_block_without_them():
     X, y = load_digits(return_X_y=True)
-    clf = MLPClassifier(layers=[_Block([Dense(8), ReLU()])], solver="lbfgs", max_iter=5)
+    clf = MLPClassifier(layers=[Block([Dense(8), ReLU()])], solver="lbfgs", max_iter=5)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
         clf.fit(X[:200], y[:200])  # (filterwarnings=error: any UserWarning fails)

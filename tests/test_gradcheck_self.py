@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import Block, ColumnScale
 
 from layerkit.gradcheck import (
     GradientCheckError,
@@ -294,31 +295,14 @@ def test_check_network_names_what_it_was_given_instead(rng):
         check_network(Sequential([Dense(2)]), x, y, SquaredError())
 
 
-class _KeepsInput(Layer, register=False):
-    """y = x w per column; its backward reads the x it kept (a user's PReLU-like layer)."""
-
-    def build(self, n_in, rng, dtype=np.float64):
-        self.params = {"w": rng.uniform(0.5, 1.5, n_in).astype(dtype)}
-        self.grads = {"w": np.zeros(n_in, dtype)}
-        return n_in
-
-    def forward(self, x, training=False):
-        self.x = x
-        return x * self.params["w"]
-
-    def backward(self, delta):
-        self.grads["w"][...] = (delta * self.x).sum(axis=0)
-        return delta * self.params["w"]
-
-
-class _ZeroesItsInputInBackward(_KeepsInput, register=False):
+class _ZeroesItsInputInBackward(ColumnScale, register=False):
     def backward(self, delta):
         dx = super().backward(delta)
         self.x *= 0  # the caller's array: the layer before reads it in its backward
         return dx
 
 
-class _BuildsWithNumpysGlobalGenerator(_KeepsInput, register=False):
+class _BuildsWithNumpysGlobalGenerator(ColumnScale, register=False):
     def build(self, n_in, rng, dtype=np.float64):
         super().build(n_in, rng, dtype)
         self.params["w"][...] = np.random.uniform(0.5, 1.5, n_in)  # noqa: NPY002
@@ -326,13 +310,13 @@ class _BuildsWithNumpysGlobalGenerator(_KeepsInput, register=False):
 
 
 def test_a_backward_that_changes_the_input_forward_kept_is_caught():
-    check_layer(_KeepsInput(), checks=["input_not_mutated"])
+    check_layer(ColumnScale(), checks=["input_not_mutated"])
     with pytest.raises(GradientCheckError, match="backward modified the input x that forward"):
         check_layer(_ZeroesItsInputInBackward(), checks=["input_not_mutated"])
 
 
 def test_initial_values_drawn_from_numpys_global_generator_are_caught():
-    check_layer(_KeepsInput(), checks=["deterministic"])
+    check_layer(ColumnScale(), checks=["deterministic"])
     with pytest.raises(GradientCheckError, match="two builds with generators of the same seed"):
         check_layer(_BuildsWithNumpysGlobalGenerator(), checks=["deterministic"])
 
@@ -387,35 +371,15 @@ def test_a_wrong_gradient_is_still_caught_at_a_large_x():
 
 def test_one_row_is_checked_with_a_note_of_what_it_cannot_see():
     numeric = ["gradient", "rows_independent"]
-    report = check_layer(_KeepsInput(), np.ones((1, 3)), checks=numeric)
+    report = check_layer(ColumnScale(), np.ones((1, 3)), checks=numeric)
     assert "note: x has one row: a parameter gradient averaged over the batch" in str(report)
-    assert not check_layer(_KeepsInput(), checks=numeric).notes
-
-
-class _Block(Layer, register=False):
-    """x + f(x), f a Sequential of its own (docs/extending.md's residual block)."""
-
-    def __init__(self, inner=None):
-        self.inner = inner
-
-    def build(self, n_in, rng, dtype=np.float64):
-        self.net = Sequential([*self.inner]).build(n_in, random_state=rng, dtype=dtype)
-        return n_in
-
-    params = property(lambda self: self.net.params if "net" in self.__dict__ else {})
-    grads = property(lambda self: self.net.grads if "net" in self.__dict__ else {})
-
-    def forward(self, x, training=False):
-        return x + self.net.forward(x, training)
-
-    def backward(self, delta):
-        return delta + self.net.backward(delta)
+    assert not check_layer(ColumnScale(), checks=numeric).notes
 
 
 def test_a_block_built_in_float32_is_checked_in_float64_inside_too():
     """The inner network kept casting its input to float32: every input entry was
     ~10% off."""
-    block = _Block([Dense(16), Sigmoid(), Dense(8)])
+    block = Block([Dense(16), Sigmoid(), Dense(8)], residual=True)
     block.build(8, np.random.default_rng(0), np.float32)
     x = np.random.default_rng(1).normal(size=(4, 8))
     report = check_layer(block, x, checks=["gradient", "shapes", "float32", "deterministic"])

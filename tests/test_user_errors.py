@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from helpers import Block, ColumnScale
 from sklearn.base import clone
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
@@ -192,30 +193,9 @@ def test_a_grid_over_a_layer_argument():
     assert search.best_estimator_.coefs_[0].shape[1] == search.best_params_["layers__0__units"]
 
 
-class _Block(Layer, register=False):
-    """f(x) of inner layers (a user's block, as docs/extending.md's residual block)."""
-
-    def __init__(self, inner=None, gate=None):
-        self.inner, self.gate = inner, gate
-
-    def build(self, n_in, rng, dtype=np.float64):
-        layers = [*self.inner] + ([self.gate] if self.gate is not None else [])
-        self.net = Sequential(layers).build(n_in, random_state=rng, dtype=dtype)
-        return self.net.n_out_
-
-    params = property(lambda self: self.net.params if "net" in self.__dict__ else {})
-    grads = property(lambda self: self.net.grads if "net" in self.__dict__ else {})
-
-    def forward(self, x, training=False):
-        return self.net.forward(x, training)
-
-    def backward(self, delta):
-        return self.net.backward(delta)
-
-
 def test_a_grid_reaches_the_layers_inside_a_block():
     inner = [Dense(4), LeakyReLU(0.1)]
-    clf = MLPClassifier(layers=[_Block(inner, gate=Tanh())], solver="lbfgs", max_iter=30)
+    clf = MLPClassifier(layers=[Block(inner, gate=Tanh())], solver="lbfgs", max_iter=30)
     params = clf.get_params()
     assert params["layers__0__inner__0"] is inner[0]
     assert params["layers__0__inner__0__units"] == 4
@@ -237,13 +217,13 @@ def test_a_grid_reaches_the_layers_inside_a_block():
         search.best_params_["layers__0__inner__0__units"],
     )
     for key, pattern in [
-        ("layers__0__inner__5__units", r"_Block's inner has 2 entries, and entry 5 is missing"),
+        ("layers__0__inner__5__units", r"Block's inner has 2 entries, and entry 5 is missing"),
         ("layers__0__gate__1__units", r"Tanh has no parameter '1'"),
         ("layers__0__inner__0__units__1", r"Dense's units is 6, which holds no layers"),
         (
             "layers__0__inner__x__units",
             r"after 'inner' comes the index of an entry of "
-            r"_Block's inner \(0 to 1\), got 'x'",
+            r"Block's inner \(0 to 1\), got 'x'",
         ),
         ("layers__0__inner__0__unitz", r"Dense has no parameter 'unitz'"),
     ]:
@@ -656,23 +636,6 @@ def test_an_optimizer_that_puts_new_arrays_into_params_is_refused():
             fit()
 
 
-class _Scale(layerkit.layers.Layer, register=False):
-    """y = x w, one weight per column, with ``penalized`` set by the test."""
-
-    def build(self, n_in, rng, dtype):
-        self.params = {"w": np.ones(n_in, dtype)}
-        self.grads = {"w": np.zeros(n_in, dtype)}
-        return n_in
-
-    def forward(self, x, training=False):
-        self.x = x
-        return x * self.params["w"]
-
-    def backward(self, delta):
-        self.grads["w"][...] = (delta * self.x).sum(axis=0)
-        return delta * self.params["w"]
-
-
 @pytest.mark.parametrize(
     "penalized, message",
     [
@@ -687,9 +650,11 @@ class _Scale(layerkit.layers.Layer, register=False):
 )
 def test_penalized_naming_no_parameter_is_a_contract_error_at_build(penalized, message):
     """It was a bare KeyError: 'W' at fit, naming neither the layer nor the attribute."""
-    layer = _Scale()
+    layer = ColumnScale()
     layer.penalized = penalized
-    with pytest.raises(layerkit.LayerContractError, match=r"_Scale\(\) at position 1: " + message):
+    with pytest.raises(
+        layerkit.LayerContractError, match=r"ColumnScale\(\) at position 1: " + message
+    ):
         layerkit.Sequential([layerkit.layers.Dense(3), layer]).build(4, random_state=0)
     X, y = np.random.default_rng(0).normal(size=(20, 4)), np.arange(20) % 2
     with pytest.raises(layerkit.LayerContractError, match=message):
@@ -698,7 +663,7 @@ def test_penalized_naming_no_parameter_is_a_contract_error_at_build(penalized, m
 
 @pytest.mark.parametrize("names", [frozenset({"w"}), ["w"], {"w"}])
 def test_penalized_may_be_any_collection_of_names(names):
-    layer = _Scale()
+    layer = ColumnScale()
     layer.penalized = names
     X, y = np.random.default_rng(0).normal(size=(20, 4)), np.arange(20) % 2
     with pytest.warns(ConvergenceWarning):
