@@ -1428,3 +1428,29 @@ def test_train_help_shows_every_experiment_field():
         model = field.annotation
         for name in getattr(model, "model_fields", {}):
             assert re.search(rf"^\s*(# )?{name} = ", EXAMPLE_EXPERIMENT, re.M), f"{section}.{name}"
+
+
+def test_csv_booleans_are_numbers_as_in_parquet_and_underscored_numbers_text(tmp_path, capsys):
+    """pandas writes booleans to CSV as True/False: refused as text, where the same
+    column in Parquet trained as 1/0; Python's float() read '1_000' as 1000."""
+    rng = np.random.default_rng(0)
+    rows = [[bool(v > 0), float(v), "p" if v > 0 else "q"] for v in rng.normal(size=60)]
+    write_csv(tmp_path / "d.csv", ["flag", "x", "y"], rows)
+    experiment = {"task": "classification", "data": {"path": "d.csv", "target": "y"},
+                  "training": {"max_iter": 20}}  # fmt: skip
+    (tmp_path / "e.json").write_text(json.dumps(experiment))
+    status, out, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 0, err
+    assert "x 2 features" in out
+    write_csv(tmp_path / "d.csv", ["flag", "x", "y"], [["1_000", *row[1:]] for row in rows])
+    status, _, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 1 and "feature column 'flag' must hold numbers" in err, err
+
+
+def test_a_date_column_gets_advice_about_dates(tmp_path, capsys):
+    write_csv(tmp_path / "d.csv", ["when", "y"], [["2021-02-03", "p"], ["2021-03-04", "q"]] * 5)
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "classification", "data": {"path": "d.csv", "target": "y"}})
+    )
+    status, _, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 1 and "holds '2021-02-03'; turn dates into numbers" in err, err

@@ -402,3 +402,14 @@ def test_several_outputs_stop_at_scikit_learns_epoch(tol):
     assert ours.n_iter_ == sk.n_iter_ < 500
     for a, b in zip(ours.coefs_, sk.coefs_, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def test_hidden_layer_sizes_equal_layers_with_uniform_biases():
+    """As docs/sklearn.md says: the same network, the same fit, from either."""
+    X, y = make_regression(80, 5, random_state=0)
+    common = dict(solver="lbfgs", max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sizes = MLPRegressor((16,), **common).fit(X, y)
+        layers = MLPRegressor(layers=[Dense(16, bias_init="uniform"), ReLU()], **common).fit(X, y)
+    np.testing.assert_array_equal(sizes.predict(X), layers.predict(X))

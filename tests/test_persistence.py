@@ -548,6 +548,14 @@ def test_saving_a_pipeline_or_into_a_file_object_says_what_to_do(tmp_path):
     pipe = make_pipeline(StandardScaler(), MLPClassifier((3,), max_iter=2)).fit(X, y)
     with pytest.raises(TypeError, match=r"got sklearn.pipeline.Pipeline; save the layerkit "):
         layerkit.save(pipe, tmp_path / "p.lkm")
+    from sklearn.model_selection import GridSearchCV
+
+    search = GridSearchCV(pipe, {"mlpclassifier__alpha": [1e-4]}, cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+    with pytest.raises(TypeError, match=r"search.best_estimator_\[-1\] when the search is over"):
+        layerkit.save(search, tmp_path / "p.lkm")
     with pytest.raises(TypeError, match=r"expected a file path .* got BytesIO"):
         layerkit.save(pipe[-1], io.BytesIO())
     layerkit.save(pipe[-1], tmp_path / "p.lkm")
@@ -609,3 +617,19 @@ def test_a_file_from_0_1_naming_batchnorm_or_adamw_says_they_are_built_in_now(tm
     path.write_bytes(_rewrite(path.read_bytes(), _set(["layerkit_version"], "0.1.0")))
     with pytest.warns(UserWarning, match="before layerkit 0.2.0 made AdamW, BatchNorm built-in"):
         layerkit.load(path)
+
+
+def test_a_pickle_given_to_load_is_named_as_such(tmp_path):
+    """It was 'not a zip archive, or truncated': a joblib or pickle file of a model."""
+    X, y = _iris()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = MLPClassifier((3,), max_iter=2).fit(X, y)
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(est))
+    with pytest.raises(ModelFileError, match=r"it looks like a pickle .* joblib.load"):
+        layerkit.load(path)
+    path.write_bytes(b"plain text")
+    with pytest.raises(ModelFileError) as caught:
+        layerkit.load(path)
+    assert "looks like a pickle" not in str(caught.value)

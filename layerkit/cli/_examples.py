@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +50,22 @@ def examples(
     return X, y, features
 
 
+#: a value that starts like a date or a timestamp (2021-02-03, 2021/2/3)
+_DATE = re.compile(r"\d{4}[-/]\d{1,2}[-/]\d{1,2}")
+
+
 def check_numbers(column: np.ndarray, what: str, hint: str = "") -> None:
     """Refuse text, missing values and infinities, naming the first row (1 = first data
     row); ``hint`` ends the message about text."""
     if column.dtype == object:
         bad = next(i for i, v in enumerate(column) if v is None or not _is_number(v))
         value = "a missing value" if column[bad] is None else repr(column[bad])
+        kind = "encode categories as numbers"
+        if _DATE.match(str(column[bad])):
+            kind = "turn dates into numbers (days since a reference date, say)"
         raise CLIError(
-            f"{what} must hold numbers, but row {bad + 1} holds {value}; encode categories "
-            f"as numbers, and fill or drop missing values, first{hint}"
+            f"{what} must hold numbers, but row {bad + 1} holds {value}; {kind}, and fill "
+            f"or drop missing values, first{hint}"
         )
     bad_rows = np.flatnonzero(~np.isfinite(column))
     if bad_rows.size:
@@ -70,6 +78,9 @@ def check_numbers(column: np.ndarray, what: str, hint: str = "") -> None:
 
 
 def _is_number(value: Any) -> bool:
+    """A number, as the table reader takes one (``1_000`` is text there, as in pandas)."""
+    if isinstance(value, str) and "_" in value:
+        return False
     try:
         float(value)
     except (TypeError, ValueError):

@@ -129,15 +129,26 @@ def index_column(table: Table, skip: str | None = None) -> str | None:
     return None
 
 
+#: booleans as pandas writes them to CSV: numbers, as a Parquet file's booleans are read
+_BOOLEANS = {"true": 1.0, "false": 0.0}
+
+
 def _column(values: list[str]) -> np.ndarray:
-    """float64 if every value is a number or missing (NaN); else text, missing as None."""
+    """float64 if every value is a number, a boolean (True/False: 1/0) or missing (NaN);
+    else text, missing as None. (Python's ``1_000`` is text, as pandas reads it.)"""
     numbers = []
     for text in values:
         text = text.strip()
-        if text.lower() in _MISSING:
+        folded = text.lower()
+        if folded in _MISSING:
             numbers.append(math.nan)
             continue
+        if folded in _BOOLEANS:
+            numbers.append(_BOOLEANS[folded])
+            continue
         try:
+            if "_" in text:
+                raise ValueError(text)
             numbers.append(float(text))
         except ValueError:
             texts = [v.strip() for v in values]

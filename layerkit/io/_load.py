@@ -111,7 +111,14 @@ def _load(data: bytes) -> Any:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as err:
-        raise ModelFileError(f"not a zip archive, or truncated ({err})") from err
+        pickled = data[:1] == b"\x80"  # (pickle protocol 2 and later, joblib's too)
+        hint = (
+            "; it looks like a pickle (pickle.dump, joblib.dump), not a layerkit model "
+            "file: load it with pickle.load or joblib.load, in code you trust"
+            if pickled
+            else ""
+        )
+        raise ModelFileError(f"not a zip archive, or truncated ({err}){hint}") from err
     _check_members(zf, len(data))
     manifest = _read_manifest(zf)
     _warn_of_names_since_taken(manifest)

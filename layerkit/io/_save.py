@@ -126,8 +126,10 @@ def _describe(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         hint = ""
         if hasattr(obj, "steps") or hasattr(obj, "best_estimator_"):
             hint = (
-                "; save the layerkit estimator inside it (pipe[-1], search.best_estimator_), "
-                "or pickle or joblib.dump the whole object"
+                "; save the layerkit estimator inside it (pipe[-1], search.best_estimator_, "
+                "or search.best_estimator_[-1] when the search is over a Pipeline; the "
+                "steps before it are then not saved), or pickle or joblib.dump the whole "
+                "object"
             )
         raise TypeError(
             "layerkit.save expected a layerkit MLPClassifier, MLPRegressor or Sequential, "
