@@ -1454,3 +1454,33 @@ def test_a_date_column_gets_advice_about_dates(tmp_path, capsys):
     )
     status, _, err = run(capsys, "train", tmp_path / "e.json")
     assert status == 1 and "holds '2021-02-03'; turn dates into numbers" in err, err
+
+
+@pytest.mark.parametrize(
+    "cells, refused",
+    [(["True", "False"], False), (["0.5", "True"], True), (["1_000", "2"], True)],
+)
+def test_a_column_is_boolean_or_numeric_only_throughout(cells, refused, tmp_path, capsys):
+    """As pandas reads a CSV: numbers and booleans mixed in one column are text."""
+    rows = [[cells[i % 2], "p" if i % 3 else "q"] for i in range(30)]
+    write_csv(tmp_path / "d.csv", ["c", "y"], rows)
+    (tmp_path / "e.json").write_text(json.dumps(
+        {"task": "classification", "data": {"path": "d.csv", "target": "y"},
+         "training": {"max_iter": 5}}
+    ))  # fmt: skip
+    status, _, err = run(capsys, "train", tmp_path / "e.json")
+    assert (
+        (status == 1 and "feature column 'c' must hold numbers" in err)
+        if refused
+        else (status == 0)
+    ), err
+
+
+@pytest.mark.parametrize("date", ["2021-02-03", "03/02/2021", "2021.02.03"])
+def test_dates_in_any_common_spelling_get_advice_about_dates(date, tmp_path, capsys):
+    write_csv(tmp_path / "d.csv", ["when", "y"], [[date, "p"], [date, "q"]] * 5)
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "classification", "data": {"path": "d.csv", "target": "y"}})
+    )
+    status, _, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 1 and "turn dates into numbers" in err, err

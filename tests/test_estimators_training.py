@@ -413,3 +413,33 @@ def test_hidden_layer_sizes_equal_layers_with_uniform_biases():
         sizes = MLPRegressor((16,), **common).fit(X, y)
         layers = MLPRegressor(layers=[Dense(16, bias_init="uniform"), ReLU()], **common).fit(X, y)
     np.testing.assert_array_equal(sizes.predict(X), layers.predict(X))
+
+
+@pytest.mark.parametrize("size, dtype", [(1e-310, np.float64), (1e-39, np.float32)])
+def test_tiny_weights_train_as_their_ratios_say(size, dtype):
+    """Subnormal weights: 2.0 ** 1030 raised OverflowError, and in float32 the scale
+    was infinite (a NaN divergence blamed on the learning rate)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)).astype(dtype), rng.normal(size=40)
+    common = dict(hidden_layer_sizes=(5,), max_iter=5, alpha=0.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        weighted = MLPRegressor(**common).fit(X, y, sample_weight=np.full(40, size))
+        plain = MLPRegressor(**common).fit(X, y)
+    np.testing.assert_allclose(weighted.predict(X), plain.predict(X), rtol=1e-5, atol=1e-6)
+
+
+def test_sample_times_class_weights_beyond_the_float_range_train_or_are_named():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 3)), np.arange(60) % 3
+    common = dict(hidden_layer_sizes=(5,), max_iter=5, random_state=0)
+    huge = dict.fromkeys(range(3), 1e200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPClassifier(class_weight=huge, **common).fit(
+            X, y, sample_weight=np.full(60, 1e200)
+        )
+    assert np.isfinite(est.loss_)  # (1e400 each: a NaN divergence before)
+    tiny = dict.fromkeys(range(3), 1e-200)
+    with pytest.raises(ValueError, match="alpha's L2 term, divided by their sum, overflows"):
+        MLPClassifier(class_weight=tiny, **common).fit(X, y, sample_weight=np.full(60, 1e-200))

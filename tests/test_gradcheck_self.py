@@ -400,3 +400,38 @@ def test_large_costs_pass_the_network_and_loss_checks_and_a_dense_layer(seed):
     check_network(net, x, y, SquaredError())
     check_loss(SquaredError(), 100 * rng.normal(size=(20, 3)), 100 * rng.normal(size=(20, 3)))
     check_layer(Dense(8), 3000 * rng.normal(size=(10, 6)), random_state=seed, checks="gradient")
+
+
+def test_a_zero_gradient_where_the_small_steps_round_to_nothing_still_fails():
+    """At a cost of ~1e6 the refining steps (down to 1e-11) difference to exactly 0,
+    which 'agreed' with a backward that returns 0."""
+    from layerkit.gradcheck import check_loss
+
+    class ZeroNearTarget(SquaredError, register=False):
+        def per_example_grad(self, a, y):
+            g = super().per_example_grad(a, y)
+            return np.where(np.abs(a - y) < 1, 0.0, g)
+
+    a = np.array([[1000.0], [0.01], [-0.02], [0.015]])
+    with pytest.raises(GradientCheckError, match="gradient of 'a' is wrong"):
+        check_loss(ZeroNearTarget(), a, np.zeros((4, 1)), checks=["gradient"])
+
+
+class _Offset(Layer, register=False):
+    """x + 1e6: outputs of size 1e6, whose rounding the allowance must cover."""
+
+    def __init__(self, error=0.0):
+        self.error = error
+
+    def forward(self, x, training=False):
+        return x * 2.0 + 1e6
+
+    def backward(self, delta):
+        return delta * 2.0 * (1 + self.error)
+
+
+def test_a_one_percent_error_still_fails_among_large_outputs():
+    x = np.random.default_rng(0).normal(size=(4, 5))
+    check_layer(_Offset(), x, checks=["gradient"])
+    with pytest.raises(GradientCheckError, match="gradient of 'input' is wrong"):
+        check_layer(_Offset(0.01), x, checks=["gradient"])

@@ -302,3 +302,19 @@ def test_layer_misuse_is_named():
             each.backward(np.ones((2, 3)))
     with pytest.raises(TypeError, match=r"expected rng to be a numpy Generator .* got str"):
         Dense(3).build(4, "0", np.float64)
+
+
+def test_estimator_prediction_keeps_a_pending_backward_pass():
+    """A Poisson regressor's predict ran its Exp layer's forward: a pending backward
+    then used predict's rows (gradients off by up to 1.35, silently)."""
+    X_counts, y_counts = np.abs(X), rng.poisson(2.0, size=64).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = MLPRegressor((5,), loss="poisson", max_iter=5, random_state=0)
+        est.fit(X_counts, y_counts)
+    net = est.network_
+    a = net.forward(X_counts[:10], training=True)
+    dx = net.backward(np.ones_like(a)).copy()
+    net.forward(X_counts[:10], training=True)
+    est.predict(X_counts[10:20])
+    np.testing.assert_array_equal(net.backward(np.ones_like(a)), dx)

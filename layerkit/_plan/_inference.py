@@ -70,14 +70,15 @@ def predict_planned(net: Sequential, X: Any, *, logits: bool, chunk: int) -> Arr
                 k = a.shape[1]
                 _activate_in_place(layer, a, scratch[0][:m, :k], scratch[1][:m, :k])
     if not logits:
-        _link_in_place(last, out)
+        link_in_place(last, out)
     return out
 
 
-def _link_in_place(last: Any, out: Array) -> None:
+def link_in_place(last: Any, out: Array) -> bool:
     """The output activation on ``out``, in place, as its ``forward`` computes it but
     keeping nothing in the layer (a pending backward pass still reads what the last
-    ``forward`` kept there)."""
+    ``forward`` kept there). False (``out`` untouched) for a layer other than the
+    built-in links."""
     kind = type(last)
     if kind is Softmax:
         softmax(out, out)
@@ -85,6 +86,9 @@ def _link_in_place(last: Any, out: Array) -> None:
         sigmoid(out, out, np.empty_like(out), np.empty(out.shape, bool))
     elif kind is Exp:
         exp_clipped(out, out)
+    elif kind is not Identity:
+        return False
+    return True
 
 
 def _activate_in_place(layer: Any, a: Array, mask: Array, positive: Array) -> None:

@@ -134,9 +134,11 @@ _BOOLEANS = {"true": 1.0, "false": 0.0}
 
 
 def _column(values: list[str]) -> np.ndarray:
-    """float64 if every value is a number, a boolean (True/False: 1/0) or missing (NaN);
-    else text, missing as None. (Python's ``1_000`` is text, as pandas reads it.)"""
-    numbers = []
+    """float64 if every value is a number or missing (NaN), or every one a boolean
+    (True/False: 1/0) or missing; else text, missing as None. (As pandas reads them:
+    Python's ``1_000`` is text, and so is a column mixing numbers and booleans.)"""
+    numbers: list[float] = []
+    kinds: set[type] = set()
     for text in values:
         text = text.strip()
         folded = text.lower()
@@ -145,14 +147,19 @@ def _column(values: list[str]) -> np.ndarray:
             continue
         if folded in _BOOLEANS:
             numbers.append(_BOOLEANS[folded])
+            kinds.add(bool)
             continue
         try:
             if "_" in text:
                 raise ValueError(text)
             numbers.append(float(text))
+            kinds.add(float)
         except ValueError:
-            texts = [v.strip() for v in values]
-            return np.array([None if t.lower() in _MISSING else t for t in texts], dtype=object)
+            kinds.add(str)
+            break
+    if str in kinds or len(kinds) > 1:
+        texts = [v.strip() for v in values]
+        return np.array([None if t.lower() in _MISSING else t for t in texts], dtype=object)
     return np.array(numbers, dtype=np.float64)
 
 

@@ -22,6 +22,7 @@ from .._checks import first_repeat
 from .._configurable import _plain, check_arguments
 from .._contract import trusted
 from .._fit_inputs import all_finite
+from .._plan._inference import link_in_place
 from .._random import as_generator
 from ..exceptions import DivergenceError
 from ..layers import (
@@ -167,6 +168,21 @@ _check_layers.text = "None or a list of layerkit Layer objects"  # type: ignore[
 
 
 _LAYER_KEY = re.compile(r"layers__(?P<index>0|[1-9][0-9]*)(?:__(?P<argument>\w+))?", re.ASCII)
+
+
+def _to_unit_scale(weights: Any, l2: float) -> tuple[Any, float]:
+    """``weights`` and ``l2`` times the power of two that brings the largest weight into
+    [1, 2): exact (``ldexp``, subnormal weights too), so a weighted mean, and ``l2``
+    over the weights' sum, are unchanged. ``weights`` is not modified (None: as is)."""
+    if weights is None or not weights.size:
+        return weights, l2
+    top = float(np.max(weights))
+    if not 0.0 < top < np.inf:
+        return weights, l2
+    shift = 1 - int(np.frexp(top)[1])  # (frexp: top = f 2^e with f in [0.5, 1))
+    if shift == 0:
+        return weights, l2
+    return np.ldexp(weights, shift).astype(weights.dtype, copy=False), math.ldexp(l2, shift)
 
 
 def _nested_params(prefix: str, layers: Any) -> dict[str, Any]:
@@ -753,17 +769,21 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                     f"{type(self).__name__}: sample_weight must be non-negative (a weighted "
                     f"mean needs it), got a minimum of {float(np.min(sw))!r}"
                 )
-        extra = self._extra_sample_weight(y, incremental)
-        if extra is not None:
-            sw = extra.astype(X.dtype) if sw is None else sw * extra
         l2 = float(self.alpha)
-        if sw is not None:
-            top = float(np.max(sw)) if sw.size else 0.0
-            if 0.0 < top < np.inf:
-                scale = 2.0 ** -math.floor(math.log2(top))
-                if scale != 1.0:
-                    sw = sw * sw.dtype.type(scale)  # (a new array: the caller's stays)
-                    l2 *= scale
+        extra = self._extra_sample_weight(y, incremental)
+        try:
+            sw, l2 = _to_unit_scale(sw, l2)  # (each factor first: their product may overflow)
+            if extra is not None:
+                extra, l2 = _to_unit_scale(extra.astype(X.dtype), l2)
+                sw, l2 = _to_unit_scale(extra if sw is None else sw * extra, l2)
+        except OverflowError:
+            raise ValueError(
+                f"{type(self).__name__}: the sample weights are so small (the largest "
+                f"{float(np.max(sample_weight if sample_weight is not None else 0))!r}, "
+                "with the class weights) that alpha's L2 term, divided by their sum, "
+                "overflows; only their ratios matter to the loss: rescale them, e.g. to a "
+                "mean of 1"
+            ) from None
         if sw is not None and not sw.sum() > 0:
             raise ValueError(
                 f"{type(self).__name__}: sample weights must have a positive sum, got "
@@ -833,7 +853,12 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             z = net.predict(cast, logits=True)
         if not np.isfinite(z).all():
             self._refuse_non_finite(X, cast)
-        return z if logits else net.layers[-1].forward(z)
+        if logits:
+            return z
+        if not link_in_place(net.layers[-1], z):  # (a layer of the user's: its forward)
+            net._replace_caches("predict")
+            return net.layers[-1].forward(z)
+        return z
 
     def _refuse_non_finite(self, X: Any, cast: Any) -> None:
         """scikit-learn's error if ``X`` holds NaN or infinity; a ValueError if it holds

@@ -168,9 +168,10 @@ def numeric_gradient(
     return central_differences(f, arr, indices, eps)[0]
 
 
-#: the rounding of a cost's terms, in units of 2⁻⁵² times their magnitude: a few
-#: roundings per term, on both sides of the difference, with a margin
-_ROUNDING_ULPS = 8.0
+#: the rounding of a cost's terms, in units of 2⁻⁵² times their magnitude: a couple of
+#: roundings per term, on both sides of the difference (measured: a term of 1e6 moved
+#: by its input rounds to about 2 units)
+_ROUNDING_ULPS = 4.0
 
 
 def central_differences(
@@ -180,7 +181,10 @@ def central_differences(
     put in it: ``8 · 2⁻⁵² · Σ (|plus| + |minus|) / 2ε`` over the terms the entry moves
     (all of a scalar cost; of an array of terms, those that differ). A check allows
     that much besides its ``atol``: a large cost's differences are no more accurate,
-    and a small derivative among small terms keeps a small allowance."""
+    and a small derivative among small terms keeps a small allowance. (The allowance
+    comes from the terms as ``f`` returns them: a cost that cancels large terms inside
+    one returned value, such as ``(a - y)²`` written as ``a² - 2ay + y²``, rounds more
+    than its size shows, and can still fail a right gradient.)"""
     out, floor = np.empty(len(indices)), np.empty(len(indices))
     unit = _ROUNDING_ULPS * float(np.finfo(np.float64).eps)
     for k, i in enumerate(indices):
@@ -243,7 +247,7 @@ def compare(
         rel = np.where(bad | (scale > atol), diff / np.where(scale > 0, scale, 1), 0.0)
     rel[~finite] = np.inf
     for k in np.flatnonzero(bad & finite):  # rule out the finite differences' own error
-        refined = _refine(f, arr, indices[k], got[k], tol)
+        refined = _refine(f, arr, indices[k], got[k], tol, float(atol[k]))
         if refined is not None:
             numeric[k], diff[k], bad[k] = refined, abs(got[k] - refined), False
             scale[k] = max(abs(got[k]), abs(refined))
@@ -289,18 +293,32 @@ def compare(
 
 
 def _refine(
-    f: Callable[[], float], arr: Array, index: tuple[int, ...], analytic: float, tol: Tolerance
+    f: Callable[[], float],
+    arr: Array,
+    index: tuple[int, ...],
+    analytic: float,
+    tol: Tolerance,
+    atol: float,
 ) -> float | None:
     """Smaller steps for an entry that disagrees (near a singularity, or a kink, the
     step ``eps`` can be too coarse). Returns the estimate if two successive steps agree
-    with each other and with ``analytic``, else None: the disagreement is real."""
+    with each other and with ``analytic`` (within ``atol``, the entry's allowance at
+    ``eps``), else None: the disagreement is real. A smaller step rounds more: one
+    whose rounding exceeds what the comparison allows, or that resolves nothing (at a
+    large cost, often a difference of exactly 0), agrees with nothing."""
 
     def close(a: float, b: float) -> bool:
-        return abs(a - b) <= tol.atol + tol.rtol * max(abs(a), abs(b))
+        return abs(a - b) <= atol + tol.rtol * max(abs(a), abs(b))
 
     previous = None
     for shrink in (10.0, 100.0, 1e3, 1e4, 1e5):
-        estimate = float(numeric_gradient(f, arr, [index], tol.eps / shrink)[0])
+        estimates, floors = central_differences(f, arr, [index], tol.eps / shrink)
+        estimate, floor = float(estimates[0]), float(floors[0])
+        allowed = atol + tol.rtol * max(abs(estimate), abs(analytic))
+        if floor > allowed or not abs(estimate) > floor:
+            previous = None
+            continue
+
         if previous is not None and close(estimate, previous) and close(estimate, analytic):
             return estimate
         previous = estimate
