@@ -441,5 +441,20 @@ def test_sample_times_class_weights_beyond_the_float_range_train_or_are_named():
         )
     assert np.isfinite(est.loss_)  # (1e400 each: a NaN divergence before)
     tiny = dict.fromkeys(range(3), 1e-200)
-    with pytest.raises(ValueError, match="alpha's L2 term, divided by their sum, overflows"):
+    with pytest.raises(ValueError, match=r"alpha=0.0001's L2 term is divided by the sum of "
+                       r"the weights, and sample_weight and class_weight make"):  # fmt: skip
         MLPClassifier(class_weight=tiny, **common).fit(X, y, sample_weight=np.full(60, 1e-200))
+
+
+def test_float32_weights_beyond_float32s_range_train_as_their_ratios_say():
+    """1e39 became infinite when cast to float32 before scaling (a NaN divergence)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 3)).astype(np.float32), np.arange(60) % 2
+    common = dict(hidden_layer_sizes=(4,), max_iter=3, random_state=0, alpha=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        huge = MLPClassifier(class_weight={0: 1e39, 1: 1e39}, **common).fit(X, y)
+        plain = MLPClassifier(**common).fit(X, y)
+        tiny = MLPClassifier(**common).fit(X, y, sample_weight=np.full(60, 1e-46))
+    np.testing.assert_allclose(huge.predict_proba(X), plain.predict_proba(X), rtol=1e-5)
+    np.testing.assert_allclose(tiny.predict_proba(X), plain.predict_proba(X), rtol=1e-5)

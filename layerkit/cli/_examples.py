@@ -51,7 +51,7 @@ def examples(
 
 
 #: a value that starts like a date or a timestamp (2021-02-03, 2021/2/3)
-_DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4}")
+_DATE = re.compile(r"(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/]\d{1,2}[-/]\d{4})(?:$|[ T])")
 
 
 def check_numbers(column: np.ndarray, what: str, hint: str = "") -> None:

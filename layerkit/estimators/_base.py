@@ -170,19 +170,19 @@ _check_layers.text = "None or a list of layerkit Layer objects"  # type: ignore[
 _LAYER_KEY = re.compile(r"layers__(?P<index>0|[1-9][0-9]*)(?:__(?P<argument>\w+))?", re.ASCII)
 
 
-def _to_unit_scale(weights: Any, l2: float) -> tuple[Any, float]:
-    """``weights`` and ``l2`` times the power of two that brings the largest weight into
-    [1, 2): exact (``ldexp``, subnormal weights too), so a weighted mean, and ``l2``
-    over the weights' sum, are unchanged. ``weights`` is not modified (None: as is)."""
+def _to_unit_scale(weights: Any) -> tuple[Any, int]:
+    """``weights`` times the power of two, ``2**shift``, that brings the largest into
+    [1, 2), and ``shift``: exact (``ldexp``, subnormal weights too), so a weighted mean
+    is unchanged. ``weights`` is not modified (None, or nothing positive: as is)."""
     if weights is None or not weights.size:
-        return weights, l2
+        return weights, 0
     top = float(np.max(weights))
     if not 0.0 < top < np.inf:
-        return weights, l2
+        return weights, 0
     shift = 1 - int(np.frexp(top)[1])  # (frexp: top = f 2^e with f in [0.5, 1))
     if shift == 0:
-        return weights, l2
-    return np.ldexp(weights, shift).astype(weights.dtype, copy=False), math.ldexp(l2, shift)
+        return weights, 0
+    return np.ldexp(weights, shift).astype(weights.dtype, copy=False), shift
 
 
 def _nested_params(prefix: str, layers: Any) -> dict[str, Any]:
@@ -761,28 +761,37 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         the loss is the same, and so is alpha's L2 term, divided by the weights' sum,
         but weights as large as 1e306 no longer overflow the loss (a divergence blamed
         on the learning rate) nor 1e308 their sum."""
-        sw = None
+        # each factor is scaled in float64, then cast to X's dtype (a float32 1e39 would
+        # be infinite), then their product is scaled: the shifts add up for alpha
+        sw, shift = None, 0
         if sample_weight is not None:
-            sw = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
             if not (sw >= 0).all():
                 raise ValueError(
                     f"{type(self).__name__}: sample_weight must be non-negative (a weighted "
                     f"mean needs it), got a minimum of {float(np.min(sw))!r}"
                 )
-        l2 = float(self.alpha)
+            sw, shift = _to_unit_scale(sw)
+            sw = sw.astype(X.dtype, copy=False)
         extra = self._extra_sample_weight(y, incremental)
+        if extra is not None:
+            extra, more = _to_unit_scale(np.asarray(extra, dtype=np.float64))
+            extra = extra.astype(X.dtype, copy=False)
+            sw, last = _to_unit_scale(extra if sw is None else sw * extra)
+            shift += more + last
         try:
-            sw, l2 = _to_unit_scale(sw, l2)  # (each factor first: their product may overflow)
-            if extra is not None:
-                extra, l2 = _to_unit_scale(extra.astype(X.dtype), l2)
-                sw, l2 = _to_unit_scale(extra if sw is None else sw * extra, l2)
+            l2 = math.ldexp(float(self.alpha), shift)  # (once: exact unless it overflows)
         except OverflowError:
+            given = [
+                name
+                for name, value in (("sample_weight", sample_weight), ("class_weight", extra))
+                if value is not None
+            ]
             raise ValueError(
-                f"{type(self).__name__}: the sample weights are so small (the largest "
-                f"{float(np.max(sample_weight if sample_weight is not None else 0))!r}, "
-                "with the class weights) that alpha's L2 term, divided by their sum, "
-                "overflows; only their ratios matter to the loss: rescale them, e.g. to a "
-                "mean of 1"
+                f"{type(self).__name__}: alpha={self.alpha!r}'s L2 term is divided by the "
+                f"sum of the weights, and {' and '.join(given)} make that sum so small "
+                f"(about 2**{-shift}) that it overflows; only the weights' ratios matter "
+                "to the loss: rescale them, e.g. to a mean of 1, or lower alpha"
             ) from None
         if sw is not None and not sw.sum() > 0:
             raise ValueError(

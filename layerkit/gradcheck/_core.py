@@ -176,16 +176,17 @@ _ROUNDING_ULPS = 4.0
 
 def central_differences(
     f: Callable[[], Any], arr: Array, indices: list[tuple[int, ...]], eps: float
-) -> tuple[Array, Array]:
+) -> tuple[Array, Array, Array]:
     """``numeric_gradient``'s estimates, and for each the error that rounding alone can
-    put in it: ``8 · 2⁻⁵² · Σ (|plus| + |minus|) / 2ε`` over the terms the entry moves
-    (all of a scalar cost; of an array of terms, those that differ). A check allows
+    put in it: ``4 · 2⁻⁵² · Σ (|plus| + |minus|) / 2ε`` over the terms the entry moves
+    (all of a scalar cost; of an array of terms, those that differ); third, the same
+    over all the terms (what a change too small to register could hide). A check allows
     that much besides its ``atol``: a large cost's differences are no more accurate,
     and a small derivative among small terms keeps a small allowance. (The allowance
     comes from the terms as ``f`` returns them: a cost that cancels large terms inside
     one returned value, such as ``(a - y)²`` written as ``a² - 2ay + y²``, rounds more
     than its size shows, and can still fail a right gradient.)"""
-    out, floor = np.empty(len(indices)), np.empty(len(indices))
+    out, floor, floor_all = (np.empty(len(indices)) for _ in range(3))
     unit = _ROUNDING_ULPS * float(np.finfo(np.float64).eps)
     for k, i in enumerate(indices):
         orig = arr[i]
@@ -197,9 +198,10 @@ def central_differences(
         arr[i] = orig
         out[k] = float(np.sum(plus - minus)) / (2 * h)
         moved = plus != minus if plus.ndim else True
-        size = float(np.sum(np.abs(plus[moved])) + np.sum(np.abs(minus[moved])))
-        floor[k] = unit * size / (2 * h) if np.isfinite(size) else 0.0
-    return out, floor
+        for sizes, terms in ((floor, (plus[moved], minus[moved])), (floor_all, (plus, minus))):
+            size = float(np.sum(np.abs(terms[0])) + np.sum(np.abs(terms[1])))
+            sizes[k] = unit * size / (2 * h) if np.isfinite(size) else 0.0
+    return out, floor, floor_all
 
 
 def sample_indices(
@@ -236,7 +238,7 @@ def compare(
         )
     indices = sample_indices(arr.shape, tol.max_entries, rng)
     with np.errstate(over="ignore", invalid="ignore"):  # (a non-finite result fails)
-        numeric, rounding = central_differences(f, arr, indices, tol.eps)
+        numeric, rounding, _ = central_differences(f, arr, indices, tol.eps)
         atol = np.maximum(tol.atol, rounding)  # (per entry: what rounding alone can do)
         got = np.array([float(analytic[i]) for i in indices])
         diff = np.abs(got - numeric)
@@ -247,7 +249,7 @@ def compare(
         rel = np.where(bad | (scale > atol), diff / np.where(scale > 0, scale, 1), 0.0)
     rel[~finite] = np.inf
     for k in np.flatnonzero(bad & finite):  # rule out the finite differences' own error
-        refined = _refine(f, arr, indices[k], got[k], tol, float(atol[k]))
+        refined = _refine(f, arr, indices[k], got[k], tol, float(atol[k]), float(numeric[k]))
         if refined is not None:
             numeric[k], diff[k], bad[k] = refined, abs(got[k] - refined), False
             scale[k] = max(abs(got[k]), abs(refined))
@@ -299,30 +301,37 @@ def _refine(
     analytic: float,
     tol: Tolerance,
     atol: float,
+    coarse: float,
 ) -> float | None:
     """Smaller steps for an entry that disagrees (near a singularity, or a kink, the
-    step ``eps`` can be too coarse). Returns the estimate if two successive steps agree
-    with each other and with ``analytic`` (within ``atol``, the entry's allowance at
-    ``eps``), else None: the disagreement is real. A smaller step rounds more: one
-    whose rounding exceeds what the comparison allows, or that resolves nothing (at a
-    large cost, often a difference of exactly 0), agrees with nothing."""
+    step ``eps`` can be too coarse). Returns an estimate that agrees with ``analytic``
+    (within ``atol``, the entry's allowance at ``eps``, and its own rounding) when the
+    next smaller step agrees with it too, or rounds too much to tell; else None: the
+    disagreement is real. A step whose rounding exceeds what the comparison allows, or
+    that hides the change the last estimate saw (at a large cost, often a difference of
+    exactly 0), confirms nothing; the flat side of a kink, a derivative of exactly 0,
+    moves nothing and hides nothing."""
 
-    def close(a: float, b: float) -> bool:
-        return abs(a - b) <= atol + tol.rtol * max(abs(a), abs(b))
+    def close(a: float, b: float, rounding: float) -> bool:
+        return abs(a - b) <= atol + rounding + tol.rtol * max(abs(a), abs(b))
 
-    previous = None
+    candidate, candidate_floor, seen = None, 0.0, abs(coarse)
     for shrink in (10.0, 100.0, 1e3, 1e4, 1e5):
-        estimates, floors = central_differences(f, arr, [index], tol.eps / shrink)
-        estimate, floor = float(estimates[0]), float(floors[0])
+        estimates, floors, floors_all = central_differences(f, arr, [index], tol.eps / shrink)
+        # (the floor bounds the rounding, at 4 units a term; one is what it usually is)
+        estimate, floor = float(estimates[0]), float(floors[0]) / _ROUNDING_ULPS
         allowed = atol + tol.rtol * max(abs(estimate), abs(analytic))
-        if floor > allowed or not abs(estimate) > floor:
-            previous = None
-            continue
-
-        if previous is not None and close(estimate, previous) and close(estimate, analytic):
-            return estimate
-        previous = estimate
-    return None
+        hidden = estimate == 0.0 and float(floors_all[0]) > seen
+        if floor > allowed or hidden:  # too noisy to tell: the candidate stands
+            return candidate
+        if estimate:
+            seen = abs(estimate)
+        if candidate is not None and close(estimate, candidate, max(floor, candidate_floor)):
+            return candidate if close(candidate, analytic, candidate_floor) else None
+        candidate, candidate_floor = (
+            (estimate, floor) if close(estimate, analytic, floor) else (None, 0.0)
+        )
+    return candidate
 
 
 def as_float64(obj: Any) -> Any:
