@@ -300,6 +300,28 @@ def test_a_non_finite_input_is_reported_by_predict_whatever_the_layers():
                 clf.predict_proba(X_bad)
 
 
+@pytest.mark.parametrize("bad", [-np.inf, np.inf])
+def test_an_infinite_input_that_relu_would_zero_is_still_reported(bad):
+    """The estimators scan the logits, not X, for non-finite values: a ReLU that turned
+    an infinite pre-activation into 0 would hide an infinite input (the planned
+    prediction's fast ReLU runs only where the first layer's outputs are finite)."""
+    from layerkit import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(3000, 3)), rng.integers(0, 2, 3000)
+    clf = MLPClassifier(layers=[Dense(4), ReLU()], solver="lbfgs", random_state=0).fit(X, y)
+    W = clf.network_.layers[0].params["W"]
+    W[1] = -np.sign(bad) * (np.abs(W[1]) + 0.1)  # x_1 = ±inf makes every unit -inf
+    X_bad = X.copy()
+    X_bad[2500, 1] = bad  # in the third chunk of 1,024 rows
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        clf.predict_proba(X_bad)
+    good = clf.predict_proba(X)  # the chunks without it: as layer by layer
+    net = clf.network_
+    expected = net._forward_through(net.layers, X.astype(net.dtype), False)
+    np.testing.assert_allclose(good[:, 1], expected[:, 0], rtol=1e-12)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("output", ["softmax-cce", "sigmoid-bce-multilabel"])
 def test_extreme_logits_give_the_general_loss_and_delta(output, dtype):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from math import isfinite
 from typing import Any
 
 import numpy as np
@@ -56,9 +57,19 @@ def predict_planned(net: Sequential, X: Any, *, logits: bool, chunk: int) -> Arr
     }
     width = max((b.shape[1] for b in buffers.values()), default=1)
     scratch = (np.empty((rows, width), net.dtype), np.empty((rows, width), bool))
+    # ReLU as max(a, 0) against an array of zeros: one pass, where a scalar 0 or a row of
+    # zeros takes numpy's slower loops (1024 x 256 float32 with the bias add: 73 µs,
+    # against 89 and 114 for the mask and product). It maps -inf to 0, where the mask
+    # and product give NaN, which the estimators' scan of the logits for a non-finite X
+    # relies on: a chunk whose first products are not all finite (a NaN or infinity in
+    # a row of X makes every output of its row so) takes the mask and product.
+    fast_relu = any(type(layer) is ReLU for layer in layers)
+    zeros = np.zeros(rows * width, net.dtype) if fast_relu else None
+    first, add_reduce = layers[0], np.add.reduce
     for start in range(0, n, rows):
         a = X[start : start + rows]
         m = a.shape[0]
+        fast = fast_relu
         for layer in layers:
             if isinstance(layer, Dense):
                 W, b = layer.params["W"], layer.params["b"]
@@ -66,6 +77,11 @@ def predict_planned(net: Sequential, X: Any, *, logits: bool, chunk: int) -> Arr
                 np.matmul(a, W, out=z)
                 z += b
                 a = z
+                if layer is first and fast:  # (a sum overflowing to inf: the exact way)
+                    fast = isfinite(float(add_reduce(z[:, 0])))
+            elif fast and type(layer) is ReLU:
+                k = a.shape[1]
+                np.maximum(a, zeros[: m * k].reshape(m, k), out=a)  # (NaN stays NaN)
             else:
                 k = a.shape[1]
                 _activate_in_place(layer, a, scratch[0][:m, :k], scratch[1][:m, :k])
