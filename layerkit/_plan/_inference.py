@@ -64,7 +64,7 @@ def predict_planned(net: Sequential, X: Any, *, logits: bool, chunk: int) -> Arr
     # relies on: a chunk whose first products are not all finite (a NaN or infinity in
     # a row of X makes every output of its row so) takes the mask and product.
     fast_relu = any(type(layer) is ReLU for layer in layers)
-    zeros = np.zeros(rows * width, net.dtype) if fast_relu else None
+    zeros = np.zeros(rows * width if fast_relu else 0, net.dtype)
     first, add_reduce = layers[0], np.add.reduce
     for start in range(0, n, rows):
         a = X[start : start + rows]
