@@ -328,6 +328,9 @@ class Sequential:
                 f"Sequential.backward expected delta of the shape of the last forward's "
                 f"output, {out_shape}, got {np.shape(delta)}"
             )
+        delta = np.asarray(delta)
+        if delta.dtype != self.dtype:  # (integers, or another float: as forward's x)
+            delta = delta.astype(self.dtype)
         shapes = self.__dict__.get("_input_shapes", [])
         self._zero_user_grads()
         for i in range(len(self.layers) - 1, -1, -1):

@@ -318,3 +318,37 @@ def test_estimator_prediction_keeps_a_pending_backward_pass():
     net.forward(X_counts[:10], training=True)
     est.predict(X_counts[10:20])
     np.testing.assert_array_equal(net.backward(np.ones_like(a)), dx)
+
+
+@pytest.mark.parametrize("loss", [SquaredError(), CategoricalCrossEntropy(), BinaryCrossEntropy()])
+def test_losses_take_integer_logits_as_floats(loss):
+    """A hand-written integer array is a valid input: its cost and fused δ are the
+    float array's (numpy's casting error before)."""
+    z, y = np.array([[3, -1], [0, 2]]), np.array([[1, 0], [0, 1]])
+    assert loss.value_from_logits(z, y) == loss.value_from_logits(z.astype(float), y)
+    got = loss.delta_from_logits(z, y)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, loss.delta_from_logits(z.astype(float), y))
+
+
+def test_a_loss_takes_integer_outputs_as_floats():
+    a, y = np.array([[3, -1], [0, 2]]), np.array([[1, 0], [0, 1]])
+    loss = SquaredError()
+    assert loss.value(a, y) == loss.value(a.astype(float), y) == 1.5
+    np.testing.assert_array_equal(loss.grad(a, y), [[1.0, -0.5], [0.0, 0.5]])
+
+
+@pytest.mark.parametrize("delta_dtype", [np.int64, np.float32, bool])
+def test_backward_takes_a_delta_of_another_dtype_as_the_networks(delta_dtype):
+    net = _net(last=Sigmoid())
+    expected_x = X[:5]
+    net.forward(expected_x)
+    delta = np.array([[1, 0, 1]] * 5).astype(delta_dtype)
+    got = net.backward(delta).copy()
+    grads = {k: v.copy() for k, v in net.grads.items()}
+    net.forward(expected_x)
+    want = net.backward(delta.astype(np.float64))
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == np.float64
+    for k, v in net.grads.items():
+        np.testing.assert_array_equal(grads[k], v)

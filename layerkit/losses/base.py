@@ -128,6 +128,8 @@ class Loss(Configurable, register=False):
     def _check(self, a: Array, y: Array) -> tuple[Array, Array]:
         a = np.asarray(a)
         y = np.asarray(y)
+        if a.dtype.kind in "biu":  # integer outputs: their gradient is not an integer
+            a = a.astype(np.float64)
         if a.ndim != 2:
             raise ValueError(f"{self!r} expected a 2-d output a of shape (m, k), got {a.shape}")
         if y.ndim == 1 and a.shape[1] == 1:
