@@ -135,3 +135,21 @@ def test_the_fused_softmax_delta_is_the_gradient_for_any_target_rows(row_sum):
     net = Sequential([Dense(3), Softmax()]).build(4, random_state=0)
     report = check_network(net, X, Y, CategoricalCrossEntropy())
     assert not report.failed and report.worst_error < 1e-6
+
+
+def test_infinite_logits_give_the_limit_of_the_cost():
+    """A logit of -inf (a masked class) costs nothing when its class is not a target,
+    and a logit of ±inf on the side of the target costs nothing either: the limits,
+    not the NaN of 0 · ∞ or ∞ - ∞."""
+    inf = np.inf
+    cce, bce = CategoricalCrossEntropy(), BinaryCrossEntropy()
+    z, y = np.array([[-inf, 0.0, 1.0]]), np.array([[0.0, 1.0, 0.0]])
+    assert cce.value_from_logits(z, y) == pytest.approx(np.log1p(np.e))
+    assert cce.value_from_logits(z, np.array([[1.0, 0.0, 0.0]])) == inf
+    assert bce.value_from_logits(np.array([[inf, -inf]]), np.array([[1.0, 0.0]])) == 0.0
+    assert bce.value_from_logits(np.array([[inf, -inf]]), np.array([[0.0, 1.0]])) == inf
+    assert bce.value_from_logits(np.array([[inf]]), np.array([[0.25]])) == inf
+    finite = np.array([[-30.0, 2.0]])  # finite logits: the formula as before
+    assert bce.value_from_logits(finite, np.array([[1.0, 0.0]])) == pytest.approx(
+        30.0 + np.log1p(np.exp(-30.0)) + np.log1p(np.exp(2.0)), rel=1e-14
+    )

@@ -52,7 +52,13 @@ class BinaryCrossEntropy(Loss):
 
     def per_example_from_logits(self, z: Array, y: Array) -> Array:
         softplus = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))  # log(1 + e^z)
-        return (softplus - y * z).sum(axis=1)
+        with np.errstate(invalid="ignore"):
+            terms = softplus - y * z
+            infinite = np.isinf(z)
+            if infinite.any():  # the limits: the cost of the target mass on the wrong side
+                wrong = np.where(z > 0, 1 - y, y)[infinite]  # (∞ - ∞ and 0 · ∞ are NaN)
+                terms[infinite] = np.where(wrong == 0, 0.0, np.sign(wrong) * np.inf)
+        return terms.sum(axis=1)
 
     def link_output(self, z: Array, out: Array) -> Array:
         return sigmoid(z, out, np.empty_like(out))
@@ -98,7 +104,11 @@ class CategoricalCrossEntropy(Loss):
     def per_example_from_logits(self, z: Array, y: Array) -> Array:
         zmax = row_max(z)
         lse = zmax + np.log(np.exp(z - zmax[:, None]).sum(axis=1))
-        return y.sum(axis=1) * lse - np.einsum("ij,ij->i", y, z)
+        with np.errstate(invalid="ignore"):
+            yz = np.einsum("ij,ij->i", y, z)
+            if not np.isfinite(yz).all():  # a logit of -inf: its class, if not a target,
+                yz = np.where(y != 0, y * z, 0.0).sum(axis=1)  # adds 0, not 0 · -inf
+        return y.sum(axis=1) * lse - yz
 
     def link_output(self, z: Array, out: Array) -> Array:
         return softmax(z, out)
