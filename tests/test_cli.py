@@ -535,6 +535,33 @@ def test_data_problems_are_named_before_training(case, tmp_path, capsys):
     assert "Traceback" not in err + out and "training" not in out
 
 
+def test_every_column_problem_is_named_in_one_run(tmp_path, capsys):
+    rows = [[i, "x" if i == 3 else i, "" if i > 5 else 2.0, i % 2 or ""] for i in range(8)]
+    _table(tmp_path, "d.csv", ["ok", "text", "gaps", "y"], rows)
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "classification", "data": {"path": "d.csv", "target": "y"}})
+    )
+    status, out, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 1 and "3 columns cannot be used as they are:" in err, err
+    assert "\n  - feature column 'text' must hold numbers, but row 4 holds 'x'" in err
+    assert "\n  - feature column 'gaps' has 2 missing value(s) (first in row 7)" in err
+    assert "\n  - target column 'y' has 4 missing value(s) (first in row 1)" in err
+    assert "'ok'" not in err and "training" not in out
+
+
+def test_predict_names_every_column_problem_in_one_run(trained, tmp_path, capsys):
+    out_dir, _ = trained
+    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    data = write_csv(
+        tmp_path / "bad.csv", names, [[5.0, "wide", 1.4, "inf"], [5.1, 3.5, 1.4, 0.2]]
+    )
+    status, _, err = run(capsys, "predict", out_dir / "model.lkm", data, "-o", tmp_path / "p.csv")
+    assert status == 1 and "2 columns cannot be used as they are:" in err, err
+    assert "feature column 'sepal_width' must hold numbers, but row 1 holds 'wide'" in err
+    assert "feature column 'petal_width' has 1 infinite value(s) (first in row 1)" in err
+    assert not (tmp_path / "p.csv").exists()
+
+
 def _iris_experiment(tmp_path, **sections):
     experiment = {"task": "classification", "data": {"path": "iris.csv", "target": "species"}}
     for key, value in sections.items():

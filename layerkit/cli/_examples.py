@@ -43,11 +43,35 @@ def examples(
         raise CLIError(f"{path}: the target {data.target!r} cannot also be a feature")
     if not features:
         raise CLIError(f"{path}: no feature columns besides the target {data.target!r}")
-    for name in features:
-        check_numbers(table[name], f"{path}: feature column {name!r}")
+    problems = feature_problems(table, features)
+    try:
+        y = _target(table[data.target], task, f"target column {data.target!r}")
+    except CLIError as err:
+        problems.append(str(err))
+    refuse(problems, path)
     X = np.column_stack([table[name] for name in features])
-    y = _target(table[data.target], task, f"{path}: target column {data.target!r}")
     return X, y, features
+
+
+def feature_problems(table: Table, names: list[str]) -> list[str]:
+    """What is wrong with each feature column (text, missing or infinite values), so
+    that one run names every column to fix, not one column per run."""
+    problems = []
+    for name in names:
+        try:
+            check_numbers(table[name], f"feature column {name!r}")
+        except CLIError as err:
+            problems.append(str(err))
+    return problems
+
+
+def refuse(problems: list[str], path: Path) -> None:
+    """Raise one CLIError naming every problem found in the columns of ``path``."""
+    if len(problems) == 1:
+        raise CLIError(f"{path}: {problems[0]}")
+    if problems:
+        listed = "".join(f"\n  - {problem}" for problem in problems)
+        raise CLIError(f"{path}: {len(problems)} columns cannot be used as they are:{listed}")
 
 
 #: a value that starts like a date or a timestamp (2021-02-03, 2021/2/3)

@@ -12,7 +12,7 @@ from sklearn.base import is_classifier
 
 from ..network import Sequential
 from ._errors import CLIError
-from ._examples import check_numbers
+from ._examples import feature_problems, refuse
 from ._loading import load_model
 from ._tables import (
     Table,
@@ -118,8 +118,7 @@ def _features(model: Any, table: Table, path: Path) -> np.ndarray:
                 f"{path}: the model takes {expected} feature columns (it has no column names "
                 f"to pick them by), the data has {len(names)} columns{hint}"
             )
-    for name in names:
-        check_numbers(table[name], f"{path}: feature column {name!r}")
+    refuse(feature_problems(table, names), path)
     return np.column_stack([table[name] for name in names])
 
 
