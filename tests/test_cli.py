@@ -1021,6 +1021,8 @@ def test_which_kept_csv_columns_become_numbers_in_parquet(trained, tmp_path, cap
         "na": (["NA", "1"], ["NA", "1"]),
         "huge": (["12345678901234567891", "1"], ["12345678901234567891", "1"]),
         "text": (["a", "b"], ["a", "b"]),
+        "text_missing": (["", "b"], [None, "b"]),  # a null in a text column too
+        "none_present": (["", ""], [None, None]),
     }
     header = [*kept, *IRIS_COLUMNS]
     rows = [[kept[k][0][i] for k in kept] + [5.1, 3.5, 1.4, 0.2] for i in range(2)]

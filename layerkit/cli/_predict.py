@@ -53,8 +53,9 @@ def predict(
     out = {name: as_written[name] for name in keep}  # copied exactly as written
     if out_path.suffix.lower() in _PARQUET and data_path.suffix.lower() not in _PARQUET:
         # a typed output: a CSV column of numbers as numbers, when that loses nothing
-        # of what was written (007 stays text)
-        out = {name: typed_text(values) for name, values in out.items()}
+        # of what was written (007 stays text); an empty cell is a null, as pandas
+        # reads it, in a text column too
+        out = {name: _empty_as_null(typed_text(values)) for name, values in out.items()}
     with warnings.catch_warnings():
         # the columns were picked by name above; the array just carries no names
         warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
@@ -71,6 +72,12 @@ def predict(
             file=sys.stderr,
         )
     return len(X)
+
+
+def _empty_as_null(values: np.ndarray) -> np.ndarray:
+    if values.dtype != object:
+        return values
+    return np.array([None if v == "" else v for v in values], dtype=object)
 
 
 def _check_destination(out_path: Path, data_path: Path, model_path: Path) -> None:
