@@ -562,6 +562,23 @@ def test_predict_names_every_column_problem_in_one_run(trained, tmp_path, capsys
     assert not (tmp_path / "p.csv").exists()
 
 
+def test_an_identifier_column_trained_on_is_warned_of(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    rows = [[1000 + 7 * i, x, int(x > 0)] for i, x in enumerate(rng.normal(size=40))]
+    _table(tmp_path, "d.csv", ["customer_id", "x", "y"], rows)
+    experiment = {"task": "classification", "data": {"path": "d.csv", "target": "y"}}
+    experiment["training"] = {"max_iter": 5}
+    (tmp_path / "e.json").write_text(json.dumps(experiment))
+    status, _, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 0, err
+    assert "warning: feature column 'customer_id' holds a distinct whole number" in err
+    assert "'x'" not in err
+    experiment["data"]["features"] = ["customer_id", "x"]  # listed: the user's choice
+    (tmp_path / "e.json").write_text(json.dumps(experiment))
+    status, _, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 0 and "warning: feature column" not in err, err
+
+
 def _iris_experiment(tmp_path, **sections):
     experiment = {"task": "classification", "data": {"path": "iris.csv", "target": "species"}}
     for key, value in sections.items():

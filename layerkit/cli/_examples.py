@@ -53,6 +53,24 @@ def examples(
     return X, y, features
 
 
+#: a column name that says "identifier": id, customer_id, order-id, customerID, userId
+_ID_NAME = re.compile(r"(?:^|.*[_\s.-])[iI][dD]$|.*[a-z](?:ID|Id)$")
+
+
+def identifier_features(table: Table, features: list[str]) -> list[str]:
+    """The features named like an identifier that hold a distinct whole number in every
+    row: row labels, which a model would be trained on as data."""
+    found = []
+    for name in features:
+        column = table[name]
+        if not _ID_NAME.match(name) or column.dtype == object or len(column) < 2:
+            continue
+        if np.all(np.isfinite(column)) and np.all(column == np.round(column)):
+            if len(np.unique(column)) == len(column):
+                found.append(name)
+    return found
+
+
 def feature_problems(table: Table, names: list[str]) -> list[str]:
     """What is wrong with each feature column (text, missing or infinite values), so
     that one run names every column to fix, not one column per run."""

@@ -25,7 +25,7 @@ from ..losses import (
 )
 from ._config import Loaded, load_experiment
 from ._errors import CLIError
-from ._examples import examples, split
+from ._examples import examples, identifier_features, split
 from ._metrics import scores
 from ._plot import save_loss_curve
 from ._progress import EpochPrinter
@@ -45,7 +45,17 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
     out = _writable_dir(loaded)  # before any work: a bad output path fails at once
     data_path = loaded.base / exp.data.path
     _check_outputs(loaded, config_path, out, data_path)
-    X, y, features = examples(read_table(data_path), exp.data, exp.task, data_path)
+    table = read_table(data_path)
+    X, y, features = examples(table, exp.data, exp.task, data_path)
+    if exp.data.features is None:
+        for name in identifier_features(table, features):
+            print(
+                f"layerkit train: warning: feature column {name!r} holds a distinct whole "
+                "number in every row, as an identifier does: row labels are trained on as "
+                "data (and predictions would depend on them); drop it from the file or list "
+                "the features under data.features",
+                file=sys.stderr,
+            )
     est = _estimator(loaded, config_path, y)
     X_train, X_test, y_train, y_test = split(
         X, y, exp.task, exp.validation.test_fraction, exp.training.random_state
