@@ -65,9 +65,9 @@ def identifier_features(table: Table, features: list[str]) -> list[str]:
         column = table[name]
         if not _ID_NAME.match(name) or column.dtype == object or len(column) < 2:
             continue
-        if np.all(np.isfinite(column)) and np.all(column == np.round(column)):
-            if len(np.unique(column)) == len(column):
-                found.append(name)
+        whole = np.all(np.isfinite(column)) and np.all(column == np.round(column))
+        if whole and len(np.unique(column)) == len(column):
+            found.append(name)
     return found
 
 
