@@ -34,7 +34,8 @@ class LossCurveDisplay:
         The training loss after each epoch (an estimator's ``loss_curve_``).
     validation_scores : sequence of float or None, default=None
         The validation score after each epoch (``validation_scores_``, recorded when
-        ``early_stopping=True``); drawn on a second y axis.
+        ``early_stopping=True``); drawn on a second y axis, against the last epochs
+        when there are fewer scores than losses.
     estimator_name : str or None, default=None
         Used in the title.
     x_label : str, default="epoch"
@@ -133,8 +134,11 @@ class LossCurveDisplay:
         self.score_ax_ = self.score_line_ = None
         if self.validation_scores:
             self.score_ax_ = ax.twinx()
+            # the scores of the last epochs (early stopping switched on in a warm start
+            # scores the epochs since; every one otherwise)
+            first = max(1, len(self.loss_curve) - len(self.validation_scores) + 1)
             (self.score_line_,) = self.score_ax_.plot(
-                range(1, len(self.validation_scores) + 1),
+                range(first, first + len(self.validation_scores)),
                 self.validation_scores,
                 color="tab:orange",
                 label="validation score",

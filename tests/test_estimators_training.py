@@ -452,3 +452,91 @@ def test_float32_weights_beyond_float32s_range_train_as_their_ratios_say():
         tiny = MLPClassifier(**common).fit(X, y, sample_weight=np.full(60, 1e-46))
     np.testing.assert_allclose(huge.predict_proba(X), plain.predict_proba(X), rtol=1e-5)
     np.testing.assert_allclose(tiny.predict_proba(X), plain.predict_proba(X), rtol=1e-5)
+
+
+# ------------------------------------------ found by a user streaming and warm-starting
+@quiet
+@pytest.mark.parametrize("before", ["adaptive", "invscaling"])
+def test_a_new_schedule_in_a_warm_start_restarts_the_step_size(iris, before):
+    X, y = iris
+    clf = MLPClassifier(
+        (6,), solver="sgd", learning_rate=before, learning_rate_init=0.1, n_iter_no_change=1,
+        tol=1.0, max_iter=30, warm_start=True, random_state=0,
+    ).fit(X, y)  # fmt: skip
+    assert clf._optimizer.current_learning_rate < 0.05  # decayed
+    same = copy.deepcopy(clf).set_params(max_iter=1).fit(X, y)  # the schedule goes on
+    assert same._optimizer.current_learning_rate < 0.05
+    clf.set_params(learning_rate="constant", max_iter=1).fit(X, y)
+    assert clf._optimizer.current_learning_rate == 0.1
+
+
+@quiet
+def test_a_warm_started_fit_with_early_stopping_trains_on(iris):
+    """Each fit races its own epochs: a best score carried over from the fit before,
+    against this fit's starting weights, restored them after one epoch."""
+    X, y = make_classification(400, 10, random_state=0)
+    for seed in range(3):
+        clf = MLPClassifier(early_stopping=True, warm_start=True, random_state=seed)
+        clf.set_params(max_iter=500).fit(X, y)
+        before, epochs = [w.copy() for w in clf.coefs_], clf.n_iter_
+        clf.fit(X, y)
+        assert clf.n_iter_ > clf.n_iter_no_change  # not stopped after one epoch
+        assert any(not np.array_equal(a, b) for a, b in zip(before, clf.coefs_, strict=True))
+        assert clf.best_validation_score_ == max(clf.validation_scores_[-clf.n_iter_ :])
+        assert epochs + clf.n_iter_ == len(clf.loss_curve_)
+
+
+@quiet
+def test_switching_early_stopping_in_a_warm_start_sets_what_it_tracks(iris):
+    X, y = iris
+    clf = MLPClassifier((6,), max_iter=20, warm_start=True, random_state=0).fit(X, y)
+    clf.set_params(early_stopping=True, max_iter=5, n_iter_no_change=50).fit(X, y)
+    assert clf.best_loss_ is None and len(clf.validation_scores_) == 5
+    assert len(clf.loss_curve_) == 25  # the scores are those of the last 5 epochs
+    clf.set_params(early_stopping=False).fit(X, y)
+    assert clf.validation_scores_ is None and clf.best_validation_score_ is None
+    assert clf.best_loss_ == min(clf.loss_curve_[-5:])
+
+
+def test_class_weights_in_partial_fit_hold_for_chunks_without_a_weighted_class(iris):
+    X, y = iris
+    weighted = MLPClassifier((6,), class_weight={2: 5.0}, random_state=0)
+    weighted.partial_fit(X[y < 2], y[y < 2], classes=[0, 1, 2])  # no class 2 in it
+    plain = MLPClassifier((6,), random_state=0).partial_fit(X[y < 2], y[y < 2], classes=[0, 1, 2])
+    for a, b in zip(weighted.coefs_, plain.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)  # classes 0 and 1 weigh 1
+    weighted.partial_fit(X, y)
+    sw = np.where(y == 2, 5.0, 1.0)
+    by_sample = MLPClassifier((6,), random_state=0).partial_fit(
+        X[y < 2], y[y < 2], classes=[0, 1, 2]
+    )
+    by_sample.partial_fit(X, y, sample_weight=sw)
+    for a, b in zip(weighted.coefs_, by_sample.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("side", ["validation", "training"])
+def test_early_stopping_refuses_a_split_side_without_weight(iris, side, monkeypatch):
+    X, y = iris
+    splits = []
+    split = _stochastic._validation_split
+    monkeypatch.setattr(_stochastic, "_validation_split", lambda *a: splits.append(split(*a)))
+    with pytest.raises(TypeError):  # (the split seen, the fit stopped there)
+        MLPClassifier((6,), early_stopping=True, random_state=0).fit(X, y)
+    monkeypatch.setattr(_stochastic, "_validation_split", split)
+    val = splits[0][1]
+    clf = MLPClassifier((6,), early_stopping=True, random_state=0)
+    sw = np.zeros(len(y))
+    sw[val if side == "training" else np.setdiff1d(np.arange(len(y)), val)] = 1.0
+    with pytest.raises(ValueError, match=f"early stopping's {side} split .* summing to 0"):
+        clf.fit(X, y, sample_weight=sw)
+    assert not hasattr(clf, "coefs_")
+
+
+def test_partial_fit_says_to_call_fit_to_start_over():
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    reg = MLPRegressor((4,), random_state=0).partial_fit(X, X[:, :2])
+    with pytest.raises(ValueError, match=r"partial_fit continues .* call fit \(with warm"):
+        reg.partial_fit(X, X[:, 0])
+    with pytest.raises(ValueError, match="fit again with warm_start=False"):
+        reg.set_params(warm_start=True).fit(X, X[:, 0])

@@ -93,3 +93,17 @@ def test_a_short_run_has_whole_epoch_ticks():
     display = LossCurveDisplay(loss_curve=[1.0, 0.7, 0.6, 0.55]).plot()
     ticks = [t for t in display.ax_.get_xticks() if 1 <= t <= 4]
     assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_scores_since_early_stopping_was_switched_on_are_drawn_at_their_epochs():
+    est = fitted(warm_start=True)  # 12 epochs without early stopping
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.set_params(early_stopping=True, max_iter=4, n_iter_no_change=50)
+        est.fit(X[:500] / 16.0, y[:500])
+    display = LossCurveDisplay.from_estimator(est)
+    np.testing.assert_array_equal(display.score_line_.get_xdata(), [13, 14, 15, 16])
+    np.testing.assert_array_equal(display.score_line_.get_ydata(), est.validation_scores_)
+    full = LossCurveDisplay.from_estimator(fitted(early_stopping=True, n_iter_no_change=50))
+    np.testing.assert_array_equal(full.score_line_.get_xdata(), np.arange(1, 13))

@@ -54,7 +54,7 @@ from ._callbacks import (
     with_callbacks,
 )
 from ._lbfgs import fit_lbfgs
-from ._stochastic import fit_stochastic
+from ._stochastic import fit_stochastic, step_schedule
 
 _ACTIVATIONS: dict[str, type[Layer]] = {
     "identity": Identity,
@@ -547,12 +547,16 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         if old is not None and type(old) is type(new):
             state = copy.deepcopy(old.state)
             missing = object()  # (an optimizer of the user's may have no learning_rate)
-            if getattr(old, "learning_rate", missing) != getattr(new, "learning_rate", missing):
-                state.pop("lr", None)  # a new learning rate restarts the schedule
+            schedule = step_schedule(self)
+            if (
+                getattr(old, "learning_rate", missing) != getattr(new, "learning_rate", missing)
+                or getattr(self, "_schedule_fitted", schedule) != schedule
+            ):
+                state.pop("lr", None)  # a new learning rate or schedule restarts it
             new.state = state
         return new
 
-    def _check_continuable(self, net: Sequential, n_outputs: int) -> None:
+    def _check_continuable(self, net: Sequential, n_outputs: int, incremental: bool) -> None:
         """A continued fit (warm_start, partial_fit) trains the fitted network with the
         current loss; refuse what it cannot honour: hidden layers of other classes or
         widths, or a loss that needs another output layer."""
@@ -565,7 +569,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                 f"{owner}: the hidden layers asked for ({_described(wanted, self.layers)}) "
                 f"are not those of the fitted network ({_described(fitted, self.layers)}); "
                 "a continued fit (warm_start=True or partial_fit) trains the fitted network, "
-                "so fit again with warm_start=False to train the new architecture"
+                f"so {_start_over(incremental)} to train the new architecture"
             )
         for asked, layer in zip(wanted, fitted, strict=True):
             if _same_arguments(asked, layer):
@@ -573,15 +577,15 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             if not trusted(layer):  # your layer's arguments may shape its built state
                 raise ValueError(
                     f"{owner}: a continued fit cannot change the arguments of {layer!r} "
-                    f"(asked for {asked!r}); fit again with warm_start=False"
+                    f"(asked for {asked!r}); {_start_over(incremental)}"
                 )
             layer.set_params(**asked.get_params())  # a dropout rate, a slope: from now on
         _, loss, name = self._output(n_outputs)
         if name != self.out_activation_:
             raise ValueError(
                 f"{owner}: the loss {self.loss!r} needs the output activation {name!r}, but "
-                f"the fitted network ends in {self.out_activation_!r}; fit again with "
-                "warm_start=False"
+                f"the fitted network ends in {self.out_activation_!r}; "
+                f"{_start_over(incremental)}"
             )
         self._loss = loss  # a changed loss (same output) takes effect
 
@@ -649,9 +653,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             if Y.shape[1] != net.n_out_:
                 raise ValueError(
                     f"{type(self).__name__} was fitted with {net.n_out_} outputs, y has "
-                    f"{Y.shape[1]}; fit again without warm_start"
+                    f"{Y.shape[1]}; {_start_over(incremental)}"
                 )
-            self._check_continuable(net, Y.shape[1])
+            self._check_continuable(net, Y.shape[1], incremental)
             self._shuffle_rng = copy.deepcopy(self._shuffle_rng)
             self._adapt_progress()
             self.loss_curve_ = list(getattr(self, "loss_curve_", []))
@@ -681,6 +685,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                 l2=l2,
             )
             self._optimizer = optimizer
+            self._schedule_fitted = step_schedule(self)  # (what the state's rate followed)
         else:
             fit_lbfgs(self, net, X, Y, sw, report=report, l2=l2)
         if not all(np.isfinite(p).all() for p in net.params.values()):
@@ -743,11 +748,16 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             self.best_validation_score_ = None
 
     def _adapt_progress(self) -> None:
-        """A continued fit may switch early stopping on or off: set up what it tracks."""
-        if self.early_stopping and self._is_stochastic() and self.validation_scores_ is None:
+        """A continued fit may switch early stopping on or off: set up what it tracks,
+        and leave what it no longer tracks as a fit that never tracked it would
+        (``validation_scores_`` then holds the scores of the last epochs only)."""
+        early = self.early_stopping and self._is_stochastic()
+        if early and self.validation_scores_ is None:
             self.validation_scores_, self.best_validation_score_ = [], -np.inf
+            self.best_loss_ = None
             self._no_improvement_count = 0
-        elif not self.early_stopping and self.best_loss_ is None:
+        elif not early and self.validation_scores_ is not None:
+            self.validation_scores_ = self.best_validation_score_ = None
             self.best_loss_ = np.inf
             self._no_improvement_count = 0
 
@@ -901,3 +911,13 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _start_over(incremental: bool) -> str:
+    """How to train from scratch instead of continuing: partial_fit never starts over."""
+    if incremental:
+        return (
+            "partial_fit continues the fitted network: call fit (with warm_start=False) "
+            "to start over"
+        )
+    return "fit again with warm_start=False"

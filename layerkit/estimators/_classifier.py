@@ -243,6 +243,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                     f"classes of y; its classes are {classes.tolist()!r} (keys must equal the "
                     "labels, of the same type: 1, not '1')"
                 )
+            # each row weighs its class's weight, 1 for a class left out: against every
+            # class fitted, not the chunk's (scikit-learn's helper refused a partial_fit
+            # chunk without a weighted class)
+            per_class = np.array([float(self.class_weight.get(c, 1.0)) for c in classes])
+            return per_class[np.searchsorted(classes, np.ravel(y))]
         return compute_sample_weight(self.class_weight, np.ravel(y))
 
     def _output(self, n_outputs: int) -> tuple[Layer, Loss, str]:

@@ -85,9 +85,11 @@ best_loss_ : float or None
     Minimum loss reached (None with early stopping).
 validation_scores_ : list of float or None
     Score on the validation split per epoch (early stopping only; None otherwise, and
-    with lbfgs).
+    with lbfgs). Early stopping switched on in a warm-started fit scores the epochs
+    from then on: the last ``len(validation_scores_)`` entries of ``loss_curve_``.
 best_validation_score_ : float or None
-    Best validation score (early stopping only).
+    Best validation score of the last fit (early stopping only: each fit, warm-started
+    or not, keeps its best epoch's weights, scored on its own validation split).
 t_ : int
     Training samples seen.
 n_iter_ : int

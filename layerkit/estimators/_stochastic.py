@@ -49,6 +49,8 @@ def fit_stochastic(
         rows, val = _validation_split(est, y, split_rng)
         X_val, y_val = X[val], y[val]
         sw_val = None if sw is None else sw[val]
+        if sw is not None:
+            _check_split_weights(est, sw[rows], sw_val)
     n_train = X.shape[0] if rows is None else len(rows)
     batch_size = _batch_size(est.batch_size, n_train)
     runner = EpochRunner(
@@ -63,17 +65,23 @@ def fit_stochastic(
         l2=l2,
     )
     runner.learning_rate_name = est._learning_rate_name()
-    schedule = _schedule(est)
+    schedule = step_schedule(est)
     if schedule != "constant" and getattr(optimizer, "learning_rate", None) is None:
         raise ValueError(
             f"learning_rate={est.learning_rate!r} schedules the optimizer's step size, but "
             f"{optimizer!r} has no learning_rate attribute"
         )
     base_lr = getattr(optimizer, "learning_rate", None)
-    # early stopping restores the best weights seen (the initial ones until one scores),
-    # and the layers' state of that epoch (running statistics, say)
+    # early stopping restores the best weights this fit has seen (the ones it started
+    # with until an epoch scores), and the layers' state of that epoch (running
+    # statistics, say). Each fit starts its own race: a warm-started fit scores on the
+    # split of the data it is given, and the best score and the weights it belongs to
+    # go together (a score carried from the fit before, against this fit's starting
+    # weights, made a continued fit restore those after one epoch, training nothing)
     best = {k: p.copy() for k, p in net.params.items()} if early_stopping else {}
     best_state = _state_copy(net) if early_stopping else {}
+    if early_stopping:
+        est.best_validation_score_, est._no_improvement_count = -np.inf, 0
     est.n_iter_ = 0
     tol_on_loss = est.tol * _outputs_averaged(est, net)
     # numpy's overflow warnings would only precede the DivergenceError the loop raises
@@ -182,6 +190,21 @@ def _validation_split(est: Any, y: Any, rng: np.random.Generator) -> tuple[Any, 
     return (np.sort(train) if est.shuffle else train), np.sort(val)
 
 
+def _check_split_weights(est: Any, sw_train: Any, sw_val: Any) -> None:
+    """Refuse, before any epoch, a side of early stopping's split whose sample weights
+    sum to 0: nothing to train on, or no score to stop by."""
+    for side, weights in (("training", sw_train), ("validation", sw_val)):
+        if not weights.sum() > 0:
+            raise ValueError(
+                f"{type(est).__name__}: early stopping's {side} split ({len(weights)} of "
+                f"{len(sw_train) + len(sw_val)} samples, validation_fraction="
+                f"{est.validation_fraction}) has sample weights summing to 0, so it "
+                + ("has nothing to train on" if side == "training" else "cannot be scored")
+                + "; give weight to more samples, change validation_fraction or "
+                "random_state, or fit without early_stopping"
+            )
+
+
 def _batch_size(batch_size: Any, n: int) -> int:
     if batch_size == "auto":
         return min(200, n)
@@ -194,7 +217,7 @@ def _batch_size(batch_size: Any, n: int) -> int:
     return int(np.clip(batch_size, 1, n))
 
 
-def _schedule(est: Any) -> str:
+def step_schedule(est: Any) -> str:
     """scikit-learn applies ``learning_rate`` to sgd only; layerkit also to Optimizers."""
     if isinstance(est.solver, str) and est.solver == "adam":
         return "constant"
