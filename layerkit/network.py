@@ -277,7 +277,8 @@ class Sequential:
 
         With ``logits=True`` the last layer is skipped (its input is returned), which is
         what stable log-probabilities are computed from. Safe to call from several
-        threads at once: outside training, every call works in arrays of its own.
+        threads at once: outside training, every call works in arrays of its own (a layer of
+        yours: when its ``forward`` computes its output from local variables).
         """
         from ._checks import require_count
         from ._plan import predict_planned

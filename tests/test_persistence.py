@@ -633,3 +633,40 @@ def test_a_pickle_given_to_load_is_named_as_such(tmp_path):
     with pytest.raises(ModelFileError) as caught:
         layerkit.load(path)
     assert "looks like a pickle" not in str(caught.value)
+
+
+class ClassWeightedSquares(SquaredError):
+    """A loss with a 1-d array argument (a weight per output)."""
+
+    def __init__(self, weight=None):
+        self.weight = weight
+
+    def per_example(self, a, y):
+        return 0.5 * (self.weight * (a - y) ** 2).sum(axis=1)
+
+    def per_example_grad(self, a, y):
+        return self.weight * (a - y)
+
+
+@pytest.mark.parametrize(
+    "weight",
+    [np.array([1.0, 2.5]), np.array([1, 3], dtype=np.int32), np.array([np.inf, 0.5])],
+    ids=["float64", "int32", "inf"],
+)
+def test_a_1d_array_argument_comes_back_an_array_of_its_dtype(weight, tmp_path):
+    """It came back a list (a user's trial: code calling .astype broke after a reload)."""
+    loss = ClassWeightedSquares(weight)
+    again = ClassWeightedSquares.from_config(loss.get_config())
+    assert isinstance(again.weight, np.ndarray) and again.weight.dtype == weight.dtype
+    np.testing.assert_array_equal(again.weight, weight)
+    X, Y = (
+        np.random.default_rng(0).normal(size=(30, 3)),
+        np.random.default_rng(1).normal(size=(30, 2)),
+    )
+    reg = MLPRegressor((4,), loss=ClassWeightedSquares(np.array([1.0, 2.5])), max_iter=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, Y)
+    loaded = layerkit.load(layerkit.save(reg, tmp_path / "m.lkm"))
+    assert loaded.loss.weight.dtype == np.float64
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))

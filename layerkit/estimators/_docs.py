@@ -118,7 +118,8 @@ pair, so the output error is the fused, exact ``(a - y)/m`` computed from the lo
 Float32 input is trained in float32 on every solver (and a float32 model predicts in
 float32). If fit raises, the estimator is left exactly as it was before the call. Ctrl-C
 during fit stops at the end of the current batch with a warning, keeping the weights
-trained so far. Prediction is safe from several threads at once.
+trained so far. Prediction is safe from several threads at once (layers of your own:
+when their ``forward`` computes its output from local variables).
 
 solver='lbfgs' minimizes a deterministic full-batch objective: training-only behaviour
 (Dropout) is off while it runs, and ``loss_curve_`` records one loss per iteration.

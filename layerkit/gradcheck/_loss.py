@@ -99,7 +99,8 @@ def check_loss(
     report = GradientReport(repr(loss))
 
     def check_value() -> None:
-        methods = ["per_example"] + (["per_example_from_logits"] if loss.has_fused_form() else [])
+        # (a logits form written, fused or not: value_from_logits is public)
+        methods = ["per_example"] + (["per_example_from_logits"] if loss.link else [])
         for method in methods:  # (any real a will do as logits)
             if _owner(type(loss), method) is Loss:
                 continue  # not written: value (or value_from_logits) is computed otherwise

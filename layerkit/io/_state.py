@@ -29,6 +29,9 @@ FITTED = (
     "out_activation_",
     "_no_improvement_count",
 )
+#: The seed a loaded network is built with before its saved arrays are put back (what
+#: build draws and the file does not hold comes from it).
+LOAD_SEED = 0
 LABEL_TYPES = ("binary", "multiclass", "multilabel-indicator")
 
 
@@ -64,7 +67,7 @@ def build_network(spec: Any) -> Sequential:
     for layer_spec in spec.layers:
         cls = lookup("layer", layer_spec.type)
         layers.append(cls.from_config(layer_spec.config))  # (which decodes the values)
-    net = Sequential(layers).build(spec.n_in, random_state=0, dtype=spec.dtype)
+    net = Sequential(layers).build(spec.n_in, random_state=LOAD_SEED, dtype=spec.dtype)
     for layer, layer_spec in zip(net.layers, spec.layers, strict=True):
         for attr, state in (layer_spec.rng or {}).items():
             if not isinstance(layer.__dict__.get(attr), np.random.Generator):

@@ -26,6 +26,10 @@ def encode(value: Any, where: str) -> Any:
         return {"$tuple": [encode(v, where) for v in value]}
     if isinstance(value, list):
         return [encode(v, where) for v in value]
+    if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "biufU":
+        # (an array comes back an array, of its dtype: a list would lose both)
+        items = [encode(v, where) for v in value.tolist()]
+        return {"$array": {"dtype": value.dtype.str, "values": items}}
     if isinstance(value, np.ndarray) and value.ndim == 1:
         return [encode(v, where) for v in value.tolist()]
     if isinstance(value, dict):
@@ -58,11 +62,23 @@ def decode(value: Any) -> Any:
             return tuple(decode(v) for v in value["$tuple"])
         if set(value) == {"$dict"}:
             return {decode(k): decode(v) for k, v in value["$dict"]}
+        if set(value) == {"$array"}:
+            return _array(value["$array"])
         if set(value) == {"$object"}:
             spec = value["$object"]
             return build(spec["kind"], spec["type"], spec["config"])
         raise ValueError(f"unknown tagged value with keys {sorted(value)}")
     return value
+
+
+def _array(spec: Any) -> np.ndarray:
+    """A tagged 1-d array: only plain numeric, boolean and text dtypes (no objects)."""
+    if not isinstance(spec, dict) or set(spec) != {"dtype", "values"}:
+        raise ValueError(f"malformed $array value {str(spec)[:80]!r}")
+    dtype = np.dtype(spec["dtype"])
+    if dtype.kind not in "biufU" or not isinstance(spec["values"], list):
+        raise ValueError(f"unsupported $array value {str(spec)[:80]!r}")
+    return np.array([decode(v) for v in spec["values"]], dtype=dtype)
 
 
 def typed(obj: Configurable) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from .._configurable import Configurable
@@ -51,22 +53,19 @@ class Loss(Configurable, register=False):
 
     def has_fused_form(self) -> bool:
         """Whether the logits path (``value_from_logits``, ``delta_from_logits``) computes
-        this loss: a ``link`` is set and the logits methods come from the same class as
-        the cost (or a subclass of it). A subclass of a built-in loss that overrides the
-        cost but not the logits methods is therefore trained by the general path,
-        ``∇_a C ⊙ σ'(z)``, and never silently as its parent.
+        this loss: a ``link`` is set, and the fused δ comes from the same class as the
+        cost, in either form, or from a subclass of it. A subclass of a built-in loss
+        that overrides the cost (``per_example``, or ``per_example_from_logits`` too) but
+        not the δ (``link_output``, ``delta_from_logits``) is therefore trained by the
+        general path, ``∇_a C ⊙ σ'(z)``, and never silently with its parent's δ.
         """
         if self.link is None:
             return False
         cls = type(self)
-        if Loss in (_owner(cls, "per_example_from_logits"), _owner(cls, "link_output")):
-            return False  # no logits form written
-        fused = _deepest(
-            cls,
-            ("per_example_from_logits", "link_output", "value_from_logits", "delta_from_logits"),
-        )
-        general = _deepest(cls, ("per_example", "per_example_grad", "value", "grad"))
-        return issubclass(fused, general)
+        found = _FUSED.get(cls)
+        if found is None:
+            found = _FUSED[cls] = _fused(cls)
+        return found
 
     # ---------------------------------------------------------------- subclass API
     def per_example(self, a: Array, y: Array) -> Array:
@@ -113,6 +112,14 @@ class Loss(Configurable, register=False):
         out: Array | None = None,
     ) -> Array:
         """The fused output error ``δ^L = (link(z) - y) s / Σ s`` of a canonical pair."""
+        if self.link is not None and not self.has_fused_form():
+            raise NotImplementedError(
+                f"{type(self).__name__} overrides its cost but not the fused output error "
+                f"(link_output, delta_from_logits), which would be "
+                f"{_deepest(type(self), ('link_output', 'delta_from_logits')).__name__}'s: "
+                "take grad(a, y) through the link layer's backward instead (Sequential "
+                "does so for this loss), or override delta_from_logits"
+            )
         z, y = self._check(z, y)
         out = np.empty_like(z) if out is None else out
         with np.errstate(over="ignore"):
@@ -139,6 +146,28 @@ class Loss(Configurable, register=False):
         if y.dtype != a.dtype:
             y = y.astype(a.dtype)
         return a, y
+
+
+#: has_fused_form per class (it depends on the class's methods only)
+_FUSED: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+
+
+def _fused(cls: type) -> bool:
+    if Loss in (_owner(cls, "per_example_from_logits"), _owner(cls, "link_output")):
+        return False  # no logits form written
+    delta = _deepest(cls, ("link_output", "delta_from_logits", "_link_term"))
+    cost = _deepest(
+        cls,
+        (
+            "per_example_from_logits",
+            "value_from_logits",
+            "per_example",
+            "per_example_grad",
+            "value",
+            "grad",
+        ),
+    )
+    return issubclass(delta, cost)
 
 
 def _owner(cls: type, method: str) -> type:
