@@ -378,7 +378,7 @@ learning_rate = -1
     "a regression on text": (
         'task = "regression"\n[data]\npath = "iris.csv"\ntarget = "species"',
         [
-            "target column 'species' (regression) must hold numbers, but row 1 holds 'setosa'",
+            "target column 'species' (regression) must hold numbers, but row 1 (line 2) holds 'setosa'",
             "if its 3 text value(s) ('setosa', 'versicolor', 'virginica') are class labels, "
             'set task = "classification"',
         ],
@@ -514,11 +514,11 @@ DATA_PROBLEMS = {
     ),
     "a missing label": (
         [["a", "y"], [1, "p"], [2, ""], [3, "q"], [4, "p"], [5, "q"]],
-        "target column 'y' has 1 missing label(s) (first in row 2)",
+        "target column 'y' has 1 missing label(s) (first in row 2, line 3)",
     ),
     "an infinite feature": (
         [["a", "y"], [1, "p"], ["inf", "q"], [3, "p"], [4, "q"]],
-        "feature column 'a' has 1 infinite value(s) (first in row 2)",
+        "feature column 'a' has 1 infinite value(s) (first in row 2, line 3)",
     ),
 }
 
@@ -543,10 +543,26 @@ def test_every_column_problem_is_named_in_one_run(tmp_path, capsys):
     )
     status, out, err = run(capsys, "train", tmp_path / "e.json")
     assert status == 1 and "3 columns cannot be used as they are:" in err, err
-    assert "\n  - feature column 'text' must hold numbers, but row 4 holds 'x'" in err
-    assert "\n  - feature column 'gaps' has 2 missing value(s) (first in row 7)" in err
-    assert "\n  - target column 'y' has 4 missing value(s) (first in row 1)" in err
+    assert "\n  - feature column 'text' must hold numbers, but row 4 (line 5) holds 'x'" in err
+    assert "\n  - feature column 'gaps' has 2 missing value(s) (first in row 7, line 8)" in err
+    assert "\n  - target column 'y' has 4 missing value(s) (first in row 1, line 2)" in err
     assert "'ok'" not in err and "training" not in out
+
+
+def test_a_problem_row_is_named_with_its_line_in_the_file(tmp_path, capsys):
+    """Rows count data rows; a blank line or a quoted line break moves the file's line
+    number away from it, so both are named."""
+    text = 'note,a,y\n"two\nlines",1,p\n\n"",x,q\n"",3,p\n"",4,q\n'
+    (tmp_path / "d.csv").write_text(text)
+    (tmp_path / "e.json").write_text(
+        json.dumps(
+            {"task": "classification", "data": {"path": "d.csv", "target": "y", "features": ["a"]}}
+        )
+    )
+    status, _, err = run(capsys, "train", tmp_path / "e.json")
+    assert (
+        status == 1 and "feature column 'a' must hold numbers, but row 2 (line 5) holds 'x'" in err
+    ), err
 
 
 def test_predict_names_every_column_problem_in_one_run(trained, tmp_path, capsys):
@@ -557,8 +573,8 @@ def test_predict_names_every_column_problem_in_one_run(trained, tmp_path, capsys
     )
     status, _, err = run(capsys, "predict", out_dir / "model.lkm", data, "-o", tmp_path / "p.csv")
     assert status == 1 and "2 columns cannot be used as they are:" in err, err
-    assert "feature column 'sepal_width' must hold numbers, but row 1 holds 'wide'" in err
-    assert "feature column 'petal_width' has 1 infinite value(s) (first in row 1)" in err
+    assert "feature column 'sepal_width' must hold numbers, but row 1 (line 2) holds 'wide'" in err
+    assert "feature column 'petal_width' has 1 infinite value(s) (first in row 1, line 2)" in err
     assert not (tmp_path / "p.csv").exists()
 
 

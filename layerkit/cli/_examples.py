@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ def examples(
         raise CLIError(f"{path}: no feature columns besides the target {data.target!r}")
     problems = feature_problems(table, features)
     try:
-        y = _target(table[data.target], task, f"target column {data.target!r}")
+        y = _target(table[data.target], task, f"target column {data.target!r}", table.lines)
     except CLIError as err:
         problems.append(str(err))
     refuse(problems, path)
@@ -77,7 +78,7 @@ def feature_problems(table: Table, names: list[str]) -> list[str]:
     problems = []
     for name in names:
         try:
-            check_numbers(table[name], f"feature column {name!r}")
+            check_numbers(table[name], f"feature column {name!r}", lines=table.lines)
         except CLIError as err:
             problems.append(str(err))
     return problems
@@ -96,9 +97,20 @@ def refuse(problems: list[str], path: Path) -> None:
 _DATE = re.compile(r"(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/]\d{1,2}[-/]\d{4})(?:$|[ T])")
 
 
-def check_numbers(column: np.ndarray, what: str, hint: str = "") -> None:
+def _row(i: int, lines: Sequence[int] | None, *, within: bool = False) -> str:
+    """Row ``i`` (0-based) as messages name it: 1 = the first data row, and the line of
+    the file it ends on, when the rows came from a CSV file (``within`` parentheses:
+    "row 7, line 8", else "row 7 (line 8)")."""
+    if not lines:
+        return f"row {i + 1}"
+    return f"row {i + 1}, line {lines[i]}" if within else f"row {i + 1} (line {lines[i]})"
+
+
+def check_numbers(
+    column: np.ndarray, what: str, hint: str = "", lines: Sequence[int] | None = None
+) -> None:
     """Refuse text, missing values and infinities, naming the first row (1 = first data
-    row); ``hint`` ends the message about text."""
+    row; with ``lines``, also the file's line); ``hint`` ends the message about text."""
     if column.dtype == object:
         bad = next(i for i, v in enumerate(column) if v is None or not _is_number(v))
         value = "a missing value" if column[bad] is None else repr(column[bad])
@@ -106,7 +118,7 @@ def check_numbers(column: np.ndarray, what: str, hint: str = "") -> None:
         if _DATE.match(str(column[bad])):
             kind = "turn dates into numbers (days since a reference date, say)"
         raise CLIError(
-            f"{what} must hold numbers, but row {bad + 1} holds {value}; {kind}, and fill "
+            f"{what} must hold numbers, but {_row(bad, lines)} holds {value}; {kind}, and fill "
             f"or drop missing values, first{hint}"
         )
     bad_rows = np.flatnonzero(~np.isfinite(column))
@@ -114,7 +126,7 @@ def check_numbers(column: np.ndarray, what: str, hint: str = "") -> None:
         first = bad_rows[0]
         kind = "missing value(s)" if np.isnan(column[first]) else "infinite value(s)"
         raise CLIError(
-            f"{what} has {bad_rows.size} {kind} (first in row {first + 1}); fill or drop "
+            f"{what} has {bad_rows.size} {kind} (first in {_row(first, lines, within=True)}); fill or drop "
             "them first"
         )
 
@@ -130,7 +142,7 @@ def _is_number(value: Any) -> bool:
     return True
 
 
-def _target(y: np.ndarray, task: str, what: str) -> np.ndarray:
+def _target(y: np.ndarray, task: str, what: str, lines: Sequence[int] | None = None) -> np.ndarray:
     if task == "regression" and y.dtype == object:
         labels = {v for v in y if v is not None and not _is_number(v)}
         if labels and len(labels) <= len(y) / 2:  # several rows per text value: labels?
@@ -140,9 +152,10 @@ def _target(y: np.ndarray, task: str, what: str) -> np.ndarray:
                 f"{what} (regression)",
                 hint=f"; or, if its {len(labels)} text value(s) ({shown}) are class labels, "
                 'set task = "classification"',
+                lines=lines,
             )
     if task == "regression" or y.dtype != object:
-        check_numbers(y, what + (" (regression)" if task == "regression" else ""))
+        check_numbers(y, what + (" (regression)" if task == "regression" else ""), lines=lines)
         if task == "regression":
             return y
         if np.all(y == np.round(y)):
@@ -151,7 +164,8 @@ def _target(y: np.ndarray, task: str, what: str) -> np.ndarray:
         missing = [i for i, v in enumerate(y) if v is None]
         if missing:
             raise CLIError(
-                f"{what} has {len(missing)} missing label(s) (first in row {missing[0] + 1}); "
+                f"{what} has {len(missing)} missing label(s) (first in "
+                f"{_row(missing[0], lines, within=True)}); "
                 "drop those rows first"
             )
     classes = np.unique(y)

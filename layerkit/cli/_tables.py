@@ -18,9 +18,12 @@ _MISSING = {"", "na", "nan", "null", "none"}
 
 class Table(dict[str, np.ndarray]):
     """Columns by name, in file order; ``index_names``: the columns pandas wrote from a
-    DataFrame's index (a Parquet file's pandas metadata says which), by name."""
+    DataFrame's index (a Parquet file's pandas metadata says which), by name; ``lines``:
+    for a CSV file, the line each row ends on (blank lines and quoted line breaks make
+    them differ from the row numbers), else None."""
 
     index_names: frozenset[str] = frozenset()
+    lines: tuple[int, ...] | None = None
 
 
 def read_table(path: Path) -> Table:
@@ -81,6 +84,7 @@ def _read_csv(path: Path, text: Collection[str]) -> tuple[Table, dict[str, np.nd
         raise CLIError(f"{path}: no data rows after the header")
     cells = [row for _, row in body]
     columns = Table((name, _column([row[j] for row in cells])) for j, name in enumerate(header))
+    columns.lines = tuple(line for line, _ in body)
     raw = {
         name: np.array([row[j] for row in cells], dtype=object)
         for j, name in enumerate(header)
