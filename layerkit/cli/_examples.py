@@ -126,8 +126,8 @@ def check_numbers(
         first = bad_rows[0]
         kind = "missing value(s)" if np.isnan(column[first]) else "infinite value(s)"
         raise CLIError(
-            f"{what} has {bad_rows.size} {kind} (first in {_row(first, lines, within=True)}); fill or drop "
-            "them first"
+            f"{what} has {bad_rows.size} {kind} (first in "
+            f"{_row(first, lines, within=True)}); fill or drop them first"
         )
 
 
