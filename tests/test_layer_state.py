@@ -168,7 +168,7 @@ def test_early_stopping_restores_the_state_of_the_best_epoch(digits, monkeypatch
 
 def test_check_layer_shows_state_left_unnamed():
     assert "save_load" not in check_layer(Standardize()).failed
-    with pytest.raises(GradientCheckError, match=r"save_load: .* name the layer's state"):
+    with pytest.raises(GradientCheckError, match=r"save_load: .* name there the layer's state"):
         check_layer(Unnamed(), checks=["save_load"])
 
 
