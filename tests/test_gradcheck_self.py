@@ -7,6 +7,7 @@ from helpers import Block, ColumnScale
 from layerkit.gradcheck import (
     GradientCheckError,
     check_layer,
+    check_loss,
     check_network,
     numeric_gradient,
 )
@@ -483,3 +484,35 @@ def test_an_unsaved_array_drawn_in_build_fails_save_load_at_any_seed():
         with pytest.raises(GradientCheckError, match="a fixed random projection"):
             check_layer(TrialRandomFeatures(), random_state=seed, checks=["save_load"])
         check_layer(TrialSavedRandomFeatures(), random_state=seed, checks=["save_load"])
+
+
+class TrialPenalty(Loss):
+    """C_x = Σ a², its gradient written as a: wrong by a factor of 2."""
+
+    def per_example(self, a, y):
+        return (a**2).sum(axis=1)
+
+    def per_example_grad(self, a, y):
+        return a
+
+
+class TrialHalfSquare(TrialPenalty):
+    """C_x = ½ Σ a², its gradient a: right."""
+
+    def per_example(self, a, y):
+        return 0.5 * (a**2).sum(axis=1)
+
+
+def test_a_gradient_returned_as_the_output_itself_is_not_scaled_in_place(rng):
+    """grad scaled what per_example_grad returned in place: when that was a itself, the
+    caller's a was divided by m (and the checks then ran at a = 0, passing the wrong
+    factor of 2; a right loss failed check_network after a Sigmoid)."""
+    a, y = rng.normal(size=(4, 2)), rng.normal(size=(4, 2))
+    kept = a.copy()
+    TrialHalfSquare().grad(a, y)
+    np.testing.assert_array_equal(a, kept)
+    with pytest.raises(GradientCheckError, match="gradient of 'a' is wrong"):
+        check_loss(TrialPenalty(), a, y)
+    check_loss(TrialHalfSquare(), a, y)
+    net = Sequential([Dense(2), Sigmoid()]).build(3, random_state=0)
+    check_network(net, rng.normal(size=(4, 3)), y, TrialHalfSquare())

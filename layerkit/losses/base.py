@@ -95,6 +95,8 @@ class Loss(Configurable, register=False):
         """∇_a C of the batch mean, shape of ``a`` (the first factor of eq. 3-I)."""
         a, y = self._check(a, y)
         g = np.asarray(self.per_example_grad(a, y), dtype=a.dtype)
+        if np.may_share_memory(g, a) or np.may_share_memory(g, y):
+            g = g.copy()  # (a per_example_grad returning a itself: scaled below, in place)
         return _scale_rows(g, sample_weight)
 
     def value_from_logits(self, z: Array, y: Array, sample_weight: Array | None = None) -> float:
