@@ -12,7 +12,7 @@ from layerkit.gradcheck import (
     numeric_gradient,
 )
 from layerkit.layers import Dense, Layer, Sigmoid
-from layerkit.losses import SquaredError
+from layerkit.losses import Loss, SquaredError
 from layerkit.network import Sequential
 
 
