@@ -516,3 +516,46 @@ def test_a_gradient_returned_as_the_output_itself_is_not_scaled_in_place(rng):
     check_loss(TrialHalfSquare(), a, y)
     net = Sequential([Dense(2), Sigmoid()]).build(3, random_state=0)
     check_network(net, rng.normal(size=(4, 3)), y, TrialHalfSquare())
+
+
+def test_a_right_gradient_at_a_kink_passes_with_a_note():
+    """The XOR lab: biases start at 0, so the (0, 0) row puts every ReLU at its kink,
+    where central differences average the two sides (4 of 4 bias entries failed)."""
+    from layerkit.layers import ReLU
+    from layerkit.losses import BinaryCrossEntropy
+
+    X = np.array([[0.0, 0], [0, 1], [1, 0], [1, 1]])
+    y = np.array([[0.0], [1], [1], [0]])
+    net = Sequential([Dense(4), ReLU(), Dense(1), Sigmoid()]).build(2, random_state=0)
+    report = check_network(net, X, y, BinaryCrossEntropy())
+    assert any("'0.b' sit at a kink" in note for note in report.notes), report.notes
+    x = np.random.default_rng(0).normal(size=(4, 6))
+    x[:, ::2] = 0.0  # exactly at the kink
+    assert any("at a kink" in note for note in check_layer(ReLU(), x).notes)
+
+
+class TrialKinkWrong(Layer):
+    """max(x, 0.5 x) + x², its derivative off by 1% in the quadratic term, or at the
+    kink outside the subgradients [0.5, 1] (0.4)."""
+
+    _transient = ("_x",)
+
+    def __init__(self, at_kink: bool = False):
+        self.at_kink = at_kink
+
+    def forward(self, x, training=False):
+        self._x = x
+        return np.maximum(x, 0.5 * x) + x**2
+
+    def backward(self, delta):
+        x = self._x
+        slope = np.where(x > 0, 1.0, np.where(x < 0, 0.5, 0.4 if self.at_kink else 1.0))
+        return delta * (slope + 2 * x * (1.0 if self.at_kink else 1.01))
+
+
+@pytest.mark.parametrize("at_kink", [False, True])
+def test_a_wrong_gradient_at_or_off_a_kink_still_fails(at_kink):
+    x = np.random.default_rng(1).normal(size=(4, 6))
+    x[:, ::3] = 0.0
+    with pytest.raises(GradientCheckError, match="gradient of 'input' is wrong"):
+        check_layer(TrialKinkWrong(at_kink), x, checks=["gradient"])

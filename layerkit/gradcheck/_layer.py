@@ -312,6 +312,8 @@ def check_layer(
                 report.entries.append(entry)
             elif entry.worst_error > held.worst_error:
                 report.entries[report.entries.index(held)] = entry
+        where = "training" if training else "prediction"
+        report.notes.extend(f"in {where} mode: {note}" for note in found.notes)
 
     def check_grads_overwritten(training: bool) -> None:
         twin = built(np.float64)
