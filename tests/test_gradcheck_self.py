@@ -559,3 +559,25 @@ def test_a_wrong_gradient_at_or_off_a_kink_still_fails(at_kink):
     x[:, ::3] = 0.0
     with pytest.raises(GradientCheckError, match="gradient of 'input' is wrong"):
         check_layer(TrialKinkWrong(at_kink), x, checks=["gradient"])
+
+
+def test_what_the_checkers_could_not_compare_is_noted_or_hinted():
+    """Gradients within atol of 0 pass uncompared (a sign-flipped W passed as "error 0"):
+    a note says so. A step larger than the value (CCE at a = 1e-9) gets a hint, and a
+    one-row check_network a note, as check_layer has."""
+    from layerkit.layers import Identity
+    from layerkit.losses import CategoricalCrossEntropy
+
+    rng = np.random.default_rng(0)
+    X, w = rng.normal(size=(20, 3)), rng.normal(size=(3, 1))
+    net = Sequential([Dense(1), Identity()]).build(3, random_state=0)
+    net.layers[0].params["W"][...] = w + 1e-9
+    net.layers[0].params["b"][...] = 0.0
+    notes = check_network(net, X, X @ w, SquaredError()).notes
+    assert any("3 of 3 checked entries of '0.W' are within atol=1e-08" in n for n in notes)
+    a = np.array([[1e-9, 1 - 2e-9, 1e-9], [0.2, 0.5, 0.3]])
+    y = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    with pytest.raises(GradientCheckError, match=r"a\[0, 0\] = 1e-09 is smaller than the step"):
+        check_loss(CategoricalCrossEntropy(), a, y)
+    notes = check_network(net, X[:1], X[:1] @ w + 1.0, SquaredError()).notes
+    assert any(n.startswith("x has one row") for n in notes)

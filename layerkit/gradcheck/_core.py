@@ -296,8 +296,17 @@ def compare(
             f"{entry.numeric:.10g} (relative error {entry.worst_error:.3g}, allowed "
             f"rtol={tol.rtol:g} + atol={allowed:g}{raised}); {int(bad.sum())} of "
             f"{len(indices)} checked entries disagree"
+            + _step_hint(arr, entry.index, name, tol.eps)
         )
     report.entries.append(entry)
+    unseen = int(np.sum(finite & ~bad & (scale <= atol) & (scale > 0)))
+    if unseen:
+        report.notes.append(
+            f"{unseen} of {len(indices)} checked entries of {name!r} are within "
+            f"atol={tol.atol:g} of 0 in both values, so they were taken as equal, not "
+            "compared: check at a point where the gradients are larger (before training, "
+            "say), or pass a smaller atol"
+        )
     if kinks:
         report.notes.append(
             f"{kinks} of {len(indices)} checked entries of {name!r} sit at a kink of the "
@@ -305,6 +314,25 @@ def compare(
             "ReLU(0)); backward's value equals one of the two, a valid derivative there, "
             "so central differences, which average them, were not used for those"
         )
+
+
+def _step_hint(arr: Array, index: tuple[int, ...], name: str, eps: float) -> str:
+    """Why the step may be to blame at ``arr[index]``: floats there are too far apart
+    for it, or the value is smaller than it (a singularity at 0 lies within the step)."""
+    value = float(arr[index])
+    spacing = float(np.spacing(abs(value))) if value else 0.0
+    if eps < 16 * spacing:
+        return (
+            f"; but {name}{list(index)} = {value:.3g}, where floats are {spacing:.2g} apart, "
+            f"so the step eps={eps:g} barely moves it: pass an eps of about 1e-6 times its "
+            "size"
+        )
+    if 0 < abs(value) < eps:
+        return (
+            f"; but {name}{list(index)} = {value:.3g} is smaller than the step eps={eps:g}: "
+            "if the cost is singular at 0 (a log, a division), pass a smaller eps"
+        )
+    return ""
 
 
 def _one_side_at_a_kink(

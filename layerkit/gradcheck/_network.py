@@ -104,6 +104,12 @@ def check_network(
         )
     base = as_float64(net)
     report = GradientReport(repr(net))
+    if x.shape[0] == 1:
+        report.notes.append(
+            "x has one row: a layer that averages its parameter gradients over the batch "
+            "instead of summing them (eqs. 3-III, 3-IV sum over rows; the loss divides by "
+            "m) looks right; check with several rows too"
+        )
     probe = copy.deepcopy(base)
     with np.errstate(over="ignore", invalid="ignore"):  # (a non-finite result fails)
         probe._loss_and_grads(x, y, loss, sw, training=training)  # (its inputs: checked above)
