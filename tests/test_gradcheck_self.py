@@ -581,3 +581,63 @@ def test_what_the_checkers_could_not_compare_is_noted_or_hinted():
         check_loss(CategoricalCrossEntropy(), a, y)
     notes = check_network(net, X[:1], X[:1] @ w + 1.0, SquaredError()).notes
     assert any(n.startswith("x has one row") for n in notes)
+
+
+class TrialWrongTranspose(Layer):
+    """A student's Dense whose backward multiplies by W instead of Wᵀ: it crashes."""
+
+    _transient = ("_x",)
+
+    def build(self, n_in, rng, dtype):
+        self.params = {"W": rng.normal(size=(n_in, 3)).astype(dtype)}
+        self.grads = {"W": np.zeros((n_in, 3), dtype)}
+        return 3
+
+    def forward(self, x, training=False):
+        self._x = x
+        return x @ self.params["W"]
+
+    def backward(self, delta):
+        self.grads["W"][...] = self._x.T @ delta
+        return delta @ self.params["W"]  # the bug
+
+
+def test_a_crash_in_the_layer_names_where_it_was_raised_and_is_chained():
+    with pytest.raises(GradientCheckError) as err:
+        check_layer(TrialWrongTranspose(), np.ones((4, 5)))
+    assert "raised ValueError in backward (test_gradcheck_self.py, line " in str(err.value)
+    assert isinstance(err.value.__cause__, ValueError)  # its traceback travels with it
+
+
+class TrialTanh32(Layer):
+    """tanh computed in float32: its derivative is right, its dtype is not."""
+
+    _transient = ("_a",)
+
+    def forward(self, x, training=False):
+        self._a = np.tanh(x.astype(np.float32))
+        return self._a
+
+    def backward(self, delta):
+        return delta * (1 - self._a.astype(np.float64) ** 2)
+
+
+def test_a_layer_computing_in_float32_is_named_for_its_dtype():
+    """It was reported as a wrong gradient (relative error 0.2)."""
+    with pytest.raises(GradientCheckError, match="forward turns float64 input into float32"):
+        check_layer(TrialTanh32(), checks=["shapes"])
+
+
+class TrialWeightsOverM(SquaredError, register=False):
+    """Weights rows by s/m instead of s/Σs: right without weights, wrong with them."""
+
+    def grad(self, a, y, sample_weight=None):
+        a, y = self._check(a, y)
+        s = np.ones(len(a)) if sample_weight is None else np.asarray(sample_weight)
+        return (a - y) * s[:, None] / len(a)
+
+
+def test_check_loss_compares_weighted_gradients_with_repeated_rows():
+    with pytest.raises(GradientCheckError, match="integer weights give grad"):
+        check_loss(TrialWeightsOverM(), checks=["weights"])
+    check_loss(SquaredError(), checks=["weights"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -95,20 +96,42 @@ def run_checks(
                 f"unknown check names {sorted(unknown)}; known: {[n for n, _ in checks]}"
             )
         checks = [(name, check) for name, check in checks if name in wanted]
+    crashed: Exception | None = None  # the first crash, chained for its traceback
     for name, check in checks:
         try:
             check()
         except GradientCheckError as err:
             report.checks[name] = str(err)
+            cause = err.__cause__  # (a crash a check reported in its own words)
+            if isinstance(cause, Exception) and not isinstance(cause, GradientCheckError):
+                crashed = crashed or cause
         except Exception as err:  # the object under test crashed: that is a failure too
-            report.checks[name] = f"raised {type(err).__name__}: {err}"
+            report.checks[name] = f"raised {type(err).__name__}{raised_in(err)}: {err}"
+            crashed = crashed or err
         else:
             report.checks[name] = None
     if report.failed:
         lines = [f"{report.subject} failed {len(report.failed)} of {len(report.checks)} checks:"]
         lines += [f"- {name}: {reason}" for name, reason in report.failed.items()]
-        raise GradientCheckError("\n".join(lines), report)
+        raise GradientCheckError("\n".join(lines), report) from crashed
     return report
+
+
+def raised_in(err: BaseException) -> str:
+    """Where ``err`` was raised, in the code under test: the innermost frame outside
+    numpy and layerkit's checkers (" in backward (my_layers.py, line 12)"), or ""."""
+    import traceback
+
+    ours = (str(Path(np.__file__).parent), str(Path(__file__).parent))
+    frames = [
+        f
+        for f in traceback.extract_tb(err.__traceback__)
+        if not f.filename.startswith(ours) and not f.filename.startswith("<__array")
+    ]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f" in {frame.name} ({Path(frame.filename).name}, line {frame.lineno})"
 
 
 def expect(condition: object, message: str) -> None:

@@ -22,6 +22,7 @@ from ._core import (
     compare,
     expect,
     finite_batch,
+    raised_in,
     run_checks,
 )
 
@@ -192,7 +193,7 @@ def check_layer(
                         raise
                     reason = str(err)
                     if not isinstance(err, GradientCheckError):
-                        reason = f"raised {type(err).__name__}: {err}"
+                        reason = f"raised {type(err).__name__}{raised_in(err)}: {err}"
                     where = "training" if mode else "prediction"
                     raise GradientCheckError(f"in {where} mode: {reason}") from err
 
@@ -212,11 +213,21 @@ def check_layer(
             f"forward returned {np.shape(out)[1]} columns, but build() returned the "
             f"output width {width}",
         )
+        expect(
+            np.asarray(out).dtype == np.float64,
+            f"forward turns float64 input into {np.asarray(out).dtype}: in a float64 "
+            "network every layer computes in float64 (the gradient check, in float64, "
+            "would blame the rounding on backward)",
+        )
         dx = twin.backward(np.ones_like(out))
         expect(
             dx is not None and np.shape(dx) == x.shape,
             f"backward must return ∂C/∂x of the input's shape {x.shape}, got "
             f"{None if dx is None else np.shape(dx)}",
+        )
+        expect(
+            np.asarray(dx).dtype == np.float64,
+            f"backward turns a float64 delta into {np.asarray(dx).dtype}",
         )
 
     def check_float32(training: bool) -> None:

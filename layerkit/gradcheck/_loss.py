@@ -124,7 +124,7 @@ def check_loss(
         plain, unit = loss.value(a, y), loss.value(a, y, np.ones(m))
         expect(np.isclose(plain, unit, rtol=1e-12), f"unit weights give {unit}, none give {plain}")
         counts = np.arange(m) % 3
-        counts[0] = max(counts[0], 1)
+        counts[0] = 2  # (so that Σ counts is not m: s/m and s/Σs differ)
         repeated = np.repeat(np.arange(m), counts)
         weighted, duplicated = (
             loss.value(a, y, counts.astype(float)),
@@ -149,6 +149,21 @@ def check_loss(
                 "grad must scale row x by s_x / Σ s as Loss.grad does, not ignore the weights"
             )
         expect(not wrong, "all-zero weights give " + " and ".join(wrong))
+        # the gradient too: row x weighted by its count is its copies' rows summed
+        g_weighted = np.asarray(loss.grad(a, y, counts.astype(float)), dtype=np.float64)
+        summed = np.zeros(a.shape)
+        np.add.at(summed, repeated, np.asarray(loss.grad(a[repeated], y[repeated])))
+        off = np.abs(g_weighted - summed)
+        tolerance = 1e-12 + 1e-9 * np.abs(summed)
+        if np.any(off > tolerance):
+            i = np.unravel_index(int(np.argmax(off - tolerance)), off.shape)
+            index = tuple(int(j) for j in i)
+            expect(
+                False,
+                f"integer weights give grad{list(index)} = {float(g_weighted[index]):.6g}, "
+                f"the repeated rows {float(summed[index]):.6g} (summed over the row's "
+                "copies): grad must scale row x by s_x / Σ s, as Loss.grad does",
+            )
 
     def check_input_not_mutated() -> None:
         a0, y0 = a.copy(), y.copy()
