@@ -281,6 +281,10 @@ def test_inspect_shows_hyperparameters_as_written(tmp_path, capsys):
     hyper = json.loads(out)["hyperparameters"]
     assert hyper["class_weight"] == {"0": 2.0, "1": 1.0, "2": 1.0}
     assert hyper["hidden_layer_sizes"] == [5] and hyper["n_iter_no_change"] == "inf"
+    clf.set_params(hidden_layer_sizes=np.array([5]))  # a 1-d array: saved as one
+    layerkit.save(clf.fit(X, y), tmp_path / "a.lkm")
+    status, out, _ = run(capsys, "inspect", tmp_path / "a.lkm", "--json")
+    assert json.loads(out)["hyperparameters"]["hidden_layer_sizes"] == [5]
 
 
 def test_inspect_a_bare_network_file(tmp_path, capsys):

@@ -8,8 +8,8 @@ from sklearn.datasets import load_digits, load_iris
 from sklearn.model_selection import GridSearchCV
 
 from layerkit import InvalidParameterError, MLPClassifier, MLPRegressor
-from layerkit.layers import Dense, ReLU, Softmax
-from layerkit.losses import CategoricalCrossEntropy, Loss
+from layerkit.layers import Dense, ReLU, Sigmoid, Softmax
+from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, Loss
 from layerkit.optim import SGD, Optimizer
 
 quiet = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -299,3 +299,52 @@ def test_a_schedule_needs_an_optimizer_with_a_learning_rate(iris):
         MLPClassifier(solver=NoRate(), learning_rate="invscaling").fit(X, y)
     with pytest.raises(AttributeError, match="NoRate has no learning_rate: store the step size"):
         _ = NoRate().current_learning_rate
+
+
+class LoggedBCE(BinaryCrossEntropy):
+    """Wraps value_from_logits (to log, say): the same cost, the same fused δ."""
+
+    def value_from_logits(self, z, y, sample_weight=None):
+        return super().value_from_logits(z, y, sample_weight)
+
+
+class SmoothCEOnlyFromLogits(CategoricalCrossEntropy):
+    """Its smoothed cost only in logits form: per_example is still the parent's."""
+
+    def __init__(self, smoothing=0.2):
+        self.smoothing = smoothing
+
+    def per_example_from_logits(self, z, y):
+        k = y.shape[1]
+        return super().per_example_from_logits(z, y * (1 - self.smoothing) + self.smoothing / k)
+
+
+class ProbabilityOnlyCost(Loss):
+    """A link and its output, the cost on the outputs only: no logits form."""
+
+    link = Sigmoid
+
+    def per_example(self, a, y):
+        return ((a - y) ** 2).sum(axis=1)
+
+    def per_example_grad(self, a, y):
+        return 2 * (a - y)
+
+    def link_output(self, z, out):
+        out[...] = 1 / (1 + np.exp(-z))
+        return out
+
+
+def test_which_loss_subclasses_keep_the_fused_path_and_which_are_caught():
+    from layerkit import Sequential
+    from layerkit.gradcheck import GradientCheckError, check_loss
+
+    assert LoggedBCE().has_fused_form()  # a wrapper: saturated outputs keep their gradient
+    net = Sequential([Dense(1), Sigmoid()]).build(1, random_state=0)
+    net.layers[0].params["W"][...] = 100.0
+    assert net.loss_and_grads(np.array([[1.0]]), np.array([[0.0]]), LoggedBCE()) == 100.0
+    assert net.grads["0.W"].ravel().tolist() == [1.0]
+    with pytest.raises(GradientCheckError, match="must be the same cost"):
+        check_loss(SmoothCEOnlyFromLogits())  # its two forms disagree: training would not
+    delta = ProbabilityOnlyCost().delta_from_logits(np.zeros((2, 1)), np.ones(2))
+    np.testing.assert_array_equal(delta.ravel(), [-0.25, -0.25])  # (as its docstring says)

@@ -471,19 +471,26 @@ def test_a_new_schedule_in_a_warm_start_restarts_the_step_size(iris, before):
 
 
 @quiet
-def test_a_warm_started_fit_with_early_stopping_trains_on(iris):
-    """Each fit races its own epochs: a best score carried over from the fit before,
-    against this fit's starting weights, restored them after one epoch."""
-    X, y = make_classification(400, 10, random_state=0)
-    for seed in range(3):
-        clf = MLPClassifier(early_stopping=True, warm_start=True, random_state=seed)
-        clf.set_params(max_iter=500).fit(X, y)
-        before, epochs = [w.copy() for w in clf.coefs_], clf.n_iter_
-        clf.fit(X, y)
-        assert clf.n_iter_ > clf.n_iter_no_change  # not stopped after one epoch
-        assert any(not np.array_equal(a, b) for a, b in zip(before, clf.coefs_, strict=True))
-        assert clf.best_validation_score_ == max(clf.validation_scores_[-clf.n_iter_ :])
-        assert epochs + clf.n_iter_ == len(clf.loss_curve_)
+def test_a_warm_started_fit_with_early_stopping_races_its_own_epochs(iris):
+    """Each fit runs its own race on its own split, from its starting weights' score: a
+    best score carried over from the fit before restored the starting weights after one
+    epoch, training nothing; a race from -inf let a worse epoch replace them."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    clf = MLPClassifier((32,), early_stopping=True, random_state=0, max_iter=200)
+    clf.fit(X[:1000], y[:1000])
+    start = clf.score(X, y)
+    clf.set_params(warm_start=True, learning_rate_init=0.5)  # epochs worse than the start
+    clf.fit(X[:1000], y[:1000])
+    assert clf.n_iter_ == clf.n_iter_no_change + 1  # it trained, then kept the start
+    assert clf.score(X, y) == start
+    clf.set_params(learning_rate_init=1e-3)
+    before = [w.copy() for w in clf.coefs_]
+    clf.fit(X[1000:], y[1000:])  # a new chunk: its own split, where training helps
+    assert any(not np.array_equal(a, b) for a, b in zip(before, clf.coefs_, strict=True))
+    assert clf.best_validation_score_ == max(clf.validation_scores_[-clf.n_iter_ :])
 
 
 @quiet

@@ -670,3 +670,20 @@ def test_a_1d_array_argument_comes_back_an_array_of_its_dtype(weight, tmp_path):
     loaded = layerkit.load(layerkit.save(reg, tmp_path / "m.lkm"))
     assert loaded.loss.weight.dtype == np.float64
     np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+
+
+def test_a_new_schedule_after_load_restarts_the_step_size(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    est = MLPRegressor(
+        (8,), solver="sgd", learning_rate="adaptive", learning_rate_init=0.01, tol=1e9,
+        n_iter_no_change=1, max_iter=12, random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, X[:, 0])
+        assert est._optimizer.current_learning_rate < 1e-3  # divided
+        loaded = layerkit.load(layerkit.save(est, tmp_path / "m.lkm"))
+        loaded.set_params(learning_rate="constant", warm_start=True, max_iter=1)
+        loaded.fit(X, X[:, 0])
+    assert loaded._optimizer.current_learning_rate == 0.01

@@ -62,7 +62,9 @@ def predict_planned(net: Sequential, X: Any, *, logits: bool, chunk: int) -> Arr
     # against 89 and 114 for the mask and product). It maps -inf to 0, where the mask
     # and product give NaN, which the estimators' scan of the logits for a non-finite X
     # relies on: a chunk whose first products are not all finite (a NaN or infinity in
-    # a row of X makes every output of its row so) takes the mask and product.
+    # a row of X makes every output of its row so) takes the mask and product. (Where a
+    # finite X overflows a later pre-activation to -inf, the fast way gives ReLU's 0,
+    # the mask and product NaN.)
     fast_relu = any(type(layer) is ReLU for layer in layers)
     zeros = np.zeros(rows * width if fast_relu else 0, net.dtype)
     first, add_reduce = layers[0], np.add.reduce

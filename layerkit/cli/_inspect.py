@@ -126,6 +126,8 @@ def _as_json(value: Any) -> Any:
         return value if math.isfinite(value) else str(value)
     if isinstance(value, (list, tuple)):
         return [_as_json(v) for v in value]
+    if isinstance(value, np.ndarray) and value.ndim == 1:  # (a 1-d array argument)
+        return [_as_json(v) for v in value.tolist()]
     if isinstance(value, dict):
         return {str(k): _as_json(v) for k, v in value.items()}
     if isinstance(value, Configurable):

@@ -680,6 +680,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                 y,
                 sw,
                 incremental=incremental,
+                continued=not first_pass,
                 split_rng=split_rng,
                 report=report,
                 l2=l2,
@@ -728,6 +729,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         }
         if optimizer is not None:
             attributes["_optimizer"] = copy.deepcopy(optimizer)
+            attributes["_schedule_fitted"] = step_schedule(self)  # (what its rate follows)
         if "_shuffle_rng" in self.__dict__:
             attributes["_shuffle_rng"] = copy.deepcopy(self._shuffle_rng)
         return attributes

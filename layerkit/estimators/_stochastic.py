@@ -28,6 +28,7 @@ def fit_stochastic(
     sw: Any,
     *,
     incremental: bool,
+    continued: bool = False,
     split_rng: np.random.Generator,
     report: FitReport,
     l2: float,
@@ -72,16 +73,19 @@ def fit_stochastic(
             f"{optimizer!r} has no learning_rate attribute"
         )
     base_lr = getattr(optimizer, "learning_rate", None)
-    # early stopping restores the best weights this fit has seen (the ones it started
-    # with until an epoch scores), and the layers' state of that epoch (running
-    # statistics, say). Each fit starts its own race: a warm-started fit scores on the
-    # split of the data it is given, and the best score and the weights it belongs to
-    # go together (a score carried from the fit before, against this fit's starting
-    # weights, made a continued fit restore those after one epoch, training nothing)
+    # early stopping restores the best weights this fit has seen, and the layers' state
+    # of that epoch (running statistics, say). Each fit runs its own race on the split
+    # of the data it is given, and the best score and the weights it belongs to go
+    # together: a warm-started fit's starting weights are scored on this fit's split
+    # first, so it never ends worse than it started (a score carried over from the fit
+    # before, against these weights, made it restore them after one epoch, training
+    # nothing); a first fit starts from -inf, as scikit-learn's
     best = {k: p.copy() for k, p in net.params.items()} if early_stopping else {}
     best_state = _state_copy(net) if early_stopping else {}
     if early_stopping:
-        est.best_validation_score_, est._no_improvement_count = -np.inf, 0
+        start = est._score_arrays(X_val, y_val, sw_val, network=net) if continued else -np.inf
+        est.best_validation_score_ = start if start == start else -np.inf  # (NaN: -inf)
+        est._no_improvement_count = 0
     est.n_iter_ = 0
     tol_on_loss = est.tol * _outputs_averaged(est, net)
     # numpy's overflow warnings would only precede the DivergenceError the loop raises

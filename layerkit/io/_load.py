@@ -284,6 +284,11 @@ def _build(manifest: m.Manifest) -> tuple[Any, dict[str, Any]]:
     est._optimizer = None
     if manifest.optimizer is not None:
         est._optimizer = build_optimizer(manifest.optimizer)
+        # the schedule its step size followed: the one saved (a later set_params of
+        # another schedule then restarts the step size, as in the session that saved it)
+        from ..estimators._stochastic import step_schedule
+
+        est._schedule_fitted = step_schedule(est)
         params = net.params
         for spec in manifest.arrays:
             if spec.name.startswith("optimizer/"):

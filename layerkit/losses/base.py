@@ -54,10 +54,14 @@ class Loss(Configurable, register=False):
     def has_fused_form(self) -> bool:
         """Whether the logits path (``value_from_logits``, ``delta_from_logits``) computes
         this loss: a ``link`` is set, and the fused δ comes from the same class as the
-        cost, in either form, or from a subclass of it. A subclass of a built-in loss
-        that overrides the cost (``per_example``, or ``per_example_from_logits`` too) but
-        not the δ (``link_output``, ``delta_from_logits``) is therefore trained by the
-        general path, ``∇_a C ⊙ σ'(z)``, and never silently with its parent's δ.
+        cost (``per_example``, ``per_example_grad``, ``per_example_from_logits``), or from
+        a subclass of it. A subclass of a built-in loss that overrides the cost but not
+        the δ (``link_output``, ``delta_from_logits``) is therefore trained by the general
+        path, ``∇_a C ⊙ σ'(z)``, and never silently with its parent's δ; one that only
+        wraps ``value``, ``grad`` or ``value_from_logits`` (to log, say) keeps the fused
+        path. (Write the cost as ``per_example``, on the outputs, for any loss: the
+        general path trains by it; ``per_example_from_logits`` is a stable form of the
+        same cost, and ``check_loss`` compares the two.)
         """
         if self.link is None:
             return False
@@ -114,13 +118,15 @@ class Loss(Configurable, register=False):
         out: Array | None = None,
     ) -> Array:
         """The fused output error ``δ^L = (link(z) - y) s / Σ s`` of a canonical pair."""
-        if self.link is not None and not self.has_fused_form():
+        cls = type(self)
+        if self.link is not None and not self.has_fused_form() and _logits_cost_written(cls):
             raise NotImplementedError(
-                f"{type(self).__name__} overrides its cost but not the fused output error "
-                f"(link_output, delta_from_logits), which would be "
-                f"{_deepest(type(self), ('link_output', 'delta_from_logits')).__name__}'s: "
-                "take grad(a, y) through the link layer's backward instead (Sequential "
-                "does so for this loss), or override delta_from_logits"
+                f"{cls.__name__} writes its own cost from the logits "
+                "(per_example_from_logits) but not the fused output error (link_output, "
+                f"delta_from_logits), which would be {_deepest(cls, _DELTA_METHODS).__name__}'s "
+                "and not the gradient of that cost: take grad(a, y) through the link "
+                "layer's backward instead (Sequential does so for this loss), or override "
+                "delta_from_logits"
             )
         z, y = self._check(z, y)
         out = np.empty_like(z) if out is None else out
@@ -150,6 +156,7 @@ class Loss(Configurable, register=False):
         return a, y
 
 
+_DELTA_METHODS = ("link_output", "delta_from_logits", "_link_term")
 #: has_fused_form per class (it depends on the class's methods only)
 _FUSED: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
 
@@ -157,19 +164,19 @@ _FUSED: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
 def _fused(cls: type) -> bool:
     if Loss in (_owner(cls, "per_example_from_logits"), _owner(cls, "link_output")):
         return False  # no logits form written
-    delta = _deepest(cls, ("link_output", "delta_from_logits", "_link_term"))
-    cost = _deepest(
-        cls,
-        (
-            "per_example_from_logits",
-            "value_from_logits",
-            "per_example",
-            "per_example_grad",
-            "value",
-            "grad",
-        ),
-    )
+    # (the cost is what the subclass API defines; value, grad and value_from_logits are
+    # the public wrappers around it, which a subclass may wrap again, to log, say)
+    delta = _deepest(cls, _DELTA_METHODS)
+    cost = _deepest(cls, ("per_example_from_logits", "per_example", "per_example_grad"))
     return issubclass(delta, cost)
+
+
+def _logits_cost_written(cls: type) -> bool:
+    """Whether ``cls`` defines its cost from the logits beyond what its fused δ's class
+    defines (a subclass's own ``per_example_from_logits``)."""
+    return _owner(cls, "per_example_from_logits") is not Loss and not issubclass(
+        _deepest(cls, _DELTA_METHODS), _owner(cls, "per_example_from_logits")
+    )
 
 
 def _owner(cls: type, method: str) -> type:
