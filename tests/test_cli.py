@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -1550,3 +1551,36 @@ def test_dates_in_any_common_spelling_get_advice_about_dates(date, tmp_path, cap
     )
     status, _, err = run(capsys, "train", tmp_path / "e.json")
     assert status == 1 and "turn dates into numbers" in err, err
+
+
+def test_a_regression_target_is_standardized_for_training_and_folded_back(tmp_path, capsys):
+    """Diabetes' target (25 to 346) trained raw reached test R² -1.40 in 200 epochs; the
+    model, scaled and folded, predicts in the target's units exactly as the network
+    trained on the scaled target, unscaled."""
+    from sklearn.base import clone
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True, scaled=False)
+    write_csv(tmp_path / "d.csv", [*(f"x{j}" for j in range(10)), "y"], np.c_[X, y].tolist())
+    experiment = {"task": "regression", "data": {"path": "d.csv", "target": "y"}}
+    experiment["training"] = {"max_iter": 60}
+    (tmp_path / "e.json").write_text(json.dumps(experiment))
+    status, out, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 0, err
+    assert "inputs and target standardized" in out
+    metrics = json.loads((tmp_path / "layerkit-output" / "metrics.json").read_text())
+    assert metrics["target_standardized"] and metrics["test"]["r2"] > 0.2
+    model = layerkit.load(tmp_path / "layerkit-output" / "model.lkm")
+    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.2, random_state=0)
+    mean, scale = X_train.mean(axis=0), X_train.std(axis=0)
+    y_mean, y_scale = y_train.mean(), y_train.std()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        twin = clone(model).fit((X_train - mean) / scale, (y_train - y_mean) / y_scale)
+        got = model.predict(X_test)  # (its feature names are the CSV's: none here)
+    expected = twin.predict((X_test - mean) / scale) * y_scale + y_mean
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+    experiment["data"]["standardize_target"] = False  # as before: the raw target
+    (tmp_path / "e.json").write_text(json.dumps(experiment))
+    status, out, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 0 and "inputs standardized" in out and "target" not in out.split(")")[0]

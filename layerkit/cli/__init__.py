@@ -32,6 +32,8 @@ data.path, data.target. Every other field is shown with its default:
   target = "species"
   features = ["a", "b"]              # default: every column but the target
   standardize = true                 # scaled for training, folded into the first layer
+  standardize_target = true          # regression, squared error: scaled for training,
+                                     # folded into the output layer
 
   [[layers]]                         # hidden layers (default: Dense(100), ReLU);
   type = "Dense"                     # the output layer is added for the task

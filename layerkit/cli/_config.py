@@ -44,6 +44,12 @@ class DataSection(_Section):
         description="scale each feature to mean 0, variance 1 for training; the scaling is "
         "folded into the first Dense layer, so the saved model takes the raw columns",
     )
+    standardize_target: bool = Field(
+        default=True,
+        description="regression with the squared error: scale the target to mean 0, "
+        "variance 1 for training; the scaling is folded into the output layer, so the "
+        "saved model predicts in the target's units",
+    )
 
 
 class ObjectSpec(BaseModel):

@@ -61,10 +61,13 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
         X, y, exp.task, exp.validation.test_fraction, exp.training.random_state
     )
     say: Any = (lambda *a: None) if quiet else print
+    target_scaled = _scales_target(exp, est)
+    scaled = [("inputs", exp.data.standardize), ("target", target_scaled)]
+    scaled_text = " and ".join(name for name, on in scaled if on)
     say(
         f"training {type(est).__name__} on {len(y_train)} rows x {X.shape[1]} features of "
         f"{data_path.name} (testing on {len(y_test)} held-out rows"
-        f"{'; inputs standardized' if exp.data.standardize else ''})"
+        f"{f'; {scaled_text} standardized' if scaled_text else ''})"
     )
     if not quiet:
         EpochPrinter(every=max(1, exp.training.max_iter // 20)).attach(est)
@@ -73,11 +76,17 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
         X_fit = (X_train - mean) / scale
     else:
         X_fit = X_train
+    y_fit = y_train
+    if target_scaled:
+        y_mean, y_scale = (float(v[0]) for v in _standardizer(y_train[:, None]))
+        y_fit = (y_train - y_mean) / y_scale
     start = time.perf_counter()
-    converged = _fit(est, X_fit, y_train)
+    converged = _fit(est, X_fit, y_fit)
     seconds = time.perf_counter() - start
     if exp.data.standardize:
         _fold_standardization(est, mean, scale)  # the model now takes the raw columns
+    if target_scaled:
+        _fold_target_scaling(est, y_mean, y_scale)  # and predicts in the target's units
     if hasattr(est, "_skl_callbacks"):
         est.set_callbacks()  # the printer is not part of the model
     metrics = _metrics(est, exp, data_path, (X_train, y_train), (X_test, y_test))
@@ -218,6 +227,25 @@ def _fold_standardization(est: Any, mean: np.ndarray, scale: np.ndarray) -> None
     np.copyto(b, shifted, casting="same_kind")
 
 
+def _scales_target(exp: Any, est: Any) -> bool:
+    """Whether the target is standardized for training: a regression with the squared
+    error (an affine scaling of the target is then folded exactly into the output layer;
+    the Poisson loss's counts cannot be shifted)."""
+    if exp.task != "regression" or not exp.data.standardize_target:
+        return False
+    loss = est.get_params()["loss"]
+    return loss == "squared_error" if isinstance(loss, str) else type(loss) is SquaredError
+
+
+def _fold_target_scaling(est: Any, mean: float, scale: float) -> None:
+    """Make the output layer predict in the target's units: s (a W + b) + μ =
+    a (s W) + (s b + μ), for the last Dense layer (its Identity output keeps it)."""
+    last = [layer for layer in est.network_.layers if isinstance(layer, Dense)][-1]
+    W, b = last.params["W"], last.params["b"]
+    np.multiply(W, scale, out=W, casting="same_kind")
+    np.copyto(b, b * scale + mean, casting="same_kind")
+
+
 def _fit(est: Any, X: np.ndarray, y: np.ndarray) -> bool:
     """Fit; False if the solver stopped at max_iter before converging.
 
@@ -256,6 +284,7 @@ def _metrics(
         "data": str(data_path),
         "target": exp.data.target,
         "standardized": exp.data.standardize,
+        "target_standardized": _scales_target(exp, est),
         "n_train": len(train[1]),
         "n_test": len(test[1]),
         "train": scores(est, *train),
