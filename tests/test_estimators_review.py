@@ -1,5 +1,6 @@
 """Behaviours a new user checked against scikit-learn, each pinned by a test."""
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -9,7 +10,7 @@ from sklearn.model_selection import GridSearchCV
 
 from layerkit import InvalidParameterError, MLPClassifier, MLPRegressor
 from layerkit.layers import Dense, ReLU, Sigmoid, Softmax
-from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, Loss
+from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, Loss, SquaredError
 from layerkit.optim import SGD, Optimizer
 
 quiet = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -130,7 +131,9 @@ def test_a_subclass_with_its_own_logits_cost_but_the_parents_delta_is_not_fused(
     smoothed = net.grads["0.W"].copy()
     net.loss_and_grads(X, Y, CategoricalCrossEntropy())
     assert np.abs(smoothed - net.grads["0.W"]).max() > 1e-3
-    with pytest.raises(NotImplementedError, match="but not the fused output error"):
+    with pytest.raises(
+        NotImplementedError, match=r"but its fused output error .* from CategoricalCrossEntropy"
+    ):
         loss.delta_from_logits(X[:, :3], Y)  # (it would be the parent's)
 
 
@@ -335,6 +338,31 @@ class ProbabilityOnlyCost(Loss):
         return out
 
 
+class TrialHuber(SquaredError, register=False):
+    """Huber written in value and grad."""
+
+    def value(self, a, y, sample_weight=None):
+        a, y = self._check(a, y)
+        r = np.abs(a - y)
+        return float(np.mean(np.where(r < 1, 0.5 * r**2, r - 0.5).sum(axis=1)))
+
+    def grad(self, a, y, sample_weight=None):
+        a, y = self._check(a, y)
+        return (np.clip(a - y, -1, 1) / len(a)).astype(a.dtype)
+
+
+class TrialFocal(BinaryCrossEntropy, register=False):
+    """A focal loss on the outputs: per_example only; the logits form is the parent's."""
+
+    def per_example(self, a, y):
+        p = np.where(y == 1, a, 1 - a)
+        return (-((1 - p) ** 2) * np.log(p)).sum(axis=1)
+
+    def per_example_grad(self, a, y):
+        p = np.where(y == 1, a, 1 - a)
+        return np.where(y == 1, 1.0, -1.0) * (2 * (1 - p) * np.log(p) - (1 - p) ** 2 / p)
+
+
 def test_which_loss_subclasses_keep_the_fused_path_and_which_are_caught():
     from layerkit import Sequential
     from layerkit.gradcheck import GradientCheckError, check_loss
@@ -346,5 +374,22 @@ def test_which_loss_subclasses_keep_the_fused_path_and_which_are_caught():
     assert net.grads["0.W"].ravel().tolist() == [1.0]
     with pytest.raises(GradientCheckError, match="must be the same cost"):
         check_loss(SmoothCEOnlyFromLogits())  # its two forms disagree: training would not
-    delta = ProbabilityOnlyCost().delta_from_logits(np.zeros((2, 1)), np.ones(2))
-    np.testing.assert_array_equal(delta.ravel(), [-0.25, -0.25])  # (as its docstring says)
+    with pytest.raises(NotImplementedError, match="writes no per_example_from_logits"):
+        ProbabilityOnlyCost().delta_from_logits(np.zeros((2, 1)), np.ones(2))  # no pair
+    # a cost written in value and grad (Huber) trains as itself, not as its parent
+    assert not TrialHuber().has_fused_form()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ [1.0, -2, 0.5]
+    y[:10] += 50
+    kw = {"hidden_layer_sizes": (8,), "max_iter": 5, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        huber = MLPRegressor(loss=TrialHuber(), **kw).fit(X, y)
+        squared = MLPRegressor(loss=SquaredError(), **kw).fit(X, y)
+    assert huber.loss_curve_[0] < squared.loss_curve_[0] / 5
+    # a focal loss written on the outputs passes check_loss (its inherited logits form is
+    # never used) and has no fused output error
+    check_loss(TrialFocal(), checks=["gradient"])
+    with pytest.raises(NotImplementedError, match="cost comes from TrialFocal"):
+        TrialFocal().delta_from_logits(np.zeros((2, 1)), np.ones((2, 1)))

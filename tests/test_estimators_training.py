@@ -547,3 +547,20 @@ def test_partial_fit_says_to_call_fit_to_start_over():
         reg.partial_fit(X, X[:, 0])
     with pytest.raises(ValueError, match="fit again with warm_start=False"):
         reg.set_params(warm_start=True).fit(X, X[:, 0])
+
+
+@quiet
+@pytest.mark.parametrize("how", ["learning_rate_init", "solver__learning_rate"])
+def test_a_lowered_rate_in_a_warm_start_rescales_the_momentum(iris, how):
+    """The velocity v = μ v - η g holds the old rate: a rate lowered from 0.1 to 1e-12
+    kept moving the weights by 0.03 in the next epoch (an ecosystem user's trial)."""
+    X, y = iris
+    given = {"solver": "sgd", "learning_rate_init": 0.1, "momentum": 0.9}
+    if how == "solver__learning_rate":
+        given = {"solver": SGD(0.1, momentum=0.9)}
+    clf = MLPClassifier(
+        (8,), max_iter=10, shuffle=False, warm_start=True, random_state=0, **given
+    ).fit(X, y)
+    before = clf.coefs_[0].copy()
+    clf.set_params(**{how: 1e-12, "max_iter": 1}).fit(X, y)
+    assert np.abs(clf.coefs_[0] - before).max() < 1e-9

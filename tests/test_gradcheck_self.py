@@ -641,3 +641,41 @@ def test_check_loss_compares_weighted_gradients_with_repeated_rows():
     with pytest.raises(GradientCheckError, match="integer weights give grad"):
         check_loss(TrialWeightsOverM(), checks=["weights"])
     check_loss(SquaredError(), checks=["weights"])
+
+
+class TrialMaxPair(Layer):
+    """max of column pairs; ``ties`` says where δ goes at a tie: to the first input
+    (right), to both or to neither (wrong: each still one side's derivative)."""
+
+    _transient = ("_x",)
+
+    def __init__(self, ties: str = "first"):
+        self.ties = ties
+
+    def build(self, n_in, rng, dtype):
+        return n_in // 2
+
+    def forward(self, x, training=False):
+        self._x = x
+        return np.maximum(x[:, 0::2], x[:, 1::2])
+
+    def backward(self, delta):
+        a, b = self._x[:, 0::2], self._x[:, 1::2]
+        masks = {"first": (a >= b, a < b), "both": (a >= b, b >= a), "neither": (a > b, b > a)}
+        to_a, to_b = masks[self.ties]
+        dx = np.zeros_like(self._x)
+        dx[:, 0::2], dx[:, 1::2] = delta * to_a, delta * to_b
+        return dx
+
+
+@pytest.mark.parametrize("ties", ["first", "both", "neither"])
+def test_ties_in_a_max_pass_only_when_delta_goes_to_one_input(ties):
+    """Each input of a tie matches a one-sided derivative on its own whatever the
+    backward does; moved together, only δ to one of them holds (a reviewer's case)."""
+    x = np.random.default_rng(0).normal(size=(4, 6))
+    x[:, 1] = x[:, 0]
+    if ties == "first":
+        check_layer(TrialMaxPair(ties), x, checks=["gradient"])
+        return
+    with pytest.raises(GradientCheckError, match=r"wrong at a kink: .* not together"):
+        check_layer(TrialMaxPair(ties), x, checks=["gradient"])

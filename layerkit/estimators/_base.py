@@ -18,7 +18,6 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .._checks import first_repeat
 from .._configurable import _plain, check_arguments
 from .._contract import trusted
 from .._fit_inputs import all_finite
@@ -419,16 +418,6 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         v.check_params(type(self).__name__, self.get_params(deep=False), rules)
         self._validate_held_objects()
         if self.layers is not None:
-            repeat = first_repeat(self.layers)
-            if repeat is not None:
-                j, i = repeat
-                layer = self.layers[i]
-                raise ValueError(
-                    f"{type(self).__name__}: layers[{j}] and layers[{i}] are the same "
-                    f"{layer!r} object; a layer keeps what its backward pass needs, so "
-                    f"each position needs its own: write {type(layer).__name__}(...) "
-                    "again for each"
-                )
             last = self.layers[-1] if len(self.layers) else None
             if isinstance(last, (Softmax, Exp)):
                 warnings.warn(
@@ -497,7 +486,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
 
     def _hidden_layers(self) -> list[Layer]:
         if self.layers is not None:
-            return copy.deepcopy(list(self.layers))
+            # each entry copied on its own, as sklearn.base.clone copies them: one layer
+            # object at two positions gives two layers in fit as in a cross-validation
+            return [copy.deepcopy(layer) for layer in self.layers]
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if np.ndim(sizes) == 0 else list(sizes)
         activation = _ACTIVATIONS[self.activation]
@@ -552,6 +543,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                 getattr(old, "learning_rate", missing) != getattr(new, "learning_rate", missing)
                 or getattr(self, "_schedule_fitted", schedule) != schedule
             ):
+                _rescale_velocity(old, new, state)
                 state.pop("lr", None)  # a new learning rate or schedule restarts it
             new.state = state
         return new
@@ -923,3 +915,16 @@ def _start_over(incremental: bool) -> str:
             "to start over"
         )
     return "fit again with warm_start=False"
+
+
+def _rescale_velocity(old: Optimizer, new: Optimizer, state: dict[str, Any]) -> None:
+    """SGD's momentum velocity ``v = μ v - η g`` holds the step size it was built at: a
+    restarted step size rescales it, so the next steps are at the new rate (a rate
+    lowered from 0.1 to 1e-12 kept moving weights at 0.1 for ~1/(1 - μ) steps)."""
+    velocity = state.get("velocity")
+    if not isinstance(new, SGD) or not isinstance(velocity, dict):
+        return
+    was = old.current_learning_rate
+    ratio = new.learning_rate / was if was > 0 else 0.0
+    for values in velocity.values():
+        values *= ratio

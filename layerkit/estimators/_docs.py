@@ -88,8 +88,10 @@ validation_scores_ : list of float or None
     with lbfgs). Early stopping switched on in a warm-started fit scores the epochs
     from then on: the last ``len(validation_scores_)`` entries of ``loss_curve_``.
 best_validation_score_ : float or None
-    Best validation score of the last fit (early stopping only: each fit, warm-started
-    or not, keeps its best epoch's weights, scored on its own validation split).
+    Best validation score of the last fit (early stopping only: each fit keeps its best
+    epoch's weights, scored on its own validation split; a warm-started fit also
+    counts the weights it started with, whose score is then not in
+    ``validation_scores_`` when no epoch beat it).
 t_ : int
     Training samples seen.
 n_iter_ : int

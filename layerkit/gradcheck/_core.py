@@ -271,18 +271,31 @@ def compare(
         # relative errors; where both values are zero up to atol (rounding) and agree, 0
         rel = np.where(bad | (scale > atol), diff / np.where(scale > 0, scale, 1), 0.0)
     rel[~finite] = np.inf
-    kinks = 0
+    kinks: list[tuple[int, float]] = []  # (entry, +1 right side or -1 left side)
     for k in np.flatnonzero(bad & finite):  # rule out the finite differences' own error
         refined = _refine(
             f, arr, indices[k], got[k], tol, float(atol[k]), float(numeric[k]), rounding[k]
         )
         if refined is None:  # at a kink, either one-sided derivative is a right value
-            refined = _one_side_at_a_kink(f, arr, indices[k], got[k], tol, float(atol[k]))
-            kinks += refined is not None
+            side = _one_side_at_a_kink(f, arr, indices[k], got[k], tol, float(atol[k]))
+            if side is not None:
+                refined = side[0]
+                kinks.append((int(k), side[1]))
         if refined is not None:
             numeric[k], diff[k], bad[k] = refined, abs(got[k] - refined), False
             scale[k] = max(abs(got[k]), abs(refined))
             rel[k] = diff[k] / scale[k] if scale[k] > atol[k] else 0.0
+    if len(kinks) > 1 and not _kinks_hold_together(f, arr, indices, got, kinks, tol, atol):
+        # each a one-sided derivative, but not together (at a tie in a max, δ sent to
+        # both inputs, or to neither)
+        raise GradientCheckError(
+            f"{report.subject}: gradient of {name!r} is wrong at a kink: at "
+            f"{len(kinks)} checked entries backward's values each equal a derivative from "
+            "one side, but not together: moving those entries together changes the cost "
+            "otherwise than they say (at a tie between inputs, as in a max, δ goes to one "
+            "of them, not to both or to neither); e.g. at index "
+            f"{indices[kinks[0][0]]}, backward gives {got[kinks[0][0]]:.10g}"
+        )
     worst = int(np.argmax(np.where(bad, rel, -1.0) if bad.any() else rel)) if indices else 0
     entry = GradientEntry(
         name,
@@ -332,7 +345,7 @@ def compare(
         )
     if kinks:
         report.notes.append(
-            f"{kinks} of {len(indices)} checked entries of {name!r} sit at a kink of the "
+            f"{len(kinks)} of {len(indices)} checked entries of {name!r} sit at a kink of the "
             "cost (its derivatives from the left and from the right differ there, as at "
             "ReLU(0)); backward's value equals one of the two, a valid derivative there, "
             "so central differences, which average them, were not used for those"
@@ -365,10 +378,11 @@ def _one_side_at_a_kink(
     analytic: float,
     tol: Tolerance,
     atol: float,
-) -> float | None:
+) -> tuple[float, float] | None:
     """At a kink (the one-sided differences disagree), the one-sided derivative that
     equals ``analytic`` and holds at a ten times smaller step too (not the curvature
-    of a smooth cost, whose one-sided estimates move with the step); else None."""
+    of a smooth cost, whose one-sided estimates move with the step), with its side (+1
+    from the right, -1 from the left); else None."""
 
     def close(a: float, b: float) -> bool:  # (a one-sided difference rounds twice as much)
         return abs(a - b) <= 2.0 * atol + tol.rtol * max(abs(a), abs(b))
@@ -377,10 +391,38 @@ def _one_side_at_a_kink(
     if close(right, left):
         return None  # no kink: the disagreement is real
     smaller = _one_sided(f, arr, index, tol.eps / 10.0)
-    for side, again in zip((right, left), smaller, strict=True):
+    for side, again, sign in zip((right, left), smaller, (1.0, -1.0), strict=True):
         if close(side, again) and close(side, analytic):
-            return side
+            return side, sign
     return None
+
+
+def _kinks_hold_together(
+    f: Callable[[], Any],
+    arr: Array,
+    indices: list[tuple[int, ...]],
+    got: Array,
+    kinks: list[tuple[int, float]],
+    tol: Tolerance,
+    atol: Array,
+) -> bool:
+    """Whether the one-sided values taken at several kinks hold jointly: the derivative
+    along ``d = Σ s_k e_k`` (each entry moved to the side its value came from) is
+    ``Σ s_k g_k``, at the step or a ten times smaller one. Separate kinks (ReLU units)
+    add up; coupled ones (a tie in a max) do only for a right choice of sides."""
+    expected = sum(sign * float(got[k]) for k, sign in kinks)
+    allowed = sum(2.0 * float(atol[k]) + tol.rtol * abs(float(got[k])) for k, _ in kinks)
+    originals = [arr[indices[k]] for k, _ in kinks]
+    for h in (tol.eps, tol.eps / 10.0):
+        base = np.asarray(f(), dtype=np.float64)
+        for k, sign in kinks:
+            arr[indices[k]] += sign * h
+        moved = np.asarray(f(), dtype=np.float64)
+        for (k, _), original in zip(kinks, originals, strict=True):
+            arr[indices[k]] = original
+        if abs(float(np.sum(moved - base)) / h - expected) <= allowed:
+            return True
+    return False
 
 
 def _one_sided(

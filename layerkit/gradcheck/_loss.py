@@ -175,24 +175,25 @@ def check_loss(
         grad = loss.grad(a.copy(), y, sw)
         compare(report, "a", grad, lambda: loss.value(a, y, sw), a, tol, rng)
         cls = type(loss)
-        if loss.link is None or Loss in (
-            _owner(cls, "per_example_from_logits"),
-            _owner(cls, "link_output"),
-        ):
+        logits_owner = _owner(cls, "per_example_from_logits")
+        if loss.link is None or Loss in (logits_owner, _owner(cls, "link_output")):
             return  # no logits form written
+        fused = loss.has_fused_form()
+        if not fused and not issubclass(logits_owner, _owner(cls, "per_example")):
+            return  # a logits form inherited beneath the cost written: never used
         z = rng.normal(size=a.shape)
-        if loss.has_fused_form():
+        if fused:
             delta = loss.delta_from_logits(z.copy(), y, sw)
             compare(report, "logits", delta, lambda: loss.value_from_logits(z, y, sw), z, tol, rng)
-        # (fused or not: one cost in two forms, or training and loss_curve_ disagree)
-        fused = loss.value_from_logits(z, y, sw)
+        # (a logits form written with the cost: one cost in two forms, or the loss
+        # reported and the one trained disagree)
+        from_logits = loss.value_from_logits(z, y, sw)
         general = loss.value(loss.link_output(z, np.empty_like(z)), y, sw)
-        logits_owner = _owner(cls, "per_example_from_logits").__name__
         expect(
-            np.isclose(fused, general, rtol=1e-9, atol=1e-12),
-            f"value_from_logits gives {fused!r} but value of the link's output gives "
-            f"{general!r}: per_example_from_logits ({logits_owner}'s) and per_example "
-            f"({_owner(cls, 'per_example').__name__}'s) must be the same cost",
+            np.isclose(from_logits, general, rtol=1e-9, atol=1e-12),
+            f"value_from_logits gives {from_logits!r} but value of the link's output gives "
+            f"{general!r}: per_example_from_logits ({logits_owner.__name__}'s) and "
+            f"per_example ({_owner(cls, 'per_example').__name__}'s) must be the same cost",
         )
 
     def same_value(p: Loss, q: Loss) -> str | None:

@@ -54,12 +54,12 @@ class Loss(Configurable, register=False):
     def has_fused_form(self) -> bool:
         """Whether the logits path (``value_from_logits``, ``delta_from_logits``) computes
         this loss: a ``link`` is set, and the fused δ comes from the same class as the
-        cost (``per_example``, ``per_example_grad``, ``per_example_from_logits``), or from
-        a subclass of it. A subclass of a built-in loss that overrides the cost but not
-        the δ (``link_output``, ``delta_from_logits``) is therefore trained by the general
-        path, ``∇_a C ⊙ σ'(z)``, and never silently with its parent's δ; one that only
-        wraps ``value``, ``grad`` or ``value_from_logits`` (to log, say) keeps the fused
-        path. (Write the cost as ``per_example``, on the outputs, for any loss: the
+        cost (``per_example``, ``per_example_grad``, ``per_example_from_logits``,
+        ``value``, ``grad``), or from a subclass of it. A subclass of a built-in loss that
+        overrides the cost but not the δ (``link_output``, ``delta_from_logits``) is
+        therefore trained by the general path, ``∇_a C ⊙ σ'(z)``, and never silently with
+        its parent's δ; one that only wraps ``value_from_logits`` (to log, say) keeps the
+        fused path. (Write the cost as ``per_example``, on the outputs, for any loss: the
         general path trains by it; ``per_example_from_logits`` is a stable form of the
         same cost, and ``check_loss`` compares the two.)
         """
@@ -119,15 +119,8 @@ class Loss(Configurable, register=False):
     ) -> Array:
         """The fused output error ``δ^L = (link(z) - y) s / Σ s`` of a canonical pair."""
         cls = type(self)
-        if self.link is not None and not self.has_fused_form() and _logits_cost_written(cls):
-            raise NotImplementedError(
-                f"{cls.__name__} writes its own cost from the logits "
-                "(per_example_from_logits) but not the fused output error (link_output, "
-                f"delta_from_logits), which would be {_deepest(cls, _DELTA_METHODS).__name__}'s "
-                "and not the gradient of that cost: take grad(a, y) through the link "
-                "layer's backward instead (Sequential does so for this loss), or override "
-                "delta_from_logits"
-            )
+        if self.link is not None and not self.has_fused_form():
+            raise NotImplementedError(_not_fused(cls))
         z, y = self._check(z, y)
         out = np.empty_like(z) if out is None else out
         with np.errstate(over="ignore"):
@@ -157,6 +150,7 @@ class Loss(Configurable, register=False):
 
 
 _DELTA_METHODS = ("link_output", "delta_from_logits", "_link_term")
+_COST_METHODS = ("per_example_from_logits", "per_example", "per_example_grad", "value", "grad")
 #: has_fused_form per class (it depends on the class's methods only)
 _FUSED: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
 
@@ -164,18 +158,27 @@ _FUSED: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
 def _fused(cls: type) -> bool:
     if Loss in (_owner(cls, "per_example_from_logits"), _owner(cls, "link_output")):
         return False  # no logits form written
-    # (the cost is what the subclass API defines; value, grad and value_from_logits are
-    # the public wrappers around it, which a subclass may wrap again, to log, say)
-    delta = _deepest(cls, _DELTA_METHODS)
-    cost = _deepest(cls, ("per_example_from_logits", "per_example", "per_example_grad"))
-    return issubclass(delta, cost)
+    # (value_from_logits is the public wrapper of the logits form, which a subclass may
+    # wrap again, to log, say; value and grad may carry a cost of their own, a Huber
+    # loss written there: they count)
+    return issubclass(_deepest(cls, _DELTA_METHODS), _deepest(cls, _COST_METHODS))
 
 
-def _logits_cost_written(cls: type) -> bool:
-    """Whether ``cls`` defines its cost from the logits beyond what its fused δ's class
-    defines (a subclass's own ``per_example_from_logits``)."""
-    return _owner(cls, "per_example_from_logits") is not Loss and not issubclass(
-        _deepest(cls, _DELTA_METHODS), _owner(cls, "per_example_from_logits")
+def _not_fused(cls: type) -> str:
+    """Why ``delta_from_logits`` is not the gradient of ``cls``'s cost."""
+    missing = [m for m in ("per_example_from_logits", "link_output") if _owner(cls, m) is Loss]
+    if missing:
+        return (
+            f"{cls.__name__} writes no {' and no '.join(missing)}, so it is no canonical "
+            "pair with its link and has no fused output error: take grad(a, y) through the "
+            "link layer's backward instead (Sequential does so for this loss)"
+        )
+    cost, delta = _deepest(cls, _COST_METHODS), _deepest(cls, _DELTA_METHODS)
+    return (
+        f"{cls.__name__}'s cost comes from {cost.__name__} but its fused output error "
+        f"(link_output, delta_from_logits) from {delta.__name__}, so delta_from_logits "
+        "would not be the gradient of that cost: take grad(a, y) through the link layer's "
+        "backward instead (Sequential does so for this loss), or override delta_from_logits"
     )
 
 
