@@ -11,15 +11,12 @@ from ..layers import (
     BatchNorm,
     Dense,
     Dropout,
-    Exp,
     Identity,
     LeakyReLU,
     ReLU,
-    Sigmoid,
-    Softmax,
     Tanh,
 )
-from ..layers.activations import exp_clipped, sigmoid, softmax
+from ..layers.activations import sigmoid
 from ..layers.smooth import SMOOTH
 from ..network import Sequential
 from ._training import HIDDEN, LINKS
@@ -98,14 +95,9 @@ def link_in_place(last: Any, out: Array) -> bool:
     ``forward`` kept there). False (``out`` untouched) for a layer other than the
     built-in links."""
     kind = type(last)
-    if kind is Softmax:
-        softmax(out, out)
-    elif kind is Sigmoid:
-        sigmoid(out, out, np.empty_like(out), np.empty(out.shape, bool))
-    elif kind is Exp:
-        exp_clipped(out, out)
-    elif kind is not Identity:
+    if kind not in LINKS:
         return False
+    kind._apply(out, out)  # (the layer's own arithmetic, nothing kept)
     return True
 
 

@@ -153,6 +153,13 @@ class Identity(Activation):
     def backward(self, delta: Array) -> Array:
         return delta
 
+    @staticmethod
+    def _apply(z: Array, out: Array) -> Array:
+        """z into ``out`` (nothing to do when ``out`` is ``z``), keeping nothing."""
+        if out is not z:
+            np.copyto(out, z)
+        return out
+
 
 class ReLU(Activation):
     """Rectified linear unit, ``a = max(z, 0)``.
@@ -236,6 +243,11 @@ class Sigmoid(Activation):
         tmp = scratch(self, "tmp", z.shape, z.dtype)
         self._a = sigmoid(z, out, tmp, scratch(self, "mask", z.shape, np.bool_))
 
+    @staticmethod
+    def _apply(z: Array, out: Array) -> Array:
+        """σ(z) into ``out`` (which may be ``z``), keeping nothing: prediction's form."""
+        return sigmoid(z, out, np.empty_like(out), np.empty(out.shape, np.bool_))
+
     def _derivative(self, delta: Array, out: Array) -> None:
         a = self._a
         np.subtract(1, a, out=out)
@@ -291,6 +303,11 @@ class Softmax(Activation):
     def _activate(self, z: Array, out: Array) -> None:
         self._a = softmax(z, out)
 
+    @staticmethod
+    def _apply(z: Array, out: Array) -> Array:
+        """softmax(z) into ``out`` (which may be ``z``), keeping nothing."""
+        return softmax(z, out)
+
     def _derivative(self, delta: Array, out: Array) -> None:
         a = self._a
         np.multiply(delta, a, out=out)
@@ -318,6 +335,11 @@ class Exp(Activation):
 
     def _activate(self, z: Array, out: Array) -> None:
         self._a = exp_clipped(z, out)
+
+    @staticmethod
+    def _apply(z: Array, out: Array) -> Array:
+        """exp(z), clipped, into ``out`` (which may be ``z``), keeping nothing."""
+        return exp_clipped(z, out)
 
     def _derivative(self, delta: Array, out: Array) -> None:
         np.multiply(delta, self._a, out=out)
