@@ -388,6 +388,7 @@ def test_which_loss_subclasses_keep_the_fused_path_and_which_are_caught():
         huber = MLPRegressor(loss=TrialHuber(), **kw).fit(X, y)
         squared = MLPRegressor(loss=SquaredError(), **kw).fit(X, y)
     assert huber.loss_curve_[0] < squared.loss_curve_[0] / 5
+    check_loss(TrialHuber(), checks=["gradient"])  # (its inherited logits form: unused)
     # a focal loss written on the outputs passes check_loss (its inherited logits form is
     # never used) and has no fused output error
     check_loss(TrialFocal(), checks=["gradient"])

@@ -564,3 +564,20 @@ def test_a_lowered_rate_in_a_warm_start_rescales_the_momentum(iris, how):
     before = clf.coefs_[0].copy()
     clf.set_params(**{how: 1e-12, "max_iter": 1}).fit(X, y)
     assert np.abs(clf.coefs_[0] - before).max() < 1e-9
+
+
+@quiet
+def test_a_restart_after_adaptive_divisions_does_not_blow_up_the_momentum(iris):
+    """The velocity held steps at the rates before the divisions: rescaled by the ratio
+    of the new rate to the divided one (2.56e-7), one epoch moved W by 277 (a
+    reviewer's case)."""
+    X, y = iris
+    clf = MLPClassifier(
+        (8,), solver="sgd", learning_rate="adaptive", learning_rate_init=0.1, momentum=0.9,
+        max_iter=60, n_iter_no_change=2, tol=0.05, shuffle=False, warm_start=True,
+        random_state=0,
+    ).fit(X, y)  # fmt: skip
+    assert clf._optimizer.current_learning_rate < 1e-5
+    before = clf.coefs_[0].copy()
+    clf.set_params(learning_rate_init=0.01, max_iter=1).fit(X, y)
+    assert np.abs(clf.coefs_[0] - before).max() < 0.05

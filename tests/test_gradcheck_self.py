@@ -679,3 +679,56 @@ def test_ties_in_a_max_pass_only_when_delta_goes_to_one_input(ties):
         return
     with pytest.raises(GradientCheckError, match=r"wrong at a kink: .* not together"):
         check_layer(TrialMaxPair(ties), x, checks=["gradient"])
+
+
+class TrialPooledTanh(Layer):
+    """tanh(8 Σ max of column pairs), ties to the first input: right, with many kinks
+    feeding a curved cost (the joint step's curvature error grows with their number)."""
+
+    _transient = ("_x", "_t")
+
+    def build(self, n_in, rng, dtype):
+        return 1
+
+    def forward(self, x, training=False):
+        self._x = x
+        self._t = np.tanh(8 * np.maximum(x[:, 0::2], x[:, 1::2]).sum(axis=1, keepdims=True))
+        return self._t
+
+    def backward(self, delta):
+        a, b = self._x[:, 0::2], self._x[:, 1::2]
+        d = delta * 8 * (1 - self._t**2)
+        dx = np.zeros_like(self._x)
+        dx[:, 0::2], dx[:, 1::2] = d * (a >= b), d * (a < b)
+        return dx
+
+
+class TrialTwoPools(Layer):
+    """max(x0, x1) - max(x2, x3), δ sent to both inputs of each tie: the two errors
+    cancel in the sum over all kinks, not in a pair."""
+
+    _transient = ("_x",)
+
+    def build(self, n_in, rng, dtype):
+        return 1
+
+    def forward(self, x, training=False):
+        self._x = x
+        return np.maximum(x[:, 0:1], x[:, 1:2]) - np.maximum(x[:, 2:3], x[:, 3:4])
+
+    def backward(self, delta):
+        x, dx = self._x, np.zeros_like(self._x)
+        dx[:, 0:1], dx[:, 1:2] = delta * (x[:, 0:1] >= x[:, 1:2]), delta * (x[:, 1:2] >= x[:, 0:1])
+        dx[:, 2:3] = -delta * (x[:, 2:3] >= x[:, 3:4])
+        dx[:, 3:4] = -delta * (x[:, 3:4] >= x[:, 2:3])
+        return dx
+
+
+def test_kinks_holding_together_allow_curvature_and_catch_cancelling_errors():
+    x = 0.66 / 8 / 32 + np.random.default_rng(0).normal(size=(1, 64)) * 1e-3
+    x[:, 1::2] = x[:, 0::2]
+    check_layer(TrialPooledTanh(), x, checks=["gradient"])
+    x = np.random.default_rng(1).normal(size=(3, 4))
+    x[:, 1], x[:, 3] = x[:, 0], x[:, 2]
+    with pytest.raises(GradientCheckError, match="not together"):
+        check_layer(TrialTwoPools(), x, checks=["gradient"])

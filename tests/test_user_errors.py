@@ -369,6 +369,47 @@ def test_one_layer_object_at_two_positions():
     assert est.layers[1] is est.layers[3] is act  # the user's list, untouched
 
 
+class _Carry:
+    """An object two layers share on purpose (a skip connection's)."""
+
+    x = None
+
+
+class SaveSkip(Layer):
+    def __init__(self, skip=None):
+        self.skip = skip
+
+    def forward(self, x, training=False):
+        self.skip.x = x
+        return x
+
+    def backward(self, delta):
+        return delta + self.skip.grad
+
+
+class AddSkip(Layer):
+    def __init__(self, skip=None):
+        self.skip = skip
+
+    def forward(self, x, training=False):
+        return x + self.skip.x
+
+    def backward(self, delta):
+        self.skip.grad = delta
+        return delta
+
+
+def test_an_object_two_layers_share_on_purpose_stays_shared_in_fit():
+    carry = _Carry()
+    layers = [Dense(4), SaveSkip(carry), Dense(4), ReLU(), Dense(4), AddSkip(carry)]
+    est = MLPRegressor(layers=layers, max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    assert est.network_.layers[1].skip is est.network_.layers[5].skip
+    assert est.network_.layers[1].skip is not carry  # (a copy: the user's is untouched)
+
+
 def test_an_empty_network_is_refused():
     with pytest.raises(ValueError, match="at least one layer"):
         Sequential([])

@@ -486,9 +486,17 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
 
     def _hidden_layers(self) -> list[Layer]:
         if self.layers is not None:
-            # each entry copied on its own, as sklearn.base.clone copies them: one layer
-            # object at two positions gives two layers in fit as in a cross-validation
-            return [copy.deepcopy(layer) for layer in self.layers]
+            # one copy of the list (objects the layers share stay shared, a skip
+            # connection's, say), in which one layer object at two positions becomes two
+            # layers, as sklearn.base.clone makes it (fit refused what a
+            # cross-validation accepted)
+            layers = copy.deepcopy(list(self.layers))
+            seen: set[int] = set()
+            for i, layer in enumerate(layers):
+                if id(layer) in seen:
+                    layers[i] = copy.deepcopy(layer)
+                seen.add(id(layer))
+            return layers
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if np.ndim(sizes) == 0 else list(sizes)
         activation = _ACTIVATIONS[self.activation]
@@ -543,7 +551,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                 getattr(old, "learning_rate", missing) != getattr(new, "learning_rate", missing)
                 or getattr(self, "_schedule_fitted", schedule) != schedule
             ):
-                _rescale_velocity(old, new, state)
+                _restart_velocity(new, state)
                 state.pop("lr", None)  # a new learning rate or schedule restarts it
             new.state = state
         return new
@@ -917,14 +925,13 @@ def _start_over(incremental: bool) -> str:
     return "fit again with warm_start=False"
 
 
-def _rescale_velocity(old: Optimizer, new: Optimizer, state: dict[str, Any]) -> None:
-    """SGD's momentum velocity ``v = μ v - η g`` holds the step size it was built at: a
-    restarted step size rescales it, so the next steps are at the new rate (a rate
-    lowered from 0.1 to 1e-12 kept moving weights at 0.1 for ~1/(1 - μ) steps)."""
+def _restart_velocity(new: Optimizer, state: dict[str, Any]) -> None:
+    """SGD's momentum velocity ``v = μ v - η g`` holds the step sizes it was built at
+    (several, after an 'adaptive' schedule's divisions): a restarted step size starts it
+    from 0, as a new optimizer would (kept, a rate lowered from 0.1 to 1e-12 went on
+    moving the weights at 0.1 for ~1/(1 - μ) steps; rescaled by the ratio of the rates,
+    it grew 4e5-fold after 'adaptive')."""
     velocity = state.get("velocity")
-    if not isinstance(new, SGD) or not isinstance(velocity, dict):
-        return
-    was = old.current_learning_rate
-    ratio = new.learning_rate / was if was > 0 else 0.0
-    for values in velocity.values():
-        values *= ratio
+    if isinstance(new, SGD) and isinstance(velocity, dict):
+        for values in velocity.values():
+            values[...] = 0.0

@@ -406,23 +406,52 @@ def _kinks_hold_together(
     tol: Tolerance,
     atol: Array,
 ) -> bool:
-    """Whether the one-sided values taken at several kinks hold jointly: the derivative
-    along ``d = Σ s_k e_k`` (each entry moved to the side its value came from) is
-    ``Σ s_k g_k``, at the step or a ten times smaller one. Separate kinks (ReLU units)
-    add up; coupled ones (a tie in a max) do only for a right choice of sides."""
-    expected = sum(sign * float(got[k]) for k, sign in kinks)
-    allowed = sum(2.0 * float(atol[k]) + tol.rtol * abs(float(got[k])) for k, _ in kinks)
-    originals = [arr[indices[k]] for k, _ in kinks]
-    for h in (tol.eps, tol.eps / 10.0):
-        base = np.asarray(f(), dtype=np.float64)
-        for k, sign in kinks:
+    """Whether the one-sided values taken at several kinks hold jointly: along
+    ``d = Σ s_k e_k`` (each entry moved to the side its value came from), the cost's
+    derivative is ``Σ s_k g_k``, for all of them together and for every pair (at most
+    200 pairs): separate kinks (ReLU units) add up, coupled ones (a tie in a max) only
+    for a right choice of sides, and a pair shows an error that others could cancel."""
+    base = {h: np.asarray(f(), dtype=np.float64) for h in (tol.eps, tol.eps / 10.0)}
+    groups: list[list[tuple[int, float]]] = [kinks]
+    pairs = [(i, j) for i in range(len(kinks)) for j in range(i + 1, len(kinks))]
+    if len(pairs) > 200:
+        chosen = np.random.default_rng(0).choice(len(pairs), 200, replace=False)
+        pairs = [pairs[c] for c in np.sort(chosen)]
+    groups += [[kinks[i], kinks[j]] for i, j in pairs]
+    return all(_joint_derivative_holds(f, arr, indices, got, g, tol, atol, base) for g in groups)
+
+
+def _joint_derivative_holds(
+    f: Callable[[], Any],
+    arr: Array,
+    indices: list[tuple[int, ...]],
+    got: Array,
+    group: list[tuple[int, float]],
+    tol: Tolerance,
+    atol: Array,
+    base: dict[float, Array],
+) -> bool:
+    """The derivative along the group's sides equals ``Σ s_k g_k``: at the step, at a
+    ten times smaller one, or extrapolated from the two (a curved cost moves the
+    one-sided estimate in proportion to the step; a wrong value does not go away)."""
+    expected = sum(sign * float(got[k]) for k, sign in group)
+    scale = sum(abs(float(got[k])) for k, _ in group)
+    rounding = sum(2.0 * float(atol[k]) for k, _ in group)
+    originals = [arr[indices[k]] for k, _ in group]
+    estimates = []
+    for h, terms in base.items():
+        for k, sign in group:
             arr[indices[k]] += sign * h
         moved = np.asarray(f(), dtype=np.float64)
-        for (k, _), original in zip(kinks, originals, strict=True):
+        for (k, _), original in zip(group, originals, strict=True):
             arr[indices[k]] = original
-        if abs(float(np.sum(moved - base)) / h - expected) <= allowed:
+        estimate = float(np.sum(moved - terms)) / h
+        if abs(estimate - expected) <= rounding * (tol.eps / h) + tol.rtol * scale:
             return True
-    return False
+        estimates.append(estimate)
+    coarse, fine = estimates
+    extrapolated = fine + (fine - coarse) / 9.0  # (the error linear in the step removed)
+    return abs(extrapolated - expected) <= 12.0 * rounding + tol.rtol * scale
 
 
 def _one_sided(

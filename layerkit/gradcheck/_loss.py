@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import require_instance
-from ..losses.base import Loss, _owner
+from ..losses.base import _COST_METHODS, Loss, _deepest, _owner
 from ._common import check_config_round_trip, check_copies, unchanged
 from ._core import GradientReport, Tolerance, compare, expect, finite_batch, run_checks
 
@@ -179,7 +179,8 @@ def check_loss(
         if loss.link is None or Loss in (logits_owner, _owner(cls, "link_output")):
             return  # no logits form written
         fused = loss.has_fused_form()
-        if not fused and not issubclass(logits_owner, _owner(cls, "per_example")):
+        cost_owner = _deepest(cls, _COST_METHODS)
+        if not fused and not issubclass(logits_owner, cost_owner):
             return  # a logits form inherited beneath the cost written: never used
         z = rng.normal(size=a.shape)
         if fused:
@@ -192,8 +193,8 @@ def check_loss(
         expect(
             np.isclose(from_logits, general, rtol=1e-9, atol=1e-12),
             f"value_from_logits gives {from_logits!r} but value of the link's output gives "
-            f"{general!r}: per_example_from_logits ({logits_owner.__name__}'s) and "
-            f"per_example ({_owner(cls, 'per_example').__name__}'s) must be the same cost",
+            f"{general!r}: {logits_owner.__name__}'s per_example_from_logits and "
+            f"{cost_owner.__name__}'s cost on the outputs must be the same cost",
         )
 
     def same_value(p: Loss, q: Loss) -> str | None:
