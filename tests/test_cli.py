@@ -424,7 +424,8 @@ def test_a_bad_experiment_lists_each_problem_and_exits_non_zero(case, tmp_path, 
         (["train", "{tmp}/none.toml"], "no experiment file at"),
         (["train", "{tmp}/iris.csv"], "expected a .toml or .json experiment file"),
         (["predict", "{tmp}/none.lkm", "{tmp}/iris.csv", "-o", "{tmp}/p.csv"], "no model file"),
-        (["inspect", "{tmp}/iris.csv"], "not a zip archive"),
+        (["inspect", "{tmp}/iris.csv"], "a data file, not a model file"),
+        (["predict", "{tmp}/iris.csv", "{tmp}/m.lkm", "-o", "{tmp}/p.csv"], "model first"),
         (["inspect", "{tmp}/none.lkm"], "no model file at"),
         (
             ["inspect", "{tmp}/none.lkm", "--plugin", "not_a_module_xyz"],
@@ -1584,3 +1585,116 @@ def test_a_regression_target_is_standardized_for_training_and_folded_back(tmp_pa
     (tmp_path / "e.json").write_text(json.dumps(experiment))
     status, out, err = run(capsys, "train", tmp_path / "e.json")
     assert status == 0 and "inputs standardized" in out and "target" not in out.split(")")[0]
+
+
+# ------------------------------------------------- found by an analyst using the CLI
+def _experiment(tmp_path, data="d.csv", **sections):
+    experiment = {"task": "classification", "data": {"path": data, "target": "y"}}
+    experiment.update(sections)
+    (tmp_path / "e.json").write_text(json.dumps(experiment))
+    return tmp_path / "e.json"
+
+
+def test_spreadsheet_missing_spellings_are_missing_not_a_class(tmp_path, capsys):
+    rows = [[i, ("#N/A" if i == 3 else "N/A" if i == 5 else "ab"[i % 2])] for i in range(12)]
+    write_csv(tmp_path / "d.csv", ["a", "y"], rows)
+    status, _, err = run(capsys, "train", _experiment(tmp_path))
+    assert status == 1 and "target column 'y' has 2 missing label(s)" in err, err
+
+
+def test_blank_lines_before_the_header_are_skipped(tmp_path, capsys, iris_csv):
+    text = iris_csv.read_text()
+    (tmp_path / "blank.csv").write_text("\r\n\n" + text)
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "classification", "data": {"path": "blank.csv", "target": "species"},
+                    "training": {"max_iter": 5}})
+    )  # fmt: skip
+    status, _, err = run(capsys, "train", tmp_path / "e.json", "-q")
+    assert status == 0, err
+
+
+def test_a_column_name_in_another_case_is_suggested_and_wide_lists_cut(tmp_path, capsys):
+    header = [f"x{j}" for j in range(30)] + ["Label"]
+    write_csv(tmp_path / "d.csv", header, [[*range(30), "a"], [*range(30), "b"]])
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "classification", "data": {"path": "d.csv", "target": "label"}})
+    )
+    status, _, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 1 and "no target column 'label'; did you mean 'Label'?" in err, err
+    assert "(31 in all)" in err and "'x25'" not in err
+
+
+def test_numbers_with_thousands_separators_get_their_own_advice(tmp_path, capsys):
+    write_csv(tmp_path / "d.csv", ["sqft", "y"], [["3,366", "a"], ["1,200", "b"]] * 3)
+    status, _, err = run(capsys, "train", _experiment(tmp_path))
+    assert status == 1 and "without thousands separators (3366, not 3,366)" in err, err
+
+
+def test_a_plugin_given_as_a_file_name_gets_the_module_name(tmp_path, capsys, iris_csv):
+    (tmp_path / "iris.toml").write_text(
+        IRIS_TOML.replace("[data]", 'plugins = ["my_layers.py"]\n[data]', 1)
+    )
+    status, _, err = run(capsys, "train", tmp_path / "iris.toml")
+    assert (
+        status == 1 and "'my_layers.py' is a file name; give the module's name, 'my_layers'" in err
+    ), err
+
+
+def test_metrics_json_is_standard_json_with_one_test_row(tmp_path, capsys):
+    write_csv(tmp_path / "d.csv", ["a", "y"], [[i, 2.0 * i + 1] for i in range(5)])
+    experiment = {"task": "regression", "data": {"path": "d.csv", "target": "y"},
+                  "training": {"max_iter": 5}, "validation": {"test_fraction": 0.2}}  # fmt: skip
+    (tmp_path / "e.json").write_text(json.dumps(experiment))
+    status, _, err = run(capsys, "train", tmp_path / "e.json", "-q")
+    assert status == 0, err
+    text = (tmp_path / "layerkit-output" / "metrics.json").read_text()
+    metrics = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+    assert metrics["test"]["r2"] is None  # (R² of one value: undefined)
+
+
+def test_warnings_are_one_line_in_the_commands_voice(tmp_path, capsys, iris_csv):
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "classification", "data": {"path": "iris.csv", "target": "species"},
+                    "training": {"max_iter": 3, "batch_size": 1000}})
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        status, _, err = run(capsys, "train", tmp_path / "e.json", "-q")
+    assert status == 0, err
+    assert "layerkit train: warning: Got `batch_size`" in err and ".py:" not in err, err
+
+
+def test_binary_cross_entropy_on_several_classes_is_refused(tmp_path, capsys, iris_csv):
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "classification", "data": {"path": "iris.csv", "target": "species"},
+                    "loss": {"type": "BinaryCrossEntropy"}})
+    )  # fmt: skip
+    status, _, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 1 and "BinaryCrossEntropy with 3 classes trains one sigmoid" in err, err
+
+
+def test_kept_parquet_nulls_are_empty_cells_in_csv(trained, tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    out_dir, _ = trained
+    table = {name: [5.1, 6.2] for name in IRIS_COLUMNS} | {"note": ["a", None]}
+    pq.write_table(pa.table(table), tmp_path / "k.parquet")
+    status, _, err = run(
+        capsys, "predict", out_dir / "model.lkm", tmp_path / "k.parquet", "-o", tmp_path / "p.csv",
+        "--keep", "note",
+    )  # fmt: skip
+    assert status == 0, err
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "p.csv").read_text())))
+    assert [r["note"] for r in rows] == ["a", ""]  # (the text "None" before)
+
+
+def test_divergence_advice_fits_the_command(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    write_csv(tmp_path / "d.csv", ["a", "b", "y"], rng.normal(size=(50, 3)).tolist())
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "regression", "data": {"path": "d.csv", "target": "y"},
+                    "optimizer": {"type": "SGD", "learning_rate": 1e3, "momentum": 0.9}})
+    )  # fmt: skip
+    status, _, err = run(capsys, "train", tmp_path / "e.json", "-q")
+    assert status == 1 and "training diverged" in err, err
+    assert "StandardScaler" not in err  # (the inputs are standardized already)

@@ -10,9 +10,10 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .. import __version__
 from ._errors import CLIError
@@ -106,7 +107,9 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("config", type=Path, help="experiment file (.toml or .json)")
-    train.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    train.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing but errors and warnings"
+    )
 
     default_class, sub._parser_class = sub._parser_class, _PredictParser  # its own error()
     predict = sub.add_parser(
@@ -195,6 +198,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    shown = warnings.showwarning
+
+    def show(message: Any, category: Any, *where: Any, **more: Any) -> None:
+        # one line in the command's voice: not the library's file and source line
+        print(f"layerkit {args.command}: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
     try:
         return _run(args)
     except CLIError as err:
@@ -211,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"layerkit {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = shown
 
 
 def _run(args: argparse.Namespace) -> int:

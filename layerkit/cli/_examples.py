@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ def examples(
     """X (float64), y and the feature names, every value checked."""
     columns = list(table)
     if data.target not in table:
-        raise CLIError(f"{path}: no target column {data.target!r}; the columns are {columns}")
+        raise CLIError(f"{path}: no target column {data.target!r}{_near(data.target, columns)}")
     if data.features is None:
         features = [name for name in columns if name != data.target]
         index = index_column(table, skip=data.target)
@@ -36,7 +37,7 @@ def examples(
         features = list(data.features)
     missing = [name for name in features if name not in table]
     if missing:
-        raise CLIError(f"{path}: no feature column(s) {missing}; the columns are {columns}")
+        raise CLIError(f"{path}: no feature column(s) {missing}{_near(missing[0], columns)}")
     twice = sorted({name for name in features if features.count(name) > 1})
     if twice:
         raise CLIError(f"data.features lists {twice} more than once")
@@ -70,6 +71,16 @@ def identifier_features(table: Table, features: list[str]) -> list[str]:
         if whole and len(np.unique(column)) == len(column):
             found.append(name)
     return found
+
+
+def _near(name: str, columns: list[str]) -> str:
+    """A hint for a column name that is not there: the same name in other letter case,
+    or a close one, and the columns (the first 20 of a wide table)."""
+    same = [c for c in columns if c.lower() == name.lower()]
+    close = same or difflib.get_close_matches(name, columns, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    shown = columns if len(columns) <= 20 else [*columns[:20], f"... ({len(columns)} in all)"]
+    return f"{hint} The columns are {shown}" if hint else f"; the columns are {shown}"
 
 
 def feature_problems(table: Table, names: list[str]) -> list[str]:
@@ -106,6 +117,10 @@ def _row(i: int, lines: Sequence[int] | None, *, within: bool = False) -> str:
     return f"row {i + 1}, line {lines[i]}" if within else f"row {i + 1} (line {lines[i]})"
 
 
+#: a number written with thousands separators (3,366 or 1,234,567.89)
+_GROUPED = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
 def check_numbers(
     column: np.ndarray, what: str, hint: str = "", lines: Sequence[int] | None = None
 ) -> None:
@@ -117,6 +132,8 @@ def check_numbers(
         kind = "encode categories as numbers"
         if _DATE.match(str(column[bad])):
             kind = "turn dates into numbers (days since a reference date, say)"
+        elif _GROUPED.match(str(column[bad])):
+            kind = "write numbers without thousands separators (3366, not 3,366)"
         raise CLIError(
             f"{what} must hold numbers, but {_row(bad, lines)} holds {value}; {kind}, and fill "
             f"or drop missing values, first{hint}"

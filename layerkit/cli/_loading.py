@@ -22,6 +22,14 @@ def import_plugins(
     modules: list[str], directories: list[str], where: Callable[[int, str], str]
 ) -> None:
     """Import each module, looking in ``directories`` first; ``where(i, name)`` names it."""
+    for i, name in enumerate(modules):
+        if name.endswith(".py") or "/" in name or "\\" in name:
+            module = Path(name).stem
+            raise CLIError(
+                f"{where(i, name)}: {name!r} is a file name; give the module's name, "
+                f"{module!r} (its folder is searched: the current one, or the experiment "
+                "file's)"
+            )
     sys.path[:0] = directories
     try:
         for i, name in enumerate(modules):
@@ -63,6 +71,12 @@ def load_model(path: Path, plugins: list[str], *, fitted: bool = True) -> Any:
         )
     if not path.is_file():
         raise CLIError(f"no model file at {path}")
+    if path.suffix.lower() in (".csv", ".txt", ".parquet", ".pq"):
+        raise CLIError(
+            f"model {path}: a data file, not a model file (written by `layerkit train` or "
+            "layerkit.save); predict takes the model first: layerkit predict MODEL DATA "
+            "-o OUT"
+        )
     try:
         model = load(path)
     except ModelFileError as err:

@@ -13,7 +13,11 @@ import numpy as np
 
 from ._errors import CLIError
 
-_MISSING = {"", "na", "nan", "null", "none"}
+#: what pandas reads as missing by default (compared case-insensitively here)
+_MISSING = {
+    "", "na", "nan", "null", "none", "n/a", "#n/a", "#n/a n/a", "#na", "<na>", "-nan",
+    "1.#ind", "1.#qnan", "-1.#ind", "-1.#qnan",
+}  # fmt: skip
 
 
 class Table(dict[str, np.ndarray]):
@@ -57,7 +61,9 @@ def _read_csv(path: Path, text: Collection[str]) -> tuple[Table, dict[str, np.nd
         raise CLIError(f"{path}: not a UTF-8 text file ({err.reason})") from None
     except csv.Error as err:
         raise CLIError(f"{path}: not a readable CSV file ({err})") from None
-    if not rows or not any(rows[0][1]):
+    while rows and not any(rows[0][1]):  # (blank lines before the header, as pandas skips)
+        rows = rows[1:]
+    if not rows:
         raise CLIError(f"{path}: empty file; expected a header row of column names")
     header, body = rows[0][1], [row for row in rows[1:] if row[1]]  # (blank lines skipped)
     separator = _other_separator(header)
@@ -285,6 +291,8 @@ def write_table(path: Path, columns: dict[str, np.ndarray]) -> None:
 
 
 def _text(value: Any) -> str:
+    if value is None:  # (a Parquet null: an empty cell, as pandas writes it)
+        return ""
     if isinstance(value, (float, np.floating)):
         return repr(float(value))
     if isinstance(value, np.generic):

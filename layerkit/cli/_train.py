@@ -81,7 +81,7 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
         y_mean, y_scale = (float(v[0]) for v in _standardizer(y_train[:, None]))
         y_fit = (y_train - y_mean) / y_scale
     start = time.perf_counter()
-    converged = _fit(est, X_fit, y_fit)
+    converged = _fit(est, X_fit, y_fit, exp.data.standardize)
     seconds = time.perf_counter() - start
     if exp.data.standardize:
         _fold_standardization(est, mean, scale)  # the model now takes the raw columns
@@ -101,7 +101,8 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
     if exp.output.plot:
         files["plot"] = save_loss_curve(est, out / exp.output.plot)
     files["metrics"] = str(out / exp.output.metrics)
-    (out / exp.output.metrics).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(_no_nan(metrics), indent=2, allow_nan=False)  # (standard JSON)
+    (out / exp.output.metrics).write_text(text + "\n", encoding="utf-8")
     _summary(metrics, say)
     return metrics
 
@@ -185,6 +186,14 @@ def _estimator(loaded: Loaded, config_path: Path, y: np.ndarray) -> Any:
         params["layers"] = layers
     if loss is not None:
         params["loss"] = loss
+        n_classes = len(np.unique(y)) if exp.task == "classification" else 0
+        if type(loss) is BinaryCrossEntropy and n_classes > 2:
+            raise CLIError(
+                f"{config_path}: loss: BinaryCrossEntropy with {n_classes} classes trains "
+                "one sigmoid per class (one-vs-rest), whose probabilities do not sum to 1 "
+                "(and log_loss on them means nothing); for one label per row use "
+                '"log_loss" (softmax), the default'
+            )
     if exp.training.class_weight is not None:
         params["class_weight"] = _class_weight(exp.training.class_weight, exp.task, y, config_path)
     return cls(**params)
@@ -227,6 +236,18 @@ def _fold_standardization(est: Any, mean: np.ndarray, scale: np.ndarray) -> None
     np.copyto(b, shifted, casting="same_kind")
 
 
+def _no_nan(value: Any) -> Any:
+    """``value`` with NaN and infinite floats as None (JSON null): a score on one test
+    row (R² of a single value) is NaN, which JSON does not have."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(v) for v in value]
+    return value
+
+
 def _scales_target(exp: Any, est: Any) -> bool:
     """Whether the target is standardized for training: a regression with the squared
     error (an affine scaling of the target is then folded exactly into the output layer;
@@ -246,7 +267,7 @@ def _fold_target_scaling(est: Any, mean: float, scale: float) -> None:
     np.copyto(b, b * scale + mean, casting="same_kind")
 
 
-def _fit(est: Any, X: np.ndarray, y: np.ndarray) -> bool:
+def _fit(est: Any, X: np.ndarray, y: np.ndarray, scaled: bool) -> bool:
     """Fit; False if the solver stopped at max_iter before converging.
 
     Ctrl-C stops the command (exit 130, nothing written): a run is a job, and a model
@@ -261,6 +282,10 @@ def _fit(est: Any, X: np.ndarray, y: np.ndarray) -> bool:
             est.fit(X, y)
         except DivergenceError as err:
             text = str(err)  # (the loop's own message already says so)
+            text = text.replace(
+                ", or scale the inputs (for instance with sklearn.preprocessing.StandardScaler)",
+                "" if scaled else ", or set data.standardize = true",
+            )
             prefix = "" if text.startswith("training diverged") else "training diverged: "
             raise CLIError(f"{prefix}{text}") from None
         except (ValueError, TypeError) as err:
