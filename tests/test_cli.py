@@ -1652,14 +1652,21 @@ def test_metrics_json_is_standard_json_with_one_test_row(tmp_path, capsys):
     assert metrics["test"]["r2"] is None  # (R² of one value: undefined)
 
 
-def test_warnings_are_one_line_in_the_commands_voice(tmp_path, capsys, iris_csv):
+def test_warnings_are_one_line_in_the_commands_voice(tmp_path, capsys, iris_csv, monkeypatch):
+    monkeypatch.setattr(sys, "argv", sys.argv)
     (tmp_path / "e.json").write_text(
         json.dumps({"task": "classification", "data": {"path": "iris.csv", "target": "species"},
                     "training": {"max_iter": 3, "batch_size": 1000}})
     )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        status, _, err = run(capsys, "train", tmp_path / "e.json", "-q")
+        sys.argv = ["layerkit", "train", str(tmp_path / "e.json"), "-q"]  # (the console)
+        status = main()
+        err = capsys.readouterr().err
+        with warnings.catch_warnings(record=True) as caught:  # a Python caller records
+            warnings.simplefilter("always")
+            main(["train", str(tmp_path / "e.json"), "-q"])
+    assert any("Got `batch_size`" in str(w.message) for w in caught)
     assert status == 0, err
     assert "layerkit train: warning: Got `batch_size`" in err and ".py:" not in err, err
 
@@ -1698,3 +1705,10 @@ def test_divergence_advice_fits_the_command(tmp_path, capsys):
     status, _, err = run(capsys, "train", tmp_path / "e.json", "-q")
     assert status == 1 and "training diverged" in err, err
     assert "StandardScaler" not in err  # (the inputs are standardized already)
+
+
+def test_a_model_file_with_a_data_suffix_still_loads(trained, tmp_path, capsys):
+    out_dir, _ = trained
+    (tmp_path / "model.txt").write_bytes((out_dir / "model.lkm").read_bytes())
+    status, _, err = run(capsys, "inspect", tmp_path / "model.txt")
+    assert status == 0, err

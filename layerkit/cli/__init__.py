@@ -204,7 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # one line in the command's voice: not the library's file and source line
         print(f"layerkit {args.command}: warning: {message}", file=sys.stderr)
 
-    warnings.showwarning = show
+    if argv is None:  # (the console command; a Python caller keeps its own recording)
+        warnings.showwarning = show
     try:
         return _run(args)
     except CLIError as err:

@@ -71,15 +71,15 @@ def load_model(path: Path, plugins: list[str], *, fitted: bool = True) -> Any:
         )
     if not path.is_file():
         raise CLIError(f"no model file at {path}")
-    if path.suffix.lower() in (".csv", ".txt", ".parquet", ".pq"):
-        raise CLIError(
-            f"model {path}: a data file, not a model file (written by `layerkit train` or "
-            "layerkit.save); predict takes the model first: layerkit predict MODEL DATA "
-            "-o OUT"
-        )
     try:
         model = load(path)
     except ModelFileError as err:
+        if path.suffix.lower() in (".csv", ".txt", ".parquet", ".pq"):
+            raise CLIError(
+                f"model {path}: a data file, not a model file (written by `layerkit train` "
+                "or layerkit.save); predict takes the model first: layerkit predict MODEL "
+                "DATA -o OUT"
+            ) from None
         hint = ""
         if "not registered" in str(err):
             hint = " (a model with your own layers needs --plugin MODULE to define them)"
