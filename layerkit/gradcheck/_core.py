@@ -411,7 +411,8 @@ def _kinks_hold_together(
     derivative is ``Σ s_k g_k``, for all of them together and for every pair (at most
     200 pairs): separate kinks (ReLU units) add up, coupled ones (a tie in a max) only
     for a right choice of sides, and a pair shows an error that others could cancel."""
-    base = {h: np.asarray(f(), dtype=np.float64) for h in (tol.eps, tol.eps / 10.0)}
+    at_x = np.asarray(f(), dtype=np.float64)  # (the cost at x: one evaluation for both steps)
+    base = {h: at_x for h in (tol.eps, tol.eps / 10.0)}
     groups: list[list[tuple[int, float]]] = [kinks]
     pairs = [(i, j) for i in range(len(kinks)) for j in range(i + 1, len(kinks))]
     if len(pairs) > 200:
