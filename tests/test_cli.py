@@ -710,12 +710,27 @@ def test_a_column_of_huge_values_is_standardized_like_any_other(tmp_path, capsys
     assert metrics["test"]["accuracy"] > 0.9
 
 
-def test_a_rising_loss_is_reported(tmp_path, iris_csv, capsys):
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_rising_loss_is_a_warning_that_quiet_keeps(tmp_path, iris_csv, capsys, quiet):
     path = _iris_experiment(
         tmp_path, optimizer={"type": "SGD", "learning_rate": 50.0}, data={"standardize": False}
     )
-    status, out, err = run(capsys, "train", path)
-    assert (status == 0 and "the training loss rose" in out) or "diverged" in err
+    status, out, err = run(capsys, "train", path, *(["-q"] if quiet else []))
+    assert status == 0 and "layerkit train: warning: the training loss rose from" in err, err
+    assert "rose" not in out
+
+
+def test_lbfgs_divergence_advice_fits_the_command(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    rows = [[*rng.normal(size=2), 1e200 * (1 + i)] for i in range(30)]
+    write_csv(tmp_path / "d.csv", ["a", "b", "y"], rows)
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "regression", "optimizer": "lbfgs",
+                    "data": {"path": "d.csv", "target": "y", "standardize_target": False}})
+    )  # fmt: skip
+    status, _, err = run(capsys, "train", tmp_path / "e.json", "-q")
+    assert status == 1 and "training diverged: lbfgs evaluation 1" in err, err
+    assert "Raise alpha." in err and "StandardScaler" not in err  # (inputs are standardized)
 
 
 def test_parquet_text_columns_holding_numbers_are_numbers(tmp_path, capsys):
@@ -1603,8 +1618,11 @@ def test_spreadsheet_missing_spellings_are_missing_not_a_class(tmp_path, capsys)
 
 
 def test_blank_lines_before_the_header_are_skipped(tmp_path, capsys, iris_csv):
-    text = iris_csv.read_text()
-    (tmp_path / "blank.csv").write_text("\r\n\n" + text)
+    """Lines of spaces only too, before the header and between rows, as pandas skips them."""
+    lines = iris_csv.read_text().splitlines(keepends=True)
+    (tmp_path / "blank.csv").write_text(
+        "\r\n\n  \n\t\n" + "".join(lines[:3]) + "   \n" + "".join(lines[3:])
+    )
     (tmp_path / "e.json").write_text(
         json.dumps({"task": "classification", "data": {"path": "blank.csv", "target": "species"},
                     "training": {"max_iter": 5}})
@@ -1630,14 +1648,24 @@ def test_numbers_with_thousands_separators_get_their_own_advice(tmp_path, capsys
     assert status == 1 and "without thousands separators (3366, not 3,366)" in err, err
 
 
-def test_a_plugin_given_as_a_file_name_gets_the_module_name(tmp_path, capsys, iris_csv):
+@pytest.mark.parametrize(
+    "given, advice",
+    [
+        ("my_layers.py", "give the module's name, 'my_layers' (the current folder"),
+        ("sub/my_layers.py", "give the module's name, 'sub.my_layers' (the current folder"),
+        ("sub\\\\my_layers", "give the module's name, 'sub.my_layers' (the current folder"),
+        ("../lib/my_layers.py", "give the module's name, 'my_layers', and run the command from '../lib'"),
+        ("/opt/x/my_layers.py", "give the module's name, 'my_layers', and run the command from '/opt/x'"),
+    ],
+)  # fmt: skip
+def test_a_plugin_given_as_a_file_name_gets_the_module_name(
+    tmp_path, capsys, iris_csv, given, advice
+):
     (tmp_path / "iris.toml").write_text(
-        IRIS_TOML.replace("[data]", 'plugins = ["my_layers.py"]\n[data]', 1)
+        IRIS_TOML.replace("[data]", f'plugins = ["{given}"]\n[data]', 1)
     )
     status, _, err = run(capsys, "train", tmp_path / "iris.toml")
-    assert (
-        status == 1 and "'my_layers.py' is a file name; give the module's name, 'my_layers'" in err
-    ), err
+    assert status == 1 and f"is a file name; {advice}" in err, err
 
 
 def test_metrics_json_is_standard_json_with_one_test_row(tmp_path, capsys):

@@ -24,12 +24,7 @@ def import_plugins(
     """Import each module, looking in ``directories`` first; ``where(i, name)`` names it."""
     for i, name in enumerate(modules):
         if name.endswith(".py") or "/" in name or "\\" in name:
-            module = Path(name).stem
-            raise CLIError(
-                f"{where(i, name)}: {name!r} is a file name; give the module's name, "
-                f"{module!r} (its folder is searched: the current one, or the experiment "
-                "file's)"
-            )
+            raise CLIError(f"{where(i, name)}: {name!r} is a file name; {_module_advice(name)}")
     sys.path[:0] = directories
     try:
         for i, name in enumerate(modules):
@@ -50,6 +45,23 @@ def import_plugins(
                 ) from None
     finally:
         del sys.path[: len(directories)]
+
+
+def _module_advice(file_name: str) -> str:
+    """How to name the module in ``file_name`` instead: a dotted name when the file lies
+    under the searched folder, else its stem and the folder to search."""
+    path = Path(file_name.replace("\\", "/"))
+    parts = (path.with_suffix("") if path.suffix == ".py" else path).parts
+    if not path.is_absolute() and parts and all(part.isidentifier() for part in parts):
+        return (
+            f"give the module's name, {'.'.join(parts)!r} (the current folder is searched, "
+            "or the experiment file's)"
+        )
+    folder = str(path.parent) or "."
+    return (
+        f"give the module's name, {path.stem!r}, and run the command from {folder!r} "
+        "(or add that folder to PYTHONPATH)"
+    )
 
 
 def load_model(path: Path, plugins: list[str], *, fitted: bool = True) -> Any:

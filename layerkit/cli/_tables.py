@@ -61,11 +61,10 @@ def _read_csv(path: Path, text: Collection[str]) -> tuple[Table, dict[str, np.nd
         raise CLIError(f"{path}: not a UTF-8 text file ({err.reason})") from None
     except csv.Error as err:
         raise CLIError(f"{path}: not a readable CSV file ({err})") from None
-    while rows and not any(rows[0][1]):  # (blank lines before the header, as pandas skips)
-        rows = rows[1:]
+    rows = [row for row in rows if not _blank(row[1])]  # (as pandas skips them)
     if not rows:
         raise CLIError(f"{path}: empty file; expected a header row of column names")
-    header, body = rows[0][1], [row for row in rows[1:] if row[1]]  # (blank lines skipped)
+    header, body = rows[0][1], rows[1:]
     separator = _other_separator(header)
     if separator and len(header) == 1:
         shown = header[0] if len(header[0]) <= 60 else header[0][:57] + "..."
@@ -97,6 +96,11 @@ def _read_csv(path: Path, text: Collection[str]) -> tuple[Table, dict[str, np.nd
         if name in text
     }
     return columns, raw
+
+
+def _blank(row: list[str]) -> bool:
+    """A line with no cells, or one of spaces only: skipped, before the header too."""
+    return len(row) <= 1 and not "".join(row).strip()
 
 
 #: Separators other than the comma that a CSV file may use: (name, Python literal).

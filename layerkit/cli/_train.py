@@ -330,9 +330,10 @@ def _summary(metrics: dict[str, Any], say: Any) -> None:
     say(f"trained {metrics['n_iter']} epochs in {metrics['fit_seconds']:.1f} s{status}")
     curve = metrics["loss_curve"]
     if len(curve) > 1 and curve[-1] > curve[0]:
-        say(
-            f"warning: the training loss rose from {curve[0]:.4g} to {curve[-1]:.4g}: the "
-            "learning rate is probably too high"
+        print(  # (a warning: on stderr, and kept by --quiet)
+            f"layerkit train: warning: the training loss rose from {curve[0]:.4g} to "
+            f"{curve[-1]:.4g}: the learning rate is probably too high",
+            file=sys.stderr,
         )
     for part in ("train", "test"):
         if metrics[part]:

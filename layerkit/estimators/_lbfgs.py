@@ -109,8 +109,8 @@ def fit_lbfgs(
         if not math.isfinite(value):
             raise DivergenceError(
                 f"training diverged: lbfgs evaluation {evaluations[0]} (iteration "
-                f"{len(curve) + 1}) gives a loss of {value}. Scale the inputs (for instance "
-                "with sklearn.preprocessing.StandardScaler) or raise alpha.",
+                f"{len(curve) + 1}) gives a loss of {value}. Raise alpha, or scale the inputs "
+                "(for instance with sklearn.preprocessing.StandardScaler).",
                 epoch=len(curve) + 1,
             )
         for k, lo, hi in zip(names, bounds[:-1], bounds[1:], strict=True):
