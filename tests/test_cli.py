@@ -691,6 +691,24 @@ def test_the_schedule_and_class_weights_reach_the_model(
     assert {k: model.get_params()[k] for k in expected} == expected
 
 
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("balance", "got 'balance'. Did you mean \"balanced\"?"),
+        (5, 'expected "balanced" or a table of a weight per label'),
+        ({"setosa": -1}, "expected a weight per label, each a number >= 0; got {'setosa': -1}"),
+        ({"setosa": "x", "virginica": True}, "got {'setosa': 'x', 'virginica': True}"),
+    ],
+)
+def test_a_wrong_class_weight_gets_one_message(tmp_path, iris_csv, capsys, given, expected):
+    """(pydantic's union message said 'Input should be ...' twice, once naming a
+    'dict[str,constrained-float]')."""
+    path = _iris_experiment(tmp_path, training={"class_weight": given})
+    status, _, err = run(capsys, "train", path)
+    assert status == 1 and "1 problem(s)" in err and expected in err, err
+    assert "Input should" not in err and "constrained" not in err
+
+
 def test_class_weights_must_name_labels_of_the_target(tmp_path, iris_csv, capsys):
     path = _iris_experiment(tmp_path, training={"class_weight": {"setosa": 2.0, "rose": 1.0}})
     status, _, err = run(capsys, "train", path)
@@ -1629,6 +1647,24 @@ def test_blank_lines_before_the_header_are_skipped(tmp_path, capsys, iris_csv):
     )  # fmt: skip
     status, _, err = run(capsys, "train", tmp_path / "e.json", "-q")
     assert status == 0, err
+
+
+@pytest.mark.parametrize("where", ["every line", "data lines", "header"])
+def test_lines_ending_in_a_comma_have_no_extra_column(tmp_path, capsys, iris_csv, where):
+    """pandas reads the data lines' trailing commas as an index (shifting every column)
+    and the header's as an unnamed column; here neither is a column."""
+    lines = iris_csv.read_text().splitlines()
+    ends = {"every line": (",", ","), "data lines": ("", ","), "header": (",", "")}[where]
+    text = "\n".join(line + ends[i > 0] for i, line in enumerate(lines)) + "\n"
+    (tmp_path / "d.csv").write_text(text)
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "classification", "data": {"path": "d.csv", "target": "species"},
+                    "training": {"max_iter": 5}})
+    )  # fmt: skip
+    status, _, err = run(capsys, "train", tmp_path / "e.json", "-q")
+    assert status == 0, err
+    metrics = json.loads((tmp_path / "layerkit-output" / "metrics.json").read_text())
+    assert metrics["features"] == lines[0].split(",")[:-1]
 
 
 def test_a_column_name_in_another_case_is_suggested_and_wide_lists_cut(tmp_path, capsys):

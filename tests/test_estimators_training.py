@@ -229,6 +229,15 @@ def test_all_zero_weights_overall_are_an_error(iris):
         MLPClassifier().fit(X, y, sample_weight=np.zeros(len(X)))
 
 
+def test_all_zero_class_weights_are_named_as_the_cause(iris):
+    X, y = iris
+    zero = {c: 0.0 for c in np.unique(y)}
+    with pytest.raises(ValueError, match=r"got 0.0 \(weights from class_weight\)"):
+        MLPClassifier(class_weight=zero).fit(X, y)
+    with pytest.raises(ValueError, match=r"weights from sample_weight times class_weight"):
+        MLPClassifier(class_weight=zero).fit(X, y, sample_weight=np.ones(len(X)))
+
+
 @quiet
 def test_class_weight_equals_the_corresponding_sample_weight():
     X, y = make_classification(300, 6, weights=[0.8, 0.2], random_state=0)

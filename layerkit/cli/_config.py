@@ -75,6 +75,25 @@ class TrainingSection(_Section):
     # (scikit-learn's seeds: train_test_split and the estimator take 0 to 2**32 - 1)
     random_state: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = 0
 
+    @pydantic.field_validator("class_weight", mode="before")
+    @classmethod
+    def _class_weight(cls, value: Any) -> Any:
+        """One message for a wrong class_weight (rather than pydantic's two-part union
+        message): what it takes, and 'balanced' for a near miss."""
+        if value is None or value == "balanced":
+            return value
+        if isinstance(value, dict):
+            bad = {label: w for label, w in value.items() if not _weight(w)}
+            if not bad:
+                return value
+            raise ValueError(f"expected a weight per label, each a number >= 0; got {bad}")
+        near = isinstance(value, str) and _close_name(value, ["balanced"])
+        hint = ' Did you mean "balanced"?' if near else ""
+        raise ValueError(
+            'expected "balanced" or a table of a weight per label, such as {setosa = 2.0}; '
+            f"got {value!r}.{hint}"
+        )
+
 
 class ValidationSection(_Section):
     test_fraction: Fraction = Field(default=0.2, description="rows held out for the test metrics")
@@ -286,6 +305,16 @@ def _build(kind: str, spec: ObjectSpec, where: str, problems: list[str]) -> Any:
     except (TypeError, ValueError) as err:
         problems.append(f"{where}: {err}")
         return None
+
+
+def _weight(value: Any) -> bool:
+    """A class weight: a finite number >= 0 (not a boolean)."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
 
 
 def _non_finite(value: Any) -> bool:

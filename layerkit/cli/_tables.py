@@ -64,7 +64,7 @@ def _read_csv(path: Path, text: Collection[str]) -> tuple[Table, dict[str, np.nd
     rows = [row for row in rows if not _blank(row[1])]  # (as pandas skips them)
     if not rows:
         raise CLIError(f"{path}: empty file; expected a header row of column names")
-    header, body = rows[0][1], rows[1:]
+    header, body = _without_trailing_commas(rows[0][1], rows[1:])
     separator = _other_separator(header)
     if separator and len(header) == 1:
         shown = header[0] if len(header[0]) <= 60 else header[0][:57] + "..."
@@ -101,6 +101,24 @@ def _read_csv(path: Path, text: Collection[str]) -> tuple[Table, dict[str, np.nd
 def _blank(row: list[str]) -> bool:
     """A line with no cells, or one of spaces only: skipped, before the header too."""
     return len(row) <= 1 and not "".join(row).strip()
+
+
+def _without_trailing_commas(
+    header: list[str], body: list[tuple[int, list[str]]]
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Lines that all end in a comma (as some exports write them) end in an empty cell
+    that is no column: dropped, from the header too if it has one. (pandas would call the
+    header's an unnamed column, or take the first column as an index if only the data
+    lines have it.)"""
+    trailing = bool(header) and not header[-1].strip()
+    n = len(header) - trailing
+
+    def ends_empty(row: list[str]) -> bool:
+        return len(row) == n + 1 and not row[-1].strip()
+
+    if not body or not all(ends_empty(row) or (trailing and len(row) == n) for _, row in body):
+        return header, body
+    return header[:n], [(line, row[:n]) for line, row in body]
 
 
 #: Separators other than the comma that a CSV file may use: (name, Python literal).

@@ -791,14 +791,14 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             extra = extra.astype(X.dtype, copy=False)
             sw, last = _to_unit_scale(extra if sw is None else sw * extra)
             shift += more + last
+        given = [
+            name
+            for name, value in (("sample_weight", sample_weight), ("class_weight", extra))
+            if value is not None
+        ]
         try:
             l2 = math.ldexp(float(self.alpha), shift)  # (once: exact unless it overflows)
         except OverflowError:
-            given = [
-                name
-                for name, value in (("sample_weight", sample_weight), ("class_weight", extra))
-                if value is not None
-            ]
             raise ValueError(
                 f"{type(self).__name__}: alpha={self.alpha!r}'s L2 term is divided by the "
                 f"sum of the weights, and {' and '.join(given)} make that sum so small "
@@ -808,7 +808,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         if sw is not None and not sw.sum() > 0:
             raise ValueError(
                 f"{type(self).__name__}: sample weights must have a positive sum, got "
-                f"{float(sw.sum())}; at least one example must count"
+                f"{float(sw.sum())} (weights from {' times '.join(given)}); at least one "
+                "example must count"
             )
         return sw, l2
 
