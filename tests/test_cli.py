@@ -709,6 +709,60 @@ def test_a_wrong_class_weight_gets_one_message(tmp_path, iris_csv, capsys, given
     assert "Input should" not in err and "constrained" not in err
 
 
+@pytest.mark.parametrize(
+    "spellings, classes",
+    [
+        (("True", "false", "TRUE"), [False, True]),  # booleans, as pandas reads them
+        (("01", "02"), ["01", "02"]),  # (codes; read as 1 and 2 before)
+        (("1", "2"), [1, 2]),  # numbers written as numbers stay numbers
+        (("1", "01", "2"), [1, 2]),  # two spellings of 1: one class, as pandas reads them
+    ],
+)
+def test_class_labels_are_spelled_as_the_file_writes_them(tmp_path, capsys, spellings, classes):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    labels = [spellings[i % len(spellings)] for i in range(60)]
+    write_csv(
+        tmp_path / "d.csv", ["a", "b", "y"], [[*x, t] for x, t in zip(X, labels, strict=True)]
+    )
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "classification", "data": {"path": "d.csv", "target": "y"},
+                    "training": {"max_iter": 3}})
+    )  # fmt: skip
+    status, _, err = run(capsys, "train", tmp_path / "e.json", "-q")
+    assert status == 0, err
+    out_dir = tmp_path / "layerkit-output"
+    assert json.loads((out_dir / "metrics.json").read_text())["classes"] == classes
+    status, _, err = run(
+        capsys, "predict", out_dir / "model.lkm", tmp_path / "d.csv", "-o", tmp_path / "p.csv"
+    )
+    assert status == 0, err
+    predicted = {
+        row["prediction"] for row in csv.DictReader(io.StringIO((tmp_path / "p.csv").read_text()))
+    }
+    assert predicted <= {str(c) for c in classes}
+
+
+def test_parquet_boolean_labels_stay_booleans(tmp_path, capsys):
+    """(They were read as 0 and 1, and so were a CSV's True and False.)"""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    table = {"a": X[:, 0], "b": X[:, 1], "y": X[:, 0] > 0}
+    pq.write_table(pa.table(table), tmp_path / "d.parquet")
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "classification", "data": {"path": "d.parquet", "target": "y"},
+                    "training": {"max_iter": 3, "class_weight": {"True": 2.0}}})
+    )  # fmt: skip
+    status, _, err = run(capsys, "train", tmp_path / "e.json", "-q")
+    assert status == 0, err
+    out_dir = tmp_path / "layerkit-output"
+    assert json.loads((out_dir / "metrics.json").read_text())["classes"] == [False, True]
+    model = layerkit.load(out_dir / "model.lkm")
+    assert model.classes_.dtype == bool and model.class_weight == {True: 2.0}
+
+
 def test_class_weights_must_name_labels_of_the_target(tmp_path, iris_csv, capsys):
     path = _iris_experiment(tmp_path, training={"class_weight": {"setosa": 2.0, "rose": 1.0}})
     status, _, err = run(capsys, "train", path)

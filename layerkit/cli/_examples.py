@@ -12,13 +12,15 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from ._errors import CLIError
-from ._tables import Table, index_column
+from ._tables import Table, index_column, typed_text
 
 
 def examples(
-    table: Table, data: Any, task: str, path: Path
+    table: Table, data: Any, task: str, path: Path, as_written: dict[str, np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """X (float64), y and the feature names, every value checked."""
+    """X (float64), y and the feature names, every value checked. A classification's
+    labels are kept as ``as_written`` (the target column as the file has it) spells them
+    where the number reading would respell them (``01`` as 1, ``True`` as 1)."""
     columns = list(table)
     if data.target not in table:
         raise CLIError(f"{path}: no target column {data.target!r}{_near(data.target, columns)}")
@@ -48,6 +50,8 @@ def examples(
     problems = feature_problems(table, features)
     try:
         y = _target(table[data.target], task, f"target column {data.target!r}", table.lines)
+        if task == "classification" and as_written and data.target in as_written:
+            y = _labels_as_written(y, as_written[data.target])
     except CLIError as err:
         problems.append(str(err))
     refuse(problems, path)
@@ -194,6 +198,26 @@ def _target(y: np.ndarray, task: str, what: str, lines: Sequence[int] | None = N
             'needs several rows per class; is this a regression (task = "regression")?'
         )
     return y
+
+
+def _labels_as_written(y: np.ndarray, written: np.ndarray) -> np.ndarray:
+    """Labels read as numbers (``y``), as pandas reads them: booleans (a CSV's
+    ``True``/``False``, a Parquet file's booleans) as booleans, and numbers spelled as the
+    file writes them when that differs from the number's spelling (``01``), unless two
+    spellings name one number (``1`` and ``01``: one class, as pandas reads them)."""
+    if y.dtype == object:
+        return y  # (text labels already)
+    values = written.tolist()
+    if all(isinstance(v, bool) for v in values):
+        return np.asarray(values, dtype=bool)
+    if not all(isinstance(v, str) for v in values):
+        return y
+    spelled = np.array([v.strip() for v in values], dtype=object)
+    if all(v.lower() in ("true", "false") for v in spelled):
+        return y.astype(bool)  # (read as 1 and 0)
+    if typed_text(spelled) is not spelled or len(set(spelled)) != len(np.unique(y)):
+        return y
+    return spelled
 
 
 def split(X: np.ndarray, y: np.ndarray, task: str, fraction: float, seed: Any) -> list[Any]:

@@ -29,7 +29,7 @@ from ._examples import examples, identifier_features, split
 from ._metrics import scores
 from ._plot import save_loss_curve
 from ._progress import EpochPrinter
-from ._tables import check_not_an_input, read_table
+from ._tables import check_not_an_input, read_table_and_text
 
 #: The built-in losses (by name and by class) that make sense for each task.
 _LOSSES = {
@@ -45,8 +45,10 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
     out = _writable_dir(loaded)  # before any work: a bad output path fails at once
     data_path = loaded.base / exp.data.path
     _check_outputs(loaded, config_path, out, data_path)
-    table = read_table(data_path)
-    X, y, features = examples(table, exp.data, exp.task, data_path)
+    # (a class label is kept as the file writes it: 01, True)
+    labels = [exp.data.target] if exp.task == "classification" else []
+    table, as_written = read_table_and_text(data_path, labels)
+    X, y, features = examples(table, exp.data, exp.task, data_path, as_written)
     if exp.data.features is None:
         for name in identifier_features(table, features):
             print(
