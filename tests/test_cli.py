@@ -1,6 +1,7 @@
 """The layerkit command on real files: demo, train, predict, inspect, and their errors."""
 
 import csv
+import datetime
 import io
 import json
 import re
@@ -1054,6 +1055,34 @@ def test_kept_parquet_columns_are_copied_as_stored(trained, tmp_path, capsys, ou
             rows = list(csv.DictReader(handle))
         assert [r["big_id"] for r in rows] == ["9007199254740993", "2"]
         assert [r["code"] for r in rows] == ["007", " 1e3 "]
+
+
+def test_kept_parquet_columns_keep_their_types(trained, tmp_path, capsys):
+    """(int32 came back as int64, a dictionary as plain text; lists of two made a
+    2-d array and broke the command.)"""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    out_dir, _ = trained
+    kept = {
+        "i32": pa.array([1, None], type=pa.int32()),
+        "cat": pa.array(["a", None]).dictionary_encode(),
+        "when": pa.array([datetime.datetime(2020, 1, 2, 3), None], type=pa.timestamp("ms")),
+        "pairs": pa.array([[1, 2], [3, 4]]),
+        "u8": pa.array([7, 8], type=pa.uint8()),
+    }
+    features = {
+        name: [5.1, 6.0] for name in ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    }
+    pq.write_table(pa.table({**kept, **features}), tmp_path / "in.parquet")
+    status, _, err = run(
+        capsys, "predict", out_dir / "model.lkm", tmp_path / "in.parquet", "-o", tmp_path / "p.parquet",
+        "--keep", *kept,
+    )  # fmt: skip
+    assert status == 0, err
+    got = pq.read_table(tmp_path / "p.parquet")
+    for name, column in kept.items():
+        assert got.schema.field(name).type == column.type, name
+        assert got.column(name).to_pylist() == column.to_pylist(), name
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

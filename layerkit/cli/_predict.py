@@ -64,7 +64,7 @@ def predict(
     if clash:
         raise CLIError(f"--keep {clash}: the output has prediction column(s) of that name")
     out.update(predictions)
-    write_table(out_path, out)
+    write_table(out_path, out, table.arrow_types)  # (kept Parquet columns keep their types)
     if getattr(model, "feature_names_in_", None) is None:  # nothing can check the order
         print(
             f"layerkit predict: note: the model was trained without column names, so "

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,8 @@ class Table(dict[str, np.ndarray]):
 
     index_names: frozenset[str] = frozenset()
     lines: tuple[int, ...] | None = None
+    #: a Parquet file's column types (pyarrow's), by name, for the columns read as text
+    arrow_types: Mapping[str, Any] = MappingProxyType({})
 
 
 def read_table(path: Path) -> Table:
@@ -229,11 +232,19 @@ def _read_parquet(path: Path, text: Collection[str]) -> tuple[Table, dict[str, n
     index = (table.schema.pandas_metadata or {}).get("index_columns", [])
     columns.index_names = frozenset(name for name in index if isinstance(name, str))
     raw = {  # the values as stored (an int64 ID stays exact, "007" stays text)
-        name: np.array(table.column(name).to_pylist(), dtype=object)
+        name: _objects(table.column(name).to_pylist())
         for name in table.column_names
         if name in text
     }
+    columns.arrow_types = {name: table.schema.field(name).type for name in raw}
     return columns, raw
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    """A 1-d object array of ``values`` (a list value stays one element, not a row)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def typed_text(values: np.ndarray) -> np.ndarray:
@@ -298,11 +309,17 @@ def check_not_an_input(path: Path, what: str, inputs: dict[str, Path]) -> None:
             )
 
 
-def write_table(path: Path, columns: dict[str, np.ndarray]) -> None:
-    """Write columns to CSV, or to Parquet if ``path`` ends in .parquet."""
+def write_table(
+    path: Path, columns: dict[str, np.ndarray], types: Mapping[str, Any] = MappingProxyType({})
+) -> None:
+    """Write columns to CSV, or to Parquet if ``path`` ends in .parquet, where a column
+    named in ``types`` gets that pyarrow type (a kept Parquet column keeps its own)."""
     if path.suffix.lower() in (".parquet", ".pq"):
         pa = _pyarrow(path)
-        arrays = {k: pa.array(v.tolist() if v.dtype == object else v) for k, v in columns.items()}
+        arrays = {
+            k: pa.array(v.tolist() if v.dtype == object else v, type=types.get(k))
+            for k, v in columns.items()
+        }
         pa.parquet.write_table(pa.table(arrays), path)
         return
     with open(path, "w", newline="", encoding="utf-8") as handle:
