@@ -915,6 +915,17 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    def __sklearn_clone__(self) -> Any:
+        """``sklearn.base.clone``, with ``layers`` copied as one list, as ``fit`` copies
+        it: objects two layers share (a skip connection's, say) stay shared in the clone.
+        (clone copies a list's elements one by one, so a layer adding another's saved
+        input got a copy of it that the network never runs, in every clone that
+        ``cross_val_score`` or a grid search trains.)"""
+        new = super().__sklearn_clone__()
+        if isinstance(self.layers, (list, tuple)):
+            new.layers = type(self.layers)(copy.deepcopy(list(self.layers)))
+        return new
+
 
 def _start_over(incremental: bool) -> str:
     """How to train from scratch instead of continuing: partial_fit never starts over."""
