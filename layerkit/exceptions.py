@@ -28,7 +28,9 @@ class LayerContractError(ValueError):
 
 class TrainingInterrupted(UserWarning):
     """Ctrl-C stopped a fit; the model keeps what was trained up to the last completed
-    batch (or lbfgs iteration). A ``UserWarning``, so existing filters still apply."""
+    batch (or lbfgs iteration), or with early stopping the best epoch's weights (the
+    starting ones if no epoch was scored yet). A ``UserWarning``, so existing filters
+    still apply."""
 
 
 __all__ = [

@@ -13,15 +13,17 @@ solver : {'lbfgs', 'sgd', 'adam'} or Optimizer, default='adam'
     given (``learning_rate_init``, ``momentum``, ``beta_*`` and ``epsilon`` then do not
     apply).
 alpha : float, default=0.0001
-    L2 penalty on the ``Dense`` weights: ``½ alpha ‖W‖² / Σs`` per batch, ``Σs`` the
-    batch's (weighted) size, exactly scikit-learn's definition.
+    L2 penalty on the weights (the parameters each layer lists in ``penalized``: a
+    ``Dense`` layer's ``W``): ``½ alpha ‖W‖² / Σs`` per batch, ``Σs`` the batch's
+    (weighted) size, exactly scikit-learn's definition.
 batch_size : int or 'auto', default='auto'
     Mini-batch size of the stochastic solvers; 'auto' is ``min(200, n_samples)``.
 learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
     Schedule of the step size for solver='sgd' (and for Optimizer instances):
     'invscaling' sets it to ``learning_rate_init / (t + 1) ** power_t`` after each
-    epoch (t: samples seen); 'adaptive' divides it by 5 whenever ``n_iter_no_change``
-    epochs fail to improve by ``tol``.
+    epoch (t: samples seen; an Optimizer instance's own ``learning_rate`` in place of
+    ``learning_rate_init``); 'adaptive' divides it by 5 whenever more than
+    ``n_iter_no_change`` epochs in a row fail to improve by ``tol``.
 learning_rate_init : float, default=0.001
     Initial step size (sgd, adam).
 power_t : float, default=0.5
@@ -62,7 +64,8 @@ beta_1, beta_2 : float, default=0.9, 0.999
 epsilon : float, default=1e-8
     Adam's numerical-stability term.
 n_iter_no_change : int, default=10
-    Epochs without ``tol`` improvement before stopping (sgd, adam).
+    Stop (sgd, adam) when more than this many epochs in a row fail to improve by
+    ``tol``: after 11 such epochs by default, as scikit-learn.
 max_fun : int, default=15000
     Maximum loss evaluations of solver='lbfgs'.
 layers : list of Layer, default=None
@@ -120,7 +123,8 @@ pair, so the output error is the fused, exact ``(a - y)/m`` computed from the lo
 Float32 input is trained in float32 on every solver (and a float32 model predicts in
 float32). If fit raises, the estimator is left exactly as it was before the call. Ctrl-C
 during fit stops at the end of the current batch with a warning, keeping the weights
-trained so far. Prediction is safe from several threads at once (layers of your own:
+trained so far (with early_stopping, those of the best epoch scored, as at the end of
+a fit). Prediction is safe from several threads at once (layers of your own:
 when their ``forward`` computes its output from local variables).
 
 solver='lbfgs' minimizes a deterministic full-batch objective: training-only behaviour
