@@ -252,7 +252,16 @@ def _check_stored(obj: Any) -> None:
     silently reset to its default by all of them."""
     cls = type(obj)
     for name, p in _signature(cls).items():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or name in obj.__dict__:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            stars = "*" if p.kind == p.VAR_POSITIONAL else "**"
+            raise TypeError(
+                f"{cls.__name__}.__init__ takes {stars}{name}: layerkit, like scikit-learn, "
+                "reads constructor arguments back by name (to clone, search over, show and "
+                f"save the object), so what {stars}{name} receives would be lost there; "
+                "name each argument in the signature (def __init__(self, scale=1.0): "
+                "self.scale = scale)"
+            )
+        if name in obj.__dict__:
             continue
         if isinstance(getattr(cls, name, None), property):
             raise TypeError(

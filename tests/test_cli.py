@@ -184,6 +184,34 @@ def test_train_with_your_own_layer_from_a_plugin(tmp_path, iris_csv, capsys, mon
     assert [layer["type"] for layer in json.loads(out)["layers"]][:2] == ["Dense", "Cube"]
 
 
+NORM_DENSE = '''
+import numpy as np
+from layerkit.layers import Dense
+
+
+class NormDense(Dense):
+    """Dense with unit-norm weight columns in forward (a weight-normalized layer)."""
+
+    def forward(self, x, training=False):
+        W = self.params["W"] / np.linalg.norm(self.params["W"], axis=0)
+        return x @ W + self.params["b"]
+'''
+
+
+def test_standardize_is_not_folded_into_a_dense_subclass(tmp_path, iris_csv, capsys, monkeypatch):
+    """The fold rewrites W and b for x W + b: into a weight-normalized subclass of Dense it
+    gave a model whose train R² was 0.54 where its loss said 0.92 (a user's trial)."""
+    (tmp_path / "norm_dense.py").write_text(NORM_DENSE)
+    monkeypatch.delitem(sys.modules, "norm_dense", raising=False)
+    path = _iris_experiment(
+        tmp_path, plugins=["norm_dense"], layers=[{"type": "NormDense", "units": 4}]
+    )
+    status, _, err = run(capsys, "train", path)
+    assert status == 1, err
+    assert "folds the input scaling into the first layer, which must be a Dense layer" in err
+    assert "(a subclass of Dense may compute other than x W + b)" in err
+
+
 # ------------------------------------------------------------ predict, inspect
 def test_predict_writes_what_the_model_predicts(trained, iris_csv, capsys, tmp_path):
     out_dir, _ = trained

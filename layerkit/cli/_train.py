@@ -163,10 +163,14 @@ def _estimator(loaded: Loaded, config_path: Path, y: np.ndarray) -> Any:
             f"of {allowed} (or leave loss out for the default)"
         )
     layers = loaded.layers
-    if exp.data.standardize and layers is not None and not isinstance(layers[0], Dense):
+    if exp.data.standardize and layers is not None and type(layers[0]) is not Dense:
+        # (exactly Dense: the fold rewrites W and b for x W + b, which a subclass, a
+        # weight-normalized one say, need not compute)
+        subclass = " (a subclass of Dense may compute other than x W + b)"
         raise CLIError(
             f"{config_path}: data.standardize = true folds the input scaling into the first "
-            f"layer, which must be a Dense layer, not {layers[0]!r}; put a Dense layer first "
+            f"layer, which must be a Dense layer, not {layers[0]!r}"
+            f"{subclass if isinstance(layers[0], Dense) else ''}; put a Dense layer first "
             "or set standardize = false"
         )
     cls = MLPClassifier if exp.task == "classification" else MLPRegressor
