@@ -318,16 +318,44 @@ class OwnKeys(SGD, register=False):
         super().step(params, grads)
 
 
+class ListState(SGD, register=False):
+    """Velocities in a list, by position: passed every check, then `save` failed."""
+
+    def step(self, params, grads):
+        velocity = self.state.setdefault("v", [np.zeros_like(p) for p in params.values()])
+        for v, (k, p) in zip(velocity, params.items(), strict=True):
+            v *= 0.9
+            v += grads[k]
+            p -= self.current_learning_rate * v
+
+
+class ObjectState(SGD, register=False):
+    def step(self, params, grads):
+        self.state["log"] = object()
+        super().step(params, grads)
+
+
 @pytest.mark.parametrize(
     ("opt", "check", "pattern"),
     [
         (Rebinds(), "in_place", r"replaced a parameter array instead of updating it in place"),
+        (
+            ListState(0.1),
+            "state_keys",
+            r"state\['v'\] is a list of 2 arrays, which cannot be saved",
+        ),
+        (
+            ObjectState(0.1),
+            "state_keys",
+            r"state\['log'\] = <object object at .*> cannot be saved",
+        ),
         (EatsGradients(0.1), "in_place", r"step modified the gradients"),
         (Ascends(0.1), "descent", r"50 steps on ½‖w - w\*‖² went from"),
         (OwnKeys(0.1), "state_keys", r"not by parameter names"),
     ],
 )
 def test_broken_optimizers_are_caught(opt, check, pattern):
+    """(a state that a model file cannot hold passed, and `save` failed after fit.)"""
     with pytest.raises(GradientCheckError, match=pattern) as err:
         check_optimizer(opt)
     assert check in err.value.report.failed

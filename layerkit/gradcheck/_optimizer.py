@@ -29,7 +29,9 @@ def check_optimizer(
     - ``in_place``: ``step`` updates the given arrays themselves and leaves the
       gradients as given.
     - ``float32``: float32 parameters and state arrays stay float32.
-    - ``state_keys``: every per-parameter state dict is keyed by parameter names.
+    - ``state_keys``: every per-parameter state dict is keyed by parameter names, and
+      the state is what a model file holds (dicts of arrays by parameter name, plain
+      values otherwise), as ``layerkit.save`` writes it.
     - ``descent``: ``n_steps`` steps from a fresh copy lower f.
     - ``schedule``: the step honours ``current_learning_rate`` (what the estimators'
       schedules, ``'invscaling'`` and ``'adaptive'``, set): setting it to half the rate
@@ -115,6 +117,8 @@ def check_optimizer(
                     )
 
     def check_state_keys() -> None:
+        from ..io._state import optimizer_spec  # (the model file's own encoding)
+
         opt = copy.deepcopy(optimizer)
         run(opt, fresh(), 2)
         for key, slot in opt.state.items():
@@ -124,6 +128,10 @@ def check_optimizer(
                     f"state[{key!r}] is keyed {sorted(slot)}, not "
                     f"by parameter names {sorted(start)}",
                 )
+        try:
+            optimizer_spec(opt, set(start))
+        except (TypeError, ValueError) as err:
+            expect(False, f"the state cannot be saved in a model file: {err}")
 
     def check_descent() -> None:
         before = f(fresh())

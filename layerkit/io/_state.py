@@ -92,6 +92,14 @@ def optimizer_spec(opt: Optimizer, param_names: Any) -> tuple[dict[str, Any], di
                         "saved and loaded (check_optimizer's state_keys check)"
                     )
                 arrays[f"optimizer/{key}/{name}"] = arr
+        elif isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
+            raise TypeError(
+                f"{opt!r}: state[{key!r}] is a {type(value).__name__} of {len(value)} "
+                "arrays, which cannot be saved and loaded: keep per-parameter state in a "
+                f"dict keyed by the names step() receives in params (state[{key!r}] = "
+                "{name: array}), and other state as plain numbers (check_optimizer's "
+                "state_keys check)"
+            )
         else:
             scalars[key] = encode(value, f"{opt!r}.state[{key!r}]")
     spec = typed(opt)

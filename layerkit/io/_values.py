@@ -43,9 +43,17 @@ def encode(value: Any, where: str) -> Any:
             "fit reproducible too (the training's own random streams are saved either way)"
         )
     raise TypeError(
-        f"{where} = {value!r} cannot be saved: a model file holds None, bools, numbers, "
-        "strings, lists, tuples, dicts and registered layerkit objects"
+        f"{where} = {_shown(value)} cannot be saved: a model file holds None, bools, "
+        "numbers, strings, lists, tuples, dicts, 1-d arrays and registered layerkit objects"
     )
+
+
+def _shown(value: Any) -> str:
+    """``value`` for a message: an array by its shape and dtype, else a short repr."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} ({value.dtype})"
+    text = repr(value)
+    return text if len(text) <= 100 else text[:97] + "..."
 
 
 def decode(value: Any) -> Any:
