@@ -180,7 +180,7 @@ class EpochRunner:
             else:
                 value = self.step(self._rows(self.X, idx, "X"), self._rows(self.Y, idx, "Y"), sw)
             if not isfinite(value):
-                raise self._diverged(start // self.batch_size + 1, value)
+                raise self._diverged(start // self.batch_size + 1, value, idx)
             total += value * batch_weight
             weight += batch_weight
             if stop is not None and stop():
@@ -245,7 +245,8 @@ class EpochRunner:
                 take_y(idx, 0, y, "clip")
             value = run(None)
             if not isfinite(value):
-                raise self._diverged(start // bs + 1, value)
+                rows = slice(start, end) if contiguous else order[start:end]
+                raise self._diverged(start // bs + 1, value, rows)
             total += value * (end - start)
             if update is not None:
                 update(params, grads)
@@ -254,7 +255,17 @@ class EpochRunner:
                 return total / end
         return total / n
 
-    def _diverged(self, batch: int, value: float) -> DivergenceError:
+    def _diverged(self, batch: int, value: float, rows: Any) -> DivergenceError:
+        undefined = undefined_loss(
+            self.net, self.loss, self._rows(self.X, rows, "X"), self._rows(self.Y, rows, "Y")
+        )
+        if undefined is not None:
+            return DivergenceError(
+                f"training diverged: the loss of epoch {self.epoch}, batch {batch} is "
+                f"{value}, but {undefined}",
+                epoch=self.epoch,
+                batch=batch,
+            )
         try:
             rate = f" (it is {self.optimizer.current_learning_rate:g})"
         except AttributeError:
@@ -330,6 +341,34 @@ def _checked_step(optimizer: Any, params: dict[str, Array]) -> Callable[..., Non
                 )
 
     return step
+
+
+def undefined_loss(net: Any, loss: Any, x: Any, y: Array) -> str | None:
+    """Why a loss is NaN when the network's outputs for ``x`` are finite: the loss is
+    not defined at some of them (a log of a value <= -1, say), which no learning rate or
+    input scaling changes; None when that is not the case (or cannot be told)."""
+    try:
+        with np.errstate(all="ignore"):
+            out = net.predict(x)
+            if not np.isfinite(out).all():
+                return None
+            try:
+                costs = np.asarray(loss.per_example(out, y), dtype=np.float64)
+            except NotImplementedError:  # (a loss written in value() alone)
+                costs = np.array([loss.value(out, y)], dtype=np.float64)
+            bad = int(np.isnan(costs).sum())
+    except Exception:  # the diagnosis must not hide the divergence itself
+        return None
+    if not bad:
+        return None
+    rows = f" for {bad} of {len(costs)} rows" if len(costs) > 1 else ""
+    return (
+        f"the network's outputs there are finite (from {out.min():.4g} to {out.max():.4g}) "
+        f"and {loss!r} gives nan on them{rows}: the loss is not defined at some outputs the "
+        "last layer gives (a log or a root of a negative number?); make it defined there, "
+        "or end the network in a layer whose outputs stay where it is (an Exp or a "
+        "Softplus for positive outputs)"
+    )
 
 
 def step_size_name(optimizer: Any) -> str:

@@ -15,7 +15,7 @@ from ..exceptions import DivergenceError, TrainingInterrupted
 from ..layers import BatchNorm, Dropout, Layer
 from ..network import Sequential
 from ..optim import Optimizer
-from ..training import EpochRunner
+from ..training import EpochRunner, undefined_loss
 from ._callbacks import SOLVER_STACKLEVEL, FitReport
 from ._interrupt import stop_on_interrupt
 
@@ -107,6 +107,13 @@ def fit_lbfgs(
         value = runner.step(X, runner.Y, sw)
         evaluations[0] += 1
         if not math.isfinite(value):
+            undefined = undefined_loss(runner.net, runner.loss, X, runner.Y)
+            if undefined is not None:
+                raise DivergenceError(
+                    f"training diverged: lbfgs evaluation {evaluations[0]} (iteration "
+                    f"{len(curve) + 1}) gives a loss of {value}, but {undefined}",
+                    epoch=len(curve) + 1,
+                )
             raise DivergenceError(
                 f"training diverged: lbfgs evaluation {evaluations[0]} (iteration "
                 f"{len(curve) + 1}) gives a loss of {value}. Raise alpha, or scale the inputs "

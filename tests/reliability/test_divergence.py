@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from layerkit import DivergenceError, MLPClassifier, MLPRegressor, Sequential
 from layerkit.layers import Dense, Exp, Identity, ReLU
-from layerkit.losses import SquaredError
+from layerkit.losses import Loss, SquaredError
 from layerkit.optim import SGD, Adam
 from layerkit.training import EpochRunner
 
@@ -249,3 +249,35 @@ def test_no_update_is_made_from_a_batch_whose_l2_term_overflows(path):
         runner.run(None)
     assert_same({k: p.copy() for k, p in net.params.items()}, before, "params")
     assert_same(optimizer.state, {}, "optimizer.state")
+
+
+class _LogError(Loss, register=False):
+    """Squared error of log(1 + a): undefined (NaN) for outputs below -1."""
+
+    def per_example(self, a, y):
+        return ((np.log1p(a) - np.log1p(y.reshape(a.shape))) ** 2).sum(axis=1)
+
+    def per_example_grad(self, a, y):
+        return 2 * (np.log1p(a) - np.log1p(y.reshape(a.shape))) / (1 + a)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_loss_undefined_at_finite_outputs_is_named_as_the_cause(solver):
+    """Before any step the loss was NaN, and the advice was to lower the learning rate
+    or scale the inputs, which were scaled already (a user's trial)."""
+    Xs = rng.normal(size=(100, 3))
+    ys = np.abs(Xs.sum(axis=1))
+    reg = MLPRegressor((8,), loss=_LogError(), solver=solver, random_state=0)
+    with pytest.raises(DivergenceError) as err:
+        reg.fit(Xs, ys)
+    message = str(err.value)
+    assert "nan, but the network's outputs there are finite (from -" in message
+    assert "_LogError() gives nan on them for " in message and " of 100 rows" in message
+    assert "Lower the learning rate" not in message and "StandardScaler" not in message
+
+
+def test_a_nan_from_infinite_outputs_keeps_the_divergence_advice():
+    """Outputs that overflowed: the learning rate, not the loss."""
+    reg = MLPRegressor((8,), solver="sgd", learning_rate_init=1e3, max_iter=50, random_state=0)
+    with pytest.raises(DivergenceError, match="Lower the learning rate"):
+        reg.fit(X, y)
