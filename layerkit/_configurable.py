@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -214,7 +215,17 @@ def registry_name_of(obj: Any) -> str:
     """The name ``obj``'s class is registered under; TypeError if it is not registered."""
     cls = type(obj)
     name = cls.__dict__.get("registry_name")
-    if not name or _REGISTRY.get(getattr(cls, "_kind", ""), {}).get(name) is not cls:
+    now = _REGISTRY.get(getattr(cls, "_kind", ""), {}).get(name) if name else None
+    if now is not None and now is not cls and _where(now) == _where(cls):
+        warnings.warn(
+            f"{cls.__name__} was defined again after {obj!r} was made (a notebook cell "
+            "run twice?): a model file names the class, so it will load with the newer "
+            f"definition of {_where(cls)}; re-create the object (refit) if that changed",
+            UserWarning,
+            stacklevel=3,
+        )
+        return str(name)
+    if not name or now is not cls:
         raise TypeError(
             f"{cls.__name__} is not registered, so it cannot be named in a config or a "
             f"model file: define it without register=False, or call "

@@ -119,6 +119,26 @@ def test_redefining_the_same_class_replaces_it():
     assert lookup("layer", "Redefined") is namespace["Redefined"] is not first
 
 
+def test_an_object_of_a_redefined_class_is_saved_with_a_warning(tmp_path):
+    """A notebook cell defining a layer, run again after a fit: `save` said the class was
+    not registered and to define it without register=False, which it was."""
+    cell = "class Gain(Layer):\n    def __init__(self, k=2.0):\n        self.k = k\n"
+    cell += "    def forward(self, x, training=False):\n        return self.k * x\n"
+    cell += "    def backward(self, delta):\n        return self.k * delta\n"
+    namespace = {"__name__": "notebook_cell_2", "Layer": Layer}
+    exec(cell, namespace)
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    est = layerkit.MLPRegressor(layers=[namespace["Gain"](3.0)], max_iter=2, random_state=0)
+    with pytest.warns(UserWarning, match="Maximum iterations"):
+        est.fit(X, X.sum(axis=1))
+    exec(cell, namespace)  # the cell run again
+    with pytest.warns(UserWarning, match=r"Gain was defined again after Gain\(k=3.0\) was made"):
+        path = layerkit.save(est, tmp_path / "m.lkm")
+    again = layerkit.load(path)
+    assert type(again.network_.layers[0]) is namespace["Gain"]
+    np.testing.assert_array_equal(again.predict(X), est.predict(X))
+
+
 def test_explicit_registration_and_opting_out():
     class Unlisted(Layer, register=False):
         pass
