@@ -172,6 +172,20 @@ def test_sparse_input_stays_sparse_through_the_first_layer(fmt, solver):
     )
 
 
+@pytest.mark.parametrize(
+    "layers, sparse",
+    [(None, True), ([], True), ([SpyDense(4), ReLU()], True), ([ReLU(), Dense(4)], False)],
+)
+def test_the_sparse_tag_says_whether_sparse_x_is_taken(layers, sparse):
+    """(It said True for a network refusing sparse X: a non-Dense first layer.)"""
+    X = sp.csr_matrix(np.eye(6))
+    clf = MLPClassifier(layers=layers, max_iter=2)
+    assert clf.__sklearn_tags__().input_tags.sparse is sparse
+    if not sparse:
+        with pytest.raises(TypeError, match="sparse X needs a Dense first layer"):
+            clf.fit(X, [0, 1] * 3)
+
+
 def test_dataframe_feature_names_are_recorded_and_checked():
     X, y = load_iris(return_X_y=True, as_frame=True)
     clf = MLPClassifier(solver="lbfgs", random_state=0).fit(X, y)

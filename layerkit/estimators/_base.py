@@ -912,7 +912,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
+        # sparse X goes through a first Dense layer only (the output Dense without layers)
+        layers = self.layers
+        tags.input_tags.sparse = not layers or isinstance(layers[0], Dense)
         return tags
 
     def __sklearn_clone__(self) -> Any:
