@@ -798,6 +798,45 @@ def test_class_weights_must_name_labels_of_the_target(tmp_path, iris_csv, capsys
     assert status == 1 and "training.class_weight names 'rose', not among the labels" in err
 
 
+def _regression_with_column(tmp_path, column):
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, len(column)))
+    y = a + 2 * b + 0.1 * rng.normal(size=len(column))
+    rows = [[repr(float(v)) for v in row] for row in zip(a, b, column, y, strict=True)]
+    write_csv(tmp_path / "d.csv", ["a", "b", "c", "y"], rows)
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "regression", "data": {"path": "d.csv", "target": "y"},
+                    "training": {"max_iter": 100}})
+    )  # fmt: skip
+    return tmp_path / "e.json"
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("value", [1e6, 0.3])
+def test_a_column_constant_but_for_rounding_is_not_blown_up(tmp_path, capsys, value):
+    """1e6 and the next float (or 0.3 and 0.1 + 0.2) got a scale of 1e-10: the rounding
+    noise became a feature, and the folded model lost its accuracy (train R² 0.405
+    against 0.843 before the fold, in a user's trial)."""
+    c = np.where(np.arange(300) % 2, value, np.nextafter(value, np.inf))
+    status, _, err = run(capsys, "train", _regression_with_column(tmp_path, c), "-q")
+    assert status == 0, err
+    out = tmp_path / "layerkit-output"
+    assert json.loads((out / "metrics.json").read_text())["train"]["r2"] > 0.95
+    model = layerkit.load(out / "model.lkm")
+    X = np.column_stack([np.zeros(2), np.zeros(2), [value, np.nextafter(value, np.inf)]])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "X does not have valid feature names")
+        pred = model.predict(X)
+    assert abs(pred[0] - pred[1]) < 1e-6  # the rounding does not move the prediction
+
+
+def test_a_column_too_narrow_to_fold_is_named(tmp_path, capsys):
+    c = np.random.default_rng(1).normal(size=300) * 1e-310
+    status, _, err = run(capsys, "train", _regression_with_column(tmp_path, c), "-q")
+    assert status == 1 and "Traceback" not in err
+    assert "feature column(s) 'c' (9.39e-311) vary so little" in err, err
+
+
 def test_a_column_of_huge_values_is_standardized_like_any_other(tmp_path, capsys):
     """Squares of 1e200 overflow: the column got an infinite scale, zero weights, and the
     model ignored it silently (test accuracy 0.33 on a column as good as petal length)."""

@@ -52,6 +52,20 @@ def test_multilabel_indicator_targets():
     assert clf.score(X, Y) > 0.5  # subset accuracy
 
 
+@pytest.mark.parametrize("low, high", [(-1, 1), (0, 2)])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_label_matrix_of_other_values_than_0_and_1_is_refused(low, high, method):
+    """scikit-learn takes two values for an indicator matrix; trained on as targets of a
+    cross-entropy, -1/1 gave a negative loss (-2.2) and a subset accuracy of 0.05."""
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    Y = np.where(X[:, :2] > 0, high, low)
+    clf = MLPClassifier((4,), max_iter=3)
+    kwargs = {"classes": [0, 1]} if method == "partial_fit" else {}
+    with pytest.raises(ValueError, match=rf"must hold 0 and 1, got the values \[{low}, {high}\]"):
+        getattr(clf, method)(X, Y, **kwargs)
+    assert not hasattr(clf, "classes_")
+
+
 def test_single_and_multi_output_regression():
     X, y = make_regression(200, 5, n_targets=3, noise=0.1, random_state=0)
     y = y / y.std(axis=0)

@@ -86,7 +86,7 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
     converged = _fit(est, X_fit, y_fit, exp.data.standardize)
     seconds = time.perf_counter() - start
     if exp.data.standardize:
-        _fold_standardization(est, mean, scale)  # the model now takes the raw columns
+        _fold_standardization(est, mean, scale, features)  # the model takes the raw columns
     if target_scaled:
         _fold_target_scaling(est, y_mean, y_scale)  # and predicts in the target's units
     if hasattr(est, "_skl_callbacks"):
@@ -223,22 +223,42 @@ def _class_weight(given: Any, task: str, y: np.ndarray, config_path: Path) -> An
 
 
 def _standardizer(X: np.ndarray) -> tuple[Any, Any]:
-    """Each column's mean and standard deviation (a constant column keeps scale 1),
-    computed on the column divided by its largest magnitude: squaring values beyond
-    about 1e154 overflows, and a column of them would get an infinite scale (its
-    weights then all 0, the column silently ignored)."""
+    """Each column's mean and standard deviation, computed on the column divided by its
+    largest magnitude: squaring values beyond about 1e154 overflows, and a column of
+    them would get an infinite scale (its weights then all 0, the column silently
+    ignored). A constant column keeps scale 1, and so does one whose spread is within
+    the rounding of its values (1e6 and the next float, 0.3 and 0.1 + 0.2), as
+    scikit-learn's StandardScaler takes it: scaled up, that rounding noise became a
+    feature, and folding its scale of 1e-10 into the model cost it its accuracy."""
     largest = np.abs(X).max(axis=0) if len(X) else np.ones(X.shape[1])
     largest = np.where(largest > 0, largest, 1.0)
-    scale = (X / largest).std(axis=0) * largest
-    return X.mean(axis=0), np.where(scale > 0, scale, 1.0)
+    unit = X / largest
+    scale, mean = unit.std(axis=0) * largest, unit.mean(axis=0) * largest
+    noise = scale <= 10 * np.finfo(np.float64).eps * np.abs(mean)
+    return mean, np.where((scale > 0) & ~noise, scale, 1.0)
 
 
-def _fold_standardization(est: Any, mean: np.ndarray, scale: np.ndarray) -> None:
-    """Make the first Dense layer take raw inputs: ((x - μ)/s) W + b = x (W/s) + (b - (μ/s) W)."""
+def _fold_standardization(
+    est: Any, mean: np.ndarray, scale: np.ndarray, features: list[str]
+) -> None:
+    """Make the first Dense layer take raw inputs: ((x - μ)/s) W + b = x (W/s) + (b - (μ/s) W).
+    A column spread so little that W/s overflows (below about 1e-300) is refused by name."""
     first = est.network_.layers[0]
     W, b = first.params["W"], first.params["b"]
-    shifted = b - (mean / scale) @ W
-    np.divide(W, scale[:, None], out=W, casting="same_kind")
+    with np.errstate(over="ignore", invalid="ignore"):
+        folded, shifted = W / scale[:, None], b - (mean / scale) @ W
+    if not (np.isfinite(folded).all() and np.isfinite(shifted).all()):
+        bad = [
+            f"{features[j]!r} ({scale[j]:.3g})"
+            for j in np.flatnonzero(~np.isfinite(folded).all(axis=1))
+        ]
+        raise CLIError(
+            f"data.standardize: cannot fold the scaling into the model: feature column(s) "
+            f"{', '.join(bad) or 'with tiny spreads'} vary so little (standard deviation "
+            "in brackets) that their weights overflow; multiply them by a power of ten in "
+            "the file, or drop them"
+        )
+    np.copyto(W, folded, casting="same_kind")
     np.copyto(b, shifted, casting="same_kind")
 
 

@@ -166,6 +166,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         multilabel = type_of_target(y).startswith("multilabel")
+        if multilabel:
+            values = np.unique(y.data if hasattr(y, "tocsr") else y)
+            if not set(values.tolist()) <= {0, 1}:
+                raise ValueError(
+                    f"{type(self).__name__}: a multilabel target (an indicator matrix of "
+                    f"{y.shape[1]} columns) must hold 0 and 1, got the values "
+                    f"{values.tolist()}; map them first, e.g. y = (y > 0).astype(int) for -1/1"
+                )
         if incremental and _check_partial_fit_first_call(self, classes):
             if multilabel and not np.array_equal(np.unique(classes), np.arange(y.shape[1])):
                 raise ValueError(
