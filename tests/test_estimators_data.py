@@ -266,6 +266,31 @@ def test_float64_input_beyond_float32_range_is_refused_by_a_float32_model(Est, a
     assert np.isfinite(wide.predict(big)).all()
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_continuing_a_float32_model_on_values_beyond_float32_is_refused(how, sparse):
+    """(reported as a divergence: 'Lower the learning rate')"""
+    X, y = make_classification(100, 6, random_state=0)
+    est = MLPClassifier((8,), max_iter=5, random_state=0, warm_start=how == "warm_start")
+    est.fit(X.astype(np.float32), y)
+    before = [c.copy() for c in est.coefs_]
+    big = X.copy()
+    big[3, 2] = -1e39
+    big = sp.csr_matrix(big) if sparse else big
+    with pytest.raises(ValueError, match=r"X holds 1 value\(s\) beyond the range of float32 .* "
+                       "would be infinite and the training diverge"):  # fmt: skip
+        est.partial_fit(big, y) if how == "partial_fit" else est.fit(big, y)
+    for a, b in zip(before, est.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)  # left as it was
+
+
+def test_float64_targets_beyond_float32_with_float32_x_are_refused():
+    X, y = make_classification(100, 6, random_state=0)
+    with pytest.raises(ValueError, match=r"y holds values beyond the range of float32"):
+        MLPRegressor((8,), max_iter=5).fit(X.astype(np.float32), y * 1e39)
+
+
 def test_float64_input_stays_float64():
     X, y = make_classification(100, 6, random_state=0)
     est = MLPClassifier((8,), max_iter=10, random_state=0).fit(X, y)
