@@ -29,12 +29,12 @@ def checked_inputs(X: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
         if X.format not in ("csr", "csc"):
             X = X.tocsr()
     else:
-        X = _numeric(np.asarray(X), "X")  # (float32 stays float32: the plan needs it)
+        X = numeric(np.asarray(X), "X")  # (float32 stays float32: the plan needs it)
     n = X.shape[0] if X.ndim else 0
     if n == 0:
         raise ValueError(f"Sequential.fit: X has no rows (shape {X.shape}); nothing to train on")
     _require_finite(X, "X")
-    y = _numeric(np.asarray(y.toarray() if hasattr(y, "toarray") else y), "y")
+    y = numeric(np.asarray(y.toarray() if hasattr(y, "toarray") else y), "y")
     _require_finite(y, "y")
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, dtype=float)
@@ -49,24 +49,38 @@ def checked_inputs(X: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
                 "Sequential.fit: sample_weight must be non-negative (a weighted mean needs "
                 f"it), got a minimum of {float(sample_weight.min())!r}"
             )
+        if not sample_weight.sum() > 0:  # (a loss of 0.0 for every epoch looked like a fit)
+            raise ValueError(
+                "Sequential.fit: sample_weight is 0 for every row: no example counts, so "
+                "there is nothing to train on"
+            )
     return X, y, sample_weight
 
 
-def _numeric(X: Any, name: str) -> Any:
+#: dtypes that numpy converts to numbers but that are no numbers to train on
+_NOT_NUMBERS = {"M": "dates", "m": "time spans", "U": "text", "S": "bytes"}
+
+
+def numeric(X: Any, name: str, where: str = "Sequential.fit") -> Any:
     """``X`` as it is when numeric, else converted to float64 (an object array of
     numbers; a None becomes NaN, refused next as such), or a ValueError saying what it
-    holds."""
-    if X.dtype.kind in "fiub":
+    holds: complex values (numpy would drop the imaginary parts with a warning), dates
+    (numpy would count days) and text (even "1.5": scikit-learn refuses it too)."""
+    kind = X.dtype.kind
+    if kind in "fiub":
         return X
-    if X.dtype.kind == "c":  # (numpy would drop the imaginary parts with a warning)
+    if kind == "c":
+        raise ValueError(f"{where}: {name} must hold real numbers, got complex values ({X.dtype})")
+    if kind in _NOT_NUMBERS:
         raise ValueError(
-            f"Sequential.fit: {name} must hold real numbers, got complex values ({X.dtype})"
+            f"{where}: {name} must hold numbers, got {_NOT_NUMBERS[kind]} (dtype {X.dtype}); "
+            "convert them to numbers first"
         )
     try:
         return X.astype(np.float64)
     except (TypeError, ValueError) as err:
         raise ValueError(
-            f"Sequential.fit: {name} must hold numbers, got dtype {X.dtype} ({err})"
+            f"{where}: {name} must hold numbers, got dtype {X.dtype} ({err})"
         ) from None
 
 

@@ -19,9 +19,11 @@ from ._contract import (
     check_state,
     trusted,
 )
+from ._fit_inputs import numeric
 from ._random import RandomStateLike, as_generator, spawn
 from .exceptions import LayerContractError
 from .layers.base import Array, Layer
+from .layers.dense import Dense
 from .losses.base import Loss
 from .optim.base import Optimizer
 
@@ -520,6 +522,7 @@ class Sequential:
         """
         from ._checks import require_count, require_instance
         from ._fit_inputs import checked_inputs, warn_if_outputs_unfit
+        from .losses._targets import target_shortfall
         from .training import EpochRunner
 
         require_count(max_iter, "max_iter")
@@ -539,7 +542,10 @@ class Sequential:
             optimizer,
             batch_size=batch_size,
             sample_weight=sample_weight,
-        )
+        )  # (which checks y's shape against the outputs': then its values)
+        shortfall = target_shortfall(loss, runner.Y)
+        if shortfall is not None:  # (the loss fell without bound, below 0, silently)
+            raise ValueError(f"Sequential.fit: {loss!r} {shortfall}")
         rng = as_generator(random_state) if shuffle else None
         with self.workspace():
             return [runner.run(rng) for _ in range(max_iter)]
@@ -629,7 +635,12 @@ class Sequential:
             raise RuntimeError("Sequential must be built (call build(n_in)) before use")
         sparse = hasattr(x, "tocsr")  # scipy sparse stays sparse
         if not sparse:
-            x = np.asarray(x)
+            x = numeric(np.asarray(x), "x", "Sequential")
+        elif self.layers and trusted(self.layers[0]) and not isinstance(self.layers[0], Dense):
+            raise TypeError(
+                f"Sequential: sparse x goes through a first Dense layer only, and the first "
+                f"layer is {self.layers[0]!r}; pass x.toarray(), or start with Dense"
+            )
         if x.ndim != 2 or x.shape[1] != self.n_in_:
             raise ValueError(
                 f"Sequential built for {self.n_in_} input features expected x of shape "

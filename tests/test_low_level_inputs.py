@@ -57,6 +57,14 @@ def _with(array, index, value):
         ({"sample_weight": np.ones((64, 1))}, r"got shape \(64, 1\)"),
         ({"sample_weight": _with(np.ones(64), 7, np.nan)}, r"sample_weight contains NaN"),
         ({"sample_weight": _with(np.ones(64), 7, -1.0)}, r"non-negative .* minimum of -1.0"),
+        # (trained nothing with a loss of 0.0 per epoch, which looked like a perfect fit)
+        ({"sample_weight": np.zeros(64)}, r"sample_weight is 0 for every row: no example"),
+        # (numpy took dates for day counts and "1.5" for a number)
+        ({"X": np.zeros((64, 4), dtype="datetime64[D]")}, r"X must hold numbers, got dates"),
+        ({"X": X.astype(str)}, r"X must hold numbers, got text \(dtype <U"),
+        # (the cross-entropy fell without bound, below 0, on targets it is not defined on)
+        ({"Y": Y - 0.5}, r"CategoricalCrossEntropy\(\) needs targets whose rows are prob"),
+        ({"Y": Y * 2}, r"2 columns, non-negative, each row summing to 1\), got 64 row\(s\)"),
     ],
 )
 def test_bad_data_is_named_before_training(kw, pattern):
@@ -66,6 +74,58 @@ def test_bad_data_is_named_before_training(kw, pattern):
         _fit(net, **kw)
     for k, p in net.params.items():
         np.testing.assert_array_equal(p, before[k])  # nothing trained
+
+
+@pytest.mark.parametrize(
+    "last, loss, targets, pattern",
+    [
+        (Sigmoid(), BinaryCrossEntropy(), 2.0, r"needs targets in \[0, 1\] .* from 2.0 to 2.0"),
+        (Exp(), PoissonLoss(), -1.0, r"needs non-negative targets, got a minimum of -1.0"),
+    ],
+)
+def test_targets_outside_the_losss_domain_are_refused(last, loss, targets, pattern):
+    net = Sequential([Dense(1), last]).build(4, random_state=0)
+    with pytest.raises(ValueError, match=f"Sequential.fit: {type(loss).__name__}.. " + pattern):
+        net.fit(X, np.full((64, 1), targets), loss=loss, optimizer=SGD(0.1), max_iter=2)
+
+
+@pytest.mark.parametrize("method", ["predict", "forward"])
+def test_prediction_refuses_what_is_not_numbers(method):
+    """(complex x lost its imaginary part with a warning; dates became day counts)"""
+    net = _net()
+    for bad, pattern in [
+        (X + 1j, r"Sequential: x must hold real numbers, got complex"),
+        (np.zeros((2, 4), dtype="datetime64[D]"), r"Sequential: x must hold numbers, got dates"),
+        (X.astype(str), r"Sequential: x must hold numbers, got text"),
+    ]:
+        with pytest.raises(ValueError, match=pattern):
+            getattr(net, method)(bad)
+
+
+@pytest.mark.parametrize("first", [ReLU(), Tanh(), Sigmoid()])
+def test_sparse_x_before_a_first_layer_that_is_not_dense_is_named(first):
+    """(numpy's 'truth value of an array is ambiguous', or a ufunc's casting error)"""
+    net = Sequential([first, Dense(2), Softmax()]).build(4, random_state=0)
+    pattern = r"sparse x goes through a first Dense layer only, and the first layer is"
+    for call in (
+        lambda: net.predict(sp.csr_matrix(X)),
+        lambda: net.forward(sp.csr_matrix(X)),
+        lambda: net.fit(
+            sp.csr_matrix(X),
+            np.eye(2)[(X[:, 0] > 0).astype(int)],
+            loss=CategoricalCrossEntropy(),
+            optimizer=SGD(0.1),
+        ),
+    ):
+        with pytest.raises(TypeError, match=pattern):
+            call()
+
+
+def test_check_layer_says_it_takes_a_dense_x():
+    from layerkit.gradcheck import check_layer
+
+    with pytest.raises(TypeError, match=r"check_layer takes x as a dense array \(x.toarray\(\)\)"):
+        check_layer(Dense(2), sp.csr_matrix(X[:4]))
 
 
 def test_non_finite_sparse_values_are_named_by_row_and_column():
@@ -84,8 +144,10 @@ def test_x_keeps_its_dtype_and_numbers_in_object_arrays_train():
     runs = [_fit(copy.deepcopy(net32), X=data) for data in (X.astype(np.float32), frame)]
     assert runs[0] == runs[1]
     np.testing.assert_array_equal(_fit(X=X.astype(object)), _fit(X=X))
-    with pytest.raises(ValueError, match=r"X must hold numbers, got dtype <U1"):
+    with pytest.raises(ValueError, match=r"X must hold numbers, got text \(dtype <U1\)"):
         _fit(X=np.full(X.shape, "a"))
+    with pytest.raises(ValueError, match=r"X must hold numbers, got dtype object \(could not"):
+        _fit(X=np.full(X.shape, "a", dtype=object))
 
 
 def test_an_optimizer_argument_changed_after_construction_is_checked():

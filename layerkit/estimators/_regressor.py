@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -12,55 +11,12 @@ from sklearn.utils import column_or_1d
 from sklearn.utils.metaestimators import available_if
 
 from ..layers import Exp, Identity, Layer
-from ..losses import BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss, SquaredError
+from ..losses import PoissonLoss, SquaredError
+from ..losses._targets import target_shortfall
 from ..losses.base import Loss
 from . import _validation as v
 from ._base import BaseMLP
 from ._docs import REGRESSOR_DOC
-
-
-def _negative(Y: Any) -> str | None:
-    low = float(Y.min())
-    return f"a minimum of {low!r}" if low < 0 else None
-
-
-def _outside_unit_interval(Y: Any) -> str | None:
-    low, high = float(Y.min()), float(Y.max())
-    return f"targets from {low!r} to {high!r}" if low < 0 or high > 1 else None
-
-
-def _not_distributions(Y: Any) -> str | None:
-    if Y.shape[1] < 2:
-        return (
-            "one column (the softmax of one output is always 1: nothing to learn); for "
-            "probabilities of one event use BinaryCrossEntropy"
-        )
-    negative = _negative(Y)
-    if negative is not None:
-        return negative
-    # rows summing to 1 up to rounding (the tolerance of scikit-learn's log_loss)
-    dtype = Y.dtype if Y.dtype.kind == "f" else np.dtype(np.float64)
-    totals = Y.sum(axis=1)
-    off = np.flatnonzero(~np.isclose(totals, 1, rtol=np.sqrt(np.finfo(dtype).eps), atol=0))
-    if len(off):
-        i = int(off[0])
-        return f"{len(off)} row(s) that do not sum to 1 (row {i} sums to {float(totals[i])!r})"
-    return None
-
-
-#: What a loss needs of MLPRegressor's targets, checked at fit: the loss class (its
-#: subclasses included), the need as the message states it, and a function naming how
-#: the targets (2-D) fall short of it, or None.
-_TARGET_NEEDS: tuple[tuple[type[Loss], str, Callable[[Any], str | None]], ...] = (
-    (PoissonLoss, "non-negative targets", _negative),
-    (BinaryCrossEntropy, "targets in [0, 1] (a probability per output)", _outside_unit_interval),
-    (
-        CategoricalCrossEntropy,
-        "targets whose rows are probability distributions (at least 2 columns, "
-        "non-negative, each row summing to 1)",
-        _not_distributions,
-    ),
-)
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):
@@ -183,12 +139,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         loss = (
             PoissonLoss() if isinstance(self.loss, str) and self.loss == "poisson" else self.loss
         )
-        for kind, needs, shortfall in _TARGET_NEEDS:
-            found = shortfall(Y) if isinstance(loss, kind) else None
-            if found is not None:
-                raise ValueError(
-                    f"{type(self).__name__}(loss={self.loss!r}) needs {needs}, got {found}"
-                )
+        shortfall = target_shortfall(loss, Y)
+        if shortfall is not None:
+            raise ValueError(f"{type(self).__name__}(loss={self.loss!r}) {shortfall}")
         return Y
 
     def _output(self, n_outputs: int) -> tuple[Layer, Loss, str]:

@@ -84,7 +84,7 @@ def check_layer(
     ----------
     layer : Layer
         The layer to check (built or not).
-    x : array of shape (m, n_in), optional
+    x : array of shape (m, n_in), optional (dense)
         Where to check; by default a random batch of 4 rows, as wide as the input the
         layer was built for (``build`` records it, however it is called), or 5 wide for
         a layer not built.
@@ -135,6 +135,12 @@ def check_layer(
     rng = np.random.default_rng(random_state)
     if x is None:
         x = rng.normal(size=(4, layer.__dict__.get("_n_in") or _DEFAULT_WIDTH))
+    if hasattr(x, "tocsr"):
+        raise TypeError(
+            f"check_layer takes x as a dense array (x.toarray()), got a sparse "
+            f"{type(x).__name__}: the finite differences of eq. 3-1 move every entry of x, "
+            "stored or not (check_network checks a first Dense layer on sparse x)"
+        )
     x = np.array(x, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"check_layer expected x of shape (m, n_in), got {x.shape}")

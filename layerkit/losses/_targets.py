@@ -1,0 +1,69 @@
+"""What the built-in losses need of their targets: a cross-entropy's probabilities, a
+Poisson loss's counts. Training on targets outside that domain makes the loss fall
+without bound (a negative cross-entropy), with nothing to report it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .base import Loss
+from .cross_entropy import BinaryCrossEntropy, CategoricalCrossEntropy
+from .poisson import PoissonLoss
+
+
+def _negative(Y: Any) -> str | None:
+    low = float(Y.min())
+    return f"a minimum of {low!r}" if low < 0 else None
+
+
+def _outside_unit_interval(Y: Any) -> str | None:
+    low, high = float(Y.min()), float(Y.max())
+    return f"targets from {low!r} to {high!r}" if low < 0 or high > 1 else None
+
+
+def _not_distributions(Y: Any) -> str | None:
+    if Y.shape[1] < 2:
+        return (
+            "one column (the softmax of one output is always 1: nothing to learn); for "
+            "probabilities of one event use BinaryCrossEntropy"
+        )
+    negative = _negative(Y)
+    if negative is not None:
+        return negative
+    # rows summing to 1 up to rounding (the tolerance of scikit-learn's log_loss)
+    dtype = Y.dtype if Y.dtype.kind == "f" else np.dtype(np.float64)
+    totals = Y.sum(axis=1)
+    off = np.flatnonzero(~np.isclose(totals, 1, rtol=np.sqrt(np.finfo(dtype).eps), atol=0))
+    if len(off):
+        i = int(off[0])
+        return f"{len(off)} row(s) that do not sum to 1 (row {i} sums to {float(totals[i])!r})"
+    return None
+
+
+#: What a loss needs of its targets, checked at fit (the estimators' and
+#: ``Sequential.fit``): the loss class (its subclasses included), the need as the
+#: message states it, and a function naming how the targets (2-D) fall short of it, or
+#: None.
+_TARGET_NEEDS: tuple[tuple[type[Loss], str, Callable[[Any], str | None]], ...] = (
+    (PoissonLoss, "non-negative targets", _negative),
+    (BinaryCrossEntropy, "targets in [0, 1] (a probability per output)", _outside_unit_interval),
+    (
+        CategoricalCrossEntropy,
+        "targets whose rows are probability distributions (at least 2 columns, "
+        "non-negative, each row summing to 1)",
+        _not_distributions,
+    ),
+)
+
+
+def target_shortfall(loss: Loss, Y: Any) -> str | None:
+    """``"needs ..., got ..."`` if the targets ``Y`` (2-D) are outside what ``loss`` is
+    defined on, else None."""
+    for kind, needs, shortfall in _TARGET_NEEDS:
+        found = shortfall(Y) if isinstance(loss, kind) else None
+        if found is not None:
+            return f"needs {needs}, got {found}"
+    return None
