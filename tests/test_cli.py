@@ -742,12 +742,12 @@ def test_a_wrong_class_weight_gets_one_message(tmp_path, iris_csv, capsys, given
     "spellings, classes",
     [
         (("True", "false", "TRUE"), [False, True]),  # booleans, as pandas reads them
-        (("01", "02"), ["01", "02"]),  # (codes; read as 1 and 2 before)
-        (("1", "2"), [1, 2]),  # numbers written as numbers stay numbers
-        (("1", "01", "2"), [1, 2]),  # two spellings of 1: one class, as pandas reads them
+        (("01", "02"), [1, 2]),  # numbers, as pandas reads them
+        (("+1", "-1"), [-1, 1]),
+        (("1", "01", "2"), [1, 2]),  # two spellings of 1: one class
     ],
 )
-def test_class_labels_are_spelled_as_the_file_writes_them(tmp_path, capsys, spellings, classes):
+def test_class_labels_are_read_as_pandas_reads_them(tmp_path, capsys, spellings, classes):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 2))
     labels = [spellings[i % len(spellings)] for i in range(60)]
@@ -1801,8 +1801,10 @@ def test_blank_lines_before_the_header_are_skipped(tmp_path, capsys, iris_csv):
 
 @pytest.mark.parametrize("where", ["every line", "data lines", "header"])
 def test_lines_ending_in_a_comma_have_no_extra_column(tmp_path, capsys, iris_csv, where):
-    """pandas reads the data lines' trailing commas as an index (shifting every column)
-    and the header's as an unnamed column; here neither is a column."""
+    """pandas reads the header's trailing comma as an unnamed column. Data lines with a
+    cell more than the header are refused: a trailing comma cannot be told from R's
+    row names, which pandas takes for an index (taken for a trailing comma, R's file
+    trained on shifted columns, the note column as the target)."""
     lines = iris_csv.read_text().splitlines()
     ends = {"every line": (",", ","), "data lines": ("", ","), "header": (",", "")}[where]
     text = "\n".join(line + ends[i > 0] for i, line in enumerate(lines)) + "\n"
@@ -1812,6 +1814,10 @@ def test_lines_ending_in_a_comma_have_no_extra_column(tmp_path, capsys, iris_csv
                     "training": {"max_iter": 5}})
     )  # fmt: skip
     status, _, err = run(capsys, "train", tmp_path / "e.json", "-q")
+    if where == "data lines":
+        assert status == 1 and "line 2: expected 5 values (one per column), got 6" in err
+        assert "if each ends in a comma, remove those; if the first column holds row names" in err
+        return
     assert status == 0, err
     metrics = json.loads((tmp_path / "layerkit-output" / "metrics.json").read_text())
     assert metrics["features"] == lines[0].split(",")[:-1]
@@ -1842,6 +1848,7 @@ def test_numbers_with_thousands_separators_get_their_own_advice(tmp_path, capsys
         ("sub\\\\my_layers", "give the module's name, 'sub.my_layers' (the current folder"),
         ("../lib/my_layers.py", "give the module's name, 'my_layers', and run the command from '../lib'"),
         ("/opt/x/my_layers.py", "give the module's name, 'my_layers', and run the command from '/opt/x'"),
+        ("my-layers.py", "a module's name must be a Python identifier, which 'my-layers' is not: rename the file my_layers.py and give 'my_layers'"),
     ],
 )  # fmt: skip
 def test_a_plugin_given_as_a_file_name_gets_the_module_name(

@@ -200,6 +200,18 @@ def test_the_sparse_tag_says_whether_sparse_x_is_taken(layers, sparse):
             clf.fit(X, [0, 1] * 3)
 
 
+@pytest.mark.parametrize("layers", [Dense(4), 5, {"a": Dense(4)}])
+def test_the_tags_of_an_invalid_layers_value_leave_the_error_to_fit(layers):
+    """(indexing it in __sklearn_tags__ broke is_classifier and the notebook display)"""
+    from sklearn.base import is_classifier
+
+    clf = MLPClassifier(layers=layers)
+    assert is_classifier(clf) and clf.__sklearn_tags__().input_tags.sparse
+    assert "MLPClassifier" in clf._repr_html_()
+    with pytest.raises(ValueError, match="layers"):
+        clf.fit(np.eye(4), [0, 1, 0, 1])
+
+
 def test_dataframe_feature_names_are_recorded_and_checked():
     X, y = load_iris(return_X_y=True, as_frame=True)
     clf = MLPClassifier(solver="lbfgs", random_state=0).fit(X, y)

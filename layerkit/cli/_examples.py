@@ -12,15 +12,15 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from ._errors import CLIError
-from ._tables import Table, index_column, typed_text
+from ._tables import Table, index_column
 
 
 def examples(
     table: Table, data: Any, task: str, path: Path, as_written: dict[str, np.ndarray] | None = None
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """X (float64), y and the feature names, every value checked. A classification's
-    labels are kept as ``as_written`` (the target column as the file has it) spells them
-    where the number reading would respell them (``01`` as 1, ``True`` as 1)."""
+    labels are booleans where ``as_written`` (the target column as the file has it) holds
+    booleans (read as 1 and 0 by the number reading), as pandas reads them."""
     columns = list(table)
     if data.target not in table:
         raise CLIError(f"{path}: no target column {data.target!r}{_near(data.target, columns)}")
@@ -201,23 +201,17 @@ def _target(y: np.ndarray, task: str, what: str, lines: Sequence[int] | None = N
 
 
 def _labels_as_written(y: np.ndarray, written: np.ndarray) -> np.ndarray:
-    """Labels read as numbers (``y``), as pandas reads them: booleans (a CSV's
-    ``True``/``False``, a Parquet file's booleans) as booleans, and numbers spelled as the
-    file writes them when that differs from the number's spelling (``01``), unless two
-    spellings name one number (``1`` and ``01``: one class, as pandas reads them)."""
+    """Labels read as numbers (``y``), booleans where the file's are (a CSV's
+    ``True``/``False``, a Parquet file's booleans), as pandas reads them (else numbers
+    stay numbers, as pandas reads ``01`` as 1)."""
     if y.dtype == object:
         return y  # (text labels already)
     values = written.tolist()
     if all(isinstance(v, bool) for v in values):
         return np.asarray(values, dtype=bool)
-    if not all(isinstance(v, str) for v in values):
-        return y
-    spelled = np.array([v.strip() for v in values], dtype=object)
-    if all(v.lower() in ("true", "false") for v in spelled):
+    if all(isinstance(v, str) and v.strip().lower() in ("true", "false") for v in values):
         return y.astype(bool)  # (read as 1 and 0)
-    if typed_text(spelled) is not spelled or len(set(spelled)) != len(np.unique(y)):
-        return y
-    return spelled
+    return y
 
 
 def split(X: np.ndarray, y: np.ndarray, task: str, fraction: float, seed: Any) -> list[Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +57,13 @@ def _module_advice(file_name: str) -> str:
         return (
             f"give the module's name, {'.'.join(parts)!r} (the current folder is searched, "
             "or the experiment file's)"
+        )
+    if not path.stem.isidentifier():
+        fixed = re.sub(r"\W", "_", path.stem)
+        fixed = fixed if fixed.isidentifier() else f"_{fixed}"
+        return (
+            f"a module's name must be a Python identifier, which {path.stem!r} is not: "
+            f"rename the file {fixed}.py and give {fixed!r}"
         )
     folder = str(path.parent) or "."
     return (

@@ -84,6 +84,12 @@ def _read_csv(path: Path, text: Collection[str]) -> tuple[Table, dict[str, np.nd
     for line, row in body:
         if len(row) != len(header):
             hint = f"; {separator}" if separator else ""
+            if len(row) == len(header) + 1 and all(len(r) == len(header) + 1 for _, r in body):
+                hint += (
+                    "; every data line has one value more than the header: if each ends "
+                    "in a comma, remove those; if the first column holds row names (as R's "
+                    "write.csv writes them), name it in the header or drop it"
+                )
             raise CLIError(
                 f"{path}, line {line}: expected {len(header)} values (one per column), "
                 f"got {len(row)}{hint}"
@@ -109,17 +115,15 @@ def _blank(row: list[str]) -> bool:
 def _without_trailing_commas(
     header: list[str], body: list[tuple[int, list[str]]]
 ) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Lines that all end in a comma (as some exports write them) end in an empty cell
-    that is no column: dropped, from the header too if it has one. (pandas would call the
-    header's an unnamed column, or take the first column as an index if only the data
-    lines have it.)"""
-    trailing = bool(header) and not header[-1].strip()
-    n = len(header) - trailing
-
-    def ends_empty(row: list[str]) -> bool:
-        return len(row) == n + 1 and not row[-1].strip()
-
-    if not body or not all(ends_empty(row) or (trailing and len(row) == n) for _, row in body):
+    """A header ending in a comma (as some exports write it) ends in an empty cell that is
+    no column when no data line has a value there: dropped (pandas would read an unnamed
+    column). (Data lines with one cell more than the header are left to be refused: a
+    comma ending each, or a first column of row names, as R writes them, which pandas
+    takes for an index; the two cannot be told apart.)"""
+    if not header or header[-1].strip():
+        return header, body
+    n = len(header) - 1
+    if not body or not all(len(row) == n or not row[-1].strip() for _, row in body):
         return header, body
     return header[:n], [(line, row[:n]) for line, row in body]
 

@@ -45,7 +45,7 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
     out = _writable_dir(loaded)  # before any work: a bad output path fails at once
     data_path = loaded.base / exp.data.path
     _check_outputs(loaded, config_path, out, data_path)
-    # (a class label is kept as the file writes it: 01, True)
+    # (a boolean class label stays a boolean, as pandas reads it)
     labels = [exp.data.target] if exp.task == "classification" else []
     table, as_written = read_table_and_text(data_path, labels)
     X, y, features = examples(table, exp.data, exp.task, data_path, as_written)

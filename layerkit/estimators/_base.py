@@ -936,7 +936,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         # sparse X goes through a first Dense layer only (the output Dense without layers)
         layers = self.layers
-        tags.input_tags.sparse = not layers or isinstance(layers[0], Dense)
+        first = layers[0] if isinstance(layers, (list, tuple)) and layers else None
+        tags.input_tags.sparse = first is None or isinstance(first, Dense)
         return tags
 
     def __sklearn_clone__(self) -> Any:
