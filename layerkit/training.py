@@ -344,9 +344,11 @@ def _checked_step(optimizer: Any, params: dict[str, Array]) -> Callable[..., Non
 
 
 def undefined_loss(net: Any, loss: Any, x: Any, y: Array) -> str | None:
-    """Why a loss is NaN when the network's outputs for ``x`` are finite: the loss is
-    not defined at some of them (a log of a value <= -1, say), which no learning rate or
-    input scaling changes; None when that is not the case (or cannot be told)."""
+    """What a NaN loss from finite network outputs for ``x`` says: the loss is not
+    defined at some of them (a log of a value <= -1, say), which no learning rate
+    changes, or it overflows at large ones (an unstabilized exp), which a smaller step
+    or scaled inputs may avoid; None when the outputs are not finite (or when it cannot
+    be told)."""
     try:
         with np.errstate(all="ignore"):
             out = net.predict(x)
@@ -364,10 +366,12 @@ def undefined_loss(net: Any, loss: Any, x: Any, y: Array) -> str | None:
     rows = f" for {bad} of {len(costs)} rows" if len(costs) > 1 else ""
     return (
         f"the network's outputs there are finite (from {out.min():.4g} to {out.max():.4g}) "
-        f"and {loss!r} gives nan on them{rows}: the loss is not defined at some outputs the "
-        "last layer gives (a log or a root of a negative number?); make it defined there, "
-        "or end the network in a layer whose outputs stay where it is (an Exp or a "
-        "Softplus for positive outputs)"
+        f"and {loss!r} gives nan on them{rows}. Either the loss is not defined at some "
+        "of them (a log or a root of a negative number): make it defined there, or end "
+        "the network in a layer whose outputs stay where it is (an Exp or a Softplus for "
+        "positive ones); or it overflows at large ones (an exp of a large output, "
+        "inf/inf): compute it stably (subtract the row maximum before an exp), lower "
+        "the learning rate, or scale the inputs"
     )
 
 

@@ -273,7 +273,8 @@ def test_a_loss_undefined_at_finite_outputs_is_named_as_the_cause(solver):
     message = str(err.value)
     assert "nan, but the network's outputs there are finite (from -" in message
     assert "_LogError() gives nan on them for " in message and " of 100 rows" in message
-    assert "Lower the learning rate" not in message and "StandardScaler" not in message
+    assert "Either the loss is not defined at some of them (a log" in message
+    assert "or it overflows at large ones" in message
 
 
 def test_a_nan_from_infinite_outputs_keeps_the_divergence_advice():
@@ -281,3 +282,27 @@ def test_a_nan_from_infinite_outputs_keeps_the_divergence_advice():
     reg = MLPRegressor((8,), solver="sgd", learning_rate_init=1e3, max_iter=50, random_state=0)
     with pytest.raises(DivergenceError, match="Lower the learning rate"):
         reg.fit(X, y)
+
+
+class _NaiveSoftmaxLoss(Loss, register=False):
+    """Cross-entropy of exp(a) / Σ exp(a), unstabilized: inf/inf at large outputs."""
+
+    def per_example(self, a, y):
+        p = np.exp(a) / np.exp(a).sum(axis=1, keepdims=True)
+        return -(y * np.log(p)).sum(axis=1)
+
+    def per_example_grad(self, a, y):
+        p = np.exp(a) / np.exp(a).sum(axis=1, keepdims=True)
+        return p * y.sum(axis=1, keepdims=True) - y
+
+
+def test_a_loss_overflowing_at_large_outputs_keeps_the_step_size_advice():
+    """(a review: told only that the loss was undefined, where scaled inputs trained)"""
+    Xs = rng.normal(size=(100, 3))
+    Y = np.eye(2)[(Xs[:, 0] > 0).astype(int)]
+    net = Sequential([Dense(8), ReLU(), Dense(2)]).build(3, random_state=0)
+    with pytest.raises(DivergenceError) as err:
+        net.fit(Xs * 100, Y, loss=_NaiveSoftmaxLoss(), optimizer=SGD(0.1), max_iter=20)
+    message = str(err.value)
+    assert "or it overflows at large ones (an exp of a large output, inf/inf)" in message
+    assert "lower the learning rate, or scale the inputs" in message
