@@ -46,6 +46,12 @@ class Configurable:
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
             cls.__init__ = _validating(cls.__dict__["__init__"])  # type: ignore[method-assign]
+        elif cls.__init__ is not object.__init__ and not getattr(
+            cls.__init__, "_layerkit_validating", False
+        ):
+            # an __init__ from a class outside the family, first in the MRO (a mixin's
+            # `def __init__(self, *args, **kwargs)`): checked as one written here
+            cls.__init__ = _validating(cls.__init__)  # type: ignore[method-assign]
         cls._config_model_cache = None
         if register and not cls.__name__.startswith("_"):
             register_class(cls, name)
@@ -253,6 +259,7 @@ def _validating(init: Any) -> Any:
             _check_stored(self)
             self._validate_arguments()
 
+    validating_init._layerkit_validating = True  # type: ignore[attr-defined]
     return validating_init
 
 
