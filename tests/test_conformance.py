@@ -329,6 +329,15 @@ class ListState(SGD, register=False):
             p -= self.current_learning_rate * v
 
 
+class FloatCount(SGD, register=False):
+    """Counts its steps in a float: saved, then refused at load (a user's trial)."""
+
+    def step(self, params, grads):
+        self.state["t"] = self.state.get("t", 0.0) + 1.0
+        for k, p in params.items():
+            p -= self.current_learning_rate * grads[k]
+
+
 class ObjectState(SGD, register=False):
     def step(self, params, grads):
         self.state["log"] = object()
@@ -343,6 +352,11 @@ class ObjectState(SGD, register=False):
             ListState(0.1),
             "state_keys",
             r"state\['v'\] is a list of 2 arrays, which cannot be saved",
+        ),
+        (
+            FloatCount(0.1),
+            "state_keys",
+            r"state\['t'\] must be a step count \(an int >= 0\), got 2.0",
         ),
         (
             ObjectState(0.1),

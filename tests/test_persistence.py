@@ -390,7 +390,11 @@ def _set(path, value):
         (_set(["fitted", "label_type"], "ordinal"), (), r"fitted.label_type"),
         (_set(["fitted", "best_loss_"], "x"), (), r"fitted.best_loss_"),
         (_set(["fitted", "surprise"], 1), (), r"fitted.surprise: Extra inputs"),
-        (_set(["optimizer", "state", "t"], "x"), (), r"optimizer.state.t must be a step count"),
+        (
+            _set(["optimizer", "state", "t"], "x"),
+            (),
+            r"optimizer.state\['t'\] must be a step count",
+        ),
     ],
 )
 def test_hand_crafted_damage_is_refused_with_a_clear_message(saved, tmp_path, edit, drop, pattern):

@@ -102,6 +102,12 @@ def optimizer_spec(opt: Optimizer, param_names: Any) -> tuple[dict[str, Any], di
             )
         else:
             scalars[key] = encode(value, f"{opt!r}.state[{key!r}]")
+    problem = reserved_state_problem(opt.state)
+    if problem is not None:  # (as loading refuses it: not written into a file that would not load)
+        raise TypeError(
+            f"{opt!r}: {problem}: layerkit reads these two entries (the step count and the "
+            "scheduled step size); keep state of your own under other names"
+        )
     spec = typed(opt)
     return {"type": spec["type"], "config": spec["config"], "state": scalars}, arrays
 
@@ -112,13 +118,25 @@ def build_optimizer(spec: Any) -> Optimizer:
 
     opt = build("optimizer", spec.type, spec.config)
     state = {k: decode(v) for k, v in spec.state.items()}
-    t, lr = state.get("t", 0), state.get("lr", 1.0)  # the step count, a scheduled rate
-    if isinstance(t, bool) or not isinstance(t, int) or t < 0:
-        raise ValueError(f"optimizer.state.t must be a step count (an int >= 0), got {t!r}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < float("inf"):
-        raise ValueError(f"optimizer.state.lr must be a positive number, got {lr!r}")
+    problem = reserved_state_problem(state)
+    if problem is not None:
+        raise ValueError(f"optimizer.{problem}")
     opt.state = state
     return opt
+
+
+def reserved_state_problem(state: Any) -> str | None:
+    """What is wrong with the state entries whose meaning layerkit fixes, or None:
+    ``t``, the step count (an int >= 0), and ``lr``, the scheduled step size (a
+    positive number), which the estimators' schedules read and set."""
+    t, lr = state.get("t", 0), state.get("lr", 1.0)
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
+        return f"state['t'] must be a step count (an int >= 0), got {t!r}"
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
+        return f"state['lr'] must be a positive number, got {lr!r}"
+    if not 0 < lr < float("inf"):
+        return f"state['lr'] must be a positive number, got {lr!r}"
+    return None
 
 
 def fitted_spec(est: Any) -> dict[str, Any]:
