@@ -497,7 +497,10 @@ class Sequential:
         y, sample_weight = self._checked_batch(x, y, loss, sample_weight, "train_step")
         value = self._loss_and_grads(x, y, loss, sample_weight)
         if sample_weight is None or np.any(sample_weight):
-            optimizer.step(self.params, self.grads)
+            from .training import _checked_step  # (a new array put into params: refused)
+
+            params = self.params
+            _checked_step(optimizer, params)(params, self.grads)
         return value
 
     def fit(

@@ -32,6 +32,8 @@ OPTIMIZER_CHECKS = (
     "descent",
     "schedule",
     "deterministic",
+    "reused_gradients",
+    "flat_path",
     "state_round_trip",
     "copies",
     "config",

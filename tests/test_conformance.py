@@ -329,6 +329,43 @@ class ListState(SGD, register=False):
             p -= self.current_learning_rate * v
 
 
+class SignMemory(SGD, register=False):
+    """Steps against the sign of g, faster while it keeps its sign (Rprop's idea), with
+    the previous gradient kept by reference: training, which refills the gradient arrays,
+    made its loss rise from 1.32 to 25 (a user's trial)."""
+
+    def step(self, params, grads):
+        prev = self.state.setdefault("prev", {})
+        for k, p in params.items():
+            g = grads[k]
+            same = np.sign(g) == np.sign(prev.get(k, g))
+            p -= self.current_learning_rate * np.where(same, 1.0, 0.1) * np.sign(g)
+            prev[k] = g  # (should be g.copy())
+
+
+class FlatFixedRate(SGD, register=False):
+    """Its one-pass branch uses learning_rate: the estimators' schedules were ignored."""
+
+    def step(self, params, grads):
+        w, g = getattr(params, "flat", None), getattr(grads, "flat", None)
+        if w is not None and g is not None:
+            w -= self.learning_rate * g
+            return
+        for k, p in params.items():
+            p -= self.current_learning_rate * grads[k]
+
+
+class FlatOther(SGD, register=False):
+    """Its one-pass branch computes another update than the per-array one."""
+
+    def step(self, params, grads):
+        w, g = getattr(params, "flat", None), getattr(grads, "flat", None)
+        if w is not None and g is not None:
+            w -= 2 * self.current_learning_rate * g
+            return
+        super().step(params, grads)
+
+
 class FloatCount(SGD, register=False):
     """Counts its steps in a float: saved, then refused at load (a user's trial)."""
 
@@ -353,6 +390,9 @@ class ObjectState(SGD, register=False):
             "state_keys",
             r"state\['v'\] is a list of 2 arrays, which cannot be saved",
         ),
+        (SignMemory(0.1), "reused_gradients", r"keeps a gradient array itself .* g.copy\(\)"),
+        (FlatFixedRate(0.1), "flat_path", r"current_learning_rate did not change the step on"),
+        (FlatOther(0.1), "flat_path", r"5 steps on a flattened network's parameters .* differ"),
         (
             FloatCount(0.1),
             "state_keys",

@@ -414,3 +414,20 @@ def test_backward_takes_a_delta_of_another_dtype_as_the_networks(delta_dtype):
     assert got.dtype == np.float64
     for k, v in net.grads.items():
         np.testing.assert_array_equal(grads[k], v)
+
+
+def test_train_step_refuses_an_optimizer_that_replaces_the_arrays():
+    """(fit refused it; train_step left the network untrained, its loss constant)"""
+    from layerkit.optim import Optimizer
+
+    class Rebinding(Optimizer, register=False):
+        def __init__(self, learning_rate: float = 0.1):
+            self.learning_rate = learning_rate
+
+        def step(self, params, grads):
+            for k in params:
+                params[k] = params[k] - self.learning_rate * grads[k]
+
+    net = _net()
+    with pytest.raises(ValueError, match=r"put a new array into params\['0.W'\] instead of"):
+        net.train_step(X, Y, CategoricalCrossEntropy(), Rebinding())

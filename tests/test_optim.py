@@ -192,3 +192,39 @@ def test_adamw_as_an_estimators_solver_shrinks_the_weights_it_decays():
         adam.fit(X, y)
     np.testing.assert_array_equal(coefs[0.0], adam.coefs_[0])
     assert np.abs(coefs[5.0]).mean() < 0.8 * np.abs(coefs[0.0]).mean()
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"), [(lambda: Adam(0.05), "m"), (lambda: SGD(0.1, momentum=0.9), "velocity")]
+)
+def test_an_array_assigned_into_the_state_takes_effect_on_a_flat_network(make, kind, rng):
+    """Resetting one parameter's state by assignment was ignored by the one-pass update
+    (its buffer kept the old values; the assigned array stayed zeros), and a checkpoint
+    taken after it resumed differently (a user's trial)."""
+    from layerkit import Sequential
+    from layerkit.layers import Dense
+
+    grads = [
+        {k: rng.normal(size=s) for k, s in (("0.W", (4, 5)), ("0.b", (5,)))} for _ in range(4)
+    ]
+
+    def steps(reset):
+        net = Sequential([Dense(5)]).build(4, random_state=0)
+        opt = make()
+        for i, g in enumerate(grads):
+            for k, v in g.items():
+                net.grads[k][...] = v
+            if i == 2:
+                reset(opt)
+            opt.step(net.params, net.grads)
+        return net.params, opt
+
+    by_item, opt = steps(lambda o: o.state[kind].__setitem__("0.W", np.zeros((4, 5))))
+    whole, _ = steps(
+        lambda o: o.state.__setitem__(kind, {**o.state[kind], "0.W": np.zeros((4, 5))})
+    )
+    for k in whole:
+        np.testing.assert_array_equal(by_item[k], whole[k])
+    assert np.abs(opt.state[kind]["0.W"]).max() > 0  # (the live state, not the zeros)
+    with pytest.raises(ValueError, match=r"state array for '0.W' has shape \(4, 5\)"):
+        opt.state[kind]["0.W"] = np.zeros(3)

@@ -40,6 +40,13 @@ def check_optimizer(
       is deliberately only a starting step (as Rprop's) should leave it out of
       ``checks``.
     - ``deterministic``: two copies given the same gradients make the same steps.
+    - ``reused_gradients``: steps with the gradients refilled in the same arrays, as
+      training refills them, equal steps given new arrays (an optimizer keeping
+      ``prev = g`` instead of a copy sees the current gradient as the previous one).
+    - ``flat_path``: steps on a flattened network's parameters (views of one buffer,
+      ``params.flat``, which built-in optimizers update in one pass) equal steps on
+      separate arrays, and follow ``current_learning_rate`` there too (when the
+      ``schedule`` check runs).
     - ``state_round_trip``: an optimizer rebuilt from its config, given a copy of the
       state, continues exactly as the original (what ``layerkit.load`` relies on).
     - ``copies``, ``config``: deepcopy/pickle keep it working; the config round-trips.
@@ -71,6 +78,8 @@ def check_optimizer(
     {}
     """
     require_instance(optimizer, Optimizer, "the optimizer given to check_optimizer")
+    if checks is not None:  # (read twice: by the flat_path check, then by run_checks)
+        checks = [checks] if isinstance(checks, str) else list(checks)
     rng = np.random.default_rng(random_state)
     target = {"0.W": rng.normal(size=(4, 3)), "0.b": rng.normal(size=3)}
     start = {k: v + rng.normal(size=v.shape) for k, v in target.items()}
@@ -82,10 +91,38 @@ def check_optimizer(
     def f(params: dict[str, Any]) -> float:
         return 0.5 * sum(float(np.sum((p - target[k]) ** 2)) for k, p in params.items())
 
-    def run(opt: Optimizer, params: dict[str, Any], steps: int) -> dict[str, Any]:
+    def run(
+        opt: Optimizer, params: dict[str, Any], steps: int, grads: Any = None
+    ) -> dict[str, Any]:
+        """``steps`` steps, the gradients refilled in the same arrays each time, as
+        training does (in ``grads`` if given), unless ``grads`` is ``"new"``."""
+        new = grads == "new"
+        if grads is None or new:
+            grads = {k: np.empty_like(p) for k, p in params.items()}
         for _ in range(steps):
-            opt.step(params, grads_of(params))
+            if new:
+                grads = {k: np.empty_like(p) for k, p in params.items()}
+            for k, p in params.items():
+                np.subtract(p, target[k], out=grads[k], casting="same_kind")
+            opt.step(params, grads)
         return params
+
+    def flat_pair(dtype: Any = np.float64) -> tuple[Any, Any]:
+        """Parameters and gradients as a flattened network gives them: views of one
+        buffer each, the buffer as ``.flat`` (the one-pass path optimizers may take)."""
+        from ..network import FlatDict
+
+        start_params = fresh(dtype)
+        size = sum(v.size for v in start_params.values())
+        buffers = np.empty(size, dtype), np.zeros(size, dtype)
+        views: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+        offset = 0
+        for k, v in start_params.items():
+            for buffer, into in zip(buffers, views, strict=True):
+                into[k] = buffer[offset : offset + v.size].reshape(v.shape)
+            views[0][k][...] = v
+            offset += v.size
+        return FlatDict(views[0], flat=buffers[0]), FlatDict(views[1], flat=buffers[1])
 
     def fresh(dtype: Any = np.float64) -> dict[str, Any]:
         return {k: v.astype(dtype) for k, v in start.items()}
@@ -190,6 +227,46 @@ def check_optimizer(
                     "smaller rate must give a smaller step",
                 )
 
+    def check_reused_gradients() -> None:
+        a = run(copy.deepcopy(optimizer), fresh(), 5)
+        b = run(copy.deepcopy(optimizer), fresh(), 5, grads="new")
+        expect(
+            all(unchanged(a[k], b[k]) for k in a),
+            "5 steps differ when the gradients are refilled in the same arrays at every "
+            "step, as training refills them, from 5 steps given new arrays: step() keeps a "
+            "gradient array itself for a later step (prev = g), which the next batch then "
+            "overwrites; keep a copy (prev = g.copy())",
+        )
+
+    def check_flat_path() -> None:
+        plain = run(copy.deepcopy(optimizer), fresh(), 5)
+        params, grads = flat_pair()
+        opt = copy.deepcopy(optimizer)
+        run(opt, params, 5, grads)
+        expect(
+            all(np.allclose(params[k], plain[k], rtol=1e-9, atol=1e-12) for k in plain),
+            "5 steps on a flattened network's parameters (views of one buffer, params.flat, "
+            "as training gives them) differ from 5 steps on separate arrays: the one-pass "
+            "branch of step() computes another update",
+        )
+        schedule = checks is None or "schedule" in checks
+        if schedule and hasattr(optimizer, "learning_rate"):
+            moved = []
+            for scale in (1.0, 0.5):
+                twin = copy.deepcopy(opt)
+                twin.current_learning_rate = opt.current_learning_rate * scale
+                p, g = flat_pair()
+                for k in p:
+                    p[k][...] = params[k]
+                twin_params = run(twin, p, 1, g)
+                moved.append(np.concatenate([twin_params[k].ravel() for k in twin_params]))
+            expect(
+                not unchanged(moved[0], moved[1]),
+                "setting current_learning_rate did not change the step on a flattened "
+                "network's parameters (params.flat): the one-pass branch of step() must use "
+                "self.current_learning_rate too, or the estimators' schedules are ignored",
+            )
+
     def same_steps(p: Optimizer, q: Optimizer) -> str | None:
         a, b = run(copy.deepcopy(p), fresh(), 3), run(copy.deepcopy(q), fresh(), 3)
         return None if all(unchanged(a[k], b[k]) for k in a) else "steps differ"
@@ -201,6 +278,8 @@ def check_optimizer(
         ("descent", check_descent),
         ("schedule", check_schedule),
         ("deterministic", check_deterministic),
+        ("reused_gradients", check_reused_gradients),
+        ("flat_path", check_flat_path),
         ("state_round_trip", check_state_round_trip),
         ("copies", lambda: check_copies(optimizer, same_steps)),
         ("config", lambda: check_config_round_trip(optimizer)),

@@ -32,6 +32,26 @@ def mirror(params: Any, buffer: Any) -> dict[str, Any]:
     return views
 
 
+class SlotViews(dict):
+    """An optimizer's per-parameter state of one kind, as views of a flat buffer that
+    the one-pass update reads: an array assigned to a name is copied into that name's
+    view (``state["m"]["0.W"] = zeros`` resets it), where replacing the view would leave
+    the update on the old values and the assignment without effect, silently."""
+
+    def __setitem__(self, name: Any, value: Any) -> None:
+        view = self.get(name)
+        if view is None:  # (a new name, or a copy being filled: as any dict)
+            super().__setitem__(name, value)
+            return
+        value = np.asarray(value)
+        if value.shape != view.shape:
+            raise ValueError(
+                f"the state array for {name!r} has shape {view.shape}, its parameter's; "
+                f"got an array of shape {value.shape}"
+            )
+        view[...] = value
+
+
 def flat_slot(opt: Any, kind: str, params: Any) -> Any:
     """A flat state buffer for ``kind`` whose per-parameter views are ``opt.state[kind]``.
 
@@ -45,7 +65,7 @@ def flat_slot(opt: Any, kind: str, params: Any) -> Any:
     if entry is not None and entry[1] is slots and entry[2] is flat:
         return entry[0]  # (the same buffer of the same network: a shape could be another's)
     buffer = np.zeros_like(flat)
-    views = mirror(params, buffer)
+    views = SlotViews(mirror(params, buffer))
     for name, old in (slots or {}).items():
         if name not in views:
             continue
