@@ -119,24 +119,56 @@ def test_redefining_the_same_class_replaces_it():
     assert lookup("layer", "Redefined") is namespace["Redefined"] is not first
 
 
-def test_an_object_of_a_redefined_class_is_saved_with_a_warning(tmp_path):
+_GAIN_CELL = """
+class Gain(Layer):
+    def __init__(self, k=2.0):
+        self.k = k
+
+    def forward(self, x, training=False):
+        return FACTOR * self.k * x
+
+    def backward(self, delta):
+        return FACTOR * self.k * delta
+"""
+
+
+def test_an_object_of_a_class_defined_again_the_same_is_saved(tmp_path):
     """A notebook cell defining a layer, run again after a fit: `save` said the class was
     not registered and to define it without register=False, which it was."""
-    cell = "class Gain(Layer):\n    def __init__(self, k=2.0):\n        self.k = k\n"
-    cell += "    def forward(self, x, training=False):\n        return self.k * x\n"
-    cell += "    def backward(self, delta):\n        return self.k * delta\n"
-    namespace = {"__name__": "notebook_cell_2", "Layer": Layer}
-    exec(cell, namespace)
+    namespace = {"__name__": "notebook_cell_2", "Layer": Layer, "FACTOR": 1.0}
+    exec(_GAIN_CELL.replace("Gain", "GainA"), namespace)
     X = np.random.default_rng(0).normal(size=(30, 3))
-    est = layerkit.MLPRegressor(layers=[namespace["Gain"](3.0)], max_iter=2, random_state=0)
+    est = layerkit.MLPRegressor(layers=[namespace["GainA"](3.0)], max_iter=2, random_state=0)
     with pytest.warns(UserWarning, match="Maximum iterations"):
         est.fit(X, X.sum(axis=1))
-    exec(cell, namespace)  # the cell run again
-    with pytest.warns(UserWarning, match=r"Gain was defined again after Gain\(k=3.0\) was made"):
-        path = layerkit.save(est, tmp_path / "m.lkm")
-    again = layerkit.load(path)
-    assert type(again.network_.layers[0]) is namespace["Gain"]
+    exec(_GAIN_CELL.replace("Gain", "GainA"), namespace)  # the cell run again, unchanged
+    again = layerkit.load(layerkit.save(est, tmp_path / "m.lkm"))
+    assert type(again.network_.layers[0]) is namespace["GainA"]
     np.testing.assert_array_equal(again.predict(X), est.predict(X))
+
+
+@pytest.mark.parametrize("change", ["code", "closure"])
+def test_an_object_of_a_class_defined_again_differently_is_refused(tmp_path, change):
+    """Loaded as the newer class, it would predict differently (by up to 2.15 for two
+    classes one function made, in a review)."""
+    name = f"Gain_{change}"
+    cell = _GAIN_CELL.replace("Gain", name)
+    namespace = {"__name__": "notebook_cell_3", "Layer": Layer, "FACTOR": 1.0}
+    if change == "closure":  # one function making two classes from different values
+        maker = "def make(FACTOR):\n" + "\n".join("    " + line for line in cell.splitlines())
+        exec(maker + f"\n    return {name}\n", namespace)
+        first, second = namespace["make"](1.0), namespace["make"](2.0)
+        obj = first(3.0)
+        assert layerkit._configurable.lookup("layer", name) is second
+    else:
+        exec(cell, namespace)
+        obj = namespace[name](3.0)
+        exec(cell.replace("FACTOR * self.k * x", "self.k * x + 1"), namespace)
+    net = layerkit.Sequential([obj]).build(3)
+    with pytest.raises(
+        TypeError, match=rf"{name} was defined again, differently, after {name}\(k=3.0\)"
+    ):
+        layerkit.save(net, tmp_path / "n.lkm")
 
 
 def test_explicit_registration_and_opting_out():
