@@ -122,8 +122,27 @@ class Configurable:
         return self._init_arguments()
 
     def set_params(self, **params: Any) -> Any:
-        """Set constructor arguments (validated as at construction); return self."""
+        """Set constructor arguments (validated as at construction); return self.
+
+        ``inner__learning_rate`` sets the argument of an argument that is itself a
+        layerkit object (a wrapper optimizer's inner one), in place, as scikit-learn
+        sets a Pipeline step's: so a grid over ``solver__inner__learning_rate``
+        reaches it."""
         known = set(_signature(type(self)))
+        nested = {k: params.pop(k) for k in list(params) if "__" in k}
+        for key, value in nested.items():
+            name, sub = key.split("__", 1)
+            holder = params.get(name, self.__dict__.get(name))
+            if name not in known or not isinstance(holder, Configurable):
+                raise ValueError(
+                    f"{type(self).__name__} has no parameter {key!r}: "
+                    + (
+                        f"its argument {name!r} is {holder!r}, which has no parameters of its own"
+                        if name in known
+                        else f"its parameters are {sorted(known)}"
+                    )
+                )
+            holder.set_params(**{sub: value})
         for key in params:
             if key not in known:
                 raise ValueError(

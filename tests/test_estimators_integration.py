@@ -16,6 +16,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from layerkit import MLPClassifier, MLPRegressor
 from layerkit.layers import Dense, Dropout, LeakyReLU, ReLU, Tanh
+from layerkit.optim import SGD, Optimizer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -87,6 +88,49 @@ def test_grid_search_over_layer_lists(iris):
     assert all(not layer.params for cand in candidates for layer in cand)  # untouched
     assert repr(search.best_estimator_.layers) in [repr(c) for c in candidates]
     assert repr(search.best_params_["layers"]) == repr(search.best_estimator_.layers)
+
+
+class _Clipped(Optimizer, register=False):
+    """Clips the gradients, then steps with ``inner``: a wrapper optimizer."""
+
+    def __init__(self, inner: Optimizer | None = None, clip: float = 1.0):
+        self.inner = inner if inner is not None else SGD(0.1)
+        self.clip = clip
+
+    @property
+    def current_learning_rate(self):
+        return self.inner.current_learning_rate
+
+    @current_learning_rate.setter
+    def current_learning_rate(self, value):
+        self.inner.current_learning_rate = value
+
+    def step(self, params, grads):
+        self.inner.step(params, {k: np.clip(g, -self.clip, self.clip) for k, g in grads.items()})
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_grid_search_reaches_the_arguments_of_an_optimizers_argument(iris):
+    """(`solver__inner__learning_rate` was refused: the optimizer has no parameter
+    'inner__learning_rate')"""
+    X, y = iris
+    mine = _Clipped(SGD(0.1))
+    grid = {"solver__inner__learning_rate": [0.001, 0.1]}
+    search = GridSearchCV(
+        MLPClassifier((5,), solver=mine, max_iter=20, random_state=0), grid, cv=2
+    )
+    search.fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    assert scores[0] != scores[1]
+    assert (
+        search.best_estimator_.solver.inner.learning_rate
+        == search.best_params_["solver__inner__learning_rate"]
+    )
+    assert mine.inner.learning_rate == 0.1  # (searches clone: the user's object is left alone)
+    with pytest.raises(
+        ValueError, match=r"_Clipped has no parameter 'clip__x': its argument 'clip' is 1.0"
+    ):
+        mine.set_params(clip__x=1)
 
 
 def test_randomized_search(iris):
