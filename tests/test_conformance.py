@@ -355,6 +355,14 @@ class FlatFixedRate(SGD, register=False):
             p -= self.current_learning_rate * grads[k]
 
 
+class FirstOnly(SGD, register=False):
+    """Updates the first parameter only: the cost fell all the same."""
+
+    def step(self, params, grads):
+        name = next(iter(params))
+        params[name] -= self.current_learning_rate * grads[name]
+
+
 class FlatOther(SGD, register=False):
     """Its one-pass branch computes another update than the per-array one."""
 
@@ -390,6 +398,7 @@ class ObjectState(SGD, register=False):
             "state_keys",
             r"state\['v'\] is a list of 2 arrays, which cannot be saved",
         ),
+        (FirstOnly(0.1), "descent", r"parameter '0.b' did not move toward the minimum"),
         (SignMemory(0.1), "reused_gradients", r"keeps a gradient array itself .* g.copy\(\)"),
         (FlatFixedRate(0.1), "flat_path", r"current_learning_rate did not change the step on"),
         (FlatOther(0.1), "flat_path", r"5 steps on a flattened network's parameters .* differ"),
