@@ -45,9 +45,11 @@ class Configurable:
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
             cls.__init__ = _validating(cls.__dict__["__init__"])  # type: ignore[method-assign]
-        elif cls.__init__ is not object.__init__ and not getattr(
-            cls.__init__, "_layerkit_validating", False
-        ):
+        elif (
+            cls.__init__ is not object.__init__
+            and not getattr(cls.__init__, "_layerkit_validating", False)
+            and getattr(cls.__init__, "__module__", None) not in ("typing", "typing_extensions")
+        ):  # (typing's: a Protocol's placeholder __init__(self, *args, **kwargs))
             # an __init__ from a class outside the family, first in the MRO (a mixin's
             # `def __init__(self, *args, **kwargs)`): checked as one written here
             cls.__init__ = _validating(cls.__init__)  # type: ignore[method-assign]
@@ -241,13 +243,14 @@ def registry_name_of(obj: Any) -> str:
     name = cls.__dict__.get("registry_name")
     now = _REGISTRY.get(getattr(cls, "_kind", ""), {}).get(name) if name else None
     if now is not None and now is not cls and _where(now) == _where(cls):
-        if _same_definition(cls, now):  # (a notebook cell run again, unchanged)
-            return str(name)
+        # (a notebook cell run again, edited or not, or one class a function made twice:
+        # a file naming the class would load the newer one, which may compute otherwise)
         raise TypeError(
-            f"{cls.__name__} was defined again, differently, after {obj!r} was made (an "
-            "edited notebook cell run again, or one class made twice by a function): a "
-            f"model file names the class, and would load as the newer {_where(cls)}; "
-            "re-create the object from the current class (refit the model)"
+            f"{cls.__name__} was defined again after {obj!r} was made (a notebook cell "
+            f"run again?), and a model file names a class: it would load as the newer "
+            f"{_where(cls)}. Re-create the object from the current class (refit the "
+            f"model), or, to keep this one's definition, register it again: "
+            f"layerkit.register(type(obj)) (the newer one is then no longer used by name)"
         )
     if not name or now is not cls:
         raise TypeError(
@@ -256,63 +259,6 @@ def registry_name_of(obj: Any) -> str:
             f"layerkit.register({cls.__name__})"
         )
     return str(name)
-
-
-#: Entries of a class's __dict__ that differ between two runs of the same definition.
-_BOOKKEEPING = {
-    "__module__", "__qualname__", "__dict__", "__weakref__", "__firstlineno__",
-    "__static_attributes__", "_config_model_cache", "registry_name", "__parameters__",
-    "__orig_bases__",
-}  # fmt: skip
-
-
-def _same_definition(a: type, b: type) -> bool:
-    """Whether two classes of one name and module are one definition run twice: the
-    same bases, and the same attributes, functions compared by their code, defaults and
-    closed-over values (two classes a function makes from different values differ)."""
-    if [_where(k) for k in a.__bases__] != [_where(k) for k in b.__bases__]:
-        return False
-    names = (set(vars(a)) | set(vars(b))) - _BOOKKEEPING
-    return all(
-        name in vars(a) and name in vars(b) and _same_value(vars(a)[name], vars(b)[name])
-        for name in names
-    )
-
-
-def _same_value(x: Any, y: Any) -> bool:
-    x, y = getattr(x, "__wrapped__", x), getattr(y, "__wrapped__", y)
-    if isinstance(x, (staticmethod, classmethod)) and type(x) is type(y):
-        return _same_value(x.__func__, y.__func__)
-    if isinstance(x, property) and isinstance(y, property):
-        return all(
-            _same_value(f, g)
-            for f, g in zip((x.fget, x.fset, x.fdel), (y.fget, y.fset, y.fdel), strict=True)
-        )
-    code_x, code_y = getattr(x, "__code__", None), getattr(y, "__code__", None)
-    if code_x is not None and code_y is not None:
-        cells = [
-            (c.cell_contents, d.cell_contents)
-            for c, d in zip(x.__closure__ or (), y.__closure__ or (), strict=False)
-        ]
-        return (
-            _same_code(code_x, code_y)
-            and len(x.__closure__ or ()) == len(y.__closure__ or ())
-            and _same(x.__defaults__, y.__defaults__)
-            and _same(x.__kwdefaults__, y.__kwdefaults__)
-            and all(c is d or _same(c, d) for c, d in cells)
-        )
-    return x is y or _same(x, y)
-
-
-def _same_code(a: Any, b: Any) -> bool:
-    """Code objects equal but for where they were compiled (line numbers)."""
-    keep = ("co_code", "co_names", "co_varnames", "co_freevars", "co_argcount")
-    if any(getattr(a, k) != getattr(b, k) for k in keep):
-        return False
-    consts = zip(a.co_consts, b.co_consts, strict=False)
-    return len(a.co_consts) == len(b.co_consts) and all(
-        _same_code(c, d) if hasattr(c, "co_code") else _same(c, d) for c, d in consts
-    )
 
 
 def registered(kind: str) -> dict[str, type]:

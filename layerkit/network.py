@@ -22,8 +22,10 @@ from ._contract import (
 from ._fit_inputs import numeric
 from ._random import RandomStateLike, as_generator, spawn
 from .exceptions import LayerContractError
+from .layers.activations import Identity
 from .layers.base import Array, Layer
 from .layers.dense import Dense
+from .layers.dropout import Dropout
 from .losses.base import Loss
 from .optim.base import Optimizer
 
@@ -546,7 +548,9 @@ class Sequential:
             batch_size=batch_size,
             sample_weight=sample_weight,
         )  # (which checks y's shape against the outputs': then its values)
-        shortfall = target_shortfall(loss, runner.Y)
+        # (in the targets' own dtype: float32 probabilities sum to 1 within float32's
+        # rounding; and the built-in losses only: a subclass may take other targets)
+        shortfall = target_shortfall(loss, y.reshape(runner.Y.shape), exact=True)
         if shortfall is not None:  # (the loss fell without bound, below 0, silently)
             raise ValueError(f"Sequential.fit: {loss!r} {shortfall}")
         rng = as_generator(random_state) if shuffle else None
@@ -639,7 +643,11 @@ class Sequential:
         sparse = hasattr(x, "tocsr")  # scipy sparse stays sparse
         if not sparse:
             x = numeric(np.asarray(x), "x", "Sequential")
-        elif self.layers and trusted(self.layers[0]) and not isinstance(self.layers[0], Dense):
+        elif (
+            self.layers
+            and trusted(self.layers[0])
+            and not isinstance(self.layers[0], (Dense, Identity, Dropout))
+        ):  # (those pass sparse x on; an activation or BatchNorm fails on it, cryptically)
             raise TypeError(
                 f"Sequential: sparse x goes through a first Dense layer only, and the first "
                 f"layer is {self.layers[0]!r}; pass x.toarray(), or start with Dense"

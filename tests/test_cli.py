@@ -1823,6 +1823,17 @@ def test_lines_ending_in_a_comma_have_no_extra_column(tmp_path, capsys, iris_csv
     assert metrics["features"] == lines[0].split(",")[:-1]
 
 
+def test_a_header_ending_in_a_comma_keeps_values_under_it(tmp_path, capsys):
+    """(a review: with the data lines ending in a comma too, their extra values 5 and 6
+    were cut off silently)"""
+    (tmp_path / "d.csv").write_text("a,b,y,\n1,2,0,5,\n3,4,1,6,\n")
+    (tmp_path / "e.json").write_text(
+        json.dumps({"task": "classification", "data": {"path": "d.csv", "target": "y"}})
+    )
+    status, _, err = run(capsys, "train", tmp_path / "e.json", "-q")
+    assert status == 1 and "line 2: expected 4 values (one per column), got 5" in err, err
+
+
 def test_a_column_name_in_another_case_is_suggested_and_wide_lists_cut(tmp_path, capsys):
     header = [f"x{j}" for j in range(30)] + ["Label"]
     write_csv(tmp_path / "d.csv", header, [[*range(30), "a"], [*range(30), "b"]])

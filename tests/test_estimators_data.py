@@ -301,6 +301,11 @@ def test_float64_targets_beyond_float32_with_float32_x_are_refused():
     X, y = make_classification(100, 6, random_state=0)
     with pytest.raises(ValueError, match=r"y holds values beyond the range of float32"):
         MLPRegressor((8,), max_iter=5).fit(X.astype(np.float32), y * 1e39)
+    # continuing a float32 model on float64 X: checked before the targets are cast
+    reg = MLPRegressor((8,), solver="sgd", max_iter=5).partial_fit(X.astype(np.float32), y)
+    with pytest.raises(ValueError, match=r"beyond the range of float32 .* the dtype of the X "
+                       "it was fitted on"):  # fmt: skip
+        reg.partial_fit(X, np.full(len(X), 1e39))
 
 
 def test_float64_input_stays_float64():

@@ -12,7 +12,18 @@ from sklearn.datasets import load_digits
 
 from layerkit import MLPClassifier, MLPRegressor, Sequential
 from layerkit._fit_inputs import checked_inputs
-from layerkit.layers import Dense, Dropout, Exp, Layer, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from layerkit.layers import (
+    Dense,
+    Dropout,
+    Exp,
+    Identity,
+    Layer,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss, SquaredError
 from layerkit.optim import SGD, Adam
 
@@ -431,3 +442,32 @@ def test_train_step_refuses_an_optimizer_that_replaces_the_arrays():
     net = _net()
     with pytest.raises(ValueError, match=r"put a new array into params\['0.W'\] instead of"):
         net.train_step(X, Y, CategoricalCrossEntropy(), Rebinding())
+
+
+def test_float32_probability_targets_are_taken_within_float32_rounding():
+    """(refused: rows summing to 0.99999988, checked at float64's tolerance)"""
+    P = rng.dirichlet(np.ones(3), size=64).astype(np.float32)
+    assert not np.allclose(P.astype(np.float64).sum(axis=1), 1, rtol=1e-8, atol=0)
+    losses = _fit(Y=P)
+    assert all(np.isfinite(losses))
+
+
+def test_a_subclass_of_a_built_in_loss_may_take_other_targets():
+    class PlusMinusOne(BinaryCrossEntropy, register=False):
+        """Targets -1/+1, mapped to 0/1."""
+
+        def per_example(self, a, y):
+            return super().per_example(a, (y + 1) / 2)
+
+        def per_example_grad(self, a, y):
+            return super().per_example_grad(a, (y + 1) / 2)
+
+    net = Sequential([Dense(1), Sigmoid()]).build(4, random_state=0)
+    targets = np.where(X[:, :1] > 0, 1.0, -1.0)
+    assert all(np.isfinite(net.fit(X, targets, loss=PlusMinusOne(), optimizer=SGD(0.1))))
+
+
+@pytest.mark.parametrize("first", [Identity(), Dropout(0.5)])
+def test_sparse_x_passes_through_identity_and_dropout_as_before(first):
+    net = Sequential([first, Dense(3), Softmax()]).build(4, random_state=0)
+    np.testing.assert_allclose(net.predict(sp.csr_matrix(X)), net.predict(X), rtol=1e-12)

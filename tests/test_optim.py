@@ -228,3 +228,37 @@ def test_an_array_assigned_into_the_state_takes_effect_on_a_flat_network(make, k
     assert np.abs(opt.state[kind]["0.W"]).max() > 0  # (the live state, not the zeros)
     with pytest.raises(ValueError, match=r"state array for '0.W' has shape \(4, 5\)"):
         opt.state[kind]["0.W"] = np.zeros(3)
+
+
+@pytest.mark.parametrize("how", ["clear", "pop", "del", "update"])
+def test_removing_or_updating_flat_state_entries_takes_effect(how, rng):
+    """(clear() and update() bypassed the copy into the flat buffer: the one-pass update
+    went on with the old state, as if nothing had been reset)"""
+    from layerkit import Sequential
+    from layerkit.layers import Dense
+
+    grads = [
+        {k: rng.normal(size=s) for k, s in (("0.W", (4, 5)), ("0.b", (5,)))} for _ in range(4)
+    ]
+    resets = {
+        "clear": lambda m: m.clear(),
+        "pop": lambda m: (m.pop("0.W"), m.pop("0.b")),
+        "del": lambda m: (m.__delitem__("0.W"), m.__delitem__("0.b")),
+        "update": lambda m: m.update({"0.W": np.zeros((4, 5)), "0.b": np.zeros(5)}),
+    }
+
+    def steps(reset):
+        net = Sequential([Dense(5)]).build(4, random_state=0)
+        opt = SGD(0.1, momentum=0.9)
+        for i, g in enumerate(grads):
+            for k, v in g.items():
+                net.grads[k][...] = v
+            if i == 2:
+                reset(opt)
+            opt.step(net.params, net.grads)
+        return net.params
+
+    changed = steps(lambda o: resets[how](o.state["velocity"]))
+    fresh = steps(lambda o: o.state.__setitem__("velocity", {}))
+    for k in fresh:
+        np.testing.assert_array_equal(changed[k], fresh[k])

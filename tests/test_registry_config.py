@@ -132,18 +132,25 @@ class Gain(Layer):
 """
 
 
-def test_an_object_of_a_class_defined_again_the_same_is_saved(tmp_path):
+def test_an_object_of_a_class_defined_again_is_refused_with_the_way_out(tmp_path):
     """A notebook cell defining a layer, run again after a fit: `save` said the class was
-    not registered and to define it without register=False, which it was."""
+    not registered and to define it without register=False, which it was. (Saving it by
+    name would load the newer class, which may compute otherwise.)"""
+    cell = _GAIN_CELL.replace("Gain", "GainA")
     namespace = {"__name__": "notebook_cell_2", "Layer": Layer, "FACTOR": 1.0}
-    exec(_GAIN_CELL.replace("Gain", "GainA"), namespace)
+    exec(cell, namespace)
+    old = namespace["GainA"]
     X = np.random.default_rng(0).normal(size=(30, 3))
-    est = layerkit.MLPRegressor(layers=[namespace["GainA"](3.0)], max_iter=2, random_state=0)
+    est = layerkit.MLPRegressor(layers=[old(3.0)], max_iter=2, random_state=0)
     with pytest.warns(UserWarning, match="Maximum iterations"):
         est.fit(X, X.sum(axis=1))
-    exec(_GAIN_CELL.replace("Gain", "GainA"), namespace)  # the cell run again, unchanged
+    exec(cell, namespace)  # the cell run again
+    with pytest.raises(TypeError, match=r"GainA was defined again after GainA\(k=3.0\) was "
+                       r"made .* layerkit.register\(type\(obj\)\)"):  # fmt: skip
+        layerkit.save(est, tmp_path / "m.lkm")
+    layerkit.register(old)  # the way out the message gives
     again = layerkit.load(layerkit.save(est, tmp_path / "m.lkm"))
-    assert type(again.network_.layers[0]) is namespace["GainA"]
+    assert type(again.network_.layers[0]) is old
     np.testing.assert_array_equal(again.predict(X), est.predict(X))
 
 
@@ -166,7 +173,7 @@ def test_an_object_of_a_class_defined_again_differently_is_refused(tmp_path, cha
         exec(cell.replace("FACTOR * self.k * x", "self.k * x + 1"), namespace)
     net = layerkit.Sequential([obj]).build(3)
     with pytest.raises(
-        TypeError, match=rf"{name} was defined again, differently, after {name}\(k=3.0\)"
+        TypeError, match=rf"{name} was defined again after {name}\(k=3.0\) was made"
     ):
         layerkit.save(net, tmp_path / "n.lkm")
 

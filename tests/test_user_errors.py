@@ -90,6 +90,23 @@ def test_stars_from_a_mixin_first_in_the_mro_are_refused_too():
     assert clone(Plain(k=5.0)).k == 5.0
 
 
+def test_a_layer_that_is_also_a_protocol_is_taken():
+    """(typing's placeholder __init__(*args, **kwargs) of a Protocol was refused)"""
+    from typing import Protocol
+
+    class Shaped(Protocol):
+        def forward(self, x, training=False): ...
+
+    class Passing(Layer, Shaped, register=False):
+        def forward(self, x, training=False):
+            return x
+
+        def backward(self, delta):
+            return delta
+
+    assert repr(clone(Passing())) == "Passing()"
+
+
 def test_a_stored_argument_survives_clone():
     class Scaled(Layer, register=False):
         def __init__(self, scale: float = 2.0):

@@ -123,7 +123,9 @@ def _without_trailing_commas(
     if not header or header[-1].strip():
         return header, body
     n = len(header) - 1
-    if not body or not all(len(row) == n or not row[-1].strip() for _, row in body):
+    if not body or not all(
+        len(row) == n or (len(row) == n + 1 and not row[-1].strip()) for _, row in body
+    ):
         return header, body
     return header[:n], [(line, row[:n]) for line, row in body]
 

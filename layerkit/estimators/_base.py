@@ -661,13 +661,13 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             self.loss_curve_ = list(getattr(self, "loss_curve_", []))
             if self.validation_scores_ is not None:
                 self.validation_scores_ = list(self.validation_scores_)
+        self._refuse_targets_beyond(Y, net.dtype, first_pass)  # (before any cast)
         if X.dtype != net.dtype:  # (float64 X continuing a model fitted on float32 X)
             with np.errstate(over="ignore"):  # (values beyond its range: refused below)
                 cast = X.astype(net.dtype)
             if not all_finite(cast.data if hasattr(cast, "tocsr") else cast):
                 self._refuse_non_finite(X, cast, "the training diverge")
             X, Y = cast, Y.astype(net.dtype)
-        self._refuse_targets_beyond(Y, net.dtype)
         if hasattr(X, "tocsr") and not isinstance(net.layers[0], Dense):
             raise TypeError(
                 f"{type(self).__name__}: sparse X needs a Dense first layer, got "
@@ -886,7 +886,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             return net.layers[-1].forward(z)
         return z
 
-    def _refuse_targets_beyond(self, Y: Any, dtype: Any) -> None:
+    def _refuse_targets_beyond(self, Y: Any, dtype: Any, first_pass: bool) -> None:
         """A ValueError if the targets hold values the network's dtype cannot (float64
         targets beyond float32's range, with float32 X): training on them as infinities
         was reported as a divergence, with advice to lower the learning rate."""
@@ -900,8 +900,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             f"{type(self).__name__}: y holds values beyond the range of {dtype.name} "
             f"(largest magnitude {largest:.3g}; {dtype.name} reaches "
             f"{float(np.finfo(dtype).max):.3g}), but the network computes in {dtype.name}, "
-            f"the dtype of X, where they would be infinite. Rescale y, or fit on float64 X "
-            "(X.astype(np.float64)) for a network that computes in float64."
+            f"the dtype of {'X' if first_pass else 'the X it was fitted on'}, where they "
+            "would be infinite. Rescale y, or fit on float64 X (X.astype(np.float64)) for "
+            "a network that computes in float64."
         )
 
     def _refuse_non_finite(self, X: Any, cast: Any, outcome: str = "the predictions NaN") -> None:

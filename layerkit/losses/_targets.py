@@ -59,11 +59,12 @@ _TARGET_NEEDS: tuple[tuple[type[Loss], str, Callable[[Any], str | None]], ...] =
 )
 
 
-def target_shortfall(loss: Loss, Y: Any) -> str | None:
+def target_shortfall(loss: Loss, Y: Any, *, exact: bool = False) -> str | None:
     """``"needs ..., got ..."`` if the targets ``Y`` (2-D) are outside what ``loss`` is
-    defined on, else None."""
+    defined on, else None. ``exact``: for the built-in classes only, not subclasses."""
     for kind, needs, shortfall in _TARGET_NEEDS:
-        found = shortfall(Y) if isinstance(loss, kind) else None
+        applies = type(loss) is kind if exact else isinstance(loss, kind)
+        found = shortfall(Y) if applies else None
         if found is not None:
             return f"needs {needs}, got {found}"
     return None

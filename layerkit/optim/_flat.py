@@ -36,7 +36,11 @@ class SlotViews(dict):
     """An optimizer's per-parameter state of one kind, as views of a flat buffer that
     the one-pass update reads: an array assigned to a name is copied into that name's
     view (``state["m"]["0.W"] = zeros`` resets it), where replacing the view would leave
-    the update on the old values and the assignment without effect, silently."""
+    the update on the old values and the assignment without effect, silently. Removing
+    entries (``clear``, ``pop``, ``del``) marks the dict ``changed``: the next step makes
+    a new buffer from what is left (zeros for the rest, as for a fresh state)."""
+
+    changed = False
 
     def __setitem__(self, name: Any, value: Any) -> None:
         view = self.get(name)
@@ -51,6 +55,35 @@ class SlotViews(dict):
             )
         view[...] = value
 
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for name, value in dict(*args, **kwargs).items():
+            self[name] = value
+
+    def __ior__(self, other: Any) -> SlotViews:  # type: ignore[misc]
+        self.update(other)
+        return self
+
+    def setdefault(self, name: Any, default: Any = None) -> Any:
+        if name not in self:
+            self[name] = default
+        return self[name]
+
+    def __delitem__(self, name: Any) -> None:
+        super().__delitem__(name)
+        self.changed = True
+
+    def pop(self, *args: Any) -> Any:
+        self.changed = True
+        return super().pop(*args)
+
+    def popitem(self) -> Any:
+        self.changed = True
+        return super().popitem()
+
+    def clear(self) -> None:
+        super().clear()
+        self.changed = True
+
 
 def flat_slot(opt: Any, kind: str, params: Any) -> Any:
     """A flat state buffer for ``kind`` whose per-parameter views are ``opt.state[kind]``.
@@ -62,7 +95,7 @@ def flat_slot(opt: Any, kind: str, params: Any) -> Any:
     entry = cache.get(key)
     slots = opt.state.get(kind)
     flat = params.flat
-    if entry is not None and entry[1] is slots and entry[2] is flat:
+    if entry is not None and entry[1] is slots and entry[2] is flat and not slots.changed:
         return entry[0]  # (the same buffer of the same network: a shape could be another's)
     buffer = np.zeros_like(flat)
     views = SlotViews(mirror(params, buffer))
