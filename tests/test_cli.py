@@ -212,6 +212,27 @@ def test_standardize_is_not_folded_into_a_dense_subclass(tmp_path, iris_csv, cap
     assert "(a subclass of Dense may compute other than x W + b)" in err
 
 
+@pytest.mark.parametrize("callbacks", [True, False])
+def test_the_progress_printing_is_not_saved_with_the_model(
+    tmp_path, iris_csv, capsys, monkeypatch, callbacks
+):
+    """Without scikit-learn's callbacks (Python 3.10), progress is the estimator's own
+    verbose lines: the saved model kept verbose=True and printed every later epoch."""
+    import layerkit.cli._progress as progress
+
+    if callbacks and not progress.CALLBACKS_SUPPORTED:
+        pytest.skip("scikit-learn's callbacks need scikit-learn >= 1.9")
+    monkeypatch.setattr(progress, "CALLBACKS_SUPPORTED", callbacks)
+    path = _iris_experiment(tmp_path, training={"max_iter": 20})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        status, out, err = run(capsys, "train", path)
+    assert status == 0, err
+    assert ("Iteration 20, loss = " in out) is not callbacks
+    model = layerkit.load(tmp_path / "layerkit-output" / "model.lkm")
+    assert model.verbose is False and not getattr(model, "_skl_callbacks", None)
+
+
 # ------------------------------------------------------------ predict, inspect
 def test_predict_writes_what_the_model_predicts(trained, iris_csv, capsys, tmp_path):
     out_dir, _ = trained

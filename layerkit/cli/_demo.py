@@ -47,12 +47,12 @@ def run_demo(
     print("layerkit demo: handwritten digits (8x8 pixels, 10 classes, from scikit-learn)")
     print(f"  {est.__class__.__name__} with layers {est.layers!r}, solver {est.solver!r}")
     print(f"  training on {len(X_train)} images, early stopping on a 10% validation split")
-    EpochPrinter(every=5).attach(est)
+    printer = EpochPrinter(every=5)
+    printer.attach(est)
     start = time.perf_counter()
     est.fit(X_train, y_train)
     seconds = time.perf_counter() - start
-    if hasattr(est, "_skl_callbacks"):
-        est.set_callbacks()  # the printer is not part of the model
+    printer.detach(est)  # the printer is not part of the model
     accuracy = float(est.score(X_test, y_test))
     print(f"trained {est.n_iter_} epochs in {seconds:.1f} s")
     print(f"test accuracy: {accuracy:.4f} on {len(X_test)} unseen images")

@@ -12,16 +12,25 @@ class EpochPrinter:
     """A scikit-learn fit callback printing each epoch's loss (and validation score).
 
     ``attach(estimator)`` sets it on the estimator, or, with a scikit-learn older than
-    1.9 (no callback API), switches on the estimator's own ``verbose`` lines instead.
+    1.9 (no callback API: Python 3.10), switches on the estimator's own ``verbose`` lines
+    instead; ``detach(estimator)`` undoes that, so the printing is not part of the model
+    saved (a loaded model kept ``verbose=True`` and printed every epoch of a later fit).
     """
 
     def __init__(self, every: int = 1) -> None:
         self.every = every
+        self._verbose: Any = None
 
     def attach(self, estimator: Any) -> Any:
         if CALLBACKS_SUPPORTED:
             return estimator.set_callbacks(self)
+        self._verbose = estimator.get_params()["verbose"]
         return estimator.set_params(verbose=True)
+
+    def detach(self, estimator: Any) -> Any:
+        if CALLBACKS_SUPPORTED:
+            return estimator.set_callbacks()
+        return estimator.set_params(verbose=self._verbose)
 
     def setup(self, estimator: Any, context: Any) -> None:
         self._start = time.perf_counter()

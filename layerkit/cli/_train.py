@@ -71,8 +71,9 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
         f"{data_path.name} (testing on {len(y_test)} held-out rows"
         f"{f'; {scaled_text} standardized' if scaled_text else ''})"
     )
-    if not quiet:
-        EpochPrinter(every=max(1, exp.training.max_iter // 20)).attach(est)
+    printer = None if quiet else EpochPrinter(every=max(1, exp.training.max_iter // 20))
+    if printer is not None:
+        printer.attach(est)
     if exp.data.standardize:
         mean, scale = _standardizer(X_train)
         X_fit = (X_train - mean) / scale
@@ -89,8 +90,8 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
         _fold_standardization(est, mean, scale, features)  # the model takes the raw columns
     if target_scaled:
         _fold_target_scaling(est, y_mean, y_scale)  # and predicts in the target's units
-    if hasattr(est, "_skl_callbacks"):
-        est.set_callbacks()  # the printer is not part of the model
+    if printer is not None:
+        printer.detach(est)  # the printer is not part of the model
     metrics = _metrics(est, exp, data_path, (X_train, y_train), (X_test, y_test))
     try:
         out.mkdir(parents=True, exist_ok=True)
