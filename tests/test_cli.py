@@ -233,6 +233,25 @@ def test_the_progress_printing_is_not_saved_with_the_model(
     assert model.verbose is False and not getattr(model, "_skl_callbacks", None)
 
 
+def test_an_installed_plugin_is_not_shadowed_by_a_file_next_to_the_model(
+    trained, tmp_path, capsys, monkeypatch
+):
+    """(a trial: a received model folder's `installed_plugin_x.py` ran instead of the
+    installed module of that name)"""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "installed_plugin_x.py").write_text("SOURCE = 'installed'\n")
+    out_dir, _ = trained
+    (out_dir / "installed_plugin_x.py").write_text("SOURCE = 'next to the model'\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "installed_plugin_x", raising=False)
+    status, _, err = run(
+        capsys, "inspect", out_dir / "model.lkm", "--plugin", "installed_plugin_x"
+    )
+    assert status == 0, err
+    assert sys.modules["installed_plugin_x"].SOURCE == "installed"
+
+
 # ------------------------------------------------------------ predict, inspect
 def test_predict_writes_what_the_model_predicts(trained, iris_csv, capsys, tmp_path):
     out_dir, _ = trained
