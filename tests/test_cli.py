@@ -252,6 +252,27 @@ def test_an_installed_plugin_is_not_shadowed_by_a_file_next_to_the_model(
     assert sys.modules["installed_plugin_x"].SOURCE == "installed"
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_inspect_shows_non_finite_validation_scores(tmp_path, capsys):
+    """(a Poisson fit whose validation scores were all -inf: the text output crashed on
+    the still-tagged values, and --json showed them as {"$float": "-inf"})"""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    reg = layerkit.MLPRegressor((4,), early_stopping=True, max_iter=3, random_state=0)
+    reg.fit(X, X.sum(axis=1))
+    reg.validation_scores_ = [-np.inf, float("nan"), -np.inf]
+    reg.best_validation_score_ = -np.inf
+    layerkit.save(reg, tmp_path / "m.lkm")
+    status, out, err = run(capsys, "inspect", tmp_path / "m.lkm")
+    assert status == 0, err
+    assert "validation score: -inf -> -inf, best -inf (epoch 1" in out
+    status, out, err = run(capsys, "inspect", tmp_path / "m.lkm", "--json")
+    assert status == 0, err
+    history = json.loads(out)["history"]
+    assert history["validation_scores"] == ["-inf", "nan", "-inf"]
+    assert history["best_validation_score"] == "-inf"
+
+
 # ------------------------------------------------------------ predict, inspect
 def test_predict_writes_what_the_model_predicts(trained, iris_csv, capsys, tmp_path):
     out_dir, _ = trained

@@ -252,10 +252,10 @@ def _run(args: argparse.Namespace) -> int:
         )
         print(f"wrote {n} predictions to {args.output}")
         return 0
-    from ._inspect import describe, render
+    from ._inspect import as_json, describe, render
 
     info = describe(args.model, args.plugin)
-    print(json.dumps(info, indent=2) if args.json else render(info))
+    print(json.dumps(as_json(info), indent=2, allow_nan=False) if args.json else render(info))
     return 0
 
 

@@ -87,15 +87,26 @@ def _optimizer(spec: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _history(fitted: dict[str, Any]) -> dict[str, Any] | None:
+    """The training history, its values decoded (a score of -inf is stored tagged, as
+    JSON has no infinity: left tagged, it crashed the text output)."""
     if "loss_curve_" not in fitted:
         return None
     return {
-        "epochs": fitted.get("n_iter_"),
-        "examples_seen": fitted.get("t_"),
-        "loss_curve": fitted["loss_curve_"],
-        "validation_scores": fitted.get("validation_scores_"),
-        "best_validation_score": fitted.get("best_validation_score_"),
+        "epochs": decode(fitted.get("n_iter_")),
+        "examples_seen": decode(fitted.get("t_")),
+        "loss_curve": decode(fitted["loss_curve_"]),
+        "validation_scores": decode(fitted.get("validation_scores_")),
+        "best_validation_score": decode(fitted.get("best_validation_score_")),
     }
+
+
+def as_json(info: dict[str, Any]) -> dict[str, Any]:
+    """``describe``'s result as standard JSON data: a non-finite number of the history
+    as its name ("-inf", "nan"), as the hyperparameters give theirs."""
+    history = info.get("history")
+    if not history:
+        return info
+    return {**info, "history": {k: _as_json(v) for k, v in history.items()}}
 
 
 def _changed_hyperparameters(model: Any, saved: dict[str, Any]) -> dict[str, Any]:
