@@ -4,6 +4,7 @@ import csv
 import datetime
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -274,6 +275,54 @@ def test_inspect_shows_non_finite_validation_scores(tmp_path, capsys):
 
 
 # ------------------------------------------------------------ predict, inspect
+def test_an_interrupted_prediction_leaves_the_old_output_whole(
+    trained, iris_csv, tmp_path, capsys, monkeypatch
+):
+    """(a trial: Ctrl-C while writing left a truncated out.csv where a complete one was)"""
+    import layerkit.cli._tables as tables
+
+    out_dir, _ = trained
+    (tmp_path / "p.csv").write_text("old\n")
+    calls = []
+
+    def interrupted(value):
+        calls.append(value)
+        if len(calls) > 20:
+            raise KeyboardInterrupt
+        return str(value)
+
+    monkeypatch.setattr(tables, "_text", interrupted)
+    status, _, _ = run(
+        capsys, "predict", out_dir / "model.lkm", iris_csv, "-o", tmp_path / "p.csv"
+    )
+    assert status == 130
+    assert (tmp_path / "p.csv").read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize("command", ["predict", "train"])
+def test_a_read_only_output_is_refused_before_any_work(
+    command, trained, iris_csv, tmp_path, capsys, monkeypatch
+):
+    """(train replaced the model and plot, then failed on a read-only metrics.json)"""
+    import layerkit.cli._tables as tables
+
+    out_dir, _ = trained
+    target = tmp_path / "p.csv" if command == "predict" else out_dir / "metrics.json"
+    target.write_text("old\n")
+    real = os.access
+    monkeypatch.setattr(tables.os, "access", lambda p, mode: Path(p) != target and real(p, mode))
+    if command == "predict":
+        argv = ["predict", out_dir / "model.lkm", iris_csv, "-o", target]
+    else:
+        argv = ["train", tmp_path / "iris.toml"]
+    before = (out_dir / "model.lkm").stat().st_mtime_ns
+    status, out, err = run(capsys, *argv)
+    assert status == 1 and f"{target} exists and is read-only" in err, err
+    assert target.read_text() == "old\n" and "epoch" not in out
+    assert (out_dir / "model.lkm").stat().st_mtime_ns == before
+
+
 def test_predict_writes_what_the_model_predicts(trained, iris_csv, capsys, tmp_path):
     out_dir, _ = trained
     status, out, err = run(

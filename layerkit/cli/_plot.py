@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ._tables import written_whole
+
 
 def save_loss_curve(est: Any, path: Path, *, name: str | None = None) -> str | None:
     """Draw ``est``'s loss curve (and validation scores) to ``path``; None without matplotlib."""
@@ -20,6 +22,7 @@ def save_loss_curve(est: Any, path: Path, *, name: str | None = None) -> str | N
 
     display = LossCurveDisplay.from_estimator(est, name=name)
     display.figure_.tight_layout()
-    display.figure_.savefig(path, dpi=100)
+    with written_whole(path) as temporary:  # (the format from the name, not the temporary's)
+        display.figure_.savefig(temporary, dpi=100, format=path.suffix[1:].lower() or None)
     plt.close(display.figure_)
     return str(path)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
+import os
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -296,6 +298,28 @@ def check_output(path: Path, what: str) -> None:
         raise CLIError(f"{what} {path} is a directory; give a file name")
     if not path.parent.is_dir():
         raise CLIError(f"{what} {path}: the directory {path.parent} does not exist")
+    check_replaceable(path, what)
+
+
+def check_replaceable(path: Path, what: str) -> None:
+    """Refuse an existing output file that is read-only (it would be replaced all the
+    same: outputs are written to a temporary file, then renamed over the old one)."""
+    if path.is_file() and not os.access(path, os.W_OK):
+        raise CLIError(f"{what} {path} exists and is read-only; give another file name")
+
+
+@contextlib.contextmanager
+def written_whole(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to, renamed to ``path`` when the block
+    ends without error (so an interrupted or failed write leaves the old file, not a
+    truncated one), and removed otherwise."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
 
 
 def check_not_an_input(path: Path, what: str, inputs: dict[str, Path]) -> None:
@@ -326,9 +350,13 @@ def write_table(
             k: pa.array(v.tolist() if v.dtype == object else v, type=types.get(k))
             for k, v in columns.items()
         }
-        pa.parquet.write_table(pa.table(arrays), path)
+        with written_whole(path) as temporary:
+            pa.parquet.write_table(pa.table(arrays), temporary)
         return
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    with (
+        written_whole(path) as temporary,
+        open(temporary, "w", newline="", encoding="utf-8") as handle,
+    ):
         writer = csv.writer(handle)
         writer.writerow(columns)
         for row in zip(*columns.values(), strict=True):

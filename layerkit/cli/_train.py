@@ -29,7 +29,7 @@ from ._examples import examples, identifier_features, split
 from ._metrics import scores
 from ._plot import save_loss_curve
 from ._progress import EpochPrinter
-from ._tables import check_not_an_input, read_table_and_text
+from ._tables import check_not_an_input, check_replaceable, read_table_and_text, written_whole
 
 #: The built-in losses (by name and by class) that make sense for each task.
 _LOSSES = {
@@ -105,7 +105,8 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
         files["plot"] = save_loss_curve(est, out / exp.output.plot)
     files["metrics"] = str(out / exp.output.metrics)
     text = json.dumps(_no_nan(metrics), indent=2, allow_nan=False)  # (standard JSON)
-    (out / exp.output.metrics).write_text(text + "\n", encoding="utf-8")
+    with written_whole(out / exp.output.metrics) as temporary:
+        temporary.write_text(text + "\n", encoding="utf-8")
     _summary(metrics, say)
     return metrics
 
@@ -141,6 +142,7 @@ def _check_outputs(loaded: Loaded, config_path: Path, out: Path, data_path: Path
         what = f"output.{setting}:"
         if path.is_dir():
             raise CLIError(f"{what} {path} is a directory; give a file name")
+        check_replaceable(path, what)
         check_not_an_input(path, what, inputs)
         for other, other_path in written.items():
             if path.exists() and other_path.exists() and path.samefile(other_path):
