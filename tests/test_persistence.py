@@ -490,19 +490,44 @@ def _archive(members, compression=zipfile.ZIP_STORED):
     return out.getvalue()
 
 
-def _nan_weights(data):
+def _with_array_value(data, name, value):
+    """The file with array ``name``'s first entry set to ``value``, checksum updated."""
     members = dict(_members(data))
-    W = np.load(io.BytesIO(members["arrays/network/0.W.npy"]))
-    W[0, 0] = np.nan
+    array = np.load(io.BytesIO(members[f"arrays/{name}.npy"]))
+    array.flat[0] = value
     buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, W, version=(1, 0))
-    members["arrays/network/0.W.npy"] = buffer.getvalue()
+    np.lib.format.write_array(buffer, array, version=(1, 0))
+    members[f"arrays/{name}.npy"] = buffer.getvalue()
     manifest = json.loads(members["manifest.json"])
     for spec in manifest["arrays"]:
-        if spec["name"] == "network/0.W":
+        if spec["name"] == name:
             spec["sha256"] = hashlib.sha256(buffer.getvalue()).hexdigest()
     members["manifest.json"] = json.dumps(manifest).encode()
     return _archive(members.items())
+
+
+def _nan_weights(data):
+    return _with_array_value(data, "network/0.W", np.nan)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("state/1.running_var", np.nan),
+        ("state/1.running_var", -1.0),
+        ("state/1.running_mean", np.inf),
+    ],
+)
+def test_damaged_batchnorm_statistics_are_refused(tmp_path, name, value):
+    """(they loaded, and the model predicted NaN probabilities: class 0 for every row)"""
+    from layerkit.layers import BatchNorm
+
+    net = Sequential([Dense(4), BatchNorm(), Dense(2)]).build(3, random_state=0)
+    layerkit.save(net, tmp_path / "bn.lkm")
+    data = _with_array_value((tmp_path / "bn.lkm").read_bytes(), name, value)
+    with pytest.raises(ModelFileError, match=rf"array '{name}' holds NaN, infinite or negative"):
+        _load_bytes(data, tmp_path)
+    assert layerkit.load(tmp_path / "bn.lkm")  # (the file as written loads)
 
 
 def _second_manifest(data):

@@ -389,10 +389,32 @@ def _read_arrays(zf: zipfile.ZipFile, manifest: m.Manifest, targets: dict[str, A
         # moments (Adam's v of an overflowing g²) and users' state may be
         if spec.name.startswith("network/") and not np.isfinite(values).all():
             raise ModelFileError(f"array {spec.name!r} holds NaN or infinite values")
+        if _batchnorm_statistic(manifest, spec.name) and not (
+            np.isfinite(values).all()
+            and (spec.name.endswith(".running_mean") or values.min() >= 0)
+        ):  # (training keeps them so; loaded, they predicted NaN: class 0 for every row)
+            raise ModelFileError(
+                f"array {spec.name!r} holds NaN, infinite or negative values: a BatchNorm's "
+                "running mean must be finite, and its running variance finite and >= 0"
+            )
         np.copyto(target, values)
     missing = sorted(set(targets) - seen)
     if missing:
         raise ModelFileError(f"arrays missing from the file: {', '.join(missing)}")
+
+
+def _batchnorm_statistic(manifest: m.Manifest, name: str) -> bool:
+    """Whether array ``name`` is a built-in BatchNorm's running statistic."""
+    if manifest.network is None or not name.startswith("state/"):
+        return False
+    index, _, attribute = name[len("state/") :].partition(".")
+    layers = manifest.network.layers
+    return (
+        index.isdigit()
+        and int(index) < len(layers)
+        and layers[int(index)].type == "BatchNorm"
+        and attribute in ("running_mean", "running_var")
+    )
 
 
 def _parse_npy(data: bytes, target: Any, name: str) -> Any:
