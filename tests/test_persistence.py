@@ -432,6 +432,40 @@ def test_a_huge_width_before_a_batchnorm_is_refused_before_anything_is_built(tmp
         _load_bytes(data, tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "pattern"),
+    [
+        (
+            "solver",
+            {"$object": {"type": "Adam"}},
+            r"hyperparameters.solver: an \$object value must",
+        ),
+        (
+            "solver",
+            {"$object": {"kind": "optimizer", "type": "Adam", "config": 3}},
+            r"config must be a table",
+        ),
+        (
+            "class_weight",
+            {"$dict": [[0]]},
+            r"hyperparameters.class_weight: a \$dict value must be",
+        ),
+    ],
+)
+def test_a_malformed_tagged_value_is_named_by_its_field(tmp_path, field, value, pattern):
+    """(the messages were "not a readable layerkit model file: 'type'" and "not enough
+    values to unpack (expected 2, got 1)", naming no field)"""
+    X, y = _iris()
+    est = MLPClassifier((3,), solver=Adam(0.01), class_weight={0: 2.0}, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    layerkit.save(est, tmp_path / "m.lkm")
+    data = _rewrite((tmp_path / "m.lkm").read_bytes(), _set(["hyperparameters", field], value))
+    with pytest.raises(ModelFileError, match=pattern):
+        _load_bytes(data, tmp_path)
+
+
 def test_nothing_named_in_a_file_is_ever_imported(saved, tmp_path):
     data, _, _ = saved
     assert "colorsys" not in sys.modules or pytest.skip("colorsys already imported")

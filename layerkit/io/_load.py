@@ -20,7 +20,7 @@ from ..exceptions import ModelFileError
 from ..network import Sequential
 from . import _manifest as m
 from ._state import build_network, build_optimizer, restore_fitted
-from ._values import build, decode, restore_generator
+from ._values import build, decode, decoded, restore_generator
 
 _HEADER_LIMIT = 4096  # bytes an .npy header may take
 
@@ -288,7 +288,9 @@ def _build(manifest: m.Manifest) -> tuple[Any, dict[str, Any]]:
         if net is None:
             raise ModelFileError("a Sequential file must describe its network")
         return net, targets
-    est = kinds[manifest.kind](**{k: decode(v) for k, v in manifest.hyperparameters.items()})
+    est = kinds[manifest.kind](
+        **{k: decoded(v, f"hyperparameters.{k}") for k, v in manifest.hyperparameters.items()}
+    )
     est._validate_params()
     if net is None:
         return est, targets

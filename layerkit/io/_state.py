@@ -12,7 +12,7 @@ from .._contract import state_as_built
 from ..network import Sequential
 from ..optim.base import Optimizer
 from ._manifest import FittedSpec
-from ._values import decode, encode, generator_state, restore_generator, typed
+from ._values import decoded, encode, generator_state, restore_generator, typed
 
 #: Fitted attributes of the estimators kept in the manifest (when present).
 FITTED = (
@@ -117,7 +117,7 @@ def build_optimizer(spec: Any) -> Optimizer:
     from ._values import build
 
     opt = build("optimizer", spec.type, spec.config)
-    state = {k: decode(v) for k, v in spec.state.items()}
+    state = {k: decoded(v, f"optimizer.state.{k}") for k, v in spec.state.items()}
     problem = reserved_state_problem(state)
     if problem is not None:
         raise ValueError(f"optimizer.{problem}")
@@ -177,7 +177,7 @@ def restore_fitted(est: Any, fitted: dict[str, Any], n_in: int) -> None:
 
     for key in FITTED:
         if key in fitted:
-            setattr(est, key, decode(fitted[key]))
+            setattr(est, key, decoded(fitted[key], f"fitted.{key}"))
     if "feature_names_in_" in fitted:
         est.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
     if "classes" in fitted:

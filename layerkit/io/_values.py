@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._configurable import Configurable, lookup, registry_name_of
+from .._configurable import Configurable, RegistryError, lookup, registry_name_of
 
 _BIT_GENERATORS = {
     name: getattr(np.random, name) for name in ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
@@ -69,14 +69,42 @@ def decode(value: Any) -> Any:
         if set(value) == {"$tuple"}:
             return tuple(decode(v) for v in value["$tuple"])
         if set(value) == {"$dict"}:
-            return {decode(k): decode(v) for k, v in value["$dict"]}
+            pairs = value["$dict"]
+            if not isinstance(pairs, list) or not all(
+                isinstance(p, list) and len(p) == 2 for p in pairs
+            ):
+                raise ValueError(
+                    f"a $dict value must be a list of [key, value] pairs, got {str(pairs)[:80]}"
+                )
+            return {decode(k): decode(v) for k, v in pairs}
         if set(value) == {"$array"}:
             return _array(value["$array"])
         if set(value) == {"$object"}:
             spec = value["$object"]
+            if not isinstance(spec, dict) or set(spec) != {"kind", "type", "config"}:
+                raise ValueError(
+                    f"an $object value must hold kind, type and config, got {str(spec)[:80]}"
+                )
+            if not isinstance(spec["config"], dict):
+                raise ValueError(
+                    f"an $object's config must be a table, got {str(spec['config'])[:80]}"
+                )
             return build(spec["kind"], spec["type"], spec["config"])
         raise ValueError(f"unknown tagged value with keys {sorted(value)}")
     return value
+
+
+def decoded(value: Any, where: str) -> Any:
+    """``decode(value)``, a malformed value named by where it is in the manifest (a
+    ModelFileError; a type not registered stays a RegistryError)."""
+    from ..exceptions import ModelFileError
+
+    try:
+        return decode(value)
+    except RegistryError:
+        raise
+    except (ValueError, TypeError, KeyError) as err:
+        raise ModelFileError(f"{where}: {err}") from None
 
 
 def _array(spec: Any) -> np.ndarray:
