@@ -274,6 +274,17 @@ def test_inspect_shows_non_finite_validation_scores(tmp_path, capsys):
     assert history["best_validation_score"] == "-inf"
 
 
+def test_train_piped_to_head_still_trains_and_writes(tmp_path, iris_csv):
+    """(`layerkit train exp | head -1` stopped the run, exit 1, nothing written)"""
+    path = _iris_experiment(tmp_path, training={"max_iter": 60})
+    script = f"'{sys.executable}' -m layerkit train '{path}' | head -1; exit ${{PIPESTATUS[0]}}"
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("training MLPClassifier") and done.stdout.count("\n") == 1
+    assert (tmp_path / "layerkit-output" / "model.lkm").is_file()
+    assert (tmp_path / "layerkit-output" / "metrics.json").is_file()
+
+
 # ------------------------------------------------------------ predict, inspect
 def test_an_interrupted_prediction_leaves_the_old_output_whole(
     trained, iris_csv, tmp_path, capsys, monkeypatch

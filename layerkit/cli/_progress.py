@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from typing import Any
 
 from ..estimators._callbacks import CALLBACKS_SUPPORTED
+
+
+def say(*parts: Any) -> None:
+    """``print`` to stdout, except that a reader gone away (``layerkit train | head``)
+    silences the rest instead of stopping the command: a training run's results are
+    its files (it stopped, exit 1, with nothing written)."""
+    try:
+        print(*parts, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 class EpochPrinter:
@@ -52,4 +65,4 @@ class EpochPrinter:
         scores = getattr(estimator, "validation_scores_", None)
         if scores:
             line += f"  validation score {scores[-1]:.4f}"
-        print(f"{line}  ({time.perf_counter() - self._start:.1f} s)", flush=True)
+        say(f"{line}  ({time.perf_counter() - self._start:.1f} s)")

@@ -29,6 +29,7 @@ from ._examples import examples, identifier_features, split
 from ._metrics import scores
 from ._plot import save_loss_curve
 from ._progress import EpochPrinter
+from ._progress import say as progress_say
 from ._tables import check_not_an_input, check_replaceable, read_table_and_text, written_whole
 
 #: The built-in losses (by name and by class) that make sense for each task.
@@ -62,7 +63,7 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
     X_train, X_test, y_train, y_test = split(
         X, y, exp.task, exp.validation.test_fraction, exp.training.random_state
     )
-    say: Any = (lambda *a: None) if quiet else print
+    say: Any = (lambda *a: None) if quiet else progress_say
     target_scaled = _scales_target(exp, est)
     scaled = [("inputs", exp.data.standardize), ("target", target_scaled)]
     scaled_text = " and ".join(name for name, on in scaled if on)
