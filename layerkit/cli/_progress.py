@@ -17,8 +17,35 @@ def say(*parts: Any) -> None:
     try:
         print(*parts, flush=True)
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
+
+
+class _PipeSafe:
+    """A text stream whose writes to a reader gone away are silenced, as ``say``'s."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            _silence_stdout()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 class EpochPrinter:
@@ -33,16 +60,21 @@ class EpochPrinter:
     def __init__(self, every: int = 1) -> None:
         self.every = every
         self._verbose: Any = None
+        self._stdout: Any = None
 
     def attach(self, estimator: Any) -> Any:
         if CALLBACKS_SUPPORTED:
             return estimator.set_callbacks(self)
         self._verbose = estimator.get_params()["verbose"]
+        # (the verbose lines are printed inside fit: a closed pipe must not stop it)
+        self._stdout, sys.stdout = sys.stdout, _PipeSafe(sys.stdout)
         return estimator.set_params(verbose=True)
 
     def detach(self, estimator: Any) -> Any:
         if CALLBACKS_SUPPORTED:
             return estimator.set_callbacks()
+        if self._stdout is not None:
+            sys.stdout, self._stdout = self._stdout, None
         return estimator.set_params(verbose=self._verbose)
 
     def setup(self, estimator: Any, context: Any) -> None:

@@ -85,14 +85,16 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
         y_mean, y_scale = (float(v[0]) for v in _standardizer(y_train[:, None]))
         y_fit = (y_train - y_mean) / y_scale
     start = time.perf_counter()
-    converged = _fit(est, X_fit, y_fit, exp.data.standardize)
+    try:
+        converged = _fit(est, X_fit, y_fit, exp.data.standardize)
+    finally:
+        if printer is not None:
+            printer.detach(est)  # the printer is not part of the model
     seconds = time.perf_counter() - start
     if exp.data.standardize:
         _fold_standardization(est, mean, scale, features)  # the model takes the raw columns
     if target_scaled:
         _fold_target_scaling(est, y_mean, y_scale)  # and predicts in the target's units
-    if printer is not None:
-        printer.detach(est)  # the printer is not part of the model
     metrics = _metrics(est, exp, data_path, (X_train, y_train), (X_test, y_test))
     try:
         out.mkdir(parents=True, exist_ok=True)
