@@ -10,6 +10,7 @@ data by ``get_config`` and turned back into an object by ``from_config``.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import typing
@@ -83,6 +84,8 @@ class Configurable:
         for key, value in args.items():
             try:
                 config[key] = encode(value, f"{self!r}: argument {key!r}")
+            except UnnamedClassError as err:  # (an object inside: its own reason, kept)
+                raise UnnamedClassError(f"{self!r}: argument {key!r}: {err}") from None
             except (TypeError, ValueError) as err:
                 raise TypeError(
                     f"{self!r}: argument {key!r} = {value!r} is not JSON-able data (nor "
@@ -132,6 +135,7 @@ class Configurable:
         reaches it."""
         known = set(_signature(type(self)))
         nested = {k: params.pop(k) for k in list(params) if "__" in k}
+        by_holder: dict[str, dict[str, Any]] = {}
         for key, value in nested.items():
             name, sub = key.split("__", 1)
             holder = params.get(name, self.__dict__.get(name))
@@ -144,7 +148,9 @@ class Configurable:
                         else f"its parameters are {sorted(known)}"
                     )
                 )
-            holder.set_params(**{sub: value})
+            by_holder.setdefault(name, {})[sub] = value
+        for name, values in by_holder.items():  # (tried on copies: all or nothing is set)
+            copy.deepcopy(params.get(name, self.__dict__[name])).set_params(**values)
         for key in params:
             if key not in known:
                 raise ValueError(
@@ -158,6 +164,8 @@ class Configurable:
         except ValueError:
             self.__dict__.update(old)
             raise
+        for name, values in by_holder.items():
+            self.__dict__[name].set_params(**values)
         return self
 
     def _validate_arguments(self, args: dict[str, Any] | None = None) -> None:
@@ -237,6 +245,11 @@ def lookup(kind: str, name: str) -> Any:
     return table[name]
 
 
+class UnnamedClassError(TypeError):
+    """An object's class cannot be named in a config or a model file (not registered,
+    or defined again since the object was made)."""
+
+
 def registry_name_of(obj: Any) -> str:
     """The name ``obj``'s class is registered under; TypeError if it is not registered."""
     cls = type(obj)
@@ -245,7 +258,7 @@ def registry_name_of(obj: Any) -> str:
     if now is not None and now is not cls and _where(now) == _where(cls):
         # (a notebook cell run again, edited or not, or one class a function made twice:
         # a file naming the class would load the newer one, which may compute otherwise)
-        raise TypeError(
+        raise UnnamedClassError(
             f"{cls.__name__} was defined again after {obj!r} was made (a notebook cell "
             f"run again?), and a model file names a class: it would load as the newer "
             f"{_where(cls)}. Re-create the object from the current class (refit the "
@@ -253,7 +266,7 @@ def registry_name_of(obj: Any) -> str:
             f"layerkit.register(type(obj)) (the newer one is then no longer used by name)"
         )
     if not name or now is not cls:
-        raise TypeError(
+        raise UnnamedClassError(
             f"{cls.__name__} is not registered, so it cannot be named in a config or a "
             f"model file: define it without register=False, or call "
             f"layerkit.register({cls.__name__})"

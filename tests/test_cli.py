@@ -234,55 +234,21 @@ def test_the_progress_printing_is_not_saved_with_the_model(
     assert model.verbose is False and not getattr(model, "_skl_callbacks", None)
 
 
-def test_an_installed_plugin_is_not_shadowed_by_a_file_next_to_the_model(
+def test_a_plugin_that_edits_sys_path_leaves_the_clis_folders_removed(
     trained, tmp_path, capsys, monkeypatch
 ):
-    """(a trial: a received model folder's `installed_plugin_x.py` ran instead of the
-    installed module of that name)"""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "installed_plugin_x.py").write_text("SOURCE = 'installed'\n")
+    """(a review: a plugin inserting its own entry at sys.path[0] left both of the CLI's
+    search folders in sys.path)"""
     out_dir, _ = trained
-    (out_dir / "installed_plugin_x.py").write_text("SOURCE = 'next to the model'\n")
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.delitem(sys.modules, "installed_plugin_x", raising=False)
+    (out_dir / "path_editing_plugin.py").write_text("import sys\nsys.path.insert(0, '/nowhere')\n")
+    monkeypatch.delitem(sys.modules, "path_editing_plugin", raising=False)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = list(sys.path)
     status, _, err = run(
-        capsys, "inspect", out_dir / "model.lkm", "--plugin", "installed_plugin_x"
+        capsys, "inspect", out_dir / "model.lkm", "--plugin", "path_editing_plugin"
     )
     assert status == 0, err
-    assert sys.modules["installed_plugin_x"].SOURCE == "installed"
-
-
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_inspect_shows_non_finite_validation_scores(tmp_path, capsys):
-    """(a Poisson fit whose validation scores were all -inf: the text output crashed on
-    the still-tagged values, and --json showed them as {"$float": "-inf"})"""
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(60, 3))
-    reg = layerkit.MLPRegressor((4,), early_stopping=True, max_iter=3, random_state=0)
-    reg.fit(X, X.sum(axis=1))
-    reg.validation_scores_ = [-np.inf, float("nan"), -np.inf]
-    reg.best_validation_score_ = -np.inf
-    layerkit.save(reg, tmp_path / "m.lkm")
-    status, out, err = run(capsys, "inspect", tmp_path / "m.lkm")
-    assert status == 0, err
-    assert "validation score: -inf -> -inf, best -inf (epoch 1" in out
-    status, out, err = run(capsys, "inspect", tmp_path / "m.lkm", "--json")
-    assert status == 0, err
-    history = json.loads(out)["history"]
-    assert history["validation_scores"] == ["-inf", "nan", "-inf"]
-    assert history["best_validation_score"] == "-inf"
-
-
-def test_train_piped_to_head_still_trains_and_writes(tmp_path, iris_csv):
-    """(`layerkit train exp | head -1` stopped the run, exit 1, nothing written)"""
-    path = _iris_experiment(tmp_path, training={"max_iter": 60})
-    script = f"'{sys.executable}' -m layerkit train '{path}' | head -1; exit ${{PIPESTATUS[0]}}"
-    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("training MLPClassifier") and done.stdout.count("\n") == 1
-    assert (tmp_path / "layerkit-output" / "model.lkm").is_file()
-    assert (tmp_path / "layerkit-output" / "metrics.json").is_file()
+    assert sys.path == ["/nowhere", *before]  # the plugin's entry kept, the CLI's gone
 
 
 # ------------------------------------------------------------ predict, inspect
@@ -309,6 +275,39 @@ def test_an_interrupted_prediction_leaves_the_old_output_whole(
     assert status == 130
     assert (tmp_path / "p.csv").read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize("kind", ["symbolic link", "hard link", "private mode"])
+def test_a_replaced_output_keeps_its_links_and_mode(trained, iris_csv, tmp_path, capsys, kind):
+    """(a review: writing to a temporary file and renaming it replaced a symbolic link
+    by a file, cut a hard link, and made a 0600 file world-readable)"""
+    out_dir, _ = trained
+    real, given = tmp_path / "real.csv", tmp_path / "p.csv"
+    real.write_text("old\n")
+    if kind == "symbolic link":
+        given.symlink_to(real)
+    elif kind == "hard link":
+        os.link(real, given)
+    else:
+        real.chmod(0o600)
+        given = real
+    status, _, err = run(capsys, "predict", out_dir / "model.lkm", iris_csv, "-o", given)
+    assert status == 0, err
+    assert real.read_text().startswith("prediction")  # the file behind the name, written
+    if kind == "symbolic link":
+        assert given.is_symlink()
+    if kind == "hard link":
+        assert real.stat().st_nlink == 2 and given.read_text() == real.read_text()
+    if kind == "private mode":
+        assert real.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_plot_name_without_a_suffix_is_a_png(tmp_path, capsys):
+    """(the temporary file's .tmp suffix was taken for the format: a traceback)"""
+    pytest.importorskip("matplotlib")
+    status, _, err = run(capsys, "demo", "--plot", tmp_path / "curve")
+    assert status == 0, err
+    assert (tmp_path / "curve").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.parametrize("command", ["predict", "train"])

@@ -131,6 +131,13 @@ def test_grid_search_reaches_the_arguments_of_an_optimizers_argument(iris):
         ValueError, match=r"_Clipped has no parameter 'clip__x': its argument 'clip' is 1.0"
     ):
         mine.set_params(clip__x=1)
+    for bad in (
+        {"inner__learning_rate": 0.5, "clip": "bad"},
+        {"inner__momentum": 0.5, "inner__learning_rate": -1},
+    ):
+        with pytest.raises(ValueError):
+            mine.set_params(**bad)
+        assert (mine.inner.learning_rate, mine.inner.momentum, mine.clip) == (0.1, 0.0, 1.0)
 
 
 def test_randomized_search(iris):

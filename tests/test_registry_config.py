@@ -178,6 +178,23 @@ def test_an_object_of_a_class_defined_again_differently_is_refused(tmp_path, cha
         layerkit.save(net, tmp_path / "n.lkm")
 
 
+def test_a_class_defined_again_inside_another_layer_is_named_as_such(tmp_path):
+    """(the outer layer's config said its argument was not JSON-able data, losing the
+    reason and the way out)"""
+    cell = _GAIN_CELL.replace("Gain", "GainInner")
+    namespace = {"__name__": "notebook_cell_4", "Layer": Layer, "FACTOR": 1.0}
+    exec(cell, namespace)
+
+    class Holder(Layer, register=False):
+        def __init__(self, inner=None):
+            self.inner = inner
+
+    holder = Holder(namespace["GainInner"](3.0))
+    exec(cell, namespace)
+    with pytest.raises(TypeError, match=r"argument 'inner': GainInner was defined again after"):
+        holder.get_config()
+
+
 def test_explicit_registration_and_opting_out():
     class Unlisted(Layer, register=False):
         pass

@@ -20,19 +20,15 @@ from ._errors import CLIError
 
 
 def import_plugins(
-    modules: list[str],
-    directories: list[str],
-    where: Callable[[int, str], str],
-    *,
-    installed_first: bool = False,
+    modules: list[str], directories: list[str], where: Callable[[int, str], str]
 ) -> None:
-    """Import each module, looking in ``directories`` first (or, ``installed_first``,
-    after the installed packages); ``where(i, name)`` names it."""
+    """Import each module, looking in ``directories`` first; ``where(i, name)`` names it.
+    (Folders first, for `train` and `predict` alike: a plugin named as an installed or
+    standard module, `mailbox.py`, is the user's in both.)"""
     for i, name in enumerate(modules):
         if name.endswith(".py") or "/" in name or "\\" in name:
             raise CLIError(f"{where(i, name)}: {name!r} is a file name; {_module_advice(name)}")
-    at = len(sys.path) if installed_first else 0
-    sys.path[at:at] = directories
+    sys.path[:0] = directories
     try:
         for i, name in enumerate(modules):
             try:
@@ -41,23 +37,19 @@ def import_plugins(
                 if err.name != name.split(".")[0]:
                     raise CLIError(f"{where(i, name)}: cannot import {name!r}: {err}") from None
                 folders = ", ".join(directories)
-                order = (
-                    f"the installed packages, then {folders}"
-                    if installed_first
-                    else f"{folders}, then the installed packages"
-                )
                 raise CLIError(
-                    f"{where(i, name)}: no module {name!r} (looked in {order}); run the "
-                    f"command from the folder that holds "
+                    f"{where(i, name)}: no module {name!r} (looked in {folders}, then the "
+                    "installed packages); run the command from the folder that holds "
                     f"{name.split('.')[0]}.py, or add that folder to PYTHONPATH"
                 ) from None
             except Exception as err:
                 raise CLIError(
                     f"{where(i, name)}: cannot import {name!r}: {type(err).__name__}: {err}"
                 ) from None
-    finally:  # (what was added, where it was added: a plugin may add entries of its own)
-        if sys.path[at : at + len(directories)] == directories:
-            del sys.path[at : at + len(directories)]
+    finally:  # what was added, wherever it is now (a plugin may add entries of its own)
+        for directory in directories:
+            if directory in sys.path:
+                sys.path.remove(directory)
 
 
 def _module_advice(file_name: str) -> str:
@@ -85,15 +77,13 @@ def _module_advice(file_name: str) -> str:
 
 
 def load_model(path: Path, plugins: list[str], *, fitted: bool = True) -> Any:
-    """The model in ``path``; plugins are looked for among the installed packages, then
-    in the current directory, next to the model file, and in the folder above it (where
+    """The model in ``path``; plugins are looked for in the current directory (as
+    ``python -m`` would), next to the model file, and in the folder above it (where
     ``train`` found them: the experiment file's, whose output folder holds the model).
-    (Installed packages first: a model folder received from someone else cannot shadow
-    an installed plugin with a module of the same name.) ``fitted``: refuse an
-    unfitted one."""
+    ``fitted``: refuse an unfitted one."""
     folder = path.resolve().parent
     where = list(dict.fromkeys([os.getcwd(), str(folder), str(folder.parent)]))
-    import_plugins(plugins, where, lambda i, name: "--plugin", installed_first=True)
+    import_plugins(plugins, where, lambda i, name: "--plugin")
     if path.is_dir():
         inside = sorted(str(p) for p in path.glob("*.lkm") if p.is_file())
         which = "that file" if len(inside) == 1 else "one of those"

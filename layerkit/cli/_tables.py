@@ -7,6 +7,8 @@ import csv
 import math
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -310,16 +312,35 @@ def check_replaceable(path: Path, what: str) -> None:
 
 @contextlib.contextmanager
 def written_whole(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` to write to, renamed to ``path`` when the block
-    ends without error (so an interrupted or failed write leaves the old file, not a
-    truncated one), and removed otherwise."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """A path to write ``path``'s new content to: a temporary file beside it (beside
+    its real file, through a symbolic link), given the old file's mode and renamed over
+    it when the block ends without error, so a run that fails or is interrupted leaves
+    the old file whole; removed otherwise. Where that cannot be done (a folder not
+    writable, a file with other hard links, one mounted on its own), ``path`` itself,
+    written in place as before."""
+    from ..io._save import _file_mode
+
+    target = Path(os.path.realpath(path))
+    temporary = None
+    if not (target.exists() and target.stat().st_nlink > 1):  # (keep hard links)
+        try:
+            handle, name = tempfile.mkstemp(prefix=".layerkit-", suffix=".tmp", dir=target.parent)
+            os.close(handle)
+            temporary = Path(name)
+        except OSError:  # a folder that takes no new file (the file itself may be writable)
+            pass
+    if temporary is None:
+        yield target
+        return
     try:
         yield temporary
-        os.replace(temporary, path)
+        os.chmod(temporary, _file_mode(target))
+        try:
+            os.replace(temporary, target)
+        except OSError:  # (a file mounted on its own cannot be renamed over: EBUSY)
+            shutil.copyfile(temporary, target)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
+        temporary.unlink(missing_ok=True)
 
 
 def check_not_an_input(path: Path, what: str, inputs: dict[str, Path]) -> None:
