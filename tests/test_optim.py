@@ -201,27 +201,14 @@ def test_an_array_assigned_into_the_state_takes_effect_on_a_flat_network(make, k
     """Resetting one parameter's state by assignment was ignored by the one-pass update
     (its buffer kept the old values; the assigned array stayed zeros), and a checkpoint
     taken after it resumed differently (a user's trial)."""
-    from layerkit import Sequential
-    from layerkit.layers import Dense
-
-    grads = [
-        {k: rng.normal(size=s) for k, s in (("0.W", (4, 5)), ("0.b", (5,)))} for _ in range(4)
-    ]
-
-    def steps(reset):
-        net = Sequential([Dense(5)]).build(4, random_state=0)
-        opt = make()
-        for i, g in enumerate(grads):
-            for k, v in g.items():
-                net.grads[k][...] = v
-            if i == 2:
-                reset(opt)
-            opt.step(net.params, net.grads)
-        return net.params, opt
-
-    by_item, opt = steps(lambda o: o.state[kind].__setitem__("0.W", np.zeros((4, 5))))
-    whole, _ = steps(
-        lambda o: o.state.__setitem__(kind, {**o.state[kind], "0.W": np.zeros((4, 5))})
+    grads = _random_grads(rng)
+    by_item, opt = _steps_with_reset(
+        make, grads, lambda o: o.state[kind].__setitem__("0.W", np.zeros((4, 5)))
+    )
+    whole, _ = _steps_with_reset(
+        make,
+        grads,
+        lambda o: o.state.__setitem__(kind, {**o.state[kind], "0.W": np.zeros((4, 5))}),
     )
     for k in whole:
         np.testing.assert_array_equal(by_item[k], whole[k])
@@ -234,12 +221,7 @@ def test_an_array_assigned_into_the_state_takes_effect_on_a_flat_network(make, k
 def test_removing_or_updating_flat_state_entries_takes_effect(how, rng):
     """(clear() and update() bypassed the copy into the flat buffer: the one-pass update
     went on with the old state, as if nothing had been reset)"""
-    from layerkit import Sequential
-    from layerkit.layers import Dense
-
-    grads = [
-        {k: rng.normal(size=s) for k, s in (("0.W", (4, 5)), ("0.b", (5,)))} for _ in range(4)
-    ]
+    grads = _random_grads(rng)
     resets = {
         "clear": lambda m: m.clear(),
         "pop": lambda m: (m.pop("0.W"), m.pop("0.b")),
@@ -247,18 +229,31 @@ def test_removing_or_updating_flat_state_entries_takes_effect(how, rng):
         "update": lambda m: m.update({"0.W": np.zeros((4, 5)), "0.b": np.zeros(5)}),
     }
 
-    def steps(reset):
-        net = Sequential([Dense(5)]).build(4, random_state=0)
-        opt = SGD(0.1, momentum=0.9)
-        for i, g in enumerate(grads):
-            for k, v in g.items():
-                net.grads[k][...] = v
-            if i == 2:
-                reset(opt)
-            opt.step(net.params, net.grads)
-        return net.params
+    def momentum():
+        return SGD(0.1, momentum=0.9)
 
-    changed = steps(lambda o: resets[how](o.state["velocity"]))
-    fresh = steps(lambda o: o.state.__setitem__("velocity", {}))
+    changed, _ = _steps_with_reset(momentum, grads, lambda o: resets[how](o.state["velocity"]))
+    fresh, _ = _steps_with_reset(momentum, grads, lambda o: o.state.__setitem__("velocity", {}))
     for k in fresh:
         np.testing.assert_array_equal(changed[k], fresh[k])
+
+
+def _random_grads(rng):
+    return [{k: rng.normal(size=s) for k, s in (("0.W", (4, 5)), ("0.b", (5,)))} for _ in range(4)]
+
+
+def _steps_with_reset(make, grads, reset):
+    """Steps of a fresh optimizer on a flat one-layer network, ``reset`` called on it
+    before the third; the parameters and the optimizer."""
+    from layerkit import Sequential
+    from layerkit.layers import Dense
+
+    net = Sequential([Dense(5)]).build(4, random_state=0)
+    opt = make()
+    for i, g in enumerate(grads):
+        for k, v in g.items():
+            net.grads[k][...] = v
+        if i == 2:
+            reset(opt)
+        opt.step(net.params, net.grads)
+    return net.params, opt
