@@ -10,7 +10,6 @@ data by ``get_config`` and turned back into an object by ``from_config``.
 
 from __future__ import annotations
 
-import copy
 import functools
 import inspect
 import typing
@@ -132,13 +131,31 @@ class Configurable:
         ``inner__learning_rate`` sets the argument of an argument that is itself a
         layerkit object (a wrapper optimizer's inner one), in place, as scikit-learn
         sets a Pipeline step's: so a grid over ``solver__inner__learning_rate``
-        reaches it."""
+        reaches it. Every value is checked before any is set: all or nothing."""
+        flat, nested = self._checked_params(params)
+        self.__dict__.update(flat)
+        for name, values in nested.items():
+            self.__dict__[name].set_params(**values)
+        return self
+
+    def _checked_params(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``params`` split into this object's own arguments and, by argument, those of
+        the objects it holds; a ValueError, before anything is set, if any is unknown or
+        invalid (checked as the constructors check them, without copying anything)."""
         known = set(_signature(type(self)))
-        nested = {k: params.pop(k) for k in list(params) if "__" in k}
-        by_holder: dict[str, dict[str, Any]] = {}
-        for key, value in nested.items():
+        flat = {k: v for k, v in params.items() if "__" not in k}
+        for key in flat:
+            if key not in known:
+                raise ValueError(
+                    f"{type(self).__name__} has no parameter {key!r}; its parameters are "
+                    f"{sorted(known)}"
+                )
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in params.items():
+            if "__" not in key:
+                continue
             name, sub = key.split("__", 1)
-            holder = params.get(name, self.__dict__.get(name))
+            holder = flat.get(name, self.__dict__.get(name))
             if name not in known or not isinstance(holder, Configurable):
                 raise ValueError(
                     f"{type(self).__name__} has no parameter {key!r}: "
@@ -148,25 +165,11 @@ class Configurable:
                         else f"its parameters are {sorted(known)}"
                     )
                 )
-            by_holder.setdefault(name, {})[sub] = value
-        for name, values in by_holder.items():  # (tried on copies: all or nothing is set)
-            copy.deepcopy(params.get(name, self.__dict__[name])).set_params(**values)
-        for key in params:
-            if key not in known:
-                raise ValueError(
-                    f"{type(self).__name__} has no parameter {key!r}; its parameters are "
-                    f"{sorted(known)}"
-                )
-        old = {k: self.__dict__.get(k) for k in params}
-        self.__dict__.update(params)
-        try:
-            self._validate_arguments()
-        except ValueError:
-            self.__dict__.update(old)
-            raise
-        for name, values in by_holder.items():
-            self.__dict__[name].set_params(**values)
-        return self
+            nested.setdefault(name, {})[sub] = value
+        self._validate_arguments({**self._init_arguments(), **flat})
+        for name, values in nested.items():  # (deeper levels: by the holders, in turn)
+            flat.get(name, self.__dict__[name])._checked_params(values)
+        return flat, nested
 
     def _validate_arguments(self, args: dict[str, Any] | None = None) -> None:
         """Validate the arguments (by default the attributes) as the constructor does."""

@@ -251,6 +251,38 @@ def test_a_plugin_that_edits_sys_path_leaves_the_clis_folders_removed(
     assert sys.path == ["/nowhere", *before]  # the plugin's entry kept, the CLI's gone
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_inspect_shows_non_finite_validation_scores(tmp_path, capsys):
+    """(a Poisson fit whose validation scores were all -inf: the text output crashed on
+    the still-tagged values, and --json showed them as {"$float": "-inf"})"""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    reg = layerkit.MLPRegressor((4,), early_stopping=True, max_iter=3, random_state=0)
+    reg.fit(X, X.sum(axis=1))
+    reg.validation_scores_ = [-np.inf, float("nan"), -np.inf]
+    reg.best_validation_score_ = -np.inf
+    layerkit.save(reg, tmp_path / "m.lkm")
+    status, out, err = run(capsys, "inspect", tmp_path / "m.lkm")
+    assert status == 0, err
+    assert "validation score: -inf -> -inf, best -inf (epoch 1" in out
+    status, out, err = run(capsys, "inspect", tmp_path / "m.lkm", "--json")
+    assert status == 0, err
+    history = json.loads(out)["history"]
+    assert history["validation_scores"] == ["-inf", "nan", "-inf"]
+    assert history["best_validation_score"] == "-inf"
+
+
+def test_train_piped_to_head_still_trains_and_writes(tmp_path, iris_csv):
+    """(`layerkit train exp | head -1` stopped the run, exit 1, nothing written)"""
+    path = _iris_experiment(tmp_path, training={"max_iter": 60})
+    script = f"'{sys.executable}' -m layerkit train '{path}' | head -1; exit ${{PIPESTATUS[0]}}"
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("training MLPClassifier") and done.stdout.count("\n") == 1
+    assert (tmp_path / "layerkit-output" / "model.lkm").is_file()
+    assert (tmp_path / "layerkit-output" / "metrics.json").is_file()
+
+
 # ------------------------------------------------------------ predict, inspect
 def test_an_interrupted_prediction_leaves_the_old_output_whole(
     trained, iris_csv, tmp_path, capsys, monkeypatch
@@ -300,6 +332,53 @@ def test_a_replaced_output_keeps_its_links_and_mode(trained, iris_csv, tmp_path,
         assert real.stat().st_nlink == 2 and given.read_text() == real.read_text()
     if kind == "private mode":
         assert real.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_pipe_given_as_the_output_is_written_not_replaced(trained, iris_csv, tmp_path, capsys):
+    """(a review: a FIFO, or /dev/null, was replaced by a regular file)"""
+    import threading
+
+    out_dir, _ = trained
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    status, _, err = run(capsys, "predict", out_dir / "model.lkm", iris_csv, "-o", fifo)
+    reader.join(timeout=30)
+    assert status == 0, err
+    assert fifo.is_fifo() and received[0].startswith("prediction")
+
+
+def test_the_progress_stream_may_return_nothing_from_write(tmp_path, iris_csv, monkeypatch):
+    """(a review, on Python 3.10's verbose progress: a stdout whose write returns None
+    stopped the fit, and a closed stdout, None, broke it)"""
+    import contextlib
+
+    import layerkit.cli._progress as progress
+
+    monkeypatch.setattr(progress, "CALLBACKS_SUPPORTED", False)
+
+    class Tee:
+        def __init__(self):
+            self.text = []
+
+        def write(self, text):
+            self.text.append(text)  # (returns None)
+
+        def flush(self):
+            pass
+
+    tee = Tee()
+    path = _iris_experiment(tmp_path, training={"max_iter": 5})
+    with warnings.catch_warnings(), contextlib.redirect_stdout(tee):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert main(["train", str(path)]) == 0
+    assert any("Iteration 5" in t for t in tee.text)
+    monkeypatch.setattr(sys, "stdout", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert main(["train", str(path)]) == 0
 
 
 def test_a_plot_name_without_a_suffix_is_a_png(tmp_path, capsys):

@@ -550,6 +550,7 @@ def _nan_weights(data):
         ("state/1.running_var", np.nan),
         ("state/1.running_var", -1.0),
         ("state/1.running_mean", np.nan),
+        ("state/1.running_mean", -np.inf),
     ],
 )
 def test_damaged_batchnorm_statistics_are_refused(tmp_path, name, value):
@@ -559,7 +560,9 @@ def test_damaged_batchnorm_statistics_are_refused(tmp_path, name, value):
     net = Sequential([Dense(4), BatchNorm(), Dense(2)]).build(3, random_state=0)
     layerkit.save(net, tmp_path / "bn.lkm")
     data = _with_array_value((tmp_path / "bn.lkm").read_bytes(), name, value)
-    with pytest.raises(ModelFileError, match=rf"array '{name}' holds NaN or negative values"):
+    with pytest.raises(
+        ModelFileError, match=rf"array '{name}' holds NaN, negative or infinite values"
+    ):
         _load_bytes(data, tmp_path)
     assert layerkit.load(tmp_path / "bn.lkm")  # (the file as written loads)
     overflowed = _with_array_value(

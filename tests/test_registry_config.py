@@ -195,6 +195,24 @@ def test_a_class_defined_again_inside_another_layer_is_named_as_such(tmp_path):
         holder.get_config()
 
 
+def test_nested_set_params_copies_nothing():
+    """(checking on a deep copy first failed for a holder keeping a lock, and doubled
+    the memory of one keeping large arrays)"""
+    import threading
+
+    class Holder(Layer, register=False):
+        def __init__(self, inner=None):
+            self.inner = inner
+
+    holder = Holder(Dense(4))
+    holder.inner.lock = threading.Lock()  # (which deepcopy cannot copy)
+    holder.set_params(inner__units=5)
+    assert holder.inner.units == 5
+    with pytest.raises(ValueError, match="units must be greater than or equal to 1"):
+        holder.set_params(inner__units=-1)
+    assert holder.inner.units == 5
+
+
 def test_explicit_registration_and_opting_out():
     class Unlisted(Layer, register=False):
         pass

@@ -23,7 +23,7 @@ from ..layers import Dense, ReLU
 from ..losses import CategoricalCrossEntropy
 from ..optim import Adam
 from ._plot import save_loss_curve
-from ._progress import EpochPrinter
+from ._progress import EpochPrinter, say
 
 
 def run_demo(
@@ -44,24 +44,26 @@ def run_demo(
         n_iter_no_change=10,
         random_state=random_state,
     )
-    print("layerkit demo: handwritten digits (8x8 pixels, 10 classes, from scikit-learn)")
-    print(f"  {est.__class__.__name__} with layers {est.layers!r}, solver {est.solver!r}")
-    print(f"  training on {len(X_train)} images, early stopping on a 10% validation split")
+    say("layerkit demo: handwritten digits (8x8 pixels, 10 classes, from scikit-learn)")
+    say(f"  {est.__class__.__name__} with layers {est.layers!r}, solver {est.solver!r}")
+    say(f"  training on {len(X_train)} images, early stopping on a 10% validation split")
     printer = EpochPrinter(every=5)
     printer.attach(est)
     start = time.perf_counter()
-    est.fit(X_train, y_train)
+    try:
+        est.fit(X_train, y_train)
+    finally:
+        printer.detach(est)  # the printer is not part of the model
     seconds = time.perf_counter() - start
-    printer.detach(est)  # the printer is not part of the model
     accuracy = float(est.score(X_test, y_test))
-    print(f"trained {est.n_iter_} epochs in {seconds:.1f} s")
-    print(f"test accuracy: {accuracy:.4f} on {len(X_test)} unseen images")
+    say(f"trained {est.n_iter_} epochs in {seconds:.1f} s")
+    say(f"test accuracy: {accuracy:.4f} on {len(X_test)} unseen images")
     result: dict[str, Any] = {"accuracy": accuracy, "epochs": est.n_iter_, "fit_seconds": seconds}
     result.update(_prove_backprop(est, X_test[:32], y_test[:32]))
     if plot is not None:
         result["plot"] = save_loss_curve(est, plot, name="layerkit demo: digits")
         if result["plot"]:
-            print(f"loss curve: {plot}")
+            say(f"loss curve: {plot}")
     return result
 
 
@@ -71,7 +73,7 @@ def _prove_backprop(est: Any, x: np.ndarray, labels: np.ndarray) -> dict[str, An
     targets = (labels[:, None] == est.classes_).astype(np.float64)
     n = _n_params(est)
     report = check_network(est.network_, x, targets, loss, max_entries=None)
-    print(
+    say(
         f"gradient checker on the trained network: all {n:,} partial derivatives agree "
         "with finite differences (|analytic - numeric| <= 1e-8 + 1e-5 max(|analytic|, "
         f"|numeric|)): "
@@ -93,7 +95,7 @@ def _prove_backprop(est: Any, x: np.ndarray, labels: np.ndarray) -> dict[str, An
         numeric.append(numeric_gradient(f, param, indices, 1e-6))
     finite = time.perf_counter() - start
     gap = np.linalg.norm(analytic - np.concatenate(numeric)) / np.linalg.norm(analytic)
-    print(
+    say(
         f"backpropagation: all {n:,} partial derivatives in {backprop * 1e3:.2f} ms; "
         f"finite differences ({2 * n:,} forward passes): {finite:.2f} s, "
         f"{finite / backprop:,.0f}x slower (the two gradients differ by {gap:.1e}, relative)"

@@ -28,10 +28,10 @@ class _PipeSafe:
 
     def write(self, text: str) -> int:
         try:
-            return int(self._stream.write(text))
+            self._stream.write(text)
         except BrokenPipeError:
             _silence_stdout()
-            return len(text)
+        return len(text)
 
     def flush(self) -> None:
         try:
@@ -67,7 +67,8 @@ class EpochPrinter:
             return estimator.set_callbacks(self)
         self._verbose = estimator.get_params()["verbose"]
         # (the verbose lines are printed inside fit: a closed pipe must not stop it)
-        self._stdout, sys.stdout = sys.stdout, _PipeSafe(sys.stdout)
+        if sys.stdout is not None:  # (None: stdout closed, `>&-`; nothing is printed)
+            self._stdout, sys.stdout = sys.stdout, _PipeSafe(sys.stdout)
         return estimator.set_params(verbose=True)
 
     def detach(self, estimator: Any) -> Any:

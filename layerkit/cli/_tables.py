@@ -316,13 +316,14 @@ def written_whole(path: Path) -> Iterator[Path]:
     its real file, through a symbolic link), given the old file's mode and renamed over
     it when the block ends without error, so a run that fails or is interrupted leaves
     the old file whole; removed otherwise. Where that cannot be done (a folder not
-    writable, a file with other hard links, one mounted on its own), ``path`` itself,
-    written in place as before."""
+    writable, a file with other hard links, one mounted on its own, a device or a
+    pipe), ``path`` itself, written in place as before."""
     from ..io._save import _file_mode
 
     target = Path(os.path.realpath(path))
     temporary = None
-    if not (target.exists() and target.stat().st_nlink > 1):  # (keep hard links)
+    regular_or_new = not target.exists() or (target.is_file() and target.stat().st_nlink == 1)
+    if regular_or_new:  # (not /dev/null, a FIFO, or a file with other hard links)
         try:
             handle, name = tempfile.mkstemp(prefix=".layerkit-", suffix=".tmp", dir=target.parent)
             os.close(handle)

@@ -32,8 +32,8 @@ def check_optimizer(
     - ``state_keys``: every per-parameter state dict is keyed by parameter names, and
       the state is what a model file holds (dicts of arrays by parameter name, plain
       values otherwise), as ``layerkit.save`` writes it.
-    - ``descent``: ``n_steps`` steps from a fresh copy lower f, and change every
-      parameter.
+    - ``descent``: ``n_steps`` steps from a fresh copy lower f, and each parameter's
+      first step depends on its own gradient (opposite gradients, different steps).
     - ``schedule``: the step honours ``current_learning_rate`` (what the estimators'
       schedules, ``'invscaling'`` and ``'adaptive'``, set): setting it to half the rate
       changes the step, both from a fresh state and after a few steps, and makes the
@@ -178,11 +178,18 @@ def check_optimizer(
         expect(
             after < before, f"{n_steps} steps on ½‖w - w*‖² went from {before:.4g} to {after:.4g}"
         )
-        for k, p in final.items():  # (the cost fell with one parameter left alone, too)
+        for k in start:  # (the cost fell with one parameter's gradient ignored, too)
+            moved = []
+            for sign in (1.0, -1.0):  # that gradient, then its opposite, the rest the same
+                params = fresh()
+                grads = grads_of(params)
+                grads[k] = sign * grads[k]
+                copy.deepcopy(optimizer).step(params, grads)
+                moved.append(params[k])
             expect(
-                not unchanged(p, start[k]),
-                f"parameter {k!r} did not change in {n_steps} steps: step() must update "
-                "every parameter it is given",
+                not unchanged(moved[0], moved[1]),
+                f"parameter {k!r} took the same step for its gradient and the opposite "
+                "one: step() must update every parameter by its own gradient",
             )
 
     def check_deterministic() -> None:

@@ -391,13 +391,15 @@ def _read_arrays(zf: zipfile.ZipFile, manifest: m.Manifest, targets: dict[str, A
         # moments (Adam's v of an overflowing g²) and users' state may be
         if spec.name.startswith("network/") and not np.isfinite(values).all():
             raise ModelFileError(f"array {spec.name!r} holds NaN or infinite values")
+        variance = spec.name.endswith(".running_var")
         if _batchnorm_statistic(manifest, spec.name) and (
-            np.isnan(values).any() or (spec.name.endswith(".running_var") and values.min() < 0)
+            np.isnan(values).any()
+            or (values.min() < 0 if variance else not np.isfinite(values).all())
         ):  # (training never makes them so (a float32 variance may overflow to inf);
             # loaded, they predicted NaN probabilities: class 0 for every row)
             raise ModelFileError(
-                f"array {spec.name!r} holds NaN or negative values: a BatchNorm's running "
-                "statistics are numbers, and its running variance is >= 0"
+                f"array {spec.name!r} holds NaN, negative or infinite values: a BatchNorm's "
+                "running mean must be finite, and its running variance a number >= 0"
             )
         np.copyto(target, values)
     missing = sorted(set(targets) - seen)
