@@ -1197,10 +1197,13 @@ def test_plugins_are_found_next_to_the_experiment_file(tmp_path, iris_csv, capsy
 
 def _interrupted_run(tmp_path, rows, max_iter, wait, **popen):
     """Start `layerkit train` in a new process, send SIGINT once it is fitting (after
-    ``wait`` seconds); return its exit status and stderr."""
+    ``wait`` seconds); return its exit status and stderr. The process starts with
+    SIGINT as in a terminal unless ``popen`` says otherwise (a test suite run in the
+    background, `cmd &`, passes SIGINT on ignored: the run then went to its end)."""
     import signal
     import time
 
+    popen.setdefault("preexec_fn", lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     X = np.random.default_rng(0).normal(size=(rows, 5))
     names = [f"f{i}" for i in range(5)]
     write_csv(tmp_path / "d.csv", [*names, "y"], [[*row, int(row[0] > 0)] for row in X])
