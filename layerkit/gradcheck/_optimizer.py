@@ -33,7 +33,7 @@ def check_optimizer(
       the state is what a model file holds (dicts of arrays by parameter name, plain
       values otherwise), as ``layerkit.save`` writes it.
     - ``descent``: ``n_steps`` steps from a fresh copy lower f, and each parameter's
-      first step depends on its own gradient (opposite gradients, different steps).
+      steps depend on its own gradient (opposite gradients, different steps).
     - ``schedule``: the step honours ``current_learning_rate`` (what the estimators'
       schedules, ``'invscaling'`` and ``'adaptive'``, set): setting it to half the rate
       changes the step, both from a fresh state and after a few steps, and makes the
@@ -155,7 +155,7 @@ def check_optimizer(
                     )
 
     def check_state_keys() -> None:
-        from ..io._state import optimizer_spec  # (the model file's own encoding)
+        from ..io._state import optimizer_state  # (the model file's own encoding)
 
         opt = copy.deepcopy(optimizer)
         run(opt, fresh(), 2)
@@ -167,7 +167,7 @@ def check_optimizer(
                     f"by parameter names {sorted(start)}",
                 )
         try:
-            optimizer_spec(opt, set(start))
+            optimizer_state(opt, set(start))
         except (TypeError, ValueError) as err:
             expect(False, f"the state cannot be saved in a model file: {err}")
 
@@ -181,14 +181,15 @@ def check_optimizer(
         for k in start:  # (the cost fell with one parameter's gradient ignored, too)
             moved = []
             for sign in (1.0, -1.0):  # that gradient, then its opposite, the rest the same
-                params = fresh()
-                grads = grads_of(params)
-                grads[k] = sign * grads[k]
-                copy.deepcopy(optimizer).step(params, grads)
+                params, opt = fresh(), copy.deepcopy(optimizer)
+                for _ in range(3):  # (a few steps: a warm-up may make the first one 0)
+                    grads = grads_of(params)
+                    grads[k] = sign * grads[k]
+                    opt.step(params, grads)
                 moved.append(params[k])
             expect(
                 not unchanged(moved[0], moved[1]),
-                f"parameter {k!r} took the same step for its gradient and the opposite "
+                f"parameter {k!r} took the same 3 steps for its gradient and the opposite "
                 "one: step() must update every parameter by its own gradient",
             )
 

@@ -77,7 +77,14 @@ def build_network(spec: Any) -> Sequential:
 
 
 def optimizer_spec(opt: Optimizer, param_names: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The optimizer's config and scalar state, and its per-parameter state arrays
+    """The optimizer's config and scalar state, and its per-parameter state arrays."""
+    scalars, arrays = optimizer_state(opt, param_names)
+    spec = typed(opt)
+    return {"type": spec["type"], "config": spec["config"], "state": scalars}, arrays
+
+
+def optimizer_state(opt: Optimizer, param_names: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The optimizer's scalar state (encoded) and its per-parameter state arrays
     (keyed by parameter name, as loading matches them; anything else is refused here
     rather than written into a file that would not load)."""
     scalars, arrays = {}, {}
@@ -108,8 +115,7 @@ def optimizer_spec(opt: Optimizer, param_names: Any) -> tuple[dict[str, Any], di
             f"{opt!r}: {problem}: layerkit reads these two entries (the step count and the "
             "scheduled step size); keep state of your own under other names"
         )
-    spec = typed(opt)
-    return {"type": spec["type"], "config": spec["config"], "state": scalars}, arrays
+    return scalars, arrays
 
 
 def build_optimizer(spec: Any) -> Optimizer:
