@@ -381,6 +381,26 @@ def test_the_progress_stream_may_return_nothing_from_write(tmp_path, iris_csv, m
         assert main(["train", str(path)]) == 0
 
 
+@pytest.mark.parametrize("stdout", ["appended log", "pipe"])
+def test_a_link_to_dev_stdout_is_written_through(trained, iris_csv, tmp_path, stdout):
+    """(a review: `-o out.csv` linked to /dev/stdout with stdout a pipe failed on
+    /proc/PID/fd/pipe:[...]; with `>> log.txt` the log file was replaced by a new one.
+    Opening /dev/stdout for writing truncates a file stdout appends to, as any program's
+    `> /dev/stdout` does: the predictions are there, the link too.)"""
+    out_dir, _ = trained
+    (tmp_path / "out.csv").symlink_to("/dev/stdout")
+    (tmp_path / "log.txt").write_text("OLD\n")
+    command = (
+        f"'{sys.executable}' -m layerkit predict '{out_dir / 'model.lkm'}' '{iris_csv}' -o out.csv"
+    )
+    command += " >> log.txt" if stdout == "appended log" else " | cat > log.txt"
+    done = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    log = (tmp_path / "log.txt").read_text()
+    assert log.startswith("prediction\n") and "wrote 150 predictions" in log
+    assert (tmp_path / "out.csv").is_symlink()
+
+
 def test_a_plot_name_without_a_suffix_is_a_png(tmp_path, capsys):
     """(the temporary file's .tmp suffix was taken for the format: a traceback)"""
     pytest.importorskip("matplotlib")

@@ -322,7 +322,11 @@ def written_whole(path: Path) -> Iterator[Path]:
 
     target = Path(os.path.realpath(path))
     temporary = None
+    linked = os.path.islink(path)
     regular_or_new = not target.exists() or (target.is_file() and target.stat().st_nlink == 1)
+    if linked and (not os.path.exists(path) or _through_special_files(path)):
+        regular_or_new = False  # (a link to stdout, /dev/stdout, may end at the log it
+        # appends to, which must not be replaced; a dangling link or a loop: as before)
     if regular_or_new:  # (not /dev/null, a FIFO, or a file with other hard links)
         try:
             handle, name = tempfile.mkstemp(prefix=".layerkit-", suffix=".tmp", dir=target.parent)
@@ -331,7 +335,7 @@ def written_whole(path: Path) -> Iterator[Path]:
         except OSError:  # a folder that takes no new file (the file itself may be writable)
             pass
     if temporary is None:
-        yield target
+        yield Path(path) if linked else target  # (through the link: /proc/.../pipe:[n] is no path)
         return
     try:
         yield temporary
@@ -342,6 +346,19 @@ def written_whole(path: Path) -> Iterator[Path]:
             shutil.copyfile(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _through_special_files(path: Path) -> bool:
+    """Whether following the link ``path`` passes through /dev or /proc (``/dev/stdout``
+    is a link to ``/proc/self/fd/1``, a link to whatever stdout is)."""
+    current = os.path.abspath(path)
+    for _ in range(40):  # (the kernel's own limit on a chain of links)
+        if current.startswith(("/dev/", "/proc/")):
+            return True
+        if not os.path.islink(current):
+            return False
+        current = os.path.abspath(os.path.join(os.path.dirname(current), os.readlink(current)))
+    return True
 
 
 def check_not_an_input(path: Path, what: str, inputs: dict[str, Path]) -> None:
