@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,11 @@ def save_loss_curve(est: Any, path: Path, *, name: str | None = None) -> str | N
         matplotlib.use("Agg")  # files only: no window, works without a display
         import matplotlib.pyplot as plt
     except ImportError:
-        print("matplotlib is not installed, so no loss-curve plot: pip install matplotlib")
+        print(  # (a warning: on stderr, so -q keeps it and the output stays the data's)
+            "layerkit: warning: matplotlib is not installed, so no loss-curve plot: "
+            "pip install matplotlib",
+            file=sys.stderr,
+        )
         return None
     from ..plotting import LossCurveDisplay
 
