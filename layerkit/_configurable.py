@@ -168,7 +168,11 @@ class Configurable:
             nested.setdefault(name, {})[sub] = value
         self._validate_arguments({**self._init_arguments(), **flat})
         for name, values in nested.items():  # (deeper levels: by the holders, in turn)
-            flat.get(name, self.__dict__[name])._checked_params(values)
+            try:
+                flat.get(name, self.__dict__[name])._checked_params(values)
+            except ValueError as err:  # (named by the whole key the caller gave)
+                keys = ", ".join(f"{name}__{k}" for k in values)
+                raise ValueError(f"{type(self).__name__}: setting {keys}: {err}") from None
         return flat, nested
 
     def _validate_arguments(self, args: dict[str, Any] | None = None) -> None:
