@@ -569,6 +569,10 @@ def test_damaged_batchnorm_statistics_are_refused(tmp_path, name, value):
         (tmp_path / "bn.lkm").read_bytes(), "state/1.running_var", np.inf
     )
     assert _load_bytes(overflowed, tmp_path)  # (a float32 variance may overflow in training)
+    net.layers[1].running_mean[0] = np.inf  # (set by hand: save refuses what load would)
+    with pytest.raises(ValueError, match="the BatchNorm at position 1 has a running_mean"):
+        layerkit.save(net, tmp_path / "bad.lkm")
+    assert not (tmp_path / "bad.lkm").exists()
 
 
 def _second_manifest(data):

@@ -53,10 +53,22 @@ def network_spec(net: Sequential) -> dict[str, Any]:
 def network_arrays(net: Sequential) -> dict[str, Any]:
     """The parameters (``network/<layer>.<name>``) and the layers' state, the arrays
     their ``build`` made besides params and grads (``state/<layer>.<attribute>``)."""
+    from ..layers import BatchNorm
+
     arrays = {f"network/{k}": v for k, v in net.params.items()}
     for key, value in net.state.items():
         i, name = key.split(".", 1)
-        arrays[f"state/{key}"] = state_as_built(int(i), net.layers[int(i)], name, value)
+        layer = net.layers[int(i)]
+        arrays[f"state/{key}"] = state_as_built(int(i), layer, name, value)
+        if type(layer) is BatchNorm and (  # (refused at load, so not written either)
+            np.isnan(value).any()
+            or (value.min() < 0 if name == "running_var" else not np.isfinite(value).all())
+        ):
+            raise ValueError(
+                f"cannot save: the BatchNorm at position {i} has a {name} holding NaN, "
+                "negative or infinite values (a running mean must be finite, a running "
+                "variance a number >= 0), which no model file can hold"
+            )
     return arrays
 
 
