@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -212,8 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"layerkit {args.command}: error: {err}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # the reader went away (``| head``): nothing left to say
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # (so the interpreter's final flush is quiet)
+        from ._progress import silence_stdout
+
+        silence_stdout()  # (so the interpreter's final flush is quiet)
         return 1
     except OSError as err:  # a file that cannot be read or written, named by the OS
         where = f" {err.filename}:" if err.filename else ""

@@ -17,7 +17,7 @@ def say(*parts: Any) -> None:
     try:
         print(*parts, flush=True)
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
 
 
 class _PipeSafe:
@@ -30,20 +30,21 @@ class _PipeSafe:
         try:
             self._stream.write(text)
         except BrokenPipeError:
-            _silence_stdout()
+            silence_stdout()
         return len(text)
 
     def flush(self) -> None:
         try:
             self._stream.flush()
         except BrokenPipeError:
-            _silence_stdout()
+            silence_stdout()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 
 
-def _silence_stdout() -> None:
+def silence_stdout() -> None:
+    """Point stdout at /dev/null: its reader went away."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
 

@@ -19,7 +19,7 @@ from .._configurable import RegistryError
 from ..exceptions import ModelFileError
 from ..network import Sequential
 from . import _manifest as m
-from ._state import build_network, build_optimizer, restore_fitted
+from ._state import build_network, build_optimizer, restore_fitted, statistic_holds
 from ._values import build, decode, decoded, restore_generator
 
 _HEADER_LIMIT = 4096  # bytes an .npy header may take
@@ -391,12 +391,8 @@ def _read_arrays(zf: zipfile.ZipFile, manifest: m.Manifest, targets: dict[str, A
         # moments (Adam's v of an overflowing g²) and users' state may be
         if spec.name.startswith("network/") and not np.isfinite(values).all():
             raise ModelFileError(f"array {spec.name!r} holds NaN or infinite values")
-        variance = spec.name.endswith(".running_var")
-        if _batchnorm_statistic(manifest, spec.name) and (
-            np.isnan(values).any()
-            or (values.min() < 0 if variance else not np.isfinite(values).all())
-        ):  # (training never makes them so (a float32 variance may overflow to inf);
-            # loaded, they predicted NaN probabilities: class 0 for every row)
+        attribute = _batchnorm_statistic(manifest, spec.name)
+        if attribute and not statistic_holds(attribute, values):
             raise ModelFileError(
                 f"array {spec.name!r} holds NaN, negative or infinite values: a BatchNorm's "
                 "running mean must be finite, and its running variance a number >= 0"
@@ -407,18 +403,20 @@ def _read_arrays(zf: zipfile.ZipFile, manifest: m.Manifest, targets: dict[str, A
         raise ModelFileError(f"arrays missing from the file: {', '.join(missing)}")
 
 
-def _batchnorm_statistic(manifest: m.Manifest, name: str) -> bool:
-    """Whether array ``name`` is a built-in BatchNorm's running statistic."""
+def _batchnorm_statistic(manifest: m.Manifest, name: str) -> str | None:
+    """The attribute if array ``name`` is a built-in BatchNorm's running statistic."""
     if manifest.network is None or not name.startswith("state/"):
-        return False
+        return None
     index, _, attribute = name[len("state/") :].partition(".")
     layers = manifest.network.layers
-    return (
+    if (
         index.isdigit()
         and int(index) < len(layers)
         and layers[int(index)].type == "BatchNorm"
         and attribute in ("running_mean", "running_var")
-    )
+    ):
+        return attribute
+    return None
 
 
 def _parse_npy(data: bytes, target: Any, name: str) -> Any:

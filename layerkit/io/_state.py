@@ -60,10 +60,7 @@ def network_arrays(net: Sequential) -> dict[str, Any]:
         i, name = key.split(".", 1)
         layer = net.layers[int(i)]
         arrays[f"state/{key}"] = state_as_built(int(i), layer, name, value)
-        if type(layer) is BatchNorm and (  # (refused at load, so not written either)
-            np.isnan(value).any()
-            or (value.min() < 0 if name == "running_var" else not np.isfinite(value).all())
-        ):
+        if type(layer) is BatchNorm and not statistic_holds(name, value):  # (as load checks)
             raise ValueError(
                 f"cannot save: the BatchNorm at position {i} has a {name} holding NaN, "
                 "negative or infinite values (a running mean must be finite, a running "
@@ -86,6 +83,15 @@ def build_network(spec: Any) -> Sequential:
                 raise ValueError(f"{layer!r} has no random generator {attr!r}")
             layer.__dict__[attr] = restore_generator(state)
     return net
+
+
+def statistic_holds(attribute: str, values: Any) -> bool:
+    """Whether a BatchNorm's running statistic is one training can leave: a finite
+    mean, a variance >= 0 (a float32 one may overflow to inf). Loaded otherwise, they
+    predicted NaN probabilities: class 0 for every row."""
+    if attribute == "running_var":
+        return not (np.isnan(values).any() or values.min() < 0)
+    return bool(np.isfinite(values).all())
 
 
 def optimizer_spec(opt: Optimizer, param_names: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -150,9 +156,8 @@ def reserved_state_problem(state: Any) -> str | None:
     t, lr = state.get("t", 0), state.get("lr", 1.0)
     if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
         return f"state['t'] must be a step count (an int >= 0), got {t!r}"
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
-        return f"state['lr'] must be a positive number, got {lr!r}"
-    if not 0 < lr < float("inf"):
+    number = isinstance(lr, (int, float, np.integer, np.floating)) and not isinstance(lr, bool)
+    if not (number and 0 < lr < float("inf")):
         return f"state['lr'] must be a positive number, got {lr!r}"
     return None
 
