@@ -459,6 +459,39 @@ def test_predict_writes_what_the_model_predicts(trained, iris_csv, capsys, tmp_p
     assert sum(r["prediction"] == r["species"] for r in rows) >= 135
 
 
+def test_predict_to_stdout_writes_the_csv_and_nothing_else(trained, iris_csv, capsys, tmp_path):
+    """`-o -` writes the CSV a file output would hold to stdout, without the count."""
+    model = trained[0] / "model.lkm"
+    argv = ["predict", model, iris_csv, "--proba", "--keep", "species", "-o"]
+    status, out, err = run(capsys, *argv, tmp_path / "p.csv")
+    assert status == 0, err
+    status, out, err = run(capsys, *argv, "-")
+    assert status == 0, err
+    assert out.encode() == (tmp_path / "p.csv").read_bytes()
+    assert out.startswith("species,prediction,proba_setosa") and out.count("\n") == 151
+    assert not (tmp_path / "-").exists()
+
+
+def test_predict_to_stdout_piped_to_head_stops_quietly(tmp_path):
+    """(a reader that stops early, `| head`, is no error to report)"""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    model = layerkit.MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, X.sum(axis=1))
+    layerkit.save(model, tmp_path / "m.lkm")
+    write_csv(tmp_path / "big.csv", ["a", "b", "c"], rng.normal(size=(30_000, 3)).round(3))
+    script = (
+        f"'{sys.executable}' -m layerkit predict m.lkm big.csv -o - | head -2; "
+        "exit ${PIPESTATUS[0]}"
+    )
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert done.stdout.splitlines()[0] == "prediction" and done.stdout.count("\n") == 2
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    assert done.returncode in (0, 1), done.stderr
+
+
 def test_predict_to_parquet_and_columns_found_by_name(trained, tmp_path, capsys):
     pq = pytest.importorskip("pyarrow.parquet")
     out_dir, _ = trained

@@ -37,13 +37,12 @@ def python_blocks(path):
 
 
 def commands(code):
-    """The ``layerkit ...`` lines of a shell block (line continuations joined)."""
+    """The ``layerkit ...`` lines of a shell block (line continuations joined; what a
+    pipe, ``| head``, does with the output is not run)."""
     joined = code.replace("\\\n", " ")
-    return [
-        shlex.split(line, comments=True)[1:]
-        for line in joined.splitlines()
-        if line.startswith("layerkit ")
-    ]
+    lines = [line for line in joined.splitlines() if line.startswith("layerkit ")]
+    words = [shlex.split(line, comments=True) for line in lines]
+    return [w[1 : w.index("|") if "|" in w else None] for w in words]
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)

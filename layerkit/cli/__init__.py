@@ -125,7 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     sub._parser_class = default_class
     predict.add_argument("model", type=Path, help="model file written by layerkit")
     predict.add_argument("data", type=Path, help="CSV or Parquet file of input rows")
-    predict.add_argument("-o", "--output", type=Path, required=True, help="output file")
+    predict.add_argument(
+        "-o", "--output", type=Path, required=True, help="output file (-: stdout, as CSV)"
+    )
     predict.add_argument(
         "--proba", action="store_true", help="add one probability column per class"
     )
@@ -250,7 +252,8 @@ def _run(args: argparse.Namespace) -> int:
             keep=args.keep,
             plugins=args.plugin,
         )
-        print(f"wrote {n} predictions to {args.output}")
+        if str(args.output) != "-":  # (on stdout, the predictions are all there is)
+            print(f"wrote {n} predictions to {args.output}")
         return 0
     from ._inspect import as_json, describe, render
 

@@ -21,6 +21,7 @@ from ._tables import (
     index_column,
     read_table_and_text,
     typed_text,
+    write_csv,
     write_table,
 )
 
@@ -37,9 +38,14 @@ def predict(
     keep: list[str] | None = None,
     plugins: list[str] | None = None,
 ) -> int:
-    """Write the predictions for every row of ``data_path`` to ``out_path``; return the count."""
+    """Write the predictions for every row of ``data_path`` to ``out_path`` (``-``:
+    stdout, as CSV); return the count."""
     keep = keep or []
-    _check_destination(out_path, data_path, model_path)
+    to_stdout = str(out_path) == "-"
+    if to_stdout and sys.stdout is None:
+        raise CLIError("-o -: stdout is closed; give a file name")
+    if not to_stdout:
+        _check_destination(out_path, data_path, model_path)
     model = load_model(model_path, plugins or [])
     if proba and not is_classifier(model):
         raise CLIError(f"--proba needs a classifier; {model_path} holds a {type(model).__name__}")
@@ -64,13 +70,17 @@ def predict(
     if clash:
         raise CLIError(f"--keep {clash}: the output has prediction column(s) of that name")
     out.update(predictions)
-    write_table(out_path, out, table.arrow_types)  # (kept Parquet columns keep their types)
     if getattr(model, "feature_names_in_", None) is None:  # nothing can check the order
         print(
             f"layerkit predict: note: the model was trained without column names, so "
             f"{data_path.name}'s columns were its inputs in file order: {_names(table)}",
             file=sys.stderr,
         )
+    if to_stdout:
+        write_csv(sys.stdout, out)
+        sys.stdout.flush()  # (a reader gone away shows here, not at exit)
+    else:
+        write_table(out_path, out, table.arrow_types)  # (kept Parquet columns keep their types)
     return len(X)
 
 

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -396,10 +396,15 @@ def write_table(
         written_whole(path) as temporary,
         open(temporary, "w", newline="", encoding="utf-8") as handle,
     ):
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        for row in zip(*columns.values(), strict=True):
-            writer.writerow([_text(v) for v in row])
+        write_csv(handle, columns)
+
+
+def write_csv(handle: IO[str], columns: dict[str, np.ndarray]) -> None:
+    """Write columns to an open text stream as CSV: a header, then one line per row."""
+    writer = csv.writer(handle)
+    writer.writerow(columns)
+    for row in zip(*columns.values(), strict=True):
+        writer.writerow([_text(v) for v in row])
 
 
 def _text(value: Any) -> str:
