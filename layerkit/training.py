@@ -272,10 +272,30 @@ class EpochRunner:
             rate = ""
         return DivergenceError(
             f"training diverged: the loss of epoch {self.epoch}, batch {batch} is {value}. "
-            f"Lower the learning rate ({self.learning_rate_name}){rate}, or scale the inputs "
-            "(for instance with sklearn.preprocessing.StandardScaler).",
+            f"{self._own_optimizer_nan()}Lower the learning rate ({self.learning_rate_name})"
+            f"{rate}, or scale the inputs (for instance with "
+            "sklearn.preprocessing.StandardScaler).",
             epoch=self.epoch,
             batch=batch,
+        )
+
+    def _own_optimizer_nan(self) -> str:
+        """For an optimizer of the user's whose steps left NaN or infinity in the
+        parameters: that its step may make them itself (a built-in's makes them only from
+        steps too large)."""
+        from .optim import SGD, Adam, AdamW
+
+        if type(self.optimizer) in (SGD, Adam, AdamW):
+            return ""
+        with np.errstate(all="ignore"):
+            names = [k for k, w in self._params.items() if not np.isfinite(w).all()]
+        if not names:
+            return ""
+        shown = ", ".join(repr(k) for k in names[:4]) + (" ..." if len(names) > 4 else "")
+        return (
+            f"The parameters {shown} hold NaN or infinity after {self.optimizer!r}'s "
+            "steps: if its step can make them (a division by zero, a root of a negative "
+            "number), layerkit.check_optimizer shows it. Otherwise: "
         )
 
     def _planned_step(self, idx: Any, m: int, sw: Array | None, denom: float) -> float:

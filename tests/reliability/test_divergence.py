@@ -306,3 +306,26 @@ def test_a_loss_overflowing_at_large_outputs_keeps_the_step_size_advice():
         net.fit(Xs * 100, Y, loss=_NaiveSoftmaxLoss(), optimizer=SGD(0.1), max_iter=20)
     message = str(err.value).lower()
     assert "lower the learning rate" in message and "scale the inputs" in message
+
+
+class _DividesByZero(SGD, register=False):
+    """An optimizer of the user's whose step divides by a zero second moment."""
+
+    def step(self, params, grads):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for name, w in params.items():
+                w -= self.current_learning_rate * grads[name] / np.sqrt(np.zeros_like(w))
+
+
+def test_non_finite_parameters_from_an_own_optimizer_point_at_its_step():
+    """(it was told only to lower its learning rate, which no rate would mend)"""
+    Xs = np.random.default_rng(6).normal(size=(64, 3))
+    net = Sequential([Dense(4), ReLU(), Dense(1)]).build(3, random_state=0)
+    with pytest.raises(DivergenceError) as err:
+        net.fit(
+            Xs, Xs.sum(axis=1, keepdims=True), loss=SquaredError(), optimizer=_DividesByZero(0.05)
+        )
+    message = str(err.value)
+    assert "The parameters '0.W', '0.b', '2.W', '2.b' hold NaN or infinity after " in message
+    assert "after _DividesByZero(learning_rate=0.05)'s steps" in message
+    assert "layerkit.check_optimizer shows it. Otherwise: Lower the learning rate" in message
