@@ -26,6 +26,8 @@ from ._core import (
     run_checks,
 )
 
+Array = Any
+
 #: The width of the default ``x`` where the layer does not fix one.
 _DEFAULT_WIDTH = 5
 
@@ -55,7 +57,9 @@ def check_layer(
     - ``shapes`` (both modes): forward gives ``(m, n_out)``; backward gives the input's
       shape.
     - ``float32`` (both modes): built in float32, parameters, outputs, deltas and grads
-      stay float32.
+      stay float32, and equal those of the same parameters in float64 up to float32's
+      rounding (1e-3 of each value plus 1e-3 of its array's largest; not in training
+      mode for a layer that draws random numbers there, as Dropout).
     - ``deterministic``: two builds with generators of the same seed give the same
       parameters; ``forward(x, training=False)`` twice gives the same output; in
       training mode, two copies of the layer give the same output (randomness drawn
@@ -64,10 +68,14 @@ def check_layer(
       rows come with it (``forward(x)[i]`` equals ``forward(x[i:i+1])``): prediction
       works in chunks of rows, and batch statistics belong to training mode only.
     - ``input_not_mutated`` (both modes): forward leaves ``x`` as given, and backward
-      leaves both ``delta`` and the ``x`` forward was given.
+      leaves both ``delta`` and the ``x`` forward was given (with parameters moved as
+      for the gradient check: ``delta *= g`` changes nothing at a gain of ones).
     - ``gradient`` (both modes): ``backward`` equals central differences (float64) for
       ∂C/∂x and every parameter, with ``C = Σ r ⊙ forward(x)`` (``r`` random): at most
-      ``max_entries`` random entries per array (``None``: all). Parameter entries equal
+      ``max_entries`` random entries per array one by one (``None``: all), and for a
+      larger array all entries at once along a random direction, its disagreements
+      traced to single entries by halving the direction and checked one by one too (a
+      note says when kinks made that too many to trace). Parameter entries equal
       to 1 are first moved into [0.5, 0.9] and those equal to 0 into [0.05, 0.15] (see
       ``move_ones_and_zeros``). Dropout masks are held fixed. The report keeps each
       array's worse mode.
@@ -97,7 +105,8 @@ def check_layer(
         An entry passes when ``|analytic - numeric| <= atol + rtol * max(|analytic|,
         |numeric|)``.
     max_entries : int or None
-        At most this many randomly chosen entries of each array are checked (None: all).
+        At most this many randomly chosen entries of each array are checked one by one
+        (None: all); the others, together along a random direction.
     random_state : int
         Seeds the default ``x``, the random cost weights ``r`` and the checked entries.
     checks : iterable of str, optional
@@ -240,13 +249,32 @@ def check_layer(
         twin = built(np.float32)
         for k, p in twin.params.items():
             expect(p.dtype == np.float32, f"params[{k!r}] is {p.dtype} in a float32 build")
+        wide = as_float64(twin)  # the same parameters, in float64
         x32 = x.astype(np.float32)
         out = np.asarray(twin.forward(x32, training))
         expect(out.dtype == np.float32, f"forward turns float32 input into {out.dtype}")
-        dx = np.asarray(twin.backward(np.ones_like(out)))
+        delta = np.random.default_rng(random_state + 4).normal(size=out.shape)
+        dx = np.asarray(twin.backward(delta.astype(np.float32)))
         expect(dx.dtype == np.float32, f"backward turns a float32 delta into {dx.dtype}")
         for k, g in twin.grads.items():
             expect(np.asarray(g).dtype == np.float32, f"grads[{k!r}] is {np.asarray(g).dtype}")
+        if training and _draws_in_training(layer, x, random_state):
+            return  # (its float32 draws are other numbers than its float64 ones)
+        # the values: float32's, against the same parameters' in float64 (the gradient
+        # check runs in float64 only, and float32 data trains in float32)
+        out64 = np.asarray(wide.forward(x32.astype(np.float64), training))
+        dx64 = np.asarray(wide.backward(delta.astype(np.float32).astype(np.float64)))
+        pairs = [("forward's output", out, out64), ("backward's ∂C/∂x", dx, dx64)]
+        pairs += [(f"grads[{k!r}]", np.asarray(g), wide.grads[k]) for k, g in twin.grads.items()]
+        for what, narrow, exact in pairs:
+            problem = _float32_disagrees(narrow, exact)
+            expect(
+                problem is None,
+                f"in float32, {what} differs from the same computation in float64 by "
+                f"more than float32's rounding: {problem}; the float32 path computes "
+                "something else (a branch on the dtype?), and float32 data trains in "
+                "float32",
+            )
 
     def check_deterministic() -> None:
         one_build, other_build = (copy.deepcopy(layer) for _ in range(2))
@@ -293,6 +321,8 @@ def check_layer(
 
     def check_input_not_mutated(training: bool) -> None:
         twin = built(np.float64)
+        if move_ones_and_zeros:  # (at a gain of ones, `delta *= g` changes nothing)
+            _move_ones_and_zeros(twin, random_state + 3)
         given = x.copy()
         out = twin.forward(given, training)
         expect(unchanged(given, x), "forward modified its input x")
@@ -407,6 +437,36 @@ def check_layer(
         ("save_load", check_save_load),
     ]
     return run_checks(report, named, checks)
+
+
+def _float32_disagrees(narrow: Array, exact: Array) -> str | None:
+    """Where a float32 result is farther from its float64 twin than float32's rounding
+    explains (1e-3 of the value, plus 1e-3 of the array's largest value), or None."""
+    narrow, exact = np.asarray(narrow, dtype=np.float64), np.asarray(exact, dtype=np.float64)
+    if narrow.shape != exact.shape:
+        return f"shape {narrow.shape} against {exact.shape}"
+    with np.errstate(invalid="ignore", over="ignore"):
+        scale = float(np.abs(exact).max(initial=0.0))
+        off = np.abs(narrow - exact) > 1e-3 * (np.abs(exact) + scale)
+        off |= np.isfinite(narrow) != np.isfinite(exact)
+    if not off.any():
+        return None
+    i = np.unravel_index(int(np.argmax(off)), off.shape)
+    at = [int(j) for j in i]
+    return f"at {at}, {narrow[i]:.6g} against {exact[i]:.6g} ({int(off.sum())} of {off.size})"
+
+
+def _draws_in_training(layer: Layer, x: Array, seed: int) -> bool:
+    """Whether the layer's training-mode output depends on its generator (Dropout)."""
+    outputs = []
+    for s in (seed, seed + 1):
+        twin = copy.deepcopy(layer)
+        twin.build(x.shape[1], np.random.default_rng(s), np.float64)
+        if layer.params:  # (a built layer: the same parameters, another generator)
+            for k, p in twin.params.items():
+                p[...] = layer.params[k]
+        outputs.append(np.asarray(twin.forward(x.copy(), True)))
+    return not unchanged(outputs[0], outputs[1])
 
 
 def _move_ones_and_zeros(layer: Layer, seed: int) -> None:

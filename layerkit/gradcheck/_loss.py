@@ -58,7 +58,8 @@ def check_loss(
         An entry passes when ``|analytic - numeric| <= atol + rtol * max(|analytic|,
         |numeric|)``.
     max_entries : int or None
-        At most this many randomly chosen entries of each array are checked (None: all).
+        At most this many randomly chosen entries of each array are checked one by one
+        (None: all); the others, together along a random direction.
     random_state : int
         Seeds the default ``a`` and ``y`` and the checked entries.
     checks : iterable of str, optional

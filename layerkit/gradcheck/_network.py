@@ -10,7 +10,7 @@ import numpy as np
 from .._checks import require_instance
 from ..losses.base import Loss
 from ..network import Sequential
-from ._core import GradientReport, Tolerance, as_float64, compare, finite_batch
+from ._core import GradientCheckError, GradientReport, Tolerance, as_float64, compare, finite_batch
 
 
 def check_network(
@@ -32,7 +32,9 @@ def check_network(
     The network is copied and upcast to float64. The gradients come from the same code
     path training uses (``Sequential.loss_and_grads``: the fused output error for a
     canonical last layer and loss); each is compared with central differences of the
-    loss on ``(x, y)``, for at most ``max_entries`` random entries per parameter.
+    loss on ``(x, y)``, for at most ``max_entries`` random entries per parameter one by
+    one, and for all of them along a random direction (as ``check_layer`` does). Every
+    array is checked, and a failure lists every wrong one.
 
     Parameters
     ----------
@@ -51,7 +53,8 @@ def check_network(
         An entry passes when ``|analytic - numeric| <= atol + rtol * max(|analytic|,
         |numeric|)``.
     max_entries : int or None
-        At most this many randomly chosen entries of each array are checked (None: all).
+        At most this many randomly chosen entries of each array are checked one by one
+        (None: all); the others, together along a random direction.
     random_state : int
         Seeds the choice of checked entries.
 
@@ -63,8 +66,10 @@ def check_network(
     Raises
     ------
     GradientCheckError
-        When a gradient disagrees with finite differences (its ``report`` holds every
-        result), naming the parameter, the entry and both values.
+        When gradients disagree with finite differences (its ``report`` holds every
+        result), naming each wrong parameter array, its worst entry and both values, and
+        where to look first: the layer of the wrong array nearest the output (an error
+        in a backward pass reaches every array before it through δ).
 
     Examples
     --------
@@ -118,6 +123,25 @@ def check_network(
         return copy.deepcopy(base).loss_value(x, y, loss, sw, training=training)
 
     params, grads = base.params, probe.grads
-    for name, value in params.items():
-        compare(report, name, grads[name], cost, value, tol, rng)
+    wrong: dict[str, str] = {}
+    for name, value in params.items():  # (every array, so the report locates the error)
+        try:
+            compare(report, name, grads[name], cost, value, tol, rng)
+        except GradientCheckError as err:
+            wrong[name] = str(err).removeprefix(f"{report.subject}: ")
+    if wrong:
+        last = list(wrong)[-1]
+        where = (
+            f"; backpropagation carries an error toward the input, so look first at the "
+            f"layer of {last!r}, the wrong array nearest the output, and at the layers "
+            "after it (arrays before it may be wrong only through the δ they receive)"
+            if len(wrong) > 1
+            else ""
+        )
+        report.checks["gradient"] = f"{len(wrong)} of {len(params)} arrays wrong{where}"
+        raise GradientCheckError(
+            f"{report.subject}: {len(wrong)} of {len(params)} gradient arrays are wrong"
+            f"{where}:\n" + "\n".join(f"- {reason}" for reason in wrong.values()),
+            report,
+        )
     return report
