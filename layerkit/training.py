@@ -223,7 +223,7 @@ class EpochRunner:
         """The unweighted epoch through the plan: the per-batch hot loop, kept lean."""
         n, bs, order = self.n, self.batch_size, self.order
         X, Y = self.X, self.Y
-        take_x, take_y = X.take, Y.take
+        take_x, take_y = row_taker(X), row_taker(Y)
         update = None if self._plan.sgd is not None else self._step
         params, grads = self._params, self._grads
         batch = self._plan.batch(bs)
@@ -305,8 +305,8 @@ class EpochRunner:
             np.copyto(batch.x, self.X[idx])
             np.copyto(batch.y, self.Y[idx])
         else:  # mode="clip": written straight into the buffer (the default buffers)
-            self.X.take(idx, 0, batch.x, "clip")
-            self.Y.take(idx, 0, batch.y, "clip")
+            row_taker(self.X)(idx, 0, batch.x, "clip")
+            row_taker(self.Y)(idx, 0, batch.y, "clip")
         value = batch.run(sw)
         if denom and self._plan.sgd is None and isfinite(value):  # (zero weights: no step)
             self._step(self._params, self._grads)
@@ -329,13 +329,30 @@ class EpochRunner:
         if self._sparse and key == "X":
             return A[idx]
         out = self._buffer((key, len(idx)), (len(idx), *A.shape[1:]), A.dtype)
-        return np.take(A, idx, axis=0, out=out)
+        return row_taker(A)(idx, 0, out, "clip")
 
     def _buffer(self, key: Any, shape: tuple[int, ...], dtype: Any) -> Array:
         buf = self._buffers.get(key)
         if buf is None:
             buf = self._buffers[key] = np.empty(shape, dtype)
         return buf
+
+
+def row_taker(A: Array) -> Callable[..., Array]:
+    """``A.take`` (called as ``take(rows, 0, out, mode)``: the rows written straight into
+    ``out``) for a C-ordered ``A``. For any other layout (Fortran order, as a pandas
+    DataFrame converts; a column slice), numpy's ``take`` copies the whole of ``A``
+    into C order first, on every call: a batch of 128 rows from 100,000 x 512 float32
+    cost a 195 MiB copy, and an epoch 36 s instead of 0.3. There the rows are gathered
+    by indexing instead, through a batch-sized temporary."""
+    if A.flags.c_contiguous:
+        return A.take
+
+    def take(rows: Array, axis: int, out: Array, mode: str) -> Array:
+        np.copyto(out, A[rows])
+        return out
+
+    return take
 
 
 def _checked_step(optimizer: Any, params: dict[str, Array]) -> Callable[..., None]:

@@ -327,3 +327,51 @@ def test_pandas_series_target_and_categorical_labels():
     labels = pd.Series(pd.Categorical(np.array(["a", "b", "c"])[y]))
     clf = MLPClassifier(solver="lbfgs", random_state=0).fit(X, labels)
     assert list(clf.classes_) == ["a", "b", "c"]
+
+
+def _peak_during(call):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("layout", ["fortran", "dataframe", "column slice"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_training_set_in_any_layout_is_not_copied_per_batch(layout, weighted):
+    """(an audit: numpy's take copies a non-C-ordered array whole before gathering, so
+    every batch copied all of X: 195 MiB and 36 s an epoch instead of 0.3 s for a
+    100,000 x 512 DataFrame)"""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20_000, 128)).astype(np.float32)  # 10 MiB
+    given = {
+        "fortran": np.asfortranarray(X),
+        "dataframe": pd.DataFrame(X),
+        "column slice": np.repeat(X, 2, axis=1)[:, ::2],
+    }[layout]
+    y = rng.normal(size=(20_000, 2)).astype(np.float32)
+    sw = np.ones(20_000) if weighted else None
+    reg = MLPRegressor((8,), max_iter=2, batch_size=64, random_state=0)
+    peak = _peak_during(lambda: reg.fit(given, np.asfortranarray(y), sample_weight=sw))
+    assert peak < X.nbytes / 4, f"{peak / 2**20:.1f} MiB"
+
+
+def test_a_fitted_lbfgs_model_keeps_no_activation_of_the_training_set():
+    """(an audit: after a full-batch fit the first Dense layer held X itself, and every
+    layer its activations for every row, for as long as the model lived)"""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2_000, 16))
+    reg = MLPRegressor((32,), solver="lbfgs", max_iter=5, random_state=0)
+    reg.fit(X, X.sum(axis=1))
+    held = {
+        f"{i}.{name}": value.shape
+        for i, layer in enumerate(reg.network_.layers)
+        for name, value in vars(layer).items()
+        if isinstance(value, np.ndarray) and value.shape[:1] == (2_000,)
+    }
+    assert held == {}
+    np.testing.assert_allclose(reg.predict(X[:5]), reg.predict(X)[:5])

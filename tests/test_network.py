@@ -6,7 +6,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from helpers import Swish
+from helpers import ColumnScale, Swish
 from sklearn.datasets import load_digits
 
 from layerkit import Sequential
@@ -252,3 +252,17 @@ def test_summary_lists_each_layers_parameters_state_and_the_total():
     assert lines[2].endswith("32 parameters  state: running_mean 16, running_var 16")
     assert lines[-1] == f"  parameters: {sum(p.size for p in net.params.values()):,} in total"
     assert "not built" in Sequential([Dense(2)]).summary()
+
+
+def test_a_fortran_ordered_training_set_is_not_copied_per_batch_on_the_general_path(rng):
+    """(numpy's take copied a Fortran-ordered X whole on every batch; a layer with
+    parameters of the user's takes the general path, which gathered that way too)"""
+    X = np.asfortranarray(rng.normal(size=(20_000, 64)))  # 10 MiB
+    net = Sequential([Dense(8), ColumnScale(), Dense(1)]).build(64, random_state=0)
+    tracemalloc.start()
+    try:
+        net.fit(X, X[:, :1].copy(), loss=SquaredError(), optimizer=SGD(0.01), batch_size=64)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes / 4, peak

@@ -52,7 +52,7 @@ from ._callbacks import (
     FitReport,
     with_callbacks,
 )
-from ._lbfgs import fit_lbfgs
+from ._lbfgs import fit_lbfgs, release_caches
 from ._stochastic import fit_stochastic, step_schedule
 
 _ACTIVATIONS: dict[str, type[Layer]] = {
@@ -693,6 +693,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             self._schedule_fitted = step_schedule(self)  # (what the state's rate followed)
         else:
             fit_lbfgs(self, net, X, Y, sw, report=report, l2=l2)
+        release_caches(net)
         if not all(np.isfinite(p).all() for p in net.params.values()):
             raise DivergenceError(
                 f"{type(self).__name__}: training produced non-finite weights. Lower the "
