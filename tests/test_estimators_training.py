@@ -590,3 +590,21 @@ def test_a_restart_after_adaptive_divisions_does_not_blow_up_the_momentum(iris):
     before = clf.coefs_[0].copy()
     clf.set_params(learning_rate_init=0.01, max_iter=1).fit(X, y)
     assert np.abs(clf.coefs_[0] - before).max() < 0.05
+
+
+def test_a_warm_started_fit_after_a_converged_one_tests_its_own_convergence():
+    """(a trial: next month's data trained one epoch, silently, because the count of
+    epochs without improvement and the best loss came over from the converged fit)"""
+    rng = np.random.default_rng(0)
+    X_old = rng.normal(size=(500, 3))
+    X_new = rng.normal(size=(500, 3))
+    y_new = np.sin(3 * X_new[:, 0]) + rng.normal(0, 0.5, 500)
+    reg = MLPRegressor((32,), max_iter=300, warm_start=True, random_state=0)
+    reg.fit(X_old, X_old @ [0.1, 0.2, 0.3])
+    assert reg.n_iter_ < 300  # converged
+    reg.set_params(max_iter=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X_new, y_new)
+    assert reg.n_iter_ > reg.n_iter_no_change
+    assert reg.best_loss_ == min(reg.loss_curve_[-reg.n_iter_ :])

@@ -86,6 +86,13 @@ def fit_stochastic(
         start = est._score_arrays(X_val, y_val, sw_val, network=net) if continued else -np.inf
         est.best_validation_score_ = start if start == start else -np.inf  # (NaN: -inf)
         est._no_improvement_count = 0
+    elif continued and not incremental and est._no_improvement_count > est.n_iter_no_change:
+        # the fit before ended converged: this one tests its convergence afresh, from its
+        # first epoch (scikit-learn carries the best loss and the count over, so a fit
+        # after a converged one, on the next month's data say, stops after one epoch).
+        # A copy taken before the end (a callback's) carries them on: it resumes exactly
+        est.best_loss_ = np.inf
+        est._no_improvement_count = 0
     est.n_iter_ = 0
     tol_on_loss = est.tol * _outputs_averaged(est, net)
     # numpy's overflow warnings would only precede the DivergenceError the loop raises
