@@ -768,8 +768,8 @@ def test_missing_class_labels_are_named():
     labels = np.array(["a", None, "b"] * 50, dtype=object)
     with pytest.raises(
         ValueError,
-        match=r"y has missing labels \(None\) in 50 row\(s\), first "
-        r"row 1",
+        match=r"y has missing labels \(None, NaN or pandas' NA\) in 50 row\(s\), first "
+        r"at position 1;",
     ):
         MLPClassifier((4,), max_iter=2).fit(X, labels)
 
@@ -852,3 +852,35 @@ def test_an_early_stopping_split_that_cannot_be_stratified_is_warned_of():
     ours = [w for w in caught if "validation split is not stratified" in str(w.message)]
     assert len(ours) == 1 and ours[0].filename == __file__
     assert "by class: class 1 has a single sample" in str(ours[0].message)
+
+
+@pytest.mark.parametrize(
+    "kind", ["string", "str", "category", "object NA", "boolean", "float NaN", "list"]
+)
+def test_missing_class_labels_of_every_kind_are_named(kind):
+    """(a trial: pandas' string and nullable dtypes gave "boolean value of NA is
+    ambiguous", the default str dtype "Input contains NaN", not naming y)"""
+    import pandas as pd
+
+    labels = ["a", "b", None, "a", "b", "a"]
+    y = {
+        "string": lambda: pd.Series(labels, dtype="string"),
+        "str": lambda: pd.Series(labels),
+        "category": lambda: pd.Series(labels, dtype="category"),
+        "object NA": lambda: pd.Series(["a", "b", pd.NA, "a", "b", "a"], dtype=object),
+        "boolean": lambda: pd.Series([1, 0, None, 1, 0, 1], dtype="boolean").astype(object),
+        "float NaN": lambda: np.array([1.0, 0.0, np.nan, 1.0, 0.0, 1.0]),
+        "list": lambda: labels,
+    }[kind]()
+    with pytest.raises(
+        ValueError, match=r"y has missing labels .* in 1 row\(s\), first at position 2;"
+    ):
+        MLPClassifier((4,), max_iter=2).fit(X[:6], y)
+
+
+def test_a_missing_label_is_located_by_its_index_label_too():
+    import pandas as pd
+
+    y = pd.Series(["a", "b", None, "a", "b", "a"], index=list("uvwxyz"))
+    with pytest.raises(ValueError, match=r"first at position 2 \(index label 'w'\)"):
+        MLPClassifier((4,), max_iter=2).partial_fit(X[:6], y, classes=["a", "b"])

@@ -349,6 +349,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     _loss: Loss
 
     # ----------------------------------------------------------------- subclass hooks
+    def _check_raw_targets(self, y: Any) -> None:
+        """Checks of ``y`` as the user gave it, before scikit-learn converts it."""
+
     def _validate_targets(
         self, y: Any, *, first_pass: bool, incremental: bool, classes: Any = None
     ) -> Any:
@@ -617,6 +620,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         self, X: Any, y: Any, sample_weight: Any, *, incremental: bool, classes: Any
     ) -> None:
         first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
+        self._check_raw_targets(y)
         X, y = validate_data(
             self,
             X,

@@ -144,17 +144,26 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self._fit(X, y, sample_weight, incremental=True, classes=classes)
         return self
 
+    def _check_raw_targets(self, y: Any) -> None:
+        """Missing labels (None, NaN, pandas' NA), named as such: scikit-learn's own
+        errors were "Input contains NaN" (not saying it was y) or, for pandas' nullable
+        and string dtypes, "boolean value of NA is ambiguous"."""
+        missing = _missing_label_rows(y)
+        if missing is None or not len(missing):
+            return
+        index = y.index if hasattr(y, "isna") else None  # (pandas: the rows' labels)
+        label = ""
+        if index is not None and not _default_index(index):
+            label = f" (index label {index[missing[0]]!r})"
+        raise ValueError(
+            f"{type(self).__name__}: y has missing labels (None, NaN or pandas' NA) in "
+            f"{len(missing)} row(s), first at position {missing[0]}{label}; drop those "
+            "rows or give them a label"
+        )
+
     def _validate_targets(
         self, y: Any, *, first_pass: bool, incremental: bool, classes: Any = None
     ) -> Any:
-        if y.dtype == object:
-            none = np.array([label is None for label in np.ravel(y)]).reshape(len(y), -1)
-            missing = np.flatnonzero(none.any(axis=1))
-            if len(missing):
-                raise ValueError(
-                    f"{type(self).__name__}: y has missing labels (None) in {len(missing)} "
-                    f"row(s), first row {missing[0]}; drop those rows or give them a label"
-                )
         check_classification_targets(y)
         if type_of_target(y) == "multiclass-multioutput":
             raise ValueError(
@@ -436,3 +445,40 @@ def _weight_ok(w: Any) -> bool:
     if isinstance(w, (bool, str)) or not isinstance(w, (int, float, np.number)):
         return False
     return bool(np.isfinite(w) and w >= 0)
+
+
+def _missing_label_rows(y: Any) -> Any:
+    """The positions of the rows of ``y`` with a missing label, or None if it cannot tell
+    (a sparse matrix, a shape scikit-learn will refuse)."""
+    if hasattr(y, "isna"):  # a pandas Series or DataFrame
+        na = np.asarray(y.isna())
+    elif hasattr(y, "tocsr"):
+        return None
+    else:
+        try:
+            values = np.asarray(y)
+        except Exception:  # (ragged lists: scikit-learn's error)
+            return None
+        if values.dtype.kind in "fc":
+            na = np.isnan(values)
+        elif values.dtype == object:
+            na = np.array([_is_missing(v) for v in values.ravel()]).reshape(values.shape)
+        else:
+            return None
+    if na.ndim == 0 or not na.size:
+        return None
+    return np.flatnonzero(na.reshape(len(na), -1).any(axis=1))
+
+
+def _is_missing(value: Any) -> bool:
+    return (
+        value is None
+        or (isinstance(value, (float, np.floating)) and value != value)
+        or type(value).__name__ == "NAType"  # pandas.NA (pandas is not imported here)
+    )
+
+
+def _default_index(index: Any) -> bool:
+    """A pandas RangeIndex 0, 1, 2, ...: positions and labels are the same."""
+    start = getattr(index, "start", None)
+    return start == 0 and getattr(index, "step", None) == 1
