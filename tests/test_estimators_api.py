@@ -327,3 +327,26 @@ def test_a_loss_layerkit_does_not_build_in_points_at_writing_one(loss):
     message = str(caught.value)
     assert f"layerkit has no built-in {loss!r} loss: write it as a Loss subclass" in message
     assert "Did you mean" not in message
+
+
+def test_one_layer_object_with_weights_at_two_positions_is_warned_of():
+    """(a trial: meant as shared weights, it trained as two layers, silently; Sequential
+    refuses it, and a parameter-free layer twice is two of them, rightly silent)"""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from layerkit.layers import Dense, ReLU, Tanh
+
+    X = np.random.default_rng(0).random((50, 4))
+    y = (X[:, 0] > 0.5).astype(int)
+    relu, dense = ReLU(), Dense(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)  # (a UserWarning: after)
+        MLPClassifier(layers=[Dense(4), relu, Dense(4), relu], max_iter=3).fit(X, y)
+        layers = [Dense(4), relu, Dense(3), relu, dense, Tanh(), dense]
+        with pytest.raises(
+            UserWarning, match=r"the same Dense\(units=4\) object is at positions 4 and 6"
+        ):
+            MLPClassifier(layers=layers, max_iter=3).fit(X, y)

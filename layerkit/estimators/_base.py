@@ -516,6 +516,20 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             out_activation,
         ]
         net = Sequential(layers).build(n_features, random_state=rng, dtype=dtype)
+        first_seen: dict[int, int] = {}
+        for i, layer in enumerate(self.layers or []):
+            j = first_seen.setdefault(id(layer), i)
+            if j == i or not net.layers[i].params:  # (a ReLU twice is two ReLUs)
+                continue
+            warnings.warn(
+                f"{type(self).__name__}: the same {self.layers[i]!r} object is at positions "
+                f"{j} and {i} of layers; it trains as two layers with weights of their own "
+                "(layers do not share weights): write it twice to say so, or write a layer "
+                "that applies one set of weights twice",
+                UserWarning,
+                stacklevel=4,
+            )
+            break
         self._loss, self.out_activation_ = loss, name
         return net
 
