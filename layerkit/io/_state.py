@@ -41,13 +41,69 @@ def network_spec(net: Sequential) -> dict[str, Any]:
     layers = []
     for layer in net.layers:
         spec = typed(layer)
-        rngs = {
-            k: generator_state(v)
-            for k, v in layer.__dict__.items()
-            if isinstance(v, np.random.Generator)
-        }
+        rngs: dict[str, Any] = {}
+        first_path: dict[int, str] = {}
+        for path, generator in _generators(layer, "", set()):
+            held = first_path.setdefault(id(generator), path)
+            rngs[path] = generator_state(generator) if held == path else {"same_as": held}
         layers.append({"type": spec["type"], "config": spec["config"], "rng": rngs or None})
     return {"n_in": net.n_in_, "dtype": net.dtype.name, "layers": layers}
+
+
+def _generators(obj: Any, prefix: str, seen: set[int]) -> Any:
+    """``(path, generator)`` for each random generator a layer holds, in its attributes
+    and, at any depth, in the layers, networks, lists and dicts inside them (a block's
+    Dropout: its masks resume exactly after loading too); paths such as ``_rng`` or
+    ``inner.1._rng``."""
+    from ..layers.base import Layer
+
+    seen.add(id(obj))
+    if isinstance(obj, Sequential):
+        items: Any = [("layers", obj.layers)]
+    elif isinstance(obj, Layer):
+        items = vars(obj).items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    elif isinstance(obj, dict):
+        items = [(k, v) for k, v in obj.items() if isinstance(k, str) and "." not in k]
+    else:
+        return
+    for key, value in items:
+        path = f"{prefix}{key}"
+        if isinstance(value, np.random.Generator):
+            yield path, value
+        elif isinstance(value, (Layer, Sequential, list, tuple, dict)) and id(value) not in seen:
+            yield from _generators(value, f"{path}.", seen)
+
+
+def _put_generator(layer: Any, path: str, generator: np.random.Generator) -> None:
+    """Set the generator at ``path`` (as ``_generators`` names it) inside ``layer``."""
+    *steps, last = path.split(".")
+    holder = layer
+    try:
+        for step in steps:
+            holder = _child(holder, step)
+        found = _child(holder, last)
+    except (KeyError, IndexError, ValueError, TypeError):
+        found = None
+    if not isinstance(found, np.random.Generator):
+        raise ValueError(f"{layer!r} has no random generator {path!r}")
+    if isinstance(holder, list):
+        holder[int(last)] = generator
+    elif isinstance(holder, dict):
+        holder[last] = generator
+    else:
+        holder.__dict__[last] = generator
+
+
+def _child(holder: Any, step: str) -> Any:
+    if isinstance(holder, (list, tuple)):
+        return holder[int(step)]
+    if isinstance(holder, dict):
+        return holder[step]
+    if isinstance(holder, Sequential) and step == "layers":
+        return holder.layers
+    return vars(holder)[step]
 
 
 def network_arrays(net: Sequential) -> dict[str, Any]:
@@ -78,10 +134,14 @@ def build_network(spec: Any) -> Sequential:
         layers.append(cls.from_config(layer_spec.config))  # (which decodes the values)
     net = Sequential(layers).build(spec.n_in, random_state=LOAD_SEED, dtype=spec.dtype)
     for layer, layer_spec in zip(net.layers, spec.layers, strict=True):
-        for attr, state in (layer_spec.rng or {}).items():
-            if not isinstance(layer.__dict__.get(attr), np.random.Generator):
-                raise ValueError(f"{layer!r} has no random generator {attr!r}")
-            layer.__dict__[attr] = restore_generator(state)
+        restored: dict[str, np.random.Generator] = {}
+        for path, state in (layer_spec.rng or {}).items():
+            same = state.get("same_as") if isinstance(state, dict) else None
+            generator = restored.get(same) if same is not None else restore_generator(state)
+            if generator is None:
+                raise ValueError(f"{layer!r}: random generator {path!r} names no other")
+            _put_generator(layer, path, generator)
+            restored[path] = generator
     return net
 
 
