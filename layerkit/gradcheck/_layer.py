@@ -86,7 +86,8 @@ def check_layer(
     - ``config``: registered; ``get_config`` is JSON and ``from_config`` inverts it.
     - ``save_load``: after one training-mode forward pass (which moves any state, such
       as running statistics), ``layerkit.save``/``layerkit.load`` of a network holding
-      it give the same output.
+      it give the same output, in prediction mode and in a training-mode pass (the
+      same dropout masks: training resumes exactly).
 
     Parameters
     ----------
@@ -421,6 +422,13 @@ def check_layer(
             "state_attributes, and load builds the layer again with a seed of its own; "
             "name there the layer's state (running statistics) and any array build "
             "draws that is not a parameter (a fixed random projection)",
+        )
+        expect(  # (a training pass draws from the generators the file keeps: dropout)
+            unchanged(net.forward(x, training=True), again.forward(x, training=True)),
+            "a saved and loaded copy computes a different output in training mode: "
+            "training would not resume as it left off; a model file keeps the random "
+            "generators (np.random.Generator) the layer holds, and those of layers "
+            "inside it (in attributes, lists and dicts): draw from one of them",
         )
 
     named = [
