@@ -288,7 +288,7 @@ class Sequential:
         from ._plan import predict_planned
 
         require_count(batch_size, "predict's batch_size")
-        X = self._as_input(X)
+        X = self._as_input(X, cast=False)  # (dense X: cast chunk by chunk, not whole)
         if hasattr(X, "tocsr") and X.format not in ("csr", "csc"):
             X = X.tocsr()  # (rows are sliced in chunks: COO and DIA cannot be)
 
@@ -300,7 +300,9 @@ class Sequential:
         n = X.shape[0]
         out: Array | None = None
         for start in range(0, n, batch_size):
-            a = self._forward_through(layers, X[start : start + batch_size], False)
+            rows = X[start : start + batch_size]
+            rows = rows if rows.dtype == self.dtype else rows.astype(self.dtype)
+            a = self._forward_through(layers, rows, False)
             if out is None:
                 out = np.empty((n, a.shape[1]), dtype=a.dtype)
             out[start : start + batch_size] = a
@@ -636,7 +638,9 @@ class Sequential:
             buf = ws[like.shape] = np.empty_like(like)
         return buf
 
-    def _as_input(self, x: Any) -> Any:
+    def _as_input(self, x: Any, cast: bool = True) -> Any:
+        """``x`` checked against the network; in its dtype, unless ``cast`` is False for
+        a dense ``x`` (which ``predict`` casts a chunk at a time)."""
         dtype = self.__dict__.get("dtype")
         if dtype is None:
             raise RuntimeError("Sequential must be built (call build(n_in)) before use")
@@ -657,7 +661,7 @@ class Sequential:
                 f"Sequential built for {self.n_in_} input features expected x of shape "
                 f"(m, {self.n_in_}), got {x.shape}"
             )
-        return x if x.dtype == dtype else x.astype(dtype)
+        return x if x.dtype == dtype or (not cast and not sparse) else x.astype(dtype)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

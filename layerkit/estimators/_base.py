@@ -886,18 +886,16 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         X = validate_data(
             self, X, accept_sparse=["csr", "csc"], reset=False, ensure_all_finite=False
         )
-        cast = X
-        if X.dtype != net.dtype:  # (as net.predict would cast it, once)
-            with np.errstate(over="ignore"):  # (values beyond float32's: refused below)
-                cast = X.astype(net.dtype)
+        # (X keeps its dtype: the network casts it a chunk at a time, as a whole cast
+        # would; only a refusal below makes the whole cast, to name what it finds)
         if not deferred:
-            if not all_finite(cast):
-                self._refuse_non_finite(X, cast)
-            return net.predict(cast, logits=logits)
+            if not all_finite(X) or not _fits_dtype(X, net.dtype):
+                self._refuse_non_finite(X, _cast(X, net.dtype))
+            return net.predict(X, logits=logits)
         with np.errstate(invalid="ignore", over="ignore"):  # (a NaN in X is reported below)
-            z = net.predict(cast, logits=True)
+            z = net.predict(X, logits=True)
         if not np.isfinite(z).all():
-            self._refuse_non_finite(X, cast)
+            self._refuse_non_finite(X, _cast(X, net.dtype))
         if logits:
             return z
         if not link_in_place(net.layers[-1], z):  # (a layer of the user's: its forward)
@@ -992,3 +990,24 @@ def _restart_velocity(new: Optimizer, state: dict[str, Any]) -> None:
     if isinstance(new, SGD) and isinstance(velocity, dict):
         for values in velocity.values():
             values[...] = 0.0
+
+
+def _cast(X: Any, dtype: Any) -> Any:
+    """``X`` in ``dtype`` (values beyond its range: infinite, without a warning)."""
+    if X.dtype == dtype:
+        return X
+    with np.errstate(over="ignore"):
+        return X.astype(dtype)
+
+
+def _fits_dtype(X: Any, dtype: Any) -> bool:
+    """Whether ``X``'s values (finite) stay finite in ``dtype``: float64 values beyond
+    float32's range do not. Two reductions, no copy of X."""
+    dtype = np.dtype(dtype)
+    if X.dtype == dtype or np.dtype(X.dtype).itemsize <= dtype.itemsize:
+        return True
+    values = X.data if hasattr(X, "tocsr") else X
+    if not values.size:
+        return True
+    largest = float(np.finfo(dtype).max)
+    return bool(-largest <= values.min() and values.max() <= largest)
