@@ -396,7 +396,7 @@ def test_predicting_on_x_of_another_dtype_casts_it_chunk_by_chunk(kind, call, tm
     args = (big, labels) if call == "score" else (big,)
     peak = _peak_during(lambda: getattr(clf, call)(*args))
     assert peak < big.nbytes / 4, f"{peak / 2**20:.2f} MiB"
-    expected = getattr(clf, call)(*((np.asarray(big, dtype=np.float32),) + args[1:]))
+    expected = getattr(clf, call)(np.asarray(big, dtype=np.float32), *args[1:])
     np.testing.assert_array_equal(getattr(clf, call)(*args), expected)
 
 
