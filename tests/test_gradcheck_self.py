@@ -834,3 +834,19 @@ def test_check_network_lists_every_wrong_array_and_where_to_look():
     assert err.value.report is not None
     assert set(err.value.report.errors) == {"4.W", "4.b"}  # (the arrays found right)
     assert err.value.report.failed["gradient"].startswith("4 of 6 arrays wrong")
+
+
+class _WrongInputAndBias(Dense, register=False):
+    def backward(self, delta):
+        dx = super().backward(delta)
+        self.grads["b"][...] *= 2
+        return 2 * dx
+
+
+def test_a_wrong_input_gradient_does_not_hide_a_wrong_parameter_gradient():
+    """(a trial: the check stopped at the first wrong array)"""
+    with pytest.raises(GradientCheckError) as err:
+        check_layer(_WrongInputAndBias(3), checks=["gradient"], training=False)
+    message = str(err.value)
+    assert "2 gradient arrays are wrong" in message
+    assert "gradient of 'input' is wrong" in message and "gradient of 'b' is wrong" in message

@@ -351,9 +351,21 @@ def check_layer(
             return r * copy.deepcopy(base).forward(x.copy(), training)
 
         found = GradientReport(report.subject)
-        compare(found, "input", dx, cost, x, tol, rng)
-        for name, value in base.params.items():
-            compare(found, name, probe.grads[name], cost, value, tol, rng)
+        wrong = []  # (every array: a wrong ∂C/∂x does not hide a wrong parameter gradient)
+        for name, analytic, value in [
+            ("input", dx, x),
+            *((k, probe.grads[k], v) for k, v in base.params.items()),
+        ]:
+            try:
+                compare(found, name, analytic, cost, value, tol, rng)
+            except GradientCheckError as err:
+                wrong.append(str(err))
+        if len(wrong) == 1:
+            raise GradientCheckError(wrong[0])
+        if wrong:
+            raise GradientCheckError(
+                f"{len(wrong)} gradient arrays are wrong:\n" + "\n".join(f"  - {w}" for w in wrong)
+            )
         for entry in found.entries:  # each array's worse mode
             held = next((e for e in report.entries if e.name == entry.name), None)
             if held is None:
