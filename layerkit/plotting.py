@@ -86,6 +86,8 @@ class LossCurveDisplay:
         from .estimators._base import BaseMLP  # (here: the estimators need no plotting)
 
         _pyplot("LossCurveDisplay.from_estimator")
+        # a fitted search (GridSearchCV, refit=True): the model it refit on all the data
+        estimator = getattr(estimator, "best_estimator_", estimator)
         final = getattr(estimator, "_final_estimator", estimator)  # a Pipeline's last step
         if isinstance(final, BaseMLP):
             check_is_fitted(final, "loss_curve_")  # NotFittedError, as scikit-learn does
@@ -93,8 +95,9 @@ class LossCurveDisplay:
         if curve is None:
             raise TypeError(
                 "LossCurveDisplay.from_estimator expected a fitted estimator with a "
-                "loss_curve_ (a layerkit MLPClassifier or MLPRegressor, or a Pipeline "
-                f"ending in one); this {type(final).__name__} has no loss_curve_"
+                "loss_curve_ (a layerkit MLPClassifier or MLPRegressor, a Pipeline "
+                "ending in one, or a search over one fitted with refit=True, whose "
+                f"best_estimator_ is drawn); this {type(final).__name__} has no loss_curve_"
             )
         display = cls(
             loss_curve=curve,

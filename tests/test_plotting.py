@@ -107,3 +107,24 @@ def test_scores_since_early_stopping_was_switched_on_are_drawn_at_their_epochs()
     np.testing.assert_array_equal(display.score_line_.get_ydata(), est.validation_scores_)
     full = LossCurveDisplay.from_estimator(fitted(early_stopping=True, n_iter_no_change=50))
     np.testing.assert_array_equal(full.score_line_.get_xdata(), np.arange(1, 13))
+
+
+def test_a_fitted_search_draws_its_best_estimator():
+    """(a trial: a GridSearchCV was refused; its refit model is what one would draw)"""
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = load_digits(return_X_y=True)
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=5, random_state=0)),
+        {"mlpclassifier__alpha": [1e-4, 1e-2]},
+        cv=2,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X[:300], y[:300])
+    display = LossCurveDisplay.from_estimator(search)
+    best = search.best_estimator_[-1].loss_curve_
+    np.testing.assert_array_equal(display.line_.get_ydata(), best)
+    unrefit = GridSearchCV(MLPClassifier(), {"alpha": [1e-4]}, refit=False)
+    with pytest.raises(TypeError, match="a search over one fitted with refit=True"):
+        LossCurveDisplay.from_estimator(unrefit)
