@@ -11,7 +11,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from helpers import Swish, Temperature
+from helpers import Block, Swish, Temperature
 from sklearn.datasets import load_iris, make_multilabel_classification, make_regression
 
 import layerkit
@@ -792,33 +792,19 @@ def test_a_new_schedule_after_load_restarts_the_step_size(tmp_path):
     assert loaded._optimizer.current_learning_rate == 0.01
 
 
-class DropoutHoldingBlock(layerkit.layers.Layer):
-    """x + f(x) through an inner network; ``share`` keeps a handle on the inner
-    Dropout's generator (one generator in two places)."""
+class DropoutHoldingBlock(Block, name="persistence_test_DropoutHoldingBlock"):
+    """x + f(x) (helpers.Block); ``share`` keeps a handle on the inner Dropout's
+    generator (one generator in two places)."""
 
     def __init__(self, inner=None, share=False):
-        self.inner = inner
+        super().__init__(inner, residual=True)
         self.share = share
 
     def build(self, n_in, rng, dtype=np.float64):
-        self.net = Sequential([*self.inner]).build(n_in, random_state=rng, dtype=dtype)
+        n_out = super().build(n_in, rng, dtype)
         if self.share:
             self.rng = self.net.layers[1].__dict__["_rng"]
-        return n_in
-
-    @property
-    def params(self):
-        return self.net.params if "net" in self.__dict__ else {}
-
-    @property
-    def grads(self):
-        return self.net.grads if "net" in self.__dict__ else {}
-
-    def forward(self, x, training=False):
-        return x + self.net.forward(x, training)
-
-    def backward(self, delta):
-        return delta + self.net.backward(delta)
+        return n_out
 
 
 @pytest.mark.parametrize("share", [False, True])
