@@ -850,3 +850,34 @@ def test_a_wrong_input_gradient_does_not_hide_a_wrong_parameter_gradient():
     message = str(err.value)
     assert "2 gradient arrays are wrong" in message
     assert "gradient of 'input' is wrong" in message and "gradient of 'b' is wrong" in message
+
+
+class _IndexLookup(Layer, register=False):
+    """Rows of a table picked by column 0 of x, which must hold indices 0 to 9."""
+
+    def build(self, n_in, rng, dtype):
+        self.params = {"E": rng.normal(size=(10, 3)).astype(dtype)}
+        self.grads = {"E": np.zeros((10, 3), dtype)}
+        return 3
+
+    def forward(self, x, training=False):
+        index = x[:, 0]
+        if not np.all(index == np.rint(index)) or index.min() < 0 or index.max() > 9:
+            raise ValueError("column 0 must hold indices 0 to 9")
+        self.index = index.astype(int)
+        return self.params["E"][self.index]
+
+    def backward(self, delta):
+        self.grads["E"][...] = 0.0
+        np.add.at(self.grads["E"], self.index, delta)
+        return np.zeros((len(delta), 1), delta.dtype)
+
+
+def test_checks_crashing_on_the_random_x_say_to_pass_one():
+    """(a trial: the same ValueError nine times, and no word of x=)"""
+    with pytest.raises(GradientCheckError, match=r"raised on x drawn at random, 4 rows .*pass x="):
+        check_layer(_IndexLookup(), checks=["shapes", "gradient"])
+    x = np.array([[0.0], [3.0], [3.0], [9.0]])
+    with pytest.raises(GradientCheckError) as err:  # (a given x: no such note)
+        check_layer(_IndexLookup(), x=x, checks=["gradient"])
+    assert "drawn at random" not in str(err.value)

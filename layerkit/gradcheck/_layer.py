@@ -143,6 +143,7 @@ def check_layer(
     require_instance(layer, Layer, "the layer given to check_layer")
     tol = Tolerance(eps, rtol, atol, max_entries, where="check_layer")
     rng = np.random.default_rng(random_state)
+    drawn = x is None
     if x is None:
         x = rng.normal(size=(4, layer.__dict__.get("_n_in") or _DEFAULT_WIDTH))
     if hasattr(x, "tocsr"):
@@ -456,7 +457,19 @@ def check_layer(
         ("config", lambda: check_config_round_trip(layer)),
         ("save_load", check_save_load),
     ]
-    return run_checks(report, named, checks)
+    try:
+        return run_checks(report, named, checks)
+    except GradientCheckError as err:
+        crashed = [n for n, why in report.failed.items() if "raised " in why]
+        if not drawn or not crashed:
+            raise
+        raise GradientCheckError(  # (each check crashing on it says the same)
+            f"{err}\n- note: {len(crashed)} check(s) raised on x drawn at random, "
+            f"{x.shape[0]} rows of normal values {x.shape[1]} wide: if the layer takes "
+            "inputs of another kind (integer indices, positive values), pass x=, a "
+            "batch where it is defined",
+            report,
+        ) from err.__cause__
 
 
 def _float32_disagrees(narrow: Array, exact: Array) -> str | None:
