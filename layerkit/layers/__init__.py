@@ -11,6 +11,7 @@ from .activations import (
     Tanh,
 )
 from .base import Layer
+from .composite import Composite
 from .dense import Dense
 from .dropout import Dropout
 from .normalization import BatchNorm
@@ -27,6 +28,7 @@ __all__ = [
     "GELU",
     "Activation",
     "BatchNorm",
+    "Composite",
     "Dense",
     "Dropout",
     "Exp",

@@ -1,0 +1,83 @@
+"""Composite: a layer made of layers (a residual block, a gated block)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from .base import Array, Layer
+
+
+class Composite(Layer, register=False):
+    """A layer that runs layers of its own: ``inner``, a list of layer objects, becomes
+    a network ``self.net`` at ``build``, and ``forward``/``backward`` run through it (eq.
+    3-II, layer by layer inside the block). Subclass it and change what goes around
+    ``self.net``; a residual block, ``x + f(x)``, sends δ both ways and sums:
+
+    ``forward``: ``x + self.net.forward(x, training)``;
+    ``backward``: ``delta + self.net.backward(delta)``.
+
+    What a layer holding layers needs besides comes with it: ``params`` and ``grads``
+    are the inner network's (keys ``"0.W"``, ...), the inner layers' state (a
+    BatchNorm's running statistics) is this layer's own, so model files and early
+    stopping keep it, the estimators' ``alpha`` reaches the inner weights
+    (``penalized``), and ``get_params``/``set_params`` reach the inner layers
+    (``layers__1__inner__0__units``). A subclass with arguments of its own takes
+    ``inner`` first and calls ``super().__init__(inner)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from layerkit.layers import Composite, Dense, Tanh
+    >>> class Residual(Composite, register=False):
+    ...     def forward(self, x, training=False):
+    ...         return x + self.net.forward(x, training)
+    ...     def backward(self, delta):
+    ...         return delta + self.net.backward(delta)
+    >>> block = Residual([Dense(8), Tanh(), Dense(4)])
+    >>> block.build(4, np.random.default_rng(0), np.float64)
+    4
+    >>> sorted(block.params)
+    ['0.W', '0.b', '2.W', '2.b']
+    """
+
+    def __init__(self, inner: Any = None) -> None:
+        self.inner = inner
+
+    @property
+    def penalized(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(
+            f"{i}.{name}" for i, layer in enumerate(self.inner or ()) for name in layer.penalized
+        )
+
+    def build(self, n_in: int, rng: np.random.Generator, dtype: DTypeLike = np.float64) -> int:
+        from ..network import Sequential
+
+        if not isinstance(self.inner, (list, tuple)) or not self.inner:
+            raise TypeError(
+                f"{type(self).__name__}: inner must be a non-empty list of layer objects, "
+                f"got {self.inner!r}"
+            )
+        self.net = Sequential([*self.inner]).build(n_in, random_state=rng, dtype=dtype)
+        # the inner layers' state under names of this layer's own (the same arrays:
+        # they move as the inner ones do)
+        self.state_attributes = tuple(f"inner_{k.replace('.', '_')}" for k in self.net.state)
+        for name, array in zip(self.state_attributes, self.net.state.values(), strict=True):
+            setattr(self, name, array)
+        return int(self.net.n_out_)
+
+    @property
+    def params(self) -> dict[str, Array]:  # type: ignore[override]
+        return self.net.params if "net" in self.__dict__ else {}
+
+    @property
+    def grads(self) -> dict[str, Array]:  # type: ignore[override]
+        return self.net.grads if "net" in self.__dict__ else {}
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        return self.net.forward(x, training)
+
+    def backward(self, delta: Array) -> Array:
+        return self.net.backward(delta)

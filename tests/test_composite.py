@@ -1,0 +1,101 @@
+"""Composite: a layer made of layers, checked, trained, searched, saved and loaded."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+
+import layerkit
+from layerkit import MLPClassifier, MLPRegressor
+from layerkit.gradcheck import check_layer
+from layerkit.layers import BatchNorm, Composite, Dense, Dropout, Tanh
+
+
+class CompositeTestResidual(Composite):
+    """x + f(x)."""
+
+    def forward(self, x, training=False):
+        return x + self.net.forward(x, training)
+
+    def backward(self, delta):
+        return delta + self.net.backward(delta)
+
+
+class CompositeTestGated(Composite):
+    """f(x) * s, with an argument of its own."""
+
+    def __init__(self, inner=None, scale=2.0):
+        super().__init__(inner)
+        self.scale = scale
+
+    def forward(self, x, training=False):
+        return self.scale * self.net.forward(x, training)
+
+    def backward(self, delta):
+        return self.net.backward(self.scale * delta)
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        CompositeTestResidual([Dense(16), Tanh(), Dense(8)]),
+        CompositeTestResidual([Dense(16), BatchNorm(), Tanh(), Dropout(0.2), Dense(8)]),
+        CompositeTestGated([Dense(5), Tanh()], scale=0.5),
+    ],
+    ids=["residual", "residual with state and dropout", "own argument"],
+)
+def test_a_composite_passes_every_check_of_the_layer_contract(block):
+    x = np.random.default_rng(0).normal(size=(6, 8))
+    report = check_layer(block, x)
+    assert not report.failed
+    assert {"0.W", "0.b"} <= set(report.errors)
+
+
+def test_a_composite_trains_searches_saves_and_resumes_exactly(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 6))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    block = CompositeTestResidual([Dense(8), BatchNorm(), Tanh(), Dense(6)])
+    clf = MLPClassifier(layers=[Dense(6), block], alpha=0.1, max_iter=5, random_state=0)
+    assert "layers__1__inner__0__units" in clf.get_params()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = GridSearchCV(clf, {"layers__1__inner__0__units": [4, 8]}, cv=2).fit(X, y)
+        fitted = clone(clf).fit(X, y)
+        loaded = layerkit.load(layerkit.save(fitted, tmp_path / "composite.lkm"))
+        np.testing.assert_array_equal(fitted.predict_proba(X), loaded.predict_proba(X))
+        inner = loaded.network_.layers[1]
+        assert inner.params["0.W"] is inner.net.layers[0].params["W"]
+        assert np.any(inner.inner_1_running_mean != 0)  # (the inner state, saved)
+        for model in (fitted, loaded):
+            model.partial_fit(X, y)
+    assert search.best_params_["layers__1__inner__0__units"] in (4, 8)
+    np.testing.assert_array_equal(fitted.predict_proba(X), loaded.predict_proba(X))
+    assert fitted.network_.layers[1].penalized == ("0.W", "3.W")
+
+
+def test_alpha_reaches_the_inner_weights():
+    """(penalized, prefixed as the params are: the L2 term counts them too)"""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 4))
+    losses, nets = [], []
+    for alpha in (0.0, 10.0):
+        block = CompositeTestResidual([Dense(4)])
+        reg = MLPRegressor(
+            layers=[block], alpha=alpha, solver="sgd", learning_rate_init=1e-12, max_iter=1
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            reg.set_params(random_state=0).fit(X, X.sum(axis=1))
+        losses.append(reg.loss_curve_[0])
+        nets.append(reg.network_)
+    squares = sum(float(np.sum(nets[1].params[k] ** 2)) for k in ("0.0.W", "1.W"))
+    np.testing.assert_allclose(losses[1] - losses[0], 10.0 / (2 * 80) * squares, rtol=1e-6)
+
+
+def test_a_composite_without_inner_layers_is_refused_with_its_name():
+    with pytest.raises(TypeError, match=r"CompositeTestResidual: inner must be a non-empty"):
+        CompositeTestResidual().build(3, np.random.default_rng(0), np.float64)
