@@ -10,7 +10,7 @@ from numpy.typing import DTypeLike
 from .base import Array, Layer
 
 
-class Composite(Layer, register=False):
+class Composite(Layer):
     """A layer that runs layers of its own: ``inner``, a list of layer objects, becomes
     a network ``self.net`` at ``build``, and ``forward``/``backward`` run through it (eq.
     3-II, layer by layer inside the block). Subclass it and change what goes around
