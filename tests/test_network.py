@@ -266,3 +266,38 @@ def test_a_fortran_ordered_training_set_is_not_copied_per_batch_on_the_general_p
     finally:
         tracemalloc.stop()
     assert peak < X.nbytes / 4, peak
+
+
+def test_a_weighted_epoch_loss_is_the_weighted_mean_over_all_rows(rng):
+    """Each batch counts by its weight sum, not its row count (a mutation audit: the
+    row count passed every test; loss_curve_ and the stopping rule read this)."""
+    X = rng.normal(size=(40, 3))
+    y = rng.normal(size=(40, 1))
+    sw = rng.uniform(0.1, 3.0, 40)
+    for layers in ([Dense(1)], [Dense(4), ColumnScale(), Dense(1)]):  # plan, general path
+        net = Sequential(layers).build(3, random_state=0)
+        runner = EpochRunner(net, X, y, SquaredError(), NoUpdate(), batch_size=7, sample_weight=sw)
+        expected = net.loss_value(X, y, SquaredError(), sw)
+        assert runner.run() == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("init", "fan", "uniform"),
+    [
+        ("glorot_uniform", 400, True),
+        ("glorot_normal", 400, False),
+        ("he_uniform", 100, True),
+        ("he_normal", 100, False),
+    ],
+)
+def test_dense_initial_weights_have_the_variance_of_their_scheme(init, fan, uniform):
+    """Var W = 2 gain² / fan (Glorot: fan_in + fan_out; He: fan_in); uniform ones within
+    ±√3 std. (A mutation audit: swapping the fans was caught only by a docs example
+    that happened to stop converging.)"""
+    layer = Dense(300, init=init, gain=0.5)
+    layer.build(100, np.random.default_rng(0), np.float64)
+    W = layer.params["W"]
+    variance = 0.25 * 2.0 / fan
+    assert W.var() == pytest.approx(variance, rel=0.03)
+    if uniform:
+        assert np.abs(W).max() <= np.sqrt(3 * variance)

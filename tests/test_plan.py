@@ -455,3 +455,39 @@ def test_batchnorm_runs_in_both_plans_with_its_statistics_and_parameters(dtype):
         net, X, Y.astype(dtype), CategoricalCrossEntropy(), Adam(0.01), batch_size=32
     )
     assert runner._plan is not None
+
+
+@pytest.mark.parametrize("activation", [ReLU, LeakyReLU], ids=["relu", "leaky"])
+def test_plan_gradients_at_a_pre_activation_of_exactly_zero_equal_the_general_path(
+    activation, layout
+):
+    """At z = 0 a kinked activation takes one side; the plan must take the layer's side
+    (LeakyReLU: the slope, as z > 0 is false). A row of zeros through a layer of zero
+    biases makes every z of its row exactly 0 (a mutation audit: the plan's `z < 0`
+    passed every test, rows of normal draws never reach 0)."""
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(9, 4)), np.eye(3)[rng.integers(0, 3, 9)]
+    X[[0, 4]] = 0.0
+    general = Sequential([Dense(5), activation(), Dense(3, bias_init="uniform"), Softmax()])
+    general.build(4, random_state=0)
+    assert not general.params["0.b"].any()
+    planned = copy.deepcopy(general)
+    loss = CategoricalCrossEntropy()
+    batch = TrainingPlan(planned, loss, l2=0.0, training=True, normalized_targets=True).batch(9)
+    batch.x[...], batch.y[...] = X, Y
+    value = batch.run(None)
+    assert value == pytest.approx(general.loss_and_grads(X, Y, loss), rel=1e-12)
+    for name, g in general.grads.items():
+        np.testing.assert_allclose(planned.grads[name], g, rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+@pytest.mark.parametrize("hidden", ["relu", "smooth", "batchnorm"])
+def test_planned_prediction_in_chunks_with_a_last_partial_one_equals_forward(hidden):
+    """(a mutation audit: dropping the last, smaller chunk was caught only by chance,
+    since 1,024 rows make one chunk for every test's X)"""
+    net = _net(hidden, "softmax-cce")
+    X = np.random.default_rng(4).normal(size=(20, 4))
+    expected = net.forward(X)
+    np.testing.assert_allclose(net.predict(X, batch_size=7), expected, rtol=1e-12)
+    logits = net.predict(X, logits=True)  # (one chunk)
+    np.testing.assert_allclose(net.predict(X, batch_size=7, logits=True), logits, rtol=1e-12)
