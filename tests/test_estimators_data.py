@@ -14,7 +14,7 @@ from sklearn.datasets import (
 )
 
 from layerkit import MLPClassifier, MLPRegressor
-from layerkit.layers import Dense, ReLU
+from layerkit.layers import Dense, Layer, ReLU
 from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -409,3 +409,35 @@ def test_float64_x_beyond_float32_is_still_refused_when_predicting_by_chunks():
     big[2_500, 1] = 1e39
     with pytest.raises(ValueError, match=r"X holds 1 value\(s\) beyond the range of float32"):
         clf.predict(big)
+
+
+class ReusedBufferScale(Layer, name="data_test_ReusedBufferScale"):
+    """A user's layer keeping a buffer it reuses in a _transient attribute."""
+
+    _transient = ("_buffer",)
+
+    def __init__(self, c=2.0):
+        self.c = c
+
+    def build(self, n_in, rng, dtype):
+        self._buffer = None
+        return n_in
+
+    def forward(self, x, training=False):
+        if self._buffer is None or self._buffer.shape != x.shape:
+            self._buffer = np.empty_like(x)
+        return np.multiply(x, self.c, out=self._buffer).copy()
+
+    def backward(self, delta):
+        return delta * self.c
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_users_layer_keeps_its_transient_attributes_after_fit(solver):
+    """(a review: dropping every layer's caches after fit broke a user's layer that
+    expects its reusable buffer there: predict raised AttributeError)"""
+    X = np.random.default_rng(0).normal(size=(100, 4))
+    layers = [Dense(5), ReusedBufferScale(), ReLU()]
+    reg = MLPRegressor(layers=layers, solver=solver, max_iter=5, random_state=0)
+    reg.fit(X, X.sum(axis=1))
+    assert reg.predict(X).shape == (100,)

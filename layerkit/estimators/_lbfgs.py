@@ -44,13 +44,17 @@ def _every_layer(found: Any, seen: set[int] | None = None) -> Iterator[Layer]:
 
 
 def release_caches(net: Sequential) -> None:
-    """Drop what the layers kept of the last forward pass for a backward one (their
-    ``_transient`` attributes, as pickling does): after a full-batch lbfgs fit, the
-    first Dense layer held X itself and every layer an activation of every row (111 MiB
-    kept alive by the fitted model of a 50,000 x 512 X)."""
+    """Drop what layerkit's own layers kept of the last forward pass for a backward one
+    (their ``_transient`` attributes, as pickling does): after a full-batch lbfgs fit,
+    the first Dense layer held X itself and every layer an activation of every row (111
+    MiB kept alive by the fitted model of a 50,000 x 512 X). A layer of yours keeps
+    its own (it may hold a buffer it reuses there, and expect to find it)."""
+    from .._contract import trusted
+
     for layer in _every_layer(net):
-        for name in type(layer)._transient:
-            layer.__dict__.pop(name, None)
+        if trusted(layer):
+            for name in type(layer)._transient:
+                layer.__dict__.pop(name, None)
     net._replace_caches("fit")  # (a backward now is refused, as after a prediction)
 
 

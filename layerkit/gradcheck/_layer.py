@@ -251,32 +251,55 @@ def check_layer(
         twin = built(np.float32)
         for k, p in twin.params.items():
             expect(p.dtype == np.float32, f"params[{k!r}] is {p.dtype} in a float32 build")
-        wide = as_float64(twin)  # the same parameters, in float64
         x32 = x.astype(np.float32)
         out = np.asarray(twin.forward(x32, training))
         expect(out.dtype == np.float32, f"forward turns float32 input into {out.dtype}")
-        delta = np.random.default_rng(random_state + 4).normal(size=out.shape)
-        dx = np.asarray(twin.backward(delta.astype(np.float32)))
+        dx = np.asarray(twin.backward(np.ones_like(out)))
         expect(dx.dtype == np.float32, f"backward turns a float32 delta into {dx.dtype}")
         for k, g in twin.grads.items():
             expect(np.asarray(g).dtype == np.float32, f"grads[{k!r}] is {np.asarray(g).dtype}")
         if training and _draws_in_training(layer, x, random_state):
             return  # (its float32 draws are other numbers than its float64 ones)
-        # the values: float32's, against the same parameters' in float64 (the gradient
-        # check runs in float64 only, and float32 data trains in float32)
-        out64 = np.asarray(wide.forward(x32.astype(np.float64), training))
+        # the values: float32's against the same parameters' in float64 (the gradient
+        # check runs in float64 only, and float32 data trains in float32). A point where
+        # float32 rounds badly (a cancellation, a saturated sigmoid, a batch of two rows
+        # through BatchNorm) is no bug: a disagreement must show at a second batch, the
+        # checker's own, of normal values, too
+        problem = float32_values_problem(x, training)
+        if problem is None:
+            return
+        other = np.random.default_rng(random_state + 5).normal(size=(8, x.shape[1]))
+        try:
+            again = float32_values_problem(other, training)
+        except Exception:  # (a layer that takes no such batch: not confirmed)
+            again = None
+        expect(
+            again is None,
+            f"in float32, {problem}, and at a second batch {again}: the float32 path "
+            "computes something else than the float64 one (a branch on the dtype?), "
+            "by more than float32's rounding; float32 data trains in float32",
+        )
+
+    def float32_values_problem(at: Any, training: bool) -> str | None:
+        """Where a float32 build's forward and backward at ``at`` differ from the same
+        parameters' in float64 by more than float32's rounding, or None."""
+        twin = built(np.float32)
+        wide = as_float64(twin)  # the same parameters, in float64
+        at32 = at.astype(np.float32)
+        out = np.asarray(twin.forward(at32, training))
+        delta = np.random.default_rng(random_state + 4).normal(size=out.shape)
+        dx = np.asarray(twin.backward(delta.astype(np.float32)))
+        out64 = np.asarray(wide.forward(at32.astype(np.float64), training))
         dx64 = np.asarray(wide.backward(delta.astype(np.float32).astype(np.float64)))
         pairs = [("forward's output", out, out64), ("backward's ∂C/∂x", dx, dx64)]
         pairs += [(f"grads[{k!r}]", np.asarray(g), wide.grads[k]) for k, g in twin.grads.items()]
+        # (1e-4 of the largest value of the pass: what float32 leaves of a cancellation)
+        floor = 1e-4 * max(float(np.abs(e).max(initial=0.0)) for _, _, e in pairs)
         for what, narrow, exact in pairs:
-            problem = _float32_disagrees(narrow, exact)
-            expect(
-                problem is None,
-                f"in float32, {what} differs from the same computation in float64 by "
-                f"more than float32's rounding: {problem}; the float32 path computes "
-                "something else (a branch on the dtype?), and float32 data trains in "
-                "float32",
-            )
+            where = _float32_disagrees(narrow, exact, floor)
+            if where is not None:
+                return f"{what} differs from float64's {where}"
+        return None
 
     def check_deterministic() -> None:
         one_build, other_build = (copy.deepcopy(layer) for _ in range(2))
@@ -472,15 +495,17 @@ def check_layer(
         ) from err.__cause__
 
 
-def _float32_disagrees(narrow: Array, exact: Array) -> str | None:
+def _float32_disagrees(narrow: Array, exact: Array, floor: float) -> str | None:
     """Where a float32 result is farther from its float64 twin than float32's rounding
-    explains (1e-3 of the value, plus 1e-3 of the array's largest value), or None."""
+    explains (1e-3 of the value, plus 1e-3 of the array's largest value, plus
+    ``floor``, for results that are rounding only: a bias gradient before a BatchNorm,
+    0 in exact arithmetic), or None."""
     narrow, exact = np.asarray(narrow, dtype=np.float64), np.asarray(exact, dtype=np.float64)
     if narrow.shape != exact.shape:
         return f"shape {narrow.shape} against {exact.shape}"
     with np.errstate(invalid="ignore", over="ignore"):
         scale = float(np.abs(exact).max(initial=0.0))
-        off = np.abs(narrow - exact) > 1e-3 * (np.abs(exact) + scale)
+        off = np.abs(narrow - exact) > 1e-3 * (np.abs(exact) + scale) + floor
         off |= np.isfinite(narrow) != np.isfinite(exact)
     if not off.any():
         return None
@@ -490,16 +515,20 @@ def _float32_disagrees(narrow: Array, exact: Array) -> str | None:
 
 
 def _draws_in_training(layer: Layer, x: Array, seed: int) -> bool:
-    """Whether the layer's training-mode output depends on its generator (Dropout)."""
-    outputs = []
-    for s in (seed, seed + 1):
-        twin = copy.deepcopy(layer)
-        twin.build(x.shape[1], np.random.default_rng(s), np.float64)
-        if layer.params:  # (a built layer: the same parameters, another generator)
-            for k, p in twin.params.items():
-                p[...] = layer.params[k]
-        outputs.append(np.asarray(twin.forward(x.copy(), True)))
-    return not unchanged(outputs[0], outputs[1])
+    """Whether the layer's training-mode output depends on its generators (Dropout):
+    one build, and a copy of it whose generators are replaced by other ones."""
+    from ..io._state import generators_of, put_generator
+
+    one = copy.deepcopy(layer)
+    one.build(x.shape[1], np.random.default_rng(seed), np.float64)
+    other = copy.deepcopy(one)
+    paths = [path for path, _ in generators_of(other)]
+    if not paths:
+        return False
+    for i, path in enumerate(paths):
+        put_generator(other, path, np.random.default_rng([seed, i, 7]))
+    first = np.asarray(one.forward(x.copy(), True))
+    return not unchanged(first, np.asarray(other.forward(x.copy(), True)))
 
 
 def _move_ones_and_zeros(layer: Layer, seed: int) -> None:

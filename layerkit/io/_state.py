@@ -43,11 +43,16 @@ def network_spec(net: Sequential) -> dict[str, Any]:
         spec = typed(layer)
         rngs: dict[str, Any] = {}
         first_path: dict[int, str] = {}
-        for path, generator in _generators(layer, "", set()):
+        for path, generator in generators_of(layer):
             held = first_path.setdefault(id(generator), path)
             rngs[path] = generator_state(generator) if held == path else {"same_as": held}
         layers.append({"type": spec["type"], "config": spec["config"], "rng": rngs or None})
     return {"n_in": net.n_in_, "dtype": net.dtype.name, "layers": layers}
+
+
+def generators_of(layer: Any) -> Any:
+    """``(path, generator)`` for each random generator ``layer`` holds (see below)."""
+    return _generators(layer, "", set())
 
 
 def _generators(obj: Any, prefix: str, seen: set[int]) -> Any:
@@ -62,8 +67,10 @@ def _generators(obj: Any, prefix: str, seen: set[int]) -> Any:
         items: Any = [("layers", obj.layers)]
     elif isinstance(obj, Layer):
         items = vars(obj).items()
-    elif isinstance(obj, (list, tuple)):
+    elif isinstance(obj, list):
         items = enumerate(obj)
+    elif isinstance(obj, tuple):  # (a generator in a tuple cannot be put back: not kept)
+        items = [(i, v) for i, v in enumerate(obj) if not isinstance(v, np.random.Generator)]
     elif isinstance(obj, dict):
         items = [(k, v) for k, v in obj.items() if isinstance(k, str) and "." not in k]
     else:
@@ -76,7 +83,7 @@ def _generators(obj: Any, prefix: str, seen: set[int]) -> Any:
             yield from _generators(value, f"{path}.", seen)
 
 
-def _put_generator(layer: Any, path: str, generator: np.random.Generator) -> None:
+def put_generator(layer: Any, path: str, generator: np.random.Generator) -> None:
     """Set the generator at ``path`` (as ``_generators`` names it) inside ``layer``."""
     *steps, last = path.split(".")
     holder = layer
@@ -140,7 +147,7 @@ def build_network(spec: Any) -> Sequential:
             generator = restored.get(same) if same is not None else restore_generator(state)
             if generator is None:
                 raise ValueError(f"{layer!r}: random generator {path!r} names no other")
-            _put_generator(layer, path, generator)
+            put_generator(layer, path, generator)
             restored[path] = generator
     return net
 
