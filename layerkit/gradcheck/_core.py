@@ -272,11 +272,12 @@ def compare(
             f"expected {arr.shape} (the shape of {name!r})"
         )
     indices = sample_indices(arr.shape, tol.max_entries, rng)
+    drawn = set(indices)
     swept = False
     if len(indices) < arr.size:  # the entries not drawn are checked together
         with np.errstate(over="ignore", invalid="ignore"):
             suspects, swept = _suspects(f, arr, analytic, tol)
-        indices = sorted(set(indices).union(suspects))
+        indices = sorted(drawn.union(suspects))
     with np.errstate(over="ignore", invalid="ignore"):  # (a non-finite result fails)
         numeric, rounding, _ = central_differences(f, arr, indices, tol.eps)
         atol = np.maximum(tol.atol, rounding)  # (per entry: what rounding alone can do)
@@ -289,19 +290,45 @@ def compare(
         rel = np.where(bad | (scale > atol), diff / np.where(scale > 0, scale, 1), 0.0)
     rel[~finite] = np.inf
     kinks: list[tuple[int, float]] = []  # (entry, +1 right side or -1 left side)
-    for k in np.flatnonzero(bad & finite):  # rule out the finite differences' own error
-        refined = _refine(
-            f, arr, indices[k], got[k], tol, float(atol[k]), float(numeric[k]), rounding[k]
-        )
-        if refined is None:  # at a kink, either one-sided derivative is a right value
-            side = _one_side_at_a_kink(f, arr, indices[k], got[k], tol, float(atol[k]))
-            if side is not None:
-                refined = side[0]
-                kinks.append((int(k), side[1]))
+    # rule out the finite differences' own error; a difference that is not finite for a
+    # finite backward value too (a singularity within the step: a log near 0)
+    for k in np.flatnonzero(bad & np.isfinite(got)):
+        if not np.isfinite(numeric[k]):
+            numeric[k], rounding[k], atol[k] = 0.0, 0.0, tol.atol
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            refined = _refine(
+                f, arr, indices[k], got[k], tol, float(atol[k]), float(numeric[k]), rounding[k]
+            )
+            if refined is None and finite[k]:  # at a kink, either one-sided derivative
+                side = _one_side_at_a_kink(f, arr, indices[k], got[k], tol, float(atol[k]))
+                if side is not None:
+                    refined = side[0]
+                    kinks.append((int(k), side[1]))
         if refined is not None:
             numeric[k], diff[k], bad[k] = refined, abs(got[k] - refined), False
+            finite[k] = True
             scale[k] = max(abs(got[k]), abs(refined))
-            rel[k] = diff[k] / scale[k] if scale[k] > atol[k] else 0.0
+            with np.errstate(invalid="ignore"):
+                rel[k] = diff[k] / scale[k] if scale[k] > atol[k] else 0.0
+        elif not finite[k]:
+            numeric[k] = np.nan  # (as found: reported below as not finite)
+    # an entry the direction singled out where the step reaches a singularity (a log of
+    # x within eps of 0) is left unchecked, as when it is not drawn: it cannot be told
+    unsettled = [
+        int(j)
+        for j in np.flatnonzero(bad)
+        if indices[j] not in drawn
+        and (not np.isfinite(numeric[j]) or _step_hint(arr, indices[j], name, tol.eps))
+    ]
+    for j in unsettled:
+        bad[j], finite[j], rel[j], numeric[j] = False, True, 0.0, got[j]
+    if unsettled:
+        report.notes.append(
+            f"{len(unsettled)} entries of {name!r} that the random direction singled out "
+            f"(first {indices[unsettled[0]]}) lie within the step eps={tol.eps:g} of a "
+            "point where the cost is not finite or barely defined (a log near 0): they "
+            "were not checked; pass a smaller eps to check them"
+        )
     if len(kinks) > 1 and not _kinks_hold_together(f, arr, indices, got, kinks, tol, atol):
         # each a one-sided derivative, but not together (at a tie in a max, δ sent to
         # both inputs, or to neither)
@@ -392,8 +419,8 @@ def _suspects(
     cut in halves, and each half that disagrees in halves again, down to single entries
     (a wrong gradient in one entry of 200,000 is found in about 36 differences). The
     entries found are then checked one by one like the sampled ones, with the same
-    allowance for kinks and rounding, so this only adds entries to check: it cannot fail
-    a gradient by itself. Second: whether every disagreement was traced to single
+    allowance for kinks and rounding (one found within the step of a singularity is
+    left unchecked, with a note), so this only adds entries to check. Second: whether every disagreement was traced to single
     entries (not when more than ``_SUSPECTS`` are, or a part disagrees and neither of
     its halves does)."""
     flat = np.asarray(analytic, dtype=np.float64).ravel()
@@ -596,6 +623,9 @@ def _refine(
         estimates, floors, _ = central_differences(f, arr, [index], tol.eps / shrink)
         # (the floor bounds the rounding, at 4 units a term; one is what it usually is)
         estimate, floor = float(estimates[0]), float(floors[0]) / _ROUNDING_ULPS
+        if not np.isfinite(estimate) or not np.isfinite(floor):
+            candidate, candidate_floor = None, 0.0  # (a singularity within the step)
+            continue
         if estimate == 0.0:
             # nothing moved: exact, unless the terms the coarse step moved round more at
             # this step than the change it saw (then a change may be hidden)
