@@ -420,9 +420,9 @@ def _suspects(
     (a wrong gradient in one entry of 200,000 is found in about 36 differences). The
     entries found are then checked one by one like the sampled ones, with the same
     allowance for kinks and rounding (one found within the step of a singularity is
-    left unchecked, with a note), so this only adds entries to check. Second: whether every disagreement was traced to single
-    entries (not when more than ``_SUSPECTS`` are, or a part disagrees and neither of
-    its halves does)."""
+    left unchecked, with a note), so this only adds entries to check. Second: whether
+    every disagreement was traced to single entries (not when more than ``_SUSPECTS``
+    are, or a part disagrees and neither of its halves does)."""
     flat = np.asarray(analytic, dtype=np.float64).ravel()
     r = np.random.default_rng([arr.size, 3]).normal(size=arr.size)
     r /= np.linalg.norm(r)
