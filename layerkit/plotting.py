@@ -87,6 +87,10 @@ class LossCurveDisplay:
 
         _pyplot("LossCurveDisplay.from_estimator")
         # a fitted search (GridSearchCV, refit=True): the model it refit on all the data
+        if any(
+            hasattr(estimator, a) for a in ("cv_results_", "param_grid", "param_distributions")
+        ):
+            check_is_fitted(estimator)  # (an unfitted search: NotFittedError, as an MLP's)
         estimator = getattr(estimator, "best_estimator_", estimator)
         final = getattr(estimator, "_final_estimator", estimator)  # a Pipeline's last step
         if isinstance(final, BaseMLP):

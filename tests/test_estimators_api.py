@@ -345,8 +345,9 @@ def test_one_layer_object_with_weights_at_two_positions_is_warned_of():
         warnings.simplefilter("error", UserWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)  # (a UserWarning: after)
         MLPClassifier(layers=[Dense(4), relu, Dense(4), relu], max_iter=3).fit(X, y)
-        layers = [Dense(4), relu, Dense(3), relu, dense, Tanh(), dense]
-        with pytest.raises(
-            UserWarning, match=r"the same Dense\(units=4\) object is at positions 4 and 6"
-        ):
-            MLPClassifier(layers=layers, max_iter=3).fit(X, y)
+    layers = [Dense(4), relu, Dense(3), relu, dense, Tanh(), dense]
+    match = r"the same Dense\(units=4\) object is at positions 4 and 6"
+    with pytest.warns(UserWarning, match=match) as got, warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        MLPClassifier(layers=layers, max_iter=3).fit(X, y)
+    assert [w.filename for w in got] == [__file__]  # (the user's call of fit)

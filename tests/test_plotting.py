@@ -125,6 +125,11 @@ def test_a_fitted_search_draws_its_best_estimator():
     display = LossCurveDisplay.from_estimator(search)
     best = search.best_estimator_[-1].loss_curve_
     np.testing.assert_array_equal(display.line_.get_ydata(), best)
-    unrefit = GridSearchCV(MLPClassifier(), {"alpha": [1e-4]}, refit=False)
+    with pytest.raises(NotFittedError):  # (as for an unfitted MLP: a review)
+        LossCurveDisplay.from_estimator(GridSearchCV(MLPClassifier(), {"alpha": [1e-4]}))
+    unrefit = GridSearchCV(MLPClassifier((8,), max_iter=3), {"alpha": [1e-4]}, refit=False, cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        unrefit.fit(X[:100], y[:100])
     with pytest.raises(TypeError, match="a search over one fitted with refit=True"):
         LossCurveDisplay.from_estimator(unrefit)

@@ -855,7 +855,18 @@ def test_an_early_stopping_split_that_cannot_be_stratified_is_warned_of():
 
 
 @pytest.mark.parametrize(
-    "kind", ["string", "str", "category", "object NA", "boolean", "float NaN", "list"]
+    "kind",
+    [
+        "string",
+        "str",
+        "category",
+        "object NA",
+        "boolean",
+        "float NaN",
+        "list",
+        "Categorical",
+        "array",
+    ],
 )
 def test_missing_class_labels_of_every_kind_are_named(kind):
     """(a trial: pandas' string and nullable dtypes gave "boolean value of NA is
@@ -871,6 +882,8 @@ def test_missing_class_labels_of_every_kind_are_named(kind):
         "boolean": lambda: pd.Series([1, 0, None, 1, 0, 1], dtype="boolean").astype(object),
         "float NaN": lambda: np.array([1.0, 0.0, np.nan, 1.0, 0.0, 1.0]),
         "list": lambda: labels,
+        "Categorical": lambda: pd.Categorical(labels),  # (pandas, but no index)
+        "array": lambda: pd.array(labels, dtype="string"),
     }[kind]()
     with pytest.raises(
         ValueError, match=r"y has missing labels .* in 1 row\(s\), first at position 2;"

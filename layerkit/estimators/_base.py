@@ -527,7 +527,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                 "(layers do not share weights): write it twice to say so, or write a layer "
                 "that applies one set of weights twice",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=SOLVER_STACKLEVEL,  # (called by _fit_unchecked, as a solver is)
             )
             break
         self._loss, self.out_activation_ = loss, name

@@ -151,7 +151,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         missing = _missing_label_rows(y)
         if missing is None or not len(missing):
             return
-        index = y.index if hasattr(y, "isna") else None  # (pandas: the rows' labels)
+        index = getattr(y, "index", None) if hasattr(y, "isna") else None  # (a Series')
         label = ""
         if index is not None and not _default_index(index):
             label = f" (index label {index[missing[0]]!r})"
