@@ -471,9 +471,26 @@ def test_predict_to_stdout_writes_the_csv_and_nothing_else(trained, iris_csv, ca
     assert status == 0, err
     status, out, err = run(capsys, *argv, "-")
     assert status == 0, err
-    assert out.encode() == (tmp_path / "p.csv").read_bytes()
+    assert out == (tmp_path / "p.csv").read_text(encoding="utf-8")  # (lines: \n, not \r\n)
     assert out.startswith("species,prediction,proba_setosa") and out.count("\n") == 151
-    assert not (tmp_path / "-").exists()
+    assert "\r" not in out and not (tmp_path / "-").exists()
+
+
+def test_predict_to_a_stdout_of_another_encoding_writes_utf8(trained, tmp_path):
+    """(a review: stdout in ASCII ended in a UnicodeEncodeError traceback for a kept
+    column holding "é"; files are UTF-8, and so is the CSV on stdout)"""
+    write_csv(tmp_path / "d.csv", [*IRIS_COLUMNS, "name"], [[5.1, 3.5, 1.4, 0.2, "é"]])
+    model = trained[0] / "model.lkm"
+    command = f"'{sys.executable}' -m layerkit predict '{model}' d.csv -o - --keep name"
+    done = subprocess.run(
+        ["bash", "-c", command],
+        cwd=tmp_path,
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode("utf-8").splitlines()[1].startswith("é,")
 
 
 def test_predict_to_stdout_piped_to_head_stops_quietly(tmp_path):

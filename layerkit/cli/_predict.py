@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 import warnings
 from pathlib import Path
@@ -32,7 +33,7 @@ _PARQUET = (".parquet", ".pq")
 def predict(
     model_path: Path,
     data_path: Path,
-    out_path: Path,
+    out_path: Path | str,
     *,
     proba: bool = False,
     keep: list[str] | None = None,
@@ -41,9 +42,10 @@ def predict(
     """Write the predictions for every row of ``data_path`` to ``out_path`` (``-``:
     stdout, as CSV); return the count."""
     keep = keep or []
-    to_stdout = str(out_path) == "-"
+    to_stdout = out_path == "-"  # (as given: ./- is a file named -)
     if to_stdout and sys.stdout is None:
         raise CLIError("-o -: stdout is closed; give a file name")
+    out_path = Path(out_path)
     if not to_stdout:
         _check_destination(out_path, data_path, model_path)
     model = load_model(model_path, plugins or [])
@@ -77,11 +79,24 @@ def predict(
             file=sys.stderr,
         )
     if to_stdout:
-        write_csv(sys.stdout, out)
-        sys.stdout.flush()  # (a reader gone away shows here, not at exit)
+        _write_stdout(out)
     else:
         write_table(out_path, out, table.arrow_types)  # (kept Parquet columns keep their types)
     return len(X)
+
+
+def _write_stdout(columns: dict[str, np.ndarray]) -> None:
+    """The CSV to stdout in UTF-8, as files are written, whatever the terminal's
+    encoding; lines end in \\n, as other tools in a pipe (cut, awk) expect."""
+    text = io.StringIO()
+    write_csv(text, columns, line_end="\n")
+    buffer = getattr(sys.stdout, "buffer", None)
+    sys.stdout.flush()
+    if buffer is None:  # (a text-only stream put in its place)
+        sys.stdout.write(text.getvalue())
+    else:
+        buffer.write(text.getvalue().encode("utf-8"))
+    (buffer or sys.stdout).flush()  # (a reader gone away shows here, not at exit)
 
 
 def _empty_as_null(values: np.ndarray) -> np.ndarray:

@@ -399,9 +399,9 @@ def write_table(
         write_csv(handle, columns)
 
 
-def write_csv(handle: IO[str], columns: dict[str, np.ndarray]) -> None:
+def write_csv(handle: IO[str], columns: dict[str, np.ndarray], line_end: str = "\r\n") -> None:
     """Write columns to an open text stream as CSV: a header, then one line per row."""
-    writer = csv.writer(handle)
+    writer = csv.writer(handle, lineterminator=line_end)
     writer.writerow(columns)
     for row in zip(*columns.values(), strict=True):
         writer.writerow([_text(v) for v in row])
