@@ -125,9 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     sub._parser_class = default_class
     predict.add_argument("model", type=Path, help="model file written by layerkit")
     predict.add_argument("data", type=Path, help="CSV or Parquet file of input rows")
-    predict.add_argument(
-        "-o", "--output", required=True, help="output file (-: stdout, as CSV)"
-    )
+    predict.add_argument("-o", "--output", required=True, help="output file (-: stdout, as CSV)")
     predict.add_argument(
         "--proba", action="store_true", help="add one probability column per class"
     )

@@ -93,6 +93,10 @@ def fit_stochastic(
         # A copy taken before the end (a callback's) carries them on: it resumes exactly
         est.best_loss_ = np.inf
         est._no_improvement_count = 0
+        if schedule == "adaptive" and base_lr is not None:
+            # the rate the converged fit divided down (to 1e-6 or less) starts again at
+            # learning_rate_init: at that rate the new fit learned nothing, and stopped
+            optimizer.current_learning_rate = base_lr
     est.n_iter_ = 0
     tol_on_loss = est.tol * _outputs_averaged(est, net)
     # numpy's overflow warnings would only precede the DivergenceError the loop raises
