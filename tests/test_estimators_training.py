@@ -470,10 +470,12 @@ def test_a_new_schedule_in_a_warm_start_restarts_the_step_size(iris, before):
     X, y = iris
     clf = MLPClassifier(
         (6,), solver="sgd", learning_rate=before, learning_rate_init=0.1, n_iter_no_change=1,
-        tol=1.0, max_iter=30, warm_start=True, random_state=0,
+        tol=1.0, max_iter=6, warm_start=True, random_state=0,
     ).fit(X, y)  # fmt: skip
     assert clf._optimizer.current_learning_rate < 0.05  # decayed
-    same = copy.deepcopy(clf).set_params(max_iter=1).fit(X, y)  # the schedule goes on
+    # the schedule goes on (after a fit that ended converged, 'adaptive' starts again:
+    # see test_a_warm_started_adaptive_fit_after_a_converged_one_restarts_its_rate)
+    same = copy.deepcopy(clf).set_params(max_iter=1).fit(X, y)
     assert same._optimizer.current_learning_rate < 0.05
     clf.set_params(learning_rate="constant", max_iter=1).fit(X, y)
     assert clf._optimizer.current_learning_rate == 0.1
