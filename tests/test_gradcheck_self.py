@@ -954,3 +954,34 @@ def test_an_entry_within_the_step_of_a_singularity_found_by_the_direction_is_no_
     assert not report.failed
     unchecked = [n for n in report.notes if "were not checked; pass a smaller eps" in n]
     assert len(unchecked) == (0 if near_zero == 1e-8 else 1)
+
+
+class _ScaleDroppingTinyWeights(Layer, register=False):
+    """y = x ⊙ w, whose backward wrongly drops the gradient of weights below 1e-6."""
+
+    def build(self, n_in, rng, dtype):
+        self.params = {"w": rng.uniform(0.5, 2.0, n_in).astype(dtype)}
+        self.params["w"][17] = 3e-7
+        self.grads = {"w": np.zeros(n_in, dtype)}
+        return n_in
+
+    def forward(self, x, training=False):
+        self.x = x
+        return x * self.params["w"]
+
+    def backward(self, delta):
+        self.grads["w"][...] = (delta * self.x).sum(axis=0)
+        self.grads["w"][np.abs(self.params["w"]) < 1e-6] = 0.0
+        return delta * self.params["w"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_wrong_gradient_at_a_value_smaller_than_the_step_still_fails(seed):
+    """(a review: an entry the direction found, smaller than eps, was left unchecked
+    though the cost is linear there and every smaller step agreed)"""
+    x = np.random.default_rng(seed).normal(size=(4, 100))
+    with pytest.raises(GradientCheckError, match=r"gradient of 'w' is wrong at index \(17,\)"):
+        check_layer(
+            _ScaleDroppingTinyWeights(), x, checks=["gradient"], training=False,
+            random_state=seed, move_ones_and_zeros=False,
+        )  # fmt: skip

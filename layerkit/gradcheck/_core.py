@@ -312,16 +312,25 @@ def compare(
                 rel[k] = diff[k] / scale[k] if scale[k] > atol[k] else 0.0
         elif not finite[k]:
             numeric[k] = np.nan  # (as found: reported below as not finite)
-    # an entry the direction singled out where the step reaches a singularity (a log of
-    # x within eps of 0) is left unchecked, as when it is not drawn: it cannot be told
-    unsettled = [
-        int(j)
-        for j in np.flatnonzero(bad)
-        if indices[j] not in drawn
-        and (not np.isfinite(numeric[j]) or _step_hint(arr, indices[j], name, tol.eps))
-    ]
-    for j in unsettled:
-        bad[j], finite[j], rel[j], numeric[j] = False, True, 0.0, got[j]
+    # an entry the direction singled out where no step settles the derivative (the cost
+    # not finite at eps, a log of x within eps of 0, and no two smaller steps agreeing)
+    # is left unchecked, as when it is not drawn; two smaller steps that agree, with
+    # each other but not with backward, are a wrong gradient
+    unsettled = []
+    for j in np.flatnonzero(bad & np.isfinite(got)):
+        if indices[j] in drawn:
+            continue
+        settled = _settled_estimate(f, arr, indices[j], tol, float(atol[j]))
+        if settled is None:
+            unsettled.append(int(j))
+            continue
+        numeric[j], finite[j] = settled, True
+        diff[j] = abs(got[j] - settled)
+        scale[j] = max(abs(got[j]), abs(settled))
+        bad[j] = diff[j] > atol[j] + tol.rtol * scale[j]
+        rel[j] = diff[j] / scale[j] if scale[j] > 0 else 0.0
+    for u in unsettled:
+        bad[u], finite[u], rel[u], numeric[u] = False, True, 0.0, got[u]
     if unsettled:
         report.notes.append(
             f"{len(unsettled)} entries of {name!r} that the random direction singled out "
@@ -476,6 +485,26 @@ def _suspects(
         pending += [(part[half:], sweeps), (part[:half], sweeps)]  # (the first half next)
     settled = not pending and all(s in traced for s in split)
     return [tuple(int(j) for j in np.unravel_index(i, arr.shape)) for i in found], settled
+
+
+def _settled_estimate(
+    f: Callable[[], Any], arr: Array, index: tuple[int, ...], tol: Tolerance, atol: float
+) -> float | None:
+    """The central difference at the first of two consecutive smaller steps (eps/10 to
+    eps/1e5) that are finite and agree with each other, or None."""
+    last = None
+    for shrink in (10.0, 100.0, 1e3, 1e4, 1e5):
+        with np.errstate(all="ignore"):
+            estimate = float(central_differences(f, arr, [index], tol.eps / shrink)[0][0])
+        if not np.isfinite(estimate):
+            last = None
+            continue
+        if last is not None and abs(estimate - last) <= atol + tol.rtol * max(
+            abs(estimate), abs(last)
+        ):
+            return last
+        last = estimate
+    return None
 
 
 def _step_hint(arr: Array, index: tuple[int, ...], name: str, eps: float) -> str:
