@@ -985,3 +985,32 @@ def test_a_wrong_gradient_at_a_value_smaller_than_the_step_still_fails(seed):
             _ScaleDroppingTinyWeights(), x, checks=["gradient"], training=False,
             random_state=seed, move_ones_and_zeros=False,
         )  # fmt: skip
+
+
+class _LogHalvedInFloat32(Layer, register=False):
+    def forward(self, x, training=False):
+        self.x = x
+        return np.log(x)
+
+    def backward(self, delta):
+        g = delta / self.x
+        return g * 0.5 if g.dtype == np.float32 else g  # wrong in float32 only
+
+
+class _DenseHalvedDxInFloat32(Dense, register=False):
+    def backward(self, delta):
+        dx = super().backward(delta)
+        return dx * 0.5 if dx.dtype == np.float32 else dx
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_float32_only_bugs_are_caught_on_a_domain_and_beside_large_gradients(seed):
+    """(a review: a second batch of normal values, NaN under a log, passed the first;
+    a floor from the pass's largest array, a weight gradient summing 1,000 rows of
+    large x, hid a halved ∂C/∂x)"""
+    rng = np.random.default_rng(seed)
+    with pytest.raises(GradientCheckError, match=r"backward's ∂C/∂x differs from float64's"):
+        check_layer(_LogHalvedInFloat32(), rng.uniform(0.5, 2, (4, 5)), checks=["float32"])
+    big = rng.uniform(0, 1000, (1000, 20))
+    with pytest.raises(GradientCheckError, match=r"backward's ∂C/∂x differs from float64's"):
+        check_layer(_DenseHalvedDxInFloat32(3), big, checks=["float32"], random_state=seed)
