@@ -493,8 +493,10 @@ def test_predict_to_a_stdout_of_another_encoding_writes_utf8(trained, tmp_path):
     assert done.stdout.decode("utf-8").splitlines()[1].startswith("é,")
 
 
-def test_predict_to_stdout_piped_to_head_stops_quietly(tmp_path):
-    """(a reader that stops early, `| head`, is no error to report)"""
+@pytest.mark.parametrize("unbuffered", [False, True])
+def test_predict_to_stdout_piped_to_head_stops_quietly(tmp_path, unbuffered):
+    """(a reader that stops early, `| head`, gets no traceback; the exit status says the
+    output was cut short: with PYTHONUNBUFFERED=1 a short write went unseen, status 0)"""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 3))
     model = layerkit.MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
@@ -507,10 +509,15 @@ def test_predict_to_stdout_piped_to_head_stops_quietly(tmp_path):
         f"'{sys.executable}' -m layerkit predict m.lkm big.csv -o - | head -2; "
         "exit ${PIPESTATUS[0]}"
     )
-    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, env=env
+    )
     assert done.stdout.splitlines()[0] == "prediction" and done.stdout.count("\n") == 2
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
-    assert done.returncode in (0, 1), done.stderr
+    assert done.returncode == 1, done.stderr
 
 
 def test_predict_to_parquet_and_columns_found_by_name(trained, tmp_path, capsys):

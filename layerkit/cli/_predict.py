@@ -95,7 +95,12 @@ def _write_stdout(columns: dict[str, np.ndarray]) -> None:
     if buffer is None:  # (a text-only stream put in its place)
         sys.stdout.write(text.getvalue())
     else:
-        buffer.write(text.getvalue().encode("utf-8"))
+        data = memoryview(text.getvalue().encode("utf-8"))
+        while data:  # (unbuffered, PYTHONUNBUFFERED=1, a write may take part of it)
+            written = buffer.write(data)
+            if written is None:  # (a non-blocking stdout that is full)
+                raise BlockingIOError(11, "stdout would block")
+            data = data[written:]
     (buffer or sys.stdout).flush()  # (a reader gone away shows here, not at exit)
 
 
