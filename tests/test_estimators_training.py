@@ -612,15 +612,17 @@ def test_a_warm_started_fit_after_a_converged_one_tests_its_own_convergence():
     assert reg.best_loss_ == min(reg.loss_curve_[-reg.n_iter_ :])
 
 
-def test_a_warm_started_adaptive_fit_after_a_converged_one_restarts_its_rate():
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_warm_started_adaptive_fit_after_a_converged_one_restarts_its_rate(early_stopping):
     """(a review: the count restarted, but at the rate the converged fit had divided
-    down to, 6.4e-7, the new fit learned nothing in 12 epochs and stopped)"""
+    down to, 6.4e-7, the new fit learned nothing in 12 epochs and stopped; a second
+    review: with early stopping, nothing restarted)"""
     rng = np.random.default_rng(0)
     X, X_new = rng.normal(size=(200, 5)), rng.normal(size=(200, 5))
     reg = MLPRegressor(
         (6,), solver="sgd", learning_rate="adaptive", learning_rate_init=0.01, max_iter=2000
     )
-    reg.set_params(random_state=0, warm_start=True, tol=1e-3)
+    reg.set_params(random_state=0, warm_start=True, tol=1e-3, early_stopping=early_stopping)
     reg.fit(X, X @ rng.normal(size=5))
     assert reg._optimizer.current_learning_rate < 1e-5  # converged, the rate divided
     start = len(reg.loss_curve_)

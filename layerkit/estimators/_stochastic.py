@@ -82,21 +82,24 @@ def fit_stochastic(
     # nothing); a first fit starts from -inf, as scikit-learn's
     best = {k: p.copy() for k, p in net.params.items()} if early_stopping else {}
     best_state = _state_copy(net) if early_stopping else {}
+    # the fit before ended converged (not a copy taken before the end, a callback's,
+    # which carries its count on and resumes exactly): this one tests its convergence
+    # afresh, from its first epoch (scikit-learn carries the best loss and the count
+    # over, so a fit after a converged one, on the next month's data say, stops after
+    # one epoch), and under 'adaptive' from learning_rate_init: at the rate the
+    # converged fit divided down to (1e-6 or less) the new fit learned nothing
+    converged_before = (
+        continued and not incremental and est._no_improvement_count > est.n_iter_no_change
+    )
+    if converged_before and schedule == "adaptive" and base_lr is not None:
+        optimizer.current_learning_rate = base_lr
     if early_stopping:
         start = est._score_arrays(X_val, y_val, sw_val, network=net) if continued else -np.inf
         est.best_validation_score_ = start if start == start else -np.inf  # (NaN: -inf)
         est._no_improvement_count = 0
-    elif continued and not incremental and est._no_improvement_count > est.n_iter_no_change:
-        # the fit before ended converged: this one tests its convergence afresh, from its
-        # first epoch (scikit-learn carries the best loss and the count over, so a fit
-        # after a converged one, on the next month's data say, stops after one epoch).
-        # A copy taken before the end (a callback's) carries them on: it resumes exactly
+    elif converged_before:
         est.best_loss_ = np.inf
         est._no_improvement_count = 0
-        if schedule == "adaptive" and base_lr is not None:
-            # the rate the converged fit divided down (to 1e-6 or less) starts again at
-            # learning_rate_init: at that rate the new fit learned nothing, and stopped
-            optimizer.current_learning_rate = base_lr
     est.n_iter_ = 0
     tol_on_loss = est.tol * _outputs_averaged(est, net)
     # numpy's overflow warnings would only precede the DivergenceError the loop raises
