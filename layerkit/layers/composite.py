@@ -61,12 +61,26 @@ class Composite(Layer):
                 f"got {self.inner!r}"
             )
         self.net = Sequential([*self.inner]).build(n_in, random_state=rng, dtype=dtype)
-        # the inner layers' state under names of this layer's own (the same arrays:
-        # they move as the inner ones do)
-        self.state_attributes = tuple(f"inner_{k.replace('.', '_')}" for k in self.net.state)
-        for name, array in zip(self.state_attributes, self.net.state.values(), strict=True):
-            setattr(self, name, array)
+        # the inner layers' state under names of this layer's own, looked up in the inner
+        # layers at each use (one that puts a new array there, rather than updating its
+        # own, is followed), and set there
+        keys = {f"inner_{k.replace('.', '_')}": k for k in self.net.state}
+        self.__dict__["_inner_state"] = keys
+        self.state_attributes = tuple(keys)
         return int(self.net.n_out_)
+
+    def __getattr__(self, name: str) -> Any:
+        keys = self.__dict__.get("_inner_state")
+        if keys is not None and name in keys:
+            return self.net.state[keys[name]]
+        return super().__getattr__(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        keys = self.__dict__.get("_inner_state")
+        if keys is not None and name in keys:
+            self.net._set_state({keys[name]: value})
+        else:
+            super().__setattr__(name, value)
 
     @property
     def params(self) -> dict[str, Array]:  # type: ignore[override]
