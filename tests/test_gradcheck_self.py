@@ -792,21 +792,17 @@ def test_a_backward_wrong_in_float32_only_is_caught():
         check_layer(_HalfGradientInFloat32(), checks=["float32"])
 
 
-class _GainScalingDeltaInPlace(Layer, register=False):
-    _transient = ("x",)
+class _GainScalingDeltaInPlace(ColumnScale, register=False):
+    """A gain built as ones, whose backward scales the caller's delta in place."""
 
     def build(self, n_in, rng, dtype):
-        self.params = {"g": np.ones(n_in, dtype)}
-        self.grads = {"g": np.zeros(n_in, dtype)}
-        return n_in
-
-    def forward(self, x, training=False):
-        self.x = x
-        return x * self.params["g"]
+        n_out = super().build(n_in, rng, dtype)
+        self.params["w"][...] = 1.0
+        return n_out
 
     def backward(self, delta):
-        self.grads["g"][...] = (delta * self.x).sum(axis=0)
-        delta *= self.params["g"]  # the caller's delta, changed: unseen at a gain of ones
+        self.grads["w"][...] = (delta * self.x).sum(axis=0)
+        delta *= self.params["w"]  # the caller's delta, changed: unseen at a gain of ones
         return delta
 
 
@@ -907,26 +903,18 @@ def test_the_float32_check_passes_right_layers_where_float32_rounds_badly(name, 
     assert not check_layer(layer, np.array(x, dtype=float), checks=["float32"]).failed
 
 
-class _RandomGainHalvedInFloat32(Layer, register=False):
-    def build(self, n_in, rng, dtype):
-        self.params = {"g": rng.normal(size=n_in).astype(dtype)}
-        self.grads = {"g": np.zeros(n_in, dtype)}
-        return n_in
-
-    def forward(self, x, training=False):
-        self.x = x
-        return x * self.params["g"]
-
+class _RandomGainHalvedInFloat32(ColumnScale, register=False):
     def backward(self, delta):
-        half = 0.5 if delta.dtype == np.float32 else 1.0  # wrong in float32 only
-        self.grads["g"][...] = half * (delta * self.x).sum(axis=0)
-        return delta * self.params["g"]
+        dx = super().backward(delta)
+        if delta.dtype == np.float32:  # wrong in float32 only
+            self.grads["w"] *= 0.5
+        return dx
 
 
 def test_the_float32_check_runs_in_training_mode_for_layers_that_draw_no_noise():
     """(a review: an unbuilt layer with random initial parameters looked as if it drew
     random numbers in training, and skipped the comparison)"""
-    with pytest.raises(GradientCheckError, match=r"grads\['g'\] differs from float64's"):
+    with pytest.raises(GradientCheckError, match=r"grads\['w'\] differs from float64's"):
         check_layer(_RandomGainHalvedInFloat32(), checks=["float32"], training=True)
 
 
@@ -956,23 +944,18 @@ def test_an_entry_within_the_step_of_a_singularity_found_by_the_direction_is_no_
     assert len(unchecked) == (0 if near_zero == 1e-8 else 1)
 
 
-class _ScaleDroppingTinyWeights(Layer, register=False):
-    """y = x ⊙ w, whose backward wrongly drops the gradient of weights below 1e-6."""
+class _ScaleDroppingTinyWeights(ColumnScale, register=False):
+    """Its backward wrongly drops the gradient of weights below 1e-6 (w[17] is 3e-7)."""
 
     def build(self, n_in, rng, dtype):
-        self.params = {"w": rng.uniform(0.5, 2.0, n_in).astype(dtype)}
+        n_out = super().build(n_in, rng, dtype)
         self.params["w"][17] = 3e-7
-        self.grads = {"w": np.zeros(n_in, dtype)}
-        return n_in
-
-    def forward(self, x, training=False):
-        self.x = x
-        return x * self.params["w"]
+        return n_out
 
     def backward(self, delta):
-        self.grads["w"][...] = (delta * self.x).sum(axis=0)
+        dx = super().backward(delta)
         self.grads["w"][np.abs(self.params["w"]) < 1e-6] = 0.0
-        return delta * self.params["w"]
+        return dx
 
 
 @pytest.mark.parametrize("seed", range(4))
