@@ -997,3 +997,15 @@ def test_float32_only_bugs_are_caught_on_a_domain_and_beside_large_gradients(see
     big = rng.uniform(0, 1000, (1000, 20))
     with pytest.raises(GradientCheckError, match=r"backward's ∂C/∂x differs from float64's"):
         check_layer(_DenseHalvedDxInFloat32(3), big, checks=["float32"], random_state=seed)
+
+
+def test_a_drawn_entry_within_the_step_of_a_log_s_singularity_is_told_to_shrink_eps():
+    """(a review: "check at a smaller x" was the advice, where a smaller eps is)"""
+    x = np.random.default_rng(0).uniform(0.5, 2.0, (4, 5))
+    x[1, 2] = 1e-12  # (smaller than every step the check tries: eps down to eps/1e5)
+    with pytest.raises(GradientCheckError) as err:
+        check_layer(_Log(), x, checks=["gradient"], training=False)
+    message = str(err.value)
+    assert "input[1, 2] = 1e-12 is smaller than the step eps=1e-06" in message
+    assert "check at a smaller x" not in message
+    assert not check_layer(_Log(), x, checks=["gradient"], training=False, eps=1e-15).failed

@@ -363,12 +363,15 @@ def compare(
     if not finite.all():
         first = int(np.flatnonzero(~finite)[0])
         cost_overflows = not np.isfinite(numeric[first])
+        # (a value smaller than the step: the step reaches a singularity, a log of 0)
+        near_zero = _step_hint(arr, indices[first], name, tol.eps) if cost_overflows else ""
         raise GradientCheckError(
             f"{report.subject}: gradient of {name!r} at index {indices[first]}: backward gives "
             f"{got[first]:.10g}, finite differences give {numeric[first]:.10g}: not finite "
             f"({int((~finite).sum())} of {len(indices)} checked entries)"
             + (
-                "; the cost itself is not finite near this point (the forward pass or "
+                near_zero
+                or "; the cost itself is not finite near this point (the forward pass or "
                 "the loss overflows): check at a smaller x"
                 if cost_overflows
                 else ""
