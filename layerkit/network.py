@@ -116,6 +116,7 @@ class Sequential:
                 f"own object: write {type(layer).__name__}(...) again, or use "
                 "copy.deepcopy(layer)"
             )
+        _refuse_layers_shared_between_positions(self.layers)
 
     # ------------------------------------------------------------------ building
     def build(
@@ -737,3 +738,47 @@ def _in_dtype(a: Array, dtype: Any) -> Array:
     """A user's layer's result in the network's dtype (a float32 network stays float32,
     as the training plan keeps it, whatever the layer's numpy promoted it to)."""
     return a if dtype is None or a.dtype == dtype else a.astype(dtype)
+
+
+def every_layer(found: Any, seen: set[int] | None = None) -> Iterator[Layer]:
+    """The layers in ``found`` (a layer, a network, or a list, tuple or dict of them) and
+    every layer they hold in their attributes, at any depth (a user's block's inner
+    layers too), each once."""
+    seen = set() if seen is None else seen
+    if id(found) in seen:
+        return
+    seen.add(id(found))
+    if isinstance(found, Layer):
+        yield found
+        children: Any = vars(found).values()
+    elif isinstance(found, Sequential):
+        children = found.layers
+    elif isinstance(found, (list, tuple)):
+        children = found
+    elif isinstance(found, dict):
+        children = found.values()
+    else:
+        return
+    for child in children:
+        yield from every_layer(child, seen)
+
+
+def _refuse_layers_shared_between_positions(layers: list[Layer]) -> None:
+    """A layer object inside the layers at two positions (one Dense in two blocks) is one
+    set of weights trained twice per step, with the caches of one pass read by the
+    other's backward: wrong gradients, silently. (A layer that refers to another of this
+    network's own layers, a skip connection reading it, is no such thing.)"""
+    own = {id(layer) for layer in layers}
+    owner: dict[int, int] = {}
+    for i, layer in enumerate(layers):
+        for inner in every_layer(vars(layer)):
+            if id(inner) in own:
+                continue
+            j = owner.setdefault(id(inner), i)
+            if j != i:
+                raise ValueError(
+                    f"Sequential: the same {inner!r} object is inside the layers at positions "
+                    f"{j} and {i} ({layers[j]!r} and {layers[i]!r}); each holds what its "
+                    "backward pass needs in it, so each needs its own object: write "
+                    f"{type(inner).__name__}(...) again, or use copy.deepcopy"
+                )

@@ -133,3 +133,20 @@ def test_the_inner_state_is_followed_when_an_inner_layer_replaces_its_array(tmp_
     assert inner.inner_0_running_mean is inner.net.layers[0].running_mean
     loaded = layerkit.load(layerkit.save(reg, tmp_path / "center.lkm"))
     np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+
+
+def test_one_layer_object_inside_two_blocks_is_refused():
+    """(a review: one Dense in two blocks was one set of weights stepped twice, with
+    one pass's caches read by the other's backward: 4 of 6 gradient arrays wrong,
+    silently; a skip connection referring to another layer of the network stays fine)"""
+    from layerkit import Sequential
+
+    shared = Dense(4)
+    with pytest.raises(
+        ValueError,
+        match=r"the same Dense\(units=4\) object is inside the layers at positions 0 and 1",
+    ):
+        Sequential([Composite([shared, Tanh()]), Composite([shared, Tanh()]), Dense(1)])
+    X = np.random.default_rng(0).normal(size=(20, 4))
+    with pytest.raises(ValueError, match="inside the layers at positions"):
+        MLPRegressor(layers=[Composite([shared]), Composite([shared])]).fit(X, X.sum(axis=1))

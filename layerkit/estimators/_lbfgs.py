@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -12,35 +11,12 @@ import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
 from ..exceptions import DivergenceError, TrainingInterrupted
-from ..layers import BatchNorm, Dropout, Layer
-from ..network import Sequential
+from ..layers import BatchNorm, Dropout
+from ..network import Sequential, every_layer
 from ..optim import Optimizer
 from ..training import EpochRunner, undefined_loss
 from ._callbacks import SOLVER_STACKLEVEL, FitReport
 from ._interrupt import stop_on_interrupt
-
-
-def _every_layer(found: Any, seen: set[int] | None = None) -> Iterator[Layer]:
-    """The layers in ``found`` (a layer, a network, or a list, tuple or dict of them) and
-    every layer they hold in their attributes, at any depth (a user's block's inner
-    layers too), each once."""
-    seen = set() if seen is None else seen
-    if id(found) in seen:
-        return
-    seen.add(id(found))
-    if isinstance(found, Layer):
-        yield found
-        children: Any = vars(found).values()
-    elif isinstance(found, Sequential):
-        children = found.layers
-    elif isinstance(found, (list, tuple)):
-        children = found
-    elif isinstance(found, dict):
-        children = found.values()
-    else:
-        return
-    for child in children:
-        yield from _every_layer(child, seen)
 
 
 def release_caches(net: Sequential) -> None:
@@ -51,7 +27,7 @@ def release_caches(net: Sequential) -> None:
     its own (it may hold a buffer it reuses there, and expect to find it)."""
     from .._contract import trusted
 
-    for layer in _every_layer(net):
+    for layer in every_layer(net):
         if trusted(layer):
             for name in type(layer)._transient:
                 layer.__dict__.pop(name, None)
@@ -67,7 +43,7 @@ def fit_lbfgs(
     network's own arrays (float32 stays float32) before each evaluation. Each lbfgs
     iteration is a callback subtask; a callback may stop the minimization.
     """
-    layers = list(_every_layer(net.layers))
+    layers = list(every_layer(net.layers))
     if any(isinstance(layer, Dropout) and layer.rate > 0 for layer in layers):
         warnings.warn(
             f"{type(est).__name__}(solver='lbfgs') minimizes a deterministic full-batch "
