@@ -117,6 +117,11 @@ class EpochRunner:
                 f"one column per network output), got an array of shape {given.shape}{hint}"
             )
         self.Y = Y if Y.dtype == net.dtype else Y.astype(net.dtype)
+        # how rows are gathered from each, chosen once (see row_taker)
+        self._take: dict[str, Any] = {  # (sparse X: rows by indexing, in _rows)
+            "X": None if hasattr(X, "tocsr") else row_taker(X),
+            "Y": row_taker(self.Y),
+        }
         self.rows = np.arange(X.shape[0]) if rows is None else np.array(rows, dtype=np.intp)
         self.order = self.rows.copy()
         self._contiguous = rows is None  # unshuffled batches are views of X
@@ -223,7 +228,7 @@ class EpochRunner:
         """The unweighted epoch through the plan: the per-batch hot loop, kept lean."""
         n, bs, order = self.n, self.batch_size, self.order
         X, Y = self.X, self.Y
-        take_x, take_y = row_taker(X), row_taker(Y)
+        take_x, take_y = self._take["X"], self._take["Y"]
         update = None if self._plan.sgd is not None else self._step
         params, grads = self._params, self._grads
         batch = self._plan.batch(bs)
@@ -305,8 +310,8 @@ class EpochRunner:
             np.copyto(batch.x, self.X[idx])
             np.copyto(batch.y, self.Y[idx])
         else:  # mode="clip": written straight into the buffer (the default buffers)
-            row_taker(self.X)(idx, 0, batch.x, "clip")
-            row_taker(self.Y)(idx, 0, batch.y, "clip")
+            self._take["X"](idx, 0, batch.x, "clip")
+            self._take["Y"](idx, 0, batch.y, "clip")
         value = batch.run(sw)
         if denom and self._plan.sgd is None and isfinite(value):  # (zero weights: no step)
             self._step(self._params, self._grads)
@@ -329,7 +334,7 @@ class EpochRunner:
         if self._sparse and key == "X":
             return A[idx]
         out = self._buffer((key, len(idx)), (len(idx), *A.shape[1:]), A.dtype)
-        return row_taker(A)(idx, 0, out, "clip")
+        return self._take[key](idx, 0, out, "clip")
 
     def _buffer(self, key: Any, shape: tuple[int, ...], dtype: Any) -> Array:
         buf = self._buffers.get(key)

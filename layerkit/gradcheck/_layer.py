@@ -252,10 +252,12 @@ def check_layer(
         twin = built(np.float32)
         for k, p in twin.params.items():
             expect(p.dtype == np.float32, f"params[{k!r}] is {p.dtype} in a float32 build")
+        wide = as_float64(twin)  # the same parameters, in float64
         x32 = x.astype(np.float32)
         out = np.asarray(twin.forward(x32, training))
         expect(out.dtype == np.float32, f"forward turns float32 input into {out.dtype}")
-        dx = np.asarray(twin.backward(np.ones_like(out)))
+        delta = np.random.default_rng(random_state + 4).normal(size=out.shape)
+        dx = np.asarray(twin.backward(delta.astype(np.float32)))
         expect(dx.dtype == np.float32, f"backward turns a float32 delta into {dx.dtype}")
         for k, g in twin.grads.items():
             expect(np.asarray(g).dtype == np.float32, f"grads[{k!r}] is {np.asarray(g).dtype}")
@@ -263,24 +265,7 @@ def check_layer(
             return  # (its float32 draws are other numbers than its float64 ones)
         # the values: float32's against the same parameters' in float64 (the gradient
         # check runs in float64 only, and float32 data trains in float32)
-        problem = float32_values_problem(x, training)
-        expect(
-            problem is None,
-            f"in float32, {problem}: the float32 path computes something else than the "
-            "float64 one (a branch on the dtype?), by more than float32's rounding; "
-            "float32 data trains in float32",
-        )
-
-    def float32_values_problem(at: Any, training: bool) -> str | None:
-        """Where a float32 build's forward and backward at ``at`` differ from the same
-        parameters' in float64 by more than float32's rounding, or None."""
-        twin = built(np.float32)
-        wide = as_float64(twin)  # the same parameters, in float64
-        at32 = at.astype(np.float32)
-        out = np.asarray(twin.forward(at32, training))
-        delta = np.random.default_rng(random_state + 4).normal(size=out.shape)
-        dx = np.asarray(twin.backward(delta.astype(np.float32)))
-        out64 = np.asarray(wide.forward(at32.astype(np.float64), training))
+        out64 = np.asarray(wide.forward(x32.astype(np.float64), training))
         dx64 = np.asarray(wide.backward(delta.astype(np.float32).astype(np.float64)))
         pairs = [("forward's output", out, out64), ("backward's ∂C/∂x", dx, dx64)]
         pairs += [(f"grads[{k!r}]", np.asarray(g), wide.grads[k]) for k, g in twin.grads.items()]
@@ -290,9 +275,12 @@ def check_layer(
         floor = 1e-4 * max(float(np.abs(a).max(initial=0.0)) for a in (out64, dx64, delta))
         for what, narrow, exact in pairs:
             where = _float32_disagrees(narrow, exact, floor)
-            if where is not None:
-                return f"{what} differs from float64's {where}"
-        return None
+            expect(
+                where is None,
+                f"in float32, {what} differs from float64's {where}: the float32 path "
+                "computes something else than the float64 one (a branch on the dtype?), "
+                "by more than float32's rounding; float32 data trains in float32",
+            )
 
     def check_deterministic() -> None:
         one_build, other_build = (copy.deepcopy(layer) for _ in range(2))
