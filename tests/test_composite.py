@@ -150,3 +150,18 @@ def test_one_layer_object_inside_two_blocks_is_refused():
     X = np.random.default_rng(0).normal(size=(20, 4))
     with pytest.raises(ValueError, match="inside the layers at positions"):
         MLPRegressor(layers=[Composite([shared]), Composite([shared])]).fit(X, X.sum(axis=1))
+
+
+@pytest.mark.parametrize(
+    ("inner", "error", "match"),
+    [
+        ("repeat", ValueError, r"^Composite: inner: the same Dense\(units=3\) object is at "),
+        ("not a layer", TypeError, r"^Composite: inner: expected Layer objects, got int at"),
+    ],
+)
+def test_a_problem_with_the_inner_layers_is_named_as_the_user_wrote_it(inner, error, match):
+    """(the message named a Sequential the user never wrote)"""
+    d = Dense(3)
+    layers = [d, Tanh(), d] if inner == "repeat" else [Dense(2), 3]
+    with pytest.raises(error, match=match):
+        Composite(layers).build(3, np.random.default_rng(0), np.float64)

@@ -60,7 +60,12 @@ class Composite(Layer):
                 f"{type(self).__name__}: inner must be a non-empty list of layer objects, "
                 f"got {self.inner!r}"
             )
-        self.net = Sequential([*self.inner]).build(n_in, random_state=rng, dtype=dtype)
+        try:
+            net = Sequential([*self.inner])
+        except (TypeError, ValueError) as error:  # named as the user wrote it: inner
+            text = str(error).removeprefix("Sequential").removeprefix(":").lstrip()
+            raise type(error)(f"{type(self).__name__}: inner: {text}") from None
+        self.net = net.build(n_in, random_state=rng, dtype=dtype)
         # the inner layers' state under names of this layer's own, looked up in the inner
         # layers at each use (one that puts a new array there, rather than updating its
         # own, is followed), and set there
