@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import contextlib
 import csv
 import math
@@ -9,7 +10,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any
@@ -32,7 +33,7 @@ class Table(dict[str, np.ndarray]):
     them differ from the row numbers), else None."""
 
     index_names: frozenset[str] = frozenset()
-    lines: tuple[int, ...] | None = None
+    lines: Sequence[int] | None = None
     #: a Parquet file's column types (pyarrow's), by name, for the columns read as text
     arrow_types: Mapping[str, Any] = MappingProxyType({})
 
@@ -59,19 +60,37 @@ def read_table_and_text(path: Path, text: Collection[str]) -> tuple[Table, dict[
     return _read_csv(path, text)
 
 
+#: rows converted at a time: a CSV file is held as its typed columns, not as the
+#: strings of its cells (ten times the file's size, as Python lists)
+_CHUNK = 4096
+
+
 def _read_csv(path: Path, text: Collection[str]) -> tuple[Table, dict[str, np.ndarray]]:
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            rows = [(reader.line_num, row) for row in reader]  # (the line a row ends on)
+        return _read_csv_columns(path, text)
     except UnicodeDecodeError as err:
         raise CLIError(f"{path}: not a UTF-8 text file ({err.reason})") from None
     except csv.Error as err:
         raise CLIError(f"{path}: not a readable CSV file ({err})") from None
-    rows = [row for row in rows if not _blank(row[1])]  # (as pandas skips them)
-    if not rows:
+
+
+def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """The file's rows that are not blank, each with the line it ends on (blank lines
+    are skipped, as pandas skips them; quoted line breaks make lines and rows differ)."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        for row in reader:
+            if not _blank(row):
+                yield reader.line_num, row
+
+
+def _read_csv_columns(path: Path, text: Collection[str]) -> tuple[Table, dict[str, np.ndarray]]:
+    rows = _rows(path)
+    first = next(rows, None)
+    if first is None:
         raise CLIError(f"{path}: empty file; expected a header row of column names")
-    header, body = _without_trailing_commas(rows[0][1], rows[1:])
+    header = _without_trailing_comma(first[1], path)
+    trim = len(header) < len(first[1])
     separator = _other_separator(header)
     if separator and len(header) == 1:
         shown = header[0] if len(header[0]) <= 60 else header[0][:57] + "..."
@@ -85,53 +104,123 @@ def _read_csv(path: Path, text: Collection[str]) -> tuple[Table, dict[str, np.nd
                 "without index=False?); column names must be unique: drop or name them"
             )
         raise CLIError(f"{path}: column names must be unique; repeated: {twice}")
-    for line, row in body:
-        if len(row) != len(header):
-            hint = f"; {separator}" if separator else ""
-            if len(row) == len(header) + 1 and all(len(r) == len(header) + 1 for _, r in body):
-                hint += (
-                    "; every data line has one value more than the header: if each ends "
-                    "in a comma, remove those; if the first column holds row names (as R's "
-                    "write.csv writes them), name it in the header or drop it"
-                )
+    width = len(header)
+    builders = [_ColumnBuilder() for _ in header]
+    kept = {j: name for j, name in enumerate(header) if name in text}
+    written: dict[int, list[np.ndarray]] = {j: [] for j in kept}
+    lines = array.array("q")
+    chunk: list[list[str]] = []
+    for line, row in rows:
+        if trim and len(row) == width + 1:
+            row = row[:width]
+        if len(row) != width:
             raise CLIError(
-                f"{path}, line {line}: expected {len(header)} values (one per column), "
-                f"got {len(row)}{hint}"
+                f"{path}, line {line}: {_wrong_width(path, width, len(row), separator)}"
             )
-    if not body:
+        lines.append(line)
+        chunk.append(row)
+        if len(chunk) == _CHUNK:
+            _add_chunk(chunk, builders, written)
+            chunk = []
+    if chunk:
+        _add_chunk(chunk, builders, written)
+    if not lines:
         raise CLIError(f"{path}: no data rows after the header")
-    cells = [row for _, row in body]
-    columns = Table((name, _column([row[j] for row in cells])) for j, name in enumerate(header))
-    columns.lines = tuple(line for line, _ in body)
-    raw = {
-        name: np.array([row[j] for row in cells], dtype=object)
-        for j, name in enumerate(header)
-        if name in text
-    }
+    turned = [j for j, builder in enumerate(builders) if builder.lost]
+    again = _text_columns(path, turned, trim) if turned else {}
+    columns = Table(
+        (name, again[j] if j in again else builders[j].column()) for j, name in enumerate(header)
+    )
+    columns.lines = lines
+    raw = {name: np.concatenate(written[j]) for j, name in kept.items()}
     return columns, raw
 
 
-def _blank(row: list[str]) -> bool:
-    """A line with no cells, or one of spaces only: skipped, before the header too."""
-    return len(row) <= 1 and not "".join(row).strip()
+def _add_chunk(
+    chunk: list[list[str]], builders: list[_ColumnBuilder], written: dict[int, list[np.ndarray]]
+) -> None:
+    for j, builder in enumerate(builders):
+        values = [row[j] for row in chunk]
+        builder.add(values)
+        if j in written:  # (copied to the output exactly as written)
+            written[j].append(_objects(values))
 
 
-def _without_trailing_commas(
-    header: list[str], body: list[tuple[int, list[str]]]
-) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _without_trailing_comma(header: list[str], path: Path) -> list[str]:
     """A header ending in a comma (as some exports write it) ends in an empty cell that is
     no column when no data line has a value there: dropped (pandas would read an unnamed
     column). (Data lines with one cell more than the header are left to be refused: a
     comma ending each, or a first column of row names, as R writes them, which pandas
     takes for an index; the two cannot be told apart.)"""
     if not header or header[-1].strip():
-        return header, body
+        return header
     n = len(header) - 1
-    if not body or not all(
-        len(row) == n or (len(row) == n + 1 and not row[-1].strip()) for _, row in body
-    ):
-        return header, body
-    return header[:n], [(line, row[:n]) for line, row in body]
+    rows = _rows(path)
+    next(rows)  # (the header)
+    seen = False
+    for _, row in rows:
+        seen = True
+        if not (len(row) == n or (len(row) == n + 1 and not row[-1].strip())):
+            return header
+    return header[:n] if seen else header
+
+
+def _wrong_width(path: Path, width: int, got: int, separator: str | None) -> str:
+    """The message for a data line of ``got`` values under a header of ``width``."""
+    hint = f"; {separator}" if separator else ""
+    if got == width + 1:
+        body = _rows(path)
+        next(body)  # (the header)
+        if all(len(row) == width + 1 for _, row in body):
+            hint += (
+                "; every data line has one value more than the header: if each ends "
+                "in a comma, remove those; if the first column holds row names (as R's "
+                "write.csv writes them), name it in the header or drop it"
+            )
+    return f"expected {width} values (one per column), got {got}{hint}"
+
+
+def _text_columns(path: Path, columns: list[int], trim: bool) -> dict[int, np.ndarray]:
+    """Columns ``columns`` as text, read again: each was numbers in the rows converted
+    before the first text in it, and text makes the whole column text."""
+    values: dict[int, list[str]] = {j: [] for j in columns}
+    body = _rows(path)
+    next(body)  # (the header)
+    for _, row in body:
+        for j in columns:
+            values[j].append(row[j])
+    return {j: _as_text(v) for j, v in values.items()}
+
+
+class _ColumnBuilder:
+    """One CSV column, converted a chunk of rows at a time, as ``_column`` converts all
+    of it at once: numbers while every value is a number (or all are booleans), text
+    from the first value that makes it text; the numbers converted before that are
+    ``lost`` (their text is read again)."""
+
+    def __init__(self) -> None:
+        self.kinds: set[type] = set()
+        self.parts: list[np.ndarray] = []
+        self.is_text = self.lost = False
+
+    def add(self, values: list[str]) -> None:
+        if not self.is_text:
+            numbers = _numbers(values, self.kinds)
+            if numbers is not None:
+                self.parts.append(numbers)
+                return
+            self.is_text, self.lost = True, bool(self.parts)
+            self.parts = []
+        if not self.lost:
+            self.parts.append(_as_text(values))
+
+    def column(self) -> np.ndarray:
+        return np.concatenate(self.parts)
+
+
+def _blank(row: list[str]) -> bool:
+    """A line with no cells, or one of spaces only: skipped, before the header too."""
+    return len(row) <= 1 and not "".join(row).strip()
 
 
 #: Separators other than the comma that a CSV file may use: (name, Python literal).
@@ -182,8 +271,14 @@ def _column(values: list[str]) -> np.ndarray:
     """float64 if every value is a number or missing (NaN), or every one a boolean
     (True/False: 1/0) or missing; else text, missing as None. (As pandas reads them:
     Python's ``1_000`` is text, and so is a column mixing numbers and booleans.)"""
+    numbers = _numbers(values, set())
+    return _as_text(values) if numbers is None else numbers
+
+
+def _numbers(values: list[str], kinds: set[type]) -> np.ndarray | None:
+    """``values`` as float64, or None if they make a column text (``_column``); ``kinds``
+    (updated): the kinds of value seen in the column so far, numbers and booleans."""
     numbers: list[float] = []
-    kinds: set[type] = set()
     for text in values:
         text = text.strip()
         folded = text.lower()
@@ -193,19 +288,24 @@ def _column(values: list[str]) -> np.ndarray:
         if folded in _BOOLEANS:
             numbers.append(_BOOLEANS[folded])
             kinds.add(bool)
-            continue
-        try:
-            if "_" in text:
-                raise ValueError(text)
-            numbers.append(float(text))
+        else:
+            try:
+                if "_" in text:
+                    raise ValueError(text)
+                numbers.append(float(text))
+            except ValueError:
+                kinds.add(str)
+                return None
             kinds.add(float)
-        except ValueError:
-            kinds.add(str)
-            break
-    if str in kinds or len(kinds) > 1:
-        texts = [v.strip() for v in values]
-        return np.array([None if t.lower() in _MISSING else t for t in texts], dtype=object)
+        if len(kinds) > 1:
+            return None
     return np.array(numbers, dtype=np.float64)
+
+
+def _as_text(values: list[str]) -> np.ndarray:
+    """A text column's values, stripped, missing ones (NA, empty...) as None."""
+    texts = [v.strip() for v in values]
+    return np.array([None if t.lower() in _MISSING else t for t in texts], dtype=object)
 
 
 def _pyarrow(path: Path) -> Any:
