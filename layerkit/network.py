@@ -768,9 +768,21 @@ def _refuse_layers_shared_between_positions(layers: list[Layer]) -> None:
     set of weights trained twice per step, with the caches of one pass read by the
     other's backward: wrong gradients, silently. (A layer that refers to another of this
     network's own layers, a skip connection reading it, is no such thing.)"""
-    own = {id(layer) for layer in layers}
+    from .layers.composite import Composite
+
+    own = {id(layer): i for i, layer in enumerate(layers)}
     owner: dict[int, int] = {}
     for i, layer in enumerate(layers):
+        if isinstance(layer, Composite):  # (its inner layers are run, not referred to)
+            for inner in every_layer(layer.inner):
+                if id(inner) in own:
+                    raise ValueError(
+                        f"Sequential: the same {inner!r} object is at position "
+                        f"{own[id(inner)]} and inside the {type(layer).__name__} at position "
+                        f"{i}, which runs it; each holds what its backward pass needs in it, "
+                        f"so each needs its own object: write {type(inner).__name__}(...) "
+                        "again, or use copy.deepcopy"
+                    )
         for inner in every_layer(vars(layer)):
             if id(inner) in own:
                 continue

@@ -165,3 +165,27 @@ def test_a_problem_with_the_inner_layers_is_named_as_the_user_wrote_it(inner, er
     layers = [d, Tanh(), d] if inner == "repeat" else [Dense(2), 3]
     with pytest.raises(error, match=match):
         Composite(layers).build(3, np.random.default_rng(0), np.float64)
+
+
+@pytest.mark.parametrize("order", ["block first", "layer first", "nested"])
+def test_a_layer_both_in_a_block_and_at_the_top_level_is_refused(order):
+    """(an audit: a layer a Composite runs was let through when it was also one of the
+    network's own layers, taken for a skip connection's reference: 4 of 4 gradient
+    arrays wrong)"""
+    from layerkit import Sequential
+
+    d = Dense(3)
+    layers = {
+        "block first": [Composite([d, Tanh()]), d],
+        "layer first": [d, Composite([Tanh(), d])],
+        "nested": [d, Composite([Composite([d])])],
+    }[order]
+    with pytest.raises(
+        ValueError,
+        match=r"the same Dense\(units=3\) object is at position \d "
+        r"and inside the Composite at position \d, which runs it",
+    ):
+        Sequential(layers)
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(ValueError, match="which runs it"):
+        MLPRegressor(layers=layers).fit(X, X.sum(axis=1))

@@ -257,3 +257,62 @@ def _steps_with_reset(make, grads, reset):
             reset(opt)
         opt.step(net.params, net.grads)
     return net.params, opt
+
+
+def _student_and_teacher():
+    from layerkit import Sequential
+    from layerkit.layers import Dense, ReLU, Softmax
+    from layerkit.losses import CategoricalCrossEntropy
+
+    X = np.random.default_rng(0).normal(size=(8, 4))
+    Y = np.eye(3)[np.arange(8) % 3]
+    student = Sequential([Dense(3), Softmax()]).build(4, random_state=0)
+    teacher = Sequential([Dense(64), ReLU(), Dense(3), Softmax()]).build(4, random_state=0)
+    for net in (student, teacher):
+        net.loss_and_grads(X, Y, CategoricalCrossEntropy())
+    return student, teacher
+
+
+MISMATCHES = {
+    "another network's grads, smaller": (
+        lambda s, t: (t.params, s.grads),
+        r"grads must have the keys of params; missing \['2.W', '2.b'\]",
+    ),
+    "another network's grads, larger": (
+        lambda s, t: (s.params, t.grads),
+        r"not in params: \['2.W', '2.b'\]",
+    ),
+    "a gradient of another shape": (
+        lambda s, t: ({"W": np.zeros((4, 3))}, {"W": np.ones((1, 3))}),
+        r"grads\['W'\] must be an array of params\['W'\]'s shape \(4, 3\), got an array",
+    ),
+    "a number for a gradient": (
+        lambda s, t: ({"w": np.ones(2)}, {"w": 1.0}),
+        r"grads\['w'\] must be an array .* got float",
+    ),
+    "a list for a parameter": (
+        lambda s, t: ({"w": [1.0, 2.0]}, {"w": np.ones(2)}),
+        r"params\['w'\] must be a writable numpy array \(updated in place\), got list",
+    ),
+    "lists for the dicts": (
+        lambda s, t: ([np.ones(2)], [np.ones(2)]),
+        r"expected params as a dict of arrays by name",
+    ),
+}
+
+
+@pytest.mark.parametrize("make", [SGD, lambda: SGD(momentum=0.9), Adam, AdamW])
+@pytest.mark.parametrize("case", MISMATCHES)
+def test_grads_that_do_not_match_the_params_are_refused_before_any_update(make, case):
+    """(an audit: the whole-buffer updates read a smaller gradient's memory past its
+    end: teacher weights turned NaN, Adam wrote leftover memory into them, and a large
+    enough case crashed Python)"""
+    student, teacher = _student_and_teacher()
+    params, grads = MISMATCHES[case][0](student, teacher)
+    opt = make()
+    before = copy.deepcopy(params)
+    with pytest.raises((TypeError, ValueError), match=MISMATCHES[case][1]) as error:
+        opt.step(params, grads)
+    assert str(error.value).startswith(f"{type(opt).__name__}.step")
+    for name in params if isinstance(params, dict) else ():
+        np.testing.assert_array_equal(params[name], before[name])

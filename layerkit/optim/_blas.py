@@ -119,6 +119,8 @@ def blas_available() -> bool:
 
 def axpy(x: Any, y: Any, a: float, tmp: Any) -> None:
     """y += a * x in place (contiguous 1-d arrays); ``tmp`` is scratch for the fallback."""
+    if x.size != y.size:  # (BLAS would read or write past the smaller one)
+        raise ValueError(f"axpy: x has {x.size} entries, y has {y.size}")
     if _FNS and x.dtype == y.dtype and x.flags.c_contiguous and y.flags.c_contiguous:
         _FNS["axpy"][y.dtype](y.size, a, _address(x), 1, _address(y), 1)
         return

@@ -55,6 +55,7 @@ class Adam(Optimizer):
         self.epsilon = epsilon
 
     def step(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        self._check_pairs(params, grads)
         b1, b2 = self.beta_1, self.beta_2
         t = self.state["t"] = int(self.state.get("t", 0)) + 1
         lr_t = self.current_learning_rate * math.sqrt(1 - b2**t) / (1 - b1**t)
@@ -129,6 +130,7 @@ class AdamW(Adam):
         self.weight_decay = weight_decay
 
     def step(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        self._check_pairs(params, grads)  # (before the decay: nothing moves on bad grads)
         shrink = 1.0 - self.current_learning_rate * self.weight_decay
         if shrink != 1.0:
             w_flat = flat_of(params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -82,6 +83,40 @@ class Optimizer(Configurable, register=False):
         raise NotImplementedError(f"{type(self).__name__} must implement step()")
 
     # ------------------------------------------------------------------ helpers
+    def _check_pairs(self, params: Any, grads: Any) -> None:
+        """Refuse ``grads`` that are not one array per parameter, of its shape: the
+        whole-buffer updates would read past a smaller gradient's memory."""
+        where = f"{type(self).__name__}.step"
+        for what, arrays in (("params", params), ("grads", grads)):
+            if not isinstance(arrays, Mapping):
+                raise TypeError(
+                    f"{where} expected {what} as a dict of arrays by name (a network's "
+                    f"net.{what}), got {type(arrays).__name__}"
+                )
+        if params.keys() != grads.keys():
+            missing = [k for k in params if k not in grads]
+            extra = [k for k in grads if k not in params]
+            raise ValueError(
+                f"{where}: grads must have the keys of params; "
+                + (f"missing {missing}" if missing else "")
+                + ("; " if missing and extra else "")
+                + (f"not in params: {extra}" if extra else "")
+                + " (pass a network's grads with its own params)"
+            )
+        for name, p in params.items():
+            g = grads[name]
+            if not isinstance(p, np.ndarray) or not p.flags.writeable:
+                raise TypeError(
+                    f"{where}: params[{name!r}] must be a writable numpy array (updated in "
+                    f"place), got {_described(p)}"
+                )
+            if not isinstance(g, np.ndarray) or g.shape != p.shape:
+                raise ValueError(
+                    f"{where}: grads[{name!r}] must be an array of params[{name!r}]'s "
+                    f"shape {p.shape}, got {_described(g)} (pass a network's grads with "
+                    "its own params)"
+                )
+
     def _slot(self, kind: str, name: str, like: Array) -> Array:
         """The state array ``state[kind][name]``, created as zeros shaped like ``like``."""
         slots = self.state.setdefault(kind, {})
@@ -111,3 +146,10 @@ class Optimizer(Configurable, register=False):
         state = dict(self.__dict__)
         state.pop("_scratch", None)
         return state
+
+
+def _described(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        what = "a read-only array" if not value.flags.writeable else "an array"
+        return f"{what} of shape {value.shape}"
+    return type(value).__name__

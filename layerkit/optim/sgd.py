@@ -58,6 +58,7 @@ class SGD(Optimizer):
         self.weight_decay = weight_decay
 
     def step(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
+        self._check_pairs(params, grads)
         w, g = getattr(params, "flat", None), getattr(grads, "flat", None)
         if w is not None and g is not None:
             if not self.momentum and not self.weight_decay and "lr" not in self._state_dict():
