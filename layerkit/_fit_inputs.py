@@ -33,9 +33,9 @@ def checked_inputs(X: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
     n = X.shape[0] if X.ndim else 0
     if n == 0:
         raise ValueError(f"Sequential.fit: X has no rows (shape {X.shape}); nothing to train on")
-    _require_finite(X, "X")
+    require_finite(X, "X")
     y = numeric(np.asarray(y.toarray() if hasattr(y, "toarray") else y), "y")
-    _require_finite(y, "y")
+    require_finite(y, "y")
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, dtype=float)
         if sample_weight.shape != (n,):
@@ -43,7 +43,7 @@ def checked_inputs(X: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
                 f"Sequential.fit: expected sample_weight of shape ({n},) (one weight per row "
                 f"of X), got shape {sample_weight.shape}"
             )
-        _require_finite(sample_weight, "sample_weight")  # (float64: asarray above)
+        require_finite(sample_weight, "sample_weight")  # (float64: asarray above)
         if (sample_weight < 0).any():
             raise ValueError(
                 "Sequential.fit: sample_weight must be non-negative (a weighted mean needs "
@@ -96,7 +96,7 @@ def all_finite(A: Any) -> bool:
     return bool(np.isfinite(values).all())
 
 
-def _require_finite(A: Any, name: str) -> None:
+def require_finite(A: Any, name: str, where: str = "Sequential.fit") -> None:
     """A ValueError naming the first non-finite entry of ``A`` (dense or sparse) by row
     and column."""
     if all_finite(A):
@@ -109,10 +109,40 @@ def _require_finite(A: Any, name: str) -> None:
         index: tuple[int, ...] = (major, minor) if A.format == "csr" else (minor, major)
     else:
         index = tuple(int(i) for i in np.unravel_index(k, values.shape))
-    where = ", ".join(str(i) for i in index)
+    at = ", ".join(str(i) for i in index)
     raise ValueError(
-        f"Sequential.fit: {name} contains NaN or infinity (first at [{where}]: "
+        f"{where}: {name} contains NaN or infinity (first at [{at}]: "
         f"{values.ravel()[k].item()!r}); remove or impute those values before training"
+    )
+
+
+def fits_dtype(X: Any, dtype: Any) -> bool:
+    """Whether ``X``'s values (finite) stay finite in ``dtype``: float64 values beyond
+    float32's range do not. Two reductions, no copy of X."""
+    dtype = np.dtype(dtype)
+    if X.dtype == dtype or np.dtype(X.dtype).itemsize <= dtype.itemsize:
+        return True
+    values = X.data if hasattr(X, "tocsr") else X
+    if not values.size:
+        return True
+    largest = float(np.finfo(dtype).max)
+    return bool(-largest <= values.min() and values.max() <= largest)
+
+
+def refuse_beyond_dtype(X: Any, dtype: Any, name: str, where: str) -> None:
+    """A ValueError if ``X`` (finite) holds values that ``dtype`` cannot: float64 values
+    beyond float32's range, for a network that computes in float32, would be infinite
+    there (NaN outputs, or a divergence reported with advice on the learning rate)."""
+    if fits_dtype(X, dtype):
+        return
+    dtype = np.dtype(dtype)
+    values = X.data if hasattr(X, "tocsr") else X
+    raise ValueError(
+        f"{where}: {name} holds values beyond the range of {dtype.name} (largest magnitude "
+        f"{float(np.abs(values).max()):.3g}; {dtype.name} reaches "
+        f"{float(np.finfo(dtype).max):.3g}), but the network computes in {dtype.name}, "
+        "where they would be infinite; rescale them, or build the network with "
+        "dtype=np.float64"
     )
 
 

@@ -19,7 +19,7 @@ from ._contract import (
     check_state,
     trusted,
 )
-from ._fit_inputs import numeric
+from ._fit_inputs import numeric, refuse_beyond_dtype, require_finite
 from ._random import RandomStateLike, as_generator, spawn
 from .exceptions import LayerContractError
 from .layers.activations import Identity
@@ -290,6 +290,7 @@ class Sequential:
 
         require_count(batch_size, "predict's batch_size")
         X = self._as_input(X, cast=False)  # (dense X: cast chunk by chunk, not whole)
+        refuse_beyond_dtype(X, self.dtype, "X", "Sequential.predict")
         if hasattr(X, "tocsr") and X.format not in ("csr", "csc"):
             X = X.tocsr()  # (rows are sliced in chunks: COO and DIA cannot be)
 
@@ -403,7 +404,22 @@ class Sequential:
         ``fit`` gives).
         """
         y, sample_weight = self._checked_batch(x, y, loss, sample_weight, "loss_and_grads")
-        return self._loss_and_grads(x, y, loss, sample_weight, training=training)
+        value = self._loss_and_grads(x, y, loss, sample_weight, training=training)
+        self._refuse_inputs_behind(value, x, y, "loss_and_grads")
+        return value
+
+    def _refuse_inputs_behind(self, value: float, x: Any, y: Array, where: str) -> None:
+        """A ValueError if a loss that is not finite comes from NaN or infinity in x or
+        y, or from x beyond the network's dtype (``fit`` refuses them at the start).
+        Looked for only then: the batches of a training loop pay nothing."""
+        if np.isfinite(value):
+            return
+        where = f"Sequential.{where}"
+        if not hasattr(x, "tocsr"):
+            x = np.asarray(x)
+        for name, values in (("x", x), ("y", y)):
+            require_finite(values, name, where)
+        refuse_beyond_dtype(x, self.dtype, "x", where)
 
     def _checked_batch(
         self, x: Any, y: Any, loss: Any, sample_weight: Any, where: str
@@ -501,6 +517,7 @@ class Sequential:
         require_instance(optimizer, Optimizer, "the optimizer given to Sequential.train_step")
         y, sample_weight = self._checked_batch(x, y, loss, sample_weight, "train_step")
         value = self._loss_and_grads(x, y, loss, sample_weight)
+        self._refuse_inputs_behind(value, x, y, "train_step")  # (before the step)
         if sample_weight is None or np.any(sample_weight):
             from .training import _checked_step  # (a new array put into params: refused)
 
@@ -541,6 +558,7 @@ class Sequential:
         check_arguments(checked, "Sequential.fit: {where}: {problem}")
         X, y, sample_weight = checked_inputs(X, y, sample_weight)
         if "dtype" in self.__dict__:
+            refuse_beyond_dtype(X, self.dtype, "X", "Sequential.fit")
             warn_if_outputs_unfit(self, loss, stacklevel=3)  # (the caller of fit)
         runner = EpochRunner(
             self,

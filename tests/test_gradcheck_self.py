@@ -1009,3 +1009,35 @@ def test_a_drawn_entry_within_the_step_of_a_log_s_singularity_is_told_to_shrink_
     assert "input[1, 2] = 1e-12 is smaller than the step eps=1e-06" in message
     assert "check at a smaller x" not in message
     assert not check_layer(_Log(), x, checks=["gradient"], training=False, eps=1e-15).failed
+
+
+@pytest.mark.parametrize(
+    ("arr", "got"),
+    [
+        (np.array([1, 2, 3]), "an array of dtype int64"),
+        (np.array([1.0, 2.0, 3.0], dtype=np.float32), "an array of dtype float32"),
+        ([1.0, 2.0, 3.0], "list"),
+    ],
+)
+def test_numeric_gradient_refuses_an_array_it_cannot_move_by_eps(arr, got):
+    """(an audit: it gave [500000, 1500000] for the gradient [2, 4] of an integer
+    array, and [1.97, 3.82] for a float32 one)"""
+    from layerkit.gradcheck import numeric_gradient
+
+    with pytest.raises(TypeError, match=f"writable float64 numpy array .* got {got}"):
+        numeric_gradient(lambda: float(np.sum(np.asarray(arr) ** 2)), arr, [(0,), (1,)], 1e-6)
+
+
+def test_numeric_gradient_restores_the_entry_when_f_raises():
+    from layerkit.gradcheck import numeric_gradient
+
+    w = np.array([1.0, 2.0, 3.0])
+
+    def f():
+        if w[0] != 1.0:
+            raise RuntimeError("f failed")
+        return 0.0
+
+    with pytest.raises(RuntimeError, match="f failed"):
+        numeric_gradient(f, w, [(0,)], 1e-6)
+    assert w.tolist() == [1.0, 2.0, 3.0]

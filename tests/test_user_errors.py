@@ -897,3 +897,90 @@ def test_a_missing_label_is_located_by_its_index_label_too():
     y = pd.Series(["a", "b", None, "a", "b", "a"], index=list("uvwxyz"))
     with pytest.raises(ValueError, match=r"first at position 2 \(index label 'w'\)"):
         MLPClassifier((4,), max_iter=2).partial_fit(X[:6], y, classes=["a", "b"])
+
+
+@pytest.mark.parametrize(
+    ("sample_weight", "match"),
+    [
+        (
+            np.ones(1),
+            r"expected sample_weight of shape \(4,\), one weight per row, got shape \(1,\)",
+        ),
+        (np.ones((4, 1)), r"of shape \(4,\), one weight per row, got shape \(4, 1\)"),
+        (3.0, r"of shape \(4,\), one weight per row, got a float"),
+        ([2.0, -1.0, 0.0, 0.0], "finite, non-negative numbers, got negative ones"),
+        ([1.0, np.nan, 1.0, 1.0], "finite, non-negative numbers, got NaN or infinite ones"),
+        ([1.0, np.inf, 1.0, 1.0], "finite, non-negative numbers, got NaN or infinite ones"),
+    ],
+)
+@pytest.mark.parametrize("method", ["value", "grad", "value_from_logits", "delta_from_logits"])
+def test_a_loss_refuses_sample_weights_it_cannot_use(sample_weight, match, method):
+    """(an audit: one weight for 4 rows scaled the gradient by 4, a negative weight gave
+    a negative squared error, silently)"""
+    from layerkit.losses import CategoricalCrossEntropy, SquaredError
+
+    loss = SquaredError() if "logits" not in method else CategoricalCrossEntropy()
+    a = np.full((4, 2), 0.5)
+    with pytest.raises(ValueError, match=match):
+        getattr(loss, method)(a, np.eye(2)[[0, 1, 0, 1]], sample_weight)
+
+
+def _small_net(dtype=np.float64):
+    from layerkit import Sequential
+    from layerkit.layers import Dense, ReLU, Softmax
+
+    layers = [Dense(4), ReLU(), Dense(2), Softmax()]
+    return Sequential(layers).build(2, random_state=0, dtype=dtype)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (numpy's, on the way)
+@pytest.mark.parametrize("where", ["train_step", "loss_and_grads"])
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        ("x", r"x contains NaN or infinity \(first at \[2, 0\]"),
+        ("y", r"y contains NaN or infinity \(first at \[3, 1\]"),
+    ],
+)
+def test_one_batch_with_nan_is_refused_before_the_weights_move(where, bad, match):
+    """(an audit: train_step returned nan and turned every weight NaN; fit refuses the
+    same data)"""
+    from layerkit.losses import CategoricalCrossEntropy
+    from layerkit.optim import SGD
+
+    X = np.random.default_rng(0).normal(size=(8, 2))
+    Y = np.eye(2)[np.arange(8) % 2]
+    if bad == "x":
+        X[2, 0] = np.inf
+    else:
+        Y[3, 1] = np.nan
+    net = _small_net()
+    before = {k: v.copy() for k, v in net.params.items()}
+    extra = [SGD(0.1)] if where == "train_step" else []
+    with pytest.raises(ValueError, match=f"^Sequential.{where}: {match}"):
+        getattr(net, where)(X, Y, CategoricalCrossEntropy(), *extra)
+    for name, values in before.items():
+        np.testing.assert_array_equal(net.params[name], values)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("call", ["predict", "fit", "train_step"])
+def test_a_float32_network_refuses_x_beyond_float32(call):
+    """(an audit: predict gave rows of NaN, and fit a divergence error advising a lower
+    learning rate)"""
+    from layerkit.losses import CategoricalCrossEntropy
+    from layerkit.optim import SGD
+
+    X = np.random.default_rng(0).normal(size=(8, 2))
+    X[0, 0] = 1e39
+    Y = np.eye(2)[np.arange(8) % 2]
+    net, loss, opt = _small_net(np.float32), CategoricalCrossEntropy(), SGD(0.1)
+    calls = {
+        "predict": lambda: net.predict(X),
+        "fit": lambda: net.fit(X, Y, loss=loss, optimizer=opt),
+        "train_step": lambda: net.train_step(X, Y, loss, opt),
+    }
+    with pytest.raises(
+        ValueError, match=r"beyond the range of float32 \(largest magnitude 1e\+39"
+    ):
+        calls[call]()

@@ -20,7 +20,7 @@ from sklearn.utils.validation import (
 
 from .._configurable import _plain, check_arguments
 from .._contract import trusted
-from .._fit_inputs import all_finite
+from .._fit_inputs import all_finite, fits_dtype
 from .._plan._inference import link_in_place
 from .._random import as_generator
 from ..exceptions import DivergenceError
@@ -889,9 +889,11 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         # (X keeps its dtype: the network casts it a chunk at a time, as a whole cast
         # would; only a refusal below makes the whole cast, to name what it finds)
         if not deferred:
-            if not all_finite(X) or not _fits_dtype(X, net.dtype):
+            if not all_finite(X) or not fits_dtype(X, net.dtype):
                 self._refuse_non_finite(X, _cast(X, net.dtype))
             return net.predict(X, logits=logits)
+        if not fits_dtype(X, net.dtype):  # (before the network's own, shorter message)
+            self._refuse_non_finite(X, _cast(X, net.dtype))
         with np.errstate(invalid="ignore", over="ignore"):  # (a NaN in X is reported below)
             z = net.predict(X, logits=True)
         if not np.isfinite(z).all():
@@ -998,16 +1000,3 @@ def _cast(X: Any, dtype: Any) -> Any:
         return X
     with np.errstate(over="ignore"):
         return X.astype(dtype)
-
-
-def _fits_dtype(X: Any, dtype: Any) -> bool:
-    """Whether ``X``'s values (finite) stay finite in ``dtype``: float64 values beyond
-    float32's range do not. Two reductions, no copy of X."""
-    dtype = np.dtype(dtype)
-    if X.dtype == dtype or np.dtype(X.dtype).itemsize <= dtype.itemsize:
-        return True
-    values = X.data if hasattr(X, "tocsr") else X
-    if not values.size:
-        return True
-    largest = float(np.finfo(dtype).max)
-    return bool(-largest <= values.min() and values.max() <= largest)

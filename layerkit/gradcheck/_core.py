@@ -198,8 +198,21 @@ def numeric_gradient(
     cancel exactly, and the cost's size does not round away a small derivative (a cost
     of size 300, rounded to about 1e-13, leaves central differences with ε = 1e-6 no
     better than 1e-7). ``arr`` is perturbed in place and restored exactly after each
-    entry.
+    entry, also when ``f`` raises. ``arr`` must be a writable float64 array: in float32
+    a step of 1e-6 is lost to rounding (a float32 entry near 1 moves by 6e-8 at best),
+    and an integer array cannot take it at all.
     """
+    if not isinstance(arr, np.ndarray) or arr.dtype != np.float64 or not arr.flags.writeable:
+        got = (
+            f"{'a read-only' if not arr.flags.writeable else 'an'} array of dtype {arr.dtype}"
+            if isinstance(arr, np.ndarray)
+            else type(arr).__name__
+        )
+        raise TypeError(
+            f"numeric_gradient: arr must be a writable float64 numpy array (it is moved "
+            f"in place by eps), got {got}; for a network's parameters, build it with "
+            "dtype=np.float64 (check_layer and check_network do so themselves)"
+        )
     return central_differences(f, arr, indices, eps)[0]
 
 
@@ -226,11 +239,13 @@ def central_differences(
     for k, i in enumerate(indices):
         orig = arr[i]
         h = eps
-        arr[i] = orig + h
-        plus = np.asarray(f(), dtype=np.float64)
-        arr[i] = orig - h
-        minus = np.asarray(f(), dtype=np.float64)
-        arr[i] = orig
+        try:
+            arr[i] = orig + h
+            plus = np.asarray(f(), dtype=np.float64)
+            arr[i] = orig - h
+            minus = np.asarray(f(), dtype=np.float64)
+        finally:
+            arr[i] = orig
         out[k] = float(np.sum(plus - minus)) / (2 * h)
         moved = plus != minus if plus.ndim else True
         for sizes, terms in ((floor, (plus[moved], minus[moved])), (floor_all, (plus, minus))):

@@ -101,7 +101,7 @@ class Loss(Configurable, register=False):
         g = np.asarray(self.per_example_grad(a, y), dtype=a.dtype)
         if np.may_share_memory(g, a) or np.may_share_memory(g, y):
             g = g.copy()  # (a per_example_grad returning a itself: scaled below, in place)
-        return _scale_rows(g, sample_weight)
+        return _scale_rows(self, g, sample_weight)
 
     def value_from_logits(self, z: Array, y: Array, sample_weight: Array | None = None) -> float:
         """The batch mean cost of ``link(z)``, computed stably from the logits ``z``."""
@@ -127,7 +127,7 @@ class Loss(Configurable, register=False):
             self.link_output(z, out)
         self._link_term(out, y)
         out -= y
-        return _scale_rows(out, sample_weight)
+        return _scale_rows(self, out, sample_weight)
 
     def _link_term(self, a: Array, y: Array) -> None:
         """Turn ``a = link(z)`` into the first term of the fused δ, in place (as it is,
@@ -204,20 +204,38 @@ def _mean(
         )
     if sample_weight is None:
         return float(np.mean(per_example)) if per_example.size else 0.0
-    w = np.asarray(sample_weight)
-    total = float(w.sum())
+    w, total = _weights(loss, sample_weight, m)
     if total == 0.0:
         return 0.0
     return float(np.dot(w, per_example)) / total
 
 
-def _scale_rows(g: Array, sample_weight: Array | None) -> Array:
+def _weights(loss: Loss, sample_weight: Array, m: int) -> tuple[Array, float]:
+    """``sample_weight`` as an array, and its sum; refused unless it holds one finite,
+    non-negative weight per row (a negative one made a squared error negative)."""
+    w = np.asarray(sample_weight)
+    if w.shape != (m,):
+        raise ValueError(
+            f"{loss!r} expected sample_weight of shape ({m},), one weight per row, got "
+            f"{'a ' + type(sample_weight).__name__ if w.ndim == 0 else 'shape ' + str(w.shape)}"
+        )
+    if w.dtype.kind not in "biuf":
+        raise TypeError(f"{loss!r} expected sample_weight of numbers, got dtype {w.dtype}")
+    total = float(w.sum())
+    if not np.isfinite(total) or (m and w.min() < 0):  # (an inf or NaN makes the sum one)
+        raise ValueError(
+            f"{loss!r} expected sample_weight of finite, non-negative numbers, got "
+            f"{'negative ones' if np.isfinite(total) else 'NaN or infinite ones'}"
+        )
+    return w, total
+
+
+def _scale_rows(loss: Loss, g: Array, sample_weight: Array | None) -> Array:
     """Multiply row x of ``g`` by ``1/m`` (or ``s_x/Σs``), in place."""
     if sample_weight is None:
         g *= 1.0 / max(g.shape[0], 1)
         return g
-    w = np.asarray(sample_weight)
-    total = float(w.sum())
+    w, total = _weights(loss, sample_weight, g.shape[0])
     if total == 0.0:
         g[...] = 0.0
         return g
