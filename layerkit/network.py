@@ -130,6 +130,15 @@ class Sequential:
 
         Each layer gets its own child of the generator made from ``random_state``, so
         one layer's initialization (or dropout stream) does not shift another's.
+
+        Parameters
+        ----------
+        n_in : int
+            The number of input features (columns of x).
+        random_state : None, int or numpy Generator
+            Seeds the initial weights (and dropout masks).
+        dtype : float32 or float64, default float64
+            The dtype of every parameter and activation; inputs are cast to it.
         """
         dt = np.dtype(dtype)
         if dt not in _FLOATS:
@@ -280,8 +289,18 @@ class Sequential:
         through 784-256-128-10, 1.07-1.09x the products' time against 1.14-1.15x for
         chunks of 4,096.)
 
-        With ``logits=True`` the last layer is skipped (its input is returned), which is
-        what stable log-probabilities are computed from. Safe to call from several
+        Parameters
+        ----------
+        X : array-like or scipy sparse matrix of shape (n, n_in)
+            Not checked for NaN or infinity (they reach the outputs; the estimators
+            refuse them); values beyond a float32 network's range are refused.
+        batch_size : int, default 1024
+            Rows per chunk; the output does not depend on it.
+        logits : bool, default False
+            Skip the last layer and return its input, which is what stable
+            log-probabilities are computed from.
+
+        Safe to call from several
         threads at once: outside training, every call works in arrays of its own (a layer of
         yours: when its ``forward`` computes its output from local variables).
         """
@@ -378,7 +397,9 @@ class Sequential:
         *,
         training: bool = False,
     ) -> float:
-        """The loss on ``(x, y)``, from the logits for a canonical pair."""
+        """The loss on ``(x, y)``, from the logits for a canonical pair; in prediction mode
+        unless ``training`` (``x``, ``y``, ``loss``, ``sample_weight``: as for
+        ``loss_and_grads``)."""
         self._replace_caches("loss_value")
         fused = self.is_canonical(loss)
         a = self._forward_through(self.layers[:-1] if fused else self.layers, x, training)
@@ -396,6 +417,17 @@ class Sequential:
         training: bool = True,
     ) -> float:
         """One forward pass and one backward pass: return C, fill ``grads``.
+
+        Parameters
+        ----------
+        x : array-like or scipy sparse matrix of shape (m, n_in)
+        y : array-like of shape (m, n_out), or (m,) for one output
+            The targets, in the range the loss is defined on.
+        loss : Loss
+        sample_weight : array-like of shape (m,), optional
+            Finite, non-negative weights; C is then the weighted mean.
+        training : bool, default True
+            Run the layers in training mode (dropout masks, batch statistics).
 
         Uses the fused output error for canonical pairs, ``∇_a C ⊙ σ'(z)`` otherwise.
         The first layer's input delta is not computed when the layer can skip it.
@@ -426,6 +458,7 @@ class Sequential:
     ) -> tuple[Array, Array | None]:
         from ._checks import require_instance
         from ._fit_inputs import warn_if_outputs_unfit
+        from .losses._targets import target_shortfall
 
         require_instance(loss, Loss, f"the loss given to Sequential.{where}")
         y = np.asarray(y.toarray() if hasattr(y, "toarray") else y)
@@ -442,6 +475,11 @@ class Sequential:
                     f"Sequential.{where}: sample_weight must be finite and non-negative, got "
                     f"a minimum of {float(np.min(sample_weight))!r}"
                 )
+        shortfall = (
+            target_shortfall(loss, y.reshape(len(y), -1), exact=True) if y.ndim in (1, 2) else None
+        )
+        if shortfall is not None:  # (as fit refuses them: a cross-entropy on y = 2, say)
+            raise ValueError(f"Sequential.{where}: {loss!r} {shortfall}")
         warned = self.__dict__.setdefault("_warned_unfit", set())
         if type(loss) not in warned and "dtype" in self.__dict__:
             warned.add(type(loss))
@@ -510,6 +548,13 @@ class Sequential:
     ) -> float:
         """Forward, loss, backward and one optimizer update; return the batch loss.
 
+        Parameters
+        ----------
+        x, y, loss, sample_weight
+            As for ``loss_and_grads`` (always in training mode).
+        optimizer : Optimizer
+            Steps ``params`` with ``grads``; no step when every weight is zero.
+
         The arguments are checked as ``loss_and_grads`` checks them, and ``optimizer``
         before anything runs."""
         from ._checks import require_instance
@@ -539,6 +584,22 @@ class Sequential:
         sample_weight: Array | None = None,
     ) -> list[float]:
         """Mini-batch training for ``max_iter`` epochs; return the loss of each epoch.
+
+        Parameters
+        ----------
+        X : array-like or scipy sparse matrix of shape (n, n_in)
+        y : array-like of shape (n, n_out), or (n,) for one output
+        loss : Loss
+        optimizer : Optimizer
+        batch_size : int, default 32
+        max_iter : int, default 10
+            Epochs: all of them run (no tolerance, early stopping or L2 term here: the
+            estimators add those).
+        shuffle : bool, default True
+            Shuffle the rows every epoch.
+        random_state : None, int or numpy Generator
+            Seeds the shuffling.
+        sample_weight : array-like of shape (n,), optional
 
         The network must be built. See :class:`layerkit.training.EpochRunner`. ``X``, ``y``
         and ``sample_weight`` are checked first (rows, finite values, the weights' shape

@@ -73,7 +73,8 @@ class LossCurveDisplay:
 
         Parameters
         ----------
-        estimator : fitted MLPClassifier, MLPRegressor or Pipeline ending in one
+        estimator : fitted MLPClassifier, MLPRegressor, Pipeline ending in one, or a
+            fitted search (GridSearchCV, refit on) over one: its ``best_estimator_``
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure is created if None.
         name : str, default=None

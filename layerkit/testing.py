@@ -67,7 +67,8 @@ def parametrize_checks(objects: Iterable[Any], **kwargs: Any) -> Any:
 
     The decorated test takes ``obj`` and ``check`` and calls ``check(obj)``; each check
     is its own test, named ``<object>-<check>``, like scikit-learn's
-    ``parametrize_with_checks``.
+    ``parametrize_with_checks``. ``kwargs`` go to every checker call (``x=`` an input
+    of your own for ``check_layer``, ``random_state=``, ``tol=``...).
 
     Examples
     --------

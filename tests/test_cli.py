@@ -733,7 +733,7 @@ def test_a_bad_experiment_lists_each_problem_and_exits_non_zero(case, tmp_path, 
         (["train", "{tmp}/none.toml"], "no experiment file at"),
         (["train", "{tmp}/iris.csv"], "expected a .toml or .json experiment file"),
         (["predict", "{tmp}/none.lkm", "{tmp}/iris.csv", "-o", "{tmp}/p.csv"], "no model file"),
-        (["inspect", "{tmp}/iris.csv"], "a data file, not a model file"),
+        (["inspect", "{tmp}/iris.csv"], "inspect shows a model file: layerkit inspect MODEL"),
         (["predict", "{tmp}/iris.csv", "{tmp}/m.lkm", "-o", "{tmp}/p.csv"], "model first"),
         (["inspect", "{tmp}/none.lkm"], "no model file at"),
         (
@@ -946,6 +946,18 @@ CONFIG_PROBLEMS = {
     "standardize without a Dense layer first": (
         {"layers": [{"type": "Tanh"}, {"type": "Dense", "units": 4}]},
         "data.standardize = true folds the input scaling into the first layer",
+    ),
+    # (an audit: an IndexError's traceback)
+    "no layers": ({"layers": []}, "layers: expected at least one layer; leave layers out"),
+    # (an audit: adam ran with the schedule ignored, silently, as scikit-learn does)
+    "a schedule adam ignores": (
+        {"training": {"learning_rate": "invscaling"}},
+        "training.learning_rate: 'invscaling' is a schedule for optimizer = \"sgd\" (or an "
+        "optimizer table); optimizer = 'adam' (the default) ignores it",
+    ),
+    "a schedule lbfgs ignores": (
+        {"optimizer": "lbfgs", "training": {"learning_rate": "adaptive"}},
+        "optimizer = 'lbfgs' ignores it",
     ),
 }
 
@@ -2227,3 +2239,22 @@ def test_a_model_file_with_a_data_suffix_still_loads(trained, tmp_path, capsys):
     (tmp_path / "model.txt").write_bytes((out_dir / "model.lkm").read_bytes())
     status, _, err = run(capsys, "inspect", tmp_path / "model.txt")
     assert status == 0, err
+
+
+def test_running_out_of_memory_is_one_message(tmp_path, iris_csv, capsys):
+    """(an audit: 10 billion units passed validation, then numpy's MemoryError came with
+    a traceback)"""
+    layers = [{"type": "Dense", "units": 10_000_000_000}, {"type": "ReLU"}]
+    status, out, err = run(capsys, "train", _iris_experiment(tmp_path, layers=layers))
+    assert status == 1, err
+    assert "layerkit train: error: out of memory: Unable to allocate" in err
+    assert "Traceback" not in err + out
+
+
+def test_a_schedule_for_sgd_is_taken_without_a_word(tmp_path, iris_csv, capsys):
+    training = {"learning_rate": "invscaling", "max_iter": 5}
+    path = _iris_experiment(tmp_path, optimizer="sgd", training=training)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        status, _, err = run(capsys, "train", path)
+    assert status == 0 and "learning_rate" not in err, err

@@ -984,3 +984,21 @@ def test_a_float32_network_refuses_x_beyond_float32(call):
         ValueError, match=r"beyond the range of float32 \(largest magnitude 1e\+39"
     ):
         calls[call]()
+
+
+@pytest.mark.parametrize("where", ["train_step", "loss_and_grads"])
+def test_one_batch_of_targets_outside_the_loss_is_refused_as_fit_refuses_it(where):
+    """(a docs audit: a binary cross-entropy on y = 2 gave a loss of 0.47, silently)"""
+    from layerkit import Sequential
+    from layerkit.layers import Dense, Sigmoid
+    from layerkit.losses import BinaryCrossEntropy
+    from layerkit.optim import SGD
+
+    net = Sequential([Dense(1), Sigmoid()]).build(2, random_state=0)
+    extra = [SGD()] if where == "train_step" else []
+    with pytest.raises(
+        ValueError,
+        match=rf"^Sequential.{where}: BinaryCrossEntropy\(\) needs "
+        r"targets in \[0, 1\].*got targets from 0.0 to 2.0",
+    ):
+        getattr(net, where)(np.ones((4, 2)), np.array([0, 1, 2, 1]), BinaryCrossEntropy(), *extra)

@@ -219,6 +219,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" {err.filename}:" if err.filename else ""
         print(f"layerkit {args.command}: error:{where} {err.strerror or err}", file=sys.stderr)
         return 1
+    except MemoryError as err:  # (numpy's names the array: "Unable to allocate 298. GiB...")
+        print(
+            f"layerkit {args.command}: error: out of memory: {err or 'an allocation failed'}; "
+            "smaller layers (units), a smaller batch_size or less data need less",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print(f"layerkit {args.command}: interrupted", file=sys.stderr)
         return 130

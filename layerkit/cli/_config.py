@@ -145,6 +145,16 @@ class Experiment(_Section):
     validation: ValidationSection = ValidationSection()
     output: OutputSection = OutputSection()
 
+    @pydantic.field_validator("layers")
+    @classmethod
+    def _some_layers(cls, value: Any) -> Any:
+        if value == []:
+            raise ValueError(
+                "expected at least one layer; leave layers out for the default hidden "
+                "layers (Dense(100), ReLU())"
+            )
+        return value
+
     @pydantic.field_validator("loss", "optimizer", mode="before")
     @classmethod
     def _known_name(cls, value: Any, info: pydantic.ValidationInfo) -> Any:
@@ -215,13 +225,31 @@ def load_experiment(path: Path) -> Loaded:
         raise CLIError(_report(path, problems)) from None
     # a plugin may sit next to the experiment file
     import_plugins(experiment.plugins, [str(base)], lambda i, name: f"{path}: plugins.{i}")
-    problems = []
+    problems = _ignored_settings(experiment)
     layers, loss, optimizer = _build_objects(
         experiment.layers, experiment.loss, experiment.optimizer, problems
     )
     if problems:
         raise CLIError(_report(path, problems))
     return Loaded(experiment=experiment, base=base, layers=layers, loss=loss, optimizer=optimizer)
+
+
+def _ignored_settings(experiment: Experiment) -> list[str]:
+    """A schedule the named optimizer would ignore (adam adapts its own steps, lbfgs
+    takes none), as scikit-learn ignores it, silently: a problem instead."""
+    schedule = experiment.training.learning_rate
+    if (
+        "learning_rate" in experiment.training.model_fields_set
+        and schedule != "constant"
+        and experiment.optimizer in ("adam", "lbfgs")
+    ):
+        default = "" if "optimizer" in experiment.model_fields_set else " (the default)"
+        return [
+            f'training.learning_rate: {schedule!r} is a schedule for optimizer = "sgd" '
+            f"(or an optimizer table); optimizer = {experiment.optimizer!r}{default} "
+            "ignores it: remove it, or choose sgd"
+        ]
+    return []
 
 
 def _build_objects(layers: Any, loss: Any, optimizer: Any, problems: list[str]) -> tuple:

@@ -24,7 +24,7 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
     The whole file is loaded first (every array checked against its SHA-256), so a
     damaged file is reported rather than described.
     """
-    model = load_model(path, plugins, fitted=False)
+    model = load_model(path, plugins, fitted=False, command="inspect")
     try:
         manifest = read_manifest(path)
     except ModelFileError as err:

@@ -76,7 +76,16 @@ def _module_advice(file_name: str) -> str:
     )
 
 
-def load_model(path: Path, plugins: list[str], *, fitted: bool = True) -> Any:
+#: what each command takes, for a data file given where the model goes
+_USAGE = {
+    "predict": "predict takes the model first: layerkit predict MODEL DATA -o OUT",
+    "inspect": "inspect shows a model file: layerkit inspect MODEL",
+}
+
+
+def load_model(
+    path: Path, plugins: list[str], *, fitted: bool = True, command: str = "predict"
+) -> Any:
     """The model in ``path``; plugins are looked for in the current directory (as
     ``python -m`` would), next to the model file, and in the folder above it (where
     ``train`` found them: the experiment file's, whose output folder holds the model).
@@ -101,8 +110,7 @@ def load_model(path: Path, plugins: list[str], *, fitted: bool = True) -> Any:
         if path.suffix.lower() in (".csv", ".txt", ".parquet", ".pq"):
             raise CLIError(
                 f"model {path}: a data file, not a model file (written by `layerkit train` "
-                "or layerkit.save); predict takes the model first: layerkit predict MODEL "
-                "DATA -o OUT"
+                f"or layerkit.save); {_USAGE[command]}"
             ) from None
         hint = ""
         if "not registered" in str(err):

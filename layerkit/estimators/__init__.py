@@ -1,4 +1,4 @@
-"""scikit-learn estimators: the only part of layerkit that imports scikit-learn."""
+"""scikit-learn estimators: MLPClassifier and MLPRegressor."""
 
 from ._classifier import MLPClassifier
 from ._regressor import MLPRegressor

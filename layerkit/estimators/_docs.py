@@ -77,7 +77,9 @@ layers : list of Layer, default=None
 _SHARED_ATTRIBUTES = """\
 coefs_ : list of ndarray of shape (fan_in, fan_out)
     The live weight arrays of the ``Dense`` layers (``W``; the transpose of the seed's
-    ``w^l_{jk}``): writing into them changes the model.
+    ``w^l_{jk}``): writing into them changes the model. Only the Dense layers in
+    ``layers`` itself (and the output layer): the weights inside a block
+    (``Composite``) or a layer of yours are in ``network_.params``.
 intercepts_ : list of ndarray of shape (fan_out,)
     The live bias arrays.
 loss_ : float
@@ -145,7 +147,8 @@ Parameters
     whose canonical link is one of them picks it).
 class_weight : None, 'balanced' or dict, default=None
     Weights multiplied into ``sample_weight`` per class; 'balanced' uses
-    ``n_samples / (n_classes * count(class))``.
+    ``n_samples / (n_classes * count(class))`` (not with ``partial_fit``, which sees
+    one batch at a time: it refuses 'balanced', as scikit-learn's estimators do).
 
 Attributes
 ----------

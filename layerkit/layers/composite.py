@@ -27,6 +27,12 @@ class Composite(Layer):
     (``layers__1__inner__0__units``). A subclass with arguments of its own takes
     ``inner`` first and calls ``super().__init__(inner)``.
 
+    Parameters
+    ----------
+    inner : list of Layer
+        The layers this one runs, in order; each object once (a layer object both
+        here and elsewhere in the network is refused).
+
     Examples
     --------
     >>> import numpy as np
