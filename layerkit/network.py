@@ -437,20 +437,19 @@ class Sequential:
         """
         y, sample_weight = self._checked_batch(x, y, loss, sample_weight, "loss_and_grads")
         value = self._loss_and_grads(x, y, loss, sample_weight, training=training)
-        self._refuse_inputs_behind(value, x, y, "loss_and_grads")
+        self._refuse_inputs_behind(value, x, "loss_and_grads")
         return value
 
-    def _refuse_inputs_behind(self, value: float, x: Any, y: Array, where: str) -> None:
-        """A ValueError if a loss that is not finite comes from NaN or infinity in x or
-        y, or from x beyond the network's dtype (``fit`` refuses them at the start).
+    def _refuse_inputs_behind(self, value: float, x: Any, where: str) -> None:
+        """A ValueError if a loss that is not finite comes from NaN or infinity in x, or
+        from x beyond the network's dtype (``fit`` refuses them at the start).
         Looked for only then: the batches of a training loop pay nothing."""
         if np.isfinite(value):
             return
         where = f"Sequential.{where}"
         if not hasattr(x, "tocsr"):
             x = np.asarray(x)
-        for name, values in (("x", x), ("y", y)):
-            require_finite(values, name, where)
+        require_finite(x, "x", where)  # (y: checked with the batch)
         refuse_beyond_dtype(x, self.dtype, "x", where)
 
     def _checked_batch(
@@ -475,6 +474,7 @@ class Sequential:
                     f"Sequential.{where}: sample_weight must be finite and non-negative, got "
                     f"a minimum of {float(np.min(sample_weight))!r}"
                 )
+        require_finite(y, "y", f"Sequential.{where}")  # (one sum, as the check below reads y)
         shortfall = (
             target_shortfall(loss, y.reshape(len(y), -1), exact=True) if y.ndim in (1, 2) else None
         )
@@ -562,7 +562,7 @@ class Sequential:
         require_instance(optimizer, Optimizer, "the optimizer given to Sequential.train_step")
         y, sample_weight = self._checked_batch(x, y, loss, sample_weight, "train_step")
         value = self._loss_and_grads(x, y, loss, sample_weight)
-        self._refuse_inputs_behind(value, x, y, "train_step")  # (before the step)
+        self._refuse_inputs_behind(value, x, "train_step")  # (before the step)
         if sample_weight is None or np.any(sample_weight):
             from .training import _checked_step  # (a new array put into params: refused)
 

@@ -1002,3 +1002,88 @@ def test_one_batch_of_targets_outside_the_loss_is_refused_as_fit_refuses_it(wher
         r"targets in \[0, 1\].*got targets from 0.0 to 2.0",
     ):
         getattr(net, where)(np.ones((4, 2)), np.array([0, 1, 2, 1]), BinaryCrossEntropy(), *extra)
+
+
+def _built(layer, n_in=4):
+    layer.build(n_in, np.random.default_rng(0), np.float64)
+    return layer
+
+
+DIRECT_CALLS = {
+    "Dense backward, delta of another width": (
+        lambda: _dense_backward(np.ones((5, 2))),
+        ValueError,
+        r"Dense\(units=3\) expected delta of shape \(5, 3\), the shape of the last forward's "
+        r"output, got \(5, 2\)",
+    ),
+    "Softmax on one row as 1-d": (
+        lambda: layerkit.layers.Softmax().forward(np.array([1.0, 2.0])),
+        ValueError,
+        r"Softmax\(\) expected input of shape \(m, n\), got shape \(2,\)",
+    ),
+    "an activation on sparse x": (
+        lambda: layerkit.layers.Sigmoid().forward(sp.csr_matrix(np.ones((2, 2)))),
+        TypeError,
+        r"Sigmoid\(\) expected a dense array; got a sparse matrix: pass x.toarray\(\)",
+    ),
+    "an activation on text": (
+        lambda: layerkit.layers.GELU().forward(np.array([["a"]])),
+        TypeError,
+        r"GELU\(\) expected an array of numbers, got dtype <U1",
+    ),
+    "BatchNorm given 3 columns for 4": (
+        lambda: _built(layerkit.layers.BatchNorm()).forward(np.ones((5, 3))),
+        ValueError,
+        r"BatchNorm\(\) expected input of shape \(m, 4\), got \(5, 3\)",
+    ),
+    "BatchNorm given 1-d": (
+        lambda: _built(layerkit.layers.BatchNorm()).forward(np.ones(4)),
+        ValueError,
+        r"BatchNorm\(\) expected input of shape \(m, 4\), got \(4,\)",
+    ),
+}
+
+
+def _dense_backward(delta):
+    dense = _built(layerkit.layers.Dense(3))
+    dense.forward(np.ones((5, 4)))
+    return dense.backward(delta)
+
+
+@pytest.mark.parametrize("case", DIRECT_CALLS)
+def test_a_layer_called_directly_names_what_it_expected(case):
+    """(an audit: numpy's gufunc signatures, broadcasting errors, an IndexError, and a
+    BatchNorm that returned a 1-d row for a 1-d input)"""
+    call, error, match = DIRECT_CALLS[case]
+    with pytest.raises(error, match=match):
+        call()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ReLU",
+        "Sigmoid",
+        "Tanh",
+        "ELU",
+        "GELU",
+        "SiLU",
+        "Softplus",
+        "Softmax",
+        "Exp",
+        "LeakyReLU",
+    ],
+)
+def test_an_activation_called_directly_on_integers_computes_in_float64(name):
+    """(an audit: numpy's UFuncTypeError, or 'not inexact' from Exp; Identity passes
+    its input on as it is, sparse too)"""
+    layer = getattr(layerkit.layers, name)()
+    x = np.array([[1, -2], [0, 3]])
+    np.testing.assert_allclose(layer.forward(x), layer.forward(x.astype(np.float64)))
+    assert layer.forward(x).dtype == np.float64
+
+
+def test_dense_called_directly_takes_a_list():
+    dense = _built(layerkit.layers.Dense(3))
+    expected = dense.forward(np.ones((1, 4))).copy()
+    np.testing.assert_array_equal(dense.forward([[1, 1, 1, 1]]), expected)

@@ -87,6 +87,21 @@ def _max_exponent(dtype: Any) -> Any:
     return _MAX_EXPONENT[dtype]
 
 
+def _float_rows(layer: Layer, x: Any) -> Array:
+    """``x`` as a 2-d float array (integers as float64), or a clear error: what a layer
+    called directly, not through a network, may be given."""
+    if hasattr(x, "tocsr"):
+        raise TypeError(f"{layer!r} expected a dense array; got a sparse matrix: pass x.toarray()")
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"{layer!r} expected input of shape (m, n), got shape {x.shape}")
+    if x.dtype.kind in "biu":
+        return x.astype(np.float64)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{layer!r} expected an array of numbers, got dtype {x.dtype}")
+    return x
+
+
 class Activation(Layer, register=False):
     """Base of the parameter-free element-wise activations.
 
@@ -115,6 +130,8 @@ class Activation(Layer, register=False):
     _transient: tuple[str, ...] = ("_a", "_mask", "_positive", "_z")
 
     def forward(self, x: Array, training: bool = False) -> Array:
+        if not isinstance(x, np.ndarray) or x.dtype.kind != "f" or x.ndim != 2:
+            x = _float_rows(self, x)
         out = scratch(self, "a", x.shape, x.dtype)
         self._activate(x, out)
         return out

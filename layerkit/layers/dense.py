@@ -98,6 +98,8 @@ class Dense(Layer):
             W, b = self.params["W"], self.params["b"]
         except KeyError:
             raise not_built(self) from None
+        if not isinstance(x, np.ndarray) and not hasattr(x, "tocsr"):
+            x = np.asarray(x)  # (a list, called directly)
         if x.ndim != 2 or x.shape[1] != W.shape[0]:
             raise ValueError(f"{self!r} expected input of shape (m, {W.shape[0]}), got {x.shape}")
         self._x = x
@@ -119,7 +121,12 @@ class Dense(Layer):
         np.sum(delta, axis=0, out=self.grads["b"])
 
     def backward(self, delta: Array) -> Array:
+        W, x = self.params["W"], self.__dict__.get("_x")
+        if x is not None and np.shape(delta) != (x.shape[0], W.shape[1]):
+            raise ValueError(
+                f"{self!r} expected delta of shape {(x.shape[0], W.shape[1])}, the shape of "
+                f"the last forward's output, got {np.shape(delta)}"
+            )
         self.param_grads(delta)
-        W = self.params["W"]
         dx = scratch(self, "dx", (delta.shape[0], W.shape[0]), W.dtype)
         return np.matmul(delta, W.T, out=dx)

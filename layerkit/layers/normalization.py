@@ -85,6 +85,9 @@ class BatchNorm(Layer):
             gamma, beta = self.params["gamma"], self.params["beta"]
         except KeyError:
             raise not_built(self) from None
+        shape = getattr(x, "shape", None) or np.shape(x)
+        if len(shape) != 2 or shape[1] != gamma.size:
+            raise ValueError(f"{self!r} expected input of shape (m, {gamma.size}), got {shape}")
         batch = training and len(x) > 1  # (one row has no variance: see Notes)
         if batch:
             mean = x.mean(axis=0)
