@@ -75,7 +75,7 @@ class Configurable:
         float as ``{"$float": "inf"}``, and a registered layerkit object (a layer holding
         other layers) as ``{"$object": {"kind", "type", "config"}}``.
         """
-        from .io._values import encode
+        from .io._values import SharedObjectError, encode
 
         args = {k: _plain(v) for k, v in self._init_arguments().items()}
         self._validate_arguments(args)
@@ -83,6 +83,8 @@ class Configurable:
         for key, value in args.items():
             try:
                 config[key] = encode(value, f"{self!r}: argument {key!r}")
+            except SharedObjectError:  # (a model file's reason: kept as it is)
+                raise
             except UnnamedClassError as err:  # (an object inside: its own reason, kept)
                 raise UnnamedClassError(f"{self!r}: argument {key!r}: {err}") from None
             except (TypeError, ValueError) as err:

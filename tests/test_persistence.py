@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from helpers import Block, Swish, Temperature
 from sklearn.datasets import load_iris, make_multilabel_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning
 
 import layerkit
 from layerkit import MLPClassifier, MLPRegressor, ModelFileError, Sequential
@@ -23,6 +24,7 @@ from layerkit.layers import (
     Dense,
     Dropout,
     Identity,
+    Layer,
     LeakyReLU,
     ReLU,
     Sigmoid,
@@ -847,3 +849,103 @@ def test_a_layer_holding_generators_in_a_tuple_saves_and_loads(tmp_path):
     again = layerkit.load(layerkit.save(net, tmp_path / "tuple.lkm"))
     x = np.ones((2, 2))
     np.testing.assert_array_equal(again.forward(x), net.forward(x))
+
+
+class PersistSkipSave(Layer):
+    """The first half of a skip connection: keeps its input for a later layer."""
+
+    _transient = ("saved", "skip_delta")
+
+    def __init__(self):
+        self.saved = 0.0  # (so that a detached copy predicts wrongly rather than crash)
+
+    def forward(self, x, training=False):
+        self.saved = x
+        return x
+
+    def backward(self, delta):
+        return delta + self.skip_delta
+
+
+class PersistSkipAdd(Layer):
+    """x + what ``source``, an earlier layer of the network, saved."""
+
+    def __init__(self, source=None):
+        self.source = source
+
+    def forward(self, x, training=False):
+        return x + self.source.saved
+
+    def backward(self, delta):
+        self.source.skip_delta = delta
+        return delta
+
+
+class PersistTwoHands(Layer):
+    """Holds one object in two arguments."""
+
+    def __init__(self, left=None, right=None):
+        self.left, self.right = left, right
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, delta):
+        return delta
+
+
+@pytest.mark.parametrize("container", [list, tuple])
+def test_a_skip_connection_is_saved_as_a_reference_to_the_earlier_layer(tmp_path, container):
+    """(a trial: load gave the adding layer a copy of the saving layer of its own, which
+    the network never ran: an AttributeError, or, with a default saved value, accuracy
+    from 0.918 to 0.798, silently)"""
+    X, y = load_iris(return_X_y=True)
+    save = PersistSkipSave()
+    layers = container([Dense(8), save, Dense(8), Tanh(), PersistSkipAdd(save)])
+    est = MLPClassifier(layers=layers, max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    path = layerkit.save(est, tmp_path / "skip.lkm")
+    spec = layerkit.io.read_manifest(path)["network"]["layers"][4]
+    assert spec["config"] == {"source": {"$layer": 1}}
+    again = layerkit.load(path)
+    assert again.network_.layers[4].source is again.network_.layers[1]
+    assert again.layers[4].source is again.layers[1]  # the hyperparameter too
+    assert type(again.layers) is container
+    np.testing.assert_array_equal(again.predict_proba(X), est.predict_proba(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        refit = again.fit(X, y).predict_proba(X)  # (the loaded hyperparameters train)
+    np.testing.assert_array_equal(refit, est.fit(X, y).predict_proba(X))
+
+
+def test_a_reference_to_a_later_layer_is_refused_at_save(tmp_path):
+    later = PersistSkipSave()
+    net = Sequential([Dense(4), PersistSkipAdd(later), later]).build(3)
+    with pytest.raises(
+        TypeError,
+        match=r"is the layer at position 2 of the network, not an "
+        r"earlier one; .* put the layer it refers to before it",
+    ):
+        layerkit.save(net, tmp_path / "later.lkm")
+    assert not (tmp_path / "later.lkm").exists()
+
+
+def test_one_object_held_in_two_places_is_refused_at_save(tmp_path):
+    """(a model file would rebuild it as two objects, silently)"""
+    inner = Dense(3)
+    net = Sequential([Dense(4), PersistTwoHands(inner, inner)]).build(3)
+    with pytest.raises(
+        TypeError,
+        match=r"is the same object as .*argument 'left'; a model "
+        "file would rebuild it as two objects",
+    ):
+        layerkit.save(net, tmp_path / "two.lkm")
+
+
+def test_a_layer_reference_outside_a_list_of_layers_is_a_model_file_error():
+    from layerkit.io._values import decoded
+
+    with pytest.raises(ModelFileError, match=r"a \$layer reference stands only in a layer"):
+        decoded({"$layer": 0}, "hyperparameters.solver")

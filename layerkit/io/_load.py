@@ -289,7 +289,10 @@ def _build(manifest: m.Manifest) -> tuple[Any, dict[str, Any]]:
             raise ModelFileError("a Sequential file must describe its network")
         return net, targets
     est = kinds[manifest.kind](
-        **{k: decoded(v, f"hyperparameters.{k}") for k, v in manifest.hyperparameters.items()}
+        **{
+            k: decoded(v, f"hyperparameters.{k}", layers=k == "layers")
+            for k, v in manifest.hyperparameters.items()
+        }
     )
     est._validate_params()
     if net is None:

@@ -12,7 +12,15 @@ from .._contract import state_as_built
 from ..network import Sequential
 from ..optim.base import Optimizer
 from ._manifest import FittedSpec
-from ._values import decoded, encode, generator_state, restore_generator, typed
+from ._values import (
+    decoded,
+    decoding_layers,
+    encode,
+    encode_layers,
+    generator_state,
+    restore_generator,
+    typed,
+)
 
 #: Fitted attributes of the estimators kept in the manifest (when present).
 FITTED = (
@@ -39,8 +47,7 @@ def network_spec(net: Sequential) -> dict[str, Any]:
     if "dtype" not in net.__dict__:
         raise ValueError("save needs a built network: call build(n_in) first")
     layers = []
-    for layer in net.layers:
-        spec = typed(layer)
+    for layer, spec in zip(net.layers, encode_layers(net.layers, "network"), strict=True):
         rngs: dict[str, Any] = {}
         first_path: dict[int, str] = {}
         for path, generator in generators_of(layer):
@@ -135,10 +142,11 @@ def network_arrays(net: Sequential) -> dict[str, Any]:
 def build_network(spec: Any) -> Sequential:
     from .._configurable import lookup
 
-    layers = []
-    for layer_spec in spec.layers:
-        cls = lookup("layer", layer_spec.type)
-        layers.append(cls.from_config(layer_spec.config))  # (which decodes the values)
+    layers: list[Any] = []
+    with decoding_layers(layers):  # (a layer holding an earlier one gets that one)
+        for layer_spec in spec.layers:
+            cls = lookup("layer", layer_spec.type)
+            layers.append(cls.from_config(layer_spec.config))  # (which decodes the values)
     net = Sequential(layers).build(spec.n_in, random_state=LOAD_SEED, dtype=spec.dtype)
     for layer, layer_spec in zip(net.layers, spec.layers, strict=True):
         restored: dict[str, np.random.Generator] = {}
@@ -290,9 +298,15 @@ def restore_fitted(est: Any, fitted: dict[str, Any], n_in: int) -> None:
 
 
 def hyperparameters(est: Any) -> dict[str, Any]:
-    return {
-        k: encode(v, f"{type(est).__name__}.{k}") for k, v in est.get_params(deep=False).items()
-    }
+    values = {}
+    for k, v in est.get_params(deep=False).items():
+        where = f"{type(est).__name__}.{k}"
+        if k == "layers" and isinstance(v, (list, tuple)):  # (references between them kept)
+            specs = [{"$object": spec} for spec in encode_layers(list(v), where)]
+            values[k] = specs if isinstance(v, list) else {"$tuple": specs}
+        else:
+            values[k] = encode(v, where)
+    return values
 
 
 def is_configurable(obj: Any) -> bool:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -12,6 +15,78 @@ from .._configurable import Configurable, RegistryError, lookup, registry_name_o
 _BIT_GENERATORS = {
     name: getattr(np.random, name) for name in ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 }
+
+
+class SharedObjectError(TypeError):
+    """An object held in two places that a model file cannot keep as one."""
+
+
+class _LayerList:
+    """While a list of layers is encoded: the position of each layer of the list, the
+    one being encoded, and where every other object was met."""
+
+    def __init__(self, layers: list[Any]) -> None:
+        self.position = {id(layer): i for i, layer in enumerate(layers)}
+        self.current = 0
+        self.met: dict[int, str] = {}
+
+
+_ENCODING: contextvars.ContextVar[_LayerList | None] = contextvars.ContextVar(
+    "_ENCODING", default=None
+)
+_DECODING: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+    "_DECODING", default=None
+)
+
+
+def encode_layers(layers: list[Any], where: str) -> Iterator[dict[str, Any]]:
+    """``typed(layer)`` for each layer of a network's list, in order. A layer that holds
+    an earlier layer of the list (a skip connection reading what it saved) holds it as
+    ``{"$layer": i}``, so that a loaded network's layer holds the loaded layer, not a
+    copy of its own; any other object held in two places is refused."""
+    session = _LayerList(layers)
+    token = _ENCODING.set(session)
+    try:
+        for i, layer in enumerate(layers):
+            session.current = i
+            yield typed(layer)
+    finally:
+        _ENCODING.reset(token)
+
+
+@contextlib.contextmanager
+def decoding_layers(built: list[Any]) -> Iterator[None]:
+    """Within: ``{"$layer": i}`` is ``built[i]``, a layer built earlier from the list."""
+    token = _DECODING.set(built)
+    try:
+        yield
+    finally:
+        _DECODING.reset(token)
+
+
+def _reference(value: Any, where: str) -> Any:
+    """``{"$layer": i}`` for an earlier layer of the list being encoded, or None."""
+    session = _ENCODING.get()
+    if session is None:
+        return None
+    i = session.position.get(id(value))
+    if i is not None:
+        if i >= session.current:
+            raise SharedObjectError(
+                f"{where} is the layer at position {i} of the network, not an earlier one; "
+                "a model file keeps a layer's reference to an earlier layer of the list "
+                "only: put the layer it refers to before it"
+            )
+        return {"$layer": i}
+    first = session.met.get(id(value))
+    session.met[id(value)] = where
+    if first is not None:
+        raise SharedObjectError(
+            f"{where} = {value!r} is the same object as {first}; a model file would "
+            "rebuild it as two objects: hold it in one place, or refer to a layer of the "
+            "network's own list (a skip connection), which a model file keeps"
+        )
+    return None
 
 
 def encode(value: Any, where: str) -> Any:
@@ -35,7 +110,7 @@ def encode(value: Any, where: str) -> Any:
     if isinstance(value, dict):
         return {"$dict": [[encode(k, where), encode(v, where)] for k, v in value.items()]}
     if isinstance(value, Configurable):
-        return {"$object": typed(value)}
+        return _reference(value, where) or {"$object": typed(value)}
     if isinstance(value, (np.random.RandomState, np.random.Generator)):
         raise TypeError(
             f"{where} = {value!r} cannot be saved: a model file holds a seed, not a "
@@ -79,6 +154,8 @@ def decode(value: Any) -> Any:
             return {decode(k): decode(v) for k, v in pairs}
         if set(value) == {"$array"}:
             return _array(value["$array"])
+        if set(value) == {"$layer"}:
+            return _earlier_layer(value["$layer"])
         if set(value) == {"$object"}:
             spec = value["$object"]
             if not isinstance(spec, dict) or set(spec) != {"kind", "type", "config"}:
@@ -94,13 +171,40 @@ def decode(value: Any) -> Any:
     return value
 
 
-def decoded(value: Any, where: str) -> Any:
-    """``decode(value)``, a malformed value named by where it is in the manifest (a
-    ModelFileError; a type not registered stays a RegistryError)."""
+def decode_layers(value: Any) -> Any:
+    """``decode`` for a list (or tuple) of layers, in which a layer may hold an earlier
+    one as ``{"$layer": i}``."""
+    is_tuple = isinstance(value, dict) and set(value) == {"$tuple"}
+    items = value["$tuple"] if is_tuple else value
+    if not isinstance(items, list):
+        return decode(value)
+    built: list[Any] = []
+    with decoding_layers(built):
+        for item in items:
+            built.append(decode(item))
+    return tuple(built) if is_tuple else built
+
+
+def _earlier_layer(i: Any) -> Any:
+    built = _DECODING.get()
+    if built is None:
+        raise ValueError("a $layer reference stands only in a layer of a network's list")
+    if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(built):
+        raise ValueError(
+            f"a $layer reference must name an earlier layer of the list, a position from 0 "
+            f"to {len(built) - 1}, got {i!r}"
+        )
+    return built[i]
+
+
+def decoded(value: Any, where: str, *, layers: bool = False) -> Any:
+    """``decode(value)`` (``decode_layers`` for a list of ``layers``), a malformed value
+    named by where it is in the manifest (a ModelFileError; a type not registered stays
+    a RegistryError)."""
     from ..exceptions import ModelFileError
 
     try:
-        return decode(value)
+        return decode_layers(value) if layers else decode(value)
     except RegistryError:
         raise
     except (ValueError, TypeError, KeyError) as err:
