@@ -227,3 +227,47 @@ def test_copies_saved_at_every_epoch_resume_exactly_under_the_adaptive_schedule(
         resumed = layerkit.load(layerkit.save(copy_, tmp_path / f"e{epoch}.lkm"))
         quiet_fit(resumed.set_params(warm_start=True, max_iter=6 - epoch), X, y)
         assert resumed.loss_curve_ == unbroken.loss_curve_, epoch
+
+
+class _PickleEveryEpoch:
+    """A checkpoint callback, skorch's way: each epoch's fitted copy, pickled."""
+
+    def setup(self, estimator, context):
+        self.blobs = []
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context, **kwargs):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None, **kwargs):
+        if context.task_name == "epoch":
+            import pickle
+
+            self.blobs.append(pickle.dumps(fitted_estimator))
+        return False
+
+
+def test_an_epochs_fitted_copy_holds_the_model_not_the_callbacks():
+    """(a trial: the copy held the callbacks and the fit's context, so a checkpoint
+    callback pickling it pickled itself with every earlier checkpoint: twice the size
+    each epoch, and a deepcopy per epoch reached 23 GB in 200 epochs)"""
+    import pickle
+
+    X, y = load_digits(return_X_y=True)
+    checkpoints = _PickleEveryEpoch()
+    clf = MLPClassifier((16,), max_iter=8, random_state=0).set_callbacks(checkpoints)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X / 16, y)
+    sizes = [len(blob) for blob in checkpoints.blobs]
+    assert len(sizes) == 8 and max(sizes) < 1.01 * min(sizes), sizes
+    last = pickle.loads(checkpoints.blobs[-1])
+    assert last._skl_callbacks == [] and clf._skl_callbacks == [checkpoints]
+    np.testing.assert_array_equal(last.predict_proba(X / 16), clf.predict_proba(X / 16))
+    again = _PickleEveryEpoch()  # the copy trains on, with callbacks of its own
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        last.set_callbacks(again).fit(X / 16, y)
+    assert len(again.blobs) == 8

@@ -755,6 +755,11 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             attributes["_schedule_fitted"] = step_schedule(self)  # (what its rate follows)
         if "_shuffle_rng" in self.__dict__:
             attributes["_shuffle_rng"] = copy.deepcopy(self._shuffle_rng)
+        # the copy is a model, not the running fit: without the callbacks and their fit's
+        # context (a checkpoint callback pickling it pickled itself, with every earlier
+        # checkpoint: twice the size each epoch)
+        attributes["_skl_callbacks"] = []
+        attributes.update({name: None for name in CALLBACK_STATE if name in self.__dict__})
         return attributes
 
     def _reset_progress(self) -> None:
