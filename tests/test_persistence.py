@@ -949,3 +949,22 @@ def test_a_layer_reference_outside_a_list_of_layers_is_a_model_file_error():
 
     with pytest.raises(ModelFileError, match=r"a \$layer reference stands only in a layer"):
         decoded({"$layer": 0}, "hyperparameters.solver")
+
+
+def test_save_replaces_a_model_file_but_no_other_file(tmp_path):
+    """(an audit: layerkit.save(model, "data.csv") overwrote the data)"""
+    net = Sequential([Dense(2)]).build(2, random_state=0)
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n1,2\n")
+    with pytest.raises(FileExistsError, match="it exists and is not a layerkit model file"):
+        layerkit.save(net, data)
+    assert data.read_text() == "a,b\n1,2\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]  # no temporary left
+    model = layerkit.save(net, tmp_path / "m.lkm")
+    other = Sequential([Dense(3)]).build(2, random_state=1)
+    layerkit.save(other, model)  # a model file is replaced
+    assert layerkit.load(model).n_out_ == 3
+    empty = tmp_path / "empty.lkm"
+    empty.touch()
+    layerkit.save(net, empty)  # an empty file too (as a temporary file from mkstemp)
+    assert layerkit.load(empty).n_out_ == 2

@@ -41,7 +41,9 @@ def save(obj: Any, path: str | os.PathLike[str]) -> Path:
     obj : MLPClassifier, MLPRegressor or Sequential
         The model; an unfitted estimator saves its hyperparameters only.
     path : str or path-like
-        Where to write (conventionally ``*.lkm``).
+        Where to write (conventionally ``*.lkm``). A model file there is replaced (as a
+        whole: a failed save leaves it as it was); any other file there is refused
+        (``FileExistsError``), so a slip of the name cannot overwrite your data.
 
     Returns
     -------
@@ -92,6 +94,12 @@ def save(obj: Any, path: str | os.PathLike[str]) -> Path:
         raise FileNotFoundError(f"cannot save to {str(path)!r}: {str(path.parent)!r} {problem}")
     if path.is_dir():
         raise IsADirectoryError(f"cannot save to {str(path)!r}: it is a folder; give a file name")
+    if path.exists() and not _is_model_file(path):
+        raise FileExistsError(
+            f"cannot save to {str(path)!r}: it exists and is not a layerkit model file (a "
+            "model file is replaced; any other file is left alone): give another name, or "
+            "remove it first"
+        )
     fd, tmp = tempfile.mkstemp(prefix=".layerkit-", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as zf:
@@ -152,6 +160,20 @@ def _describe(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         manifest["shuffle_rng"] = generator_state(obj._shuffle_rng)
     manifest["fitted"] = fitted_spec(obj)
     return manifest, arrays
+
+
+def _is_model_file(path: Path) -> bool:
+    """Whether ``path`` is a zip holding a model file's manifest (of any version), or an
+    empty file (nothing to lose)."""
+    if not path.is_file():  # (a device, a pipe: never replaced by a file)
+        return False
+    if path.stat().st_size == 0:
+        return True
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return m.MANIFEST in zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def _npy_bytes(array: Any, name: str) -> bytes:
