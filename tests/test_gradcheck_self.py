@@ -1041,3 +1041,47 @@ def test_numeric_gradient_restores_the_entry_when_f_raises():
     with pytest.raises(RuntimeError, match="f failed"):
         numeric_gradient(f, w, [(0,)], 1e-6)
     assert w.tolist() == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (
+            {"random_state": -1},
+            ValueError,
+            r"check_layer: random_state must be an int >= 0, got -1",
+        ),
+        ({"random_state": 1.5}, ValueError, r"random_state must be an int >= 0, got 1.5"),
+        ({"training": "yes"}, TypeError, r"training must be None \(both modes\), True or False"),
+        ({"checks": []}, ValueError, r"checks is empty, so nothing would be checked; name some"),
+        ({"x": [["a", "b"]]}, TypeError, r"check_layer: x must hold numbers, got <U1"),
+    ],
+)
+def test_check_layer_refuses_arguments_it_cannot_use(kwargs, error, match):
+    """(an audit: numpy's 'expected non-negative integer' without the checker's name; a
+    string for training taken as True; checks=[] reported 'passed' having run none)"""
+    from layerkit.layers import Dense
+
+    with pytest.raises(error, match=match):
+        check_layer(Dense(3), **kwargs)
+
+
+def test_the_other_checkers_refuse_a_seed_they_cannot_use():
+    from layerkit import Sequential
+    from layerkit.gradcheck import check_loss, check_network, check_optimizer
+    from layerkit.layers import Dense
+    from layerkit.losses import SquaredError
+    from layerkit.optim import SGD
+
+    net = Sequential([Dense(2)]).build(2)
+    x, y = np.ones((3, 2)), np.ones((3, 2))
+    calls = {
+        "check_optimizer": lambda: check_optimizer(SGD(), random_state=-2),
+        "check_loss": lambda: check_loss(SquaredError(), random_state=-2),
+        "check_network": lambda: check_network(net, x, y, SquaredError(), random_state=-2),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=f"{name}: random_state must be an int >= 0"):
+            call()
+    with pytest.raises(TypeError, match=r"check_network: training must be True or False"):
+        check_network(net, x, y, SquaredError(), training=None)

@@ -102,6 +102,11 @@ def run_checks(
     """Run the checks (those named in ``only``, or all); record results; raise if any failed."""
     if only is not None:
         wanted = [only] if isinstance(only, str) else list(only)
+        if not wanted:
+            raise ValueError(
+                f"checks is empty, so nothing would be checked; name some of "
+                f"{[n for n, _ in checks]}, or leave checks out for all of them"
+            )
         unknown = set(wanted) - {name for name, _ in checks}
         if unknown:
             raise ValueError(
@@ -176,6 +181,33 @@ class Tolerance:
             raise ValueError(
                 f"{self.where}: max_entries must be None (every entry) or an int >= 1, got {m!r}"
             )
+
+
+def require_seed(random_state: Any, where: str) -> None:
+    """A checker's ``random_state``: an int >= 0 (each check draws from it anew)."""
+    if (
+        isinstance(random_state, bool)
+        or not isinstance(random_state, (int, np.integer))
+        or random_state < 0
+    ):
+        raise ValueError(f"{where}: random_state must be an int >= 0, got {random_state!r}")
+
+
+def require_mode(training: Any, where: str, *, both: bool) -> None:
+    """A checker's ``training``: True or False (or None, both modes, where ``both``)."""
+    if (training is None and both) or isinstance(training, (bool, np.bool_)):
+        return
+    allowed = "None (both modes), True or False" if both else "True or False"
+    raise TypeError(f"{where}: training must be {allowed}, got {training!r}")
+
+
+def float_batch(x: Any, what: str, where: str) -> Any:
+    """``x`` as a float64 array, or a clear error for values that are not numbers."""
+    try:
+        return np.array(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        got = np.asarray(x).dtype if not isinstance(x, (str, bytes)) else type(x).__name__
+        raise TypeError(f"{where}: {what} must hold numbers, got {got}") from None
 
 
 def finite_batch(x: Any, what: str, where: str) -> None:

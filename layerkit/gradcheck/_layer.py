@@ -22,7 +22,10 @@ from ._core import (
     compare,
     expect,
     finite_batch,
+    float_batch,
     raised_in,
+    require_mode,
+    require_seed,
     run_checks,
 )
 
@@ -143,6 +146,8 @@ def check_layer(
     """
     require_instance(layer, Layer, "the layer given to check_layer")
     tol = Tolerance(eps, rtol, atol, max_entries, where="check_layer")
+    require_seed(random_state, "check_layer")
+    require_mode(training, "check_layer", both=True)
     rng = np.random.default_rng(random_state)
     drawn = x is None
     if x is None:
@@ -153,7 +158,7 @@ def check_layer(
             f"{type(x).__name__}: the finite differences of eq. 3-1 move every entry of x, "
             "stored or not (check_network checks a first Dense layer on sparse x)"
         )
-    x = np.array(x, dtype=np.float64)
+    x = float_batch(x, "x", "check_layer")
     if x.ndim != 2:
         raise ValueError(f"check_layer expected x of shape (m, n_in), got {x.shape}")
     finite_batch(x, "x", "check_layer")

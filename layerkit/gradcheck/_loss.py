@@ -11,7 +11,15 @@ import numpy as np
 from .._checks import require_instance
 from ..losses.base import _COST_METHODS, Loss, _deepest, _owner
 from ._common import check_config_round_trip, check_copies, unchanged
-from ._core import GradientReport, Tolerance, compare, expect, finite_batch, run_checks
+from ._core import (
+    GradientReport,
+    Tolerance,
+    compare,
+    expect,
+    finite_batch,
+    require_seed,
+    run_checks,
+)
 
 
 def check_loss(
@@ -86,6 +94,7 @@ def check_loss(
     """
     require_instance(loss, Loss, "the loss given to check_loss")
     tol = Tolerance(eps, rtol, atol, max_entries, where="check_loss")
+    require_seed(random_state, "check_loss")
     rng = np.random.default_rng(random_state)
     if a is None:
         z = rng.normal(size=(4, 3))

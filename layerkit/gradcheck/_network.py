@@ -10,7 +10,16 @@ import numpy as np
 from .._checks import require_instance
 from ..losses.base import Loss
 from ..network import Sequential
-from ._core import GradientCheckError, GradientReport, Tolerance, as_float64, compare, finite_batch
+from ._core import (
+    GradientCheckError,
+    GradientReport,
+    Tolerance,
+    as_float64,
+    compare,
+    finite_batch,
+    require_mode,
+    require_seed,
+)
 
 
 def check_network(
@@ -95,6 +104,8 @@ def check_network(
             "check_network needs a built network: call net.build(n_in) (or fit) first"
         )
     tol = Tolerance(eps, rtol, atol, max_entries, where="check_network")
+    require_seed(random_state, "check_network")
+    require_mode(training, "check_network", both=False)
     rng = np.random.default_rng(random_state)
     x = np.array(x, dtype=np.float64) if not hasattr(x, "tocsr") else x.astype(np.float64)
     y = np.asarray(y, dtype=np.float64)

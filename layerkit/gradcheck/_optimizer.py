@@ -11,7 +11,7 @@ import numpy as np
 from .._checks import require_instance
 from ..optim.base import Optimizer
 from ._common import check_config_round_trip, check_copies, unchanged
-from ._core import GradientReport, expect, run_checks
+from ._core import GradientReport, expect, require_seed, run_checks
 
 
 def check_optimizer(
@@ -81,6 +81,7 @@ def check_optimizer(
     require_instance(optimizer, Optimizer, "the optimizer given to check_optimizer")
     if checks is not None:  # (read twice: by the flat_path check, then by run_checks)
         checks = [checks] if isinstance(checks, str) else list(checks)
+    require_seed(random_state, "check_optimizer")
     rng = np.random.default_rng(random_state)
     target = {"0.W": rng.normal(size=(4, 3)), "0.b": rng.normal(size=3)}
     start = {k: v + rng.normal(size=v.shape) for k, v in target.items()}
