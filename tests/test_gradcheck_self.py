@@ -1085,3 +1085,24 @@ def test_the_other_checkers_refuse_a_seed_they_cannot_use():
             call()
     with pytest.raises(TypeError, match=r"check_network: training must be True or False"):
         check_network(net, x, y, SquaredError(), training=None)
+
+
+@pytest.mark.parametrize(
+    ("loss", "a", "match"),
+    [
+        (
+            "BinaryCrossEntropy",
+            [[1.1, 1.9], [1.5, 1.2]],
+            r"probabilities, in \(0, 1\).*from 1.1 to",
+        ),
+        ("CategoricalCrossEntropy", [[-0.5, 1.5], [0.5, 0.5]], r"probabilities, in \(0, 1\)"),
+        ("PoissonLoss", [[-0.5, 1.0], [2.0, 3.0]], "positive rates"),
+    ],
+)
+def test_check_loss_names_an_a_outside_the_losss_domain(loss, a, match):
+    """(an audit: a built-in loss at a beyond (0, 1), where it is clipped flat, was
+    reported with a wrong gradient)"""
+    import layerkit.losses
+
+    with pytest.raises(ValueError, match=f"check_loss: .*{match}.*give a inside"):
+        check_loss(getattr(layerkit.losses, loss)(), np.array(a), np.array([[0.0, 1.0]] * 2))

@@ -105,6 +105,7 @@ def check_loss(
     y = np.asarray(y, dtype=np.float64)
     finite_batch(a, "a", "check_loss")
     finite_batch(y, "y", "check_loss")
+    _refuse_a_outside_the_domain(loss, a, y)
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     report = GradientReport(repr(loss))
 
@@ -219,3 +220,39 @@ def check_loss(
         ("config", lambda: check_config_round_trip(loss)),
     ]
     return run_checks(report, named, checks)
+
+
+def _refuse_a_outside_the_domain(loss: Loss, a: Any, y: Any) -> None:
+    """A ValueError if ``a`` lies outside what the loss's link outputs (a cross-entropy's
+    a beyond (0, 1), where it is clipped flat) or the cost is not finite there: every
+    comparison would fail for the input's sake, and blame the loss (a built-in one's
+    gradient "wrong")."""
+    from ..layers import Exp, Sigmoid, Softmax
+
+    link = loss.link
+    outside = None
+    if link in (Sigmoid, Softmax) and not ((a > 0) & (a < 1)).all():
+        outside = "probabilities, in (0, 1), what its link outputs"
+    elif link is Exp and not (a > 0).all():
+        outside = "positive rates, what its link outputs"
+    if outside is not None:
+        raise ValueError(
+            f"check_loss: {loss!r} is computed on {outside}, and the a given holds values "
+            f"from {a.min():.3g} to {a.max():.3g}; finite differences outside say nothing "
+            "(the cost is clipped there): give a inside"
+        )
+    if _owner(type(loss), "per_example") is Loss or a.shape != np.shape(y):
+        return  # (no per_example to ask, or shapes the checks themselves report)
+    try:
+        with np.errstate(all="ignore"):
+            costs = np.asarray(loss.per_example(*loss._check(a.copy(), y)), dtype=np.float64)
+    except Exception:  # (a crash is the checks' to report, as a failure)
+        return
+    bad = np.flatnonzero(~np.isfinite(costs)) if costs.shape == (a.shape[0],) else []
+    if len(bad):
+        raise ValueError(
+            f"check_loss: {loss!r} is not finite at the a given (rows {bad[:5].tolist()}): "
+            "is a outside the loss's domain (a cross-entropy needs probabilities, in (0, 1))? "
+            "Finite differences there say nothing; give a where the loss is defined (if a "
+            "is, per_example is wrong there)"
+        )
