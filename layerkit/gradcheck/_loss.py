@@ -248,8 +248,10 @@ def _refuse_a_outside_the_domain(loss: Loss, a: Any, y: Any) -> None:
             costs = np.asarray(loss.per_example(*loss._check(a.copy(), y)), dtype=np.float64)
     except Exception:  # (a crash is the checks' to report, as a failure)
         return
-    bad = np.flatnonzero(~np.isfinite(costs)) if costs.shape == (a.shape[0],) else []
-    if len(bad):
+    if costs.shape != (a.shape[0],):
+        return  # (the shape check reports it)
+    bad = np.flatnonzero(~np.isfinite(costs))
+    if bad.size:
         raise ValueError(
             f"check_loss: {loss!r} is not finite at the a given (rows {bad[:5].tolist()}): "
             "is a outside the loss's domain (a cross-entropy needs probabilities, in (0, 1))? "
