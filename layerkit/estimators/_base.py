@@ -54,6 +54,7 @@ from ._callbacks import (
 )
 from ._lbfgs import fit_lbfgs, release_caches
 from ._stochastic import fit_stochastic, step_schedule
+from ._validation_data import given_validation
 
 _ACTIVATIONS: dict[str, type[Layer]] = {
     "identity": Identity,
@@ -364,6 +365,14 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     def _extra_sample_weight(self, y: Any, incremental: bool) -> Any:
         return None
 
+    def _check_validation_targets(self, y_val: Any) -> None:
+        """Refuse validation targets the fitted targets do not allow (a classifier: a
+        label not in y)."""
+
+    def _validation_class_weight(self, y: Any, y_val: Any) -> Any:
+        """The class weights of the validation rows, as ``y``'s rows get them, or None."""
+        return None
+
     def _score_arrays(self, X: Any, y: Any, sample_weight: Any) -> float:
         raise NotImplementedError
 
@@ -609,7 +618,14 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     # ----------------------------------------------------------------- fitting
     @with_callbacks
     def _fit(
-        self, X: Any, y: Any, sample_weight: Any, *, incremental: bool, classes: Any = None
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        *,
+        incremental: bool,
+        classes: Any = None,
+        validation: tuple[Any, Any, Any] = (None, None, None),
     ) -> BaseMLP:
         self._validate_params()
         saved = dict(self.__dict__)
@@ -617,7 +633,14 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         # keep tracking the model), so keep a copy to roll back to
         backup = copy.deepcopy(saved["network_"]) if "network_" in saved else None
         try:
-            self._fit_unchecked(X, y, sample_weight, incremental=incremental, classes=classes)
+            self._fit_unchecked(
+                X,
+                y,
+                sample_weight,
+                incremental=incremental,
+                classes=classes,
+                validation=validation,
+            )
         except BaseException:
             # all or nothing: the estimator is left exactly as it was before the call
             # (but for the callbacks' bookkeeping, which their teardown still needs)
@@ -631,7 +654,14 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         return self
 
     def _fit_unchecked(
-        self, X: Any, y: Any, sample_weight: Any, *, incremental: bool, classes: Any
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        *,
+        incremental: bool,
+        classes: Any,
+        validation: tuple[Any, Any, Any] = (None, None, None),
     ) -> None:
         first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
         self._check_raw_targets(y)
@@ -657,6 +687,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             # scikit-learn: the validation split stratifies it, early stopping scores on it
             y = y.ravel()
         sw, l2 = self._sample_weight(sample_weight, X, y, incremental)
+        given = given_validation(self, y, *validation)
         n_tasks = 1 if incremental else self.max_iter
         report = FitReport(self, n_tasks, X, y, sample_weight)
         report.begin()
@@ -706,6 +737,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                 split_rng=split_rng,
                 report=report,
                 l2=l2,
+                validation=given,
             )
             self._optimizer = optimizer
             self._schedule_fitted = step_schedule(self)  # (what the state's rate followed)

@@ -100,7 +100,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.class_weight = class_weight
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        X_val: Any = None,
+        y_val: Any = None,
+        sample_weight_val: Any = None,
+    ) -> MLPClassifier:
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
@@ -111,13 +120,24 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             Class labels of any type, or a multilabel indicator matrix.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; the loss is their weighted mean.
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            Validation data for early stopping (``early_stopping=True``), in place of
+            the split of ``validation_fraction``: all of X then trains. In a
+            ``Pipeline``, ``X_val`` is transformed as X is with
+            ``Pipeline(..., transform_input=["X_val"])`` (and metadata routing on).
+        y_val : array-like of shape (n_val,) or (n_val, n_labels)
+            Its targets, of the training targets' kind.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation rows' score (``class_weight`` applies too).
 
         Returns
         -------
         self : MLPClassifier
             The fitted estimator.
         """
-        self._fit(X, y, sample_weight, incremental=False)
+        self._fit(
+            X, y, sample_weight, incremental=False, validation=(X_val, y_val, sample_weight_val)
+        )
         return self
 
     @available_if(lambda est: est._has_partial_fit())
@@ -266,6 +286,36 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             per_class = np.array([float(self.class_weight.get(c, 1.0)) for c in classes])
             return per_class[np.searchsorted(classes, np.ravel(y))]
         return compute_sample_weight(self.class_weight, np.ravel(y))
+
+    def _check_validation_targets(self, y_val: Any) -> None:
+        if self._multilabel():
+            values = np.unique(y_val.data if hasattr(y_val, "tocsr") else y_val)
+            if not set(values.tolist()) <= {0, 1}:
+                raise ValueError(
+                    f"{type(self).__name__}.fit: y_val, a multilabel target, must hold 0 "
+                    f"and 1, got the values {values.tolist()}"
+                )
+            return
+        unknown = np.setdiff1d(unique_labels(y_val), self.classes_)
+        if len(unknown):
+            raise ValueError(
+                f"{type(self).__name__}.fit: y_val has labels that y does not have, "
+                f"{unknown.tolist()!r}; the classes are {self.classes_.tolist()!r} (a model "
+                "never predicts a class it was not trained on)"
+            )
+
+    def _validation_class_weight(self, y: Any, y_val: Any) -> Any:
+        """Each validation row weighs what a training row of its class weighs: a dict's
+        weight, or 'balanced' by the training rows' class counts."""
+        if self.class_weight is None:
+            return None
+        classes = self.classes_
+        if isinstance(self.class_weight, dict):
+            per_class = np.array([float(self.class_weight.get(c, 1.0)) for c in classes])
+        else:  # 'balanced' (multilabel targets take no class_weight: refused before)
+            counts = np.array([np.sum(np.ravel(y) == c) for c in classes], dtype=np.float64)
+            per_class = len(np.ravel(y)) / (len(classes) * np.maximum(counts, 1.0))
+        return per_class[np.searchsorted(classes, np.ravel(y_val))]
 
     def _output(self, n_outputs: int) -> tuple[Layer, Loss, str]:
         multiclass = self._label_binarizer.y_type_ == "multiclass"

@@ -56,9 +56,11 @@ early_stopping : bool, default=False
     improving, and restore the best weights. The score is weighted as the training
     loss is: by ``sample_weight`` and, for a classifier, ``class_weight`` (as
     HistGradientBoostingClassifier weights its validation score). A NaN score never
-    counts as an improvement.
+    counts as an improvement. Validation data given to ``fit`` (``X_val``, ``y_val``)
+    is scored instead of a split, and all of X trains.
 validation_fraction : float, default=0.1
-    Size of the early-stopping validation split.
+    Size of the early-stopping validation split (unused when ``fit`` is given
+    ``X_val`` and ``y_val``).
 beta_1, beta_2 : float, default=0.9, 0.999
     Adam's moment decay rates.
 epsilon : float, default=1e-8

@@ -81,7 +81,16 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.max_fun = max_fun
         self.layers = layers
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        X_val: Any = None,
+        y_val: Any = None,
+        sample_weight_val: Any = None,
+    ) -> MLPRegressor:
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
@@ -92,13 +101,24 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             The target values.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; the loss is their weighted mean.
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            Validation data for early stopping (``early_stopping=True``), in place of
+            the split of ``validation_fraction``: all of X then trains. In a
+            ``Pipeline``, ``X_val`` is transformed as X is with
+            ``Pipeline(..., transform_input=["X_val"])`` (and metadata routing on).
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs)
+            Its targets, of the training targets' kind.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation rows' score (``class_weight`` applies too).
 
         Returns
         -------
         self : MLPRegressor
             The fitted estimator.
         """
-        self._fit(X, y, sample_weight, incremental=False)
+        self._fit(
+            X, y, sample_weight, incremental=False, validation=(X_val, y_val, sample_weight_val)
+        )
         return self
 
     @available_if(lambda est: est._has_partial_fit())

@@ -32,8 +32,12 @@ def fit_stochastic(
     split_rng: np.random.Generator,
     report: FitReport,
     l2: float,
+    validation: tuple[Any, Any, Any] | None = None,
 ) -> None:
     """Train ``net`` in place for up to ``est.max_iter`` epochs (one when incremental).
+
+    ``validation``: early stopping's ``(X_val, y_val, weights)``, given to ``fit``; all
+    of X then trains (without it, ``validation_fraction`` of X is held out).
 
     Mirrors scikit-learn's MLP: ``loss_curve_``, ``t_``, ``n_iter_``, early stopping
     on a (stratified) validation split with the best weights restored, the
@@ -46,7 +50,9 @@ def fit_stochastic(
         raise ValueError("partial_fit does not support early_stopping=True")
     rows = None
     X_val = y_val = sw_val = None
-    if early_stopping:
+    if early_stopping and validation is not None:
+        X_val, y_val, sw_val = validation
+    elif early_stopping:
         rows, val = _validation_split(est, y, split_rng)
         X_val, y_val = X[val], y[val]
         sw_val = None if sw is None else sw[val]

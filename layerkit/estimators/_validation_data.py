@@ -1,0 +1,83 @@
+"""Validation data given to ``fit`` (``X_val``, ``y_val``, ``sample_weight_val``) for
+early stopping, in place of the split of ``validation_fraction``, as scikit-learn's
+HistGradientBoosting takes it (scikit-learn 1.7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+
+def given_validation(
+    est: Any, y: Any, X_val: Any, y_val: Any, sample_weight_val: Any
+) -> tuple[Any, Any, Any] | None:
+    """``(X_val, y_val, weights)`` checked as ``fit`` checks X, y and its weights (the
+    class weights included), or None when none is given. ``y``: the training targets,
+    as validated (a 1-d y for one output)."""
+    if X_val is None and y_val is None and sample_weight_val is None:
+        return None
+    where = f"{type(est).__name__}.fit"
+    if X_val is None or y_val is None:
+        given = [n for n, v in (("X_val", X_val), ("y_val", y_val)) if v is not None]
+        raise ValueError(
+            f"{where}: {' and '.join(given) or 'sample_weight_val'} given without "
+            f"{' and '.join(n for n in ('X_val', 'y_val') if n not in given)}: early stopping "
+            "scores on validation data X_val with its targets y_val"
+        )
+    if not est.early_stopping:
+        raise ValueError(
+            f"{where}: X_val and y_val are the validation data of early stopping, but "
+            "early_stopping=False; set early_stopping=True (they then replace the split of "
+            "validation_fraction)"
+        )
+    if not est._is_stochastic():
+        raise ValueError(
+            f"{where}: X_val and y_val are for early stopping, which solver='lbfgs' does "
+            "not do; use solver='adam' or 'sgd'"
+        )
+    est._check_raw_targets(y_val)
+    X_val, y_val = validate_data(
+        est,
+        X_val,
+        y_val,
+        accept_sparse=["csr", "csc"],
+        multi_output=True,
+        dtype=(np.float64, np.float32),
+        reset=False,
+        y_numeric=est._y_numeric,
+    )
+    if hasattr(X_val, "tocsr"):
+        X_val = X_val.tocsr()
+    if est._y_numeric and hasattr(y_val, "toarray"):
+        y_val = np.asarray(y_val.toarray(), dtype=np.float64)
+    if y_val.ndim == 2 and y_val.shape[1] == 1 and not hasattr(y_val, "toarray"):
+        y_val = y_val.ravel()
+    width, width_val = (1 if a.ndim == 1 else a.shape[1] for a in (y, y_val))
+    if width_val != width:
+        raise ValueError(
+            f"{where}: y_val has {width_val} column(s), y has {width}: the validation "
+            "targets must be of the training targets' kind"
+        )
+    est._check_validation_targets(y_val)
+    weights = None
+    if sample_weight_val is not None:
+        try:
+            weights = _check_sample_weight(sample_weight_val, X_val, dtype=np.float64)
+        except ValueError as err:  # (scikit-learn's words, about "sample weights")
+            raise ValueError(f"{where}: sample_weight_val: {err}") from None
+        if not (weights >= 0).all():
+            raise ValueError(
+                f"{where}: sample_weight_val must be non-negative, got a minimum of "
+                f"{float(np.min(weights))!r}"
+            )
+    extra = est._validation_class_weight(y, y_val)
+    if extra is not None:
+        weights = extra if weights is None else weights * extra
+    if weights is not None and not weights.sum() > 0:
+        raise ValueError(
+            f"{where}: the validation data's weights (sample_weight_val, class_weight) sum "
+            "to 0, so it cannot be scored; give weight to more of its rows"
+        )
+    return X_val, y_val, weights
