@@ -189,3 +189,13 @@ def test_a_layer_both_in_a_block_and_at_the_top_level_is_refused(order):
     X = np.random.default_rng(0).normal(size=(20, 3))
     with pytest.raises(ValueError, match="which runs it"):
         MLPRegressor(layers=layers).fit(X, X.sum(axis=1))
+
+
+def test_an_estimators_layers_problem_is_named_as_its_layers():
+    """(a trial: the message began "Sequential:", which the user never wrote)"""
+    shared = Dense(4)
+    X = np.random.default_rng(0).normal(size=(20, 4))
+    with pytest.raises(
+        ValueError, match=r"^MLPRegressor: layers: the same Dense\(units=4\) object"
+    ):
+        MLPRegressor(layers=[Composite([shared]), Composite([shared])]).fit(X, X.sum(axis=1))

@@ -36,7 +36,9 @@ def client():
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,  # no web server: nothing to collide with port 8787
+            # its web server on a free port of loopback (None means the default, 8787,
+            # which another cluster or test run may hold: the start failed then)
+            dashboard_address="127.0.0.1:0",
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

@@ -524,7 +524,12 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             Dense(n_outputs, gain=self._gain(), bias_init="uniform"),
             out_activation,
         ]
-        net = Sequential(layers).build(n_features, random_state=rng, dtype=dtype)
+        try:
+            net = Sequential(layers)
+        except ValueError as error:  # (named as the user wrote it: layers, by position)
+            text = str(error).removeprefix("Sequential: ")
+            raise ValueError(f"{type(self).__name__}: layers: {text}") from None
+        net.build(n_features, random_state=rng, dtype=dtype)
         first_seen: dict[int, int] = {}
         for i, layer in enumerate(self.layers or []):
             j = first_seen.setdefault(id(layer), i)
