@@ -316,3 +316,70 @@ def test_grads_that_do_not_match_the_params_are_refused_before_any_update(make, 
     assert str(error.value).startswith(f"{type(opt).__name__}.step")
     for name in params if isinstance(params, dict) else ():
         np.testing.assert_array_equal(params[name], before[name])
+
+
+@pytest.mark.parametrize("flat", [False, True])
+def test_clip_norm_scales_every_gradient_by_one_factor(flat):
+    """‖(3, 0, 4)‖ = 5, clipped to 1: the step of SGD(1) is the gradient / 5; the
+    gradients given are left as they are."""
+    params = {"a": np.zeros(2), "b": np.zeros(1)}
+    grads = {"a": np.array([3.0, 0.0]), "b": np.array([4.0])}
+    if flat:
+        from layerkit.network import FlatDict
+
+        buffer, gbuffer = np.zeros(3), np.array([3.0, 0.0, 4.0])
+        params = FlatDict({"a": buffer[:2], "b": buffer[2:]}, flat=buffer)
+        grads = FlatDict({"a": gbuffer[:2], "b": gbuffer[2:]}, flat=gbuffer)
+    SGD(learning_rate=1.0, clip_norm=1.0).step(params, grads)
+    np.testing.assert_allclose(np.concatenate([params["a"], params["b"]]), [-0.6, 0.0, -0.8])
+    np.testing.assert_array_equal(np.concatenate([grads["a"], grads["b"]]), [3.0, 0.0, 4.0])
+
+
+@pytest.mark.parametrize("make", [Adam, AdamW, lambda **kw: SGD(momentum=0.9, **kw)])
+def test_a_clipped_step_is_the_step_on_the_scaled_gradients(make):
+    rng = np.random.default_rng(0)
+    start = {"W": rng.normal(size=(3, 2)), "b": rng.normal(size=2)}
+    grads = [{k: 10 * rng.normal(size=v.shape) for k, v in start.items()} for _ in range(3)]
+    clipped, by_hand = make(clip_norm=0.5), make()
+    p1, p2 = copy.deepcopy(start), copy.deepcopy(start)
+    for g in grads:
+        norm = np.sqrt(sum(np.sum(v**2) for v in g.values()))
+        clipped.step(p1, g)
+        by_hand.step(p2, {k: v * (0.5 / norm) for k, v in g.items()})
+    for name in start:
+        np.testing.assert_allclose(p1[name], p2[name], rtol=1e-12)
+
+
+def test_gradients_within_the_limit_are_not_touched():
+    rng = np.random.default_rng(1)
+    start = {"W": rng.normal(size=(3, 2))}
+    g = {"W": rng.normal(size=(3, 2))}
+    p1, p2 = copy.deepcopy(start), copy.deepcopy(start)
+    Adam(clip_norm=1e6).step(p1, g)
+    Adam().step(p2, g)
+    np.testing.assert_array_equal(p1["W"], p2["W"])
+
+
+def test_an_estimator_steps_at_most_lr_times_clip_norm():
+    """One batch of all rows, plain SGD: the weights move by exactly η · clip_norm
+    when the gradient is larger (the training plan leaves a clipping SGD to its step)."""
+    from layerkit import MLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 5))
+    y = 100 * X[:, 0]
+    est = MLPRegressor(
+        (8,), solver=SGD(0.1, clip_norm=1e-3), batch_size=64, alpha=0.0, random_state=0
+    )
+    est.partial_fit(X, y)
+    before = np.concatenate([p.ravel().copy() for p in est.network_.params.values()])
+    est.partial_fit(X, y)
+    after = np.concatenate([p.ravel() for p in est.network_.params.values()])
+    assert np.linalg.norm(after - before) == pytest.approx(0.1 * 1e-3, rel=1e-9)
+
+
+@pytest.mark.parametrize("make", [SGD, Adam, AdamW])
+def test_clipping_optimizers_pass_check_optimizer(make):
+    from layerkit.gradcheck import check_optimizer
+
+    assert check_optimizer(make(clip_norm=0.5)).failed == {}

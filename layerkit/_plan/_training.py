@@ -80,7 +80,12 @@ class TrainingPlan:
         # BLAS call per layer (eq. 2-5; grads are then not written); in a small one as one
         # BLAS axpy over the flat buffers after the backward pass
         self.sgd: SGD | None = None
-        if type(optimizer) is SGD and not optimizer.momentum and blas_available():
+        if (
+            type(optimizer) is SGD
+            and not optimizer.momentum
+            and optimizer.clip_norm is None  # (the optimizer's step clips)
+            and blas_available()
+        ):
             self.sgd = optimizer
         # (fused, only Dense layers' parameters are stepped: not with a BatchNorm's)
         self.fused = (

@@ -24,6 +24,9 @@ class Adam(Optimizer):
         Decay rates of the first and second moment estimates, in ``[0, 1)``.
     epsilon : float
         Added to the denominator for numerical stability.
+    clip_norm : float or None
+        Scale the gradients together to a global norm (over every array) of at most
+        this before each step, as PyTorch's ``clip_grad_norm_``; None: never.
 
     Notes
     -----
@@ -48,14 +51,17 @@ class Adam(Optimizer):
         beta_1: Annotated[float, Field(ge=0, lt=1)] = 0.9,
         beta_2: Annotated[float, Field(ge=0, lt=1)] = 0.999,
         epsilon: Annotated[float, Field(gt=0)] = 1e-8,
+        clip_norm: Annotated[float, Field(gt=0)] | None = None,
     ) -> None:
         self.learning_rate = learning_rate
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.clip_norm = clip_norm
 
     def step(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
         self._check_pairs(params, grads)
+        grads = self._clipped(grads)
         b1, b2 = self.beta_1, self.beta_2
         t = self.state["t"] = int(self.state.get("t", 0)) + 1
         lr_t = self.current_learning_rate * math.sqrt(1 - b2**t) / (1 - b1**t)
@@ -97,6 +103,8 @@ class AdamW(Adam):
         Added to the denominator for numerical stability.
     weight_decay : float
         λ ≥ 0: each step shrinks every parameter by the factor ``1 - α λ``.
+    clip_norm : float or None
+        As for ``Adam``: the gradients' global norm, clipped before each step.
 
     Notes
     -----
@@ -125,8 +133,9 @@ class AdamW(Adam):
         beta_2: Annotated[float, Field(ge=0, lt=1)] = 0.999,
         epsilon: Annotated[float, Field(gt=0)] = 1e-8,
         weight_decay: Annotated[float, Field(ge=0)] = 0.01,
+        clip_norm: Annotated[float, Field(gt=0)] | None = None,
     ) -> None:
-        super().__init__(learning_rate, beta_1, beta_2, epsilon)
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, clip_norm)
         self.weight_decay = weight_decay
 
     def step(self, params: dict[str, Array], grads: dict[str, Array]) -> None:

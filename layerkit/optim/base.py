@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -83,6 +84,35 @@ class Optimizer(Configurable, register=False):
         raise NotImplementedError(f"{type(self).__name__} must implement step()")
 
     # ------------------------------------------------------------------ helpers
+    def _clipped(self, grads: Any) -> Any:
+        """``grads``, scaled together to a global norm of at most ``clip_norm`` (as
+        PyTorch's ``clip_grad_norm_``): ``g ← g · clip_norm / ‖g‖`` when ``‖g‖``, over
+        every array, exceeds it; the same dict otherwise (and for a norm that is not
+        finite: the loss shows that divergence). Never changes the arrays given."""
+        limit = getattr(self, "clip_norm", None)
+        if not limit:
+            return grads
+        flat = getattr(grads, "flat", None)
+        if flat is not None:
+            squares = float(np.dot(flat, flat))
+        else:
+            squares = sum(float(np.vdot(g, g)) for g in grads.values())
+        norm = math.sqrt(squares) if math.isfinite(squares) else math.inf
+        if not math.isfinite(norm) or norm <= limit:
+            return grads
+        factor = limit / norm
+        if flat is not None:
+            from ..network import FlatDict
+            from ._flat import mirror
+
+            scaled = self._tmp("clipped", flat)
+            np.multiply(flat, factor, out=scaled)
+            return FlatDict(mirror(grads, scaled), flat=scaled)
+        return {
+            name: np.multiply(g, factor, out=self._tmp(f"clipped:{name}", g))
+            for name, g in grads.items()
+        }
+
     def _check_pairs(self, params: Any, grads: Any) -> None:
         """Refuse ``grads`` that are not one array per parameter, of its shape: the
         whole-buffer updates would read past a smaller gradient's memory."""

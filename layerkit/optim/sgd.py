@@ -26,6 +26,9 @@ class SGD(Optimizer):
         Use Nesterov's momentum (look-ahead) instead of classical momentum.
     weight_decay : float
         Adds ``weight_decay * w`` to every gradient (L2 on all parameters).
+    clip_norm : float or None
+        Scale the gradients together to a global norm (over every array) of at most
+        this before each step, as PyTorch's ``clip_grad_norm_``; None: never.
 
     Notes
     -----
@@ -51,14 +54,17 @@ class SGD(Optimizer):
         momentum: Annotated[float, Field(ge=0, le=1)] = 0.0,
         nesterov: bool = False,
         weight_decay: Annotated[float, Field(ge=0)] = 0.0,
+        clip_norm: Annotated[float, Field(gt=0)] | None = None,
     ) -> None:
         self.learning_rate = learning_rate
         self.momentum = momentum
         self.nesterov = nesterov
         self.weight_decay = weight_decay
+        self.clip_norm = clip_norm
 
     def step(self, params: dict[str, Array], grads: dict[str, Array]) -> None:
         self._check_pairs(params, grads)
+        grads = self._clipped(grads)
         w, g = getattr(params, "flat", None), getattr(grads, "flat", None)
         if w is not None and g is not None:
             if not self.momentum and not self.weight_decay and "lr" not in self._state_dict():
