@@ -126,7 +126,11 @@ def fits_dtype(X: Any, dtype: Any) -> bool:
     if not values.size:
         return True
     largest = float(np.finfo(dtype).max)
-    return bool(-largest <= values.min() and values.max() <= largest)
+    low, high = float(values.min()), float(values.max())
+    if low != low or high != high:  # a NaN: not this check's to report (NaN in, NaN out)
+        with np.errstate(invalid="ignore"):
+            return not bool((np.abs(values) > largest).any())
+    return -largest <= low and high <= largest
 
 
 def refuse_beyond_dtype(X: Any, dtype: Any, name: str, where: str) -> None:

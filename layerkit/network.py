@@ -305,11 +305,20 @@ class Sequential:
         yours: when its ``forward`` computes its output from local variables).
         """
         from ._checks import require_count
-        from ._plan import predict_planned
 
         require_count(batch_size, "predict's batch_size")
         X = self._as_input(X, cast=False)  # (dense X: cast chunk by chunk, not whole)
         refuse_beyond_dtype(X, self.dtype, "X", "Sequential.predict")
+        return self._predict_rows(X, batch_size, logits)
+
+    def _predict_checked(self, X: Any, *, batch_size: int = 1024, logits: bool = False) -> Array:
+        """``predict`` on X whose values were checked already (by an estimator, which
+        checks their range once)."""
+        return self._predict_rows(self._as_input(X, cast=False), batch_size, logits)
+
+    def _predict_rows(self, X: Any, batch_size: int, logits: bool) -> Array:
+        from ._plan import predict_planned
+
         if hasattr(X, "tocsr") and X.format not in ("csr", "csc"):
             X = X.tocsr()  # (rows are sliced in chunks: COO and DIA cannot be)
 
@@ -475,6 +484,8 @@ class Sequential:
                     f"a minimum of {float(np.min(sample_weight))!r}"
                 )
         require_finite(y, "y", f"Sequential.{where}")  # (one sum, as the check below reads y)
+        if "dtype" in self.__dict__ and y.dtype.kind in "biuf":
+            refuse_beyond_dtype(y, self.dtype, "y", f"Sequential.{where}")
         shortfall = (
             target_shortfall(loss, y.reshape(len(y), -1), exact=True) if y.ndim in (1, 2) else None
         )
@@ -620,6 +631,7 @@ class Sequential:
         X, y, sample_weight = checked_inputs(X, y, sample_weight)
         if "dtype" in self.__dict__:
             refuse_beyond_dtype(X, self.dtype, "X", "Sequential.fit")
+            refuse_beyond_dtype(y, self.dtype, "y", "Sequential.fit")
             warn_if_outputs_unfit(self, loss, stacklevel=3)  # (the caller of fit)
         runner = EpochRunner(
             self,
@@ -842,6 +854,19 @@ def every_layer(found: Any, seen: set[int] | None = None) -> Iterator[Layer]:
         yield from every_layer(child, seen)
 
 
+def _run_by(block: Any) -> Iterator[Layer]:
+    """The layers a Composite runs: those in its ``inner`` list, and in the lists of the
+    Composites among them (not the layers its layers merely refer to, as a skip
+    connection refers to the layer whose input it adds)."""
+    from .layers.composite import Composite
+
+    for inner in block.inner if isinstance(block.inner, (list, tuple)) else ():
+        if isinstance(inner, Layer):
+            yield inner
+            if isinstance(inner, Composite):
+                yield from _run_by(inner)
+
+
 def _refuse_layers_shared_between_positions(layers: list[Layer]) -> None:
     """A layer object inside the layers at two positions (one Dense in two blocks) is one
     set of weights trained twice per step, with the caches of one pass read by the
@@ -853,7 +878,7 @@ def _refuse_layers_shared_between_positions(layers: list[Layer]) -> None:
     owner: dict[int, int] = {}
     for i, layer in enumerate(layers):
         if isinstance(layer, Composite):  # (its inner layers are run, not referred to)
-            for inner in every_layer(layer.inner):
+            for inner in _run_by(layer):
                 if id(inner) in own:
                     raise ValueError(
                         f"Sequential: the same {inner!r} object is at position "

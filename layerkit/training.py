@@ -12,7 +12,7 @@ from ._checks import require_count, require_instance
 from ._contract import check_live, live_arrays, trusted
 from .exceptions import DivergenceError
 from .layers.base import Array
-from .losses.base import Loss
+from .losses.base import Loss, weights_checked
 from .network import Sequential
 from .optim.base import Optimizer
 
@@ -127,6 +127,8 @@ class EpochRunner:
         self._contiguous = rows is None  # unshuffled batches are views of X
         self.n = len(self.order)
         self.sample_weight = None if sample_weight is None else np.asarray(sample_weight)
+        if self.sample_weight is not None:  # (once: the batches then take them as checked)
+            _check_weights(self.sample_weight, X.shape[0])
         require_count(batch_size, "batch_size")
         self.batch_size = max(1, min(int(batch_size), self.n))
         self.l2 = float(l2)
@@ -166,7 +168,8 @@ class EpochRunner:
         if rng is not None:  # each epoch's order depends on the generator's state only,
             np.copyto(self.order, self.rows)  # so training can stop and resume exactly
             rng.shuffle(self.order)
-        with np.errstate(all="ignore"):  # a non-finite loss raises DivergenceError instead
+        # (a non-finite loss raises DivergenceError instead)
+        with np.errstate(all="ignore"), weights_checked():
             if self._plan is not None and self.sample_weight is None:
                 return self._run_planned(rng is None and self._contiguous, stop)
             return self._run_general(rng, stop)
@@ -432,3 +435,16 @@ def _rows_sum_to_one(Y: Any) -> bool:
         return True
     tolerance = 4 * Y.shape[1] * np.finfo(Y.dtype).eps
     return bool(np.abs(Y.sum(axis=1) - 1.0).max() <= tolerance)
+
+
+def _check_weights(weights: Array, n: int) -> None:
+    """The training loop's sample weights: one finite, non-negative number per row."""
+    if weights.shape != (n,):
+        raise ValueError(
+            f"expected sample_weight of shape ({n},) (one weight per row of X), got shape "
+            f"{weights.shape}"
+        )
+    if weights.dtype.kind not in "biuf" or not (
+        np.isfinite(weights).all() and (weights >= 0).all()
+    ):
+        raise ValueError("sample_weight must hold finite, non-negative numbers")

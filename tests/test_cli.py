@@ -2258,3 +2258,18 @@ def test_a_schedule_for_sgd_is_taken_without_a_word(tmp_path, iris_csv, capsys):
         warnings.simplefilter("ignore", ConvergenceWarning)
         status, _, err = run(capsys, "train", path)
     assert status == 0 and "learning_rate" not in err, err
+
+
+def test_a_bare_memory_error_is_named_with_advice_for_the_command(tmp_path, capsys, monkeypatch):
+    """(a review: a MemoryError without text printed "out of memory: ;", and advice on
+    layers and batch_size for inspect)"""
+    import layerkit.cli._inspect as inspect_module
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(inspect_module, "load_model", no_memory)
+    status, _, err = run(capsys, "inspect", tmp_path / "m.lkm")
+    assert status == 1
+    assert "layerkit inspect: error: out of memory: an allocation failed; less data" in err
+    assert "units" not in err

@@ -21,6 +21,7 @@ from layerkit.layers import (
     ELU,
     GELU,
     BatchNorm,
+    Composite,
     Dense,
     Dropout,
     Identity,
@@ -925,23 +926,56 @@ def test_a_reference_to_a_later_layer_is_refused_at_save(tmp_path):
     net = Sequential([Dense(4), PersistSkipAdd(later), later]).build(3)
     with pytest.raises(
         TypeError,
-        match=r"is the layer at position 2 of the network, not an "
+        match=r"is the layer at position 2 of its list, not an "
         r"earlier one; .* put the layer it refers to before it",
     ):
         layerkit.save(net, tmp_path / "later.lkm")
     assert not (tmp_path / "later.lkm").exists()
 
 
-def test_one_object_held_in_two_places_is_refused_at_save(tmp_path):
-    """(a model file would rebuild it as two objects, silently)"""
+def test_one_layer_held_in_two_places_is_refused_at_save(tmp_path):
+    """(a model file would rebuild it as two layers, silently)"""
     inner = Dense(3)
     net = Sequential([Dense(4), PersistTwoHands(inner, inner)]).build(3)
     with pytest.raises(
         TypeError,
-        match=r"is the same object as .*argument 'left'; a model "
-        "file would rebuild it as two objects",
+        match=r"argument 'right' \(in the layer at position 1 of a "
+        r"list of layers\) = Dense\(units=3\) is the same layer object as "
+        r".*argument 'left' \(in the layer at position 1",
     ):
         layerkit.save(net, tmp_path / "two.lkm")
+
+
+def test_a_loss_object_two_layers_hold_is_saved_as_two_equal_ones(tmp_path):
+    """(a review: a default argument shared by two layers was refused; a loss holds no
+    state, so two equal copies are the same model)"""
+    shared = SquaredError()
+    net = Sequential([PersistTwoHands(shared), Dense(2), PersistTwoHands(shared)]).build(3)
+    again = layerkit.load(layerkit.save(net, tmp_path / "loss.lkm"))
+    assert repr(again.layers[0].left) == repr(again.layers[2].left) == "SquaredError()"
+
+
+@pytest.mark.parametrize("where", ["into a block", "inside a block", "in a block in a block"])
+def test_a_skip_connection_with_blocks_is_kept(tmp_path, where):
+    """(a review: a block whose layer refers to one outside it was refused by Sequential,
+    and a skip connection inside a block could not be saved)"""
+    save = PersistSkipSave()
+    if where == "into a block":
+        layers = [Dense(4), save, Composite([Dense(4), Tanh(), PersistSkipAdd(save)]), Dense(1)]
+        find = lambda net: (net.layers[2].inner[2].source, net.layers[1])  # noqa: E731
+    elif where == "inside a block":
+        layers = [Dense(4), Composite([save, Dense(4), Tanh(), PersistSkipAdd(save)]), Dense(1)]
+        find = lambda net: (net.layers[1].inner[3].source, net.layers[1].inner[0])  # noqa: E731
+    else:
+        block = Composite([Dense(4), Tanh(), PersistSkipAdd(save)])
+        layers = [Dense(4), save, Composite([Dense(4), block]), Dense(1)]
+        find = lambda net: (net.layers[2].inner[1].inner[2].source, net.layers[1])  # noqa: E731
+    net = Sequential(layers).build(3, random_state=0)
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    again = layerkit.load(layerkit.save(net, tmp_path / "skip.lkm"))
+    source, layer = find(again)
+    assert source is layer
+    np.testing.assert_array_equal(again.predict(x), net.predict(x))
 
 
 def test_a_layer_reference_outside_a_list_of_layers_is_a_model_file_error():

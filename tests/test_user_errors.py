@@ -1087,3 +1087,82 @@ def test_dense_called_directly_takes_a_list():
     dense = _built(layerkit.layers.Dense(3))
     expected = dense.forward(np.ones((1, 4))).copy()
     np.testing.assert_array_equal(dense.forward([[1, 1, 1, 1]]), expected)
+
+
+def test_a_float32_network_passes_nan_in_float64_x_through_as_before():
+    """(a review: NaN made the range check report 'largest magnitude nan')"""
+    X = np.ones((3, 2))
+    X[1, 0] = np.nan
+    out = _small_net(np.float32).predict(X)
+    assert np.isnan(out[1]).all() and np.isfinite(out[[0, 2]]).all()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("call", ["fit", "train_step"])
+def test_a_float32_network_refuses_y_beyond_float32(call):
+    """(a review: train_step stepped on an infinite loss; fit blamed the learning rate)"""
+    from layerkit import Sequential
+    from layerkit.layers import Dense
+    from layerkit.losses import SquaredError
+    from layerkit.optim import SGD
+
+    net = Sequential([Dense(1)]).build(2, random_state=0, dtype=np.float32)
+    X, y = np.ones((4, 2)), np.full((4, 1), 1e39)
+    with pytest.raises(ValueError, match=rf"Sequential.{call}: y holds values beyond the range"):
+        if call == "fit":
+            net.fit(X, y, loss=SquaredError(), optimizer=SGD())
+        else:
+            net.train_step(X, y, SquaredError(), SGD())
+
+
+def test_soft_targets_computed_in_float32_are_distributions():
+    """(a review: a float32 softmax stored as float64, rows off by up to 1.6e-7, was
+    refused by train_step and fit)"""
+    from layerkit import Sequential
+    from layerkit.layers import Dense, Softmax
+    from layerkit.losses import CategoricalCrossEntropy
+    from layerkit.optim import SGD
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(51, 10)).astype(np.float32)
+    soft = (np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)).astype(np.float64)
+    assert np.abs(soft.sum(axis=1) - 1).max() > 1.5e-8  # (off by more than √ε of float64)
+    net = Sequential([Dense(10), Softmax()]).build(4, random_state=0)
+    X = rng.normal(size=(51, 4))
+    assert np.isfinite(net.train_step(X, soft, CategoricalCrossEntropy(), SGD()))
+    net.fit(X, soft, loss=CategoricalCrossEntropy(), optimizer=SGD(), max_iter=1)
+    bad = soft.copy()
+    bad[3] *= 1.01
+    with pytest.raises(ValueError, match=r"1 row\(s\) that do not sum to 1 \(row 3 sums to"):
+        net.train_step(X, bad, CategoricalCrossEntropy(), SGD())
+
+
+@pytest.mark.parametrize("shape", [(2,), (2, 3, 4)])
+def test_an_element_wise_activation_takes_any_shape(shape):
+    """(a review: the direct-call check refused 1-d and n-d input an element-wise
+    activation computes entry by entry)"""
+    x = np.linspace(-1, 1, int(np.prod(shape))).reshape(shape)
+    np.testing.assert_array_equal(layerkit.layers.ReLU().forward(x), np.maximum(x, 0))
+    np.testing.assert_allclose(layerkit.layers.Tanh().forward(x), np.tanh(x))
+
+
+def test_weights_whose_sum_overflows_weigh_by_their_ratios():
+    """(a review: [1e308, 1e308] were called 'NaN or infinite'; before, the loss was 0)"""
+    from layerkit.losses import SquaredError
+
+    a, y = np.array([[1.0], [3.0]]), np.zeros(2)
+    for method in ("value", "grad"):
+        huge = getattr(SquaredError(), method)(a, y, np.array([1e308, 1e308]))
+        np.testing.assert_allclose(huge, getattr(SquaredError(), method)(a, y, np.ones(2)))
+
+
+def test_a_training_loops_weights_are_checked_once_at_its_start():
+    from layerkit.losses import SquaredError
+    from layerkit.optim import SGD
+    from layerkit.training import EpochRunner
+
+    net = _small_net()
+    X, Y = np.ones((4, 2)), np.full((4, 2), 0.5)
+    for weights, match in ((np.ones(3), r"shape \(4,\)"), (-np.ones(4), "non-negative")):
+        with pytest.raises(ValueError, match=match):
+            EpochRunner(net, X, Y, SquaredError(), SGD(), batch_size=2, sample_weight=weights)

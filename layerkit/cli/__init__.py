@@ -220,9 +220,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"layerkit {args.command}: error:{where} {err.strerror or err}", file=sys.stderr)
         return 1
     except MemoryError as err:  # (numpy's names the array: "Unable to allocate 298. GiB...")
+        advice = (
+            "smaller layers (units), a smaller batch_size or less data need less"
+            if args.command == "train"
+            else "less data at once (split the file), or a machine with more memory"
+        )
         print(
-            f"layerkit {args.command}: error: out of memory: {err or 'an allocation failed'}; "
-            "smaller layers (units), a smaller batch_size or less data need less",
+            f"layerkit {args.command}: error: out of memory: "
+            f"{str(err) or 'an allocation failed'}; {advice}",
             file=sys.stderr,
         )
         return 1

@@ -923,7 +923,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         check_is_fitted(self)
         net = self.network_
         if not check_input:
-            return net.predict(X, logits=logits)
+            return net._predict_checked(X, logits=logits)
         deferred = all(type(layer) in _PROPAGATES_NON_FINITE for layer in net.layers[:-1])
         X = validate_data(
             self, X, accept_sparse=["csr", "csc"], reset=False, ensure_all_finite=False
@@ -933,11 +933,11 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         if not deferred:
             if not all_finite(X) or not fits_dtype(X, net.dtype):
                 self._refuse_non_finite(X, _cast(X, net.dtype))
-            return net.predict(X, logits=logits)
+            return net._predict_checked(X, logits=logits)
         if not fits_dtype(X, net.dtype):  # (before the network's own, shorter message)
             self._refuse_non_finite(X, _cast(X, net.dtype))
         with np.errstate(invalid="ignore", over="ignore"):  # (a NaN in X is reported below)
-            z = net.predict(X, logits=True)
+            z = net._predict_checked(X, logits=True)
         if not np.isfinite(z).all():
             self._refuse_non_finite(X, _cast(X, net.dtype))
         if logits:

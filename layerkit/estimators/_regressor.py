@@ -209,7 +209,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     def _score_arrays(self, X: Any, y: Any, sample_weight: Any, network: Any = None) -> float:
         """R² on already-validated arrays (early stopping); NaN if outputs are not finite."""
-        out = (network or self.network_).predict(X)
+        out = (network or self.network_)._predict_checked(X)
         if not np.isfinite(out).all():
             return float("nan")
         if out.shape[1] == 1:

@@ -21,70 +21,142 @@ class SharedObjectError(TypeError):
     """An object held in two places that a model file cannot keep as one."""
 
 
-class _LayerList:
-    """While a list of layers is encoded: the position of each layer of the list, the
-    one being encoded, and where every other object was met."""
+class _Frames:
+    """While layers are encoded: for each list of layers open (the network's, then a
+    block's ``inner`` inside it...), each layer's position and the one being encoded;
+    and where each other layer was met."""
 
-    def __init__(self, layers: list[Any]) -> None:
-        self.position = {id(layer): i for i, layer in enumerate(layers)}
-        self.current = 0
+    def __init__(self) -> None:
+        self.positions: list[dict[int, int]] = []
+        self.current: list[int] = []
         self.met: dict[int, str] = {}
 
+    @contextlib.contextmanager
+    def open(self, layers: list[Any]) -> Iterator[None]:
+        self.positions.append({id(layer): i for i, layer in enumerate(layers)})
+        self.current.append(0)
+        try:
+            yield
+        finally:
+            self.positions.pop()
+            self.current.pop()
 
-_ENCODING: contextvars.ContextVar[_LayerList | None] = contextvars.ContextVar(
+
+_ENCODING: contextvars.ContextVar[_Frames | None] = contextvars.ContextVar(
     "_ENCODING", default=None
 )
-_DECODING: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+#: while layers are decoded: the layers built so far of each list open
+_DECODING: contextvars.ContextVar[list[list[Any]] | None] = contextvars.ContextVar(
     "_DECODING", default=None
 )
 
 
-def encode_layers(layers: list[Any], where: str) -> Iterator[dict[str, Any]]:
-    """``typed(layer)`` for each layer of a network's list, in order. A layer that holds
-    an earlier layer of the list (a skip connection reading what it saved) holds it as
-    ``{"$layer": i}``, so that a loaded network's layer holds the loaded layer, not a
-    copy of its own; any other object held in two places is refused."""
-    session = _LayerList(layers)
-    token = _ENCODING.set(session)
+def _is_layer_list(value: Any) -> bool:
+    from ..layers.base import Layer
+
+    return bool(value) and all(isinstance(v, Layer) for v in value)
+
+
+def encode_layers(layers: list[Any], where: str) -> list[dict[str, Any]]:
+    """``typed(layer)`` for each layer of a network's list. A layer holding an earlier
+    layer of a list it is in (the network's, a block's ``inner``), or of a list that
+    holds that block, as a skip connection holds the layer whose input it adds, holds it
+    as ``{"$layer": i}`` (this list's i-th) or ``{"$layer": [d, i]}`` (the i-th of the
+    list d levels out), so that the loaded layer holds the loaded layer, not a copy of
+    its own; another layer held in two places is refused."""
+    frames = _ENCODING.get()
+    token = _ENCODING.set(_Frames()) if frames is None else None
     try:
-        for i, layer in enumerate(layers):
-            session.current = i
-            yield typed(layer)
+        return _encode_list(layers)
     finally:
-        _ENCODING.reset(token)
+        if token is not None:
+            _ENCODING.reset(token)
+
+
+def _encode_list(layers: list[Any]) -> list[dict[str, Any]]:
+    frames = _ENCODING.get()
+    assert frames is not None
+    specs = []
+    with frames.open(layers):
+        for i, layer in enumerate(layers):
+            frames.current[-1] = i
+            specs.append(typed(layer))
+    return specs
+
+
+def decode_layers(value: Any) -> Any:
+    """``decode`` for a list (or tuple) of layers, in which a layer may hold an earlier
+    one as ``{"$layer": ...}``."""
+    is_tuple = isinstance(value, dict) and set(value) == {"$tuple"}
+    items = value["$tuple"] if is_tuple else value
+    if not isinstance(items, list):
+        return decode(value)
+    built: list[Any] = []
+    with decoding_layers(built):
+        for item in items:
+            built.append(decode(item))
+    return tuple(built) if is_tuple else built
 
 
 @contextlib.contextmanager
 def decoding_layers(built: list[Any]) -> Iterator[None]:
-    """Within: ``{"$layer": i}`` is ``built[i]``, a layer built earlier from the list."""
-    token = _DECODING.set(built)
+    """Within: ``built`` is the innermost list of layers being decoded (appended to as
+    each is built), which ``{"$layer": i}`` refers to."""
+    outer = _DECODING.get()
+    token = _DECODING.set([*(outer or []), built])
     try:
         yield
     finally:
         _DECODING.reset(token)
 
 
+def _is_layer_spec_list(items: Any) -> bool:
+    return (
+        isinstance(items, list)
+        and bool(items)
+        and all(
+            isinstance(v, dict)
+            and set(v) == {"$object"}
+            and isinstance(v["$object"], dict)
+            and v["$object"].get("kind") == "layer"
+            for v in items
+        )
+    )
+
+
 def _reference(value: Any, where: str) -> Any:
-    """``{"$layer": i}`` for an earlier layer of the list being encoded, or None."""
-    session = _ENCODING.get()
-    if session is None:
+    """``{"$layer": ...}`` for an earlier layer of a list being encoded, or None."""
+    frames = _ENCODING.get()
+    if frames is None:
         return None
-    i = session.position.get(id(value))
-    if i is not None:
-        if i >= session.current:
+    from ..layers.base import Layer
+
+    for depth, (positions, current) in enumerate(
+        zip(reversed(frames.positions), reversed(frames.current), strict=True)
+    ):
+        i = positions.get(id(value))
+        if i is None:
+            continue
+        if i >= current:
             raise SharedObjectError(
-                f"{where} is the layer at position {i} of the network, not an earlier one; "
-                "a model file keeps a layer's reference to an earlier layer of the list "
-                "only: put the layer it refers to before it"
+                f"{where} is the layer at position {i} of its list, not an earlier one; a "
+                "model file keeps a layer's reference to an earlier layer only: put the "
+                "layer it refers to before it"
             )
-        return {"$layer": i}
-    first = session.met.get(id(value))
-    session.met[id(value)] = where
+        return {"$layer": i if depth == 0 else [depth, i]}
+    if not isinstance(value, Layer):
+        return None  # (a loss or optimizer object held twice: two equal copies will do)
+    place = where + "".join(
+        f" (in the layer at position {c} of a list of layers)" for c in frames.current[-1:]
+    )
+    first = frames.met.get(id(value))
+    frames.met[id(value)] = place
     if first is not None:
         raise SharedObjectError(
-            f"{where} = {value!r} is the same object as {first}; a model file would "
-            "rebuild it as two objects: hold it in one place, or refer to a layer of the "
-            "network's own list (a skip connection), which a model file keeps"
+            f"{place} = {value!r} is the same layer object as {first}; a model file would "
+            "rebuild it as two: hold it in one place, or have it in a list of layers (the "
+            "network's, or a block's inner) before the layer that refers to it, which a "
+            "model file keeps as a reference"
         )
     return None
 
@@ -97,6 +169,9 @@ def encode(value: Any, where: str) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else {"$float": str(value)}
+    if isinstance(value, (list, tuple)) and _ENCODING.get() is not None and _is_layer_list(value):
+        specs = [{"$object": spec} for spec in _encode_list(list(value))]
+        return {"$tuple": specs} if isinstance(value, tuple) else specs
     if isinstance(value, tuple):
         return {"$tuple": [encode(v, where) for v in value]}
     if isinstance(value, list):
@@ -135,6 +210,8 @@ def decode(value: Any) -> Any:
     """Invert ``encode``; objects are rebuilt from the registry only. A dict without a
     ``$`` key is no tag (configs from before they tagged dicts): its values are decoded."""
     if isinstance(value, list):
+        if _DECODING.get() is not None and _is_layer_spec_list(value):
+            return decode_layers(value)
         return [decode(v) for v in value]
     if isinstance(value, dict) and not any(str(k).startswith("$") for k in value):
         return {k: decode(v) for k, v in value.items()}
@@ -142,6 +219,8 @@ def decode(value: Any) -> Any:
         if set(value) == {"$float"}:
             return float(value["$float"])
         if set(value) == {"$tuple"}:
+            if _DECODING.get() is not None and _is_layer_spec_list(value["$tuple"]):
+                return decode_layers(value)
             return tuple(decode(v) for v in value["$tuple"])
         if set(value) == {"$dict"}:
             pairs = value["$dict"]
@@ -171,28 +250,25 @@ def decode(value: Any) -> Any:
     return value
 
 
-def decode_layers(value: Any) -> Any:
-    """``decode`` for a list (or tuple) of layers, in which a layer may hold an earlier
-    one as ``{"$layer": i}``."""
-    is_tuple = isinstance(value, dict) and set(value) == {"$tuple"}
-    items = value["$tuple"] if is_tuple else value
-    if not isinstance(items, list):
-        return decode(value)
-    built: list[Any] = []
-    with decoding_layers(built):
-        for item in items:
-            built.append(decode(item))
-    return tuple(built) if is_tuple else built
-
-
-def _earlier_layer(i: Any) -> Any:
-    built = _DECODING.get()
-    if built is None:
-        raise ValueError("a $layer reference stands only in a layer of a network's list")
+def _earlier_layer(ref: Any) -> Any:
+    """The layer ``{"$layer": i}`` (this list's i-th) or ``{"$layer": [d, i]}`` (the i-th
+    of the list d levels out) names, built earlier."""
+    frames = _DECODING.get()
+    if not frames:
+        raise ValueError("a $layer reference stands only in a layer of a list of layers")
+    depth, i = (0, ref) if not isinstance(ref, list) else [*ref, None, None][:2]
+    if (
+        isinstance(depth, bool)
+        or not isinstance(depth, int)
+        or not 0 <= depth < len(frames)
+        or (isinstance(ref, list) and len(ref) != 2)
+    ):
+        raise ValueError(f"a $layer reference names no list of layers open: {ref!r}")
+    built = frames[-1 - depth]
     if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(built):
         raise ValueError(
-            f"a $layer reference must name an earlier layer of the list, a position from 0 "
-            f"to {len(built) - 1}, got {i!r}"
+            f"a $layer reference must name an earlier layer of its list, one of "
+            f"{len(built)} built so far, got {ref!r}"
         )
     return built[i]
 

@@ -87,14 +87,13 @@ def _max_exponent(dtype: Any) -> Any:
     return _MAX_EXPONENT[dtype]
 
 
-def _float_rows(layer: Layer, x: Any) -> Array:
-    """``x`` as a 2-d float array (integers as float64), or a clear error: what a layer
-    called directly, not through a network, may be given."""
+def _float_array(layer: Layer, x: Any) -> Array:
+    """``x`` as a float array (integers as float64), or a clear error: what a layer
+    called directly, not through a network, may be given. (Any shape: an element-wise
+    activation applies to each entry.)"""
     if hasattr(x, "tocsr"):
         raise TypeError(f"{layer!r} expected a dense array; got a sparse matrix: pass x.toarray()")
     x = np.asarray(x)
-    if x.ndim != 2:
-        raise ValueError(f"{layer!r} expected input of shape (m, n), got shape {x.shape}")
     if x.dtype.kind in "biu":
         return x.astype(np.float64)
     if x.dtype.kind != "f":
@@ -130,8 +129,8 @@ class Activation(Layer, register=False):
     _transient: tuple[str, ...] = ("_a", "_mask", "_positive", "_z")
 
     def forward(self, x: Array, training: bool = False) -> Array:
-        if not isinstance(x, np.ndarray) or x.dtype.kind != "f" or x.ndim != 2:
-            x = _float_rows(self, x)
+        if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+            x = _float_array(self, x)
         out = scratch(self, "a", x.shape, x.dtype)
         self._activate(x, out)
         return out
@@ -318,6 +317,8 @@ class Softmax(Activation):
     """
 
     def _activate(self, z: Array, out: Array) -> None:
+        if z.ndim != 2:  # (over the features of each row: rows are needed)
+            raise ValueError(f"{self!r} expected input of shape (m, n), got shape {z.shape}")
         self._a = softmax(z, out)
 
     @staticmethod

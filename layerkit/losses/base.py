@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import weakref
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -210,10 +213,29 @@ def _mean(
     return float(np.dot(w, per_example)) / total
 
 
+#: True inside a training loop whose weights were checked once, as a whole
+_WEIGHTS_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "_WEIGHTS_CHECKED", default=False
+)
+
+
+@contextlib.contextmanager
+def weights_checked() -> Iterator[None]:
+    """Within: the losses take each batch's sample weights as checked (a training loop
+    checks all of them once: its batches pay nothing)."""
+    token = _WEIGHTS_CHECKED.set(True)
+    try:
+        yield
+    finally:
+        _WEIGHTS_CHECKED.reset(token)
+
+
 def _weights(loss: Loss, sample_weight: Array, m: int) -> tuple[Array, float]:
     """``sample_weight`` as an array, and its sum; refused unless it holds one finite,
     non-negative weight per row (a negative one made a squared error negative)."""
     w = np.asarray(sample_weight)
+    if _WEIGHTS_CHECKED.get():
+        return w, float(w.sum())
     if w.shape != (m,):
         raise ValueError(
             f"{loss!r} expected sample_weight of shape ({m},), one weight per row, got "
@@ -221,11 +243,16 @@ def _weights(loss: Loss, sample_weight: Array, m: int) -> tuple[Array, float]:
         )
     if w.dtype.kind not in "biuf":
         raise TypeError(f"{loss!r} expected sample_weight of numbers, got dtype {w.dtype}")
-    total = float(w.sum())
+    with np.errstate(over="ignore"):
+        total = float(w.sum())
     if not np.isfinite(total) or (m and w.min() < 0):  # (an inf or NaN makes the sum one)
+        finite = bool(np.isfinite(w).all())
+        if finite and w.min() >= 0:  # finite weights whose sum overflows: their ratios
+            w = w / w.max()  # are what counts (a fresh array: the caller's stays)
+            return w, float(w.sum())
         raise ValueError(
             f"{loss!r} expected sample_weight of finite, non-negative numbers, got "
-            f"{'negative ones' if np.isfinite(total) else 'NaN or infinite ones'}"
+            f"{'negative ones' if finite else 'NaN or infinite ones'}"
         )
     return w, total
 

@@ -116,6 +116,11 @@ class Optimizer(Configurable, register=False):
     def _check_pairs(self, params: Any, grads: Any) -> None:
         """Refuse ``grads`` that are not one array per parameter, of its shape: the
         whole-buffer updates would read past a smaller gradient's memory."""
+        flats = (getattr(params, "flat", None), getattr(grads, "flat", None))
+        scratch = self.__dict__.setdefault("_scratch", {})
+        known = scratch.get("checked_flats")
+        if known is not None and known[0] is flats[0] and known[1] is flats[1]:
+            return  # (one network's buffers, checked at the first step: laid out alike)
         where = f"{type(self).__name__}.step"
         for what, arrays in (("params", params), ("grads", grads)):
             if not isinstance(arrays, Mapping):
@@ -146,6 +151,8 @@ class Optimizer(Configurable, register=False):
                     f"shape {p.shape}, got {_described(g)} (pass a network's grads with "
                     "its own params)"
                 )
+        if flats[0] is not None and flats[1] is not None:
+            scratch["checked_flats"] = flats
 
     def _slot(self, kind: str, name: str, like: Array) -> Array:
         """The state array ``state[kind][name]``, created as zeros shaped like ``like``."""
