@@ -117,7 +117,9 @@ PROBLEMS = {
     "weights summing to 0": (
         dict(X_val=X_val, y_val=y_val, sample_weight_val=np.zeros(len(y_val))),
         {},
-        r"sample_weight_val: Sample weights must contain at least one non-zero number",
+        # (scikit-learn >= 1.8 refuses all-zero weights itself; before, layerkit does)
+        r"sample_weight_val: Sample weights must contain at least one non-zero number"
+        r"|the validation data's weights \(sample_weight_val, class_weight\) sum to 0",
     ),
     "class weights zero where the validation rows weigh": (
         dict(X_val=X_val[:4], y_val=y_val[:4], sample_weight_val=np.array([0, 0, 0, 1.0])),
