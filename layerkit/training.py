@@ -12,7 +12,7 @@ from ._checks import require_count, require_instance
 from ._contract import check_live, live_arrays, trusted
 from .exceptions import DivergenceError
 from .layers.base import Array
-from .losses.base import Loss, weights_checked
+from .losses.base import Loss, checked_weights
 from .network import Sequential
 from .optim.base import Optimizer
 
@@ -168,8 +168,7 @@ class EpochRunner:
         if rng is not None:  # each epoch's order depends on the generator's state only,
             np.copyto(self.order, self.rows)  # so training can stop and resume exactly
             rng.shuffle(self.order)
-        # (a non-finite loss raises DivergenceError instead)
-        with np.errstate(all="ignore"), weights_checked():
+        with np.errstate(all="ignore"):  # a non-finite loss raises DivergenceError instead
             if self._plan is not None and self.sample_weight is None:
                 return self._run_planned(rng is None and self._contiguous, stop)
             return self._run_general(rng, stop)
@@ -181,7 +180,7 @@ class EpochRunner:
             idx: Any = self.order[start:end]
             if rng is None and self._contiguous:
                 idx = slice(start, end)
-            sw = None if self.sample_weight is None else self.sample_weight[idx]
+            sw = None if self.sample_weight is None else checked_weights(self.sample_weight[idx])
             batch_weight = float(end - start) if sw is None else float(sw.sum())
             if self._plan is not None:
                 value = self._planned_step(idx, end - start, sw, batch_weight)

@@ -383,3 +383,12 @@ def test_clipping_optimizers_pass_check_optimizer(make):
     from layerkit.gradcheck import check_optimizer
 
     assert check_optimizer(make(clip_norm=0.5)).failed == {}
+
+
+def test_clip_norm_clips_float32_gradients_whose_squares_overflow():
+    """(a review: a finite norm of 2e20, whose float32 square is inf, was not clipped:
+    the step was the whole gradient; PyTorch's clip_grad_norm_ zeroes it)"""
+    params = {"w": np.zeros(4, np.float32)}
+    grads = {"w": np.full(4, 1e20, np.float32)}
+    SGD(0.1, clip_norm=1.0).step(params, grads)
+    assert np.linalg.norm(params["w"].astype(np.float64)) == pytest.approx(0.1, rel=1e-6)

@@ -1166,3 +1166,22 @@ def test_a_training_loops_weights_are_checked_once_at_its_start():
     for weights, match in ((np.ones(3), r"shape \(4,\)"), (-np.ones(4), "non-negative")):
         with pytest.raises(ValueError, match=match):
             EpochRunner(net, X, Y, SquaredError(), SGD(), batch_size=2, sample_weight=weights)
+
+
+def test_a_users_loss_inside_a_training_loop_gets_its_weights_checked():
+    """(a review: inside a training loop every weight was taken as checked, a user's
+    loss passing negative ones to a built-in loss too: gradient ascent, silently)"""
+    from layerkit.losses import Loss, SquaredError
+    from layerkit.optim import SGD
+
+    class _Reweighted(Loss, register=False):
+        def value(self, a, y, sample_weight=None):
+            return SquaredError().value(a, y, np.tile([2.0, -1.0], len(a) // 2))
+
+        def grad(self, a, y, sample_weight=None):
+            return SquaredError().grad(a, y, np.tile([2.0, -1.0], len(a) // 2))
+
+    net = _small_net()
+    X, Y = np.ones((8, 2)), np.full((8, 2), 0.5)
+    with pytest.raises(ValueError, match="expected sample_weight of finite, non-negative"):
+        net.fit(X, Y, loss=_Reweighted(), optimizer=SGD(), batch_size=4, max_iter=1)

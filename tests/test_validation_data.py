@@ -135,12 +135,36 @@ PROBLEMS = {
 
 
 @pytest.mark.parametrize("case", PROBLEMS)
-def test_validation_data_it_cannot_use_is_refused_before_training(case):
+def test_validation_data_it_cannot_use_is_refused_before_training(case, monkeypatch):
+    import layerkit.estimators._base as base
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started before the validation data was refused")
+
+    monkeypatch.setattr(base, "fit_stochastic", no_training)
+    monkeypatch.setattr(base, "fit_lbfgs", no_training)
     fit_args, settings, match = PROBLEMS[case]
     est = MLPClassifier(**{"early_stopping": True, **settings})
     with pytest.raises(ValueError, match=match):
         est.fit(X_train, y_train, **fit_args)
     assert not hasattr(est, "network_")
+
+
+def test_x_val_beyond_a_float32_networks_range_is_refused():
+    """(a review: every validation score was NaN, and the starting weights came back)"""
+    X_bad = X_val.copy()
+    X_bad[0, 0] = 1e39
+    est = MLPClassifier(early_stopping=True, max_iter=3)
+    with pytest.raises(ValueError, match=r"X_val holds values beyond the range of float32"):
+        est.fit(X_train.astype(np.float32), y_train, X_val=X_bad, y_val=y_val)
+
+
+def test_scikit_learns_messages_about_the_validation_data_name_it():
+    """(a trial: "Input X contains NaN" when X_val held it)"""
+    X_nan = X_val.copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"MLPClassifier.fit: X_val, y_val: Input X contains NaN"):
+        MLPClassifier(early_stopping=True).fit(X_train, y_train, X_val=X_nan, y_val=y_val)
 
 
 def test_a_regressors_y_val_must_have_ys_outputs():

@@ -54,7 +54,7 @@ from ._callbacks import (
 )
 from ._lbfgs import fit_lbfgs, release_caches
 from ._stochastic import fit_stochastic, step_schedule
-from ._validation_data import given_validation
+from ._validation_data import given_validation, refuse_validation_beyond
 
 _ACTIVATIONS: dict[str, type[Layer]] = {
     "identity": Identity,
@@ -716,6 +716,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             if self.validation_scores_ is not None:
                 self.validation_scores_ = list(self.validation_scores_)
         self._refuse_targets_beyond(Y, net.dtype, first_pass)  # (before any cast)
+        if given is not None:
+            refuse_validation_beyond(self, given[0], net.dtype)
         if X.dtype != net.dtype:  # (float64 X continuing a model fitted on float32 X)
             with np.errstate(over="ignore"):  # (values beyond its range: refused below)
                 cast = X.astype(net.dtype)

@@ -109,7 +109,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         y_val : array-like of shape (n_val,) or (n_val, n_outputs)
             Its targets, of the training targets' kind.
         sample_weight_val : array-like of shape (n_val,), default=None
-            Weights of the validation rows' score (``class_weight`` applies too).
+            Weights of the validation rows' score.
 
         Returns
         -------

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
+from .._fit_inputs import fits_dtype
+
 
 def given_validation(
     est: Any, y: Any, X_val: Any, y_val: Any, sample_weight_val: Any
@@ -37,17 +39,20 @@ def given_validation(
             f"{where}: X_val and y_val are for early stopping, which solver='lbfgs' does "
             "not do; use solver='adam' or 'sgd'"
         )
-    est._check_raw_targets(y_val)
-    X_val, y_val = validate_data(
-        est,
-        X_val,
-        y_val,
-        accept_sparse=["csr", "csc"],
-        multi_output=True,
-        dtype=(np.float64, np.float32),
-        reset=False,
-        y_numeric=est._y_numeric,
-    )
+    try:
+        est._check_raw_targets(y_val)
+        X_val, y_val = validate_data(
+            est,
+            X_val,
+            y_val,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            reset=False,
+            y_numeric=est._y_numeric,
+        )
+    except ValueError as err:  # (scikit-learn's words name them X and y)
+        raise ValueError(f"{where}: X_val, y_val: {err}") from None
     if hasattr(X_val, "tocsr"):
         X_val = X_val.tocsr()
     if est._y_numeric and hasattr(y_val, "toarray"):
@@ -81,3 +86,19 @@ def given_validation(
             "to 0, so it cannot be scored; give weight to more of its rows"
         )
     return X_val, y_val, weights
+
+
+def refuse_validation_beyond(est: Any, X_val: Any, dtype: Any) -> None:
+    """A ValueError if ``X_val`` holds values the network's dtype cannot (float64 values
+    beyond float32's range, for a network fitted on float32 X): every validation score
+    would be NaN, and early stopping would keep the weights it started from."""
+    if fits_dtype(X_val, dtype):
+        return
+    dtype = np.dtype(dtype)
+    values = X_val.data if hasattr(X_val, "tocsr") else X_val
+    raise ValueError(
+        f"{type(est).__name__}.fit: X_val holds values beyond the range of {dtype.name} "
+        f"(largest magnitude {float(np.nanmax(np.abs(values))):.3g}), but the network "
+        f"computes in {dtype.name}, the dtype of X, where they would be infinite and every "
+        "validation score NaN; rescale X_val as X is, or fit on float64 X"
+    )

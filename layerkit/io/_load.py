@@ -202,40 +202,76 @@ def _check_declared_sizes(manifest: m.Manifest, size: int) -> None:
     network = manifest.network
     if network is None:
         return
-    width: int | None = network.n_in  # the input width of the layer at hand, while known
-    for i, layer in enumerate(network.layers):
-        if layer.type in _SAME_WIDTH:
+    layers = [(layer.type, layer.config) for layer in network.layers]
+    _check_layer_sizes(layers, "network/", network.n_in, specs)
+
+
+def _check_layer_sizes(
+    layers: list[tuple[str, Any]], prefix: str, width: int | None, specs: dict[str, Any]
+) -> int | None:
+    """``_check_declared_sizes`` for one list of layers, whose arrays are named
+    ``prefix + "<i>.<name>"`` ("network/", then "network/<i>." inside a block), and the
+    inner lists of the built-in blocks (``Composite``) in it, whose Dense layers would
+    be built at any size the file asks for. Returns the list's output width when known
+    (None after a layer of the user's: its code decides)."""
+    for i, (kind, config) in enumerate(layers):
+        where = f"{prefix}{i}."
+        if kind in _SAME_WIDTH:
             continue
-        if layer.type == "BatchNorm":  # (keeps the width; one gamma and beta per feature)
+        if kind == "Composite":
+            inner = _inner_specs(config)
+            if inner is None:
+                return None  # (building it reports the bad configuration)
+            width = _check_layer_sizes(inner, where, width, specs)
+            continue
+        if kind == "BatchNorm":  # (keeps the width; one gamma and beta per feature)
             for name in ("gamma", "beta"):
-                spec = specs.get(f"network/{i}.{name}")
+                spec = specs.get(f"{where}{name}")
                 if spec is None:
-                    raise ModelFileError(f"arrays missing from the file: network/{i}.{name}")
+                    raise ModelFileError(f"arrays missing from the file: {where}{name}")
                 if width is not None and list(spec.shape) != [width]:
                     raise ModelFileError(
-                        f"layer {i} is a BatchNorm on {width} inputs but its {name} is "
-                        f"declared as {list(spec.shape)}"
+                        f"layer {where[8:-1]} is a BatchNorm on {width} inputs but its {name} "
+                        f"is declared as {list(spec.shape)}"
                     )
-            if width is None and len(specs[f"network/{i}.gamma"].shape) == 1:
-                width = specs[f"network/{i}.gamma"].shape[0]
+            if width is None and len(specs[f"{where}gamma"].shape) == 1:
+                width = specs[f"{where}gamma"].shape[0]
             continue
-        if layer.type != "Dense":
+        if kind != "Dense":
             width = None  # a user's layer: its code decides its width
             continue
-        units = decode(layer.config.get("units"))
+        units = decode(config.get("units"))
         if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            return  # (building it reports the bad configuration)
-        weights = specs.get(f"network/{i}.W")
+            return None  # (building it reports the bad configuration)
+        weights = specs.get(f"{where}W")
         if weights is None:
-            raise ModelFileError(f"arrays missing from the file: network/{i}.W")
+            raise ModelFileError(f"arrays missing from the file: {where}W")
         if list(weights.shape)[1:] != [units] or (
             width is not None and list(weights.shape) != [width, units]
         ):
             raise ModelFileError(
-                f"layer {i} is Dense(units={units!r}) on {width or 'its'} inputs but its "
-                f"weights are declared as {list(weights.shape)}"
+                f"layer {where[8:-1]} is Dense(units={units!r}) on {width or 'its'} inputs "
+                f"but its weights are declared as {list(weights.shape)}"
             )
         width = units
+    return width
+
+
+def _inner_specs(config: Any) -> list[tuple[str, Any]] | None:
+    """A Composite's inner layers as ``(type, config)``, read from its config as
+    stored (nothing built), or None if they are not a list of layer specs."""
+    inner = config.get("inner") if isinstance(config, dict) else None
+    if isinstance(inner, dict) and set(inner) == {"$tuple"}:
+        inner = inner["$tuple"]
+    if not isinstance(inner, list):
+        return None
+    found = []
+    for item in inner:
+        spec = item.get("$object") if isinstance(item, dict) else None
+        if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+            return None
+        found.append((str(spec.get("type")), spec["config"]))
+    return found
 
 
 def _read_manifest(zf: zipfile.ZipFile) -> m.Manifest:

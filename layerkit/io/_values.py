@@ -51,10 +51,20 @@ _DECODING: contextvars.ContextVar[list[list[Any]] | None] = contextvars.ContextV
 )
 
 
-def _is_layer_list(value: Any) -> bool:
+def _new_layer_list(value: Any) -> bool:
+    """Whether ``value``, met while layers are encoded, is a list of layers of its own
+    (a block's ``inner``), whose layers get positions, rather than a list of references
+    to layers of a list open already (a skip connection adding several saved inputs),
+    which are encoded one by one, each as ``{"$layer": ...}``."""
     from ..layers.base import Layer
 
-    return bool(value) and all(isinstance(v, Layer) for v in value)
+    frames = _ENCODING.get()
+    return (
+        frames is not None
+        and bool(value)
+        and all(isinstance(v, Layer) for v in value)
+        and not any(id(v) in positions for v in value for positions in frames.positions)
+    )
 
 
 def encode_layers(layers: list[Any], where: str) -> list[dict[str, Any]]:
@@ -67,21 +77,36 @@ def encode_layers(layers: list[Any], where: str) -> list[dict[str, Any]]:
     frames = _ENCODING.get()
     token = _ENCODING.set(_Frames()) if frames is None else None
     try:
-        return _encode_list(layers)
+        return _encode_list(layers, where)
     finally:
         if token is not None:
             _ENCODING.reset(token)
 
 
-def _encode_list(layers: list[Any]) -> list[dict[str, Any]]:
+def _encode_list(layers: list[Any], where: str = "the network") -> list[dict[str, Any]]:
     frames = _ENCODING.get()
     assert frames is not None
+    for i, layer in enumerate(layers):  # (each layer placed once: twice would be two)
+        _meet(frames, layer, f"{where}[{i}]")
     specs = []
     with frames.open(layers):
         for i, layer in enumerate(layers):
             frames.current[-1] = i
             specs.append(typed(layer))
     return specs
+
+
+def _meet(frames: _Frames, layer: Any, place: str) -> None:
+    """Note where ``layer`` is placed; refuse it if it was placed before."""
+    first = frames.met.get(id(layer))
+    frames.met[id(layer)] = place
+    if first is not None:
+        raise SharedObjectError(
+            f"{place} = {layer!r} is the same layer object as {first}; a model file would "
+            "rebuild it as two: hold it in one place, or have it in a list of layers (the "
+            "network's, or a block's inner) before the layer that refers to it, which a "
+            "model file keeps as a reference"
+        )
 
 
 def decode_layers(value: Any) -> Any:
@@ -149,15 +174,7 @@ def _reference(value: Any, where: str) -> Any:
     place = where + "".join(
         f" (in the layer at position {c} of a list of layers)" for c in frames.current[-1:]
     )
-    first = frames.met.get(id(value))
-    frames.met[id(value)] = place
-    if first is not None:
-        raise SharedObjectError(
-            f"{place} = {value!r} is the same layer object as {first}; a model file would "
-            "rebuild it as two: hold it in one place, or have it in a list of layers (the "
-            "network's, or a block's inner) before the layer that refers to it, which a "
-            "model file keeps as a reference"
-        )
+    _meet(frames, value, place)
     return None
 
 
@@ -169,8 +186,8 @@ def encode(value: Any, where: str) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else {"$float": str(value)}
-    if isinstance(value, (list, tuple)) and _ENCODING.get() is not None and _is_layer_list(value):
-        specs = [{"$object": spec} for spec in _encode_list(list(value))]
+    if isinstance(value, (list, tuple)) and _new_layer_list(value):
+        specs = [{"$object": spec} for spec in _encode_list(list(value), where)]
         return {"$tuple": specs} if isinstance(value, tuple) else specs
     if isinstance(value, tuple):
         return {"$tuple": [encode(v, where) for v in value]}

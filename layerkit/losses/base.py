@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import weakref
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -213,29 +210,24 @@ def _mean(
     return float(np.dot(w, per_example)) / total
 
 
-#: True inside a training loop whose weights were checked once, as a whole
-_WEIGHTS_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "_WEIGHTS_CHECKED", default=False
-)
+class _CheckedWeights(np.ndarray):
+    """A training loop's batch of sample weights, checked with all of them once, at the
+    loop's start: the losses take it as it is (its batches pay no check). Weights of
+    anyone else's, a user's loss calling a built-in one with its own, are checked."""
 
 
-@contextlib.contextmanager
-def weights_checked() -> Iterator[None]:
-    """Within: the losses take each batch's sample weights as checked (a training loop
-    checks all of them once: its batches pay nothing)."""
-    token = _WEIGHTS_CHECKED.set(True)
-    try:
-        yield
-    finally:
-        _WEIGHTS_CHECKED.reset(token)
+def checked_weights(weights: Array) -> Array:
+    """``weights`` (checked already) marked as such: a view, no copy."""
+    return weights.view(_CheckedWeights)
 
 
 def _weights(loss: Loss, sample_weight: Array, m: int) -> tuple[Array, float]:
     """``sample_weight`` as an array, and its sum; refused unless it holds one finite,
     non-negative weight per row (a negative one made a squared error negative)."""
-    w = np.asarray(sample_weight)
-    if _WEIGHTS_CHECKED.get():
+    if type(sample_weight) is _CheckedWeights:
+        w = sample_weight.view(np.ndarray)
         return w, float(w.sum())
+    w = np.asarray(sample_weight)
     if w.shape != (m,):
         raise ValueError(
             f"{loss!r} expected sample_weight of shape ({m},), one weight per row, got "

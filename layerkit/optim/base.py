@@ -93,10 +93,12 @@ class Optimizer(Configurable, register=False):
         if not limit:
             return grads
         flat = getattr(grads, "flat", None)
-        if flat is not None:
-            squares = float(np.dot(flat, flat))
-        else:
-            squares = sum(float(np.vdot(g, g)) for g in grads.values())
+        arrays = [flat] if flat is not None else list(grads.values())
+        squares = sum(float(np.vdot(g, g)) for g in arrays)
+        if not math.isfinite(squares):  # (float32 squares overflow from a norm of 1.8e19)
+            squares = sum(
+                float(np.einsum("i,i->", g.ravel(), g.ravel(), dtype=np.float64)) for g in arrays
+            )
         norm = math.sqrt(squares) if math.isfinite(squares) else math.inf
         if not math.isfinite(norm) or norm <= limit:
             return grads
