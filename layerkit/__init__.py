@@ -10,7 +10,7 @@ import threading as _threading
 from importlib import import_module as _import_module
 from typing import TYPE_CHECKING
 
-__version__ = "0.2.0"
+__version__ = "0.3.0.dev0"
 
 #: public name -> (module, attribute)
 _WHERE = {

@@ -39,6 +39,9 @@ class Configurable:
     _kind: ClassVar[str] = "object"
     #: The name this class is registered under.
     registry_name: ClassVar[str] = ""
+    #: Arguments added since a release, left out of a config while at their default, so
+    #: that a model file not using them stays readable by the releases before them.
+    _new_arguments: ClassVar[tuple[str, ...]] = ()
     _config_model_cache: ClassVar[type[pydantic.BaseModel] | None] = None
 
     def __init_subclass__(cls, name: str | None = None, register: bool = True, **kwargs: Any):
@@ -79,8 +82,11 @@ class Configurable:
 
         args = {k: _plain(v) for k, v in self._init_arguments().items()}
         self._validate_arguments(args)
+        signature = _signature(type(self))
         config = {}
         for key, value in args.items():
+            if key in self._new_arguments and _same(value, signature[key].default):
+                continue
             try:
                 config[key] = encode(value, f"{self!r}: argument {key!r}")
             except SharedObjectError:  # (a model file's reason: kept as it is)

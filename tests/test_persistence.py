@@ -737,16 +737,22 @@ def test_a_parameter_held_in_a_0d_array_is_saved_as_0d(tmp_path):
     np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
 
 
-def test_a_file_from_0_1_naming_batchnorm_or_adamw_says_they_are_built_in_now(tmp_path):
+@pytest.mark.parametrize("version", ["0.1.0", "0.2.0"])
+def test_a_file_from_before_naming_batchnorm_or_adamw_says_they_are_built_in_now(
+    tmp_path, version
+):
+    """(BatchNorm, AdamW and Composite came after the 0.2.0 release)"""
     X, y = load_iris(return_X_y=True)
-    est = MLPClassifier(layers=[Dense(4), BatchNorm(), ReLU()], solver=AdamW(), max_iter=2)
+    layers = [Dense(4), BatchNorm(), ReLU(), Composite([Dense(3)])]
+    est = MLPClassifier(layers=layers, solver=AdamW(), max_iter=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est.fit(X, y)
     path = tmp_path / "model.lkm"
     layerkit.save(est, path)
-    path.write_bytes(_rewrite(path.read_bytes(), _set(["layerkit_version"], "0.1.0")))
-    with pytest.warns(UserWarning, match="before layerkit 0.2.0 made AdamW, BatchNorm built-in"):
+    path.write_bytes(_rewrite(path.read_bytes(), _set(["layerkit_version"], version)))
+    made = "layerkit 0.3.0 made AdamW, BatchNorm, Composite built-in names"
+    with pytest.warns(UserWarning, match=f"written by layerkit {version}, before {made}"):
         layerkit.load(path)
 
 
@@ -1069,3 +1075,37 @@ def test_one_layer_in_two_lists_is_refused_at_save(tmp_path):
         "same layer object as",
     ):
         layerkit.save(net, tmp_path / "lists.lkm")
+
+
+@pytest.mark.parametrize("make", [SGD, Adam, AdamW])
+def test_an_argument_added_since_a_release_is_left_out_at_its_default(make, tmp_path):
+    """(a trial: every optimizer's config carried clip_norm=None, so the 0.2.0 release
+    could not read any file written since: "unexpected keyword argument 'clip_norm'")"""
+    assert "clip_norm" not in make().get_config()
+    assert make(clip_norm=2.0).get_config()["clip_norm"] == 2.0
+    X, y = load_iris(return_X_y=True)
+    est = MLPClassifier((4,), solver=make(), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    manifest = layerkit.io.read_manifest(layerkit.save(est, tmp_path / "m.lkm"))
+    assert "clip_norm" not in json.dumps(manifest)
+
+
+def test_save_replaces_a_truncated_model_file(tmp_path):
+    """(a trial: a .lkm file a crash left truncated was refused as 'not a layerkit model
+    file', so a nightly job could not save again until someone deleted it)"""
+    net = Sequential([Dense(2)]).build(2, random_state=0)
+    path = layerkit.save(net, tmp_path / "nightly.lkm")
+    path.write_bytes(path.read_bytes()[:100])
+    layerkit.save(net, path)
+    assert layerkit.load(path).n_out_ == 2
+
+
+def test_read_manifest_names_a_manifest_too_deep_to_read(tmp_path):
+    """(a trial: 50,000 nested brackets gave a RecursionError, load a ModelFileError)"""
+    path = tmp_path / "deep.lkm"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("manifest.json", "[" * 50_000 + "]" * 50_000)
+    with pytest.raises(ModelFileError, match="not a readable layerkit model file"):
+        layerkit.io.read_manifest(path)

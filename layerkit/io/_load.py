@@ -80,7 +80,7 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ModelFileError(f"{path}: {err}") from err.__cause__
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError) as err:
+    except Exception as err:  # anything a damaged file can provoke, as in load
         raise ModelFileError(f"{path}: not a readable layerkit model file: {err}") from err
 
 
@@ -134,9 +134,10 @@ def _load(data: bytes) -> Any:
 
 #: Built-in layers added after the first release, with the version that added them: in
 #: a file written before, the name can only have meant a layer of the user's own.
-#: the registry names layerkit took after 0.1.0 (layers, and the optimizer AdamW)
+#: (the 0.2.0 release took four activations; BatchNorm, AdamW and Composite came after it)
 _BUILT_IN_SINCE = {
-    name: (0, 2, 0) for name in ("ELU", "GELU", "SiLU", "Softplus", "BatchNorm", "AdamW")
+    **{name: (0, 2, 0) for name in ("ELU", "GELU", "SiLU", "Softplus")},
+    **{name: (0, 3, 0) for name in ("BatchNorm", "AdamW", "Composite")},
 }
 
 
@@ -152,12 +153,18 @@ def _warn_of_names_since_taken(manifest: m.Manifest) -> None:
         }
     )
     if names:
+        versions = sorted({_BUILT_IN_SINCE[name] for name in names})
+        made = "; ".join(
+            f"layerkit {'.'.join(map(str, v))} made "
+            + ", ".join(n for n in names if _BUILT_IN_SINCE[n] == v)
+            for v in versions
+        )
         warnings.warn(
             f"the model file was written by layerkit {manifest.layerkit_version}, before "
-            f"layerkit 0.2.0 made {', '.join(names)} built-in names, so the file may "
-            "mean classes of your own by them; it is loaded with layerkit's built-in "
-            f"{', '.join(names)}, whose arithmetic may differ from yours: compare the "
-            "predictions with the original model's before relying on them",
+            f"{made} built-in names, so the file may mean classes of your own by them; it "
+            f"is loaded with layerkit's built-in {', '.join(names)}, whose arithmetic may "
+            "differ from yours: compare the predictions with the original model's before "
+            "relying on them",
             UserWarning,
             stacklevel=4,  # (_warn_of_names_since_taken, _load, load, the caller)
         )

@@ -41,9 +41,10 @@ def save(obj: Any, path: str | os.PathLike[str]) -> Path:
     obj : MLPClassifier, MLPRegressor or Sequential
         The model; an unfitted estimator saves its hyperparameters only.
     path : str or path-like
-        Where to write (conventionally ``*.lkm``). A model file there is replaced (as a
-        whole: a failed save leaves it as it was); any other file there is refused
-        (``FileExistsError``), so a slip of the name cannot overwrite your data.
+        Where to write (conventionally ``*.lkm``). A model file there (or any file named
+        ``*.lkm``, a truncated one too) is replaced, as a whole: a failed save leaves it
+        as it was; any other file there is refused (``FileExistsError``), so a slip of
+        the name cannot overwrite your data.
 
     Returns
     -------
@@ -163,11 +164,12 @@ def _describe(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _is_model_file(path: Path) -> bool:
-    """Whether ``path`` is a zip holding a model file's manifest (of any version), or an
-    empty file (nothing to lose)."""
+    """Whether ``path`` is a zip holding a model file's manifest (of any version), an
+    empty file (nothing to lose), or a file named ``*.lkm``, a model file's name (one a
+    crash left truncated must not stop the next save)."""
     if not path.is_file():  # (a device, a pipe: never replaced by a file)
         return False
-    if path.stat().st_size == 0:
+    if path.stat().st_size == 0 or path.suffix.lower() == ".lkm":
         return True
     try:
         with zipfile.ZipFile(path) as zf:

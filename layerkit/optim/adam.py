@@ -45,6 +45,8 @@ class Adam(Optimizer):
     array([0.9])
     """
 
+    _new_arguments = ("clip_norm",)  # (since 0.3.0)
+
     def __init__(
         self,
         learning_rate: Annotated[float, Field(gt=0)] = 0.001,

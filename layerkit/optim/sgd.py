@@ -48,6 +48,8 @@ class SGD(Optimizer):
     array([0.9, 2.1])
     """
 
+    _new_arguments = ("clip_norm",)  # (since 0.3.0)
+
     def __init__(
         self,
         learning_rate: Annotated[float, Field(gt=0)] = 0.01,
