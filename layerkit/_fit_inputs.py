@@ -133,7 +133,13 @@ def fits_dtype(X: Any, dtype: Any) -> bool:
     return -largest <= low and high <= largest
 
 
-def refuse_beyond_dtype(X: Any, dtype: Any, name: str, where: str) -> None:
+def refuse_beyond_dtype(
+    X: Any,
+    dtype: Any,
+    name: str,
+    where: str,
+    advice: str = "rescale them, or build the network with dtype=np.float64",
+) -> None:
     """A ValueError if ``X`` (finite) holds values that ``dtype`` cannot: float64 values
     beyond float32's range, for a network that computes in float32, would be infinite
     there (NaN outputs, or a divergence reported with advice on the learning rate)."""
@@ -143,10 +149,9 @@ def refuse_beyond_dtype(X: Any, dtype: Any, name: str, where: str) -> None:
     values = X.data if hasattr(X, "tocsr") else X
     raise ValueError(
         f"{where}: {name} holds values beyond the range of {dtype.name} (largest magnitude "
-        f"{float(np.abs(values).max()):.3g}; {dtype.name} reaches "
+        f"{float(np.nanmax(np.abs(values))):.3g}; {dtype.name} reaches "
         f"{float(np.finfo(dtype).max):.3g}), but the network computes in {dtype.name}, "
-        "where they would be infinite; rescale them, or build the network with "
-        "dtype=np.float64"
+        f"where they would be infinite; {advice}"
     )
 
 

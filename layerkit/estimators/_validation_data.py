@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from .._fit_inputs import fits_dtype
+from .._fit_inputs import refuse_beyond_dtype
 
 
 def given_validation(
@@ -92,13 +92,11 @@ def refuse_validation_beyond(est: Any, X_val: Any, dtype: Any) -> None:
     """A ValueError if ``X_val`` holds values the network's dtype cannot (float64 values
     beyond float32's range, for a network fitted on float32 X): every validation score
     would be NaN, and early stopping would keep the weights it started from."""
-    if fits_dtype(X_val, dtype):
-        return
-    dtype = np.dtype(dtype)
-    values = X_val.data if hasattr(X_val, "tocsr") else X_val
-    raise ValueError(
-        f"{type(est).__name__}.fit: X_val holds values beyond the range of {dtype.name} "
-        f"(largest magnitude {float(np.nanmax(np.abs(values))):.3g}), but the network "
-        f"computes in {dtype.name}, the dtype of X, where they would be infinite and every "
-        "validation score NaN; rescale X_val as X is, or fit on float64 X"
+    refuse_beyond_dtype(
+        X_val,
+        dtype,
+        "X_val",
+        f"{type(est).__name__}.fit",
+        "every validation score would be NaN (the network computes in the dtype of X); "
+        "rescale X_val as X is, or fit on float64 X",
     )
