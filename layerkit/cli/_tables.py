@@ -278,6 +278,15 @@ def _column(values: list[str]) -> np.ndarray:
 def _numbers(values: list[str], kinds: set[type]) -> np.ndarray | None:
     """``values`` as float64, or None if they make a column text (``_column``); ``kinds``
     (updated): the kinds of value seen in the column so far, numbers and booleans."""
+    if "_" not in "".join(values):  # (Python's float, which numpy's cast uses, takes 1_0)
+        try:  # every value a number: numpy's cast of them all, in C (5x faster)
+            numbers_at_once = np.array(values, dtype=np.float64)
+        except ValueError:  # a missing marker, a boolean or text: value by value, below
+            pass
+        else:  # ("nan" is a missing marker: not a number, as below)
+            if not np.isnan(numbers_at_once).all():
+                kinds.add(float)
+            return None if len(kinds) > 1 else numbers_at_once
     numbers: list[float] = []
     for text in values:
         text = text.strip()
