@@ -12,7 +12,7 @@ from ._checks import require_count, require_instance
 from ._contract import check_live, live_arrays, trusted
 from .exceptions import DivergenceError
 from .layers.base import Array
-from .losses.base import Loss, checked_weights
+from .losses.base import Loss, checked_batches
 from .network import Sequential
 from .optim.base import Optimizer
 
@@ -174,13 +174,18 @@ class EpochRunner:
             return self._run_general(rng, stop)
 
     def _run_general(self, rng: np.random.Generator | None, stop: Any) -> float:
+        with checked_batches() as mark:  # (this loop's weights: checked at its start)
+            return self._batches(rng, stop, mark)
+
+    def _batches(self, rng: np.random.Generator | None, stop: Any, mark: Any) -> float:
         total = weight = 0.0
         for start in range(0, self.n, self.batch_size):
             end = min(start + self.batch_size, self.n)
             idx: Any = self.order[start:end]
             if rng is None and self._contiguous:
                 idx = slice(start, end)
-            sw = None if self.sample_weight is None else checked_weights(self.sample_weight[idx])
+            sw = None if self.sample_weight is None else self.sample_weight[idx]
+            mark(sw)
             batch_weight = float(end - start) if sw is None else float(sw.sum())
             if self._plan is not None:
                 value = self._planned_step(idx, end - start, sw, batch_weight)

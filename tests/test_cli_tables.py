@@ -23,6 +23,7 @@ FILES = {
     "trailing commas": "a,b,\n1,2,\n3,4\n5,6,\n7,8,\n",
     "utf-8 with a byte-order mark": "\ufeffa,b\n1,2\n3,4\n5,6\n",
     "an underscore late": "a,b\n1,2\n3,4\n5,1_000\n",
+    "+nan (a number), then booleans": "a,b\n+nan,1\n+NaN,2\nTrue,3\nFalse,4\n",
     "booleans, then nan only": "a,b\nTrue,1\nFalse,2\nnan,3\nNaN,4\nTrue,5\n",
     "nan only, then booleans": "a,b\nnan,1\nNaN,2\nTrue,3\nFalse,4\n",
     "numbers, then nan only, then booleans": "a,b\n1.5,1\n2,2\nnan,3\nnan,4\nTrue,5\n",

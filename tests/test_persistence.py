@@ -1109,3 +1109,20 @@ def test_read_manifest_names_a_manifest_too_deep_to_read(tmp_path):
         zf.writestr("manifest.json", "[" * 50_000 + "]" * 50_000)
     with pytest.raises(ModelFileError, match="not a readable layerkit model file"):
         layerkit.io.read_manifest(path)
+
+
+@pytest.mark.parametrize("fitted", [False, True])
+def test_an_estimators_layers_may_repeat_an_activation_object(tmp_path, fitted):
+    """(a review: the check for a layer placed twice refused it at save; fit copies the
+    list, so the Tanh() twice trains as two, and was saved and loaded before)"""
+    X, y = make_regression(n_samples=40, n_features=3, random_state=0)
+    act = Tanh()
+    est = MLPRegressor(layers=[Dense(4), act, Dense(4), act], max_iter=5, random_state=0)
+    if fitted:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X, y)
+    again = layerkit.load(layerkit.save(est, tmp_path / "repeat.lkm"))
+    assert [type(layer) for layer in again.layers] == [Dense, Tanh, Dense, Tanh]
+    if fitted:
+        np.testing.assert_array_equal(again.predict(X), est.predict(X))

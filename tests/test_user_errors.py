@@ -1185,3 +1185,35 @@ def test_a_users_loss_inside_a_training_loop_gets_its_weights_checked():
     X, Y = np.ones((8, 2)), np.full((8, 2), 0.5)
     with pytest.raises(ValueError, match="expected sample_weight of finite, non-negative"):
         net.fit(X, Y, loss=_Reweighted(), optimizer=SGD(), batch_size=4, max_iter=1)
+
+
+@pytest.mark.parametrize("derive", ["negated", "sliced"])
+def test_weights_a_users_loss_derives_from_the_batchs_are_checked(derive):
+    """(a review: the batch's weights were marked checked by their type, which numpy
+    keeps through -w and w[:1]: gradient ascent, silently, or numpy's shape error)"""
+    from layerkit.losses import Loss, SquaredError
+    from layerkit.optim import SGD
+
+    def derived(w):
+        return -w if derive == "negated" else w[:1]
+
+    class _Derived(Loss, register=False):
+        def value(self, a, y, sample_weight=None):
+            return SquaredError().value(a, y, derived(sample_weight))
+
+        def grad(self, a, y, sample_weight=None):
+            return SquaredError().grad(a, y, derived(sample_weight))
+
+    net = _small_net()
+    X, Y = np.ones((8, 2)), np.full((8, 2), 0.5)
+    match = "non-negative" if derive == "negated" else r"of shape \(4,\), one weight per row"
+    with pytest.raises(ValueError, match=match):
+        net.fit(
+            X,
+            Y,
+            loss=_Derived(),
+            optimizer=SGD(),
+            batch_size=4,
+            max_iter=1,
+            sample_weight=np.ones(8),
+        )

@@ -283,8 +283,10 @@ def _numbers(values: list[str], kinds: set[type]) -> np.ndarray | None:
             numbers_at_once = np.array(values, dtype=np.float64)
         except ValueError:  # a missing marker, a boolean or text: value by value, below
             pass
-        else:  # ("nan" is a missing marker: not a number, as below)
-            if not np.isnan(numbers_at_once).all():
+        else:  # ("nan" is a missing marker: not a number, as below; "+nan" is a number)
+            if not np.isnan(numbers_at_once).all() or any(
+                v.strip().lower() not in _MISSING for v in values
+            ):
                 kinds.add(float)
             return None if len(kinds) > 1 else numbers_at_once
     numbers: list[float] = []

@@ -302,7 +302,7 @@ def hyperparameters(est: Any) -> dict[str, Any]:
     for k, v in est.get_params(deep=False).items():
         where = f"{type(est).__name__}.{k}"
         if k == "layers" and isinstance(v, (list, tuple)):  # (references between them kept)
-            specs = [{"$object": spec} for spec in encode_layers(list(v), where)]
+            specs = [{"$object": spec} for spec in encode_layers(list(v), where, repeats=True)]
             values[k] = specs if isinstance(v, list) else {"$tuple": specs}
         else:
             values[k] = encode(v, where)

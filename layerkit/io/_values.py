@@ -67,27 +67,32 @@ def _new_layer_list(value: Any) -> bool:
     )
 
 
-def encode_layers(layers: list[Any], where: str) -> list[dict[str, Any]]:
+def encode_layers(layers: list[Any], where: str, *, repeats: bool = False) -> list[dict[str, Any]]:
     """``typed(layer)`` for each layer of a network's list. A layer holding an earlier
     layer of a list it is in (the network's, a block's ``inner``), or of a list that
     holds that block, as a skip connection holds the layer whose input it adds, holds it
     as ``{"$layer": i}`` (this list's i-th) or ``{"$layer": [d, i]}`` (the i-th of the
     list d levels out), so that the loaded layer holds the loaded layer, not a copy of
-    its own; another layer held in two places is refused."""
+    its own; another layer held in two places is refused. ``repeats``: one layer object
+    may stand at two positions of ``layers`` (an estimator's ``layers``, which ``fit``
+    copies: a ``Tanh()`` twice trains as two), each saved as a layer of its own."""
     frames = _ENCODING.get()
     token = _ENCODING.set(_Frames()) if frames is None else None
     try:
-        return _encode_list(layers, where)
+        return _encode_list(layers, where, repeats=repeats)
     finally:
         if token is not None:
             _ENCODING.reset(token)
 
 
-def _encode_list(layers: list[Any], where: str = "the network") -> list[dict[str, Any]]:
+def _encode_list(
+    layers: list[Any], where: str = "the network", *, repeats: bool = False
+) -> list[dict[str, Any]]:
     frames = _ENCODING.get()
     assert frames is not None
     for i, layer in enumerate(layers):  # (each layer placed once: twice would be two)
-        _meet(frames, layer, f"{where}[{i}]")
+        if not (repeats and any(layer is other for other in layers[:i])):
+            _meet(frames, layer, f"{where}[{i}]")
     specs = []
     with frames.open(layers):
         for i, layer in enumerate(layers):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -210,23 +214,29 @@ def _mean(
     return float(np.dot(w, per_example)) / total
 
 
-class _CheckedWeights(np.ndarray):
-    """A training loop's batch of sample weights, checked with all of them once, at the
-    loop's start: the losses take it as it is (its batches pay no check). Weights of
-    anyone else's, a user's loss calling a built-in one with its own, are checked."""
+#: The batch of sample weights a training loop is on, checked with all of them once, at
+#: the loop's start: the losses take that very array as it is (its batches pay no
+#: check). Any other array, one a user's loss derives from it (-w, w[:1]) too, is checked.
+_CHECKED_BATCH: contextvars.ContextVar[Array | None] = contextvars.ContextVar(
+    "_CHECKED_BATCH", default=None
+)
 
 
-def checked_weights(weights: Array) -> Array:
-    """``weights`` (checked already) marked as such: a view, no copy."""
-    return weights.view(_CheckedWeights)
+@contextlib.contextmanager
+def checked_batches() -> Iterator[Callable[[Array | None], Any]]:
+    """Within: ``mark(weights)`` makes ``weights`` the batch taken as checked."""
+    token = _CHECKED_BATCH.set(None)
+    try:
+        yield _CHECKED_BATCH.set
+    finally:
+        _CHECKED_BATCH.reset(token)
 
 
 def _weights(loss: Loss, sample_weight: Array, m: int) -> tuple[Array, float]:
     """``sample_weight`` as an array, and its sum; refused unless it holds one finite,
     non-negative weight per row (a negative one made a squared error negative)."""
-    if type(sample_weight) is _CheckedWeights:
-        w = sample_weight.view(np.ndarray)
-        return w, float(w.sum())
+    if sample_weight is _CHECKED_BATCH.get():
+        return sample_weight, float(sample_weight.sum())
     w = np.asarray(sample_weight)
     if w.shape != (m,):
         raise ValueError(
