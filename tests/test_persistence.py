@@ -1126,3 +1126,26 @@ def test_an_estimators_layers_may_repeat_an_activation_object(tmp_path, fitted):
     assert [type(layer) for layer in again.layers] == [Dense, Tanh, Dense, Tanh]
     if fitted:
         np.testing.assert_array_equal(again.predict(X), est.predict(X))
+
+
+def test_a_file_for_prediction_leaves_the_optimizer_state_out(tmp_path):
+    """(a trial: an Adam model's file was 3x its weights, for serving it predicts only)"""
+    X, y = make_regression(n_samples=200, n_features=20, random_state=0)
+    est = MLPRegressor((64,), max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    full = layerkit.save(est, tmp_path / "full.lkm")
+    lean = layerkit.save(est, tmp_path / "lean.lkm", optimizer_state=False)
+    assert lean.stat().st_size < 0.45 * full.stat().st_size
+    manifest = layerkit.io.read_manifest(lean)
+    assert manifest["optimizer"] is None
+    assert not any(a["name"].startswith("optimizer/") for a in manifest["arrays"])
+    again = layerkit.load(lean)
+    np.testing.assert_array_equal(again.predict(X), est.predict(X))
+    before = again.coefs_[0].copy()
+    again.partial_fit(X, y)  # trains on from the loaded weights, with a fresh optimizer
+    moved = np.abs(again.coefs_[0] - before).max()
+    assert 0 < moved < 0.01  # (one Adam step of 1e-3 per weight at most: not a new start)
+    with pytest.raises(TypeError, match="optimizer_state must be True or False"):
+        layerkit.save(est, tmp_path / "x.lkm", optimizer_state="no")
