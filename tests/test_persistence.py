@@ -1149,3 +1149,19 @@ def test_a_file_for_prediction_leaves_the_optimizer_state_out(tmp_path):
     assert 0 < moved < 0.01  # (one Adam step of 1e-3 per weight at most: not a new start)
     with pytest.raises(TypeError, match="optimizer_state must be True or False"):
         layerkit.save(est, tmp_path / "x.lkm", optimizer_state="no")
+
+
+@pytest.mark.parametrize("order", ["repeat before the skip", "repeat after the skip"])
+def test_a_skip_to_a_repeated_layer_refers_to_its_first_position(tmp_path, order):
+    """(a review: the reference took the last position of a layer at two: the loaded
+    settings trained another network, off by 3.15)"""
+    save = PersistSkipSave()
+    layers = (
+        [Dense(4), save, Dense(4), save, Tanh(), PersistSkipAdd(save)]
+        if order == "repeat before the skip"
+        else [Dense(4), save, Dense(4), PersistSkipAdd(save), save]
+    )
+    est = MLPRegressor(layers=layers, max_iter=3, random_state=0)
+    again = layerkit.load(layerkit.save(est, tmp_path / "repeat.lkm"))
+    add = next(layer for layer in again.layers if isinstance(layer, PersistSkipAdd))
+    assert add.source is again.layers[1]  # (the one fit's copy of the list refers to)

@@ -33,7 +33,10 @@ class _Frames:
 
     @contextlib.contextmanager
     def open(self, layers: list[Any]) -> Iterator[None]:
-        self.positions.append({id(layer): i for i, layer in enumerate(layers)})
+        positions: dict[int, int] = {}
+        for i, layer in enumerate(layers):  # (a layer at two positions: the first, which
+            positions.setdefault(id(layer), i)  # fit's copy of the list refers to)
+        self.positions.append(positions)
         self.current.append(0)
         try:
             yield
