@@ -100,3 +100,33 @@ class Block(Layer, register=False):
     def backward(self, delta):
         dx = self.net.backward(delta)
         return delta + dx if self.residual else dx
+
+
+class SkipSave(Layer):
+    """The first half of a skip connection: keeps its input for a later layer."""
+
+    _transient = ("saved", "skip_delta")
+
+    def __init__(self):
+        self.saved = 0.0  # (so that a detached copy predicts wrongly rather than crash)
+
+    def forward(self, x, training=False):
+        self.saved = x
+        return x
+
+    def backward(self, delta):
+        return delta + self.skip_delta
+
+
+class SkipAdd(Layer):
+    """x + what ``source``, an earlier layer of the network, saved."""
+
+    def __init__(self, source=None):
+        self.source = source
+
+    def forward(self, x, training=False):
+        return x + self.source.saved
+
+    def backward(self, delta):
+        self.source.skip_delta = delta
+        return delta

@@ -11,7 +11,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from helpers import Block, Swish, Temperature
+from helpers import Block, SkipAdd, SkipSave, Swish, Temperature
 from sklearn.datasets import load_iris, make_multilabel_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 
@@ -883,36 +883,6 @@ def test_a_layer_holding_generators_in_a_tuple_saves_and_loads(tmp_path):
     np.testing.assert_array_equal(again.forward(x), net.forward(x))
 
 
-class PersistSkipSave(Layer):
-    """The first half of a skip connection: keeps its input for a later layer."""
-
-    _transient = ("saved", "skip_delta")
-
-    def __init__(self):
-        self.saved = 0.0  # (so that a detached copy predicts wrongly rather than crash)
-
-    def forward(self, x, training=False):
-        self.saved = x
-        return x
-
-    def backward(self, delta):
-        return delta + self.skip_delta
-
-
-class PersistSkipAdd(Layer):
-    """x + what ``source``, an earlier layer of the network, saved."""
-
-    def __init__(self, source=None):
-        self.source = source
-
-    def forward(self, x, training=False):
-        return x + self.source.saved
-
-    def backward(self, delta):
-        self.source.skip_delta = delta
-        return delta
-
-
 class PersistTwoHands(Layer):
     """Holds one object in two arguments."""
 
@@ -932,8 +902,8 @@ def test_a_skip_connection_is_saved_as_a_reference_to_the_earlier_layer(tmp_path
     the network never ran: an AttributeError, or, with a default saved value, accuracy
     from 0.918 to 0.798, silently)"""
     X, y = load_iris(return_X_y=True)
-    save = PersistSkipSave()
-    layers = container([Dense(8), save, Dense(8), Tanh(), PersistSkipAdd(save)])
+    save = SkipSave()
+    layers = container([Dense(8), save, Dense(8), Tanh(), SkipAdd(save)])
     est = MLPClassifier(layers=layers, max_iter=30, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -953,8 +923,8 @@ def test_a_skip_connection_is_saved_as_a_reference_to_the_earlier_layer(tmp_path
 
 
 def test_a_reference_to_a_later_layer_is_refused_at_save(tmp_path):
-    later = PersistSkipSave()
-    net = Sequential([Dense(4), PersistSkipAdd(later), later]).build(3)
+    later = SkipSave()
+    net = Sequential([Dense(4), SkipAdd(later), later]).build(3)
     with pytest.raises(
         TypeError,
         match=r"is the layer at position 2 of its list, not an "
@@ -990,15 +960,15 @@ def test_a_loss_object_two_layers_hold_is_saved_as_two_equal_ones(tmp_path):
 def test_a_skip_connection_with_blocks_is_kept(tmp_path, where):
     """(a review: a block whose layer refers to one outside it was refused by Sequential,
     and a skip connection inside a block could not be saved)"""
-    save = PersistSkipSave()
+    save = SkipSave()
     if where == "into a block":
-        layers = [Dense(4), save, Composite([Dense(4), Tanh(), PersistSkipAdd(save)]), Dense(1)]
+        layers = [Dense(4), save, Composite([Dense(4), Tanh(), SkipAdd(save)]), Dense(1)]
         find = lambda net: (net.layers[2].inner[2].source, net.layers[1])  # noqa: E731
     elif where == "inside a block":
-        layers = [Dense(4), Composite([save, Dense(4), Tanh(), PersistSkipAdd(save)]), Dense(1)]
+        layers = [Dense(4), Composite([save, Dense(4), Tanh(), SkipAdd(save)]), Dense(1)]
         find = lambda net: (net.layers[1].inner[3].source, net.layers[1].inner[0])  # noqa: E731
     else:
-        block = Composite([Dense(4), Tanh(), PersistSkipAdd(save)])
+        block = Composite([Dense(4), Tanh(), SkipAdd(save)])
         layers = [Dense(4), save, Composite([Dense(4), block]), Dense(1)]
         find = lambda net: (net.layers[2].inner[1].inner[2].source, net.layers[1])  # noqa: E731
     net = Sequential(layers).build(3, random_state=0)
@@ -1053,7 +1023,7 @@ class PersistAddMany(Layer):
 def test_a_list_of_earlier_layers_is_saved_as_references(tmp_path):
     """(a review: a list argument of earlier layers was taken for a block's own list and
     saved as copies: predictions off by 2.47 after loading)"""
-    a, b = PersistSkipSave(), PersistSkipSave()
+    a, b = SkipSave(), SkipSave()
     layers = [Dense(4), a, Dense(4), b, Tanh(), PersistAddMany([a, b]), Dense(1)]
     net = Sequential(layers).build(3, random_state=0)
     path = layerkit.save(net, tmp_path / "many.lkm")
@@ -1155,13 +1125,13 @@ def test_a_file_for_prediction_leaves_the_optimizer_state_out(tmp_path):
 def test_a_skip_to_a_repeated_layer_refers_to_its_first_position(tmp_path, order):
     """(a review: the reference took the last position of a layer at two: the loaded
     settings trained another network, off by 3.15)"""
-    save = PersistSkipSave()
+    save = SkipSave()
     layers = (
-        [Dense(4), save, Dense(4), save, Tanh(), PersistSkipAdd(save)]
+        [Dense(4), save, Dense(4), save, Tanh(), SkipAdd(save)]
         if order == "repeat before the skip"
-        else [Dense(4), save, Dense(4), PersistSkipAdd(save), save]
+        else [Dense(4), save, Dense(4), SkipAdd(save), save]
     )
     est = MLPRegressor(layers=layers, max_iter=3, random_state=0)
     again = layerkit.load(layerkit.save(est, tmp_path / "repeat.lkm"))
-    add = next(layer for layer in again.layers if isinstance(layer, PersistSkipAdd))
+    add = next(layer for layer in again.layers if isinstance(layer, SkipAdd))
     assert add.source is again.layers[1]  # (the one fit's copy of the list refers to)

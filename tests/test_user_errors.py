@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from helpers import Block, ColumnScale
+from helpers import Block, ColumnScale, SkipAdd, SkipSave
 from sklearn.base import clone
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
@@ -424,41 +424,15 @@ def test_one_layer_object_at_two_positions():
     assert est.layers[1] is est.layers[3] is act  # the user's list, untouched
 
 
-class _Save(Layer, register=False):
-    """The first half of a skip connection: keeps its input, and adds to its δ the δ
-    that the matching ``_AddSaved`` sent along the skip."""
-
-    def forward(self, x, training=False):
-        self.saved = x
-        return x
-
-    def backward(self, delta):
-        return delta + self.skip_delta
-
-
-class _AddSaved(Layer, register=False):
-    """x + the input that ``source`` saved; its δ also goes to ``source``."""
-
-    def __init__(self, source=None):
-        self.source = source
-
-    def forward(self, x, training=False):
-        return x + self.source.saved
-
-    def backward(self, delta):
-        self.source.skip_delta = delta
-        return delta
-
-
 def test_clone_keeps_objects_that_layers_share():
-    """sklearn's clone copied the list's entries one by one, so the clone's _AddSaved
-    held a copy of _Save that the network never ran: every cross-validation fold
+    """sklearn's clone copied the list's entries one by one, so the clone's SkipAdd
+    held a copy of SkipSave that the network never ran: every cross-validation fold
     failed to fit, where fit (which copies the list as one) trained."""
     from sklearn.model_selection import KFold, cross_val_score
 
-    save = _Save()
+    save = SkipSave()
     est = MLPClassifier(
-        layers=[Dense(6), save, Dense(6), Tanh(), _AddSaved(save)], max_iter=200, random_state=0
+        layers=[Dense(6), save, Dense(6), Tanh(), SkipAdd(save)], max_iter=200, random_state=0
     )
     cloned = clone(est)
     assert cloned.layers[4].source is cloned.layers[1] is not save
