@@ -221,6 +221,34 @@ def test_training_with_the_plan_matches_the_general_loop(
         np.testing.assert_allclose(a.params[name], p, rtol=1e-9, atol=atol)
 
 
+@pytest.mark.parametrize("fuse", [True, False], ids=["fused-step", "flat-step"])
+@pytest.mark.parametrize("output", ["sigmoid-bce", "identity-se"])
+def test_a_one_unit_output_trains_in_the_plan_as_in_the_general_loop(
+    output, fuse, monkeypatch, layout
+):
+    """One output unit: the plan takes δ Wᵀ as an outer product (a broadcasting
+    multiply), in both layouts and with the step fused or not."""
+    import layerkit._plan._training
+
+    threshold = 0 if fuse else 10**9
+    monkeypatch.setattr(layerkit._plan._training, "_FUSE_MIN_PARAMETERS", threshold)
+    link, loss_cls, _, kind = OUTPUTS[output]
+    rng = np.random.default_rng(4)
+    X, Y = rng.normal(size=(100, 4)), targets(kind, rng, 100, 1)
+
+    def net():
+        return Sequential([Dense(6), ReLU(), Dense(5), Tanh(), Dense(1), link()]).build(
+            4, random_state=2
+        )
+
+    a, b = net(), net()
+    curve_plan = _epochs(a, X, Y, loss_cls(), SGD(0.1), general=False)
+    curve_general = _epochs(b, X, Y, loss_cls(), SGD(0.1), general=True)
+    np.testing.assert_allclose(curve_plan, curve_general, rtol=1e-10)
+    for name, p in b.params.items():
+        np.testing.assert_allclose(a.params[name], p, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.skipif(not blas_available(), reason="numpy's BLAS not reachable: no fused step")
 def test_plain_sgd_is_fused_into_the_gradient_products():
     rng = np.random.default_rng(0)
