@@ -124,14 +124,14 @@ def floor_chunk(w: Workload, X: np.ndarray, repeats: int = 5) -> int:
     return best
 
 
-def prediction(rounds: int) -> list[list[str]]:
+def prediction(rounds: int, name: str = "W1", rows: int = 100_000) -> list[list[str]]:
     from sklearn.neural_network import MLPClassifier as SkClassifier
 
     from layerkit import MLPClassifier
 
-    w = Workload.get("W1")
+    w = Workload.get(name)
     X, y = w.data()
-    Xp = np.random.default_rng(5).standard_normal((100_000, w.sizes[0]), dtype=np.float32)
+    Xp = np.random.default_rng(5).standard_normal((rows, w.sizes[0]), dtype=np.float32)
     ours, theirs = fitted(MLPClassifier, w, X, y), fitted(SkClassifier, w, X, y)
     torch_mlp = TorchMLP(w, X, y) if torch_available() else None
     times: dict[str, list[float]] = {
@@ -153,7 +153,7 @@ def prediction(rounds: int) -> list[list[str]]:
     if torch_mlp is not None:
         contenders["PyTorch"] = lambda: torch_mlp.predict(Xp)
     _interleave(contenders, times, rounds)
-    row = _row("predict_proba on 100,000 rows, W1 network, float32, s", times)
+    row = _row(f"predict_proba on {rows:,} rows, {name} network, float32, s", times)
     print(table(HEAD, [row]).splitlines()[-1], flush=True)
     return [row]
 
@@ -165,6 +165,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--workloads", nargs="*", default=["W1", "W1-float64", "W2"])
     parser.add_argument("--no-predict", action="store_true")
+    parser.add_argument("--predict-workload", default="W1", help="the network to predict with")
+    parser.add_argument("--predict-rows", type=int, default=100_000)
     args = parser.parse_args()
     quiet()
     print(f"machine: {machine()}")
@@ -172,7 +174,7 @@ def main() -> None:
     print(table(HEAD, []))
     rows = training(args.workloads, args.rounds)
     if not args.no_predict:
-        rows += prediction(args.rounds)
+        rows += prediction(args.rounds, args.predict_workload, args.predict_rows)
     print("\n" + table(HEAD, rows))
 
 

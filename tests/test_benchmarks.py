@@ -34,6 +34,28 @@ def test_training_benchmark_prints_the_side_by_side_ratios():
     assert re.fullmatch(RATIO, cells[5]) and re.fullmatch(RATIO, cells[6])
 
 
+def test_training_benchmark_times_prediction_against_the_floor_in_its_best_chunk_size():
+    out = _run(
+        "bench_training.py",
+        "--rounds",
+        "2",
+        "--workloads",
+        "--predict-workload",
+        "smoke",
+        "--predict-rows",
+        "3000",
+    )
+    chosen = re.search(r"prediction floor, median by chunk size \((.*)\): chunks of (\d+)", out)
+    medians = dict(pair.split(": ") for pair in chosen.group(1).split(", "))
+    assert list(medians) == ["512", "1024", "2048", "4096"]
+    seconds = {chunk: float(t.removesuffix(" s")) for chunk, t in medians.items()}
+    assert seconds[chosen.group(2)] == min(seconds.values())  # (as rounded in print)
+    row = next(line for line in out.splitlines() if line.startswith("| predict_proba on 3,000"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert all(re.fullmatch(r"\d+\.\d{3}", c) for c in cells[1:4])
+    assert re.fullmatch(RATIO, cells[5]) and re.fullmatch(RATIO, cells[6])
+
+
 @pytest.mark.parametrize("workload", ["smoke", "W2"])
 def test_breakdown_benchmark_accounts_for_the_epoch(workload):
     out = _run("bench_breakdown.py", "--workload", workload, "--seconds", "0")
