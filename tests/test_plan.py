@@ -376,6 +376,39 @@ def test_extreme_logits_give_the_general_loss_and_delta(output, dtype):
     np.testing.assert_allclose(batch.delta, delta, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("output", ["sigmoid-bce", "sigmoid-bce-multilabel", "softmax-cce"])
+def test_infinite_logits_give_the_general_loss_and_delta(output):
+    """A logit of ±inf on its target's side costs 0 in the losses (their limits); the
+    plan's fused arithmetic (softplus(z) - y z: inf - inf) must not make it NaN, which
+    stopped training as diverged where the general path trained on (a review)."""
+    _, loss_cls, k, kind = OUTPUTS[output]
+    loss = loss_cls()
+    if k == 1:
+        z = np.array([[np.inf], [-np.inf], [0.5], [-2.0]])
+        Y = np.array([[1.0], [0.0], [1.0], [0.0]])
+    else:
+        z = np.array([[3, 0, -np.inf], [2, -np.inf, 0], [0.5, -2, 1], [1, 2, 3]])
+        if kind == "binary":  # (the softmax's limits: only a -inf off the target)
+            z[0, 0] = np.inf
+        Y = np.array([[1.0, 0, 0], [1, 0, 0], [0, 0, 1], [0, 1, 0]])
+        if kind == "binary":
+            Y = np.array([[1.0, 0, 0], [1, 0, 0], [0, 0, 1], [0, 1, 1]])
+    m = len(z)
+    net = Sequential([Dense(k), Identity()]).build(k, random_state=0)
+    plan = TrainingPlan(net, loss, l2=0.0, training=True, normalized_targets=kind == "onehot")
+    batch = plan.batch(m)
+    batch.z[...] = z
+    batch.y[...] = Y
+    with np.errstate(all="ignore"):
+        value = batch.loss_step(None)
+        expected = loss.value_from_logits(z, Y)
+        delta = np.empty_like(z)
+        loss.delta_from_logits(z, Y, out=delta)
+    assert np.isfinite(expected)
+    assert value == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(batch.delta, delta, rtol=1e-12, atol=1e-15)
+
+
 # ------------------------------------------------------------------ user layers' arrays
 class ExposedResidual(Layer, register=False):
     """x + Dense(x), its arrays the inner Dense's, exposed through properties."""

@@ -38,6 +38,8 @@ def loss_stage(plan: Any, z: Array, d: Array, y: Array, m: int) -> Any:
                 return general(sw)
             logaddexp(0.0, z, out=t)
             value = (float(dot(t_flat, ones)) - float(vdot(y, z))) * inv_m
+            if not isfinite(value):  # (a logit of ±inf: inf - inf here, its limit there)
+                return general(None)
             expit(z, out=d)
             np.subtract(d, y, out=d)
             np.multiply(d, inv_m, out=d)
@@ -89,8 +91,9 @@ def _softmax_cross_entropy(
             + float(dot(ones, shift[:, 0]))
             - float(np.vdot(y, z))
         ) * inv_m
-        if not isfinite(value) and not exact:
-            return shifted(sw, exact=True)  # overflow (or a NaN, which stays NaN)
+        if not isfinite(value):  # overflow (or a NaN, which stays NaN), or a logit of
+            # -inf (0 · -inf in y · z): the row max, then the loss's own limits
+            return general(None) if exact else shifted(sw, exact=True)
         np.divide(d, total, out=d)  # softmax
         np.subtract(d, y, out=d)
         np.multiply(d, inv_m, out=d)
