@@ -112,7 +112,7 @@ PROBLEMS = {
     "another number of features": (
         dict(X_val=X_val[:, :5], y_val=y_val),
         {},
-        r"X has 5 features, but MLPClassifier is expecting 64",
+        r"X_val, y_val: X_val has 5 features, but MLPClassifier is expecting 64",
     ),
     "weights summing to 0": (
         dict(X_val=X_val, y_val=y_val, sample_weight_val=np.zeros(len(y_val))),
@@ -129,7 +129,12 @@ PROBLEMS = {
     "missing labels": (
         dict(X_val=X_val[:3], y_val=np.array([1, None, 2], dtype=object)),
         {},
-        r"missing",
+        r"MLPClassifier: y_val has missing labels",
+    ),
+    "one row": (  # (a trial: every score was NaN, the starting weights came back)
+        dict(X_val=X_val[:1], y_val=y_val[:1]),
+        {},
+        r"X_val has 1 row\(s\), and early stopping needs at least 2 validation samples",
     ),
 }
 
@@ -171,3 +176,31 @@ def test_a_regressors_y_val_must_have_ys_outputs():
     est = MLPRegressor(early_stopping=True)
     with pytest.raises(ValueError, match=r"y_val has 2 column\(s\), y has 1"):
         est.fit(X_train, y_train.astype(float), X_val=X_val, y_val=np.ones((len(y_val), 2)))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n: np.array(["a"] * n),
+        lambda n: ["a"] * n,
+        lambda n: np.array(["a"] * n, dtype=object),
+        lambda n: np.array(["2026-01-01"] * n, dtype="datetime64[D]"),
+    ],
+    ids=["str-array", "list", "object-array", "dates"],
+)
+def test_a_regressors_y_val_of_strings_is_refused_by_name(make):
+    """(a trial: "could not convert string to float", naming neither y_val nor the
+    estimator, where the same y gets this message)"""
+    est = MLPRegressor(early_stopping=True)
+    with pytest.raises(ValueError, match=r"^MLPRegressor: y_val must hold numbers, got "):
+        est.fit(X_train, y_train.astype(float), X_val=X_val[:20], y_val=make(20))
+    with pytest.raises(ValueError, match=r"^MLPRegressor: y must hold numbers, got "):
+        MLPRegressor().fit(X_train[:20], make(20))
+
+
+def test_a_regressors_one_validation_row_is_refused():
+    est = MLPRegressor(early_stopping=True, max_iter=3)
+    with pytest.raises(ValueError, match=r"X_val has 1 row\(s\)"):
+        est.fit(X_train, y_train.astype(float), X_val=X_val[:1], y_val=y_val[:1].astype(float))
+    _quiet_fit(est, X_train, y_train.astype(float), X_val=X_val[:2], y_val=y_val[:2] + 0.5)
+    assert np.isfinite(est.best_validation_score_)

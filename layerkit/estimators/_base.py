@@ -350,8 +350,9 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     _loss: Loss
 
     # ----------------------------------------------------------------- subclass hooks
-    def _check_raw_targets(self, y: Any) -> None:
-        """Checks of ``y`` as the user gave it, before scikit-learn converts it."""
+    def _check_raw_targets(self, y: Any, name: str = "y") -> None:
+        """Checks of ``y`` (or ``y_val``: ``name``) as the user gave it, before
+        scikit-learn converts it."""
 
     def _validate_targets(
         self, y: Any, *, first_pass: bool, incremental: bool, classes: Any = None

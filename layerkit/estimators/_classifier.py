@@ -164,7 +164,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self._fit(X, y, sample_weight, incremental=True, classes=classes)
         return self
 
-    def _check_raw_targets(self, y: Any) -> None:
+    def _check_raw_targets(self, y: Any, name: str = "y") -> None:
         """Missing labels (None, NaN, pandas' NA), named as such: scikit-learn's own
         errors were "Input contains NaN" (not saying it was y) or, for pandas' nullable
         and string dtypes, "boolean value of NA is ambiguous"."""
@@ -176,7 +176,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if index is not None and not _default_index(index):
             label = f" (index label {index[missing[0]]!r})"
         raise ValueError(
-            f"{type(self).__name__}: y has missing labels (None, NaN or pandas' NA) in "
+            f"{type(self).__name__}: {name} has missing labels (None, NaN or pandas' NA) in "
             f"{len(missing)} row(s), first at position {missing[0]}{label}; drop those "
             "rows or give them a label"
         )

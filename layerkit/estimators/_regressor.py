@@ -141,17 +141,24 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self._fit(X, y, sample_weight, incremental=True)
         return self
 
+    def _check_raw_targets(self, y: Any, name: str = "y") -> None:
+        if hasattr(y, "dtype") and getattr(y.dtype, "kind", "O") not in "OUSMm":
+            return
+        y = np.asarray(y)
+        if y.dtype.kind != "O":
+            _refuse_non_numbers(self, y, name)
+            return
+        try:  # numbers, or strings of numbers (which scikit-learn converts, as here)
+            y.astype(np.float64)
+        except (TypeError, ValueError):
+            first = next((v for v in y.ravel() if isinstance(v, (str, bytes))), None)
+            if first is not None:
+                _refuse_non_numbers(self, np.array([first], dtype=object), name, "object")
+
     def _validate_targets(
         self, y: Any, *, first_pass: bool, incremental: bool, classes: Any = None
     ) -> Any:
-        first = np.ravel(y)[0] if y.size else None
-        if y.dtype.kind in "USMm" or isinstance(first, (str, bytes)):
-            what = "dates or durations" if y.dtype.kind in "Mm" else "strings"
-            raise ValueError(
-                f"{type(self).__name__}: y must hold numbers, got {what} of dtype {y.dtype} "
-                f"(first {np.asarray(first).item()!r}); convert them first, e.g. "
-                "y.astype(float)"
-            )
+        _refuse_non_numbers(self, y, "y")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         Y = np.asarray(y)
@@ -220,3 +227,17 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+def _refuse_non_numbers(est: Any, y: Any, name: str, dtype: Any = None) -> None:
+    """A ValueError naming ``name`` when the targets ``y`` are strings, bytes, dates or
+    durations: a regressor's targets must be numbers (``dtype``: the one to name)."""
+    first = np.ravel(y)[0] if y.size else None
+    if y.dtype.kind in "USMm" or isinstance(first, (str, bytes)):
+        what = "dates or durations" if y.dtype.kind in "Mm" else "strings"
+        raise ValueError(
+            f"{type(est).__name__}: {name} must hold numbers, got {what} of dtype "
+            f"{dtype or y.dtype} "
+            f"(first {np.asarray(first).item()!r}); convert them first, e.g. "
+            f"{name}.astype(float)"
+        )

@@ -39,8 +39,8 @@ def given_validation(
             f"{where}: X_val and y_val are for early stopping, which solver='lbfgs' does "
             "not do; use solver='adam' or 'sgd'"
         )
+    est._check_raw_targets(y_val, "y_val")
     try:
-        est._check_raw_targets(y_val)
         X_val, y_val = validate_data(
             est,
             X_val,
@@ -52,7 +52,17 @@ def given_validation(
             y_numeric=est._y_numeric,
         )
     except ValueError as err:  # (scikit-learn's words name them X and y)
-        raise ValueError(f"{where}: X_val, y_val: {err}") from None
+        said = str(err)
+        if said.startswith("X has "):
+            said = "X_val has " + said.removeprefix("X has ")
+        raise ValueError(f"{where}: X_val, y_val: {said}") from None
+    if X_val.shape[0] < 2:
+        raise ValueError(
+            f"{where}: X_val has {X_val.shape[0]} row(s), and early stopping needs at least "
+            "2 validation samples (a score of one row is undefined for R² and says "
+            "little for accuracy); give more rows, or leave X_val out to split "
+            "validation_fraction of X"
+        )
     if hasattr(X_val, "tocsr"):
         X_val = X_val.tocsr()
     if est._y_numeric and hasattr(y_val, "toarray"):
