@@ -1106,3 +1106,42 @@ def test_check_loss_names_an_a_outside_the_losss_domain(loss, a, match):
 
     with pytest.raises(ValueError, match=f"check_loss: .*{match}.*give a inside"):
         check_loss(getattr(layerkit.losses, loss)(), np.array(a), np.array([[0.0, 1.0]] * 2))
+
+
+class _DoublesItsInputInPlace(Layer, register=False):
+    def forward(self, x, training=False):
+        x *= 2
+        return x
+
+    def backward(self, delta):
+        return 2 * delta
+
+
+class _ReturnsNoDelta(Layer, register=False):
+    def forward(self, x, training=False):
+        return 2 * x
+
+    def backward(self, delta):
+        return None
+
+
+def test_a_forward_modifying_its_input_fails_that_check_alone():
+    """(a trial: it failed float32 too, as 'a branch on the dtype?': the float32 check's
+    float64 reference read the doubled input)"""
+    with pytest.raises(GradientCheckError) as err:
+        check_layer(_DoublesItsInputInPlace(), checks=[*NO_REGISTRY, "gradient"])
+    assert set(err.value.report.failed) == {"input_not_mutated"}
+    assert "note:" not in str(err.value)
+
+
+def test_a_backward_returning_none_is_named_so_in_every_check_it_fails():
+    """(a trial: "backward turns a float32 delta into object" and "gradient of 'input'
+    has shape ()"; an unregistered class's raise also added advice about x)"""
+    with pytest.raises(GradientCheckError) as err:
+        check_layer(_ReturnsNoDelta())
+    failed = err.value.report.failed
+    assert set(failed) == {"shapes", "float32", "gradient", "config", "save_load"}
+    assert "got None" in failed["shapes"]
+    assert "backward returned None for a float32 delta" in failed["float32"]
+    assert "gradient of 'input' is None" in failed["gradient"]
+    assert "note:" not in str(err.value)  # (x drawn at random is no matter here)

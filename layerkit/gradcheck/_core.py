@@ -312,6 +312,11 @@ def compare(
 
     ``f`` returns the cost, or the terms it sums (an array: the differences are then
     taken term by term, see ``numeric_gradient``)."""
+    if analytic is None:
+        raise GradientCheckError(
+            f"{report.subject}: gradient of {name!r} is None, expected an array of shape "
+            f"{arr.shape} (the shape of {name!r})"
+        )
     analytic = np.asarray(analytic)
     if analytic.shape != arr.shape:
         raise GradientCheckError(
