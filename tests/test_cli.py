@@ -609,6 +609,27 @@ def test_inspect_a_bare_network_file(tmp_path, capsys):
 
 # ---------------------------------------------------------------------- errors
 BAD_EXPERIMENTS = {
+    "misspelled fields": (  # (a trial: no "did you mean", where names of classes had it)
+        """
+task = "classification"
+optimizr = "sgd"
+[data]
+path = "iris.csv"
+target = "species"
+[[layers]]
+type = "Dense"
+units = 4
+bias_int = "zeros"
+[training]
+max_iters = 3
+""",
+        [
+            "3 problem(s)",
+            "optimizr: unknown field (a typo?); did you mean 'optimizer'?",
+            "layers.0.bias_int: unknown field (a typo?); did you mean 'bias_init'?",
+            "training.max_iters: unknown field (a typo?); did you mean 'max_iter'?",
+        ],
+    ),
     "typos and out-of-range values": (
         """
 task = "clasification"

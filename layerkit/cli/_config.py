@@ -12,6 +12,7 @@ import json
 import math
 import re
 import sys
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -213,7 +214,7 @@ def load_experiment(path: Path) -> Loaded:
     except pydantic.ValidationError as err:
         # the structure is wrong; still check the objects whose specs can be read, so
         # that every problem is listed at once
-        problems = _problems(err)
+        problems = _problems(err, model=Experiment)
         plugins = raw.get("plugins", [])
         if isinstance(plugins, list) and all(isinstance(p, str) for p in plugins):
             try:
@@ -326,7 +327,7 @@ def _build(kind: str, spec: ObjectSpec, where: str, problems: list[str]) -> Any:
     try:
         cls.config_model().model_validate(arguments)
     except pydantic.ValidationError as err:
-        problems += _problems(err, where)
+        problems += _problems(err, where, cls.config_model())
         return None
     try:
         return cls(**arguments)
@@ -373,8 +374,36 @@ _SAYS_GOT = re.compile(r"\bgot\b")
 _UNION_MEMBERS = ("constrained-", "literal[", "function-", "int", "str", "ObjectSpec")
 
 
-def _problems(err: pydantic.ValidationError, prefix: str = "") -> list[str]:
-    """One line per field; the alternatives of a union field joined with "or"."""
+def _fields_at(model: Any, path: list[str]) -> list[str]:
+    """The field names of the model found at ``path`` (of field names and list indices)
+    below ``model``; [] where the path leads to no model."""
+    for part in path:
+        if part.isdigit():  # (an item of a list: the same model)
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        found = [
+            t
+            for t in (field.annotation, *typing.get_args(field.annotation))
+            if isinstance(t, type) and issubclass(t, BaseModel)
+        ]
+        found += [  # (a list of models)
+            a
+            for t in typing.get_args(field.annotation)
+            for a in typing.get_args(t)
+            if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
+        if not found:
+            return []
+        model = found[0]
+    return list(getattr(model, "model_fields", {}))
+
+
+def _problems(err: pydantic.ValidationError, prefix: str = "", model: Any = None) -> list[str]:
+    """One line per field; the alternatives of a union field joined with "or"; an
+    unknown field of ``model`` (or of a model inside it) with the field it likely
+    misspells."""
     by_field: dict[str, list[str]] = {}
     for error in err.errors():
         loc = [str(p) for p in error["loc"] if not str(p).startswith(_UNION_MEMBERS)]
@@ -382,7 +411,12 @@ def _problems(err: pydantic.ValidationError, prefix: str = "") -> list[str]:
         if error["type"] == "missing":
             text = "required, but missing"
         elif error["type"] == "extra_forbidden":
-            text = "unknown field (a typo?)"
+            close = _close_name(loc[-1], _fields_at(model, loc[:-1])) if loc else None
+            text = (
+                f"unknown field (a typo?); did you mean {close!r}?"
+                if close
+                else ("unknown field (a typo?)")
+            )
         else:
             message = error["msg"].removeprefix("Value error, ")
             # (the file's own validators say what they got)
