@@ -1191,3 +1191,22 @@ def test_weights_a_users_loss_derives_from_the_batchs_are_checked(derive):
             max_iter=1,
             sample_weight=np.ones(8),
         )
+
+
+@pytest.mark.parametrize("as_series", [False, True], ids=["object-array", "series"])
+def test_labels_mixing_strings_and_numbers_are_refused_by_name(as_series):
+    """(a trial: "Unknown label type: unknown"; scikit-learn's own MLP raises a
+    TypeError from sorting them)"""
+    labels = np.array([1, "a", 2, "b"] * 5, dtype=object)
+    target = pytest.importorskip("pandas").Series(labels) if as_series else labels
+    with pytest.raises(
+        ValueError,
+        match=r"MLPClassifier: y mixes strings and numbers as labels \(the string 'a' at "
+        r"position 1, the number 1 at 0\); give labels of one kind, e.g. y.astype\(str\)",
+    ):
+        MLPClassifier((4,), max_iter=2).fit(X[:20], target)
+    strings = MLPClassifier((4,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        strings.fit(X[:20], labels.astype(str))
+    assert list(strings.classes_) == ["1", "2", "a", "b"]

@@ -170,6 +170,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         and string dtypes, "boolean value of NA is ambiguous"."""
         missing = _missing_label_rows(y)
         if missing is None or not len(missing):
+            _refuse_mixed_labels(self, y, name)
             return
         index = getattr(y, "index", None) if hasattr(y, "isna") else None  # (a Series')
         label = ""
@@ -532,3 +533,20 @@ def _default_index(index: Any) -> bool:
     """A pandas RangeIndex 0, 1, 2, ...: positions and labels are the same."""
     start = getattr(index, "start", None)
     return start == 0 and getattr(index, "step", None) == 1
+
+
+def _refuse_mixed_labels(est: Any, y: Any, name: str) -> None:
+    """A ValueError when labels of an object array (or Series) mix strings with numbers:
+    they cannot be sorted into classes (scikit-learn said "Unknown label type: unknown",
+    or raised a TypeError from the sort)."""
+    if getattr(getattr(y, "dtype", None), "kind", None) != "O":
+        return
+    values = np.asarray(y, dtype=object).ravel()
+    text = [isinstance(v, (str, bytes)) for v in values]
+    if any(text) and not all(text):
+        s, n = text.index(True), text.index(False)
+        raise ValueError(
+            f"{type(est).__name__}: {name} mixes strings and numbers as labels (the string "
+            f"{values[s]!r} at position {s}, the number {values[n]!r} at {n}); give "
+            f"labels of one kind, e.g. {name}.astype(str)"
+        )
