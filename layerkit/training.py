@@ -48,8 +48,12 @@ class EpochRunner:
 
     Notes
     -----
-    Each batch is one ``Sequential.loss_and_grads`` (forward, loss, backward: eqs. 3-I to
-    3-IV) and one ``optimizer.step`` (eqs. 2-5, 2-6). ``run`` returns the epoch's loss:
+    Each batch is one forward pass, loss and backward pass (eqs. 3-I to 3-IV) and one
+    optimizer step (eqs. 2-5, 2-6): through ``Sequential.loss_and_grads`` and
+    ``optimizer.step`` in general, or, for networks of layerkit's own layers (and a
+    user's layers without parameters) on dense X, through a training plan that does the
+    same arithmetic in fixed buffers (tested equal to the general path to 1e-10; plain
+    SGD is then stepped inside it). ``run`` returns the epoch's loss:
     the mean of the batch losses weighted by the batches' sizes (or weights). Plain SGD
     on a large network steps each Dense layer inside the backward pass, so an exception
     raised there (a user's layer failing, Ctrl-C) can leave the batch's update partly

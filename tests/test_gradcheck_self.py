@@ -246,7 +246,7 @@ def test_a_non_finite_gradient_fails_the_gradient_check(factor):
     assert not check_layer(_Scaled(), checks=["gradient"]).failed
     with pytest.raises(
         GradientCheckError,
-        match=r"backward gives (nan|inf), finite differences give .*: not finite",
+        match=r"backward gives (nan|-?inf), finite differences give .*: not finite",
     ):
         check_layer(_Scaled(factor), checks=["gradient"])
 
@@ -1145,3 +1145,26 @@ def test_a_backward_returning_none_is_named_so_in_every_check_it_fails():
     assert "backward returned None for a float32 delta" in failed["float32"]
     assert "gradient of 'input' is None" in failed["gradient"]
     assert "note:" not in str(err.value)  # (x drawn at random is no matter here)
+
+
+class _BackwardUsesXForDelta(Layer, register=False):
+    """a = z² with the bug of using the input where δ belongs: dx = 2 z · z."""
+
+    def forward(self, x, training=False):
+        self.z = x.copy()
+        return x * x
+
+    def backward(self, delta):
+        return 2 * self.z * self.z
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 5])
+@pytest.mark.parametrize("random_state", [0, 3])
+def test_the_cost_weights_never_are_an_x_drawn_from_a_nearby_seed(seed, random_state):
+    """(a student: with x = default_rng(random_state + 1).normal(...), the cost weights r
+    were that very x, and a backward using x where δ belongs passed)"""
+    x = np.random.default_rng(seed).normal(size=(4, 5))
+    with pytest.raises(GradientCheckError, match="gradient of 'input'"):
+        check_layer(
+            _BackwardUsesXForDelta(), x=x, random_state=random_state, checks=["gradient"]
+        )

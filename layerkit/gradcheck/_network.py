@@ -38,9 +38,12 @@ def check_network(
 ) -> GradientReport:
     """Prove a whole network's backpropagation right, parameter by parameter (eq. 3-1).
 
-    The network is copied and upcast to float64. The gradients come from the same code
-    path training uses (``Sequential.loss_and_grads``: the fused output error for a
-    canonical last layer and loss); each is compared with central differences of the
+    The network is copied and upcast to float64. The gradients come from the general
+    path, ``Sequential.loss_and_grads`` (the fused output error for a canonical last
+    layer and loss), which any network can train through; networks of layerkit's own
+    layers train through a faster training plan (``layerkit/_plan``), which layerkit's
+    test suite holds equal to this path (to 1e-10), not this check. Each gradient is
+    compared with central differences of the
     loss on ``(x, y)``, for at most ``max_entries`` random entries per parameter one by
     one, and for all of them along a random direction (as ``check_layer`` does). Every
     array is checked, and a failure lists every wrong one.
