@@ -630,6 +630,22 @@ max_iters = 3
             "training.max_iters: unknown field (a typo?); did you mean 'max_iter'?",
         ],
     ),
+    "fields named like pydantic's union tags": (  # (a review: 'did you mean training')
+        """
+task = "classification"
+[data]
+path = "iris.csv"
+target = "species"
+[training]
+strategy = 1
+interval = 2
+""",
+        [
+            "2 problem(s)",
+            "training.strategy: unknown field (a typo?)\n",
+            "training.interval: unknown field (a typo?)",
+        ],
+    ),
     "typos and out-of-range values": (
         """
 task = "clasification"

@@ -1201,8 +1201,8 @@ def test_labels_mixing_strings_and_numbers_are_refused_by_name(as_series):
     target = pytest.importorskip("pandas").Series(labels) if as_series else labels
     with pytest.raises(
         ValueError,
-        match=r"MLPClassifier: y mixes strings and numbers as labels \(the string 'a' at "
-        r"position 1, the number 1 at 0\); give labels of one kind, e.g. y.astype\(str\)",
+        match=r"MLPClassifier: y mixes strings with other labels \(the string 'a' at "
+        r"position 1, 1 at position 0\); give labels of one kind, e.g. y.astype\(str\)",
     ):
         MLPClassifier((4,), max_iter=2).fit(X[:20], target)
     strings = MLPClassifier((4,), max_iter=2, random_state=0)
@@ -1210,3 +1210,30 @@ def test_labels_mixing_strings_and_numbers_are_refused_by_name(as_series):
         warnings.simplefilter("ignore", ConvergenceWarning)
         strings.fit(X[:20], labels.astype(str))
     assert list(strings.classes_) == ["1", "2", "a", "b"]
+
+
+def test_categorical_labels_mixing_strings_and_numbers_are_refused_by_their_categories():
+    pd = pytest.importorskip("pandas")
+    labels = pd.Series(pd.Categorical([1, "a", 2, "b"] * 5))
+    with pytest.raises(ValueError, match=r"y mixes strings with other labels \(the string "):
+        MLPClassifier((4,), max_iter=2).fit(X[:20], labels)
+
+
+def test_a_regressors_string_target_is_named_by_the_value_that_is_no_number():
+    """(a review: the message named the first string, '0.12...', a number's text)"""
+    target = np.array([str(v) for v in X[:20, 0]], dtype=object)
+    target[5] = "abc"
+    with pytest.raises(
+        ValueError,
+        match=r"MLPRegressor: y must hold numbers, got strings "
+        r"of dtype object \(first 'abc'\)",
+    ):
+        MLPRegressor((4,), max_iter=2).fit(X[:20], target)
+
+
+def test_a_ragged_y_val_gets_scikit_learns_message_with_the_prefix():
+    """(a review: numpy's own error escaped without naming X_val, y_val)"""
+    with pytest.raises(ValueError, match=r"^MLPRegressor.fit: X_val, y_val: "):
+        MLPRegressor(early_stopping=True).fit(
+            X[:20], X[:20, 0], X_val=X[:6], y_val=[[1.0]] * 5 + [[1.0, 2.0]]
+        )

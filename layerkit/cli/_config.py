@@ -370,8 +370,10 @@ def _close_name(name: str, names: list[str]) -> str | None:
 #: A message that says what it got (the file's own validators' do): no "(got ...)" added.
 _SAYS_GOT = re.compile(r"\bgot\b")
 
-#: Parts of a pydantic error location that name a union member, not a field.
-_UNION_MEMBERS = ("constrained-", "literal[", "function-", "int", "str", "ObjectSpec")
+#: Parts of a pydantic error location that name a union member, not a field: tags that
+#: start so, or these names exactly (a field may be called "interval" or "strategy").
+_UNION_MEMBERS = ("constrained-", "literal[", "function-")
+_UNION_NAMES = frozenset({"int", "str", "float", "bool", "ObjectSpec"})
 
 
 def _fields_at(model: Any, path: list[str]) -> list[str]:
@@ -406,7 +408,11 @@ def _problems(err: pydantic.ValidationError, prefix: str = "", model: Any = None
     misspells."""
     by_field: dict[str, list[str]] = {}
     for error in err.errors():
-        loc = [str(p) for p in error["loc"] if not str(p).startswith(_UNION_MEMBERS)]
+        loc = [
+            str(p)
+            for p in error["loc"]
+            if not str(p).startswith(_UNION_MEMBERS) and str(p) not in _UNION_NAMES
+        ]
         field = ".".join([prefix, *loc] if prefix else loc) or "(top level)"
         if error["type"] == "missing":
             text = "required, but missing"

@@ -536,17 +536,24 @@ def _default_index(index: Any) -> bool:
 
 
 def _refuse_mixed_labels(est: Any, y: Any, name: str) -> None:
-    """A ValueError when labels of an object array (or Series) mix strings with numbers:
-    they cannot be sorted into classes (scikit-learn said "Unknown label type: unknown",
-    or raised a TypeError from the sort)."""
+    """A ValueError when labels of an object array (or Series) mix strings with other
+    values (numbers): they cannot be sorted into classes (scikit-learn said "Unknown
+    label type: unknown", or raised a TypeError from the sort)."""
     if getattr(getattr(y, "dtype", None), "kind", None) != "O":
         return
-    values = np.asarray(y, dtype=object).ravel()
+    categories = getattr(getattr(y, "cat", None), "categories", None)
+    try:  # (a categorical's labels are its categories)
+        values = np.asarray(y if categories is None else categories, dtype=object).ravel()
+    except (TypeError, ValueError):
+        return
+    kinds = {issubclass(t, (str, bytes)) for t in set(map(type, values))}
+    if len(kinds) < 2:
+        return
     text = [isinstance(v, (str, bytes)) for v in values]
-    if any(text) and not all(text):
-        s, n = text.index(True), text.index(False)
-        raise ValueError(
-            f"{type(est).__name__}: {name} mixes strings and numbers as labels (the string "
-            f"{values[s]!r} at position {s}, the number {values[n]!r} at {n}); give "
-            f"labels of one kind, e.g. {name}.astype(str)"
-        )
+    s, n = text.index(True), text.index(False)
+    where = "category" if categories is not None else "position"
+    raise ValueError(
+        f"{type(est).__name__}: {name} mixes strings with other labels (the string "
+        f"{values[s]!r} at {where} {s}, {values[n]!r} at {where} {n}); give labels of one "
+        f"kind, e.g. {name}.astype(str)"
+    )

@@ -144,15 +144,18 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _check_raw_targets(self, y: Any, name: str = "y") -> None:
         if hasattr(y, "dtype") and getattr(y.dtype, "kind", "O") not in "OUSMm":
             return
-        y = np.asarray(y)
+        try:
+            y = np.asarray(y)
+        except (TypeError, ValueError):  # (ragged: scikit-learn's check says so)
+            return
         if y.dtype.kind != "O":
             _refuse_non_numbers(self, y, name)
             return
         try:  # numbers, or strings of numbers (which scikit-learn converts, as here)
             y.astype(np.float64)
         except (TypeError, ValueError):
-            first = next((v for v in y.ravel() if isinstance(v, (str, bytes))), None)
-            if first is not None:
+            first = next((v for v in y.ravel() if not _is_number(v)), None)
+            if isinstance(first, (str, bytes)):  # (others: scikit-learn's words)
                 _refuse_non_numbers(self, np.array([first], dtype=object), name, "object")
 
     def _validate_targets(
@@ -241,3 +244,12 @@ def _refuse_non_numbers(est: Any, y: Any, name: str, dtype: Any = None) -> None:
             f"(first {np.asarray(first).item()!r}); convert them first, e.g. "
             f"{name}.astype(float)"
         )
+
+
+def _is_number(value: Any) -> bool:
+    """Whether ``float(value)`` works (a number, or a string of one)."""
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True

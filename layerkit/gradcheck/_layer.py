@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -475,7 +476,7 @@ def check_layer(
         crashed = [  # (an unregistered class is no matter of x)
             n
             for n, why in report.failed.items()
-            if "raised " in why and "raised UnnamedClassError" not in why
+            if _RAISED.match(why) and "raised UnnamedClassError" not in why
         ]
         if not drawn or not crashed:
             raise
@@ -486,6 +487,10 @@ def check_layer(
             "batch where it is defined",
             report,
         ) from err.__cause__
+
+
+#: A check's failure that is an exception it raised ("in training mode: raised ...").
+_RAISED = re.compile(r"(in \w+ mode: )?raised ")
 
 
 def _cost_weights(seed: int, shape: Any, x: Array) -> Array:
