@@ -1237,3 +1237,16 @@ def test_a_ragged_y_val_gets_scikit_learns_message_with_the_prefix():
         MLPRegressor(early_stopping=True).fit(
             X[:20], X[:20, 0], X_val=X[:6], y_val=[[1.0]] * 5 + [[1.0, 2.0]]
         )
+
+
+@pytest.mark.parametrize("missing", [None, float("nan")])
+def test_a_regressors_object_target_with_a_missing_value_is_refused_by_name(missing):
+    """(a review: scikit-learn checks y before turning the object array into floats,
+    so a None became NaN after the check and training 'diverged', blaming the loss)"""
+    target = np.array([*X[:19, 0], missing], dtype=object)
+    with pytest.raises(
+        ValueError,
+        match=r"MLPRegressor: y has missing or non-finite values .* in 1 row\(s\), first "
+        r"at position 19",
+    ):
+        MLPRegressor((4,), max_iter=2).fit(X[:20], target)

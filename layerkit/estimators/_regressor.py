@@ -152,11 +152,21 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             _refuse_non_numbers(self, y, name)
             return
         try:  # numbers, or strings of numbers (which scikit-learn converts, as here)
-            y.astype(np.float64)
+            numbers = y.astype(np.float64)
         except (TypeError, ValueError):
             first = next((v for v in y.ravel() if not _is_number(v)), None)
             if isinstance(first, (str, bytes)):  # (others: scikit-learn's words)
                 _refuse_non_numbers(self, np.array([first], dtype=object), name, "object")
+            return
+        finite = np.isfinite(numbers)
+        if numbers.ndim and not finite.all():  # (scikit-learn checks before converting: None became NaN
+            # after its check, and training "diverged"; a NaN it calls "Input" NaN)
+            rows = np.flatnonzero(~finite.reshape(len(finite), -1).all(axis=1))
+            raise ValueError(
+                f"{type(self).__name__}: {name} has missing or non-finite values (None, "
+                f"NaN, pandas' NA or infinity) in {len(rows)} row(s), first at position "
+                f"{rows[0]}; drop those rows or fill them"
+            )
 
     def _validate_targets(
         self, y: Any, *, first_pass: bool, incremental: bool, classes: Any = None
