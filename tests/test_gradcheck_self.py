@@ -1183,3 +1183,56 @@ def test_a_wrong_gradient_gets_no_note_about_checks_that_raised():
     with pytest.raises(GradientCheckError) as err:
         check_layer(_ExpScaledWrongly(), checks=["gradient"])
     assert "gradient of 'input'" in str(err.value) and "note:" not in str(err.value)
+
+
+class _SwishForgettingBetaInDx(Layer, register=False):
+    """x sigmoid(beta x) with a learned beta (initialized to 1), whose backward forgets
+    beta in ∂C/∂x: wrong, but only where beta is not 1."""
+
+    def build(self, n_in, rng, dtype=np.float64):
+        self.params = {"beta": np.ones(n_in, dtype)}
+        self.grads = {"beta": np.zeros(n_in, dtype)}
+        return n_in
+
+    def forward(self, x, training=False):
+        self.x, self.s = x, 1 / (1 + np.exp(-self.params["beta"] * x))
+        return x * self.s
+
+    def backward(self, delta):
+        x, s, beta = self.x, self.s, self.params["beta"]
+        self.grads["beta"][...] = (delta * x * x * s * (1 - s)).sum(axis=0)
+        return delta * (s + x * s * (1 - s))  # (beta missing from the second term)
+
+
+def test_a_failure_found_at_moved_parameters_says_they_were_moved():
+    """(a student: the values in the message were at beta moved off 1, and nothing said
+    so; at beta = 1 the derivation by hand agreed with backward)"""
+    with pytest.raises(
+        GradientCheckError,
+        match=r"checked after moving 5 parameter entries "
+        r"equal to 1 or 0 .*move_ones_and_zeros=False",
+    ):
+        check_layer(_SwishForgettingBetaInDx(), checks=["gradient"])
+    check_layer(_SwishForgettingBetaInDx(), checks=["gradient"], move_ones_and_zeros=False)
+
+
+def test_a_losss_gradient_dividing_by_the_rows_again_is_named_so():
+    """(a student: the weights check said to scale by s_x / Σ s, and the gradient check
+    named 'backward', for a loss that divided by m a second time)"""
+    from layerkit.gradcheck import check_loss
+    from layerkit.losses import Loss
+
+    class HalfSquaresOverM(Loss, register=False):
+        def per_example(self, a, y):
+            return 0.5 * ((a - y) ** 2).sum(axis=1)
+
+        def per_example_grad(self, a, y):
+            return (a - y) / len(a)
+
+    rng = np.random.default_rng(0)
+    a, y = rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
+    with pytest.raises(GradientCheckError) as err:
+        check_loss(HalfSquaresOverM(), a, y, checks=["gradient", "weights"])
+    failed = err.value.report.failed
+    assert "look for a division by the number of rows" in failed["weights"]
+    assert "grad gives" in failed["gradient"] and "backward" not in failed["gradient"]

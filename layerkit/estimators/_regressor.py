@@ -159,7 +159,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                 _refuse_non_numbers(self, np.array([first], dtype=object), name, "object")
             return
         finite = np.isfinite(numbers)
-        if numbers.ndim and not finite.all():  # (scikit-learn checks before converting: None became NaN
+        if (
+            numbers.ndim and not finite.all()
+        ):  # (scikit-learn checks before converting: None became NaN
             # after its check, and training "diverged"; a NaN it calls "Input" NaN)
             rows = np.flatnonzero(~finite.reshape(len(finite), -1).all(axis=1))
             raise ValueError(

@@ -307,8 +307,10 @@ def compare(
     arr: Array,
     tol: Tolerance,
     rng: np.random.Generator,
+    source: str = "backward",
 ) -> None:
     """Check ``analytic`` (∂f/∂arr) against central differences; record or raise.
+    ``source``: what computed ``analytic``, as the messages name it.
 
     ``f`` returns the cost, or the terms it sums (an array: the differences are then
     taken term by term, see ``numeric_gradient``)."""
@@ -395,11 +397,11 @@ def compare(
         # both inputs, or to neither)
         raise GradientCheckError(
             f"{report.subject}: gradient of {name!r} is wrong at a kink: at "
-            f"{len(kinks)} checked entries backward's values each equal a derivative from "
+            f"{len(kinks)} checked entries {source}'s values each equal a derivative from "
             "one side, but not together: moving those entries together changes the cost "
             "otherwise than they say (at a tie between inputs, as in a max, δ goes to one "
             "of them, not to both or to neither); e.g. at index "
-            f"{indices[kinks[0][0]]}, backward gives {got[kinks[0][0]]:.10g}"
+            f"{indices[kinks[0][0]]}, {source} gives {got[kinks[0][0]]:.10g}"
         )
     worst = int(np.argmax(np.where(bad, rel, -1.0) if bad.any() else rel)) if indices else 0
     entry = GradientEntry(
@@ -418,7 +420,7 @@ def compare(
         # (a value smaller than the step: the step reaches a singularity, a log of 0)
         near_zero = _step_hint(arr, indices[first], name, tol.eps) if cost_overflows else ""
         raise GradientCheckError(
-            f"{report.subject}: gradient of {name!r} at index {indices[first]}: backward gives "
+            f"{report.subject}: gradient of {name!r} at index {indices[first]}: {source} gives "
             f"{got[first]:.10g}, finite differences give {numeric[first]:.10g}: not finite "
             f"({int((~finite).sum())} of {len(indices)} checked entries)"
             + (
@@ -438,7 +440,7 @@ def compare(
         )
         raise GradientCheckError(
             f"{report.subject}: gradient of {name!r} is wrong at index {entry.index}: "
-            f"backward gives {entry.analytic:.10g}, finite differences give "
+            f"{source} gives {entry.analytic:.10g}, finite differences give "
             f"{entry.numeric:.10g} (relative error {entry.worst_error:.3g}, allowed "
             f"rtol={tol.rtol:g} + atol={allowed:g}{raised}); {int(bad.sum())} of "
             f"{len(indices)} checked entries disagree"

@@ -354,8 +354,7 @@ def check_layer(
 
     def check_gradient(training: bool) -> None:
         base = built(np.float64)
-        if move_ones_and_zeros:
-            _move_ones_and_zeros(base, random_state + 3)
+        moved = _move_ones_and_zeros(base, random_state + 3) if move_ones_and_zeros else 0
         probe = copy.deepcopy(base)  # fresh copies share dropout masks (same rng state)
         out = np.asarray(probe.forward(x.copy(), training))
         r = _cost_weights(random_state, out.shape, x)
@@ -374,11 +373,19 @@ def check_layer(
                 compare(found, name, analytic, cost, value, tol, rng)
             except GradientCheckError as err:
                 wrong.append(str(err))
+        note = (
+            f" (checked after moving {moved} parameter entries equal to 1 or 0 into "
+            "[0.5, 0.9] and [0.05, 0.15], where a missing factor or term shows: "
+            "move_ones_and_zeros=False checks at the layer's own values)"
+            if moved
+            else ""
+        )
         if len(wrong) == 1:
-            raise GradientCheckError(wrong[0])
+            raise GradientCheckError(wrong[0] + note)
         if wrong:
             raise GradientCheckError(
-                f"{len(wrong)} gradient arrays are wrong:\n" + "\n".join(f"  - {w}" for w in wrong)
+                f"{len(wrong)} gradient arrays are wrong{note}:\n"
+                + "\n".join(f"  - {w}" for w in wrong)
             )
         for entry in found.entries:  # each array's worse mode
             held = next((e for e in report.entries if e.name == entry.name), None)
@@ -541,14 +548,19 @@ def _draws_in_training(layer: Layer, x: Array, seed: int) -> bool:
     return not unchanged(first, np.asarray(other.forward(x.copy(), True)))
 
 
-def _move_ones_and_zeros(layer: Layer, seed: int) -> None:
+def _move_ones_and_zeros(layer: Layer, seed: int) -> int:
     """Move the (writable, float) parameter entries of ``layer`` equal to 1 into
     [0.5, 0.9] and those equal to 0 into [0.05, 0.15], in place: initial values at which
     a missing factor (a scale of ones) or term (a shift of zeros) changes nothing. The
-    moved entries stay positive and below 1, inside the range of most parameters."""
+    moved entries stay positive and below 1, inside the range of most parameters.
+    Returns how many entries moved."""
     rng = np.random.default_rng(seed)
+    moved = 0
     for p in layer.params.values():
         if isinstance(p, np.ndarray) and p.dtype.kind == "f" and p.flags.writeable:
             for value, low, high in ((1.0, 0.5, 0.9), (0.0, 0.05, 0.15)):
                 at = p == value
-                p[at] = rng.uniform(low, high, size=int(at.sum()))
+                count = int(at.sum())
+                p[at] = rng.uniform(low, high, size=count)
+                moved += count
+    return moved

@@ -169,11 +169,21 @@ def check_loss(
         if np.any(off > tolerance):
             i = np.unravel_index(int(np.argmax(off - tolerance)), off.shape)
             index = tuple(int(j) for j in i)
+            ratio = float(g_weighted[index]) / float(summed[index]) if summed[index] else 0.0
+            rows, total = a.shape[0], float(counts.sum())
+            hint = ""
+            if np.isclose(ratio, total / rows) or np.isclose(ratio, rows / total):
+                hint = (
+                    f"; they differ by the factor {ratio:.6g}, the ratio of the rows' "
+                    f"number ({rows} against {total:g} repeated): look for a division "
+                    "by the number of rows, where the weighted mean divides by Σ s, or "
+                    "for a second one (Loss.grad already divides by Σ s)"
+                )
             expect(
                 False,
                 f"integer weights give grad{list(index)} = {float(g_weighted[index]):.6g}, "
                 f"the repeated rows {float(summed[index]):.6g} (summed over the row's "
-                "copies): grad must scale row x by s_x / Σ s, as Loss.grad does",
+                f"copies): grad must scale row x by s_x / Σ s, as Loss.grad does{hint}",
             )
 
     def check_input_not_mutated() -> None:
@@ -184,7 +194,7 @@ def check_loss(
 
     def check_gradient() -> None:
         grad = loss.grad(a.copy(), y, sw)
-        compare(report, "a", grad, lambda: loss.value(a, y, sw), a, tol, rng)
+        compare(report, "a", grad, lambda: loss.value(a, y, sw), a, tol, rng, "grad")
         cls = type(loss)
         logits_owner = _owner(cls, "per_example_from_logits")
         if loss.link is None or Loss in (logits_owner, _owner(cls, "link_output")):
@@ -196,7 +206,16 @@ def check_loss(
         z = rng.normal(size=a.shape)
         if fused:
             delta = loss.delta_from_logits(z.copy(), y, sw)
-            compare(report, "logits", delta, lambda: loss.value_from_logits(z, y, sw), z, tol, rng)
+            compare(
+                report,
+                "logits",
+                delta,
+                lambda: loss.value_from_logits(z, y, sw),
+                z,
+                tol,
+                rng,
+                "delta_from_logits",
+            )
         # (a logits form written with the cost: one cost in two forms, or the loss
         # reported and the one trained disagree)
         from_logits = loss.value_from_logits(z, y, sw)
