@@ -5,8 +5,8 @@
 For networks from about 10^2 to 10^5 parameters, the time of one backpropagation pass
 (one forward and one backward pass give every partial derivative: eqs. 3-I to 3-IV)
 against central finite differences (eq. 3-1: two forward passes per parameter), on a
-batch of 32 examples, in float64. Finite differences are timed on up to 200 weights of the first layer
-and scaled to all the parameters.
+batch of 32 examples, in float64. Finite differences are timed on up to 200 weights of
+the first layer and scaled to all the parameters.
 """
 
 from __future__ import annotations

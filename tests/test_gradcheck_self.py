@@ -1199,7 +1199,7 @@ class _SwishForgettingBetaInDx(Layer, register=False):
         return x * self.s
 
     def backward(self, delta):
-        x, s, beta = self.x, self.s, self.params["beta"]
+        x, s = self.x, self.s
         self.grads["beta"][...] = (delta * x * x * s * (1 - s)).sum(axis=0)
         return delta * (s + x * s * (1 - s))  # (beta missing from the second term)
 
