@@ -358,22 +358,28 @@ def test_extreme_logits_give_the_general_loss_and_delta(output, dtype):
     under ``np.errstate(all="ignore")``, as EpochRunner runs them: the overflow is
     expected, and answered.)"""
     _, loss_cls, k, kind = OUTPUTS[output]
-    loss, m = loss_cls(), 4
-    Y = targets(kind, np.random.default_rng(2), m, k).astype(dtype)
-    net = Sequential([Dense(k), Identity()]).build(k, random_state=0, dtype=dtype)
-    plan = TrainingPlan(net, loss, l2=0.0, training=True, normalized_targets=kind == "onehot")
-    batch = plan.batch(m)
+    Y = targets(kind, np.random.default_rng(2), 4, k).astype(dtype)
     z = np.array([[3000, 0, 0], [-3000, 0, 1], [0.5, -2, 1], [1e4, -1e4, 0]], dtype)
-    batch.z[...] = z
-    batch.y[...] = Y
-    with np.errstate(all="ignore"):
-        value = batch.loss_step(None)
-    expected = loss.value_from_logits(z, Y)
-    delta = np.empty_like(z)
-    loss.delta_from_logits(z, Y, out=delta)
+    value, plan_delta, expected, delta = _plan_and_general_loss(loss_cls(), kind, z, Y)
     assert np.isfinite(value) and value > 1000
     assert value == pytest.approx(expected, rel=1e-6)
-    np.testing.assert_allclose(batch.delta, delta, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(plan_delta, delta, rtol=1e-5, atol=1e-7)
+
+
+def _plan_and_general_loss(loss, kind, z, Y):
+    """The plan's fused loss value and δ on logits ``z``, and the loss's own."""
+    m, k = z.shape
+    net = Sequential([Dense(k), Identity()]).build(k, random_state=0, dtype=z.dtype)
+    plan = TrainingPlan(net, loss, l2=0.0, training=True, normalized_targets=kind == "onehot")
+    batch = plan.batch(m)
+    batch.z[...] = z
+    batch.y[...] = Y
+    with np.errstate(all="ignore"):  # (as EpochRunner runs plans)
+        value = batch.loss_step(None)
+        expected = loss.value_from_logits(z, Y)
+        delta = np.empty_like(z)
+        loss.delta_from_logits(z, Y, out=delta)
+    return value, batch.delta, expected, delta
 
 
 @pytest.mark.parametrize("output", ["sigmoid-bce", "sigmoid-bce-multilabel", "softmax-cce"])
@@ -382,7 +388,6 @@ def test_infinite_logits_give_the_general_loss_and_delta(output):
     plan's fused arithmetic (softplus(z) - y z: inf - inf) must not make it NaN, which
     stopped training as diverged where the general path trained on (a review)."""
     _, loss_cls, k, kind = OUTPUTS[output]
-    loss = loss_cls()
     if k == 1:
         z = np.array([[np.inf], [-np.inf], [0.5], [-2.0]])
         Y = np.array([[1.0], [0.0], [1.0], [0.0]])
@@ -393,20 +398,10 @@ def test_infinite_logits_give_the_general_loss_and_delta(output):
         Y = np.array([[1.0, 0, 0], [1, 0, 0], [0, 0, 1], [0, 1, 0]])
         if kind == "binary":
             Y = np.array([[1.0, 0, 0], [1, 0, 0], [0, 0, 1], [0, 1, 1]])
-    m = len(z)
-    net = Sequential([Dense(k), Identity()]).build(k, random_state=0)
-    plan = TrainingPlan(net, loss, l2=0.0, training=True, normalized_targets=kind == "onehot")
-    batch = plan.batch(m)
-    batch.z[...] = z
-    batch.y[...] = Y
-    with np.errstate(all="ignore"):
-        value = batch.loss_step(None)
-        expected = loss.value_from_logits(z, Y)
-        delta = np.empty_like(z)
-        loss.delta_from_logits(z, Y, out=delta)
+    value, plan_delta, expected, delta = _plan_and_general_loss(loss_cls(), kind, z, Y)
     assert np.isfinite(expected)
     assert value == pytest.approx(expected, rel=1e-12)
-    np.testing.assert_allclose(batch.delta, delta, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(plan_delta, delta, rtol=1e-12, atol=1e-15)
 
 
 # ------------------------------------------------------------------ user layers' arrays
