@@ -1209,8 +1209,8 @@ def test_a_failure_found_at_moved_parameters_says_they_were_moved():
     so; at beta = 1 the derivation by hand agreed with backward)"""
     with pytest.raises(
         GradientCheckError,
-        match=r"checked after moving 5 parameter entries "
-        r"equal to 1 or 0 .*move_ones_and_zeros=False",
+        match=r"the values are at parameters moved first: 5 entries equal to 1 or 0 .*"
+        r"move_ones_and_zeros=False",
     ):
         check_layer(_SwishForgettingBetaInDx(), checks=["gradient"])
     check_layer(_SwishForgettingBetaInDx(), checks=["gradient"], move_ones_and_zeros=False)
@@ -1236,3 +1236,16 @@ def test_a_losss_gradient_dividing_by_the_rows_again_is_named_so():
     failed = err.value.report.failed
     assert "look for a division by the number of rows" in failed["weights"]
     assert "grad gives" in failed["gradient"] and "backward" not in failed["gradient"]
+
+
+class _DenseReturningNoDelta(Dense, register=False):
+    def backward(self, delta):
+        super().backward(delta)
+
+
+def test_the_moved_parameters_note_is_for_wrong_values_only():
+    """(a review: moving the bias off 0 explains no missing ∂C/∂x)"""
+    with pytest.raises(GradientCheckError) as err:
+        check_layer(_DenseReturningNoDelta(3), checks=["gradient"])
+    assert "gradient of 'input' is None" in str(err.value)
+    assert "moved first" not in str(err.value)

@@ -1250,3 +1250,33 @@ def test_a_regressors_object_target_with_a_missing_value_is_refused_by_name(miss
         r"at position 19",
     ):
         MLPRegressor((4,), max_iter=2).fit(X[:20], target)
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ([None, "abc", 3.0], r"got strings of dtype object \(first 'abc'\)"),
+        (["0.12", "abc", "3"], r"got strings of dtype <U4 \(first 'abc'\)"),
+        ([1.0, "NA", 3.0], r"got strings of dtype object \(first 'NA'\)"),
+        ([1.0, "pandas-NA", 3.0], r"has missing or non-finite values .* first at position 1"),
+        ([1.0, 10**400, 3.0], r"Python int too large|overflow|could not convert|too large"),
+    ],
+    ids=["none-then-text", "text-array", "text-NA", "pandas-NA", "huge-int"],
+)
+def test_a_regressors_target_names_what_is_no_number(values, message):
+    """(a review: a None before the text hid it; pandas' NA gave 'boolean value of NA is
+    ambiguous'; the first string named was a number's text)"""
+    values = list(values)
+    if "pandas-NA" in values:
+        values[values.index("pandas-NA")] = pytest.importorskip("pandas").NA
+    target = np.array(values * 7, dtype=object if not isinstance(values[0], str) else None)
+    with pytest.raises((ValueError, OverflowError), match=message):
+        MLPRegressor((3,), max_iter=2).fit(X[:21], target)
+
+
+def test_an_unused_category_of_another_type_does_not_mix_the_labels():
+    """(a review: categories pandas keeps after rows are filtered away were read)"""
+    pd = pytest.importorskip("pandas")
+    labels = pd.Series(pd.Categorical(["a", "b"] * 10, categories=["a", "b", 1]))
+    clf = MLPClassifier((4,), max_iter=2).fit(X[:20], labels)
+    assert list(clf.classes_) == ["a", "b"]

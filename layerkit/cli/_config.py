@@ -373,7 +373,7 @@ _SAYS_GOT = re.compile(r"\bgot\b")
 #: Parts of a pydantic error location that name a union member, not a field: tags that
 #: start so, or these names exactly (a field may be called "interval" or "strategy").
 _UNION_MEMBERS = ("constrained-", "literal[", "function-")
-_UNION_NAMES = frozenset({"int", "str", "float", "bool", "ObjectSpec"})
+_UNION_NAMES = frozenset({"int", "str", "ObjectSpec"})
 
 
 def _fields_at(model: Any, path: list[str]) -> list[str]:

@@ -541,7 +541,8 @@ def _refuse_mixed_labels(est: Any, y: Any, name: str) -> None:
     label type: unknown", or raised a TypeError from the sort)."""
     if getattr(getattr(y, "dtype", None), "kind", None) != "O":
         return
-    categories = getattr(getattr(y, "cat", None), "categories", None)
+    cat = getattr(y, "cat", None)  # (the categories in use: not those filtered away)
+    categories = None if cat is None else cat.remove_unused_categories().cat.categories
     try:  # (a categorical's labels are its categories)
         values = np.asarray(y if categories is None else categories, dtype=object).ravel()
     except (TypeError, ValueError):

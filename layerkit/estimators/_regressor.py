@@ -16,6 +16,7 @@ from ..losses._targets import target_shortfall
 from ..losses.base import Loss
 from . import _validation as v
 from ._base import BaseMLP
+from ._classifier import _missing_label_rows
 from ._docs import REGRESSOR_DOC
 
 
@@ -153,16 +154,21 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             return
         try:  # numbers, or strings of numbers (which scikit-learn converts, as here)
             numbers = y.astype(np.float64)
-        except (TypeError, ValueError):
-            first = next((v for v in y.ravel() if not _is_number(v)), None)
-            if isinstance(first, (str, bytes)):  # (others: scikit-learn's words)
+        except (TypeError, ValueError, OverflowError):
+            text = (v for v in y.ravel() if isinstance(v, (str, bytes)) and not _is_number(v))
+            first = next(text, None)
+            if first is not None:
                 _refuse_non_numbers(self, np.array([first], dtype=object), name, "object")
-            return
+            missing = _missing_label_rows(y)  # (pandas' NA: no float)
+            numbers = np.zeros(y.shape)
+            if missing is not None and len(missing):
+                numbers[missing] = np.nan
+            else:
+                return  # (other values: scikit-learn's words)
         finite = np.isfinite(numbers)
-        if (
-            numbers.ndim and not finite.all()
-        ):  # (scikit-learn checks before converting: None became NaN
-            # after its check, and training "diverged"; a NaN it calls "Input" NaN)
+        if numbers.ndim and not finite.all():
+            # (scikit-learn checks before converting: None became NaN after its check,
+            # and training "diverged"; a NaN it calls "Input contains NaN")
             rows = np.flatnonzero(~finite.reshape(len(finite), -1).all(axis=1))
             raise ValueError(
                 f"{type(self).__name__}: {name} has missing or non-finite values (None, "
@@ -250,6 +256,8 @@ def _refuse_non_numbers(est: Any, y: Any, name: str, dtype: Any = None) -> None:
     first = np.ravel(y)[0] if y.size else None
     if y.dtype.kind in "USMm" or isinstance(first, (str, bytes)):
         what = "dates or durations" if y.dtype.kind in "Mm" else "strings"
+        if y.dtype.kind in "US":  # (the first that is no number's text, if one is)
+            first = next((v for v in np.ravel(y) if not _is_number(v)), first)
         raise ValueError(
             f"{type(est).__name__}: {name} must hold numbers, got {what} of dtype "
             f"{dtype or y.dtype} "
@@ -262,6 +270,6 @@ def _is_number(value: Any) -> bool:
     """Whether ``float(value)`` works (a number, or a string of one)."""
     try:
         float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
     return True

@@ -365,6 +365,7 @@ def check_layer(
 
         found = GradientReport(report.subject)
         wrong = []  # (every array: a wrong ∂C/∂x does not hide a wrong parameter gradient)
+        moved_matters = False
         for name, analytic, value in [
             ("input", dx, x),
             *((k, probe.grads[k], v) for k, v in base.params.items()),
@@ -373,11 +374,14 @@ def check_layer(
                 compare(found, name, analytic, cost, value, tol, rng)
             except GradientCheckError as err:
                 wrong.append(str(err))
+                # (moved parameters explain values, not a missing or misshapen array)
+                if analytic is not None and np.shape(analytic) == np.shape(value):
+                    moved_matters = True
         note = (
-            f" (checked after moving {moved} parameter entries equal to 1 or 0 into "
-            "[0.5, 0.9] and [0.05, 0.15], where a missing factor or term shows: "
-            "move_ones_and_zeros=False checks at the layer's own values)"
-            if moved
+            f" (the values are at parameters moved first: {moved} entries equal to 1 or "
+            "0 went into [0.5, 0.9] and [0.05, 0.15], where a missing factor or term "
+            "shows; move_ones_and_zeros=False checks at the layer's own values)"
+            if moved and moved_matters
             else ""
         )
         if len(wrong) == 1:

@@ -172,7 +172,7 @@ def check_loss(
             ratio = float(g_weighted[index]) / float(summed[index]) if summed[index] else 0.0
             rows, total = a.shape[0], float(counts.sum())
             hint = ""
-            if np.isclose(ratio, total / rows) or np.isclose(ratio, rows / total):
+            if rows > 1 and (np.isclose(ratio, total / rows) or np.isclose(ratio, rows / total)):
                 hint = (
                     f"; they differ by the factor {ratio:.6g}, the ratio of the rows' "
                     f"number ({rows} against {total:g} repeated): look for a division "
