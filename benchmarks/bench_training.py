@@ -54,7 +54,7 @@ def _row(label: str, times: dict[str, list[float]]) -> list[str]:
         if other not in med:
             return "n/a"
         per_round = [a / b for a, b in zip(times["layerkit"], times[other], strict=True)]
-        return f"{statistics.median(per_round):.2f}"
+        return f"{statistics.median(per_round):.3f}"
 
     return [
         label,
