@@ -418,11 +418,7 @@ def _problems(err: pydantic.ValidationError, prefix: str = "", model: Any = None
             text = "required, but missing"
         elif error["type"] == "extra_forbidden":
             close = _close_name(loc[-1], _fields_at(model, loc[:-1])) if loc else None
-            text = (
-                f"unknown field (a typo?); did you mean {close!r}?"
-                if close
-                else ("unknown field (a typo?)")
-            )
+            text = "unknown field (a typo?)" + (f"; did you mean {close!r}?" if close else "")
         else:
             message = error["msg"].removeprefix("Value error, ")
             # (the file's own validators say what they got)

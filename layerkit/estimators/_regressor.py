@@ -145,6 +145,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _check_raw_targets(self, y: Any, name: str = "y") -> None:
         if hasattr(y, "dtype") and getattr(y.dtype, "kind", "O") not in "OUSMm":
             return
+        dtypes = getattr(y, "dtypes", None)  # (a DataFrame of numbers: no copy to check)
+        if dtypes is not None and all(getattr(t, "kind", "O") in "fiub" for t in dtypes):
+            return
         try:
             y = np.asarray(y)
         except (TypeError, ValueError):  # (ragged: scikit-learn's check says so)
