@@ -349,6 +349,26 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     _optimizer: Optimizer | None
     _loss: Loss
 
+    def _validated_xy(self, X: Any, y: Any, *, reset: bool) -> tuple[Any, Any]:
+        """``X`` and ``y`` through scikit-learn's ``validate_data`` as ``fit`` takes them
+        (training data, or validation data with ``reset=False``): sparse X as CSR,
+        sparse targets of a regressor as their values."""
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+            y_numeric=self._y_numeric,
+        )
+        if hasattr(X, "tocsr"):
+            X = X.tocsr()  # batches are rows: CSR gathers them cheaply
+        if self._y_numeric and hasattr(y, "toarray"):
+            y = np.asarray(y.toarray(), dtype=np.float64)  # sparse targets: their values
+        return X, y
+
     # ----------------------------------------------------------------- subclass hooks
     def _check_raw_targets(self, y: Any, name: str = "y") -> None:
         """Checks of ``y`` (or ``y_val``: ``name``) as the user gave it, before
@@ -671,20 +691,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     ) -> None:
         first_pass = not hasattr(self, "network_") or (not self.warm_start and not incremental)
         self._check_raw_targets(y)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            dtype=(np.float64, np.float32),
-            reset=first_pass,
-            y_numeric=self._y_numeric,
-        )
-        if hasattr(X, "tocsr"):
-            X = X.tocsr()  # batches are rows: CSR gathers them cheaply
-        if self._y_numeric and hasattr(y, "toarray"):
-            y = np.asarray(y.toarray(), dtype=np.float64)  # sparse targets: their values
+        X, y = self._validated_xy(X, y, reset=first_pass)
         Y = self._validate_targets(
             y, first_pass=first_pass, incremental=incremental, classes=classes
         )

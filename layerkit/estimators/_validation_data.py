@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight
 
 from .._fit_inputs import refuse_beyond_dtype
 
@@ -41,16 +41,7 @@ def given_validation(
         )
     est._check_raw_targets(y_val, "y_val")
     try:
-        X_val, y_val = validate_data(
-            est,
-            X_val,
-            y_val,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            dtype=(np.float64, np.float32),
-            reset=False,
-            y_numeric=est._y_numeric,
-        )
+        X_val, y_val = est._validated_xy(X_val, y_val, reset=False)
     except ValueError as err:  # (scikit-learn's words name them X and y)
         said = str(err)
         if said.startswith("X has "):
@@ -63,10 +54,6 @@ def given_validation(
             "little for accuracy); give more rows, or leave X_val out to split "
             "validation_fraction of X"
         )
-    if hasattr(X_val, "tocsr"):
-        X_val = X_val.tocsr()
-    if est._y_numeric and hasattr(y_val, "toarray"):
-        y_val = np.asarray(y_val.toarray(), dtype=np.float64)
     if y_val.ndim == 2 and y_val.shape[1] == 1 and not hasattr(y_val, "toarray"):
         y_val = y_val.ravel()
     width, width_val = (1 if a.ndim == 1 else a.shape[1] for a in (y, y_val))
