@@ -19,6 +19,7 @@ from ..layers import (
 from ..layers.activations import sigmoid
 from ..layers.smooth import SMOOTH
 from ..network import Sequential
+from ._threads import Starts, blas_on_one_thread, run_in_threads, thread_budget
 from ._training import HIDDEN, LINKS
 
 Array = Any
@@ -32,6 +33,10 @@ def predict_planned(net: Sequential, X: Any, *, logits: bool, chunk: int) -> Arr
     last Dense layer writes straight into the result. X of another dtype than the
     network's is cast a chunk at a time into a buffer of its own (casting the whole of
     a 100,000 x 512 float64 X for a float32 network took 195 MiB).
+
+    Large X is split among BLAS's threads a chunk at a time, each thread with buffers of
+    its own and its products on one BLAS thread (see ``_threads``); the result does not
+    depend on how the chunks fell to the threads.
     """
     *hidden, last = net.layers
     if (
@@ -47,52 +52,95 @@ def predict_planned(net: Sequential, X: Any, *, logits: bool, chunk: int) -> Arr
         return None
     n = X.shape[0]
     out = np.empty((n, layers[-1].params["W"].shape[1]), net.dtype)
-    rows = max(1, min(chunk, n))  # (no rows: one empty result, no chunk run)
-    buffers = {
-        id(layer): np.empty((rows, layer.params["W"].shape[1]), net.dtype)
-        for layer in layers[:-1]
-        if isinstance(layer, Dense)
-    }
-    width = max((b.shape[1] for b in buffers.values()), default=1)
-    scratch = (np.empty((rows, width), net.dtype), np.empty((rows, width), bool))
-    # ReLU as max(a, 0) against an array of zeros: one pass, where a scalar 0 or a row of
-    # zeros takes numpy's slower loops (1024 x 256 float32 with the bias add: 73 µs,
-    # against 89 and 114 for the mask and product). It maps -inf to 0, where the mask
-    # and product give NaN, which the estimators' scan of the logits for a non-finite X
-    # relies on: a chunk whose first products are not all finite (a NaN or infinity in
-    # a row of X makes every output of its row so) takes the mask and product. (Where a
-    # finite X overflows a later pre-activation to -inf, the fast way gives ReLU's 0,
-    # the mask and product NaN.)
-    cast = None if X.dtype == net.dtype else np.empty((rows, X.shape[1]), net.dtype)
-    fast_relu = any(type(layer) is ReLU for layer in layers)
-    zeros = np.zeros(rows * width if fast_relu else 0, net.dtype)
-    first, add_reduce = layers[0], np.add.reduce
-    for start in range(0, n, rows):
-        a = X[start : start + rows]
-        m = a.shape[0]
-        if cast is not None:  # (beyond float32's range: inf, as astype gives it)
-            with np.errstate(over="ignore"):
-                a = cast[:m]
-                np.copyto(a, X[start : start + m], casting="unsafe")
-        fast = fast_relu
-        for layer in layers:
-            if isinstance(layer, Dense):
-                W, b = layer.params["W"], layer.params["b"]
-                z = out[start : start + m] if layer is layers[-1] else buffers[id(layer)][:m]
-                np.matmul(a, W, out=z)
-                z += b
-                a = z
-                if layer is first and fast:  # (a sum overflowing to inf: the exact way)
-                    fast = isfinite(float(add_reduce(z[:, 0])))
-            elif fast and type(layer) is ReLU:
-                k = a.shape[1]
-                np.maximum(a, zeros[: m * k].reshape(m, k), out=a)  # (NaN stays NaN)
-            else:
-                k = a.shape[1]
-                _activate_in_place(layer, a, scratch[0][:m, :k], scratch[1][:m, :k])
+    threads, rows = _split(n, chunk, layers)
+    starts = Starts(n, rows)
+    if threads == 1:
+        _Chunks(layers, X, out, rows, net.dtype).run(starts)
+    else:
+        with blas_on_one_thread():
+            run_in_threads(
+                lambda: _Chunks(layers, X, out, rows, net.dtype).run(starts), threads, starts
+            )
     if not logits:
         link_in_place(last, out)
     return out
+
+
+# split the rows among threads from this much work on, in multiply-adds (an element of
+# an activation counted as 16): starting a thread took 0.35 ms (see _threads)
+SPLIT_FROM = 1 << 28
+
+
+def _split(n: int, chunk: int, layers: list[Any]) -> tuple[int, int]:
+    """(threads, rows per chunk): one thread and ``chunk`` rows below ``SPLIT_FROM``, or
+    when BLAS is limited to one thread; otherwise BLAS's thread count, and a number of
+    chunks of at most ``chunk`` rows that they share evenly."""
+    rows = max(1, min(chunk, n))  # (no rows: one empty result, no chunk run)
+    dense = [layer.params["W"].shape for layer in layers if isinstance(layer, Dense)]
+    if n * sum(k * j + 16 * j for k, j in dense) < SPLIT_FROM:
+        return 1, rows
+    threads = thread_budget()
+    if threads == 1:
+        return 1, rows
+    rounds = -(-n // (threads * rows))  # chunks per thread
+    rows = -(-n // (threads * rounds))
+    return min(threads, -(-n // rows)), rows
+
+
+class _Chunks:
+    """One thread's buffers, and the arithmetic of a chunk of rows through them."""
+
+    def __init__(self, layers: list[Any], X: Array, out: Array, rows: int, dtype: Any) -> None:
+        self.layers, self.X, self.out, self.first = layers, X, out, layers[0]
+        self.buffers = {
+            id(layer): np.empty((rows, layer.params["W"].shape[1]), dtype)
+            for layer in layers[:-1]
+            if isinstance(layer, Dense)
+        }
+        width = max((b.shape[1] for b in self.buffers.values()), default=1)
+        self.scratch = (np.empty((rows, width), dtype), np.empty((rows, width), bool))
+        # ReLU as max(a, 0) against an array of zeros: one pass, where a scalar 0 or a
+        # row of zeros takes numpy's slower loops (1024 x 256 float32 with the bias add:
+        # 73 µs, against 89 and 114 for the mask and product). It maps -inf to 0, where
+        # the mask and product give NaN, which the estimators' scan of the logits for a
+        # non-finite X relies on: a chunk whose first products are not all finite (a NaN
+        # or infinity in a row of X makes every output of its row so) takes the mask and
+        # product. (Where a finite X overflows a later pre-activation to -inf, the fast
+        # way gives ReLU's 0, the mask and product NaN.)
+        self.cast = None if X.dtype == dtype else np.empty((rows, X.shape[1]), dtype)
+        self.fast_relu = any(type(layer) is ReLU for layer in layers)
+        self.zeros = np.zeros(rows * width if self.fast_relu else 0, dtype)
+
+    def run(self, starts: Starts) -> None:
+        """Every chunk ``starts`` hands out, until it has none left."""
+        start = starts.take()
+        while start is not None:
+            self._chunk(start, starts.rows)
+            start = starts.take()
+
+    def _chunk(self, start: int, rows: int) -> None:
+        a = self.X[start : start + rows]
+        m = a.shape[0]
+        if self.cast is not None:  # (beyond float32's range: inf, as astype gives it)
+            with np.errstate(over="ignore"):
+                a = self.cast[:m]
+                np.copyto(a, self.X[start : start + m], casting="unsafe")
+        fast, last = self.fast_relu, self.layers[-1]
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                W, b = layer.params["W"], layer.params["b"]
+                z = self.out[start : start + m] if layer is last else self.buffers[id(layer)][:m]
+                np.matmul(a, W, out=z)
+                z += b
+                a = z
+                if layer is self.first and fast:  # (a sum overflowing to inf: the exact way)
+                    fast = isfinite(float(np.add.reduce(z[:, 0])))
+            elif fast and type(layer) is ReLU:
+                k = a.shape[1]
+                np.maximum(a, self.zeros[: m * k].reshape(m, k), out=a)  # (NaN stays NaN)
+            else:
+                k = a.shape[1]
+                _activate_in_place(layer, a, self.scratch[0][:m, :k], self.scratch[1][:m, :k])
 
 
 def link_in_place(last: Any, out: Array) -> bool:
