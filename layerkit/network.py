@@ -311,7 +311,7 @@ class Sequential:
         split among as many threads as BLAS would use, each taking the next chunk of
         rows and multiplying on one BLAS thread, so that no core waits while another
         adds biases and applies activations: 100,000 x 784 rows through 784-256-128-10
-        took 0.319 s against 0.387 s. Meanwhile BLAS runs on one thread for the whole
+        took 0.357 s against 0.412 s. Meanwhile BLAS runs on one thread for the whole
         process, and gets its count back when the call ends. With BLAS limited to one
         thread (``threadpoolctl.threadpool_limits(1)``, scikit-learn's ``n_jobs``
         workers), the call stays in the caller's thread.

@@ -215,3 +215,28 @@ def test_small_predictions_stay_in_one_thread(monkeypatch):
     W1 = [_dense(784, 256), _dense(256, 128), _dense(128, 10)]
     assert _inference._split(1000, 1024, W1)[0] == 1
     assert _inference._split(100_000, 1024, W1) == (2, 1021)
+    # BLAS's 64 threads on a large machine: one per half of SPLIT_FROM, not 64 starting
+    # for 18 rows each
+    monkeypatch.setattr(_inference, "thread_budget", lambda: 64)
+    assert _inference._split(1200, 1024, W1) == (2, 600)
+    assert _inference._split(100_000, 1024, W1)[0] == 64
+
+
+def test_a_blas_count_set_by_others_during_a_split_prediction_stays(split):
+    if not _threads._blas():
+        pytest.skip("threadpoolctl finds no BLAS here")
+    before = _blas_threads()
+    chunk = _inference._Chunks._chunk
+
+    def user_sets_three(self, start, rows):
+        for c in _threads._blas():
+            c.set_num_threads(3)
+        chunk(self, start, rows)
+
+    _inference._Chunks._chunk = user_sets_three  # (the fixture sets it back)
+    try:
+        _net().predict(np.ones((300, 7)), batch_size=20)
+        assert _blas_threads() == [3 for _ in before]
+    finally:
+        for c, n in zip(_threads._blas(), before, strict=True):
+            c.set_num_threads(n)

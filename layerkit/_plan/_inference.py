@@ -73,14 +73,18 @@ SPLIT_FROM = 1 << 28
 
 def _split(n: int, chunk: int, layers: list[Any]) -> tuple[int, int]:
     """(threads, rows per chunk): one thread and ``chunk`` rows below ``SPLIT_FROM``, or
-    when BLAS is limited to one thread; otherwise BLAS's thread count, and a number of
-    chunks of at most ``chunk`` rows that they share evenly."""
+    when BLAS is limited to one thread; otherwise BLAS's thread count (at most one per
+    half of ``SPLIT_FROM``), and a number of chunks of at most ``chunk`` rows that they
+    share evenly."""
     rows = max(1, min(chunk, n))  # (no rows: one empty result, no chunk run)
     dense = [layer.params["W"].shape for layer in layers if isinstance(layer, Dense)]
-    if n * sum(k * j + 16 * j for k, j in dense) < SPLIT_FROM:
+    work = n * sum(k * j + 16 * j for k, j in dense)
+    if work < SPLIT_FROM:
         return 1, rows
-    threads = thread_budget()
-    if threads == 1:
+    # (no more threads than halves of SPLIT_FROM: BLAS's 64 threads on a large machine
+    # would each start for a few rows)
+    threads = min(thread_budget(), work // max(1, SPLIT_FROM >> 1))
+    if threads <= 1:
         return 1, rows
     rounds = -(-n // (threads * rows))  # chunks per thread
     rows = -(-n // (threads * rounds))
