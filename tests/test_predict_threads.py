@@ -2,7 +2,7 @@
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -24,16 +24,18 @@ from layerkit.layers import (
 
 
 def _blas_threads():
-    return [c.num_threads for c in _threads._blas()]
+    controller = _threads._blas_controller()
+    return [c.num_threads for c in controller.lib_controllers] if controller else []
 
 
 @pytest.fixture(autouse=True)
 def blas_set_back():
-    """Every test here leaves BLAS's thread counts as it found them."""
+    """Every test here leaves BLAS's thread counts as it found them, and no split
+    prediction running."""
     before = _blas_threads()
     yield
     assert _blas_threads() == before
-    assert _threads._active == 0
+    assert not _threads._busy.locked() and not _threads._limited
 
 
 @pytest.fixture
@@ -42,13 +44,24 @@ def split(monkeypatch):
     for the others before it takes a chunk. Returns the threads that ran chunks, with
     BLAS's thread counts seen meanwhile."""
     monkeypatch.setattr(_inference, "SPLIT_FROM", 0)
-    monkeypatch.setattr(_inference, "thread_budget", lambda: 3)
+    real, splitting = _threads.split_threads, []
+
+    @contextmanager
+    def three(wanted=True):
+        with real(wanted) as budget:  # (BLAS on one thread, where the machine has more)
+            splitting.append(wanted)
+            try:
+                yield 3 if wanted else budget
+            finally:
+                splitting.pop()
+
+    monkeypatch.setattr(_inference, "split_threads", three)
     seen = []
     run, chunk = _inference._Chunks.run, _inference._Chunks._chunk
     barrier = threading.Barrier(3, timeout=30)
 
     def waiting_run(self, starts):
-        if _threads._active:  # (a split prediction: not one in a thread of its own)
+        if any(splitting):  # (a split prediction: not one in a thread of its own)
             barrier.wait()
         run(self, starts)
 
@@ -95,55 +108,154 @@ def test_split_prediction_equals_prediction_in_one_thread(split, dtype, x_dtype,
     with threadpool_limits(1, user_api="blas"):
         _inference.SPLIT_FROM = 1 << 62  # (the fixture sets it back)
         expected = net.predict(X, batch_size=batch_size)
+    assert len({ident for ident, _ in split}) == 3  # (no thread since)
     np.testing.assert_array_equal(got, expected)
 
 
+needs_blas = pytest.mark.skipif(
+    _threads._blas_controller() is None, reason="threadpoolctl finds no BLAS here"
+)
+
+
+@needs_blas
 def test_blas_runs_on_one_thread_during_a_split_prediction_and_gets_its_count_back(split):
-    if not _threads._blas():
-        pytest.skip("threadpoolctl finds no BLAS here")
-    before = _blas_threads()
     _net().predict(np.ones((300, 7)), batch_size=20)
-    assert split and {counts for _, counts in split} == {tuple(1 for _ in before)}
-    assert _blas_threads() == before
+    assert split and {counts for _, counts in split} == {tuple(1 for _ in _blas_threads())}
 
 
-def test_overlapping_split_predictions_set_blas_back_once_the_last_ends(monkeypatch):
+def _in_thread(fn):
+    """``fn()`` in a thread of its own, started now; returns (thread, its results)."""
+    results = []
+    thread = threading.Thread(target=lambda: results.append(fn()))
+    thread.start()
+    return thread, results
+
+
+@needs_blas
+def test_one_split_prediction_at_a_time_and_the_other_in_its_callers_thread(monkeypatch):
+    """A split prediction in a thread other than the main one; meanwhile another, in
+    the main thread, runs in its own thread alone; BLAS gets its count back."""
     monkeypatch.setattr(_inference, "SPLIT_FROM", 0)
-    monkeypatch.setattr(_inference, "thread_budget", lambda: 2)
     net, X = _net(), np.random.default_rng(2).normal(size=(4000, 7))
-    expected = net.predict(X)
-    before, threads_before = _blas_threads(), threading.active_count()
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda _: net.predict(X, batch_size=50), range(12)))
-    for result in results:
-        np.testing.assert_array_equal(result, expected)
-    assert _blas_threads() == before
-    assert _threads._active == 0
-    assert threading.active_count() == threads_before
+    inside, release, threads = threading.Event(), threading.Event(), []
+    chunk = _inference._Chunks._chunk
+
+    def blocking(self, start, rows):
+        threads.append((threading.current_thread().name, tuple(_blas_threads())))
+        if start == 0 and not inside.is_set():
+            inside.set()
+            assert release.wait(30)
+        chunk(self, start, rows)
+
+    monkeypatch.setattr(_inference._Chunks, "_chunk", blocking)
+    first, results = _in_thread(lambda: net.predict(X, batch_size=50))
+    try:
+        assert inside.wait(30)
+        running = {thread.name for thread in threading.enumerate()}
+        alone = net.predict(X, batch_size=50)  # (while the first holds its chunk)
+        assert {name for name, _ in threads} <= running  # no thread started for it
+        assert any(counts and set(counts) == {1} for _, counts in threads)
+    finally:
+        release.set()
+        first.join()
+    np.testing.assert_allclose(alone, results[0], rtol=1e-12)
+
+
+@needs_blas
+def test_a_users_limit_in_another_thread_during_a_split_leaves_blas_as_it_was(
+    monkeypatch,
+):
+    monkeypatch.setattr(_inference, "SPLIT_FROM", 0)
+    inside, release = threading.Event(), threading.Event()
+    chunk = _inference._Chunks._chunk
+
+    def blocking(self, start, rows):
+        if start == 0:
+            inside.set()
+            assert release.wait(30)
+        chunk(self, start, rows)
+
+    monkeypatch.setattr(_inference._Chunks, "_chunk", blocking)
+    first, _ = _in_thread(lambda: _net().predict(np.ones((4000, 7)), batch_size=50))
+    try:
+        assert inside.wait(30)
+        with threadpool_limits(1, user_api="blas"):
+            pass
+    finally:
+        release.set()
+        first.join()
+    with threadpool_limits(1, user_api="blas"):  # (a user's limit still takes)
+        assert set(_blas_threads()) <= {1}
 
 
 def test_an_error_in_a_helper_thread_reaches_the_caller_and_every_thread_stops(split):
     chunk = _inference._Chunks._chunk
-    caller = threading.get_ident()
+    caller, ran = threading.get_ident(), []
 
     def failing(self, start, rows):
         if threading.get_ident() != caller:
             raise ValueError(f"helper failed at row {start}")
+        ran.append(start)
         time.sleep(0.01)
         chunk(self, start, rows)
 
-    before, threads_before = _blas_threads(), threading.active_count()
+    threads_before = threading.active_count()
     _inference._Chunks._chunk = failing  # (the fixture sets it back)
     with pytest.raises(ValueError, match="helper failed at row"):
-        _net().predict(np.ones((3000, 7)), batch_size=10)
-    assert _blas_threads() == before
+        _net().predict(np.ones((3000, 7)), batch_size=10)  # 300 chunks
+    assert len(ran) < 10  # (the caller stopped after its chunk in hand)
     assert threading.active_count() == threads_before
 
 
+def test_a_helper_that_cannot_start_stops_the_prediction(monkeypatch):
+    @contextmanager
+    def three(wanted=True):
+        yield 3
+
+    monkeypatch.setattr(_inference, "SPLIT_FROM", 0)
+    monkeypatch.setattr(_inference, "split_threads", three)
+    started, ran = [], []
+    start, chunk = threading.Thread.start, _inference._Chunks._chunk
+
+    def second_fails(self):
+        started.append(self)
+        if len(started) == 2:
+            raise RuntimeError("can't start new thread")
+        start(self)
+
+    def counted(self, first, rows):
+        ran.append(first)
+        time.sleep(0.005)
+        chunk(self, first, rows)
+
+    monkeypatch.setattr(_inference._Chunks, "_chunk", counted)
+    threads_before = threading.active_count()
+    monkeypatch.setattr(threading.Thread, "start", second_fails)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        _net().predict(np.ones((3000, 7)), batch_size=10)  # 300 chunks
+    monkeypatch.setattr(threading.Thread, "start", start)
+    assert len(ran) < 30  # (the helper that started stopped after its chunk in hand)
+    assert threading.active_count() == threads_before
+
+
+def test_helper_threads_keep_the_callers_numpy_error_state(split, monkeypatch):
+    states = {}
+    chunk = _inference._Chunks._chunk
+
+    def recorded(self, start, rows):
+        states[threading.get_ident()] = np.geterr()
+        chunk(self, start, rows)
+
+    monkeypatch.setattr(_inference._Chunks, "_chunk", recorded)
+    with np.errstate(over="raise", invalid="ignore", divide="warn", under="ignore"):
+        caller = np.geterr()
+        _net().predict(np.ones((300, 7)), batch_size=20)
+    assert len(states) == 3
+    assert all(state == caller for state in states.values())
+
+
 @pytest.mark.filterwarnings("error")
-def test_helper_threads_keep_the_callers_numpy_error_state(split):
-    """numpy's errstate lives in the caller's context: a helper thread without it would
-    warn of the overflow (an error here) where the caller said to ignore it or raise."""
+def test_an_overflow_the_caller_ignores_is_ignored_in_every_thread(split):
     layers = [Dense(4), ReLU(), Dense(2), Identity()]
     net = Sequential(layers).build(3, random_state=0, dtype=np.float32)
     net.layers[0].params["W"][...] = 2.0  # (3 x 2 x 3e38 overflows float32)
@@ -152,13 +264,22 @@ def test_helper_threads_keep_the_callers_numpy_error_state(split):
         out = net.predict(X, batch_size=20)
     assert not np.isfinite(out).all()
     assert len({ident for ident, _ in split}) == 3
-    with np.errstate(over="raise", invalid="ignore"), pytest.raises(FloatingPointError):
-        net.predict(X, batch_size=20)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_an_estimator_refuses_a_non_finite_x_it_splits(split):
+    from layerkit import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(300, 7)), np.arange(300) % 3
+    clf = MLPClassifier((8,), max_iter=2, random_state=0).fit(X, y)
+    X[250, 3] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        clf.predict_proba(X)
+
+
+@needs_blas
 def test_blas_limited_to_one_thread_predicts_in_the_callers_thread(monkeypatch):
-    if not _threads._blas():
-        pytest.skip("threadpoolctl finds no BLAS here")
     monkeypatch.setattr(_inference, "SPLIT_FROM", 0)
 
     def no_threads(*args):
@@ -166,17 +287,18 @@ def test_blas_limited_to_one_thread_predicts_in_the_callers_thread(monkeypatch):
 
     monkeypatch.setattr(_inference, "run_in_threads", no_threads)
     with threadpool_limits(1, user_api="blas"):
-        assert _threads.thread_budget() == 1
         _net().predict(np.ones((500, 7)))
 
 
-def test_thread_budget_is_blas_own_count():
-    if not _threads._blas():
-        pytest.skip("threadpoolctl finds no BLAS here")
-    with threadpool_limits(2, user_api="blas"):
-        assert _threads.thread_budget() == 2
-    with threadpool_limits(1, user_api="blas"):
-        assert _threads.thread_budget() == 1
+@needs_blas
+def test_the_budget_is_blas_own_count():
+    with threadpool_limits(2, user_api="blas"), _threads.split_threads() as budget:
+        assert budget == 2
+        assert set(_blas_threads()) == {1}
+    with threadpool_limits(1, user_api="blas"), _threads.split_threads() as budget:
+        assert budget == 1
+    with _threads.split_threads(False) as budget:
+        assert budget == 1
 
 
 def test_a_fork_during_a_split_prediction_sets_blas_back_in_the_child(monkeypatch):
@@ -187,11 +309,12 @@ def test_a_fork_during_a_split_prediction_sets_blas_back_in_the_child(monkeypatc
             self.num_threads = n
 
     library = Library()
-    monkeypatch.setattr(_threads, "_active", 1)
-    monkeypatch.setattr(_threads, "_saved", [(library, 4)])
+    monkeypatch.setattr(_threads, "_limited", [(library, 4)])
+    monkeypatch.setattr(_threads, "_busy", threading.Lock())
+    _threads._busy.acquire()
     _threads._after_fork_in_child()
     assert library.num_threads == 4
-    assert _threads._active == 0
+    assert not _threads._limited and not _threads._busy.locked()
 
 
 @pytest.mark.parametrize(
@@ -206,37 +329,54 @@ def test_a_fork_during_a_split_prediction_sets_blas_back_in_the_child(monkeypatc
 )
 def test_chunks_are_shared_evenly(monkeypatch, n, chunk, budget, expected):
     monkeypatch.setattr(_inference, "SPLIT_FROM", 0)
-    monkeypatch.setattr(_inference, "thread_budget", lambda: budget)
-    assert _inference._split(n, chunk, [_dense(3, 4)]) == expected
+    assert _inference._split(n, chunk, 1 << 40, budget) == expected
 
 
-def test_small_predictions_stay_in_one_thread(monkeypatch):
-    monkeypatch.setattr(_inference, "thread_budget", lambda: 2)
+def test_small_predictions_stay_in_one_thread():
     W1 = [_dense(784, 256), _dense(256, 128), _dense(128, 10)]
-    assert _inference._split(1000, 1024, W1)[0] == 1
-    assert _inference._split(100_000, 1024, W1) == (2, 1021)
+    assert _inference._work(8000, W1) < _inference.SPLIT_FROM
+    assert _inference._work(10_000, W1) >= _inference.SPLIT_FROM
+    work = _inference._work(100_000, W1)
+    assert _inference._split(100_000, 1024, work, 2) == (2, 1021)
     # BLAS's 64 threads on a large machine: one per half of SPLIT_FROM, not 64 starting
-    # for 18 rows each
-    monkeypatch.setattr(_inference, "thread_budget", lambda: 64)
-    assert _inference._split(1200, 1024, W1) == (2, 600)
-    assert _inference._split(100_000, 1024, W1)[0] == 64
+    # for a few rows each
+    assert _inference._split(10_000, 1024, _inference._work(10_000, W1), 64)[0] == 2
+    assert _inference._split(100_000, 1024, work, 64)[0] == 22
 
 
-def test_a_blas_count_set_by_others_during_a_split_prediction_stays(split):
-    if not _threads._blas():
-        pytest.skip("threadpoolctl finds no BLAS here")
-    before = _blas_threads()
-    chunk = _inference._Chunks._chunk
+@needs_blas
+def test_a_limit_that_does_not_take_keeps_the_prediction_in_its_callers_thread(
+    monkeypatch,
+):
+    """threadpoolctl >= 3.8 lets one thread at a time set OpenBLAS's count, and ignores
+    the others: a split then would run two BLAS threads in each of its threads."""
+    import threadpoolctl
 
-    def user_sets_three(self, start, rows):
-        for c in _threads._blas():
-            c.set_num_threads(3)
-        chunk(self, start, rows)
+    if not hasattr(getattr(threadpoolctl, "OpenBLASController", None), "_SHARED_STATE"):
+        pytest.skip("this threadpoolctl lets every thread set OpenBLAS's count")
+    monkeypatch.setattr(_inference, "SPLIT_FROM", 0)
+    holding, release = threading.Event(), threading.Event()
 
-    _inference._Chunks._chunk = user_sets_three  # (the fixture sets it back)
+    def hold_the_limit():
+        with threadpool_limits(2, user_api="blas"):
+            holding.set()
+            release.wait(30)
+
+    holder, _ = _in_thread(hold_the_limit)
     try:
-        _net().predict(np.ones((300, 7)), batch_size=20)
-        assert _blas_threads() == [3 for _ in before]
+        assert holding.wait(30)
+        if set(_blas_threads()) != {2}:
+            pytest.skip("no OpenBLAS on its own thread pool here")
+        names = []
+        chunk = _inference._Chunks._chunk
+
+        def recorded(self, start, rows):
+            names.append(threading.current_thread().name)
+            chunk(self, start, rows)
+
+        monkeypatch.setattr(_inference._Chunks, "_chunk", recorded)
+        _net().predict(np.ones((2000, 7)), batch_size=50)
+        assert set(names) == {threading.current_thread().name}
     finally:
-        for c, n in zip(_threads._blas(), before, strict=True):
-            c.set_num_threads(n)
+        release.set()
+        holder.join()

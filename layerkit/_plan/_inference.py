@@ -19,7 +19,7 @@ from ..layers import (
 from ..layers.activations import sigmoid
 from ..layers.smooth import SMOOTH
 from ..network import Sequential
-from ._threads import Starts, blas_on_one_thread, run_in_threads, thread_budget
+from ._threads import Starts, run_in_threads, split_threads
 from ._training import HIDDEN, LINKS
 
 Array = Any
@@ -52,12 +52,13 @@ def predict_planned(net: Sequential, X: Any, *, logits: bool, chunk: int) -> Arr
         return None
     n = X.shape[0]
     out = np.empty((n, layers[-1].params["W"].shape[1]), net.dtype)
-    threads, rows = _split(n, chunk, layers)
-    starts = Starts(n, rows)
-    if threads == 1:
-        _Chunks(layers, X, out, rows, net.dtype).run(starts)
-    else:
-        with blas_on_one_thread():
+    work = _work(n, layers)
+    with split_threads(work >= SPLIT_FROM) as budget:
+        threads, rows = _split(n, chunk, work, budget)
+        starts = Starts(n, rows)
+        if threads == 1:
+            _Chunks(layers, X, out, rows, net.dtype).run(starts)
+        else:
             run_in_threads(
                 lambda: _Chunks(layers, X, out, rows, net.dtype).run(starts), threads, starts
             )
@@ -67,23 +68,24 @@ def predict_planned(net: Sequential, X: Any, *, logits: bool, chunk: int) -> Arr
 
 
 # split the rows among threads from this much work on, in multiply-adds (an element of
-# an activation counted as 16): starting a thread took 0.35 ms (see _threads)
-SPLIT_FROM = 1 << 28
+# an activation counted as 16): about 9,000 rows of 784-256-128-10. Below, the split
+# measured no faster, or slower, on the project's two cores (see _threads)
+SPLIT_FROM = 1 << 31
 
 
-def _split(n: int, chunk: int, layers: list[Any]) -> tuple[int, int]:
-    """(threads, rows per chunk): one thread and ``chunk`` rows below ``SPLIT_FROM``, or
-    when BLAS is limited to one thread; otherwise BLAS's thread count (at most one per
-    half of ``SPLIT_FROM``), and a number of chunks of at most ``chunk`` rows that they
-    share evenly."""
-    rows = max(1, min(chunk, n))  # (no rows: one empty result, no chunk run)
+def _work(n: int, layers: list[Any]) -> int:
     dense = [layer.params["W"].shape for layer in layers if isinstance(layer, Dense)]
-    work = n * sum(k * j + 16 * j for k, j in dense)
-    if work < SPLIT_FROM:
-        return 1, rows
+    return n * sum(k * j + 16 * j for k, j in dense)
+
+
+def _split(n: int, chunk: int, work: int, budget: int) -> tuple[int, int]:
+    """(threads, rows per chunk): one thread and ``chunk`` rows on a budget of one
+    thread; otherwise the budget (at most one thread per half of ``SPLIT_FROM``), and a
+    number of chunks of at most ``chunk`` rows that they share evenly."""
+    rows = max(1, min(chunk, n))  # (no rows: one empty result, no chunk run)
     # (no more threads than halves of SPLIT_FROM: BLAS's 64 threads on a large machine
     # would each start for a few rows)
-    threads = min(thread_budget(), work // max(1, SPLIT_FROM >> 1))
+    threads = min(budget, work // max(1, SPLIT_FROM >> 1))
     if threads <= 1:
         return 1, rows
     rounds = -(-n // (threads * rows))  # chunks per thread

@@ -11,10 +11,9 @@ takes fewer (BLAS's static split waits for its slowest thread).
 
 The thread budget is BLAS's own: as many threads as it would use (one when the user
 limits BLAS, as scikit-learn's ``n_jobs`` workers and ``threadpool_limits(1)`` do). While
-a split prediction runs, BLAS is set to one thread for the whole process, and set back
-when the last one ends. (Process-wide, like every BLAS setting: a
-``threadpool_limits`` entered in another thread meanwhile finds one thread, and its
-section may run on BLAS's full count once the split prediction ends.)
+a split prediction runs, BLAS is on one thread for the whole process, through
+threadpoolctl's ``limit``, which sets it back when the prediction ends. One split
+prediction runs at a time; another meanwhile stays in its caller's thread.
 """
 
 from __future__ import annotations
@@ -26,72 +25,71 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-_lock = threading.Lock()
-_active = 0  # split predictions running now
-_saved: list[tuple[Any, int]] = []  # (BLAS library controller, its thread count)
-_controllers: list[Any] | None = None
+import numpy as np
+
+_busy = threading.Lock()  # held by the one split prediction running, if any
+_controller: Any = None  # threadpoolctl's controller of the BLAS libraries, found once
+_limited: list[tuple[Any, int]] = []  # while a split runs: each library, its own count
 
 
 def _after_fork_in_child() -> None:
     """A fork while a split prediction ran (in another thread) leaves the child with
-    BLAS on one thread and no prediction to set it back: set it back here."""
-    global _lock, _active
-    _lock = threading.Lock()
-    if _active:
-        _active = 0
-        for c, n in _saved:
-            c.set_num_threads(n)
+    BLAS on one thread, no prediction to set it back, and the lock held: undo both."""
+    global _busy
+    _busy = threading.Lock()
+    for library, count in _limited:
+        library.set_num_threads(count)
+        clear = getattr(type(library), "clear_controlling_thread", None)
+        if clear is not None:  # (threadpoolctl >= 3.8: no thread keeps control)
+            clear(force=True)
+    _limited.clear()
 
 
 if hasattr(os, "register_at_fork"):  # (not on Windows)
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _blas() -> list[Any]:
-    """threadpoolctl's controllers of the loaded BLAS libraries (numpy's is loaded by
-    now), found once; none when threadpoolctl cannot find them."""
-    global _controllers
-    if _controllers is None:
+def _blas_controller() -> Any:
+    """threadpoolctl's controller of the loaded BLAS libraries (numpy's is loaded by
+    now), or None when threadpoolctl finds none or fails."""
+    global _controller
+    if _controller is None:
         try:
             from threadpoolctl import ThreadpoolController
 
-            found = ThreadpoolController().select(user_api="blas").lib_controllers
+            _controller = ThreadpoolController().select(user_api="blas")
         except Exception:  # no threadpoolctl, or a BLAS it cannot drive: no split
-            found = []
-        _controllers = list(found)
-    return _controllers
+            _controller = False
+    return _controller if _controller and _controller.lib_controllers else None
 
 
-def thread_budget() -> int:
-    """How many threads BLAS would use for a product: the least over its libraries (1
-    when none is found). While split predictions run, the count they set BLAS back to."""
-    with _lock:
-        if _active:
-            return min(n for _, n in _saved) if _saved else 1
-        counts = [int(c.num_threads) for c in _blas()]
-    return max(1, min(counts)) if counts else 1
+def _counts(controller: Any) -> list[int]:
+    return [int(c.num_threads or 1) for c in controller.lib_controllers]
 
 
 @contextmanager
-def blas_on_one_thread() -> Iterator[None]:
-    """BLAS on one thread meanwhile; the first of overlapping calls saves the counts, and
-    the last sets them back."""
-    global _active
-    with _lock:
-        if _active == 0:
-            _saved[:] = [(c, int(c.num_threads)) for c in _blas()]
-            for c, _ in _saved:
-                c.set_num_threads(1)
-        _active += 1
+def split_threads(wanted: bool = True) -> Iterator[int]:
+    """How many threads may share the rows, with BLAS on one thread meanwhile: BLAS's own
+    count, under threadpoolctl's ``limit(1)`` (which sets it back when the block ends).
+    1, with nothing set, when not ``wanted``, when BLAS is on one thread already (the
+    user's limit), while another split prediction runs (one at a time: overlapping
+    ones would set and restore the count under each other), or when the limit does not
+    take (threadpoolctl >= 3.8 lets one thread at a time set OpenBLAS's count)."""
+    controller = _blas_controller() if wanted else None
+    if controller is None or not _busy.acquire(blocking=False):
+        yield 1
+        return
     try:
-        yield
+        budget = min(_counts(controller))
+        if budget <= 1:
+            yield 1
+            return
+        _limited[:] = zip(controller.lib_controllers, _counts(controller), strict=True)
+        with controller.limit(limits=1):
+            yield budget if max(_counts(controller)) == 1 else 1
     finally:
-        with _lock:
-            _active -= 1
-            if _active == 0:
-                for c, n in _saved:
-                    if c.num_threads == 1:  # (a count set meanwhile by others stays)
-                        c.set_num_threads(n)
+        _limited.clear()
+        _busy.release()
 
 
 class Starts:
@@ -117,24 +115,26 @@ class Starts:
 
 def run_in_threads(work: Callable[[], None], threads: int, starts: Starts) -> None:
     """``work`` in ``threads`` threads (this one among them), each in a copy of the
-    caller's context (numpy's ``errstate`` lives there); the first error, once all have
-    stopped. An error, or Ctrl-C here, stops the others after their current chunk."""
+    caller's context and under its numpy error state (numpy < 2 keeps that per thread,
+    outside the context); the first error, once all have stopped. An error, Ctrl-C
+    here, or a thread that cannot start stops the others after their current chunk."""
     errors: list[BaseException] = []
+    state = np.geterr()
 
     def guarded() -> None:
         try:
-            work()
+            with np.errstate(**state):
+                work()
         except BaseException as error:  # (re-raised below, in the caller's thread)
             errors.append(error)
             starts.stop()
 
-    helpers = [
-        threading.Thread(target=contextvars.copy_context().run, args=(guarded,), daemon=True)
-        for _ in range(threads - 1)
-    ]
-    for helper in helpers:
-        helper.start()
+    helpers: list[threading.Thread] = []
     try:
+        for _ in range(threads - 1):
+            helper = threading.Thread(target=contextvars.copy_context().run, args=(guarded,))
+            helper.start()
+            helpers.append(helper)
         work()
     except BaseException:
         starts.stop()
