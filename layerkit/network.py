@@ -314,10 +314,11 @@ class Sequential:
         rows through 784-256-128-10 took 0.357 s against 0.412 s. Meanwhile BLAS runs
         on one thread for the whole process (threadpoolctl's ``limit``, which sets its
         count back when the call ends). The call stays in the caller's thread when
-        BLAS is limited to one thread (``threadpoolctl.threadpool_limits(1)``,
-        scikit-learn's ``n_jobs`` workers), while another split prediction runs, or
-        when threadpoolctl cannot set the count (from 3.8 it lets one thread at a time
-        set OpenBLAS's).
+        other Python threads run (a notebook's kernel, a server: a ``threadpool_limits``
+        of theirs could otherwise restore the one thread for good), when BLAS is
+        limited to one thread (``threadpoolctl.threadpool_limits(1)``, scikit-learn's
+        ``n_jobs`` workers) or runs on OpenMP, or when threadpoolctl cannot set the
+        count.
         """
         from ._checks import require_count
 

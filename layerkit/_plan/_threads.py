@@ -12,8 +12,8 @@ takes fewer (BLAS's static split waits for its slowest thread).
 The thread budget is BLAS's own: as many threads as it would use (one when the user
 limits BLAS, as scikit-learn's ``n_jobs`` workers and ``threadpool_limits(1)`` do). While
 a split prediction runs, BLAS is on one thread for the whole process, through
-threadpoolctl's ``limit``, which sets it back when the prediction ends. One split
-prediction runs at a time; another meanwhile stays in its caller's thread.
+threadpoolctl's ``limit``, which sets it back when the prediction ends. A prediction
+splits only when its caller's is the one Python thread (see ``split_threads``).
 """
 
 from __future__ import annotations
@@ -71,12 +71,22 @@ def _counts(controller: Any) -> list[int]:
 def split_threads(wanted: bool = True) -> Iterator[int]:
     """How many threads may share the rows, with BLAS on one thread meanwhile: BLAS's own
     count, under threadpoolctl's ``limit(1)`` (which sets it back when the block ends).
-    1, with nothing set, when not ``wanted``, when BLAS is on one thread already (the
-    user's limit), while another split prediction runs (one at a time: overlapping
-    ones would set and restore the count under each other), or when the limit does not
-    take (threadpoolctl >= 3.8 lets one thread at a time set OpenBLAS's count)."""
+    1, with nothing set, when not ``wanted``, when other Python threads run, when BLAS
+    is on one thread already (the user's limit) or on OpenMP, while another split
+    prediction runs, or when the limit does not take (threadpoolctl >= 3.8 lets one
+    thread at a time set OpenBLAS's count)."""
     controller = _blas_controller() if wanted else None
-    if controller is None or not _busy.acquire(blocking=False):
+    if (
+        controller is None
+        or threading.active_count() > 1  # (see below)
+        or any(getattr(c, "threading_layer", "") == "openmp" for c in controller.lib_controllers)
+        or not _busy.acquire(blocking=False)
+    ):
+        # Only where the caller's is the one Python thread: a threadpool_limits another
+        # thread opened during the split and closed after it would restore the one
+        # thread it found, for good (threadpoolctl's own limits race so between
+        # threads). OpenBLAS on OpenMP takes the count per thread, which the helpers
+        # would not inherit.
         yield 1
         return
     try:
@@ -119,11 +129,12 @@ def run_in_threads(work: Callable[[], None], threads: int, starts: Starts) -> No
     outside the context); the first error, once all have stopped. An error, Ctrl-C
     here, or a thread that cannot start stops the others after their current chunk."""
     errors: list[BaseException] = []
-    state = np.geterr()
+    state, call = np.geterr(), np.geterrcall()
+    call_now: Any = call  # (None: no callback, as the caller has)
 
     def guarded() -> None:
         try:
-            with np.errstate(**state):
+            with np.errstate(call=call_now, **state):
                 work()
         except BaseException as error:  # (re-raised below, in the caller's thread)
             errors.append(error)
