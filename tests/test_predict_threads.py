@@ -44,6 +44,7 @@ def split(monkeypatch):
     for the others before it takes a chunk. Returns the threads that ran chunks, with
     BLAS's thread counts seen meanwhile."""
     monkeypatch.setattr(_inference, "SPLIT_FROM", 0)
+    monkeypatch.setattr(_threads, "_alone", lambda: True)  # (threads other tests left)
     real, splitting = _threads.split_threads, []
 
     @contextmanager
@@ -289,7 +290,8 @@ def test_blas_limited_to_one_thread_predicts_in_the_callers_thread(monkeypatch):
 
 
 @needs_blas
-def test_the_budget_is_blas_own_count():
+def test_the_budget_is_blas_own_count(monkeypatch):
+    monkeypatch.setattr(_threads, "_alone", lambda: True)  # (threads other tests left)
     with threadpool_limits(2, user_api="blas"), _threads.split_threads() as budget:
         assert budget == 2
         assert set(_blas_threads()) == {1}
@@ -363,7 +365,7 @@ def test_a_limit_that_does_not_take_keeps_the_prediction_in_its_callers_thread(
     holder, _ = _in_thread(hold_the_limit)
     try:
         assert holding.wait(30)
-        monkeypatch.setattr(_threads.threading, "active_count", lambda: 1)  # (the holder)
+        monkeypatch.setattr(_threads, "_alone", lambda: True)  # (the holder, and others)
         if set(_blas_threads()) != {2}:
             pytest.skip("no OpenBLAS on its own thread pool here")
         names = []

@@ -63,6 +63,11 @@ def _blas_controller() -> Any:
     return _controller if _controller and _controller.lib_controllers else None
 
 
+def _alone() -> bool:
+    """Whether the calling thread is the process's one Python thread."""
+    return threading.active_count() == 1
+
+
 def _counts(controller: Any) -> list[int]:
     return [int(c.num_threads or 1) for c in controller.lib_controllers]
 
@@ -78,7 +83,7 @@ def split_threads(wanted: bool = True) -> Iterator[int]:
     controller = _blas_controller() if wanted else None
     if (
         controller is None
-        or threading.active_count() > 1  # (see below)
+        or not _alone()  # (see below)
         or any(getattr(c, "threading_layer", "") == "openmp" for c in controller.lib_controllers)
         or not _busy.acquire(blocking=False)
     ):
