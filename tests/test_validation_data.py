@@ -204,3 +204,28 @@ def test_a_regressors_one_validation_row_is_refused():
         est.fit(X_train, y_train.astype(float), X_val=X_val[:1], y_val=y_val[:1].astype(float))
     _quiet_fit(est, X_train, y_train.astype(float), X_val=X_val[:2], y_val=y_val[:2] + 0.5)
     assert np.isfinite(est.best_validation_score_)
+
+
+@pytest.mark.parametrize("est_cls", [MLPClassifier, MLPRegressor])
+@pytest.mark.parametrize("named", ["X", "X_val"])
+def test_feature_name_warnings_name_x_val_and_point_at_the_fit(est_cls, named):
+    """scikit-learn's feature-name warnings about the validation data say X_val (its
+    words say X) and point at the user's call of fit, as its other warnings do."""
+    pd = pytest.importorskip("pandas")
+    columns = [f"f{i}" for i in range(X.shape[1])]
+    train = pd.DataFrame(X_train, columns=columns) if named == "X" else X_train
+    val = X_val if named == "X" else pd.DataFrame(X_val, columns=columns)
+    expected = (
+        "X_val does not have valid feature names, but"
+        if named == "X"
+        else "X_val has feature names, but"
+    )
+    est = est_cls((4,), early_stopping=True, max_iter=2, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(train, y_train, X_val=val, y_val=y_val)
+    said = [w for w in caught if "feature names" in str(w.message)]
+    assert len(said) == 1, [str(w.message) for w in caught]
+    assert said[0].category is UserWarning
+    assert f"{est_cls.__name__}.fit: X_val, y_val: {expected}" in str(said[0].message)
+    assert said[0].filename == __file__

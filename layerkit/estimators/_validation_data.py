@@ -4,12 +4,14 @@ HistGradientBoosting takes it (scikit-learn 1.7)."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 from sklearn.utils.validation import _check_sample_weight
 
 from .._fit_inputs import refuse_beyond_dtype
+from ._callbacks import SOLVER_STACKLEVEL
 
 
 def given_validation(
@@ -41,12 +43,15 @@ def given_validation(
         )
     est._check_raw_targets(y_val, "y_val")
     try:
-        X_val, y_val = est._validated_xy(X_val, y_val, reset=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            X_val, y_val = est._validated_xy(X_val, y_val, reset=False)
     except ValueError as err:  # (scikit-learn's words name them X and y)
-        said = str(err)
-        if said.startswith("X has "):
-            said = "X_val has " + said.removeprefix("X has ")
-        raise ValueError(f"{where}: X_val, y_val: {said}") from None
+        raise ValueError(f"{where}: X_val, y_val: {_as_x_val(str(err))}") from None
+    for said in caught:  # (its feature-name warnings too: "X has feature names, but ...")
+        # (called by _fit_unchecked, as a solver is: the warning points at the user's fit)
+        text = f"{where}: X_val, y_val: {_as_x_val(str(said.message))}"
+        warnings.warn(text, said.category, stacklevel=SOLVER_STACKLEVEL)
     if X_val.shape[0] < 2:
         raise ValueError(
             f"{where}: X_val has {X_val.shape[0]} row(s), and early stopping needs at least "
@@ -83,6 +88,14 @@ def given_validation(
             "to 0, so it cannot be scored; give weight to more of its rows"
         )
     return X_val, y_val, weights
+
+
+def _as_x_val(said: str) -> str:
+    """scikit-learn's words about ``X`` (which ``fit`` was given as ``X_val``)."""
+    for start in ("X has ", "X does not have "):
+        if said.startswith(start):
+            return "X_val" + said.removeprefix("X")
+    return said
 
 
 def refuse_validation_beyond(est: Any, X_val: Any, dtype: Any) -> None:
