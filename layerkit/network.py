@@ -243,7 +243,8 @@ class Sequential:
             view[...] = p
             layer.params[k] = view
             layer.grads[k] = gflat[offset : offset + p.size].reshape(p.shape)
-            layer.grads[k][...] = g
+            if g.any():  # (zeros are not written: a large gflat's untouched pages take
+                layer.grads[k][...] = g  # no memory until a backward pass writes them)
             offset += p.size
         self.__dict__["_flat"] = (flat, gflat)
         return self

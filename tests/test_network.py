@@ -25,6 +25,25 @@ def test_params_and_grads_are_live_flat_views():
     assert net.params["2.W"].shape == (4, 2)
 
 
+def test_flatten_keeps_gradients_and_leaves_zero_ones_unwritten():
+    """Re-flattening (after a layer's arrays were replaced) keeps every gradient's value:
+    nonzero ones are copied, zero ones stay zeros of the new buffer (not written, so a
+    large buffer's pages take no memory until a backward pass writes them)."""
+    net = Sequential([Dense(4), Tanh(), Dense(2)]).build(3, random_state=0)
+    x = np.linspace(-1, 1, 15).reshape(5, 3)
+    net.loss_and_grads(x, np.ones((5, 2)), SquaredError())
+    expected = {k: g.copy() for k, g in net.grads.items()}
+    assert all(g.any() for g in expected.values())
+    net.layers[2].grads["b"] = np.zeros(2)  # replaced: no longer a view of the buffer
+    expected["2.b"] = np.zeros(2)
+    net.flatten()
+    flat = net._flat_buffers()
+    assert flat is not None
+    for k, g in net.grads.items():
+        assert g.base is flat[1]
+        np.testing.assert_array_equal(g, expected[k])
+
+
 def test_build_infers_widths_and_is_seeded():
     a = Sequential([Dense(5), Tanh(), Dense(2)]).build(3, random_state=7)
     b = Sequential([Dense(5), Tanh(), Dense(2)]).build(3, random_state=7)

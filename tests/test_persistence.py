@@ -320,6 +320,71 @@ def _rewrite(data, edit, drop=()):
     return out.getvalue()
 
 
+def _npy(array, version=(1, 0)):
+    out = io.BytesIO()
+    np.lib.format.write_array(out, array, version=version)
+    return out.getvalue()
+
+
+def _with_member(data, name, member, *, same_digest=False):
+    """A copy of the file with array ``name``'s member replaced by the bytes ``member``;
+    the manifest's SHA-256 updated to match unless ``same_digest``."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    manifest = json.loads(src.read("manifest.json"))
+    if not same_digest:
+        (spec,) = [a for a in manifest["arrays"] if a["name"] == name]
+        spec["sha256"] = hashlib.sha256(member).hexdigest()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        dst.writestr("manifest.json", json.dumps(manifest))
+        for entry in src.namelist():
+            if entry != "manifest.json":
+                dst.writestr(entry, member if entry == f"arrays/{name}.npy" else src.read(entry))
+    return out.getvalue()
+
+
+def _member_cases():
+    W = np.linspace(-1, 1, 24).reshape(4, 6)  # network/0.W: float64, 4 x 6
+    good = _npy(W)
+    header = len(good) - W.nbytes
+    bad_magic = b"\x93NUMPX" + good[6:]
+    return {
+        "another array, same digest": (
+            _npy(W + 1),
+            True,
+            r"'network/0.W' does not match its "
+            r"SHA-256: corrupted",
+        ),
+        "a bad header, same digest": (bad_magic, True, r"SHA-256: corrupted"),
+        "a bad header": (bad_magic, False, r"not a readable layerkit model file"),
+        "version 2": (_npy(W, (2, 0)), False, r"has .npy version \(2, 0\), expected \(1, 0\)"),
+        "float32": (_npy(W.astype(np.float32)), False, r"header that disagrees with the manifest"),
+        "another shape": (_npy(W.reshape(6, 4)), False, r"header that disagrees"),
+        "short": (good[:-8], False, rf"holds {W.nbytes - 8} bytes, expected {W.nbytes}"),
+        "long": (good + b"\0" * 8, False, rf"holds {W.nbytes + 8} bytes, expected {W.nbytes}"),
+        "header only": (good[:header], False, rf"holds 0 bytes, expected {W.nbytes}"),
+        "NaN": (_npy(np.where(W > 0.5, np.nan, W)), False, r"holds NaN or infinite values"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_member_cases()))
+def test_a_damaged_array_member_is_refused_with_its_own_message(saved, tmp_path, case):
+    """Each array is read straight into the model being built, a chunk at a time; a
+    member whose bytes are not the digest's is called corrupted before anything else is
+    said of it."""
+    member, same_digest, pattern = _member_cases()[case]
+    data = _with_member(saved[0], "network/0.W", member, same_digest=same_digest)
+    with pytest.raises(ModelFileError, match=pattern):
+        _load_bytes(data, tmp_path)
+
+
+def test_an_array_member_rewritten_with_its_own_values_loads_the_same_model(saved, tmp_path):
+    data, expected, X = saved
+    W = np.load(io.BytesIO(zipfile.ZipFile(io.BytesIO(data)).read("arrays/network/0.W.npy")))
+    model = _load_bytes(_with_member(data, "network/0.W", _npy(W)), tmp_path)
+    np.testing.assert_array_equal(model.predict_proba(X), expected)
+
+
 def _set(path, value):
     def edit(manifest):
         node = manifest

@@ -54,9 +54,16 @@ def load(path: str | os.PathLike[str]) -> Any:
     """
     path = _model_path(path, "load")
     with open(path, "rb") as handle:
-        data = handle.read()
+        # read member by member (a large model's file is never in memory whole); a
+        # stream that cannot seek, a pipe, is read first (zipfile needs to seek)
+        source: Any = handle if handle.seekable() else io.BytesIO(handle.read())
+        return _loaded(source, path)
+
+
+def _loaded(source: Any, path: Path) -> Any:
+    """``_load``, with every problem raised as a ModelFileError naming ``path``."""
     try:
-        return _load(data)
+        return _load(source, source.seek(0, os.SEEK_END))
     except ModelFileError as err:
         raise ModelFileError(f"{path}: {err}") from err.__cause__
     except RegistryError as err:  # a sound file naming a class this process lacks
@@ -107,11 +114,13 @@ def _model_path(path: Any, function: str) -> Path:
     return path
 
 
-def _load(data: bytes) -> Any:
+def _load(source: Any, size: int) -> Any:
+    """The model in ``source`` (a seekable binary stream of ``size`` bytes)."""
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
+        zf = zipfile.ZipFile(source)
     except zipfile.BadZipFile as err:
-        pickled = data[:1] == b"\x80"  # (pickle protocol 2 and later, joblib's too)
+        source.seek(0)
+        pickled = source.read(1) == b"\x80"  # (pickle protocol 2 and later, joblib's too)
         hint = (
             "; it looks like a pickle (pickle.dump, joblib.dump), not a layerkit model "
             "file: load it with pickle.load or joblib.load, in code you trust"
@@ -119,10 +128,10 @@ def _load(data: bytes) -> Any:
             else ""
         )
         raise ModelFileError(f"not a zip archive, or truncated ({err}){hint}") from err
-    _check_members(zf, len(data))
+    _check_members(zf, size)
     manifest = _read_manifest(zf)
     _warn_of_names_since_taken(manifest)
-    _check_declared_sizes(manifest, len(data))
+    _check_declared_sizes(manifest, size)
     obj, targets = _build(manifest)
     _read_arrays(zf, manifest, targets)
     state = {k[len("state/") :]: v for k, v in targets.items() if k.startswith("state/")}
@@ -166,7 +175,7 @@ def _warn_of_names_since_taken(manifest: m.Manifest) -> None:
             "differ from yours: compare the predictions with the original model's before "
             "relying on them",
             UserWarning,
-            stacklevel=4,  # (_warn_of_names_since_taken, _load, load, the caller)
+            stacklevel=5,  # (_warn_of_names_since_taken, _load, _loaded, load, the caller)
         )
 
 
@@ -386,7 +395,7 @@ def _state_targets(manifest: m.Manifest, net: Sequential) -> dict[str, Any]:
             "the layer keeps what its build gives, so predictions may differ from the "
             "saved model's; save the model again to keep its state",
             UserWarning,
-            stacklevel=5,
+            stacklevel=6,  # (_state_targets, _build, _load, _loaded, load, the caller)
         )
     return targets
 
@@ -429,10 +438,7 @@ def _read_arrays(zf: zipfile.ZipFile, manifest: m.Manifest, targets: dict[str, A
             raise ModelFileError(f"array {spec.name!r} is missing from the archive") from None
         if info.file_size > target.nbytes + _HEADER_LIMIT:
             raise ModelFileError(f"array {spec.name!r} takes {info.file_size} bytes, too many")
-        data = zf.read(info)
-        if hashlib.sha256(data).hexdigest() != spec.sha256:
-            raise ModelFileError(f"array {spec.name!r} does not match its SHA-256: corrupted")
-        values = _parse_npy(data, target, spec.name)
+        values = _read_npy_into(zf, info, target, spec)
         # weights: training never leaves them non-finite (it diverges first); optimizer
         # moments (Adam's v of an overflowing g²) and users' state may be
         if spec.name.startswith("network/") and not np.isfinite(values).all():
@@ -443,7 +449,8 @@ def _read_arrays(zf: zipfile.ZipFile, manifest: m.Manifest, targets: dict[str, A
                 f"array {spec.name!r} holds NaN, negative or infinite values: a BatchNorm's "
                 "running mean must be finite, and its running variance a number >= 0"
             )
-        np.copyto(target, values)
+        if values is not target:
+            np.copyto(target, values)
     missing = sorted(set(targets) - seen)
     if missing:
         raise ModelFileError(f"arrays missing from the file: {', '.join(missing)}")
@@ -465,18 +472,58 @@ def _batchnorm_statistic(manifest: m.Manifest, name: str) -> str | None:
     return None
 
 
-def _parse_npy(data: bytes, target: Any, name: str) -> Any:
-    stream = io.BytesIO(data)
+_CHUNK = 1 << 20  # bytes read at a time from an array's member
+
+
+def _read_npy_into(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Any, spec: Any) -> Any:
+    """The array stored in member ``info``, read straight into ``target`` when it is
+    contiguous (a fresh array of the model being built; else into a new array, which is
+    returned), a chunk at a time: a large model's arrays never sit in memory twice. The
+    SHA-256 covers the whole member, and a mismatch is reported before any other problem
+    of it, as a corrupted file."""
+    name, digest = spec.name, hashlib.sha256()
+    problem: BaseException | None = None
+    values = target if target.flags.c_contiguous else np.empty(target.shape, target.dtype)
+    body = 0
+    with zf.open(info) as opened:
+        member: Any = opened  # (a ZipExtFile: it has readinto)
+
+        def read(n: int) -> bytes:
+            chunk = member.read(n)
+            digest.update(chunk)
+            return chunk
+
+        try:
+            head = read(10)  # magic, version, and the header's length
+            head += read(int.from_bytes(head[8:10], "little") if len(head) == 10 else 0)
+            _check_npy_header(io.BytesIO(head), target, name)
+            view = values.reshape(-1).view(np.uint8).data  # (the array's own bytes)
+            while body < len(view):
+                got = member.readinto(view[body : body + _CHUNK])
+                if not got:
+                    break
+                digest.update(view[body : body + got])
+                body += got
+        except (ValueError, ModelFileError) as err:  # (numpy's words for a bad header)
+            problem = err
+        while chunk := read(_CHUNK):  # the rest, for the digest (and the count)
+            body += len(chunk)
+    if digest.hexdigest() != spec.sha256:
+        raise ModelFileError(f"array {name!r} does not match its SHA-256: corrupted")
+    if problem is not None:
+        raise problem
+    if body != target.nbytes:
+        raise ModelFileError(f"array {name!r} holds {body} bytes, expected {target.nbytes}")
+    return values
+
+
+def _check_npy_header(stream: Any, target: Any, name: str) -> None:
     version = np.lib.format.read_magic(stream)
     if version != (1, 0):
         raise ModelFileError(f"array {name!r} has .npy version {version}, expected (1, 0)")
     shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
     if fortran or shape != target.shape or dtype != target.dtype:
         raise ModelFileError(f"array {name!r} has a header that disagrees with the manifest")
-    body = data[stream.tell() :]
-    if len(body) != target.nbytes:
-        raise ModelFileError(f"array {name!r} holds {len(body)} bytes, expected {target.nbytes}")
-    return np.frombuffer(body, dtype=dtype).reshape(shape)
 
 
 def _no_constants(token: str) -> Any:
