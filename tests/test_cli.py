@@ -20,6 +20,7 @@ from sklearn.model_selection import train_test_split
 
 import layerkit
 from layerkit.cli import main
+from layerkit.layers import Composite
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -722,6 +723,26 @@ learning_rate = -1
             "optimizer.learning_rate: Input should be greater than 0 (got -1)",
         ],
     ),
+    "a block's inner layers": (
+        """
+task = "classification"
+[data]
+path = "iris.csv"
+target = "species"
+[[layers]]
+type = "Composite"
+inner = [{type = "Dense", units = -3}, {type = "ReLu"}, 7]
+[[layers]]
+type = "Composite"
+inner = "Dense"
+""",
+        [
+            "layers.0.inner.0.units: Input should be greater than or equal to 1 (got -3)",
+            "layers.0.inner.1.type: unknown layer 'ReLu'; known: ",
+            "layers.0.inner.2: expected a layer table with a type, got 7",
+            "layers.1.inner: expected a non-empty list of layer tables",
+        ],
+    ),
     "a loss for the other task": (
         'task = "classification"\nloss = "poisson"\n[data]\npath = "iris.csv"\ntarget = "species"',
         ["loss: 'poisson' is a loss for regression, not classification; use one of 'log_loss'"],
@@ -762,6 +783,38 @@ def test_a_bad_experiment_lists_each_problem_and_exits_non_zero(case, tmp_path, 
         assert message in err
     assert "Traceback" not in err + out
     assert not (tmp_path / "layerkit-output").exists()  # nothing written
+
+
+def test_a_block_of_layer_tables_trains_and_its_model_predicts_as_the_estimator(
+    tmp_path, iris_csv, capsys
+):
+    """A Composite in an experiment file takes its inner layers as tables (they were
+    passed on as dicts, and training failed: "expected Layer objects, got dict")."""
+    (tmp_path / "block.toml").write_text(
+        """
+task = "classification"
+[data]
+path = "iris.csv"
+target = "species"
+[[layers]]
+type = "Dense"
+units = 6
+[[layers]]
+type = "Composite"
+inner = [{type = "Dense", units = 5}, {type = "Tanh"}, {type = "Composite", inner = [{type = "Dense", units = 4}]}]
+[training]
+max_iter = 30
+[output]
+dir = "run"
+"""
+    )
+    status, _, err = run(capsys, "train", tmp_path / "block.toml")
+    assert status == 0, err
+    model = layerkit.load(tmp_path / "run" / "model.lkm")
+    (block,) = [layer for layer in model.layers if isinstance(layer, Composite)]
+    assert [type(layer).__name__ for layer in block.inner] == ["Dense", "Tanh", "Composite"]
+    assert block.inner[0].units == 5 and block.inner[2].inner[0].units == 4
+    assert model.network_.layers[1].net.n_out_ == 4
 
 
 @pytest.mark.parametrize(

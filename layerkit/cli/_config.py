@@ -318,6 +318,11 @@ def _build(kind: str, spec: ObjectSpec, where: str, problems: list[str]) -> Any:
         )
         return None
     arguments = cls.tuples_where_annotated(dict(spec.model_extra or {}))
+    if kind == "layer" and _is_block(cls):  # its inner layers: tables, built here too
+        inner = _inner_layers(arguments.get("inner"), f"{where}.inner", problems)
+        if inner is None:
+            return None
+        arguments["inner"] = inner
     if cls.__module__.startswith("layerkit."):  # (a plugin's class judges its own values)
         bad = [key for key, value in arguments.items() if _non_finite(value)]
         for key in bad:
@@ -334,6 +339,31 @@ def _build(kind: str, spec: ObjectSpec, where: str, problems: list[str]) -> Any:
     except (TypeError, ValueError) as err:
         problems.append(f"{where}: {err}")
         return None
+
+
+def _is_block(cls: type) -> bool:
+    from ..layers import Composite
+
+    return issubclass(cls, Composite)
+
+
+def _inner_layers(inner: Any, where: str, problems: list[str]) -> list[Any] | None:
+    """A block's ``inner``, a non-empty list of layer tables, built (None, with the
+    problems added, when any is wrong)."""
+    if not isinstance(inner, list) or not inner:
+        problems.append(
+            f"{where}: expected a non-empty list of layer tables (inner = [{{type = "
+            f'"Dense", units = 8}}, {{type = "ReLU"}}]), got {inner!r}'
+        )
+        return None
+    layers = []
+    for i, item in enumerate(inner):
+        if not (isinstance(item, dict) and isinstance(item.get("type"), str)):
+            problems.append(f"{where}.{i}: expected a layer table with a type, got {item!r}")
+            layers.append(None)
+            continue
+        layers.append(_build("layer", ObjectSpec.model_validate(item), f"{where}.{i}", problems))
+    return None if any(layer is None for layer in layers) else layers
 
 
 def _weight(value: Any) -> bool:
