@@ -356,7 +356,7 @@ def _inner_layers(inner: Any, where: str, problems: list[str]) -> list[Any] | No
             f'"Dense", units = 8}}, {{type = "ReLU"}}]), got {inner!r}'
         )
         return None
-    layers = []
+    layers: list[Any] = []
     for i, item in enumerate(inner):
         if not (isinstance(item, dict) and isinstance(item.get("type"), str)):
             problems.append(f"{where}.{i}: expected a layer table with a type, got {item!r}")
