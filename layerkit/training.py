@@ -58,7 +58,10 @@ class EpochRunner:
     on a large network steps each Dense layer inside the backward pass, so an exception
     raised there (a user's layer failing, Ctrl-C) can leave the batch's update partly
     applied; the estimators put their network back as it was, callers of ``run``
-    should do the same (keep a copy) if they need to.
+    should do the same (keep a copy) if they need to. That fused step never writes the
+    gradients, so ``net.grads`` does not hold the last batch's after ``run`` (in general
+    it does); and after ``run`` the network's ``backward`` asks for a forward pass of
+    its own first, as after ``loss_and_grads``.
 
     Examples
     --------
@@ -172,6 +175,11 @@ class EpochRunner:
         if rng is not None:  # each epoch's order depends on the generator's state only,
             np.copyto(self.order, self.rows)  # so training can stop and resume exactly
             rng.shuffle(self.order)
+        if self._plan is not None:
+            # its passes overwrite what the layers kept from a forward pass of the user's
+            self.net._replace_caches("EpochRunner.run")
+            if self._plan.sgd is not None:  # it steps itself: refuse what SGD.step refuses
+                self.optimizer._check_pairs(self._params, self._grads)  # (read-only params)
         with np.errstate(all="ignore"):  # a non-finite loss raises DivergenceError instead
             if self._plan is not None and self.sample_weight is None:
                 return self._run_planned(rng is None and self._contiguous, stop)
@@ -269,7 +277,7 @@ class EpochRunner:
             if stop is not None and stop():
                 self.rows_done = end
                 return total / end
-        return total / n
+        return total / n if n else 0.0  # (no rows: no batch, as in the general loop)
 
     def _diverged(self, batch: int, value: float, rows: Any) -> DivergenceError:
         undefined = undefined_loss(

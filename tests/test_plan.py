@@ -547,3 +547,53 @@ def test_planned_prediction_in_chunks_with_a_last_partial_one_equals_forward(hid
     np.testing.assert_allclose(net.predict(X, batch_size=7), expected, rtol=1e-12)
     logits = net.predict(X, logits=True)  # (one chunk)
     np.testing.assert_allclose(net.predict(X, batch_size=7, logits=True), logits, rtol=1e-12)
+
+
+def _runner(net, general, *, opt=None, weighted=False, **kwargs):
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(32, 3)), rng.normal(size=(32, 1))
+    sw = np.linspace(0.5, 1.5, 32) if weighted else None
+    runner = EpochRunner(
+        net, X, Y, SquaredError(), opt or Adam(0.01), batch_size=8, sample_weight=sw, **kwargs
+    )
+    if general:
+        runner._plan = None
+    else:
+        assert runner._plan is not None
+    return runner
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("general", [False, True], ids=["plan", "general"])
+def test_backward_after_training_asks_for_a_new_forward_pass(general, weighted):
+    """Training's passes overwrite what the layers kept from a forward pass of the
+    user's: backward then refuses, with either path (through the plan it ran, mixing the
+    user's rows in Dense with the last batch's in ELU: wrong gradients, no error)."""
+    net = Sequential([Dense(4), ELU(), Dense(1), Identity()]).build(3, random_state=0)
+    net.forward(np.ones((8, 3)), training=True)
+    _runner(net, general, weighted=weighted).run(np.random.default_rng(1))
+    with pytest.raises(RuntimeError, match=r"EpochRunner.run|loss_and_grads"):
+        net.backward(np.ones((8, 1)))
+    net.forward(np.ones((8, 3)), training=True)  # a new forward pass: backward runs
+    net.backward(np.ones((8, 1)))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("general", [False, True], ids=["plan", "general"])
+def test_plain_sgd_refuses_a_read_only_parameter_with_either_path(general, weighted):
+    net = Sequential([Dense(4), ReLU(), Dense(1), Identity()]).build(3, random_state=0)
+    W = net.layers[0].params["W"]
+    before = W.copy()
+    W.flags.writeable = False
+    runner = _runner(net, general, opt=SGD(0.1), weighted=weighted)
+    if not general:
+        assert runner._plan.sgd is not None  # the plan takes the step itself
+    with pytest.raises(TypeError, match=r"SGD.step: params\['0.W'\] must be a writable"):
+        runner.run(None)
+    np.testing.assert_array_equal(W, before)
+
+
+@pytest.mark.parametrize("general", [False, True], ids=["plan", "general"])
+def test_an_epoch_of_no_rows_has_a_loss_of_zero(general):
+    net = Sequential([Dense(4), ReLU(), Dense(1), Identity()]).build(3, random_state=0)
+    assert _runner(net, general, opt=SGD(0.1), rows=[]).run(np.random.default_rng(0)) == 0.0
