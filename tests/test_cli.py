@@ -1178,6 +1178,10 @@ def test_class_weights_must_name_labels_of_the_target(tmp_path, iris_csv, capsys
     path = _iris_experiment(tmp_path, training={"class_weight": {"setosa": 2.0, "rose": 1.0}})
     status, _, err = run(capsys, "train", path)
     assert status == 1 and "training.class_weight names 'rose', not among the labels" in err
+    assert "did you mean" not in err  # (nothing close to 'rose')
+    path = _iris_experiment(tmp_path, training={"class_weight": {"virginia": 2.0}})
+    status, _, err = run(capsys, "train", path)
+    assert status == 1 and "did you mean 'virginica' for 'virginia'?" in err
 
 
 def _regression_with_column(tmp_path, column):
@@ -1305,6 +1309,7 @@ def test_predict_option_clashes(trained, tmp_path, capsys):
         capsys, "predict", tmp_path / "reg.lkm", data, "-o", tmp_path / "p.csv", "--proba"
     )
     assert status == 1 and "--proba needs a classifier" in err
+    assert "holds an MLPRegressor" in err
 
 
 def test_an_unfitted_model_file(tmp_path, iris_csv, capsys):

@@ -1249,3 +1249,15 @@ def test_the_moved_parameters_note_is_for_wrong_values_only():
         check_layer(_DenseReturningNoDelta(3), checks=["gradient"])
     assert "gradient of 'input' is None" in str(err.value)
     assert "moved first" not in str(err.value)
+
+
+def test_a_built_layer_given_x_of_another_width_is_refused_in_one_message():
+    """(a trial: "failed 7 of 11 checks", each repeating numpy's broadcasting error)"""
+    dense = Dense(3)
+    dense.build(7, np.random.default_rng(0), np.float64)
+    with pytest.raises(
+        ValueError, match=r"x has 5 columns, but Dense\(units=3\) was built for 7 inputs"
+    ):
+        check_layer(dense, np.ones((4, 5)))
+    assert not check_layer(dense, np.random.default_rng(1).normal(size=(4, 7))).failed
+    assert not check_layer(Dense(3), np.random.default_rng(1).normal(size=(4, 5))).failed

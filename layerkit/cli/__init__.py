@@ -105,7 +105,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EXAMPLE_EXPERIMENT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("config", type=Path, help="experiment file (.toml or .json)")
+    train.add_argument(
+        "experiment", metavar="EXPERIMENT", type=Path, help="experiment file (.toml or .json)"
+    )
     train.add_argument(
         "-q", "--quiet", action="store_true", help="print nothing but errors and warnings"
     )
@@ -249,7 +251,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "train":
         from ._train import train
 
-        train(args.config, quiet=args.quiet)
+        train(args.experiment, quiet=args.quiet)
         return 0
     if args.command == "predict":
         from ._predict import predict

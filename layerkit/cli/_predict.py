@@ -50,7 +50,9 @@ def predict(
         _check_destination(out_path, data_path, model_path)
     model = load_model(model_path, plugins or [])
     if proba and not is_classifier(model):
-        raise CLIError(f"--proba needs a classifier; {model_path} holds a {type(model).__name__}")
+        raise CLIError(
+            f"--proba needs a classifier; {model_path} holds {_article(type(model).__name__)}"
+        )
     table, as_written = read_table_and_text(data_path, keep)
     X = _features(model, table, data_path)
     missing = [name for name in keep if name not in table]
@@ -181,3 +183,8 @@ def _names(names: Any, shown: int = 20) -> str:
     if len(names) <= shown:
         return repr(names)
     return f"{names[:shown]!r} and {len(names) - shown:,} more"
+
+
+def _article(name: str) -> str:
+    """``name`` after "a" or "an" as it is read aloud: an MLPRegressor, a Sequential."""
+    return f"{'an' if name.startswith(('MLP', 'A', 'E', 'I', 'O', 'U')) else 'a'} {name}"

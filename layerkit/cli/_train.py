@@ -221,9 +221,16 @@ def _class_weight(given: Any, task: str, y: np.ndarray, config_path: Path) -> An
     labels = {str(label): label for label in np.unique(y)}
     unknown = sorted(set(given) - set(labels))
     if unknown:
+        from ._config import _close_name
+
+        guesses = [(name, _close_name(name, list(labels))) for name in unknown]
+        did_you_mean = "".join(
+            f"; did you mean {guess!r} for {name!r}?" for name, guess in guesses if guess
+        )
         raise CLIError(
             f"{config_path}: training.class_weight names {', '.join(map(repr, unknown))}, "
             f"not among the labels of the target: {', '.join(map(repr, labels))}"
+            f"{did_you_mean}"
         )
     return {labels[key]: weight for key, weight in given.items()}
 

@@ -163,6 +163,12 @@ def check_layer(
     if x.ndim != 2:
         raise ValueError(f"check_layer expected x of shape (m, n_in), got {x.shape}")
     finite_batch(x, "x", "check_layer")
+    n_in = layer.__dict__.get("_n_in")
+    if n_in is not None and layer.params and x.shape[1] != n_in:  # (checked as built)
+        raise ValueError(
+            f"check_layer: x has {x.shape[1]} columns, but {layer!r} was built for {n_in} "
+            f"inputs; give x of shape (m, {n_in}), or check an unbuilt copy of the layer"
+        )
     report = GradientReport(repr(layer))
     if x.shape[0] == 1:
         report.notes.append(
