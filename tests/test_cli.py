@@ -817,6 +817,71 @@ dir = "run"
     assert model.network_.layers[1].net.n_out_ == 4
 
 
+BLOCKS_PLUGIN = """
+from layerkit.layers import Composite, Dense, Tanh
+
+
+class CliStack(Composite):
+    \"\"\"A block that builds its inner layers itself.\"\"\"
+
+    def __init__(self, width=4):
+        self.width = width
+        super().__init__([Dense(width), Tanh()])
+
+
+class CliTupleBlock(Composite):
+    def __init__(self, inner: tuple = (), scale: float = 1.0):
+        super().__init__(inner)
+        self.scale = scale
+"""
+
+BLOCK_CASES = {
+    "one of its own": ('type = "CliStack"\nwidth = 5', None),
+    "inner as a tuple": (
+        'type = "CliTupleBlock"\ninner = [{type = "Dense", units = 6}, {type = "Tanh"}]',
+        None,
+    ),
+    "inner wrong, and another argument": (
+        'type = "CliTupleBlock"\nscale = "x"\ninner = [{type = "Dens", units = 6}]',
+        ["layers.1.inner.0.type: unknown layer 'Dens'", "layers.1.scale: Input should be"],
+    ),
+    "inner misspelt": (
+        'type = "Composite"\ninenr = [{type = "Dense", units = 3}]',
+        ["layers.1.inner: missing: a block runs the layers it is given",
+         "layers.1.inenr: unknown field (a typo?); did you mean 'inner'?"],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BLOCK_CASES))
+def test_blocks_of_a_plugin_train_or_have_every_problem_named(
+    case, tmp_path, iris_csv, capsys, monkeypatch
+):
+    """(a review: a block building its own inner layers was refused, "inner: expected a
+    non-empty list ..., got None", and one taking a tuple was refused the tuple)"""
+    table, problems = BLOCK_CASES[case]
+    (tmp_path / "cli_blocks.py").write_text(BLOCKS_PLUGIN)
+    monkeypatch.delitem(sys.modules, "cli_blocks", raising=False)
+    (tmp_path / "e.toml").write_text(
+        'task = "classification"\nplugins = ["cli_blocks"]\n[data]\npath = "iris.csv"\n'
+        'target = "species"\n[[layers]]\ntype = "Dense"\nunits = 4\n[[layers]]\n'
+        f'{table}\n[training]\nmax_iter = 5\n[output]\ndir = "run"\n'
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        status, _, err = run(capsys, "train", tmp_path / "e.toml", "-q")
+    if problems is None:
+        assert status == 0, err
+        model = layerkit.load(tmp_path / "run" / "model.lkm")
+        with pytest.warns(UserWarning, match="feature names"):  # (the CSV's columns)
+            assert model.predict(load_iris().data).shape == (150,)
+    else:
+        assert status == 1
+        for problem in problems:
+            assert problem in err
+        assert f"{len(problems)} problem(s)" in err
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -348,6 +348,8 @@ def _member_cases():
     good = _npy(W)
     header = len(good) - W.nbytes
     bad_magic = b"\x93NUMPX" + good[6:]
+    unparsable = good.replace(b"(4, 6)", b"(4, 6(")  # (numpy's tokenizer fails on it)
+    assert unparsable != good
     return {
         "another array, same digest": (
             _npy(W + 1),
@@ -357,6 +359,8 @@ def _member_cases():
         ),
         "a bad header, same digest": (bad_magic, True, r"SHA-256: corrupted"),
         "a bad header": (bad_magic, False, r"not a readable layerkit model file"),
+        "an unparsable header, same digest": (unparsable, True, r"SHA-256: corrupted"),
+        "an unparsable header": (unparsable, False, r"not a readable layerkit model file"),
         "version 2": (_npy(W, (2, 0)), False, r"has .npy version \(2, 0\), expected \(1, 0\)"),
         "float32": (_npy(W.astype(np.float32)), False, r"header that disagrees with the manifest"),
         "another shape": (_npy(W.reshape(6, 4)), False, r"header that disagrees"),

@@ -229,3 +229,35 @@ def test_feature_name_warnings_name_x_val_and_point_at_the_fit(est_cls, named):
     assert said[0].category is UserWarning
     assert f"{est_cls.__name__}.fit: X_val, y_val: {expected}" in str(said[0].message)
     assert said[0].filename == __file__
+
+
+@pytest.mark.parametrize("named", ["X", "X_val"])
+def test_x_val_feature_name_warnings_leave_filters_and_the_fitted_names_alone(named, monkeypatch):
+    """Said without catching warnings (which swaps the process's filters: another
+    thread's warnings were taken for fit's), and before an error about X_val too."""
+    pd = pytest.importorskip("pandas")
+    columns = [f"f{i}" for i in range(X.shape[1])]
+    train = pd.DataFrame(X_train, columns=columns) if named == "X" else X_train
+    val = X_val if named == "X" else pd.DataFrame(X_val, columns=columns)
+    est = MLPClassifier((4,), early_stopping=True, max_iter=2, random_state=0)
+    seen = []
+    validated = MLPClassifier._validated_xy
+
+    def spy(self, *args, **kwargs):
+        seen.append(warnings.filters)  # (the very list, not a copy: swapped if caught)
+        return validated(self, *args, **kwargs)
+
+    monkeypatch.setattr(MLPClassifier, "_validated_xy", spy)
+    with pytest.warns(UserWarning, match="X_val, y_val: X_val"):
+        _quiet_fit(est, train, y_train, X_val=val, y_val=y_val)
+    assert len(seen) == 2 and seen[1] is seen[0]  # (X's filters, then X_val's: the same)
+    if named == "X":
+        assert list(est.feature_names_in_) == columns
+    else:
+        assert not hasattr(est, "feature_names_in_")
+    narrow = val[:, :5] if named == "X" else val.iloc[:, :5]
+    with (
+        pytest.warns(UserWarning, match="X_val, y_val: X_val"),
+        pytest.raises(ValueError, match="X_val has 5 features"),
+    ):
+        _quiet_fit(est, train, y_train, X_val=narrow, y_val=y_val)

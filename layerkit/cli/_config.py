@@ -8,6 +8,7 @@ and optimizer against the constructor rules of its registered class.
 from __future__ import annotations
 
 import difflib
+import inspect
 import json
 import math
 import re
@@ -318,11 +319,16 @@ def _build(kind: str, spec: ObjectSpec, where: str, problems: list[str]) -> Any:
         )
         return None
     arguments = cls.tuples_where_annotated(dict(spec.model_extra or {}))
-    if kind == "layer" and _is_block(cls):  # its inner layers: tables, built here too
-        inner = _inner_layers(arguments.get("inner"), f"{where}.inner", problems)
+    inner_failed = False
+    needs_inner = kind == "layer" and _takes_inner_layers(cls)
+    if needs_inner and ("inner" in arguments or not _inner_by_default(cls)):
+        given = arguments.get("inner")  # a block's inner layers: tables, built here too
+        inner = _inner_layers(given, f"{where}.inner", problems)
         if inner is None:
-            return None
-        arguments["inner"] = inner
+            inner_failed = True
+            arguments.pop("inner", None)  # (the block's other arguments are still checked)
+        else:
+            arguments["inner"] = tuple(inner) if isinstance(given, tuple) else inner
     if cls.__module__.startswith("layerkit."):  # (a plugin's class judges its own values)
         bad = [key for key, value in arguments.items() if _non_finite(value)]
         for key in bad:
@@ -332,7 +338,11 @@ def _build(kind: str, spec: ObjectSpec, where: str, problems: list[str]) -> Any:
     try:
         cls.config_model().model_validate(arguments)
     except pydantic.ValidationError as err:
-        problems += _problems(err, where, cls.config_model())
+        said = _problems(err, where, cls.config_model())
+        # (inner, already found wrong, was left out: not "missing" too)
+        problems += [p for p in said if not (inner_failed and p.startswith(f"{where}.inner"))]
+        return None
+    if inner_failed:
         return None
     try:
         return cls(**arguments)
@@ -341,16 +351,36 @@ def _build(kind: str, spec: ObjectSpec, where: str, problems: list[str]) -> Any:
         return None
 
 
-def _is_block(cls: type) -> bool:
+def _takes_inner_layers(cls: type) -> bool:
+    """A block (``Composite``, or a subclass of it) whose constructor takes ``inner``
+    (a subclass may build its inner layers itself, from arguments of its own)."""
     from ..layers import Composite
 
-    return issubclass(cls, Composite)
+    if not issubclass(cls, Composite):
+        return False
+    try:
+        return "inner" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):  # (no signature to read)
+        return False
+
+
+def _inner_by_default(cls: type) -> bool:
+    """Whether the block's ``inner`` has a default of layers (a list or tuple of some),
+    so that it may be left out."""
+    default = inspect.signature(cls).parameters["inner"].default
+    return isinstance(default, (list, tuple)) and bool(default)
 
 
 def _inner_layers(inner: Any, where: str, problems: list[str]) -> list[Any] | None:
     """A block's ``inner``, a non-empty list of layer tables, built (None, with the
     problems added, when any is wrong)."""
-    if not isinstance(inner, list) or not inner:
+    if inner is None:
+        problems.append(
+            f"{where}: missing: a block runs the layers it is given, as a non-empty list of "
+            'layer tables (inner = [{type = "Dense", units = 8}, {type = "ReLU"}])'
+        )
+        return None
+    if not isinstance(inner, (list, tuple)) or not inner:
         problems.append(
             f"{where}: expected a non-empty list of layer tables (inner = [{{type = "
             f'"Dense", units = 8}}, {{type = "ReLU"}}]), got {inner!r}'

@@ -5,10 +5,12 @@ HistGradientBoosting takes it (scikit-learn 1.7)."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import _check_sample_weight, _get_feature_names
 
 from .._fit_inputs import refuse_beyond_dtype
 from ._callbacks import SOLVER_STACKLEVEL
@@ -43,15 +45,10 @@ def given_validation(
         )
     est._check_raw_targets(y_val, "y_val")
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with _feature_names_told(est, X_val, where):
             X_val, y_val = est._validated_xy(X_val, y_val, reset=False)
     except ValueError as err:  # (scikit-learn's words name them X and y)
         raise ValueError(f"{where}: X_val, y_val: {_as_x_val(str(err))}") from None
-    for said in caught:  # (its feature-name warnings too: "X has feature names, but ...")
-        # (called by _fit_unchecked, as a solver is: the warning points at the user's fit)
-        text = f"{where}: X_val, y_val: {_as_x_val(str(said.message))}"
-        warnings.warn(text, said.category, stacklevel=SOLVER_STACKLEVEL)
     if X_val.shape[0] < 2:
         raise ValueError(
             f"{where}: X_val has {X_val.shape[0]} row(s), and early stopping needs at least "
@@ -88,6 +85,41 @@ def given_validation(
             "to 0, so it cannot be scored; give weight to more of its rows"
         )
     return X_val, y_val, weights
+
+
+@contextmanager
+def _feature_names_told(est: Any, X_val: Any, where: str) -> Iterator[None]:
+    """scikit-learn's warning that X_val has feature names where X had none, or the
+    reverse, said of X_val (its words say X) and pointing at the user's ``fit``; for the
+    ``with`` block the estimator's ``feature_names_in_`` is X_val's, so that the check
+    inside scikit-learn's ``validate_data`` finds nothing more to say. (Not by catching
+    warnings: that swaps the process's warning filters, and would take other threads'
+    warnings for fit's.)"""
+    fitted, given = est.__dict__.get("feature_names_in_"), _get_feature_names(X_val)
+    if (fitted is None) == (given is None):
+        yield  # (both named: scikit-learn compares the names, and refuses a mismatch)
+        return
+    name = type(est).__name__
+    said = (
+        f"X_val has feature names, but {name} was fitted without feature names"
+        if fitted is None
+        else f"X_val does not have valid feature names, but {name} was fitted with feature names"
+    )
+    # (from given_validation's with, which _fit_unchecked calls as it calls a solver:
+    # two frames more, this generator's and contextlib's, to point at the user's fit)
+    text = f"{where}: X_val, y_val: {said}"
+    warnings.warn(text, UserWarning, stacklevel=SOLVER_STACKLEVEL + 2)
+    if given is None:
+        del est.feature_names_in_
+    else:
+        est.feature_names_in_ = given
+    try:
+        yield
+    finally:
+        if fitted is None:
+            del est.feature_names_in_
+        else:
+            est.feature_names_in_ = fitted
 
 
 def _as_x_val(said: str) -> str:

@@ -504,8 +504,8 @@ def _read_npy_into(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Any, spec
                     break
                 digest.update(view[body : body + got])
                 body += got
-        except (ValueError, ModelFileError) as err:  # (numpy's words for a bad header)
-            problem = err
+        except Exception as err:  # (numpy's words for a bad header: ValueError, but also
+            problem = err  # the tokenizer's and SyntaxError; reported after the digest)
         while chunk := read(_CHUNK):  # the rest, for the digest (and the count)
             body += len(chunk)
     if digest.hexdigest() != spec.sha256:
