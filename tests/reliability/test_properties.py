@@ -12,14 +12,38 @@ from hypothesis import strategies as st
 import layerkit
 from layerkit import MLPClassifier, ModelFileError, Sequential
 from layerkit.gradcheck import check_network
-from layerkit.layers import Dense, Exp, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from layerkit.layers import (
+    ELU,
+    GELU,
+    Dense,
+    Exp,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from layerkit.losses import BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss, SquaredError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from helpers import Swish, targets
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-ACTIVATIONS = [ReLU, Sigmoid, Tanh, Identity, lambda: LeakyReLU(0.1), lambda: Swish(0.8)]
+ACTIVATIONS = [
+    ReLU,
+    Sigmoid,
+    Tanh,
+    Identity,
+    lambda: LeakyReLU(0.1),
+    ELU,
+    GELU,
+    SiLU,
+    Softplus,
+    lambda: Swish(0.8),
+]
 PAIRS = [
     (Softmax, CategoricalCrossEntropy, "onehot"),
     (Sigmoid, BinaryCrossEntropy, "binary"),
