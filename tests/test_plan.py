@@ -597,3 +597,19 @@ def test_plain_sgd_refuses_a_read_only_parameter_with_either_path(general, weigh
 def test_an_epoch_of_no_rows_has_a_loss_of_zero(general):
     net = Sequential([Dense(4), ReLU(), Dense(1), Identity()]).build(3, random_state=0)
     assert _runner(net, general, opt=SGD(0.1), rows=[]).run(np.random.default_rng(0)) == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [0.0, 50.0, -300.0])
+def test_the_centering_product_gives_the_general_loss_for_offset_logits(offset, dtype):
+    """z less its row means comes from one product, z (I - 1 1ᵀ/k): logits far from 0
+    whose rows spread little (the cancellation it must survive) give the general loss."""
+    rng = np.random.default_rng(5)
+    z = (offset + rng.normal(size=(64, 10))).astype(dtype)
+    Y = np.eye(10, dtype=dtype)[rng.integers(0, 10, 64)]
+    value, plan_delta, expected, delta = _plan_and_general_loss(
+        CategoricalCrossEntropy(), "onehot", z, Y
+    )
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert value == pytest.approx(expected, rel=tol)
+    np.testing.assert_allclose(plan_delta, delta, rtol=tol, atol=tol / 64)

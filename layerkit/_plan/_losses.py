@@ -65,32 +65,32 @@ def _softmax_cross_entropy(
 ) -> Any:
     """Σ_x (log Σ_j exp z_j - z_y) / m and δ = (softmax(z) - y) / m (targets summing to 1).
 
-    Any per-row shift c gives log Σ_j exp z_j = c + log Σ_j exp(z_j - c). The row mean
-    (one product) is the cheap shift: Σ_j exp(z_j - mean) ≥ 1, so nothing underflows to
-    a zero sum, and it overflows only when a row's max is ~88 (float32) above its mean;
-    then the value is not finite and the row max (slower to reduce) is used instead.
+    Any per-row shift c gives log Σ_j exp z_j = c + log Σ_j exp(z_j - c), and, as each
+    row of y sums to 1, z_y - c = y · (z - c). The row mean is the cheap shift: z minus
+    its row means is one product, z (I - 1 1ᵀ/k), and Σ_j exp(z_j - mean) ≥ 1, so
+    nothing underflows to a zero sum; it overflows only when a row's max is ~88
+    (float32) above its mean; then the value is not finite and the row max (slower to
+    reduce) is used instead.
     """
     m, k = z.shape
     shift, total, log_total = (np.empty((m, 1), z.dtype) for _ in range(3))
-    mean_k, ones_k = np.full((k, 1), 1.0 / k, z.dtype), np.ones((k, 1), z.dtype)
-    mm, dot = np.matmul, np.dot
+    centering = np.eye(k, dtype=z.dtype) - np.full((k, k), 1.0 / k, z.dtype)
+    ones_k = np.ones((k, 1), z.dtype)
+    mm, dot, vdot = np.matmul, np.dot, np.vdot
 
     def shifted(sw: Array | None, exact: bool = False) -> float:
         if sw is not None:
             return general(sw)
         if exact:
             np.max(z, axis=1, keepdims=True, out=shift)
+            np.subtract(z, shift, out=d)
         else:
-            mm(z, mean_k, out=shift)
-        np.subtract(z, shift, out=d)
+            mm(z, centering, out=d)  # z less its row means, in one product
+        zy = float(vdot(y, d))  # Σ_x (z_y - c)
         np.exp(d, out=d)
         mm(d, ones_k, out=total)  # row sums, as one product
         np.log(total, out=log_total)
-        value = (
-            float(dot(ones, log_total[:, 0]))
-            + float(dot(ones, shift[:, 0]))
-            - float(np.vdot(y, z))
-        ) * inv_m
+        value = (float(dot(ones, log_total[:, 0])) - zy) * inv_m
         if not isfinite(value):  # overflow (or a NaN, which stays NaN), or a logit of
             # -inf (0 · -inf in y · z): the row max, then the loss's own limits
             return general(None) if exact else shifted(sw, exact=True)
