@@ -1280,3 +1280,42 @@ def test_an_unused_category_of_another_type_does_not_mix_the_labels():
     labels = pd.Series(pd.Categorical(["a", "b"] * 10, categories=["a", "b", 1]))
     clf = MLPClassifier((4,), max_iter=2).fit(X[:20], labels)
     assert list(clf.classes_) == ["a", "b"]
+
+
+@pytest.mark.parametrize("kind", ["object", "category", "str", "string"])
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "y_val"])
+def test_a_regressors_pandas_series_of_numbers_in_any_dtype_trains(kind, method):
+    """(a review: a Series' ``dtypes`` is one dtype, which the check iterated over, so
+    object, category and string Series of numbers raised "'ObjectDType' object is not
+    iterable"; scikit-learn's MLP fits them)"""
+    pd = pytest.importorskip("pandas")
+    target = X[:20, 0]
+    values = {
+        "object": lambda: pd.Series(target.astype(object)),
+        "category": lambda: pd.Series(target).astype("category"),
+        "str": lambda: pd.Series(target.astype(str)),
+        "string": lambda: pd.Series(target.astype(str), dtype="string"),
+    }[kind]()
+    stop = {"early_stopping": True} if method == "y_val" else {}
+    reg = MLPRegressor((3,), max_iter=2, random_state=0, **stop)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if method == "y_val":
+            reg.fit(X[:20], target, X_val=X[:20], y_val=values)
+        else:
+            getattr(reg, method)(X[:20], values)
+    expected = MLPRegressor((3,), max_iter=2, random_state=0, **stop)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if method == "y_val":
+            expected.fit(X[:20], target, X_val=X[:20], y_val=target)
+        else:
+            getattr(expected, method)(X[:20], target)
+    np.testing.assert_allclose(reg.predict(X[:20]), expected.predict(X[:20]), rtol=1e-12)
+
+
+def test_a_regressors_series_of_dates_is_refused_by_name():
+    pd = pytest.importorskip("pandas")
+    dates = pd.Series(pd.date_range("2026-01-01", periods=20))
+    with pytest.raises(ValueError, match=r"MLPRegressor: y must hold numbers"):
+        MLPRegressor((3,), max_iter=2).fit(X[:20], dates)

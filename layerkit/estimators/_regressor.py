@@ -145,7 +145,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _check_raw_targets(self, y: Any, name: str = "y") -> None:
         if hasattr(y, "dtype") and getattr(y.dtype, "kind", "O") not in "OUSMm":
             return
-        dtypes = getattr(y, "dtypes", None)  # (a DataFrame of numbers: no copy to check)
+        # (a DataFrame of numbers: no copy to check; a Series' dtypes is its one dtype)
+        dtypes = getattr(y, "dtypes", None) if getattr(y, "ndim", 1) == 2 else None
         if dtypes is not None and all(getattr(t, "kind", "O") in "fiub" for t in dtypes):
             return
         try:
