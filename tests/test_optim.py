@@ -392,3 +392,71 @@ def test_clip_norm_clips_float32_gradients_whose_squares_overflow():
     grads = {"w": np.full(4, 1e20, np.float32)}
     SGD(0.1, clip_norm=1.0).step(params, grads)
     assert np.linalg.norm(params["w"].astype(np.float64)) == pytest.approx(0.1, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "momentum", [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}],
+    ids=["plain", "momentum", "nesterov"],
+)  # fmt: skip
+@pytest.mark.parametrize("flat", ["flat", "flat-numpy", "per-array"])
+@pytest.mark.parametrize("weight_decay", [1e-6, 1e-5])
+def test_a_small_weight_decay_keeps_its_effect_in_float32(
+    weight_decay, flat, momentum, monkeypatch
+):
+    """(a review: the flat step took w (1 - ηλ), a factor rounded to float32: with
+    ηλ = 1e-8 the decay had no effect at all, with 1e-7 1.14 times its effect).
+    flat-numpy: axpy without BLAS, which writes its scratch."""
+    import layerkit.optim._blas
+    from layerkit import Sequential
+    from layerkit.layers import Dense, Identity
+
+    if flat == "flat-numpy":
+        monkeypatch.setattr(layerkit.optim._blas, "_FNS", {})
+    flat = flat != "per-array"
+
+    G = np.random.default_rng(0).normal(size=(600, 1000)) * 1e-3
+
+    def run(dtype, decay):
+        net = Sequential([Dense(1000), Identity()]).build(1, random_state=0, dtype=dtype)
+        params, grads = (net.params, net.grads) if flat else (dict(net.params), dict(net.grads))
+        opt = SGD(0.01, weight_decay=weight_decay if decay else 0.0, **momentum)
+        for g in G:
+            grads["0.W"][...] = g
+            grads["0.b"][...] = 0
+            opt.step(params, grads)
+        return params["0.W"].astype(np.float64).ravel()
+
+    reference = run(np.float64, True) - run(np.float64, False)
+    got = run(np.float32, True) - run(np.float32, False)
+    assert got @ reference / (reference @ reference) == pytest.approx(1.0, abs=0.02)
+
+
+@pytest.mark.parametrize("blas", [True, False], ids=["blas", "numpy"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"momentum": 0.9}, {"momentum": 0.9, "nesterov": True}],
+    ids=["plain", "momentum", "nesterov"],
+)
+def test_sgd_with_weight_decay_steps_a_flat_network_as_it_steps_separate_arrays(
+    kwargs, blas, monkeypatch
+):
+    """Over many steps (state carried), with numpy's BLAS and without it (whose axpy
+    writes its scratch buffer)."""
+    import layerkit.optim._blas
+    from layerkit import Sequential
+    from layerkit.layers import Dense
+
+    if not blas:
+        monkeypatch.setattr(layerkit.optim._blas, "_FNS", {})
+    net = Sequential([Dense(5), Dense(3)]).build(4, random_state=0)
+    separate = {k: v.copy() for k, v in net.params.items()}
+    flat_opt, opt = SGD(0.1, weight_decay=0.1, **kwargs), SGD(0.1, weight_decay=0.1, **kwargs)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        grads = {k: rng.normal(size=v.shape) for k, v in separate.items()}
+        for k, g in grads.items():
+            net.grads[k][...] = g
+        flat_opt.step(net.params, net.grads)
+        opt.step(separate, grads)
+    for k in separate:
+        np.testing.assert_allclose(net.params[k], separate[k], rtol=1e-12, atol=1e-15)

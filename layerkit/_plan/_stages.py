@@ -13,6 +13,9 @@ from ..layers.smooth import SMOOTH
 from ..optim._blas import axpy, sgd_updater
 
 Array = Any
+#: The largest relative error allowed in a decay d taken as the gemm's factor 1 - d
+#: (rounded to the dtype, that factor is off by up to epsneg / 2 of 1).
+DECAY_FACTOR_ERROR = 1e-3
 
 
 class Stage:
@@ -96,14 +99,25 @@ class DenseStage(Stage):
         if plan.fused:
             block = sgd_updater(Wb, x, delta) if augmented else None  # [W; b] at once
             split = sgd_updater(W, x_data, delta, b=Wb[-1], ones=ones)
+            # A decay d rides in the product as its factor 1 - d, rounded to the dtype:
+            # exactly 1 for d below epsneg / 2 (2⁻²⁵ in float32), off by up to 100% just
+            # above. Below this d, the step takes the gradient and adds the decay to it.
+            tiny = float(np.finfo(W.dtype).epsneg) / 2 / DECAY_FACTOR_ERROR
+            unfused = self._decay_in_gradient(x_data, delta, ones)
 
             def fused() -> None:
                 if dx is not None:
                     input_delta(delta, Wt, out=dx)  # eq. 3-II's factor, W before its step
-                if block is not None and not (rates[1] or rates[2]):
-                    block(rates[0], 0.0, 0.0)  # eqs. 2-5 and 2-6 in one product
+                decay_W, decay_b = rates[1], rates[2]
+                if not (decay_W or decay_b):
+                    if block is not None:
+                        block(rates[0], 0.0, 0.0)  # eqs. 2-5 and 2-6 in one product
+                    else:
+                        split(rates[0], 0.0, 0.0)
+                elif (not decay_W or decay_W >= tiny) and (not decay_b or decay_b >= tiny):
+                    split(rates[0], decay_W, decay_b)
                 else:
-                    split(rates[0], rates[1], rates[2])
+                    unfused()
 
             self.bwd = fused
             return dx
@@ -124,6 +138,28 @@ class DenseStage(Stage):
 
         self.bwd = bwd
         return dx
+
+    def _decay_in_gradient(self, x: Array, delta: Array, ones: Array) -> Callable[[], None]:
+        """Plain SGD with its decay in the gradient, for a fused plan whose decay is too
+        small for the product's factor: ``W <- W - η (xᵀδ + (c + λ) W)`` and ``b <- b -
+        η (1ᵀδ + λ b)`` (L2 factor c, weight decay λ), through the layer's ``grads``."""
+        Wb, gWb, rates = self.Wb, self.gWb, self.plan.rates
+        W, gW, b, gb = Wb[:-1], gWb[:-1], Wb[-1], gWb[-1]
+        Wb_flat, gWb_flat, W_flat, gW_flat = (a.reshape(-1) for a in (Wb, gWb, W, gW))
+        tmp = np.empty_like(Wb_flat)
+        mm = np.matmul
+
+        def step() -> None:
+            lr = rates[0]
+            mm(x.T, delta, out=gW)  # eq. 3-IV
+            mm(ones, delta, out=gb)  # eq. 3-III
+            if rates[1]:
+                axpy(W_flat, gW_flat, rates[1] / lr, tmp[: W_flat.size])  # (c + λ) W
+            if rates[2]:
+                axpy(b, gb, rates[2] / lr, tmp[: b.size])  # λ b
+            axpy(gWb_flat, Wb_flat, -lr, tmp)
+
+        return step
 
 
 class _Elementwise(Stage):

@@ -94,6 +94,11 @@ class TrainingPlan:
             and not any(type(layer) in OWN_ARITHMETIC for layer in net.layers)
         )
         self.flat_step = axpy_updater(gflat, flat) if self.sgd is not None else None
+        # weight decay in that axpy: η (g + λ w) from this buffer (as SGD._step_flat)
+        self.decayed: Array = np.empty_like(flat) if self.flat_step and not self.fused else None
+        self.decayed_step: Any = (
+            axpy_updater(self.decayed, flat) if self.decayed is not None else None
+        )
         # this batch's η, decay of W (L2 + weight decay), decay of b, and L2 factor c
         self.rates = [0.0, 0.0, 0.0, 0.0]
         self._batches: dict[int, _Batch] = {}
@@ -179,7 +184,7 @@ class _Batch:
         plan, m, weights = self.plan, self.m, tuple(self.weights)
         l2, sgd, rates = plan.l2, plan.sgd, plan.rates
         flat_step = None if plan.fused else plan.flat_step
-        flat = plan.flat
+        flat, gflat, decayed, decayed_step = plan.flat, plan.gflat, plan.decayed, plan.decayed_step
         dot, add_reduce = np.dot, np.add.reduce
 
         def run(sample_weight: Array | None) -> float:
@@ -198,6 +203,7 @@ class _Batch:
                 value += 0.5 * c * squares
                 if not isfinite(value):
                     return value  # the L2 term overflowed: no step either
+            wd = 0.0
             if sgd is not None:
                 if not denom:
                     return value  # all weights zero: no step
@@ -206,9 +212,12 @@ class _Batch:
             for bwd in backward:
                 bwd()
             if flat_step is not None:  # eqs. 2-5 and 2-6 for every parameter at once
-                if rates[2]:
-                    np.multiply(flat, 1.0 - rates[2], out=flat)  # weight decay: all of them
-                flat_step(-rates[0])
+                if wd:  # weight decay, on all of them: w - η (g + λ w)
+                    np.multiply(flat, wd, out=decayed)
+                    np.add(decayed, gflat, out=decayed)
+                    decayed_step(-rates[0])
+                else:
+                    flat_step(-rates[0])
             return value
 
         return run

@@ -97,22 +97,25 @@ class SGD(Optimizer):
             w += tmp
 
     def _step_flat(self, params: Any, w: Array, g: Array) -> None:
-        """The same update, in whole-buffer passes over ``Sequential.flatten``'s buffers."""
+        """The same update, in whole-buffer passes over ``Sequential.flatten``'s buffers.
+
+        Weight decay rides in the gradient, ``g + λ w``, as in the per-array passes:
+        applied on its own, as ``w (1 - ηλ)``, a factor ``1 - ηλ`` rounded to float32 is
+        exactly 1 for ``ηλ`` below 2⁻²⁵ and off by up to 100% just above it."""
         lr, mu, wd = self.current_learning_rate, self.momentum, self.weight_decay
         tmp = self._tmp("flat", w)
+        if wd:  # (its own buffer: axpy without BLAS writes its scratch, tmp)
+            decayed = self._tmp("flat decayed", w)
+            np.multiply(w, wd, out=decayed)
+            np.add(decayed, g, out=decayed)  # g + λ w
+            g = decayed
         if not mu:
-            if wd:
-                w *= 1.0 - lr * wd  # w - η (g + λ w) = (1 - ηλ) w - η g
-            axpy(g, w, -lr, tmp)
+            axpy(g, w, -lr, tmp)  # w - η (g + λ w)
             return
         v = flat_slot(self, "velocity", params)
         v *= mu
         axpy(g, v, -lr, tmp)  # v = μ v - η (g + λ w)
-        if wd:
-            axpy(w, v, -lr * wd, tmp)
         if self.nesterov:  # w += μ v - η (g + λ w)
-            if wd:
-                w *= 1.0 - lr * wd
             axpy(v, w, mu, tmp)
             axpy(g, w, -lr, tmp)
         else:
