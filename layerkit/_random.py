@@ -1,4 +1,4 @@
-"""One ``random_state`` becomes one ``np.random.Generator``; numpy's global RNG is never used."""
+"""One ``random_state`` becomes one ``np.random.Generator``."""
 
 from __future__ import annotations
 
@@ -13,10 +13,15 @@ RandomStateLike = Any  # None | int | np.random.Generator | np.random.RandomStat
 def as_generator(random_state: RandomStateLike) -> np.random.Generator:
     """Turn scikit-learn's ``random_state`` conventions into a ``Generator``.
 
-    ``None`` gives fresh entropy, an int a fixed seed; a ``Generator`` is used as is (and
-    advanced); a legacy ``RandomState`` is advanced by one draw that seeds a new stream.
+    ``None`` means numpy's global ``RandomState``, as in scikit-learn's
+    ``check_random_state``: one draw from it seeds a new stream, so ``np.random.seed``
+    makes a script's runs repeat; an int is a fixed seed; a ``Generator`` is used as is
+    (and advanced); a legacy ``RandomState`` is advanced by one draw that seeds a new
+    stream.
     """
-    if random_state is None or isinstance(random_state, np.random.SeedSequence):
+    if random_state is None:
+        random_state = np.random.mtrand._rand  # (the global one np.random.seed seeds)
+    if isinstance(random_state, np.random.SeedSequence):
         return np.random.default_rng(random_state)
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         if random_state < 0:

@@ -351,3 +351,23 @@ def test_one_layer_object_with_weights_at_two_positions_is_warned_of():
         warnings.simplefilter("ignore", ConvergenceWarning)
         MLPClassifier(layers=layers, max_iter=3).fit(X, y)
     assert [w.filename for w in got] == [__file__]  # (the user's call of fit)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_random_state_none_follows_numpys_global_seed(cls):
+    """(a review: None drew fresh entropy, so np.random.seed did not make a script's runs
+    repeat, as it does scikit-learn's: None means numpy's global RandomState there)"""
+    X, y = load_iris(return_X_y=True)
+    y = y if cls is MLPClassifier else y.astype(float)
+
+    def fit():
+        layers = [Dense(5), Dropout(0.2), ReLU()]
+        est = cls(layers=layers, early_stopping=True, max_iter=5, n_iter_no_change=2)
+        return est.fit(X, y).predict(X)
+
+    np.random.seed(0)  # noqa: NPY002 (what a user of the global state writes)
+    first, other = fit(), fit()
+    np.random.seed(0)  # noqa: NPY002 (what a user of the global state writes)
+    np.testing.assert_array_equal(fit(), first)  # initialization, shuffling, dropout, split
+    assert not np.array_equal(other, first)  # the global state moved on

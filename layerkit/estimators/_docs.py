@@ -35,6 +35,8 @@ shuffle : bool, default=True
 random_state : int, RandomState or numpy Generator, default=None
     Seeds independent streams for initialization, shuffling, dropout and the
     validation split: changing ``batch_size`` does not change the initial weights.
+    None: one draw from numpy's global RandomState, as in scikit-learn, so
+    ``np.random.seed`` makes runs repeat.
 tol : float, default=1e-4
     Improvement of the loss (or validation score) that counts as progress. For a
     regressor's squared error on several outputs, of the loss per output (as
