@@ -10,9 +10,13 @@ data by ``get_config`` and turned back into an object by ``from_config``.
 
 from __future__ import annotations
 
+import contextvars
+import difflib
 import functools
 import inspect
+import sys
 import typing
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -43,9 +47,20 @@ class Configurable:
     #: that a model file not using them stays readable by the releases before them.
     _new_arguments: ClassVar[tuple[str, ...]] = ()
     _config_model_cache: ClassVar[type[pydantic.BaseModel] | None] = None
+    #: The methods of the family that layerkit calls (a near miss of one is warned of).
+    _hooks: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, name: str | None = None, register: bool = True, **kwargs: Any):
         super().__init_subclass__(**kwargs)
+        for method, hook in near_misses(cls):
+            owner = next(k for k in cls.__mro__ if hook in k.__dict__).__name__
+            warnings.warn(
+                f"{cls.__name__} defines {method}(), which layerkit never calls: did you "
+                f"mean {hook}()? layerkit calls {hook}(), which {cls.__name__} inherits "
+                f"from {owner}",
+                UserWarning,
+                stacklevel=_outside_layerkit(),
+            )
         if "__init__" in cls.__dict__:
             cls.__init__ = _validating(cls.__dict__["__init__"])  # type: ignore[method-assign]
         elif (
@@ -298,6 +313,30 @@ def _where(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _outside_layerkit() -> int:
+    """The ``stacklevel`` of the first caller outside layerkit (a class statement)."""
+    frame: Any = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("layerkit."):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def near_misses(cls: type) -> list[tuple[str, str]]:
+    """The methods ``cls`` defines whose names are a slip of a hook it does not define
+    (``bulid`` for ``build``, ``backwards`` for ``backward``): ``[(method, hook)]``."""
+    every = getattr(cls, "_hooks", ())
+    hooks = [h for h in every if h not in cls.__dict__]
+    found = []
+    for method, value in cls.__dict__.items():
+        if method.startswith("_") or method in every or not callable(value):
+            continue
+        close = difflib.get_close_matches(method, hooks, n=1, cutoff=0.75)
+        if close:
+            found.append((method, close[0]))
+    return found
+
+
 # ---------------------------------------------------------------------- validation
 def _validating(init: Any) -> Any:
     @functools.wraps(init)
@@ -306,6 +345,8 @@ def _validating(init: Any) -> Any:
         # check and validate once, in the outermost constructor of the call
         if type(self).__init__ is validating_init:
             _check_stored(self)
+            if not _REBUILDING.get():
+                _check_rebuilds(self, args, kwargs)
             self._validate_arguments()
 
     validating_init._layerkit_validating = True  # type: ignore[attr-defined]
@@ -342,6 +383,48 @@ def _check_stored(obj: Any) -> None:
             "attributes of the same name (to clone, search over, show and save the "
             f"object), so add `self.{name} = {name}` to __init__"
         )
+
+
+#: True while _check_rebuilds builds its copy (whose own check would repeat this one)
+_REBUILDING: contextvars.ContextVar[bool] = contextvars.ContextVar("rebuilding", default=False)
+
+
+def _check_rebuilds(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """An argument the constructor keeps changed (``self.beta = 2 * beta``) must come
+    back unchanged when the object is built again from what it kept, as ``clone``,
+    ``get_config`` and ``load`` do (scikit-learn's clone refuses it otherwise): a
+    doubling would double again at every copy, and a loaded model would differ from the
+    saved one, silently. Checked only when a kept value differs from the given one."""
+    cls = type(obj)
+    signature = _signature(cls)
+    given = dict(zip(signature, args, strict=False)) | kwargs  # (args: no more than names)
+    changed = [n for n, v in given.items() if n in obj.__dict__ and not _same(obj.__dict__[n], v)]
+    if not changed or any(p.kind == p.POSITIONAL_ONLY for p in signature.values()):
+        return
+    kept = {n: obj.__dict__[n] for n in signature if n in obj.__dict__}
+    advice = (
+        f"so every copy (clone, a grid search, save and load) would differ from this "
+        f"{cls.__name__}. Keep each argument as given (self.name = name) and derive what "
+        "you need from it in build or forward"
+    )
+    token = _REBUILDING.set(True)
+    try:
+        again = cls(**kept)
+    except Exception as error:
+        shown = ", ".join(f"{n}={kept[n]!r}" for n in changed)
+        raise TypeError(
+            f"{cls.__name__}.__init__ changes its arguments ({shown} kept), and built again "
+            f"from what it keeps it raises {type(error).__name__}: {error}; {advice}"
+        ) from error
+    finally:
+        _REBUILDING.reset(token)
+    for name in changed:
+        if not _same(again.__dict__.get(name), kept[name]):
+            raise TypeError(
+                f"{cls.__name__}.__init__ changes its argument {name!r}: given "
+                f"{given[name]!r} it keeps {kept[name]!r}, and built again from that it "
+                f"keeps {again.__dict__.get(name)!r}, {advice}"
+            )
 
 
 def _build_model(cls: type) -> type[pydantic.BaseModel]:
@@ -405,6 +488,8 @@ def _signature(cls: type) -> dict[str, inspect.Parameter]:
 
 
 def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return type(a) is type(b)  # (NaN: equal to nothing, yet the same setting)
     try:
         return type(a) is type(b) and bool(a == b)
     except Exception:  # arrays and other objects without a plain truth value

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ._configurable import near_misses
 from .exceptions import LayerContractError
 from .layers import BUILT_IN
 
@@ -25,6 +26,24 @@ TRUSTED = BUILT_IN
 
 def trusted(layer: Any) -> bool:
     return type(layer) in TRUSTED
+
+
+def note_where(error: BaseException, position: int, layer: Any, method: str) -> None:
+    """Add to ``error``, raised inside a user's layer, where it came from (its class, the
+    method, its position in the network), and a hook whose name the class misspells
+    (``bulid`` for ``build``): a ``KeyError: 'w'`` from a forward alone names neither.
+    (Python 3.11 and later: notes are shown below the error.)"""
+    add = getattr(error, "add_note", None)
+    if add is None:
+        return
+    name = type(layer).__name__
+    slips = "".join(
+        f"; {name} defines {slip}(), which layerkit never calls: did you mean {hook}()?"
+        for slip, hook in near_misses(type(layer))
+    )
+    note = f"(raised in {name}.{method}(), the layer at position {position}{slips})"
+    if note not in getattr(error, "__notes__", ()):
+        add(note)
 
 
 def _fail(position: int, layer: Any, message: str) -> LayerContractError:
@@ -90,11 +109,20 @@ def check_grads(
     if dtype is not None:
         for kind, arrays in (("params", params), ("grads", grads)):
             for name, a in arrays.items():
-                if getattr(a, "dtype", None) != dtype:
+                if not isinstance(a, np.ndarray):  # (a list's missing dtype: np.dtype(None)
+                    # is float64, so the comparison below would let it through)
                     raise _fail(
                         position,
                         layer,
-                        f"build() made {kind}[{name!r}] of dtype {getattr(a, 'dtype', None)} "
+                        f"build() made {kind}[{name!r}] a {type(a).__name__}; make it a "
+                        f"numpy array in the dtype build() receives "
+                        "(np.zeros(shape, dtype=dtype))",
+                    )
+                if a.dtype != dtype:
+                    raise _fail(
+                        position,
+                        layer,
+                        f"build() made {kind}[{name!r}] of dtype {a.dtype} "
                         f"in a {dtype} network; make it in the dtype build() receives "
                         "(np.zeros(shape, dtype=dtype))",
                     )

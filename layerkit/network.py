@@ -17,6 +17,7 @@ from ._contract import (
     check_grads,
     check_penalized,
     check_state,
+    note_where,
     trusted,
 )
 from ._fit_inputs import numeric, refuse_beyond_dtype, require_finite
@@ -154,7 +155,12 @@ class Sequential:
             enumerate(self.layers), "Sequential: the layer at position {where}: {problem}"
         )
         for i, (layer, rng) in enumerate(zip(self.layers, rngs, strict=True)):
-            n_out = layer.build(n, rng, dt)
+            try:
+                n_out = layer.build(n, rng, dt)
+            except Exception as error:
+                if not trusted(layer):
+                    note_where(error, i, layer, "build")
+                raise
             layer.__dict__["_n_in"] = n
             if not isinstance(n_out, (int, np.integer)) or n_out < 1:
                 raise LayerContractError(
@@ -404,7 +410,12 @@ class Sequential:
 
     def _backward_one(self, i: int, delta: Array, shapes: list[tuple[int, ...]]) -> Array:
         layer = self.layers[i]
-        dx = layer.backward(delta)
+        try:
+            dx = layer.backward(delta)
+        except Exception as error:
+            if not trusted(layer):
+                note_where(error, i, layer, "backward")
+            raise
         if not trusted(layer) and i < len(shapes):
             check_backward(i, layer, delta, dx, shapes[i])
             dx = _in_dtype(dx, self.__dict__.get("dtype"))
@@ -558,7 +569,12 @@ class Sequential:
         shapes = []  # a user's layer is checked at every call: the contract's first breach
         for i, layer in enumerate(layers):
             shapes.append(a.shape)
-            out = layer.forward(a, training)
+            try:
+                out = layer.forward(a, training)
+            except Exception as error:
+                if not trusted(layer):
+                    note_where(error, i, layer, "forward")
+                raise
             if not trusted(layer):
                 check_forward(i, layer, a, out)
                 out = _in_dtype(out, self.__dict__.get("dtype"))

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._contract import check_backward, check_forward
+from .._contract import check_backward, check_forward, note_where
 from ..layers.base import Layer
 from ._stages import Stage, _output
 
@@ -42,7 +42,12 @@ class UserStage(Stage):
         out, training, copyto, checked = self.out, plan.training, np.copyto, self.checked
 
         def fwd() -> None:
-            a = layer.forward(src, training)
+            try:
+                a = layer.forward(src, training)
+            except Exception as error:
+                if checked:
+                    note_where(error, position, layer, "forward")
+                raise
             if checked:
                 check_forward(position, layer, src, a)
             copyto(out, a)
@@ -55,7 +60,12 @@ class UserStage(Stage):
         checked = self.checked
 
         def bwd() -> None:
-            dx = layer.backward(delta)
+            try:
+                dx = layer.backward(delta)
+            except Exception as error:
+                if checked:
+                    note_where(error, position, layer, "backward")
+                raise
             if checked:
                 check_backward(position, layer, delta, dx, shape)
             if dx_buffer is not None:

@@ -204,6 +204,12 @@ def check_layer(
         )
         for k, p in twin.params.items():
             g = twin.grads[k]
+            for kind, a in (("params", p), ("grads", g)):
+                expect(
+                    isinstance(a, np.ndarray),
+                    f"{kind}[{k!r}] is a {type(a).__name__}; build() must make numpy arrays "
+                    "(np.zeros(shape, dtype=dtype))",
+                )
             expect(
                 np.shape(g) == np.shape(p),
                 f"grads[{k!r}] has shape {np.shape(g)}, params[{k!r}] has {np.shape(p)}",

@@ -51,6 +51,7 @@ class Loss(Configurable, register=False):
     """
 
     _kind = "loss"
+    _hooks = ("per_example", "per_example_grad")
 
     #: The output activation this loss pairs with canonically (``None``: no fused form).
     link: type[Layer] | None = None

@@ -42,6 +42,7 @@ class Optimizer(Configurable, register=False):
     """
 
     _kind = "optimizer"
+    _hooks = ("step",)
 
     learning_rate: float
 
