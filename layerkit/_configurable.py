@@ -11,7 +11,6 @@ data by ``get_config`` and turned back into an object by ``from_config``.
 from __future__ import annotations
 
 import contextvars
-import difflib
 import functools
 import inspect
 import sys
@@ -317,24 +316,47 @@ def _outside_layerkit() -> int:
     """The ``stacklevel`` of the first caller outside layerkit (a class statement)."""
     frame: Any = sys._getframe(1)
     level = 1
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("layerkit."):
+    while frame is not None and (
+        frame.f_globals.get("__name__", "").startswith("layerkit.")
+        or frame.f_code.co_name == "__init_subclass__"  # (a user's base class's too)
+    ):
         frame, level = frame.f_back, level + 1
     return level
 
 
 def near_misses(cls: type) -> list[tuple[str, str]]:
-    """The methods ``cls`` defines whose names are a slip of a hook it does not define
-    (``bulid`` for ``build``, ``backwards`` for ``backward``): ``[(method, hook)]``."""
-    every = getattr(cls, "_hooks", ())
-    hooks = [h for h in every if h not in cls.__dict__]
+    """The methods ``cls`` defines whose names are a slip of a hook that ``cls`` takes
+    from its family's base (``Layer``, ``Loss``, ``Optimizer``), not from a class that
+    implements it: ``[(method, hook)]``. A slip is one letter left out, added or swapped
+    with its neighbour, or another case (``bulid``, ``backwards``, ``foward``, ``Step``),
+    not one letter replaced by another (``built``, ``stop`` are words of their own)."""
     found = []
-    for method, value in cls.__dict__.items():
-        if method.startswith("_") or method in every or not callable(value):
-            continue
-        close = difflib.get_close_matches(method, hooks, n=1, cutoff=0.75)
-        if close:
-            found.append((method, close[0]))
+    for hook in getattr(cls, "_hooks", ()):
+        owner = next((k for k in cls.__mro__ if hook in k.__dict__), None)
+        if owner is None or "_hooks" not in owner.__dict__:
+            continue  # (defined here or by an implementation: nothing shadows a default)
+        for method, value in cls.__dict__.items():
+            if callable(value) and not method.startswith("_") and _slip_of(method, hook):
+                found.append((method, hook))
     return found
+
+
+def _slip_of(name: str, hook: str) -> bool:
+    if name == hook:
+        return False
+    if name.lower() == hook.lower():
+        return True
+    if len(name) == len(hook):  # one adjacent pair swapped
+        diff = [i for i, (a, b) in enumerate(zip(name, hook, strict=True)) if a != b]
+        return (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and (name[diff[0]], name[diff[1]]) == (hook[diff[1]], hook[diff[0]])
+        )
+    short, long = sorted((name, hook), key=len)
+    if len(long) - len(short) != 1:
+        return False
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
 # ---------------------------------------------------------------------- validation
@@ -345,9 +367,9 @@ def _validating(init: Any) -> Any:
         # check and validate once, in the outermost constructor of the call
         if type(self).__init__ is validating_init:
             _check_stored(self)
+            self._validate_arguments()
             if not _REBUILDING.get():
                 _check_rebuilds(self, args, kwargs)
-            self._validate_arguments()
 
     validating_init._layerkit_validating = True  # type: ignore[attr-defined]
     return validating_init
@@ -394,12 +416,18 @@ def _check_rebuilds(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     back unchanged when the object is built again from what it kept, as ``clone``,
     ``get_config`` and ``load`` do (scikit-learn's clone refuses it otherwise): a
     doubling would double again at every copy, and a loaded model would differ from the
-    saved one, silently. Checked only when a kept value differs from the given one."""
+    saved one, silently. Checked only when a kept value differs from the given one (or
+    its default): then the constructor runs a second time, on a copy."""
     cls = type(obj)
     signature = _signature(cls)
+    if any(p.kind == p.POSITIONAL_ONLY for p in signature.values()):
+        return
     given = dict(zip(signature, args, strict=False)) | kwargs  # (args: no more than names)
-    changed = [n for n, v in given.items() if n in obj.__dict__ and not _same(obj.__dict__[n], v)]
-    if not changed or any(p.kind == p.POSITIONAL_ONLY for p in signature.values()):
+    for name, p in signature.items():
+        if name not in given and p.default is not inspect.Parameter.empty:
+            given[name] = p.default  # (Scale() keeping 2 * beta: refused here, not at load)
+    changed = [n for n, v in given.items() if n in obj.__dict__ and not _equal(obj.__dict__[n], v)]
+    if not changed:
         return
     kept = {n: obj.__dict__[n] for n in signature if n in obj.__dict__}
     advice = (
@@ -419,7 +447,7 @@ def _check_rebuilds(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     finally:
         _REBUILDING.reset(token)
     for name in changed:
-        if not _same(again.__dict__.get(name), kept[name]):
+        if not _equal(again.__dict__.get(name), kept[name]):
             raise TypeError(
                 f"{cls.__name__}.__init__ changes its argument {name!r}: given "
                 f"{given[name]!r} it keeps {kept[name]!r}, and built again from that it "
@@ -488,9 +516,20 @@ def _signature(cls: type) -> dict[str, inspect.Parameter]:
 
 
 def _same(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
     if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
         return type(a) is type(b)  # (NaN: equal to nothing, yet the same setting)
     try:
         return type(a) is type(b) and bool(a == b)
     except Exception:  # arrays and other objects without a plain truth value
-        return a is b
+        return False
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """``_same``, and arrays of one dtype and shape holding the same values (NaN too)."""
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a is not b:
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return False
+        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    return _same(a, b)

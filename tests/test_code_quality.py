@@ -25,7 +25,8 @@ def _project_files():
     outside a git checkout."""
     listed = _run("git", "ls-files", "*.py") if shutil.which("git") else None
     if listed is None or listed.returncode or not listed.stdout.strip():
-        return ["layerkit", "tests", "benchmarks"]
+        # (an unpacked sdist has no benchmarks/)
+        return [d for d in ("layerkit", "tests", "benchmarks") if (ROOT / d).is_dir()]
     return [f for f in listed.stdout.splitlines() if (ROOT / f).exists()]
 
 

@@ -85,10 +85,6 @@ class Layer(Configurable, register=False):
         state = dict(self.__dict__)
         for name in ("_workspace", *self._transient):
             state.pop(name, None)
-        for name in ("params", "grads"):  # (empty ones are made again on first use, so
-            # reading layer.params on a layer that has none leaves its pickle as it was)
-            if type(state.get(name)) is dict and not state[name]:
-                del state[name]
         return state
 
     def __getattr__(self, name: str) -> Any:
