@@ -361,6 +361,8 @@ def _slip_of(name: str, hook: str) -> bool:
 
 # ---------------------------------------------------------------------- validation
 def _validating(init: Any) -> Any:
+    # (what this closure reads must pickle: cloudpickle sends a class defined in a script
+    # or notebook by value to joblib's workers, this closure and its globals with it)
     @functools.wraps(init)
     def validating_init(self: Any, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
@@ -368,8 +370,7 @@ def _validating(init: Any) -> Any:
         if type(self).__init__ is validating_init:
             _check_stored(self)
             self._validate_arguments()
-            if not _REBUILDING.get():
-                _check_rebuilds(self, args, kwargs)
+            _check_rebuilds(self, args, kwargs)
 
     validating_init._layerkit_validating = True  # type: ignore[attr-defined]
     return validating_init
@@ -418,6 +419,8 @@ def _check_rebuilds(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     doubling would double again at every copy, and a loaded model would differ from the
     saved one, silently. Checked only when a kept value differs from the given one (or
     its default): then the constructor runs a second time, on a copy."""
+    if _REBUILDING.get():  # (this is the copy)
+        return
     cls = type(obj)
     signature = _signature(cls)
     if any(p.kind == p.POSITIONAL_ONLY for p in signature.values()):

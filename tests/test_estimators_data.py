@@ -441,3 +441,34 @@ def test_a_users_layer_keeps_its_transient_attributes_after_fit(solver):
     reg = MLPRegressor(layers=layers, solver=solver, max_iter=5, random_state=0)
     reg.fit(X, X.sum(axis=1))
     assert reg.predict(X).shape == (100,)
+
+
+def test_a_regressors_sigmoid_output_is_named_logistic_as_scikit_learn_names_it(tmp_path):
+    """(a trial: the regressor said 'sigmoid' where the classifier, like scikit-learn,
+    says 'logistic'); a model file written before says 'sigmoid', and loads as
+    'logistic', so that fitting it on goes on"""
+    import json
+    import zipfile
+
+    import layerkit
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    target = 1 / (1 + np.exp(-X[:, 0]))
+    reg = MLPRegressor((4,), loss=BinaryCrossEntropy(), max_iter=3, random_state=0)
+    reg.fit(X, target)
+    assert reg.out_activation_ == "logistic"
+    path = layerkit.save(reg, tmp_path / "reg.lkm")
+    with zipfile.ZipFile(path) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    manifest["fitted"]["out_activation_"] = "sigmoid"
+    members["manifest.json"] = json.dumps(manifest).encode()
+    old = tmp_path / "old.lkm"
+    with zipfile.ZipFile(old, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    loaded = layerkit.load(old)
+    assert loaded.out_activation_ == "logistic"
+    loaded.set_params(warm_start=True, max_iter=1)
+    loaded.fit(X, target)  # (a continued fit checks the name against the loss's)

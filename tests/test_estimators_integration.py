@@ -189,3 +189,43 @@ def test_pickle_does_not_carry_the_last_batch(iris):
     est.predict(np.repeat(X, 50, axis=0))
     small = len(pickle.dumps(est))
     assert small < 20_000, small
+
+
+def test_classes_of_a_script_with_their_own_init_reach_joblibs_workers():
+    """(a trial: a layer defined in a script or notebook, with an __init__ of its own,
+    failed cross_val_score(n_jobs=2) with "cannot pickle '_contextvars.ContextVar'": the
+    class goes to the workers by value (cloudpickle), with the wrapper layerkit puts
+    around its __init__ and what that reads). Classes defined here, in a function, are
+    sent by value too."""
+    cloudpickle = pytest.importorskip("cloudpickle")
+    from sklearn.model_selection import cross_val_score
+
+    from layerkit.layers import Layer
+    from layerkit.losses import SquaredError
+
+    class Scale(Layer, register=False):
+        def __init__(self, k: float = 1.0):
+            self.k = k
+
+        def forward(self, x, training=False):
+            return x * self.k
+
+        def backward(self, delta):
+            return delta * self.k
+
+    class Halved(SquaredError, register=False):
+        def __init__(self, factor: float = 0.5):
+            self.factor = factor
+
+    class Slow(SGD, register=False):
+        def __init__(self, learning_rate: float = 0.01, slowdown: float = 2.0):
+            super().__init__(learning_rate)
+            self.slowdown = slowdown
+
+    for obj in (Scale(2.0), Halved(0.25), Slow(0.1, 3.0)):
+        again = cloudpickle.loads(cloudpickle.dumps(obj))
+        assert again.get_params() == obj.get_params()
+    X, y = load_iris(return_X_y=True)
+    mlp = MLPClassifier(layers=[Dense(8), Scale(2.0)], max_iter=20, random_state=0)
+    serial = cross_val_score(mlp, X, y, cv=3, n_jobs=1)
+    np.testing.assert_array_equal(cross_val_score(mlp, X, y, cv=3, n_jobs=2), serial)

@@ -10,7 +10,7 @@ from sklearn.metrics import r2_score
 from sklearn.utils import column_or_1d
 from sklearn.utils.metaestimators import available_if
 
-from ..layers import Exp, Identity, Layer
+from ..layers import Exp, Identity, Layer, Sigmoid
 from ..losses import PoissonLoss, SquaredError
 from ..losses._targets import target_shortfall
 from ..losses.base import Loss
@@ -201,7 +201,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             link: type[Layer] = self.loss.link or Identity
             import copy
 
-            return link(), copy.deepcopy(self.loss), link.__name__.lower()
+            name = "logistic" if link is Sigmoid else link.__name__.lower()  # (scikit-learn's)
+            return link(), copy.deepcopy(self.loss), name
         if self.loss == "poisson":
             return Exp(), PoissonLoss(), "exp"
         return Identity(), SquaredError(), "identity"

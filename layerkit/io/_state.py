@@ -276,6 +276,8 @@ def restore_fitted(est: Any, fitted: dict[str, Any], n_in: int) -> None:
     for key in FITTED:
         if key in fitted:
             setattr(est, key, decoded(fitted[key], f"fitted.{key}"))
+    if getattr(est, "out_activation_", None) == "sigmoid":  # (a regressor's, before 0.3.0)
+        est.out_activation_ = "logistic"
     if "feature_names_in_" in fitted:
         est.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
     if "classes" in fitted:
