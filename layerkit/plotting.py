@@ -128,7 +128,8 @@ class LossCurveDisplay:
         """
         plt = _pyplot("LossCurveDisplay.plot")
         if ax is None:
-            _, ax = plt.subplots(figsize=(6.4, 4.0))
+            # (constrained: the validation score's axis label on the right stays inside)
+            _, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
         epochs = range(1, len(self.loss_curve) + 1)
         (self.line_,) = ax.plot(epochs, self.loss_curve, color="tab:blue", label="training loss")
         ax.set_xlabel(self.x_label)

@@ -133,3 +133,19 @@ def test_a_fitted_search_draws_its_best_estimator():
         unrefit.fit(X[:100], y[:100])
     with pytest.raises(TypeError, match="a search over one fitted with refit=True"):
         LossCurveDisplay.from_estimator(unrefit)
+
+
+def test_the_axis_labels_stay_inside_the_figure():
+    """(a trial: with validation scores ticked as 0.750, 0.775, ... the right-hand axis
+    label ended at 645 of the figure's 640 pixels, cut off in the saved PNG)"""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(1000, 10, random_state=0)
+    est = MLPClassifier((16,), early_stopping=True, random_state=0, max_iter=80).fit(X, y)
+    display = LossCurveDisplay.from_estimator(est)
+    display.figure_.canvas.draw()  # (as savefig does: the layout is made then)
+    renderer = display.figure_.canvas.get_renderer()
+    figure_box = display.figure_.bbox
+    for axis in (display.ax_.yaxis, display.score_ax_.yaxis, display.ax_.xaxis):
+        label = axis.label.get_window_extent(renderer)
+        assert figure_box.x0 <= label.x0 and label.x1 <= figure_box.x1, axis.label.get_text()
