@@ -146,11 +146,14 @@ class DenseStage(Stage):
         Wb, gWb, rates = self.Wb, self.gWb, self.plan.rates
         W, gW, b, gb = Wb[:-1], gWb[:-1], Wb[-1], gWb[-1]
         Wb_flat, gWb_flat, W_flat, gW_flat = (a.reshape(-1) for a in (Wb, gWb, W, gW))
-        tmp = np.empty_like(Wb_flat)
+        scratch: list[Array] = []  # (axpy's, made at the first step: none without a decay)
         mm = np.matmul
 
         def step() -> None:
             lr = rates[0]
+            if not scratch:
+                scratch.append(np.empty_like(Wb_flat))
+            tmp = scratch[0]
             mm(x.T, delta, out=gW)  # eq. 3-IV
             mm(ones, delta, out=gb)  # eq. 3-III
             if rates[1]:
