@@ -246,6 +246,13 @@ def register_class(cls: type, name: str | None = None) -> type:
     Re-registering the same class (same module and qualified name, e.g. a notebook cell
     run twice) replaces the entry; a different class under a taken name is refused.
     """
+    if _cloudpickle_shell():
+        # cloudpickle's empty shell of a class it sends by value (a script's class in an
+        # estimator back from a joblib worker): it takes the class's state, registry
+        # name included, next, and where this process has the class it is dropped for
+        # it. Registered at its first use by name (registry_name_of), not here.
+        cls._sent_by_value = True  # type: ignore[attr-defined]
+        return cls
     kind = getattr(cls, "_kind", "object")
     key = name or cls.__dict__.get("registry_name") or cls.__name__
     if not isinstance(key, str) or not key.isidentifier():
@@ -261,6 +268,21 @@ def register_class(cls: type, name: str | None = None) -> type:
     table[key] = cls
     cls.registry_name = key  # type: ignore[attr-defined]
     return cls
+
+
+def _cloudpickle_shell() -> bool:
+    """Whether the class being made is cloudpickle's empty shell of a class it sends by
+    value (``_make_skeleton_class``), not a class statement run again."""
+    frame: Any = sys._getframe(1)
+    for _ in range(12):
+        if frame is None:
+            return False
+        if frame.f_code.co_name == "_make_skeleton_class" and "cloudpickle" in str(
+            frame.f_globals.get("__name__", "")
+        ):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def lookup(kind: str, name: str) -> Any:
@@ -284,6 +306,8 @@ def registry_name_of(obj: Any) -> str:
     cls = type(obj)
     name = cls.__dict__.get("registry_name")
     now = _REGISTRY.get(getattr(cls, "_kind", ""), {}).get(name) if name else None
+    if name and now is None and cls.__dict__.get("_sent_by_value"):
+        now = register_class(cls, name)  # (a registered class cloudpickle brought here)
     if now is not None and now is not cls and _where(now) == _where(cls):
         # (a notebook cell run again, edited or not, or one class a function made twice:
         # a file naming the class would load the newer one, which may compute otherwise)

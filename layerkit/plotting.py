@@ -127,9 +127,9 @@ class LossCurveDisplay:
         self : LossCurveDisplay
         """
         plt = _pyplot("LossCurveDisplay.plot")
-        if ax is None:
-            # (constrained: the validation score's axis label on the right stays inside)
-            _, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
+        made_here = ax is None
+        if made_here:
+            _, ax = plt.subplots(figsize=(6.4, 4.0))
         epochs = range(1, len(self.loss_curve) + 1)
         (self.line_,) = ax.plot(epochs, self.loss_curve, color="tab:blue", label="training loss")
         ax.set_xlabel(self.x_label)
@@ -158,4 +158,7 @@ class LossCurveDisplay:
             ax.legend(loc="upper right")
         self.ax_ = ax
         self.figure_ = ax.figure
+        if made_here:  # (the right-hand axis label inside the figure; no layout engine,
+            # so a later tight_layout or subplots_adjust of the user's works as usual)
+            self.figure_.tight_layout()
         return self

@@ -472,3 +472,19 @@ def test_a_regressors_sigmoid_output_is_named_logistic_as_scikit_learn_names_it(
     assert loaded.out_activation_ == "logistic"
     loaded.set_params(warm_start=True, max_iter=1)
     loaded.fit(X, target)  # (a continued fit checks the name against the loss's)
+
+
+def test_a_regressor_pickled_with_the_old_sigmoid_name_fits_on():
+    """(a review: a pickle from before keeps 'sigmoid', and a continued fit refused it)"""
+    import pickle
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    target = 1 / (1 + np.exp(-X[:, 0]))
+    reg = MLPRegressor((4,), loss=BinaryCrossEntropy(), max_iter=3, random_state=0)
+    reg.fit(X, target)
+    reg.out_activation_ = "sigmoid"  # (as an old pickle holds it)
+    old = pickle.loads(pickle.dumps(reg))
+    old.set_params(warm_start=True, max_iter=1)
+    old.fit(X, target)
+    assert old.out_activation_ == "logistic"

@@ -191,6 +191,24 @@ def test_pickle_does_not_carry_the_last_batch(iris):
     assert small < 20_000, small
 
 
+def _scale_class_of_a_script(**registration):
+    """A layer class made in a function: cloudpickle sends it by value, as one of a
+    script or notebook."""
+    from layerkit.layers import Layer
+
+    class Scale(Layer, **registration):
+        def __init__(self, k: float = 1.0):
+            self.k = k
+
+        def forward(self, x, training=False):
+            return x * self.k
+
+        def backward(self, delta):
+            return delta * self.k
+
+    return Scale
+
+
 def test_classes_of_a_script_with_their_own_init_reach_joblibs_workers():
     """(a trial: a layer defined in a script or notebook, with an __init__ of its own,
     failed cross_val_score(n_jobs=2) with "cannot pickle '_contextvars.ContextVar'": the
@@ -200,18 +218,9 @@ def test_classes_of_a_script_with_their_own_init_reach_joblibs_workers():
     cloudpickle = pytest.importorskip("cloudpickle")
     from sklearn.model_selection import cross_val_score
 
-    from layerkit.layers import Layer
     from layerkit.losses import SquaredError
 
-    class Scale(Layer, register=False):
-        def __init__(self, k: float = 1.0):
-            self.k = k
-
-        def forward(self, x, training=False):
-            return x * self.k
-
-        def backward(self, delta):
-            return delta * self.k
+    Scale = _scale_class_of_a_script(register=False)
 
     class Halved(SquaredError, register=False):
         def __init__(self, factor: float = 0.5):
@@ -229,3 +238,28 @@ def test_classes_of_a_script_with_their_own_init_reach_joblibs_workers():
     mlp = MLPClassifier(layers=[Dense(8), Scale(2.0)], max_iter=20, random_state=0)
     serial = cross_val_score(mlp, X, y, cv=3, n_jobs=1)
     np.testing.assert_array_equal(cross_val_score(mlp, X, y, cv=3, n_jobs=2), serial)
+
+
+def test_a_model_back_from_a_worker_leaves_its_classes_registry_entry_alone(tmp_path):
+    """(a review: cloudpickle rebuilds a script's class by first making an empty shell of
+    it, which replaced the class in the registry, as a notebook cell run again does; it
+    then keeps this process's class, so saving the model, or loading any file naming
+    the class, failed for the rest of the session)"""
+    cloudpickle = pytest.importorskip("cloudpickle")
+    import layerkit
+    from layerkit._configurable import _REGISTRY
+
+    ShellScale = _scale_class_of_a_script(register=True, name="ShellScale")
+    try:
+        X, y = load_iris(return_X_y=True)
+        mlp = MLPClassifier(layers=[Dense(8), ShellScale(2.0)], max_iter=5, random_state=0)
+        with pytest.warns(Warning):  # (ConvergenceWarning)
+            mlp.fit(X, y)
+        before = dict(_REGISTRY["layer"])
+        back = cloudpickle.loads(cloudpickle.dumps(mlp))  # as cross_validate's estimators
+        assert _REGISTRY["layer"] == before  # (no shell in it, under any name)
+        assert type(back.network_.layers[1]) is ShellScale
+        loaded = layerkit.load(layerkit.save(back, tmp_path / "back.lkm"))
+        np.testing.assert_array_equal(loaded.predict_proba(X), mlp.predict_proba(X))
+    finally:
+        _REGISTRY["layer"].pop("ShellScale", None)

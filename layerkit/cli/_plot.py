@@ -26,7 +26,6 @@ def save_loss_curve(est: Any, path: Path, *, name: str | None = None) -> str | N
     from ..plotting import LossCurveDisplay
 
     display = LossCurveDisplay.from_estimator(est, name=name)
-    display.figure_.tight_layout()
     with written_whole(path) as temporary:  # (the format from the name, not the temporary's)
         display.figure_.savefig(temporary, dpi=100, format=path.suffix[1:].lower() or "png")
     plt.close(display.figure_)

@@ -633,6 +633,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                 )
             layer.set_params(**asked.get_params())  # a dropout rate, a slope: from now on
         _, loss, name = self._output(n_outputs)
+        if self.out_activation_ == "sigmoid":  # (a regressor pickled before 0.3.0)
+            self.out_activation_ = "logistic"
         if name != self.out_activation_:
             raise ValueError(
                 f"{owner}: the loss {self.loss!r} needs the output activation {name!r}, but "
