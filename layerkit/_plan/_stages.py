@@ -96,14 +96,27 @@ class DenseStage(Stage):
         # multiply does in 3.1 µs against matmul's 8.1 (32 x 1 by 1 x 64, float32)
         Wt, input_delta = W.T, np.multiply if W.shape[1] == 1 else mm
 
+        gW_flat, W_flat = gW.reshape(-1), self.W_flat
+        Wb_flat, gWb_flat = Wb.reshape(-1), gWb.reshape(-1)
+
+        def gradients(tmp: Array) -> None:
+            if augmented:
+                mm(x.T, delta, out=gWb)  # eqs. 3-III and 3-IV in one product
+            else:
+                mm(x.T, delta, out=gW)  # eq. 3-IV
+                mm(ones, delta, out=gb)  # eq. 3-III: the column sums, as one product
+            if rates[3]:
+                axpy(W_flat, gW_flat, rates[3], tmp)  # the L2 term's gradient
+
         if plan.fused:
             block = sgd_updater(Wb, x, delta) if augmented else None  # [W; b] at once
             split = sgd_updater(W, x_data, delta, b=Wb[-1], ones=ones)
             # A decay d rides in the product as its factor 1 - d, rounded to the dtype:
             # exactly 1 for d below epsneg / 2 (2⁻²⁵ in float32), off by up to 100% just
-            # above. Below this d, the step takes the gradient and adds the decay to it.
+            # above. Below this d, the step takes the gradient and adds the decay to it,
+            # W <- W - η (xᵀδ + (c + λ) W), b <- b - η (1ᵀδ + λ b), through ``grads``.
             tiny = float(np.finfo(W.dtype).epsneg) / 2 / DECAY_FACTOR_ERROR
-            unfused = self._decay_in_gradient(x_data, delta, ones)
+            scratch: list[Array] = []  # (axpy's, made at its first use: none without decay)
 
             def fused() -> None:
                 if dx is not None:
@@ -117,52 +130,26 @@ class DenseStage(Stage):
                 elif (not decay_W or decay_W >= tiny) and (not decay_b or decay_b >= tiny):
                     split(rates[0], decay_W, decay_b)
                 else:
-                    unfused()
+                    if not scratch:
+                        scratch.append(np.empty_like(Wb_flat))
+                    tmp, lr = scratch[0], rates[0]
+                    gradients(tmp[: W_flat.size])  # (c W in it)
+                    if decay_b:  # weight decay λ = decay_b / η, on W and b
+                        axpy(Wb_flat, gWb_flat, decay_b / lr, tmp)
+                    axpy(gWb_flat, Wb_flat, -lr, tmp)
 
             self.bwd = fused
             return dx
 
-        gW_flat, W_flat = gW.reshape(-1), self.W_flat
         tmp = np.empty_like(W_flat)
 
         def bwd() -> None:
-            if augmented:
-                mm(x.T, delta, out=gWb)  # eqs. 3-III and 3-IV in one product
-            else:
-                mm(x.T, delta, out=gW)  # eq. 3-IV
-                mm(ones, delta, out=gb)  # eq. 3-III: the column sums, as one product
+            gradients(tmp)
             if dx is not None:
                 input_delta(delta, Wt, out=dx)  # the first factor of eq. 3-II
-            if rates[3]:
-                axpy(W_flat, gW_flat, rates[3], tmp)  # the L2 term's gradient
 
         self.bwd = bwd
         return dx
-
-    def _decay_in_gradient(self, x: Array, delta: Array, ones: Array) -> Callable[[], None]:
-        """Plain SGD with its decay in the gradient, for a fused plan whose decay is too
-        small for the product's factor: ``W <- W - η (xᵀδ + (c + λ) W)`` and ``b <- b -
-        η (1ᵀδ + λ b)`` (L2 factor c, weight decay λ), through the layer's ``grads``."""
-        Wb, gWb, rates = self.Wb, self.gWb, self.plan.rates
-        W, gW, b, gb = Wb[:-1], gWb[:-1], Wb[-1], gWb[-1]
-        Wb_flat, gWb_flat, W_flat, gW_flat = (a.reshape(-1) for a in (Wb, gWb, W, gW))
-        scratch: list[Array] = []  # (axpy's, made at the first step: none without a decay)
-        mm = np.matmul
-
-        def step() -> None:
-            lr = rates[0]
-            if not scratch:
-                scratch.append(np.empty_like(Wb_flat))
-            tmp = scratch[0]
-            mm(x.T, delta, out=gW)  # eq. 3-IV
-            mm(ones, delta, out=gb)  # eq. 3-III
-            if rates[1]:
-                axpy(W_flat, gW_flat, rates[1] / lr, tmp[: W_flat.size])  # (c + λ) W
-            if rates[2]:
-                axpy(b, gb, rates[2] / lr, tmp[: b.size])  # λ b
-            axpy(gWb_flat, Wb_flat, -lr, tmp)
-
-        return step
 
 
 class _Elementwise(Stage):
