@@ -41,6 +41,12 @@ class LossCurveDisplay:
     x_label : str, default="epoch"
         What one step of the curves is; ``from_estimator`` gives ``"lbfgs iteration"``
         for ``solver="lbfgs"``, whose ``loss_curve_`` has a point per iteration.
+    scoring : str or None, default=None
+        What the validation scores are (the estimator's ``scoring``, named on the second
+        axis). With ``"loss"`` they are minus the validation loss, and the validation
+        loss itself is drawn on the training loss's axis instead (``score_ax_`` is then
+        ``ax_``; the training loss includes the L2 term of ``alpha``, the validation
+        loss does not).
 
     Examples
     --------
@@ -59,11 +65,13 @@ class LossCurveDisplay:
         validation_scores: Sequence[float] | None = None,
         estimator_name: str | None = None,
         x_label: str = "epoch",
+        scoring: str | None = None,
     ) -> None:
         self.loss_curve = list(loss_curve)
         self.validation_scores = None if validation_scores is None else list(validation_scores)
         self.estimator_name = estimator_name
         self.x_label = x_label
+        self.scoring = scoring
 
     @classmethod
     def from_estimator(
@@ -104,11 +112,13 @@ class LossCurveDisplay:
                 "ending in one, or a search over one fitted with refit=True, whose "
                 f"best_estimator_ is drawn); this {type(final).__name__} has no loss_curve_"
             )
+        scoring = getattr(final, "scoring", None)  # (a callable's name says little)
         display = cls(
             loss_curve=curve,
             validation_scores=getattr(final, "validation_scores_", None),
             estimator_name=name or type(final).__name__,
             x_label="lbfgs iteration" if getattr(final, "solver", None) == "lbfgs" else "epoch",
+            scoring=scoring if isinstance(scoring, str) else None,
         )
         return display.plot(ax=ax)
 
@@ -142,17 +152,23 @@ class LossCurveDisplay:
             ax.set_title(title)
         self.score_ax_ = self.score_line_ = None
         if self.validation_scores:
-            self.score_ax_ = ax.twinx()
+            as_loss = self.scoring == "loss"
+            self.score_ax_ = ax if as_loss else ax.twinx()
             # the scores of the last epochs (early stopping switched on in a warm start
             # scores the epochs since; every one otherwise)
             first = max(1, len(self.loss_curve) - len(self.validation_scores) + 1)
+            label = "validation loss" if as_loss else "validation score"
             (self.score_line_,) = self.score_ax_.plot(
                 range(first, first + len(self.validation_scores)),
-                self.validation_scores,
+                [-s for s in self.validation_scores] if as_loss else self.validation_scores,
                 color="tab:orange",
-                label="validation score",
+                label=label,
             )
-            self.score_ax_.set_ylabel("validation score")
+            if as_loss:
+                ax.set_ylabel("loss")
+            else:
+                by = f" ({self.scoring})" if self.scoring else ""
+                self.score_ax_.set_ylabel(f"validation score{by}")
             ax.legend(handles=[self.line_, self.score_line_], loc="center right")
         else:
             ax.legend(loc="upper right")

@@ -1185,6 +1185,36 @@ def test_a_wrong_class_weight_gets_one_message(tmp_path, iris_csv, capsys, given
     assert "Input should" not in err and "constrained" not in err
 
 
+def test_early_stopping_scores_by_the_scoring_named(tmp_path, iris_csv, capsys):
+    path = _iris_experiment(
+        tmp_path,
+        training={"max_iter": 30},
+        validation={"early_stopping": True, "scoring": "neg_log_loss", "n_iter_no_change": 50},
+    )
+    status, _, err = run(capsys, "train", path)
+    assert status == 0, err
+    model = layerkit.load(tmp_path / "layerkit-output" / "model.lkm")
+    assert model.scoring == "neg_log_loss"
+    assert all(s < 0 for s in model.validation_scores_)  # (minus a log loss, not accuracy)
+    status, out, _ = run(capsys, "inspect", tmp_path / "layerkit-output" / "model.lkm")
+    assert status == 0 and "validation score (neg_log_loss): " in out
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("acuracy", "got 'acuracy'. Did you mean 'accuracy'?"),
+        ("LOSS", "got 'LOSS'. Did you mean 'loss'?"),
+        (3, '"loss" or the name of a scikit-learn scorer'),
+    ],
+)
+def test_a_wrong_scoring_gets_one_message(tmp_path, iris_csv, capsys, given, expected):
+    path = _iris_experiment(tmp_path, validation={"early_stopping": True, "scoring": given})
+    status, _, err = run(capsys, "train", path)
+    assert status == 1 and "validation.scoring: " in err and expected in err, err
+    assert "Input should" not in err
+
+
 @pytest.mark.parametrize(
     "spellings, classes",
     [

@@ -53,6 +53,24 @@ def test_from_estimator_draws_loss_and_validation_score_and_saves_a_png(tmp_path
     assert image[..., :3].std() > 0.05  # something is drawn, not a blank canvas
 
 
+def test_scoring_loss_draws_the_validation_loss_beside_the_training_loss():
+    est = fitted(early_stopping=True, n_iter_no_change=50, scoring="loss")
+    display = LossCurveDisplay.from_estimator(est)
+    assert display.score_ax_ is display.ax_  # (one axis: both are losses)
+    np.testing.assert_array_equal(
+        display.score_line_.get_ydata(), [-s for s in est.validation_scores_]
+    )
+    assert display.score_line_.get_label() == "validation loss"
+    assert display.ax_.get_ylabel() == "loss"
+    assert len(display.figure_.axes) == 1
+    plt.close(display.figure_)
+    named = LossCurveDisplay.from_estimator(est.set_params(scoring="neg_log_loss"))
+    assert named.score_ax_ is not named.ax_
+    assert named.score_ax_.get_ylabel() == "validation score (neg_log_loss)"
+    np.testing.assert_array_equal(named.score_line_.get_ydata(), est.validation_scores_)
+    plt.close(named.figure_)
+
+
 def test_plot_on_given_axes_without_validation_score():
     est = fitted(solver="lbfgs")
     fig, (left, right) = plt.subplots(1, 2)

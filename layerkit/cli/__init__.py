@@ -62,6 +62,9 @@ data.path, data.target. Every other field is shown with its default:
                                      # training rows stops improving
   validation_fraction = 0.1
   n_iter_no_change = 10
+  # scoring = "loss"                 # what early stopping scores: "loss" or a
+                                     # scikit-learn scorer's name ("f1_macro");
+                                     # default: accuracy, or R² for regression
 
   [output]
   dir = "layerkit-output"            # relative to this file

@@ -102,6 +102,26 @@ class ValidationSection(_Section):
     early_stopping: bool = False
     validation_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
     n_iter_no_change: Annotated[int, Field(ge=1)] = 10
+    scoring: str | None = Field(
+        default=None,
+        description="what early stopping scores: 'loss' or a scikit-learn scorer's name",
+    )
+
+    @pydantic.field_validator("scoring", mode="before")
+    @classmethod
+    def _scoring(cls, value: Any) -> Any:
+        """A scorer's name as the estimators take it, a near miss suggested."""
+        from ..estimators._validation import scoring
+
+        if value is None or (isinstance(value, str) and scoring(value)):
+            return value
+        names = list(scoring.allowed)  # type: ignore[attr-defined]
+        near = isinstance(value, str) and _close_name(value, names)
+        hint = f" Did you mean {near!r}?" if near else ""
+        raise ValueError(
+            '"loss" or the name of a scikit-learn scorer (sklearn.metrics.get_scorer_names(): '
+            f'"accuracy", "f1_macro", "neg_mean_absolute_error", ...); got {value!r}.{hint}'
+        )
 
 
 def _file_name(name: str) -> str:

@@ -200,8 +200,10 @@ def render(info: dict[str, Any]) -> str:
         if scores:
             finite = [s if s == s else -np.inf for s in scores]  # (NaN never counts)
             kept = int(np.argmax(finite)) + 1
+            scoring = info["hyperparameters"].get("scoring")
+            by = f" ({scoring})" if isinstance(scoring, str) else ""
             lines.append(
-                f"  validation score: {scores[0]:.4f} -> {scores[-1]:.4f}, best "
+                f"  validation score{by}: {scores[0]:.4f} -> {scores[-1]:.4f}, best "
                 f"{history['best_validation_score']:.4f} (epoch {kept}: early stopping "
                 "kept its weights)"
             )

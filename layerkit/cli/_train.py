@@ -193,6 +193,7 @@ def _estimator(loaded: Loaded, config_path: Path, y: np.ndarray) -> Any:
         early_stopping=exp.validation.early_stopping,
         validation_fraction=exp.validation.validation_fraction,
         n_iter_no_change=exp.validation.n_iter_no_change,
+        scoring=exp.validation.scoring,
     )
     if layers is not None:
         params["layers"] = layers

@@ -110,6 +110,7 @@ _COMMON_RULES: dict[str, v.Rule] = {
     "nesterovs_momentum": v.boolean,
     "early_stopping": v.boolean,
     "validation_fraction": v.interval(0, 1, closed="left"),
+    "scoring": v.scoring,
     "beta_1": v.interval(0, 1, closed="left"),
     "beta_2": v.interval(0, 1, closed="left"),
     "epsilon": v.interval(0, None, closed="neither"),
@@ -377,6 +378,10 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     def _validate_targets(
         self, y: Any, *, first_pass: bool, incremental: bool, classes: Any = None
     ) -> Any:
+        raise NotImplementedError
+
+    def _training_targets(self, y: Any) -> Any:
+        """Validated targets ``y`` as the network trains on them (a 2-d float array)."""
         raise NotImplementedError
 
     def _output(self, n_outputs: int) -> tuple[Layer, Loss, str]:

@@ -63,6 +63,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         nesterovs_momentum: bool = True,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
+        scoring: Any = None,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
@@ -90,6 +91,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.nesterovs_momentum = nesterovs_momentum
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.scoring = scoring
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
@@ -250,6 +252,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         # an indicator matrix with one label in every row suits a softmax all the same
         self._one_label_per_row = not multilabel or bool((Y.sum(axis=1) == 1).all())
         return Y
+
+    def _training_targets(self, y: Any) -> Any:
+        return _one_hot(self._label_binarizer, y)
 
     def _extra_sample_weight(self, y: Any, incremental: bool) -> Any:
         if self.class_weight is None:

@@ -63,6 +63,16 @@ early_stopping : bool, default=False
 validation_fraction : float, default=0.1
     Size of the early-stopping validation split (unused when ``fit`` is given
     ``X_val`` and ``y_val``).
+scoring : str, callable or None, default=None
+    What early stopping scores the validation data by (higher is better; unused
+    without early stopping). None: the estimator's ``score``, accuracy or R², as
+    scikit-learn's MLP. ``'loss'``: minus the validation loss, the weighted mean of the
+    training loss's cost (without the L2 term of ``alpha``), as
+    HistGradientBoosting's ``scoring='loss'``. The name of a scikit-learn scorer
+    (``'f1_macro'``, ``'neg_log_loss'``, ``'neg_mean_absolute_error'``; see
+    ``sklearn.metrics.get_scorer_names()``) or a callable ``scorer(estimator, X, y)``:
+    called on the estimator as it stands after each epoch (``sample_weight=`` too, when
+    the validation rows are weighted). ``tol`` applies to the score.
 beta_1, beta_2 : float, default=0.9, 0.999
     Adam's moment decay rates.
 epsilon : float, default=1e-8
@@ -93,9 +103,10 @@ loss_curve_ : list of float
 best_loss_ : float or None
     Minimum loss reached (None with early stopping).
 validation_scores_ : list of float or None
-    Score on the validation split per epoch (early stopping only; None otherwise, and
-    with lbfgs). Early stopping switched on in a warm-started fit scores the epochs
-    from then on: the last ``len(validation_scores_)`` entries of ``loss_curve_``.
+    Score on the validation split per epoch, as ``scoring`` chooses (early stopping
+    only; None otherwise, and with lbfgs). Early stopping switched on in a
+    warm-started fit scores the epochs from then on: the last
+    ``len(validation_scores_)`` entries of ``loss_curve_``.
 best_validation_score_ : float or None
     Best validation score of the last fit (early stopping only: each fit keeps its best
     epoch's weights, scored on its own validation split; a warm-started fit also

@@ -49,6 +49,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         nesterovs_momentum: bool = True,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
+        scoring: Any = None,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
@@ -75,6 +76,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.nesterovs_momentum = nesterovs_momentum
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.scoring = scoring
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
@@ -186,8 +188,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         _refuse_non_numbers(self, y, "y")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        Y = np.asarray(y)
-        Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
+        Y = self._training_targets(y)
         loss = (
             PoissonLoss() if isinstance(self.loss, str) and self.loss == "poisson" else self.loss
         )
@@ -195,6 +196,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         if shortfall is not None:
             raise ValueError(f"{type(self).__name__}(loss={self.loss!r}) {shortfall}")
         return Y
+
+    def _training_targets(self, y: Any) -> Any:
+        Y = np.asarray(y)
+        return Y.reshape(-1, 1) if Y.ndim == 1 else Y
 
     def _output(self, n_outputs: int) -> tuple[Layer, Loss, str]:
         if isinstance(self.loss, Loss):

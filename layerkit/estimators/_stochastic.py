@@ -16,6 +16,7 @@ from ..optim import Optimizer
 from ..training import EpochRunner
 from ._callbacks import SOLVER_STACKLEVEL, FitReport
 from ._interrupt import stop_on_interrupt
+from ._scoring import validation_score
 
 
 def fit_stochastic(
@@ -58,6 +59,7 @@ def fit_stochastic(
         sw_val = None if sw is None else sw[val]
         if sw is not None:
             _check_split_weights(est, sw[rows], sw_val)
+    score = validation_score(est, net, X_val, y_val, sw_val) if early_stopping else None
     n_train = X.shape[0] if rows is None else len(rows)
     batch_size = _batch_size(est.batch_size, n_train)
     runner = EpochRunner(
@@ -100,7 +102,7 @@ def fit_stochastic(
     if converged_before and schedule == "adaptive" and base_lr is not None:
         optimizer.current_learning_rate = base_lr
     if early_stopping:
-        start = est._score_arrays(X_val, y_val, sw_val, network=net) if continued else -np.inf
+        start = score() if continued and score is not None else -np.inf
         est.best_validation_score_ = start if start == start else -np.inf  # (NaN: -inf)
         est._no_improvement_count = 0
     elif converged_before:
@@ -122,9 +124,8 @@ def fit_stochastic(
             est.loss_curve_.append(loss)
             if est.verbose:
                 print(f"Iteration {est.n_iter_}, loss = {loss:.8f}")
-            if early_stopping:
-                score = est._score_arrays(X_val, y_val, sw_val, network=net)
-                _track_validation(est, score, net, best, best_state)
+            if score is not None:
+                _track_validation(est, score(), net, best, best_state)
             else:
                 _track_loss(est, loss, tol_on_loss)
             if schedule == "invscaling":

@@ -131,6 +131,25 @@ random_state.text = (  # type: ignore[attr-defined]
 )
 
 
+def scoring(value: Any) -> bool:
+    if value is None or callable(value):
+        return True
+    return isinstance(value, str) and value in scoring.allowed  # type: ignore[attr-defined]
+
+
+def _scorer_names() -> tuple[str, ...]:
+    from sklearn.metrics import get_scorer_names
+
+    return ("loss", *get_scorer_names())
+
+
+scoring.allowed = _scorer_names()  # type: ignore[attr-defined]
+scoring.text = (  # type: ignore[attr-defined]
+    "None (the estimator's score), 'loss', the name of a scikit-learn scorer "
+    "(sklearn.metrics.get_scorer_names()) or a callable scorer(estimator, X, y)"
+)
+
+
 def check_params(owner: str, params: dict[str, Any], rules: dict[str, Rule]) -> None:
     """Raise ``InvalidParameterError`` for the first parameter that breaks its rule."""
     for name, rule in rules.items():

@@ -1,0 +1,303 @@
+"""``scoring``: what early stopping scores the validation data by (None: the
+estimator's score; 'loss': minus the validation loss; a scorer's name or a callable)."""
+
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_diabetes, load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    log_loss,
+    mean_absolute_error,
+    mean_squared_error,
+)
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import layerkit
+from layerkit import InvalidParameterError, MLPClassifier, MLPRegressor
+
+X, y = load_digits(return_X_y=True)
+X = X / 16
+X_train, y_train, X_val, y_val = X[:1200], y[:1200], X[1200:], y[1200:]
+XR, yr = load_diabetes(return_X_y=True)
+yr = yr / 100
+XR_train, yr_train, XR_val, yr_val = XR[:350], yr[:350], XR[350:], yr[350:]
+EPOCHS = 5
+CLASSIFIER = dict(hidden_layer_sizes=(16,), random_state=0, learning_rate_init=0.01)
+REGRESSOR = dict(hidden_layer_sizes=(16,), random_state=0, learning_rate_init=0.01)
+
+
+def _quiet_fit(est, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(*args, **kwargs)
+
+
+def _stopped(cls, settings, scoring, data, **params):
+    """A fit with early stopping on the given validation data for EPOCHS epochs."""
+    est = cls(
+        early_stopping=True,
+        max_iter=EPOCHS,
+        n_iter_no_change=100,
+        scoring=scoring,
+        **settings,
+        **params,
+    )
+    X_fit, y_fit, X_held, y_held = data
+    return _quiet_fit(est, X_fit, y_fit, X_val=X_held, y_val=y_held)
+
+
+def _plain(cls, settings, data):
+    """Fits without early stopping for 1..EPOCHS epochs: the weights of each epoch of a
+    fit that scores on given validation data (all of X trains either way)."""
+    X_fit, y_fit = data[:2]
+    return [_quiet_fit(cls(max_iter=k, **settings), X_fit, y_fit) for k in range(1, EPOCHS + 1)]
+
+
+DIGITS = (X_train, y_train, X_val, y_val)
+DIABETES = (XR_train, yr_train, XR_val, yr_val)
+
+
+@pytest.fixture(scope="module")
+def plain_classifiers():
+    return _plain(MLPClassifier, CLASSIFIER, DIGITS)
+
+
+@pytest.fixture(scope="module")
+def plain_regressors():
+    return _plain(MLPRegressor, REGRESSOR, DIABETES)
+
+
+def test_loss_scores_minus_the_validation_log_loss_of_each_epoch(plain_classifiers):
+    stopped = _stopped(MLPClassifier, CLASSIFIER, "loss", DIGITS)
+    expected = [-log_loss(y_val, est.predict_proba(X_val)) for est in plain_classifiers]
+    np.testing.assert_allclose(stopped.validation_scores_, expected, rtol=1e-10)
+    best = plain_classifiers[int(np.argmax(expected))]
+    for got, kept in zip(stopped.coefs_, best.coefs_, strict=True):
+        np.testing.assert_array_equal(got, kept)
+    assert stopped.best_validation_score_ == max(stopped.validation_scores_)
+
+
+def test_loss_scores_minus_half_the_mean_squared_error_for_a_regressor(plain_regressors):
+    """The data term of the training loss: scikit-learn's squared loss is half the
+    mean squared error (and the L2 term of alpha is left out)."""
+    stopped = _stopped(MLPRegressor, REGRESSOR, "loss", DIABETES)
+    expected = [-mean_squared_error(yr_val, est.predict(XR_val)) / 2 for est in plain_regressors]
+    np.testing.assert_allclose(stopped.validation_scores_, expected, rtol=1e-10)
+    assert stopped.validation_scores_[0] < stopped.validation_scores_[-1]  # (it learns)
+
+
+def test_loss_scores_a_multi_output_regressor_summed_over_the_outputs():
+    Y = np.column_stack([yr, 2 * yr - 1])
+    data = (XR_train, Y[:350], XR_val, Y[350:])
+    stopped = _stopped(MLPRegressor, REGRESSOR, "loss", data)
+    plain = _plain(MLPRegressor, REGRESSOR, data)
+    expected = [-0.5 * ((est.predict(XR_val) - Y[350:]) ** 2).sum(1).mean() for est in plain]
+    np.testing.assert_allclose(stopped.validation_scores_, expected, rtol=1e-10)
+
+
+def test_a_scorer_name_scores_each_epoch_by_its_metric(plain_classifiers, plain_regressors):
+    stopped = _stopped(MLPClassifier, CLASSIFIER, "balanced_accuracy", DIGITS)
+    expected = [balanced_accuracy_score(y_val, est.predict(X_val)) for est in plain_classifiers]
+    np.testing.assert_allclose(stopped.validation_scores_, expected, rtol=1e-12)
+    assert expected != [accuracy_score(y_val, est.predict(X_val)) for est in plain_classifiers]
+
+    stopped = _stopped(MLPRegressor, REGRESSOR, "neg_mean_absolute_error", DIABETES)
+    expected = [-mean_absolute_error(yr_val, est.predict(XR_val)) for est in plain_regressors]
+    np.testing.assert_allclose(stopped.validation_scores_, expected, rtol=1e-12)
+
+
+def test_neg_log_loss_agrees_with_loss():
+    """Two routes to one number: the scorer through predict_proba, 'loss' through the
+    logits."""
+    by_loss = _stopped(MLPClassifier, CLASSIFIER, "loss", DIGITS)
+    by_scorer = _stopped(MLPClassifier, CLASSIFIER, "neg_log_loss", DIGITS)
+    np.testing.assert_allclose(by_scorer.validation_scores_, by_loss.validation_scores_, 1e-9)
+
+
+def test_the_default_scores_accuracy_as_scikit_learn(plain_classifiers):
+    stopped = _stopped(MLPClassifier, CLASSIFIER, None, DIGITS)
+    expected = [accuracy_score(y_val, est.predict(X_val)) for est in plain_classifiers]
+    np.testing.assert_allclose(stopped.validation_scores_, expected)
+
+
+def test_a_callable_scorer_sees_the_weights_of_each_epoch(plain_regressors):
+    seen = []
+
+    def scorer(estimator, X_held, y_held):
+        seen.append((estimator, estimator.predict(X_held)))
+        return 0.0
+
+    est = MLPRegressor(early_stopping=True, max_iter=EPOCHS, scoring=scorer, **REGRESSOR)
+    est.set_params(n_iter_no_change=100)
+    _quiet_fit(est, XR_train, yr_train, X_val=XR_val, y_val=yr_val)
+    assert len(seen) == EPOCHS
+    for (view, predicted), plain in zip(seen, plain_regressors, strict=True):
+        assert view is not est
+        np.testing.assert_array_equal(predicted, plain.predict(XR_val))
+    assert est.validation_scores_ == [0.0] * EPOCHS
+
+
+def test_the_split_of_validation_fraction_is_scored_too():
+    """Without X_val: the held-out rows of the split, with every kind of scoring."""
+    scores = {}
+    for scoring in (None, "loss", "neg_log_loss", "accuracy"):
+        est = MLPClassifier(
+            early_stopping=True, max_iter=4, n_iter_no_change=100, scoring=scoring, **CLASSIFIER
+        )
+        scores[scoring] = _quiet_fit(est, X, y).validation_scores_
+    np.testing.assert_allclose(scores["neg_log_loss"], scores["loss"], rtol=1e-9)
+    assert scores["accuracy"] == scores[None]
+    assert all(-3 < s < 0 for s in scores["loss"])
+
+
+def test_the_scores_stop_the_training_and_choose_the_weights_kept(plain_classifiers):
+    """A score that never improves on the first epoch's: stopped after
+    n_iter_no_change + 1 epochs, with the first epoch's weights."""
+    scores = iter([0.9, 0.5, 0.9, 0.4, 0.9, 0.3])
+    est = MLPClassifier(
+        early_stopping=True,
+        max_iter=50,
+        n_iter_no_change=4,
+        scoring=lambda estimator, X_held, y_held: next(scores),
+        **CLASSIFIER,
+    )
+    _quiet_fit(est, X_train, y_train, X_val=X_val, y_val=y_val)
+    assert est.n_iter_ == 6
+    assert est.validation_scores_ == [0.9, 0.5, 0.9, 0.4, 0.9, 0.3]
+    assert est.best_validation_score_ == 0.9
+    for got, kept in zip(est.coefs_, plain_classifiers[0].coefs_, strict=True):
+        np.testing.assert_array_equal(got, kept)
+
+
+def test_sample_weight_val_reaches_the_scorer():
+    weights = np.linspace(0.1, 3.0, len(y_val))
+    got = []
+
+    def scorer(estimator, X_held, y_held, sample_weight=None):
+        got.append(sample_weight)
+        return accuracy_score(y_held, estimator.predict(X_held), sample_weight=sample_weight)
+
+    est = MLPClassifier(early_stopping=True, max_iter=2, scoring=scorer, **CLASSIFIER)
+    _quiet_fit(est, X_train, y_train, X_val=X_val, y_val=y_val, sample_weight_val=weights)
+    np.testing.assert_array_equal(got[0], weights)
+    named = MLPClassifier(early_stopping=True, max_iter=2, scoring="accuracy", **CLASSIFIER)
+    _quiet_fit(named, X_train, y_train, X_val=X_val, y_val=y_val, sample_weight_val=weights)
+    assert named.validation_scores_ == est.validation_scores_
+    assert named.best_validation_score_ == accuracy_score(
+        y_val, named.predict(X_val), sample_weight=weights
+    )
+    lossy = MLPClassifier(early_stopping=True, max_iter=2, scoring="loss", **CLASSIFIER)
+    _quiet_fit(lossy, X_train, y_train, X_val=X_val, y_val=y_val, sample_weight_val=weights)
+    expected = -log_loss(y_val, lossy.predict_proba(X_val), sample_weight=weights)
+    assert lossy.best_validation_score_ == pytest.approx(expected, rel=1e-10)
+
+
+def test_feature_names_and_pipelines_score_without_warnings():
+    pd = pytest.importorskip("pandas")
+    columns = [f"pixel{i}" for i in range(X.shape[1])]
+    frame, frame_val = pd.DataFrame(X_train, columns=columns), pd.DataFrame(X_val, columns=columns)
+    est = MLPClassifier(early_stopping=True, max_iter=3, scoring="f1_macro", **CLASSIFIER)
+    model = make_pipeline(StandardScaler(), est)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (a feature-name warning would fail here)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(frame, y_train)
+        est.fit(frame, y_train, X_val=frame_val, y_val=y_val)
+    assert len(est.validation_scores_) == 3
+    assert list(est.feature_names_in_) == columns
+
+
+def test_a_warm_started_fit_scores_its_starting_weights_with_the_scorer():
+    est = MLPClassifier(
+        early_stopping=True,
+        warm_start=True,
+        max_iter=2,
+        n_iter_no_change=100,
+        scoring="loss",
+        **CLASSIFIER,
+    )
+    _quiet_fit(est, X_train, y_train, X_val=X_val, y_val=y_val)
+    assert est.best_validation_score_ == pytest.approx(
+        -log_loss(y_val, est.predict_proba(X_val)), rel=1e-10
+    )
+    scores = iter([7.0, -1e9, -1e9])  # the start, then two epochs that score worse
+    est.set_params(scoring=lambda estimator, X_held, y_held: next(scores))
+    coefs = [w.copy() for w in est.coefs_]
+    _quiet_fit(est, X_train, y_train, X_val=X_val, y_val=y_val)
+    for got, kept in zip(est.coefs_, coefs, strict=True):
+        np.testing.assert_array_equal(got, kept)  # (the starting weights are kept)
+    assert est.best_validation_score_ == 7.0
+    assert est.validation_scores_[-2:] == [-1e9, -1e9]
+
+
+def test_a_nan_score_never_improves_and_a_non_number_is_refused():
+    scores = iter([0.5, float("nan"), float("nan")])
+    est = MLPClassifier(
+        early_stopping=True,
+        max_iter=3,
+        n_iter_no_change=1,
+        scoring=lambda estimator, X_held, y_held: next(scores),
+        **CLASSIFIER,
+    )
+    _quiet_fit(est, X_train, y_train, X_val=X_val, y_val=y_val)
+    assert est.n_iter_ == 3 and est.best_validation_score_ == 0.5
+    bad = est.set_params(scoring=lambda estimator, X_held, y_held: "high", warm_start=False)
+    with pytest.raises(TypeError, match=r"MLPClassifier: scoring=<function .* single number"):
+        bad.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+
+
+def test_an_error_in_the_scorer_says_where_it_came_from():
+    """('roc_auc' is for two classes: scikit-learn's error alone names no scoring.)"""
+    est = MLPClassifier(early_stopping=True, max_iter=2, scoring="roc_auc", **CLASSIFIER)
+    with pytest.raises(ValueError) as caught:
+        est.fit(X_train, y_train, X_val=X_val, y_val=y_val)
+    if sys.version_info >= (3, 11):
+        assert caught.value.__notes__ == [
+            "(raised scoring the validation data for early stopping, "
+            "MLPClassifier(scoring='roc_auc'))"
+        ]
+
+
+@pytest.mark.parametrize(
+    ("scoring", "match"),
+    [
+        ("acuracy", r"'scoring' parameter must be None .* Did you mean 'accuracy'\?"),
+        ("Loss", r"Did you mean 'loss'\?"),
+        (5, r"'scoring' parameter must be None .*got 5\."),
+    ],
+)
+def test_a_wrong_scoring_is_refused_at_fit(scoring, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        MLPClassifier(scoring=scoring).fit(X_train[:50], y_train[:50])
+
+
+def test_scoring_is_a_hyperparameter_for_clone_search_and_model_files(tmp_path):
+    est = MLPClassifier(early_stopping=True, max_iter=3, **CLASSIFIER)
+    assert clone(est.set_params(scoring="loss")).scoring == "loss"
+    search = GridSearchCV(est, {"scoring": [None, "loss"]}, cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X[:400], y[:400])
+    assert search.best_params_["scoring"] in (None, "loss")
+    fitted = search.best_estimator_.set_params(scoring="neg_log_loss")
+    loaded = layerkit.load(layerkit.save(fitted, tmp_path / "model"))
+    assert loaded.scoring == "neg_log_loss"
+    fitted.set_params(scoring=lambda estimator, X_held, y_held: 0.0)
+    with pytest.raises(TypeError, match=r"MLPClassifier\.scoring = .* cannot be saved"):
+        layerkit.save(fitted, tmp_path / "other")
+
+
+def test_scoring_without_early_stopping_changes_nothing():
+    settings = dict(max_iter=3, **CLASSIFIER)
+    plain = _quiet_fit(MLPClassifier(**settings), X_train, y_train)
+    scored = _quiet_fit(MLPClassifier(scoring="loss", **settings), X_train, y_train)
+    assert scored.validation_scores_ is None
+    assert scored.loss_curve_ == plain.loss_curve_
