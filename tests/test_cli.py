@@ -1114,6 +1114,10 @@ CONFIG_PROBLEMS = {
         {"optimizer": "lbfgs", "training": {"learning_rate": "adaptive"}},
         "optimizer = 'lbfgs' ignores it",
     ),
+    "cosine for lbfgs": (
+        {"optimizer": "lbfgs", "training": {"learning_rate": "cosine"}},
+        "training.learning_rate: 'cosine' is a schedule for optimizer = \"sgd\"",
+    ),
 }
 
 
@@ -1155,6 +1159,7 @@ def test_standardized_training_gives_a_model_of_the_raw_columns(tmp_path, iris_c
         ({"class_weight": {"setosa": 2.0}}, {"class_weight": {"setosa": 2.0}}),
         ({"learning_rate": "adaptive"}, {"learning_rate": "adaptive"}),
         ({"learning_rate": "invscaling", "power_t": 0.25}, {"power_t": 0.25}),
+        ({"learning_rate": "cosine"}, {"learning_rate": "cosine"}),
     ],
 )
 def test_the_schedule_and_class_weights_reach_the_model(
@@ -1198,6 +1203,14 @@ def test_early_stopping_scores_by_the_scoring_named(tmp_path, iris_csv, capsys):
     assert all(s < 0 for s in model.validation_scores_)  # (minus a log loss, not accuracy)
     status, out, _ = run(capsys, "inspect", tmp_path / "layerkit-output" / "model.lkm")
     assert status == 0 and "validation score (neg_log_loss): " in out
+
+
+def test_cosine_is_a_schedule_for_adam_too(tmp_path, iris_csv, capsys):
+    path = _iris_experiment(tmp_path, training={"max_iter": 5, "learning_rate": "cosine"})
+    status, _, err = run(capsys, "train", path)
+    assert status == 0, err
+    model = layerkit.load(tmp_path / "layerkit-output" / "model.lkm")
+    assert model.learning_rate == "cosine" and model.solver == "adam"
 
 
 @pytest.mark.parametrize(

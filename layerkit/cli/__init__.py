@@ -52,7 +52,8 @@ data.path, data.target. Every other field is shown with its default:
   tol = 0.0001
   shuffle = true
   random_state = 0
-  learning_rate = "constant"         # the schedule (sgd): "invscaling", "adaptive"
+  learning_rate = "constant"         # the schedule (sgd): "invscaling", "adaptive";
+                                     # "cosine" (sgd, adam): down to 0 at max_iter
   power_t = 0.5                      # the exponent of "invscaling"
   # class_weight = "balanced"        # classification; or {label = weight, ...}
 

@@ -67,7 +67,7 @@ class TrainingSection(_Section):
     alpha: Annotated[float, Field(ge=0.0)] = 1e-4
     tol: Annotated[float, Field(ge=0.0)] = 1e-4
     shuffle: bool = True
-    learning_rate: Literal["constant", "invscaling", "adaptive"] = Field(
+    learning_rate: Literal["constant", "invscaling", "adaptive", "cosine"] = Field(
         default="constant", description="the step size's schedule, as the estimators'"
     )
     power_t: Annotated[float, Field(ge=0.0)] = 0.5
@@ -264,6 +264,7 @@ def _ignored_settings(experiment: Experiment) -> list[str]:
         "learning_rate" in experiment.training.model_fields_set
         and schedule != "constant"
         and experiment.optimizer in ("adam", "lbfgs")
+        and not (schedule == "cosine" and experiment.optimizer == "adam")
     ):
         default = "" if "optimizer" in experiment.model_fields_set else " (the default)"
         return [

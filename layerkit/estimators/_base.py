@@ -97,7 +97,7 @@ _COMMON_RULES: dict[str, v.Rule] = {
     ),
     "alpha": v.interval(0, None, closed="left"),
     "batch_size": v.any_of(v.options("auto"), v.interval(1, None, integer=True)),
-    "learning_rate": v.options("constant", "invscaling", "adaptive"),
+    "learning_rate": v.options("constant", "invscaling", "adaptive", "cosine"),
     "learning_rate_init": v.interval(0, None, closed="neither"),
     "power_t": v.interval(0, None, closed="left"),
     "max_iter": v.interval(1, None, integer=True),

@@ -18,12 +18,17 @@ alpha : float, default=0.0001
     (weighted) size, exactly scikit-learn's definition.
 batch_size : int or 'auto', default='auto'
     Mini-batch size of the stochastic solvers; 'auto' is ``min(200, n_samples)``.
-learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+learning_rate : {'constant', 'invscaling', 'adaptive', 'cosine'}, default='constant'
     Schedule of the step size for solver='sgd' (and for Optimizer instances):
     'invscaling' sets it to ``learning_rate_init / (t + 1) ** power_t`` after each
     epoch (t: samples seen; an Optimizer instance's own ``learning_rate`` in place of
     ``learning_rate_init``); 'adaptive' divides it by 5 whenever more than
-    ``n_iter_no_change`` epochs in a row fail to improve by ``tol``.
+    ``n_iter_no_change`` epochs in a row fail to improve by ``tol``. 'cosine' (not
+    scikit-learn's; for solver='adam' too) anneals it over each fit's ``max_iter``
+    epochs: epoch k + 1 steps at ``learning_rate_init (1 + cos(π k / max_iter)) / 2``,
+    so each fit, a warm-started one too, starts at ``learning_rate_init`` and ends
+    near 0; reaching ``max_iter`` is then the plan, and no ConvergenceWarning says
+    so (partial_fit refuses it).
 learning_rate_init : float, default=0.001
     Initial step size (sgd, adam).
 power_t : float, default=0.5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -80,7 +81,15 @@ def fit_stochastic(
             f"learning_rate={est.learning_rate!r} schedules the optimizer's step size, but "
             f"{optimizer!r} has no learning_rate attribute"
         )
-    base_lr = getattr(optimizer, "learning_rate", None)
+    base_lr: Any = getattr(optimizer, "learning_rate", None)  # (None: refused above)
+    if schedule == "cosine":
+        if incremental:
+            raise ValueError(
+                f"{type(est).__name__}: learning_rate='cosine' anneals the step size over "
+                "a fit's max_iter epochs, and partial_fit trains one epoch of no fixed "
+                "number; use fit, or another learning_rate"
+            )
+        optimizer.current_learning_rate = base_lr  # (each fit runs one cycle)
     # early stopping restores the best weights this fit has seen, and the layers' state
     # of that epoch (running statistics, say). Each fit runs its own race on the split
     # of the data it is given, and the best score and the weights it belongs to go
@@ -130,6 +139,11 @@ def fit_stochastic(
                 _track_loss(est, loss, tol_on_loss)
             if schedule == "invscaling":
                 optimizer.current_learning_rate = base_lr / (est.t_ + 1) ** est.power_t
+            elif schedule == "cosine" and est.n_iter_ < est.max_iter:
+                # (after the last epoch the rate of 0 would train nothing: the rate of
+                # that epoch stays, a step size that a model file can hold)
+                rate = cosine_rate(base_lr, est.n_iter_, est.max_iter)
+                optimizer.current_learning_rate = rate
             converged = False
             if est._no_improvement_count > est.n_iter_no_change:
                 what = "Validation score" if early_stopping else "Training loss"
@@ -147,7 +161,7 @@ def fit_stochastic(
                 break  # a callback stops the training, or it converged
             if incremental:
                 break
-            if est.n_iter_ == est.max_iter:
+            if est.n_iter_ == est.max_iter and schedule != "cosine":  # (its planned end)
                 warnings.warn(
                     f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and "
                     "the optimization hasn't converged yet.",
@@ -243,10 +257,17 @@ def _batch_size(batch_size: Any, n: int) -> int:
 
 
 def step_schedule(est: Any) -> str:
-    """scikit-learn applies ``learning_rate`` to sgd only; layerkit also to Optimizers."""
-    if isinstance(est.solver, str) and est.solver == "adam":
+    """scikit-learn applies ``learning_rate`` to sgd only; layerkit also to Optimizers,
+    and 'cosine' (not scikit-learn's) to adam too."""
+    if isinstance(est.solver, str) and est.solver == "adam" and est.learning_rate != "cosine":
         return "constant"
     return str(est.learning_rate)
+
+
+def cosine_rate(base: float, epochs_done: int, epochs: int) -> float:
+    """The step size after ``epochs_done`` of a fit's ``epochs`` under 'cosine':
+    ``η_0 (1 + cos(π k / K)) / 2``, from η_0 down to 0 at the last epoch's end."""
+    return base * 0.5 * (1.0 + math.cos(math.pi * epochs_done / epochs))
 
 
 def _outputs_averaged(est: Any, net: Sequential) -> int:
