@@ -112,13 +112,16 @@ class LossCurveDisplay:
                 "ending in one, or a search over one fitted with refit=True, whose "
                 f"best_estimator_ is drawn); this {type(final).__name__} has no loss_curve_"
             )
-        scoring = getattr(final, "scoring", None)  # (a callable's name says little)
+        from .estimators._scoring import scoring_label
+
+        # (what the scores were by, not the scoring set since: a fit's record)
+        scoring = scoring_label(getattr(final, "__dict__", {}).get("_validation_scoring"))
         display = cls(
             loss_curve=curve,
             validation_scores=getattr(final, "validation_scores_", None),
             estimator_name=name or type(final).__name__,
             x_label="lbfgs iteration" if getattr(final, "solver", None) == "lbfgs" else "epoch",
-            scoring=scoring if isinstance(scoring, str) else None,
+            scoring=scoring,
         )
         return display.plot(ax=ax)
 

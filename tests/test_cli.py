@@ -1114,6 +1114,11 @@ CONFIG_PROBLEMS = {
         {"optimizer": "lbfgs", "training": {"learning_rate": "adaptive"}},
         "optimizer = 'lbfgs' ignores it",
     ),
+    "a scoring without early stopping": (
+        {"validation": {"scoring": "loss"}},
+        "validation.scoring: 'loss' is what early stopping scores by, and early_stopping is "
+        "false, which ignores it",
+    ),
     "cosine for lbfgs": (
         {"optimizer": "lbfgs", "training": {"learning_rate": "cosine"}},
         "training.learning_rate: 'cosine' is a schedule for optimizer = \"sgd\"",
@@ -1211,6 +1216,15 @@ def test_cosine_is_a_schedule_for_adam_too(tmp_path, iris_csv, capsys):
     assert status == 0, err
     model = layerkit.load(tmp_path / "layerkit-output" / "model.lkm")
     assert model.learning_rate == "cosine" and model.solver == "adam"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes: Python 3.11+")
+def test_a_scorer_that_fails_on_the_task_is_named(tmp_path, iris_csv, capsys):
+    """(a review: 'r2' for classes said only "could not convert string to float")"""
+    path = _iris_experiment(tmp_path, validation={"early_stopping": True, "scoring": "r2"})
+    status, _, err = run(capsys, "train", path)
+    assert status == 1 and "cannot train MLPClassifier: " in err, err
+    assert "scoring the validation data for early stopping, MLPClassifier(scoring='r2')" in err
 
 
 @pytest.mark.parametrize(

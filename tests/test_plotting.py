@@ -64,11 +64,24 @@ def test_scoring_loss_draws_the_validation_loss_beside_the_training_loss():
     assert display.ax_.get_ylabel() == "loss"
     assert len(display.figure_.axes) == 1
     plt.close(display.figure_)
-    named = LossCurveDisplay.from_estimator(est.set_params(scoring="neg_log_loss"))
+    # the scores are labelled by what they were scored by, not by the parameter now
+    relabelled = LossCurveDisplay.from_estimator(est.set_params(scoring="neg_log_loss"))
+    assert relabelled.score_line_.get_label() == "validation loss"
+    plt.close(relabelled.figure_)
+    named = LossCurveDisplay.from_estimator(
+        fitted(early_stopping=True, n_iter_no_change=50, scoring="neg_log_loss")
+    )
     assert named.score_ax_ is not named.ax_
     assert named.score_ax_.get_ylabel() == "validation score (neg_log_loss)"
-    np.testing.assert_array_equal(named.score_line_.get_ydata(), est.validation_scores_)
+    np.testing.assert_allclose(named.score_line_.get_ydata(), est.validation_scores_, 1e-9)
     plt.close(named.figure_)
+
+    def my_scorer(estimator, X, y):
+        return 1.0
+
+    by_callable = LossCurveDisplay.from_estimator(fitted(early_stopping=True, scoring=my_scorer))
+    assert by_callable.score_ax_.get_ylabel() == "validation score (my_scorer())"
+    plt.close(by_callable.figure_)
 
 
 def test_plot_on_given_axes_without_validation_score():

@@ -1,8 +1,11 @@
 """``scoring``: what early stopping scores the validation data by (None: the
 estimator's score; 'loss': minus the validation loss; a scorer's name or a callable)."""
 
+import json
+import pickle
 import sys
 import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -13,6 +16,7 @@ from sklearn.metrics import (
     accuracy_score,
     balanced_accuracy_score,
     log_loss,
+    make_scorer,
     mean_absolute_error,
     mean_squared_error,
 )
@@ -205,11 +209,12 @@ def test_feature_names_and_pipelines_score_without_warnings():
     columns = [f"pixel{i}" for i in range(X.shape[1])]
     frame, frame_val = pd.DataFrame(X_train, columns=columns), pd.DataFrame(X_val, columns=columns)
     est = MLPClassifier(early_stopping=True, max_iter=3, scoring="f1_macro", **CLASSIFIER)
-    model = make_pipeline(StandardScaler(), est)
+    model = make_pipeline(StandardScaler(), est).set_output(transform="pandas")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # (a feature-name warning would fail here)
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(frame, y_train)
+        model.fit(frame, y_train)  # (the MLP gets a DataFrame from the scaler)
+        assert list(est.feature_names_in_) == columns and len(est.validation_scores_) == 3
         est.fit(frame, y_train, X_val=frame_val, y_val=y_val)
     assert len(est.validation_scores_) == 3
     assert list(est.feature_names_in_) == columns
@@ -282,17 +287,149 @@ def test_a_wrong_scoring_is_refused_at_fit(scoring, match):
 def test_scoring_is_a_hyperparameter_for_clone_search_and_model_files(tmp_path):
     est = MLPClassifier(early_stopping=True, max_iter=3, **CLASSIFIER)
     assert clone(est.set_params(scoring="loss")).scoring == "loss"
-    search = GridSearchCV(est, {"scoring": [None, "loss"]}, cv=2)
+    search = GridSearchCV(est, {"scoring": [None, "loss"]}, cv=2, refit=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         search.fit(X[:400], y[:400])
-    assert search.best_params_["scoring"] in (None, "loss")
-    fitted = search.best_estimator_.set_params(scoring="neg_log_loss")
+    assert search.cv_results_["params"] == [{"scoring": None}, {"scoring": "loss"}]
+    fitted = _quiet_fit(clone(est).set_params(scoring="loss"), X[:400], y[:400])
+    assert all(s < 0 for s in fitted.validation_scores_)  # (minus losses, not accuracies)
+    fitted.set_params(scoring="neg_log_loss")
     loaded = layerkit.load(layerkit.save(fitted, tmp_path / "model"))
     assert loaded.scoring == "neg_log_loss"
     fitted.set_params(scoring=lambda estimator, X_held, y_held: 0.0)
-    with pytest.raises(TypeError, match=r"MLPClassifier\.scoring = .* cannot be saved"):
+    with pytest.raises(
+        TypeError,
+        match=r"MLPClassifier\.scoring = .* cannot be saved: .*"
+        r"set_params\(scoring=None\) before saving",
+    ):
         layerkit.save(fitted, tmp_path / "other")
+
+
+def test_a_scorer_that_cannot_be_called_so_is_refused_before_the_first_epoch():
+    def my_metric(y_true, y_pred):
+        return 0.0
+
+    est = MLPClassifier(early_stopping=True, max_iter=2, **CLASSIFIER)
+    for metric in (accuracy_score, my_metric):
+        with pytest.raises(InvalidParameterError, match="metric function"):
+            est.set_params(scoring=metric).fit(X_train, y_train)
+        assert not hasattr(est, "network_")
+    # a scorer taking no sample_weight, where the validation rows are weighted
+    unweighted = est.set_params(scoring=lambda estimator, X_held, y_held: 1.0)
+    for weighting in ({"class_weight": "balanced"}, {}):
+        unweighted.set_params(**weighting)
+        fit_weights = {} if weighting else {"sample_weight": np.ones(len(y_train))}
+        with pytest.raises(TypeError, match=r"takes no sample_weight, but the validation"):
+            unweighted.fit(X_train, y_train, **fit_weights)
+        assert not hasattr(unweighted, "network_")
+    # ones that take it: by name, or any keyword
+    for scorer in (
+        lambda estimator, X_held, y_held, sample_weight=None: 1.0,
+        lambda estimator, X_held, y_held, **kwargs: 1.0,
+        make_scorer(accuracy_score),
+    ):
+        weighted = est.set_params(scoring=scorer, class_weight="balanced")
+        assert _quiet_fit(weighted, X_train, y_train).n_iter_ == 2
+
+
+def test_a_warm_start_with_another_scoring_starts_a_new_list_of_scores(tmp_path):
+    est = MLPClassifier(
+        early_stopping=True, warm_start=True, max_iter=2, n_iter_no_change=100, **CLASSIFIER
+    )
+    _quiet_fit(est, X_train, y_train, X_val=X_val, y_val=y_val)
+    _quiet_fit(est, X_train, y_train, X_val=X_val, y_val=y_val)
+    assert len(est.validation_scores_) == 4  # (one scoring: the list goes on)
+    _quiet_fit(est.set_params(scoring="loss"), X_train, y_train, X_val=X_val, y_val=y_val)
+    assert len(est.validation_scores_) == 2 and all(s < 0 for s in est.validation_scores_)
+    assert len(est.loss_curve_) == 6  # (the scores are the last epochs')
+    loaded = layerkit.load(layerkit.save(est, tmp_path / "model"))
+    assert loaded._validation_scoring == "loss"
+    _quiet_fit(loaded, X_train, y_train, X_val=X_val, y_val=y_val)
+    assert len(loaded.validation_scores_) == 4  # (the file says what they were by)
+    _quiet_fit(loaded.set_params(scoring=None), X_train, y_train, X_val=X_val, y_val=y_val)
+    assert len(loaded.validation_scores_) == 2 and all(s >= 0 for s in loaded.validation_scores_)
+    # a model of the default scoring writes no record: files older releases can read
+    manifest = json.loads(
+        zipfile.ZipFile(layerkit.save(loaded, tmp_path / "d")).read("manifest.json")
+    )
+    assert "_validation_scoring" not in manifest["fitted"]
+
+
+def test_an_estimator_pickled_before_scoring_existed_works(tmp_path):
+    est = _quiet_fit(MLPClassifier(max_iter=2, **CLASSIFIER), X_train, y_train)
+    del est.__dict__["scoring"]  # (as 0.2.0 pickled it: no such parameter)
+    old = pickle.loads(pickle.dumps(est))
+    assert old.scoring is None and old.get_params()["scoring"] is None
+    assert "MLPClassifier(" in repr(old)
+    old.set_params(warm_start=True, early_stopping=True)
+    assert len(_quiet_fit(old, X_train, y_train).validation_scores_) == 2
+
+
+def test_loss_is_the_training_cost_for_every_kind_of_target():
+    """Poisson, a loss of the user's, binary and multilabel targets, float32, and the
+    split of validation_fraction with sample weights: minus the weighted mean cost,
+    recomputed here from the kept model's outputs with scikit-learn's metrics."""
+    from sklearn.metrics import mean_poisson_deviance
+
+    from layerkit.losses import Loss
+
+    class Huber(Loss, register=False):  # (docs/extending.md registers its own)
+        def __init__(self, delta: float = 1.0):
+            self.delta = delta
+
+        def per_example(self, a, y):
+            r = np.abs(a - y)
+            quadratic = np.minimum(r, self.delta)
+            return (0.5 * quadratic**2 + self.delta * (r - quadratic)).sum(axis=1)
+
+        def per_example_grad(self, a, y):
+            return np.clip(a - y, -self.delta, self.delta)
+
+    def last(est, X_fit, y_fit, X_held, y_held, **kwargs):
+        est.set_params(early_stopping=True, scoring="loss", max_iter=3, n_iter_no_change=100)
+        _quiet_fit(est, X_fit, y_fit, X_val=X_held, y_val=y_held, **kwargs)
+        return est.best_validation_score_
+
+    counts = np.round(np.exp(yr / 2)).astype(float)
+    reg = MLPRegressor(loss="poisson", **REGRESSOR)
+    score = last(reg, XR_train, counts[:350], XR_val, counts[350:])
+    predicted = reg.predict(XR_val)
+    # the Poisson cost, y log(y / mu) - y + mu: half the deviance
+    expected = mean_poisson_deviance(counts[350:], predicted) / 2
+    assert -score == pytest.approx(expected, rel=1e-9)
+
+    huber = MLPRegressor(loss=Huber(0.5), **REGRESSOR)
+    score = last(huber, XR_train, yr_train, XR_val, yr_val)
+    r = np.abs(huber.predict(XR_val) - yr_val)
+    q = np.minimum(r, 0.5)
+    assert -score == pytest.approx(np.mean(0.5 * q**2 + 0.5 * (r - q)), rel=1e-10)
+
+    binary = MLPClassifier(**CLASSIFIER)
+    score = last(binary, X_train, y_train > 4, X_val, y_val > 4)
+    assert -score == pytest.approx(log_loss(y_val > 4, binary.predict_proba(X_val)), rel=1e-10)
+
+    labels = np.column_stack([y > 4, y % 2 == 0]).astype(int)
+    multilabel = MLPClassifier(**CLASSIFIER)
+    score = last(multilabel, X_train, labels[:1200], X_val, labels[1200:])
+    proba = multilabel.predict_proba(X_val)
+    expected = sum(log_loss(labels[1200:, j], proba[:, j]) for j in range(2))
+    assert -score == pytest.approx(expected, rel=1e-10)
+
+    single = MLPClassifier(**CLASSIFIER)
+    score = last(single, X_train.astype(np.float32), y_train, X_val.astype(np.float32), y_val)
+    assert single.network_.dtype == np.float32
+    proba = single.predict_proba(X_val.astype(np.float32))
+    assert -score == pytest.approx(log_loss(y_val, proba), rel=1e-5)
+
+    # the split of validation_fraction, its rows weighted: a weighted mean (equal
+    # weights change nothing, without alpha's term, ½ alpha ‖W‖² / Σs; a sum would double)
+    split = dict(early_stopping=True, scoring="loss", max_iter=3, n_iter_no_change=100, alpha=0)
+    unweighted = _quiet_fit(MLPClassifier(**split, **CLASSIFIER), X, y)
+    doubled = _quiet_fit(
+        MLPClassifier(**split, **CLASSIFIER), X, y, sample_weight=2 * np.ones(len(y))
+    )
+    np.testing.assert_allclose(doubled.validation_scores_, unweighted.validation_scores_, 1e-12)
 
 
 def test_scoring_without_early_stopping_changes_nothing():

@@ -258,7 +258,9 @@ def load_experiment(path: Path) -> Loaded:
 
 def _ignored_settings(experiment: Experiment) -> list[str]:
     """A schedule the named optimizer would ignore (adam adapts its own steps, lbfgs
-    takes none), as scikit-learn ignores it, silently: a problem instead."""
+    takes none), as scikit-learn ignores it, silently, and a scoring without early
+    stopping: problems instead."""
+    problems = []
     schedule = experiment.training.learning_rate
     if (
         "learning_rate" in experiment.training.model_fields_set
@@ -267,12 +269,19 @@ def _ignored_settings(experiment: Experiment) -> list[str]:
         and not (schedule == "cosine" and experiment.optimizer == "adam")
     ):
         default = "" if "optimizer" in experiment.model_fields_set else " (the default)"
-        return [
+        problems.append(
             f'training.learning_rate: {schedule!r} is a schedule for optimizer = "sgd" '
             f"(or an optimizer table); optimizer = {experiment.optimizer!r}{default} "
             "ignores it: remove it, or choose sgd"
-        ]
-    return []
+        )
+    validation = experiment.validation
+    if validation.scoring is not None and not validation.early_stopping:
+        problems.append(
+            f"validation.scoring: {validation.scoring!r} is what early stopping scores by, "
+            "and early_stopping is false, which ignores it: set early_stopping = true, or "
+            "remove it"
+        )
+    return problems
 
 
 def _build_objects(layers: Any, loss: Any, optimizer: Any, problems: list[str]) -> tuple:

@@ -97,6 +97,7 @@ def _history(fitted: dict[str, Any]) -> dict[str, Any] | None:
         "loss_curve": decode(fitted["loss_curve_"]),
         "validation_scores": decode(fitted.get("validation_scores_")),
         "best_validation_score": decode(fitted.get("best_validation_score_")),
+        "validation_scoring": fitted.get("_validation_scoring"),
     }
 
 
@@ -200,8 +201,8 @@ def render(info: dict[str, Any]) -> str:
         if scores:
             finite = [s if s == s else -np.inf for s in scores]  # (NaN never counts)
             kept = int(np.argmax(finite)) + 1
-            scoring = info["hyperparameters"].get("scoring")
-            by = f" ({scoring})" if isinstance(scoring, str) else ""
+            scoring = history["validation_scoring"]
+            by = f" ({scoring})" if scoring else ""
             lines.append(
                 f"  validation score{by}: {scores[0]:.4f} -> {scores[-1]:.4f}, best "
                 f"{history['best_validation_score']:.4f} (epoch {kept}: early stopping "

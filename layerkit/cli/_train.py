@@ -329,7 +329,8 @@ def _fit(est: Any, X: np.ndarray, y: np.ndarray, scaled: bool) -> bool:
             prefix = "" if text.startswith("training diverged") else "training diverged: "
             raise CLIError(f"{prefix}{text}") from None
         except (ValueError, TypeError) as err:
-            raise CLIError(f"cannot train {type(est).__name__}: {err}") from None
+            notes = "".join(f" {note}" for note in getattr(err, "__notes__", ()))
+            raise CLIError(f"cannot train {type(est).__name__}: {err}{notes}") from None
     if any(issubclass(w.category, TrainingInterrupted) for w in caught):
         raise KeyboardInterrupt  # the command's handler: "interrupted", exit 130
     for warning in caught:

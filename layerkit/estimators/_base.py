@@ -121,6 +121,10 @@ _COMMON_RULES: dict[str, v.Rule] = {
 }
 
 
+#: Parameters added since 0.2.0, with their defaults (an older pickle has none of them).
+_ADDED_PARAMETERS: dict[str, Any] = {"scoring": None}
+
+
 def _restore_in_place(net: Sequential, backup: Sequential) -> None:
     """Put ``backup``'s state into ``net`` without replacing its parameter arrays."""
     for layer, saved in zip(net.layers, backup.layers, strict=True):
@@ -1003,6 +1007,13 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             "instance with sklearn.preprocessing.StandardScaler), or fit on float64 X "
             "(X.astype(np.float64)) for a network that computes in float64."
         )
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """An estimator pickled before a parameter was added gets its default (0.2.0's
+        had no ``scoring``: its repr, get_params and fit failed)."""
+        for name, default in _ADDED_PARAMETERS.items():
+            state.setdefault(name, default)
+        super().__setstate__(state)
 
     def _get_params_html(self, deep: bool = True, **kwargs: Any) -> Any:
         """The parameter table of the notebook display: the estimator's own parameters.

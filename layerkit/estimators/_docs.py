@@ -76,8 +76,10 @@ scoring : str, callable or None, default=None
     HistGradientBoosting's ``scoring='loss'``. The name of a scikit-learn scorer
     (``'f1_macro'``, ``'neg_log_loss'``, ``'neg_mean_absolute_error'``; see
     ``sklearn.metrics.get_scorer_names()``) or a callable ``scorer(estimator, X, y)``:
-    called on the estimator as it stands after each epoch (``sample_weight=`` too, when
-    the validation rows are weighted). ``tol`` applies to the score.
+    called on the estimator as it stands after each epoch, with ``sample_weight=``
+    when the validation rows are weighted (a callable that takes none is then refused
+    before the first epoch, as a metric function is). ``tol`` applies to the score;
+    a warm-started fit with another scoring starts ``validation_scores_`` anew.
 beta_1, beta_2 : float, default=0.9, 0.999
     Adam's moment decay rates.
 epsilon : float, default=1e-8

@@ -17,7 +17,7 @@ from ..optim import Optimizer
 from ..training import EpochRunner
 from ._callbacks import SOLVER_STACKLEVEL, FitReport
 from ._interrupt import stop_on_interrupt
-from ._scoring import validation_score
+from ._scoring import scored_by, validation_score
 
 
 def fit_stochastic(
@@ -61,6 +61,8 @@ def fit_stochastic(
         if sw is not None:
             _check_split_weights(est, sw[rows], sw_val)
     score = validation_score(est, net, X_val, y_val, sw_val) if early_stopping else None
+    if early_stopping:
+        scored_by(est)
     n_train = X.shape[0] if rows is None else len(rows)
     batch_size = _batch_size(est.batch_size, n_train)
     runner = EpochRunner(

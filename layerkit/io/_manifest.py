@@ -75,6 +75,9 @@ class FittedSpec(_Strict):
     n_outputs_: Annotated[int, Field(ge=1)] | None = None
     out_activation_: Name | None = None
     no_improvement_count: Count | None = Field(default=None, alias="_no_improvement_count")
+    validation_scoring: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, alias="_validation_scoring"
+    )
     feature_names_in_: list[str] | None = None
     classes: ClassesSpec | None = None
     label_type: Literal["binary", "multiclass", "multilabel-indicator"] | None = None

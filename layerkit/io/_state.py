@@ -242,6 +242,11 @@ def fitted_spec(est: Any) -> dict[str, Any]:
     names = est.__dict__.get("feature_names_in_")
     if names is not None:
         fitted["feature_names_in_"] = [str(n) for n in names]
+    scoring = est.__dict__.get("_validation_scoring")
+    if scoring is not None:  # (left out at the default: files older readers can read)
+        from ..estimators._scoring import scoring_label
+
+        fitted["_validation_scoring"] = scoring_label(scoring)
     binarizer = est.__dict__.get("_label_binarizer")
     if binarizer is not None:
         classes = np.asarray(est.classes_)
@@ -276,6 +281,8 @@ def restore_fitted(est: Any, fitted: dict[str, Any], n_in: int) -> None:
     for key in FITTED:
         if key in fitted:
             setattr(est, key, decoded(fitted[key], f"fitted.{key}"))
+    if "_validation_scoring" in fitted:
+        est._validation_scoring = fitted["_validation_scoring"]
     if getattr(est, "out_activation_", None) == "sigmoid":  # (a regressor's, before 0.3.0)
         est.out_activation_ = "logistic"
     if "feature_names_in_" in fitted:
@@ -306,6 +313,12 @@ def hyperparameters(est: Any) -> dict[str, Any]:
         if k == "layers" and isinstance(v, (list, tuple)):  # (references between them kept)
             specs = [{"$object": spec} for spec in encode_layers(list(v), where, repeats=True)]
             values[k] = specs if isinstance(v, list) else {"$tuple": specs}
+        elif k == "scoring" and callable(v):
+            raise TypeError(
+                f"{where} = {v!r} cannot be saved: a model file holds a scorer by its "
+                "name ('f1_macro'), not a callable. scoring matters only while training: "
+                "set_params(scoring=None) before saving, or give the scorer's name"
+            )
         else:
             values[k] = encode(v, where)
     return values
