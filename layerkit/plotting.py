@@ -2,8 +2,9 @@
 
 Follows scikit-learn's Display convention: ``from_estimator`` builds and plots,
 ``plot`` draws on given (or new) axes, and the display keeps what it drew in
-``ax_``, ``figure_``, ``line_`` and, with a validation score, ``score_ax_`` and
-``score_line_``. matplotlib is an optional extra (``pip install -e ".[plot]"`` in a clone).
+``ax_``, ``figure_``, ``line_`` and, with early stopping's records, ``score_ax_``,
+``score_line_`` and ``validation_loss_line_``. matplotlib is an optional extra
+(``pip install -e ".[plot]"`` in a clone).
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ class LossCurveDisplay:
         What one step of the curves is; ``from_estimator`` gives ``"lbfgs iteration"``
         for ``solver="lbfgs"``, whose ``loss_curve_`` has a point per iteration.
     scoring : str or None, default=None
-        What the validation scores are (the estimator's ``scoring``, named on the second
-        axis). With ``"loss"`` they are minus the validation loss, and the validation
-        loss itself is drawn on the training loss's axis instead (``score_ax_`` is then
-        ``ax_``; the training loss includes the L2 term of ``alpha``, the validation
-        loss does not).
+        What the validation scores are by (the estimator's ``scoring``), named on the
+        second axis. ``"loss"`` scores are minus the validation loss: it is drawn
+        instead, on the training loss's axis (``score_ax_`` is then ``ax_``).
+    validation_loss_curve : sequence of float or None, default=None
+        The validation loss after each epoch (``validation_loss_curve_``), drawn on the
+        training loss's axis, against the last epochs (``validation_loss_line_``). The
+        training loss includes the L2 term of ``alpha``; the validation loss does not.
 
     Examples
     --------
@@ -66,12 +69,16 @@ class LossCurveDisplay:
         estimator_name: str | None = None,
         x_label: str = "epoch",
         scoring: str | None = None,
+        validation_loss_curve: Sequence[float] | None = None,
     ) -> None:
         self.loss_curve = list(loss_curve)
         self.validation_scores = None if validation_scores is None else list(validation_scores)
         self.estimator_name = estimator_name
         self.x_label = x_label
         self.scoring = scoring
+        self.validation_loss_curve = (
+            None if validation_loss_curve is None else list(validation_loss_curve)
+        )
 
     @classmethod
     def from_estimator(
@@ -122,6 +129,7 @@ class LossCurveDisplay:
             estimator_name=name or type(final).__name__,
             x_label="lbfgs iteration" if getattr(final, "solver", None) == "lbfgs" else "epoch",
             scoring=scoring,
+            validation_loss_curve=getattr(final, "validation_loss_curve_", None),
         )
         return display.plot(ax=ax)
 
@@ -153,31 +161,44 @@ class LossCurveDisplay:
         title = name or self.estimator_name
         if title:
             ax.set_title(title)
-        self.score_ax_ = self.score_line_ = None
-        if self.validation_scores:
-            as_loss = self.scoring == "loss"
-            self.score_ax_ = ax if as_loss else ax.twinx()
-            # the scores of the last epochs (early stopping switched on in a warm start
-            # scores the epochs since; every one otherwise)
-            first = max(1, len(self.loss_curve) - len(self.validation_scores) + 1)
-            label = "validation loss" if as_loss else "validation score"
-            (self.score_line_,) = self.score_ax_.plot(
-                range(first, first + len(self.validation_scores)),
-                [-s for s in self.validation_scores] if as_loss else self.validation_scores,
-                color="tab:orange",
-                label=label,
+        self.score_ax_ = self.score_line_ = self.validation_loss_line_ = None
+        as_loss = self.scoring == "loss"
+        losses = self.validation_loss_curve
+        if not losses and as_loss and self.validation_scores:
+            losses = [-s for s in self.validation_scores]  # (what they are minus of)
+        if losses:
+            (self.validation_loss_line_,) = ax.plot(
+                _last_epochs(len(self.loss_curve), len(losses)),
+                losses,
+                color="tab:green" if self.validation_scores and not as_loss else "tab:orange",
+                label="validation loss",
             )
-            if as_loss:
-                ax.set_ylabel("loss")
-            else:
-                by = f" ({self.scoring})" if self.scoring else ""
-                self.score_ax_.set_ylabel(f"validation score{by}")
-            ax.legend(handles=[self.line_, self.score_line_], loc="center right")
-        else:
-            ax.legend(loc="upper right")
+            ax.set_ylabel("loss")
+        handles = [self.line_] + ([self.validation_loss_line_] if losses else [])
+        if self.validation_scores and as_loss:
+            self.score_ax_, self.score_line_ = ax, self.validation_loss_line_
+        elif self.validation_scores:
+            self.score_ax_ = ax.twinx()
+            (self.score_line_,) = self.score_ax_.plot(
+                _last_epochs(len(self.loss_curve), len(self.validation_scores)),
+                self.validation_scores,
+                color="tab:orange",
+                label="validation score",
+            )
+            by = f" ({self.scoring})" if self.scoring else ""
+            self.score_ax_.set_ylabel(f"validation score{by}")
+            handles.append(self.score_line_)
+        ax.legend(handles=handles, loc="center right" if len(handles) > 1 else "upper right")
         self.ax_ = ax
         self.figure_ = ax.figure
         if made_here:  # (the right-hand axis label inside the figure; no layout engine,
             # so a later tight_layout or subplots_adjust of the user's works as usual)
             self.figure_.tight_layout()
         return self
+
+
+def _last_epochs(n_epochs: int, n_values: int) -> range:
+    """The epochs of the last ``n_values`` of ``n_epochs`` (early stopping switched on
+    in a warm start records the epochs since; every one otherwise)."""
+    first = max(1, n_epochs - n_values + 1)
+    return range(first, first + n_values)

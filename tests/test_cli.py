@@ -568,6 +568,24 @@ def test_inspect_names_the_epoch_whose_weights_early_stopping_kept(tmp_path, cap
     kept = int(np.argmax(clf.validation_scores_)) + 1
     assert status == 0 and f"(epoch {kept}: early stopping kept its weights)" in out
     assert kept < clf.n_iter_  # (not the last epoch: the line is needed)
+    losses = clf.validation_loss_curve_
+    lowest = int(np.argmin(losses))
+    assert (
+        f"  validation loss: {losses[0]:.4f} (epoch 1) -> {losses[-1]:.4f} (epoch "
+        f"{clf.n_iter_}), lowest {losses[lowest]:.4f} (epoch {lowest + 1})\n"
+    ) in out
+    # early stopping switched on in a warm start: its records start at that epoch
+    clf = layerkit.MLPClassifier((8,), max_iter=5, warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+        clf.set_params(early_stopping=True, max_iter=4, n_iter_no_change=50).fit(X, y)
+    status, out, _ = run(capsys, "inspect", layerkit.save(clf, tmp_path / "warm.lkm"))
+    kept = 5 + int(np.argmax(clf.validation_scores_)) + 1
+    assert f"(epoch {kept}: early stopping kept its weights)" in out
+    assert "(epoch 6) -> " in out and "(epoch 9), lowest" in out
+    info = json.loads(run(capsys, "inspect", tmp_path / "warm.lkm", "--json")[1])
+    assert info["history"]["validation_loss_curve"] == clf.validation_loss_curve_
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -1121,7 +1139,14 @@ CONFIG_PROBLEMS = {
     ),
     "cosine for lbfgs": (
         {"optimizer": "lbfgs", "training": {"learning_rate": "cosine"}},
-        "training.learning_rate: 'cosine' is a schedule for optimizer = \"sgd\"",
+        'training.learning_rate: \'cosine\' is a schedule for optimizer = "sgd" or "adam" '
+        "(or an optimizer table); optimizer = 'lbfgs' ignores it: remove it, or choose sgd "
+        "or adam",
+    ),
+    "early stopping for lbfgs": (
+        {"optimizer": "lbfgs", "validation": {"early_stopping": True, "scoring": "loss"}},
+        'validation.early_stopping: optimizer = "lbfgs" trains on the whole batch and never '
+        "stops early, so it ignores early_stopping and scoring",
     ),
 }
 
@@ -1201,11 +1226,20 @@ def test_early_stopping_scores_by_the_scoring_named(tmp_path, iris_csv, capsys):
         training={"max_iter": 30},
         validation={"early_stopping": True, "scoring": "neg_log_loss", "n_iter_no_change": 50},
     )
-    status, _, err = run(capsys, "train", path)
+    status, out, err = run(capsys, "train", path)
     assert status == 0, err
     model = layerkit.load(tmp_path / "layerkit-output" / "model.lkm")
     assert model.scoring == "neg_log_loss"
     assert all(s < 0 for s in model.validation_scores_)  # (minus a log loss, not accuracy)
+    metrics = json.loads((tmp_path / "layerkit-output" / "metrics.json").read_text())
+    kept = int(np.argmax(model.validation_scores_)) + 1
+    assert metrics["validation_scoring"] == "neg_log_loss" and metrics["kept_epoch"] == kept
+    assert metrics["best_validation_score"] == model.best_validation_score_
+    assert metrics["validation_loss_curve"] == model.validation_loss_curve_
+    assert (
+        f"early stopping kept epoch {kept}: best validation score "
+        f"{model.best_validation_score_:.4f} (neg_log_loss)"
+    ) in out
     status, out, _ = run(capsys, "inspect", tmp_path / "layerkit-output" / "model.lkm")
     assert status == 0 and "validation score (neg_log_loss): " in out
 
@@ -2490,3 +2524,19 @@ def test_a_bare_memory_error_is_named_with_advice_for_the_command(tmp_path, caps
     assert status == 1
     assert "layerkit inspect: error: out of memory: an allocation failed; less data" in err
     assert "units" not in err
+
+
+def test_a_warm_start_that_kept_its_starting_weights_says_so(tmp_path, capsys):
+    X, y = load_iris(return_X_y=True)
+    clf = layerkit.MLPClassifier((8,), early_stopping=True, warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.set_params(max_iter=60).fit(X, y)
+        scores = iter([7.0, -1.0, -2.0])  # (the start first: neither epoch beats it)
+        clf.set_params(max_iter=2, scoring=lambda e, X_, y_: next(scores)).fit(X, y)
+    assert clf.best_validation_score_ == 7.0 and clf.validation_scores_ == [-1.0, -2.0]
+    clf.set_params(scoring=None)
+    status, out, _ = run(capsys, "inspect", layerkit.save(clf, tmp_path / "w.lkm"))
+    assert status == 0
+    assert "best 7.0000 (no epoch beat the weights the fit started from: they were kept)" in out
+    assert "validation score (<lambda>()): " in out

@@ -10,7 +10,9 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
+import layerkit
 from layerkit import MLPClassifier, MLPRegressor
+from layerkit.estimators._stochastic import cosine_rate
 from layerkit.optim import Adam
 
 X, y = load_digits(return_X_y=True)
@@ -31,13 +33,10 @@ def _rate(k, epochs=EPOCHS, base=BASE):
 
 
 def test_the_rates_by_hand():
-    assert [round(_rate(k, 4, 1.0), 12) for k in range(5)] == [
-        1.0,
-        round((1 + math.sqrt(0.5)) / 2, 12),
-        0.5,
-        round((1 - math.sqrt(0.5)) / 2, 12),
-        0.0,
-    ]
+    assert [cosine_rate(1.0, k, 4) for k in range(5)] == pytest.approx(
+        [1.0, (1 + math.sqrt(0.5)) / 2, 0.5, (1 - math.sqrt(0.5)) / 2, 0.0], abs=1e-15
+    )
+    assert cosine_rate(0.05, 3, 6) == pytest.approx(0.025)
 
 
 @pytest.mark.parametrize("shuffle", [True, False])
@@ -66,24 +65,23 @@ def test_each_epoch_steps_at_its_cosine_rate(shuffle):
     assert not np.allclose(annealed.coefs_[0], constant.coefs_[0])
 
 
-def test_adam_follows_the_schedule_and_a_stop_leaves_the_rate_of_its_epoch():
-    """'cosine' applies to adam too (scikit-learn's schedules do not); a fit stopped
-    after 3 of 10 epochs leaves the rate after epoch 3."""
+def test_adam_follows_the_schedule_and_runs_the_whole_cycle():
+    """'cosine' applies to adam too (scikit-learn's schedules do not), and the training
+    loss's n_iter_no_change rule does not cut the cycle short."""
     est = MLPClassifier(
         (16,),
         learning_rate="cosine",
         learning_rate_init=BASE,
         max_iter=10,
         n_iter_no_change=1,
-        tol=1e9,  # (the first epoch improves on no loss; the next two do not, by that)
+        tol=1e9,  # (no epoch improves by that: without cosine, a stop after 3 epochs)
         random_state=0,
     ).fit(X, y)
-    assert est.n_iter_ == 3
-    assert est._optimizer.current_learning_rate == pytest.approx(_rate(3, 10))
-    full = _quiet_fit(est.set_params(tol=0.0, n_iter_no_change=100), X, y)
     # (the last epoch's rate stays: the rate of 0 after it would train nothing, and a
     # model file holds positive step sizes)
-    assert full.n_iter_ == 10 and full._optimizer.current_learning_rate == _rate(9, 10)
+    assert est.n_iter_ == 10 and est._optimizer.current_learning_rate == _rate(9, 10)
+    held = _quiet_fit(est.set_params(learning_rate="constant", warm_start=False), X, y)
+    assert held.n_iter_ == 3
     with_object = _quiet_fit(
         MLPRegressor(
             (8,), solver=Adam(learning_rate=0.01), learning_rate="cosine", max_iter=4
@@ -92,6 +90,66 @@ def test_adam_follows_the_schedule_and_a_stop_leaves_the_rate_of_its_epoch():
         y.astype(float),
     )
     assert with_object._optimizer.current_learning_rate == _rate(3, 4, 0.01)
+
+
+def test_early_stopping_still_stops_a_cosine_fit_at_the_rate_of_its_epoch():
+    est = MLPClassifier(
+        (16,),
+        learning_rate="cosine",
+        learning_rate_init=BASE,
+        max_iter=10,
+        early_stopping=True,
+        n_iter_no_change=1,
+        tol=1e9,  # (no validation score improves by that: a stop after 3 epochs)
+        random_state=0,
+    ).fit(X, y)
+    assert est.n_iter_ == 3
+    assert est._optimizer.current_learning_rate == pytest.approx(_rate(3, 10))
+    assert "_cosine_cycle" not in est.__dict__ or est._cosine_cycle is None  # (it is over)
+
+
+@pytest.mark.parametrize("stop_after", [1, 2, 3])
+def test_a_fit_stopped_mid_cycle_resumes_it_as_the_unbroken_fit(stop_after, tmp_path):
+    """A copy saved mid-fit (here: a fit stopped by Ctrl-C's path, a callback, or
+    simply a model file of it) continues its cycle when warm-started for the epochs
+    left; a finished cycle starts a new one."""
+    settings = dict(
+        hidden_layer_sizes=(16,),
+        solver="sgd",
+        learning_rate="cosine",
+        learning_rate_init=BASE,
+        n_iter_no_change=100,
+        random_state=0,
+    )
+    unbroken = _quiet_fit(MLPClassifier(max_iter=4, **settings), X, y)
+    part = MLPClassifier(max_iter=4, **settings)  # (stopped after `stop_after` epochs)
+    _fit_stopped(part, stop_after)
+    assert part._cosine_cycle == (stop_after, 4)
+    resumed = layerkit.load(layerkit.save(part, tmp_path / "part.lkm"))
+    _quiet_fit(resumed.set_params(warm_start=True, max_iter=4 - stop_after), X, y)
+    assert resumed.loss_curve_ == unbroken.loss_curve_
+    for got, expected in zip(resumed.coefs_, unbroken.coefs_, strict=True):
+        np.testing.assert_array_equal(got, expected)
+    assert resumed.__dict__.get("_cosine_cycle") is None  # (finished)
+
+
+def _fit_stopped(est, epochs):
+    """Fit ``est`` but stop it after ``epochs`` epochs, as a callback or Ctrl-C would."""
+    from layerkit.estimators import _stochastic
+
+    real = _stochastic.FitReport.epoch_done
+    done = []
+
+    def stop(report, fitted):
+        real(report, fitted)
+        done.append(1)
+        return len(done) == epochs
+
+    _stochastic.FitReport.epoch_done = stop
+    try:
+        _quiet_fit(est, X, y)
+    finally:
+        _stochastic.FitReport.epoch_done = real
 
 
 def test_a_warm_started_fit_starts_a_new_cycle_at_learning_rate_init():
@@ -133,3 +191,21 @@ def test_partial_fit_refuses_cosine():
     est = MLPClassifier((4,), learning_rate="cosine", solver="sgd")
     with pytest.raises(ValueError, match=r"MLPClassifier: learning_rate='cosine' anneals"):
         est.partial_fit(X, y, classes=np.arange(10))
+
+
+def test_a_resumed_cycle_that_ends_before_max_iter_starts_a_new_one_over_the_rest():
+    settings = dict(
+        hidden_layer_sizes=(16,),
+        solver="sgd",
+        learning_rate="cosine",
+        learning_rate_init=BASE,
+        n_iter_no_change=100,
+        random_state=0,
+    )
+    part = MLPClassifier(max_iter=4, **settings)
+    _fit_stopped(part, 2)
+    _quiet_fit(part.set_params(warm_start=True, max_iter=4), X, y)  # 2 left, then 2 more
+    assert part.n_iter_ == 4 and len(part.loss_curve_) == 6
+    # the new cycle of 2 epochs: epoch 1 at η_0, epoch 2 at η_0 / 2, whose rate stays
+    assert part._optimizer.current_learning_rate == pytest.approx(BASE / 2)
+    assert part.__dict__.get("_cosine_cycle") is None

@@ -171,7 +171,7 @@ def test_early_stopping_on_a_column_of_labels_trains_as_on_the_1d_labels(iris, a
 def test_a_nan_validation_score_never_counts_as_an_improvement(iris, monkeypatch):
     X, y = iris
     scores = iter([0.5] + [float("nan")] * 50)
-    monkeypatch.setattr(MLPClassifier, "_score_arrays", lambda self, *a, **k: next(scores))
+    monkeypatch.setattr(MLPClassifier, "_score_outputs", lambda self, *a, **k: next(scores))
     clf = MLPClassifier((5,), early_stopping=True, n_iter_no_change=3, max_iter=50, random_state=0)
     clf.fit(X, y)
     assert clf.best_validation_score_ == 0.5

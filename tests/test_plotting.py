@@ -39,10 +39,16 @@ def test_from_estimator_draws_loss_and_validation_score_and_saves_a_png(tmp_path
     np.testing.assert_array_equal(display.line_.get_ydata(), est.loss_curve_)
     np.testing.assert_array_equal(display.line_.get_xdata(), np.arange(1, est.n_iter_ + 1))
     np.testing.assert_array_equal(display.score_line_.get_ydata(), est.validation_scores_)
+    validation_loss = display.validation_loss_line_  # (beside the training loss)
+    assert validation_loss.axes is display.ax_ and validation_loss.get_label() == "validation loss"
+    np.testing.assert_array_equal(validation_loss.get_ydata(), est.validation_loss_curve_)
+    np.testing.assert_array_equal(validation_loss.get_xdata(), np.arange(1, est.n_iter_ + 1))
     assert display.figure_ is display.ax_.figure
     assert display.ax_.get_title() == "MLPClassifier"
-    assert display.ax_.get_ylabel() == "training loss"
+    assert display.ax_.get_ylabel() == "loss"
     assert display.score_ax_.get_ylabel() == "validation score"
+    legend = [text.get_text() for text in display.ax_.get_legend().get_texts()]
+    assert legend == ["training loss", "validation loss", "validation score"]
     path = tmp_path / "curve.png"
     display.figure_.savefig(path)
     data = path.read_bytes()

@@ -38,6 +38,9 @@ def blas_set_back():
     assert not _threads._busy.locked() and not _threads._limited
 
 
+_REAL_CHUNK = _inference._Chunks._chunk
+
+
 @pytest.fixture
 def split(monkeypatch):
     """Every prediction split among 3 threads, whatever the machine; each thread waits
@@ -66,8 +69,16 @@ def split(monkeypatch):
             barrier.wait()
         run(self, starts)
 
+    first_chunks = threading.Barrier(3, timeout=30)
+    holding = []  # (each thread's buffers of a split prediction, once it took a chunk)
+
     def recorded_chunk(self, start, rows):
         seen.append((threading.get_ident(), tuple(_blas_threads())))
+        if any(splitting) and not any(self is held for held in holding):
+            # no thread finishes its first chunk before every thread has taken one: on
+            # a busy machine a thread late after the first barrier found the chunks gone
+            holding.append(self)
+            first_chunks.wait()
         time.sleep(0.001)  # (lets the other threads take chunks: small ones keep the GIL)
         chunk(self, start, rows)
 
@@ -188,7 +199,7 @@ def test_a_users_limit_in_another_thread_during_a_split_leaves_blas_as_it_was(
 
 
 def test_an_error_in_a_helper_thread_reaches_the_caller_and_every_thread_stops(split):
-    chunk = _inference._Chunks._chunk
+    chunk = _REAL_CHUNK  # (the fixture's waits for every thread's first chunk: none comes)
     caller, ran = threading.get_ident(), []
 
     def failing(self, start, rows):

@@ -438,3 +438,94 @@ def test_scoring_without_early_stopping_changes_nothing():
     scored = _quiet_fit(MLPClassifier(scoring="loss", **settings), X_train, y_train)
     assert scored.validation_scores_ is None
     assert scored.loss_curve_ == plain.loss_curve_
+
+
+def test_the_validation_loss_of_each_epoch_is_recorded_whatever_the_scoring(
+    plain_classifiers, plain_regressors
+):
+    """``validation_loss_curve_``: the validation loss beside the score (scikit-learn
+    issue 18507), from the same pass over the validation rows."""
+    expected = [log_loss(y_val, est.predict_proba(X_val)) for est in plain_classifiers]
+    for scoring in (None, "balanced_accuracy", "loss"):
+        stopped = _stopped(MLPClassifier, CLASSIFIER, scoring, DIGITS)
+        np.testing.assert_allclose(stopped.validation_loss_curve_, expected, rtol=1e-10)
+    assert stopped.validation_loss_curve_ == [-s for s in stopped.validation_scores_]
+    stopped = _stopped(MLPRegressor, REGRESSOR, None, DIABETES)
+    expected = [mean_squared_error(yr_val, est.predict(XR_val)) / 2 for est in plain_regressors]
+    np.testing.assert_allclose(stopped.validation_loss_curve_, expected, rtol=1e-10)
+    expected = [est.score(XR_val, yr_val) for est in plain_regressors]
+    np.testing.assert_allclose(stopped.validation_scores_, expected, rtol=1e-10)
+
+
+def test_the_validation_loss_curve_is_kept_as_the_scores_are(tmp_path):
+    settings = dict(max_iter=2, n_iter_no_change=100, **CLASSIFIER)
+    plain = _quiet_fit(MLPClassifier(**settings), X_train, y_train)
+    assert plain.validation_loss_curve_ is None
+    lbfgs = _quiet_fit(MLPClassifier(solver="lbfgs", early_stopping=True, **settings), X, y)
+    assert lbfgs.validation_loss_curve_ is None
+    est = MLPClassifier(warm_start=True, **settings)
+    _quiet_fit(est, X_train, y_train)
+    _quiet_fit(est.set_params(early_stopping=True), X_train, y_train, X_val=X_val, y_val=y_val)
+    assert len(est.validation_loss_curve_) == 2  # (the epochs since it was switched on)
+    _quiet_fit(est.set_params(scoring="loss"), X_train, y_train, X_val=X_val, y_val=y_val)
+    assert len(est.validation_loss_curve_) == 4  # (a loss whatever the scoring: it goes on)
+    assert len(est.validation_scores_) == 2
+    loaded = layerkit.load(layerkit.save(est, tmp_path / "model"))
+    assert loaded.validation_loss_curve_ == est.validation_loss_curve_
+    _quiet_fit(est.set_params(early_stopping=False), X_train, y_train)
+    assert est.validation_loss_curve_ is None
+    file = layerkit.save(est, tmp_path / "plain")  # (no record: none is written)
+    manifest = json.loads(zipfile.ZipFile(file).read("manifest.json"))
+    assert "validation_loss_curve_" not in manifest["fitted"]
+    # a model pickled before the curve existed: none, until a fit records one
+    del loaded.__dict__["validation_loss_curve_"]
+    old = pickle.loads(pickle.dumps(loaded))
+    assert old.validation_loss_curve_ is None and len(old.validation_scores_) == 2
+    _quiet_fit(old, X_train, y_train, X_val=X_val, y_val=y_val)
+    assert len(old.validation_loss_curve_) == 2 and len(old.validation_scores_) == 4
+
+
+def test_a_scorer_the_estimator_cannot_serve_is_refused_before_the_first_epoch():
+    est = MLPRegressor(early_stopping=True, max_iter=2, scoring="neg_log_loss", **REGRESSOR)
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"MLPRegressor: scoring='neg_log_loss' scores the output of predict_proba, "
+        r"which MLPRegressor does not have; choose a scorer for regression",
+    ):
+        est.fit(XR_train, yr_train)
+    assert not hasattr(est, "network_")
+    # a scorer's metric that takes no sample weights, for weighted rows
+    est.set_params(scoring="neg_max_error")
+    with pytest.raises(TypeError, match=r"scoring='neg_max_error': max_error takes no sam"):
+        est.fit(XR_train, yr_train, sample_weight=np.ones(len(yr_train)))
+    assert not hasattr(est, "network_")
+    assert _quiet_fit(est, XR_train, yr_train).n_iter_ == 2  # (unweighted: it serves)
+
+
+def test_what_the_scores_were_by_is_named_readably():
+    from sklearn.metrics import f1_score
+
+    from layerkit.estimators._scoring import scoring_label
+
+    def my_scorer(estimator, X, y):
+        return 0.0
+
+    assert scoring_label(None) is None and scoring_label("f1_macro") == "f1_macro"
+    assert scoring_label(my_scorer) == "my_scorer()"
+    made = scoring_label(make_scorer(f1_score, average="macro"))
+    assert made.startswith("make_scorer(f1_score") and "average=macro" in made
+
+
+def test_a_model_file_of_the_default_scoring_does_not_name_it(tmp_path):
+    """(A file that says scoring=None failed to load in 0.2.0, which has no scoring.)"""
+    est = _quiet_fit(MLPClassifier(max_iter=2, **CLASSIFIER), X_train, y_train)
+    path = layerkit.save(est, tmp_path / "m")
+    manifest = json.loads(zipfile.ZipFile(path).read("manifest.json"))
+    assert "scoring" not in manifest["hyperparameters"]
+    assert "max_iter" in manifest["hyperparameters"]
+    assert layerkit.load(path).scoring is None
+    est.set_params(scoring="loss")
+    manifest = json.loads(
+        zipfile.ZipFile(layerkit.save(est, tmp_path / "n")).read("manifest.json")
+    )
+    assert manifest["hyperparameters"]["scoring"] == "loss"

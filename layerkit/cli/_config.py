@@ -269,10 +269,13 @@ def _ignored_settings(experiment: Experiment) -> list[str]:
         and not (schedule == "cosine" and experiment.optimizer == "adam")
     ):
         default = "" if "optimizer" in experiment.model_fields_set else " (the default)"
+        takes, choose = '"sgd"', "sgd"
+        if schedule == "cosine":
+            takes, choose = '"sgd" or "adam"', "sgd or adam"
         problems.append(
-            f'training.learning_rate: {schedule!r} is a schedule for optimizer = "sgd" '
+            f"training.learning_rate: {schedule!r} is a schedule for optimizer = {takes} "
             f"(or an optimizer table); optimizer = {experiment.optimizer!r}{default} "
-            "ignores it: remove it, or choose sgd"
+            f"ignores it: remove it, or choose {choose}"
         )
     validation = experiment.validation
     if validation.scoring is not None and not validation.early_stopping:
@@ -280,6 +283,13 @@ def _ignored_settings(experiment: Experiment) -> list[str]:
             f"validation.scoring: {validation.scoring!r} is what early stopping scores by, "
             "and early_stopping is false, which ignores it: set early_stopping = true, or "
             "remove it"
+        )
+    elif validation.early_stopping and experiment.optimizer == "lbfgs":
+        problems.append(
+            'validation.early_stopping: optimizer = "lbfgs" trains on the whole batch and '
+            "never stops early, so it ignores early_stopping"
+            + (" and scoring: remove them" if validation.scoring else ": remove it")
+            + ', or choose "adam" or "sgd"'
         )
     return problems
 

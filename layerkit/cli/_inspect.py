@@ -96,6 +96,7 @@ def _history(fitted: dict[str, Any]) -> dict[str, Any] | None:
         "examples_seen": decode(fitted.get("t_")),
         "loss_curve": decode(fitted["loss_curve_"]),
         "validation_scores": decode(fitted.get("validation_scores_")),
+        "validation_loss_curve": decode(fitted.get("validation_loss_curve_")),
         "best_validation_score": decode(fitted.get("best_validation_score_")),
         "validation_scoring": fitted.get("_validation_scoring"),
     }
@@ -197,16 +198,30 @@ def render(info: dict[str, Any]) -> str:
                 f"  loss: {curve[0]:.4f} (epoch 1) -> {curve[-1]:.4f} (epoch {len(curve)}), "
                 f"lowest {curve[best]:.4f} (epoch {best + 1})"
             )
+        # (the validation records cover the last epochs: early stopping switched on, or
+        # another scoring, in a warm start starts them anew)
+        losses = history["validation_loss_curve"]
+        if losses:
+            finite = [v if v == v else np.inf for v in losses]  # (NaN is never lowest)
+            first = len(curve) - len(losses) + 1
+            lowest = int(np.argmin(finite))
+            lines.append(
+                f"  validation loss: {losses[0]:.4f} (epoch {first}) -> {losses[-1]:.4f} "
+                f"(epoch {len(curve)}), lowest {losses[lowest]:.4f} (epoch {first + lowest})"
+            )
         scores = history["validation_scores"]
         if scores:
             finite = [s if s == s else -np.inf for s in scores]  # (NaN never counts)
-            kept = int(np.argmax(finite)) + 1
+            best = history["best_validation_score"]
+            kept = len(curve) - len(scores) + int(np.argmax(finite)) + 1
+            which = f"epoch {kept}: early stopping kept its weights"
+            if max(finite) < best:  # (a warm start's starting weights, scored first)
+                which = "no epoch beat the weights the fit started from: they were kept"
             scoring = history["validation_scoring"]
             by = f" ({scoring})" if scoring else ""
             lines.append(
                 f"  validation score{by}: {scores[0]:.4f} -> {scores[-1]:.4f}, best "
-                f"{history['best_validation_score']:.4f} (epoch {kept}: early stopping "
-                "kept its weights)"
+                f"{best:.4f} ({which})"
             )
     if info["hyperparameters"]:
         changed = ", ".join(f"{k}={v}" for k, v in info["hyperparameters_repr"].items())

@@ -360,15 +360,42 @@ def _metrics(
         "validation_scores": None
         if est.validation_scores_ is None
         else [float(v) for v in est.validation_scores_],
+        **_early_stopping_record(est),
     }
     if exp.task == "classification":
         metrics["classes"] = [c.item() if hasattr(c, "item") else c for c in est.classes_]
     return metrics
 
 
+def _early_stopping_record(est: Any) -> dict[str, Any]:
+    """With early stopping: what the scores are by, the best, the epoch kept (None: the
+    weights the fit started from) and the validation losses."""
+    scores = est.validation_scores_
+    if scores is None:
+        return {}
+    best = est.best_validation_score_
+    finite = [s if s == s else -np.inf for s in scores]  # (NaN never counts)
+    kept = None
+    if scores and max(finite) >= best:  # (else no epoch beat the starting weights)
+        kept = len(est.loss_curve_) - len(scores) + int(np.argmax(finite)) + 1
+    losses = est.__dict__.get("validation_loss_curve_")
+    return {
+        "validation_scoring": est.__dict__.get("_validation_scoring"),
+        "best_validation_score": float(best),
+        "kept_epoch": kept,
+        "validation_loss_curve": None if losses is None else [float(v) for v in losses],
+    }
+
+
 def _summary(metrics: dict[str, Any], say: Any) -> None:
     status = "" if metrics["converged"] else " (stopped at max_iter before converging)"
     say(f"trained {metrics['n_iter']} epochs in {metrics['fit_seconds']:.1f} s{status}")
+    if metrics.get("kept_epoch") is not None:
+        by = metrics["validation_scoring"] or "the estimator's score"
+        say(
+            f"early stopping kept epoch {metrics['kept_epoch']}: best validation score "
+            f"{metrics['best_validation_score']:.4f} ({by})"
+        )
     curve = metrics["loss_curve"]
     if len(curve) > 1 and curve[-1] > curve[0]:
         print(  # (a warning: on stderr, and kept by --quiet)

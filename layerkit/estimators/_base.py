@@ -121,8 +121,12 @@ _COMMON_RULES: dict[str, v.Rule] = {
 }
 
 
+def _copied(values: list[float] | None) -> list[float] | None:
+    return None if values is None else list(values)
+
+
 #: Parameters added since 0.2.0, with their defaults (an older pickle has none of them).
-_ADDED_PARAMETERS: dict[str, Any] = {"scoring": None}
+ADDED_PARAMETERS: dict[str, Any] = {"scoring": None}
 
 
 def _restore_in_place(net: Sequential, backup: Sequential) -> None:
@@ -349,6 +353,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     loss_curve_: list[float]
     best_loss_: float | None
     validation_scores_: list[float] | None
+    validation_loss_curve_: list[float] | None
     best_validation_score_: float | None
     out_activation_: str
     _optimizer: Optimizer | None
@@ -403,7 +408,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         """The class weights of the validation rows, as ``y``'s rows get them, or None."""
         return None
 
-    def _score_arrays(self, X: Any, y: Any, sample_weight: Any) -> float:
+    def _score_outputs(self, out: Any, y: Any, sample_weight: Any) -> float:
+        """The estimator's score (accuracy, R²) of the network's outputs on validated y."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------- parameters
@@ -734,6 +740,10 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             self.loss_curve_ = list(getattr(self, "loss_curve_", []))
             if self.validation_scores_ is not None:
                 self.validation_scores_ = list(self.validation_scores_)
+                # (a model from before 0.3.0 has scores and no loss curve: it starts now)
+                self.validation_loss_curve_ = list(
+                    self.__dict__.get("validation_loss_curve_") or []
+                )
         self._refuse_targets_beyond(Y, net.dtype, first_pass)  # (before any cast)
         if given is not None:
             refuse_validation_beyond(self, given[0], net.dtype)
@@ -807,6 +817,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             "validation_scores_": None
             if self.validation_scores_ is None
             else list(self.validation_scores_),
+            "validation_loss_curve_": _copied(self.__dict__.get("validation_loss_curve_")),
         }
         if optimizer is not None:
             attributes["_optimizer"] = copy.deepcopy(optimizer)
@@ -828,11 +839,13 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         self._optimizer = None
         if self.early_stopping and self._is_stochastic():
             self.validation_scores_ = []
+            self.validation_loss_curve_ = []
             self.best_validation_score_ = -np.inf
             self.best_loss_: float | None = None
         else:
             self.best_loss_ = np.inf
             self.validation_scores_ = None
+            self.validation_loss_curve_ = None
             self.best_validation_score_ = None
 
     def _adapt_progress(self) -> None:
@@ -842,10 +855,12 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         early = self.early_stopping and self._is_stochastic()
         if early and self.validation_scores_ is None:
             self.validation_scores_, self.best_validation_score_ = [], -np.inf
+            self.validation_loss_curve_ = []
             self.best_loss_ = None
             self._no_improvement_count = 0
         elif not early and self.validation_scores_ is not None:
             self.validation_scores_ = self.best_validation_score_ = None
+            self.validation_loss_curve_ = None
             self.best_loss_ = np.inf
             self._no_improvement_count = 0
 
@@ -1011,8 +1026,10 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     def __setstate__(self, state: dict[str, Any]) -> None:
         """An estimator pickled before a parameter was added gets its default (0.2.0's
         had no ``scoring``: its repr, get_params and fit failed)."""
-        for name, default in _ADDED_PARAMETERS.items():
+        for name, default in ADDED_PARAMETERS.items():
             state.setdefault(name, default)
+        if "validation_scores_" in state:  # (a fitted one: it recorded no validation loss)
+            state.setdefault("validation_loss_curve_", None)
         super().__setstate__(state)
 
     def _get_params_html(self, deep: bool = True, **kwargs: Any) -> Any:

@@ -441,11 +441,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _multilabel(self) -> bool:
         return str(self._label_binarizer.y_type_).startswith("multilabel")
 
-    def _score_arrays(self, X: Any, y: Any, sample_weight: Any, network: Any = None) -> float:
-        """Accuracy on already-validated arrays (early stopping); NaN if outputs are not finite."""
-        out = (network or self.network_)._predict_checked(X)
-        if not np.isfinite(out).all():
-            return float("nan")
+    def _score_outputs(self, out: Any, y: Any, sample_weight: Any) -> float:
+        """Accuracy of the network's (finite) outputs ``out`` against validated ``y``."""
         if out.shape[1] == 1:
             out = out.ravel()
             pred = self._label_binarizer.inverse_transform(out)

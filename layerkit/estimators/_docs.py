@@ -26,9 +26,12 @@ learning_rate : {'constant', 'invscaling', 'adaptive', 'cosine'}, default='const
     ``n_iter_no_change`` epochs in a row fail to improve by ``tol``. 'cosine' (not
     scikit-learn's; for solver='adam' too) anneals it over each fit's ``max_iter``
     epochs: epoch k + 1 steps at ``learning_rate_init (1 + cos(π k / max_iter)) / 2``,
-    so each fit, a warm-started one too, starts at ``learning_rate_init`` and ends
-    near 0; reaching ``max_iter`` is then the plan, and no ConvergenceWarning says
-    so (partial_fit refuses it).
+    from ``learning_rate_init`` to near 0. Reaching ``max_iter`` is then the plan: no
+    ConvergenceWarning says so, and the training loss's ``n_iter_no_change`` rule does
+    not cut the cycle short (early stopping still stops it). A warm-started fit
+    starts a new cycle, but one that continues a fit stopped mid-cycle (by a
+    callback, Ctrl-C, or a copy saved then) completes that cycle first, as the
+    unbroken fit would have; partial_fit refuses 'cosine'.
 learning_rate_init : float, default=0.001
     Initial step size (sgd, adam).
 power_t : float, default=0.5
@@ -84,9 +87,10 @@ beta_1, beta_2 : float, default=0.9, 0.999
     Adam's moment decay rates.
 epsilon : float, default=1e-8
     Adam's numerical-stability term.
-n_iter_no_change : int, default=10
+n_iter_no_change : int or inf, default=10
     Stop (sgd, adam) when more than this many epochs in a row fail to improve by
-    ``tol``: after 11 such epochs by default, as scikit-learn.
+    ``tol``: after 11 such epochs by default, as scikit-learn. ``np.inf``: never (with
+    early stopping: every epoch scored, the best kept).
 max_fun : int, default=15000
     Maximum loss evaluations of solver='lbfgs'.
 layers : list of Layer, default=None
@@ -114,6 +118,12 @@ validation_scores_ : list of float or None
     only; None otherwise, and with lbfgs). Early stopping switched on in a
     warm-started fit scores the epochs from then on: the last
     ``len(validation_scores_)`` entries of ``loss_curve_``.
+validation_loss_curve_ : list of float or None
+    The validation loss per epoch, whatever ``scoring`` is (early stopping only; None
+    otherwise): the weighted mean cost on the validation rows, without the L2 term of
+    ``alpha`` that ``loss_curve_`` includes. Recorded from the same pass over the rows
+    as the score; like ``validation_scores_``, it covers the epochs since early
+    stopping was switched on.
 best_validation_score_ : float or None
     Best validation score of the last fit (early stopping only: each fit keeps its best
     epoch's weights, scored on its own validation split; a warm-started fit also

@@ -245,11 +245,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             y = y.toarray()
         return float(super().score(X, y, sample_weight))
 
-    def _score_arrays(self, X: Any, y: Any, sample_weight: Any, network: Any = None) -> float:
-        """R² on already-validated arrays (early stopping); NaN if outputs are not finite."""
-        out = (network or self.network_)._predict_checked(X)
-        if not np.isfinite(out).all():
-            return float("nan")
+    def _score_outputs(self, out: Any, y: Any, sample_weight: Any) -> float:
+        """R² of the network's (finite) outputs ``out`` against validated ``y``."""
         if out.shape[1] == 1:
             out = out.ravel()
         return float(r2_score(y, out, sample_weight=sample_weight))

@@ -1,4 +1,5 @@
-"""Early stopping's validation score, as the ``scoring`` parameter chooses it.
+"""Early stopping's validation score, as the ``scoring`` parameter chooses it, and the
+validation loss beside it (``validation_loss_curve_``), from one pass over the rows.
 
 - ``None``: the estimator's own ``score`` (accuracy, R²), as scikit-learn's MLP.
 - ``'loss'``: minus the validation loss, ``-Σ_x s_x C_x / Σ_x s_x`` with the training
@@ -17,29 +18,45 @@ from typing import Any
 
 import numpy as np
 
+from .._plan._inference import link_in_place
 from ..network import Sequential
 
-Score = Callable[[], float]
+Score = Callable[[], tuple[float, float]]
 
 
 def validation_score(est: Any, net: Sequential, X_val: Any, y_val: Any, weights: Any) -> Score:
-    """A function scoring ``net`` on the validation data, ``X_val`` and ``y_val`` as
-    validated, as ``est.scoring`` says."""
-    scoring = est.scoring
-    if scoring is None:
-        return lambda: est._score_arrays(X_val, y_val, weights, network=net)
-    if isinstance(scoring, str) and scoring == "loss":
-        Y_val = est._training_targets(y_val)  # (as the network trains on them)
-        return lambda: _minus_loss(est._loss, net, X_val, Y_val, weights)
-    scorer = _checked_scorer(est, weights is not None)
-    return lambda: _scored(est, scorer, _view(est, net), X_val, y_val, weights)
+    """A function giving ``net``'s score on the validation data, ``X_val`` and ``y_val``
+    as validated, as ``est.scoring`` says, and its validation loss: the network's
+    outputs (its logits, for a canonical pair) are computed once for both."""
+    scoring, loss = est.scoring, est._loss
+    Y_val = est._training_targets(y_val).astype(net.dtype, copy=False)  # (as it trains)
+    fused = net.is_canonical(loss)
+    scorer = None
+    if scoring is not None and not (isinstance(scoring, str) and scoring == "loss"):
+        scorer = _checked_scorer(est, weights is not None)
+
+    def score() -> tuple[float, float]:
+        out = net._predict_checked(X_val, logits=fused)
+        value = _loss_of(loss, fused, out, Y_val, weights)
+        if scorer is not None:
+            return _scored(est, scorer, _view(est, net), X_val, y_val, weights), value
+        if scoring is not None:  # 'loss'
+            return -value, value
+        if fused and not link_in_place(net.layers[-1], out):
+            out = net._predict_checked(X_val)  # (an output layer of the user's)
+        if not np.isfinite(out).all():
+            return float("nan"), value
+        return est._score_outputs(out, y_val, weights), value
+
+    return score
 
 
 def _checked_scorer(est: Any, weighted: bool) -> Any:
     """The scorer ``est.scoring`` names or is, refused before the first epoch when it
-    cannot be called as ``scorer(estimator, X, y[, sample_weight=...])``: a metric
-    function (``accuracy_score``) in place of a scorer, or a callable taking no
-    ``sample_weight`` when the validation rows are weighted."""
+    cannot score this estimator: a metric function (``accuracy_score``) in place of a
+    scorer, a scorer of a method the estimator lacks (``neg_log_loss`` needs
+    ``predict_proba``), or one whose function takes no ``sample_weight`` when the
+    validation rows are weighted."""
     from sklearn.metrics import check_scoring
 
     from ._validation import InvalidParameterError
@@ -48,19 +65,26 @@ def _checked_scorer(est: Any, weighted: bool) -> Any:
     try:
         scorer = check_scoring(est, scoring)
     except ValueError as err:  # (scikit-learn's, on a metric function from sklearn.metrics)
-        raise InvalidParameterError(f"{owner}: scoring={scoring!r}: {err}") from None
-    if isinstance(scoring, str):
-        return scorer
-    try:
-        parameters = inspect.signature(scoring).parameters
-    except (TypeError, ValueError):  # (no signature to read: called as it is)
+        raise InvalidParameterError(f"{owner}: {err}") from None
+    methods = getattr(scorer, "_response_method", None)  # (scikit-learn's scorers)
+    if methods is not None:
+        methods = [methods] if isinstance(methods, str) else list(methods)
+        if not any(hasattr(est, m) for m in methods):
+            raise InvalidParameterError(
+                f"{owner}: scoring={scoring!r} scores the output of "
+                f"{' or '.join(methods)}, which {owner} does not have; choose a scorer "
+                f"for {'classification' if hasattr(est, 'predict_proba') else 'regression'}"
+            )
+    function = getattr(scorer, "_score_func", scorer)  # (a scorer's metric, or the callable)
+    parameters = _parameters(function)
+    if parameters is None:  # (no signature to read: called as it is)
         return scorer
     positional = [
         name
         for name, p in parameters.items()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
-    if positional[:1] in (["y_true"], ["y"]):
+    if function is scorer and positional[:1] in (["y_true"], ["y"]):
         raise InvalidParameterError(
             f"{owner}: scoring={scoring!r} looks like a metric function, "
             f"{positional[0]} first; a scorer takes the estimator first, "
@@ -70,13 +94,26 @@ def _checked_scorer(est: Any, weighted: bool) -> Any:
         p.kind is p.VAR_KEYWORD for p in parameters.values()
     )
     if weighted and not takes_weights:
+        name = getattr(function, "__name__", repr(function))
+        fix = (
+            "define it as scorer(estimator, X, y, sample_weight=None) and weigh the score by it"
+            if function is scorer
+            else "choose a scorer whose metric takes sample weights"
+        )
         raise TypeError(
-            f"{owner}: scoring={scoring!r} takes no sample_weight, but the validation "
-            "rows are weighted (by class_weight, sample_weight or sample_weight_val) and "
-            "an unweighted score would disagree with the training loss; define it as "
-            "scorer(estimator, X, y, sample_weight=None) and weigh the score by it"
+            f"{owner}: scoring={scoring!r}: {name} takes no sample_weight, but the "
+            "validation rows are weighted (by class_weight, sample_weight or "
+            f"sample_weight_val) and an unweighted score would disagree with the training "
+            f"loss; {fix}"
         )
     return scorer
+
+
+def _parameters(function: Any) -> Any:
+    try:
+        return inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return None
 
 
 def scored_by(est: Any) -> None:
@@ -94,25 +131,28 @@ def _same_scoring(a: Any, b: Any) -> bool:
 
 
 def scoring_label(scoring: Any) -> str | None:
-    """How a plot, ``inspect`` and a model file name what scores were by: a scorer's
-    name, or a callable's name with ``()``, never a scorer's name (None: the estimator's
-    own score)."""
+    """How a plot, ``inspect`` and a model file name what scores were by: the name given
+    (``'f1_macro'``), a function's name with ``()``, a scikit-learn scorer object's repr
+    (``make_scorer(f1_score, ...)``), else its class's name with ``()`` (None: the
+    estimator's own score). Only a name given can equal a scoring's value."""
     if scoring is None or isinstance(scoring, str):
         return scoring
-    return f"{getattr(scoring, '__name__', type(scoring).__name__)}()"
+    if inspect.isfunction(scoring) or inspect.isbuiltin(scoring) or inspect.ismethod(scoring):
+        return f"{scoring.__name__}()"
+    if hasattr(scoring, "_score_func"):  # a scikit-learn scorer: make_scorer(f1_score, ...)
+        return repr(scoring)[:200]
+    return f"{type(scoring).__name__}()"
 
 
-def _minus_loss(loss: Any, net: Sequential, X: Any, Y: Any, weights: Any) -> float:
-    """Minus the mean validation cost; NaN when an output is not finite. The network's
-    outputs (its logits for a canonical pair) come a chunk of rows at a time."""
-    fused = net.is_canonical(loss)
-    out = net._predict_checked(X, logits=fused)
+def _loss_of(loss: Any, fused: bool, out: Any, Y: Any, weights: Any) -> float:
+    """The (weighted) mean cost of the network's outputs ``out`` (its logits when
+    ``fused``), ``Σ_x s_x C_x / Σ_x s_x``; NaN when an output is not finite."""
     if not np.isfinite(out).all():
         return float("nan")
     Y = Y if Y.dtype == out.dtype else Y.astype(out.dtype)
     cost = loss.value_from_logits if fused else loss.value
     with np.errstate(all="ignore"):
-        return -float(cost(out, Y, weights))
+        return float(cost(out, Y, weights))
 
 
 def _view(est: Any, net: Sequential) -> Any:

@@ -84,14 +84,12 @@ def fit_stochastic(
             f"{optimizer!r} has no learning_rate attribute"
         )
     base_lr: Any = getattr(optimizer, "learning_rate", None)  # (None: refused above)
-    if schedule == "cosine":
-        if incremental:
-            raise ValueError(
-                f"{type(est).__name__}: learning_rate='cosine' anneals the step size over "
-                "a fit's max_iter epochs, and partial_fit trains one epoch of no fixed "
-                "number; use fit, or another learning_rate"
-            )
-        optimizer.current_learning_rate = base_lr  # (each fit runs one cycle)
+    if schedule == "cosine" and incremental:
+        raise ValueError(
+            f"{type(est).__name__}: learning_rate='cosine' anneals the step size over "
+            "a fit's max_iter epochs, and partial_fit trains one epoch of no fixed "
+            "number; use fit, or another learning_rate"
+        )
     # early stopping restores the best weights this fit has seen, and the layers' state
     # of that epoch (running statistics, say). Each fit runs its own race on the split
     # of the data it is given, and the best score and the weights it belongs to go
@@ -112,8 +110,12 @@ def fit_stochastic(
     )
     if converged_before and schedule == "adaptive" and base_lr is not None:
         optimizer.current_learning_rate = base_lr
+    cycle = None
+    if schedule == "cosine":
+        cycle = _cycle_start(est, resume=continued and not converged_before)
+        optimizer.current_learning_rate = cosine_rate(base_lr, *cycle)
     if early_stopping:
-        start = score() if continued and score is not None else -np.inf
+        start = score()[0] if continued and score is not None else -np.inf
         est.best_validation_score_ = start if start == start else -np.inf  # (NaN: -inf)
         est._no_improvement_count = 0
     elif converged_before:
@@ -136,18 +138,20 @@ def fit_stochastic(
             if est.verbose:
                 print(f"Iteration {est.n_iter_}, loss = {loss:.8f}")
             if score is not None:
-                _track_validation(est, score(), net, best, best_state)
+                value, validation_loss = score()
+                est.validation_loss_curve_.append(validation_loss)
+                _track_validation(est, value, net, best, best_state)
             else:
                 _track_loss(est, loss, tol_on_loss)
             if schedule == "invscaling":
                 optimizer.current_learning_rate = base_lr / (est.t_ + 1) ** est.power_t
-            elif schedule == "cosine" and est.n_iter_ < est.max_iter:
-                # (after the last epoch the rate of 0 would train nothing: the rate of
-                # that epoch stays, a step size that a model file can hold)
-                rate = cosine_rate(base_lr, est.n_iter_, est.max_iter)
-                optimizer.current_learning_rate = rate
+            elif cycle is not None:
+                _cycle_step(est, cycle, optimizer, base_lr)
             converged = False
-            if est._no_improvement_count > est.n_iter_no_change:
+            # (under 'cosine' the training loss does not stop a fit: its rule is for a
+            # step size held, and the cycle's low-rate end is the point of the schedule)
+            patient = cycle is not None and not early_stopping
+            if est._no_improvement_count > est.n_iter_no_change and not patient:
                 what = "Validation score" if early_stopping else "Training loss"
                 msg = (
                     f"{what} did not improve more than tol={est.tol:f} for "
@@ -156,6 +160,8 @@ def fit_stochastic(
                 converged = _stop(optimizer, schedule, msg, est.verbose)
                 if not converged:  # ('adaptive' divided the learning rate: go on)
                     est._no_improvement_count = 0
+                elif cycle is not None:  # (a converged fit's cycle is over)
+                    est._cosine_cycle = None
             # the model as a stop here leaves it (with early stopping: the best weights),
             # after the epoch's schedule step, so that a copy saved now resumes exactly
             fitted = lambda: est._fitted_attributes(net, best, best_state, optimizer)  # noqa: E731
@@ -267,9 +273,32 @@ def step_schedule(est: Any) -> str:
 
 
 def cosine_rate(base: float, epochs_done: int, epochs: int) -> float:
-    """The step size after ``epochs_done`` of a fit's ``epochs`` under 'cosine':
+    """The step size after ``epochs_done`` of a cycle's ``epochs`` under 'cosine':
     ``η_0 (1 + cos(π k / K)) / 2``, from η_0 down to 0 at the last epoch's end."""
     return base * 0.5 * (1.0 + math.cos(math.pi * epochs_done / epochs))
+
+
+def _cycle_start(est: Any, resume: bool) -> list[int]:
+    """``[epochs done, epochs]`` of the cosine cycle a fit starts with: the unfinished one
+    of the fit it continues (a copy saved mid-fit, a fit stopped by a callback or by
+    Ctrl-C: it resumes as the unbroken fit), else a new one over ``max_iter`` epochs."""
+    saved = est.__dict__.get("_cosine_cycle") if resume else None
+    if saved is not None and 0 < saved[0] < saved[1]:
+        return [int(saved[0]), int(saved[1])]
+    return [0, int(est.max_iter)]
+
+
+def _cycle_step(est: Any, cycle: list[int], optimizer: Optimizer, base: float) -> None:
+    """After an epoch: the next epoch's rate. A finished cycle keeps its last epoch's
+    rate (0 would train nothing, and a model file holds positive rates) and is no
+    longer recorded; epochs left in the fit (a resumed cycle ended before max_iter)
+    start a new cycle over them."""
+    cycle[0] += 1
+    if cycle[0] == cycle[1] and est.n_iter_ < est.max_iter:
+        cycle[:] = [0, est.max_iter - est.n_iter_]
+    if cycle[0] < cycle[1]:
+        optimizer.current_learning_rate = cosine_rate(base, *cycle)
+    est._cosine_cycle = tuple(cycle) if cycle[0] < cycle[1] else None
 
 
 def _outputs_averaged(est: Any, net: Sequential) -> int:

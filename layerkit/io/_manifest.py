@@ -70,6 +70,7 @@ class FittedSpec(_Strict):
     loss_curve_: list[Real] | None = None
     best_loss_: Real | None = None
     validation_scores_: list[Real] | None = None
+    validation_loss_curve_: list[Real] | None = None
     best_validation_score_: Real | None = None
     n_layers_: Annotated[int, Field(ge=2)] | None = None
     n_outputs_: Annotated[int, Field(ge=1)] | None = None
@@ -77,6 +78,9 @@ class FittedSpec(_Strict):
     no_improvement_count: Count | None = Field(default=None, alias="_no_improvement_count")
     validation_scoring: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
         default=None, alias="_validation_scoring"
+    )
+    cosine_cycle: Annotated[list[Count], Field(min_length=2, max_length=2)] | None = Field(
+        default=None, alias="_cosine_cycle"
     )
     feature_names_in_: list[str] | None = None
     classes: ClassesSpec | None = None

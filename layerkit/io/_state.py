@@ -31,6 +31,7 @@ FITTED = (
     "loss_curve_",
     "best_loss_",
     "validation_scores_",
+    "validation_loss_curve_",
     "best_validation_score_",
     "n_layers_",
     "n_outputs_",
@@ -239,9 +240,14 @@ def reserved_state_problem(state: Any) -> str | None:
 
 def fitted_spec(est: Any) -> dict[str, Any]:
     fitted = {k: encode(getattr(est, k), k) for k in FITTED if k in est.__dict__}
+    if fitted.get("validation_loss_curve_", 0) is None:  # (left out: older readers read it)
+        del fitted["validation_loss_curve_"]
     names = est.__dict__.get("feature_names_in_")
     if names is not None:
         fitted["feature_names_in_"] = [str(n) for n in names]
+    cycle = est.__dict__.get("_cosine_cycle")
+    if cycle is not None:  # (an unfinished cosine cycle: a resumed fit completes it)
+        fitted["_cosine_cycle"] = [int(cycle[0]), int(cycle[1])]
     scoring = est.__dict__.get("_validation_scoring")
     if scoring is not None:  # (left out at the default: files older readers can read)
         from ..estimators._scoring import scoring_label
@@ -281,8 +287,18 @@ def restore_fitted(est: Any, fitted: dict[str, Any], n_in: int) -> None:
     for key in FITTED:
         if key in fitted:
             setattr(est, key, decoded(fitted[key], f"fitted.{key}"))
+    if "validation_scores_" in fitted and "validation_loss_curve_" not in fitted:
+        est.validation_loss_curve_ = None  # (a file from before 0.3.0 records none)
     if "_validation_scoring" in fitted:
         est._validation_scoring = fitted["_validation_scoring"]
+    if "_cosine_cycle" in fitted:
+        done, epochs = fitted["_cosine_cycle"]
+        if not 0 < done < epochs:
+            raise ValueError(
+                f"fitted._cosine_cycle: [epochs done, epochs] of an unfinished cycle, "
+                f"0 < done < epochs; got {[done, epochs]}"
+            )
+        est._cosine_cycle = (done, epochs)
     if getattr(est, "out_activation_", None) == "sigmoid":  # (a regressor's, before 0.3.0)
         est.out_activation_ = "logistic"
     if "feature_names_in_" in fitted:
@@ -307,9 +323,15 @@ def restore_fitted(est: Any, fitted: dict[str, Any], n_in: int) -> None:
 
 
 def hyperparameters(est: Any) -> dict[str, Any]:
+    """The estimator's parameters as JSON data; one added since 0.2.0 is left out at its
+    default, so that releases before it read the file (it comes back as that default)."""
+    from ..estimators._base import ADDED_PARAMETERS
+
     values = {}
     for k, v in est.get_params(deep=False).items():
         where = f"{type(est).__name__}.{k}"
+        if k in ADDED_PARAMETERS and v is ADDED_PARAMETERS[k]:
+            continue
         if k == "layers" and isinstance(v, (list, tuple)):  # (references between them kept)
             specs = [{"$object": spec} for spec in encode_layers(list(v), where, repeats=True)]
             values[k] = specs if isinstance(v, list) else {"$tuple": specs}
