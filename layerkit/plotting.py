@@ -51,6 +51,9 @@ class LossCurveDisplay:
         training loss's axis, against the last epochs (``validation_loss_line_``). The
         training loss includes the L2 term of ``alpha``; the validation loss does not.
 
+    Several displays drawn on one axes (``from_estimator(est, ax=ax, name=...)`` for
+    each) compare runs: a colour per run, the names in the legend, one second axis.
+
     Examples
     --------
     >>> import matplotlib
@@ -151,16 +154,18 @@ class LossCurveDisplay:
         made_here = ax is None
         if made_here:
             _, ax = plt.subplots(figsize=(6.4, 4.0))
-        epochs = range(1, len(self.loss_curve) + 1)
-        (self.line_,) = ax.plot(epochs, self.loss_curve, color="tab:blue", label="training loss")
+        # a display drawn on axes that hold another's is a run compared with it: each run
+        # its own colour (training loss solid, validation loss dashed, score dotted), the
+        # names in the legend instead of the title, one second axis for their scores
+        title = name or self.estimator_name
+        color = f"C{len(getattr(ax, '_layerkit_runs', ())) % 10}"  # (set again by the legend)
+        (self.line_,) = ax.plot(
+            range(1, len(self.loss_curve) + 1), self.loss_curve, color=color, label="training loss"
+        )
         ax.set_xlabel(self.x_label)
         from matplotlib.ticker import MaxNLocator
 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs: no 2.5
-        ax.set_ylabel("training loss")
-        title = name or self.estimator_name
-        if title:
-            ax.set_title(title)
         self.score_ax_ = self.score_line_ = self.validation_loss_line_ = None
         as_loss = self.scoring == "loss"
         losses = self.validation_loss_curve
@@ -170,31 +175,63 @@ class LossCurveDisplay:
             (self.validation_loss_line_,) = ax.plot(
                 _last_epochs(len(self.loss_curve), len(losses)),
                 losses,
-                color="tab:green" if self.validation_scores and not as_loss else "tab:orange",
+                color=color,
+                linestyle="--",
                 label="validation loss",
             )
-            ax.set_ylabel("loss")
-        handles = [self.line_] + ([self.validation_loss_line_] if losses else [])
         if self.validation_scores and as_loss:
             self.score_ax_, self.score_line_ = ax, self.validation_loss_line_
         elif self.validation_scores:
-            self.score_ax_ = ax.twinx()
+            self.score_ax_ = getattr(ax, "_layerkit_score_ax", None) or ax.twinx()
+            ax._layerkit_score_ax = self.score_ax_
             (self.score_line_,) = self.score_ax_.plot(
                 _last_epochs(len(self.loss_curve), len(self.validation_scores)),
                 self.validation_scores,
-                color="tab:orange",
+                color=color,
+                linestyle=":",
                 label="validation score",
             )
-            by = f" ({self.scoring})" if self.scoring else ""
-            self.score_ax_.set_ylabel(f"validation score{by}")
-            handles.append(self.score_line_)
-        ax.legend(handles=handles, loc="center right" if len(handles) > 1 else "upper right")
+        runs = [*getattr(ax, "_layerkit_runs", ()), (self, title)]
+        ax._layerkit_runs = runs
+        _label_runs(ax, runs)
         self.ax_ = ax
         self.figure_ = ax.figure
         if made_here:  # (the right-hand axis label inside the figure; no layout engine,
             # so a later tight_layout or subplots_adjust of the user's works as usual)
             self.figure_.tight_layout()
         return self
+
+
+def _label_runs(ax: Any, runs: list[tuple[LossCurveDisplay, str | None]]) -> None:
+    """The title, axis labels and legend of the runs drawn on ``ax``: one run is named
+    by the title; several, each in its lines' labels."""
+    several = len(runs) > 1
+    handles = []
+    for run, (display, title) in enumerate(runs):
+        for line, text in (
+            (display.line_, "training loss"),
+            (display.validation_loss_line_, "validation loss"),
+            (display.score_line_, "validation score"),
+        ):
+            if line is None or line in handles:
+                continue
+            line.set_label(f"{text} ({title})" if several and title else text)
+            # one run: the score in a colour of its own, on its own axis; several: a
+            # colour per run
+            other = not several and text == "validation score"
+            line.set_color(f"C{(run + other) % 10}")
+            handles.append(line)
+    title = runs[0][1]
+    ax.set_title("" if several or not title else title)
+    any_loss = any(d.validation_loss_line_ is not None for d, _ in runs)
+    ax.set_ylabel("loss" if any_loss else "training loss")
+    twin = getattr(ax, "_layerkit_score_ax", None)
+    if twin is not None:  # (the scores of the runs scored by other than 'loss')
+        names = {d.scoring for d, _ in runs if d.score_ax_ is twin}
+        by = f" ({names.pop()})" if len(names) == 1 and None not in names else ""
+        twin.set_ylabel(f"validation score{by}")
+    where = "upper right" if len(handles) == 1 else "center right" if len(handles) <= 3 else "best"
+    ax.legend(handles=handles, loc=where, fontsize="small" if len(handles) > 3 else None)
 
 
 def _last_epochs(n_epochs: int, n_values: int) -> range:

@@ -20,6 +20,15 @@ X = X[:600] / 16
 y = y[:600]
 BASE = 0.05
 EPOCHS = 6
+#: plain SGD under 'cosine', never stopped by the training loss
+CYCLE = dict(
+    hidden_layer_sizes=(16,),
+    solver="sgd",
+    learning_rate="cosine",
+    learning_rate_init=BASE,
+    n_iter_no_change=100,
+    random_state=0,
+)
 
 
 def _quiet_fit(est, *args, **kwargs):
@@ -110,17 +119,10 @@ def test_early_stopping_still_stops_a_cosine_fit_at_the_rate_of_its_epoch():
 
 @pytest.mark.parametrize("stop_after", [1, 2, 3])
 def test_a_fit_stopped_mid_cycle_resumes_it_as_the_unbroken_fit(stop_after, tmp_path):
-    """A copy saved mid-fit (here: a fit stopped by Ctrl-C's path, a callback, or
-    simply a model file of it) continues its cycle when warm-started for the epochs
-    left; a finished cycle starts a new one."""
-    settings = dict(
-        hidden_layer_sizes=(16,),
-        solver="sgd",
-        learning_rate="cosine",
-        learning_rate_init=BASE,
-        n_iter_no_change=100,
-        random_state=0,
-    )
+    """A fit stopped mid-cycle (here by a callback's stop; Ctrl-C and a copy saved
+    then leave the same record), saved and loaded, completes its cycle when
+    warm-started for the epochs left."""
+    settings = CYCLE
     unbroken = _quiet_fit(MLPClassifier(max_iter=4, **settings), X, y)
     part = MLPClassifier(max_iter=4, **settings)  # (stopped after `stop_after` epochs)
     _fit_stopped(part, stop_after)
@@ -194,14 +196,7 @@ def test_partial_fit_refuses_cosine():
 
 
 def test_a_resumed_cycle_that_ends_before_max_iter_starts_a_new_one_over_the_rest():
-    settings = dict(
-        hidden_layer_sizes=(16,),
-        solver="sgd",
-        learning_rate="cosine",
-        learning_rate_init=BASE,
-        n_iter_no_change=100,
-        random_state=0,
-    )
+    settings = CYCLE
     part = MLPClassifier(max_iter=4, **settings)
     _fit_stopped(part, 2)
     _quiet_fit(part.set_params(warm_start=True, max_iter=4), X, y)  # 2 left, then 2 more

@@ -90,6 +90,31 @@ def test_scoring_loss_draws_the_validation_loss_beside_the_training_loss():
     plt.close(by_callable.figure_)
 
 
+def test_runs_drawn_on_one_axes_are_compared_not_overwritten():
+    """(A trial: a second run on the same axes took the first's colours, replaced its
+    title, and added a second right-hand axis over the first's.)"""
+    constant = fitted(early_stopping=True, n_iter_no_change=50)
+    cosine = fitted(early_stopping=True, n_iter_no_change=50, learning_rate="cosine")
+    fig, ax = plt.subplots()
+    first = LossCurveDisplay.from_estimator(constant, ax=ax, name="constant")
+    assert ax.get_title() == "constant" and first.line_.get_label() == "training loss"
+    second = LossCurveDisplay.from_estimator(cosine, ax=ax, name="cosine")
+    assert len(fig.axes) == 2 and second.score_ax_ is first.score_ax_
+    assert ax.get_title() == ""  # (the names are in the legend)
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend == [
+        f"{what} ({run})"
+        for run in ("constant", "cosine")
+        for what in ("training loss", "validation loss", "validation score")
+    ]
+    for display, color in ((first, "C0"), (second, "C1")):
+        lines = (display.line_, display.validation_loss_line_, display.score_line_)
+        assert [line.get_color() for line in lines] == [color] * 3
+        assert [line.get_linestyle() for line in lines] == ["-", "--", ":"]
+    np.testing.assert_array_equal(second.line_.get_ydata(), cosine.loss_curve_)
+    plt.close(fig)
+
+
 def test_plot_on_given_axes_without_validation_score():
     est = fitted(solver="lbfgs")
     fig, (left, right) = plt.subplots(1, 2)
