@@ -158,7 +158,8 @@ class LossCurveDisplay:
         # its own colour (training loss solid, validation loss dashed, score dotted), the
         # names in the legend instead of the title, one second axis for their scores
         title = name or self.estimator_name
-        color = f"C{len(getattr(ax, '_layerkit_runs', ())) % 10}"  # (set again by the legend)
+        earlier = _live_runs(ax, self)
+        color = f"C{len(earlier) % 10}"  # (set again with the legend)
         (self.line_,) = ax.plot(
             range(1, len(self.loss_curve) + 1), self.loss_curve, color=color, label="training loss"
         )
@@ -191,7 +192,7 @@ class LossCurveDisplay:
                 linestyle=":",
                 label="validation score",
             )
-        runs = [*getattr(ax, "_layerkit_runs", ()), (self, title)]
+        runs = [*earlier, (self, title)]
         ax._layerkit_runs = runs
         _label_runs(ax, runs)
         self.ax_ = ax
@@ -202,12 +203,33 @@ class LossCurveDisplay:
         return self
 
 
+def _live_runs(ax: Any, display: LossCurveDisplay) -> list[tuple[LossCurveDisplay, Any]]:
+    """The runs already drawn on ``ax`` and still there, without ``display``'s own
+    earlier drawing (``plot`` called again redraws it: its old lines go). After
+    ``ax.clear()`` none is left, and the second axis they shared goes too."""
+    runs = []
+    for run, title in getattr(ax, "_layerkit_runs", ()):
+        if run is display:
+            for line in (run.line_, run.validation_loss_line_, run.score_line_):
+                if line is not None and line.axes is not None:
+                    line.remove()
+        elif run.line_ in ax.get_lines():
+            runs.append((run, title))
+    twin = getattr(ax, "_layerkit_score_ax", None)
+    if twin is not None and not any(run.score_ax_ is twin for run, _ in runs):
+        twin.remove()
+        ax._layerkit_score_ax = None
+    return runs
+
+
 def _label_runs(ax: Any, runs: list[tuple[LossCurveDisplay, str | None]]) -> None:
     """The title, axis labels and legend of the runs drawn on ``ax``: one run is named
     by the title; several, each in its lines' labels."""
     several = len(runs) > 1
     handles = []
-    for run, (display, title) in enumerate(runs):
+    titles = _distinct([title or f"run {i + 1}" for i, (_, title) in enumerate(runs)])
+    for run, (display, _) in enumerate(runs):
+        title = titles[run]
         for line, text in (
             (display.line_, "training loss"),
             (display.validation_loss_line_, "validation loss"),
@@ -221,8 +243,8 @@ def _label_runs(ax: Any, runs: list[tuple[LossCurveDisplay, str | None]]) -> Non
             other = not several and text == "validation score"
             line.set_color(f"C{(run + other) % 10}")
             handles.append(line)
-    title = runs[0][1]
-    ax.set_title("" if several or not title else title)
+    first = runs[0][1]
+    ax.set_title("" if several or not first else first)
     any_loss = any(d.validation_loss_line_ is not None for d, _ in runs)
     ax.set_ylabel("loss" if any_loss else "training loss")
     twin = getattr(ax, "_layerkit_score_ax", None)
@@ -232,6 +254,16 @@ def _label_runs(ax: Any, runs: list[tuple[LossCurveDisplay, str | None]]) -> Non
         twin.set_ylabel(f"validation score{by}")
     where = "upper right" if len(handles) == 1 else "center right" if len(handles) <= 3 else "best"
     ax.legend(handles=handles, loc=where, fontsize="small" if len(handles) > 3 else None)
+
+
+def _distinct(names: list[str]) -> list[str]:
+    """``names``, a repeated one numbered from its second use ("MLPClassifier 2")."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} {seen[name]}")
+    return out
 
 
 def _last_epochs(n_epochs: int, n_values: int) -> range:

@@ -265,7 +265,7 @@ def test_inspect_shows_non_finite_validation_scores(tmp_path, capsys):
     layerkit.save(reg, tmp_path / "m.lkm")
     status, out, err = run(capsys, "inspect", tmp_path / "m.lkm")
     assert status == 0, err
-    assert "validation score: -inf -> -inf, best -inf (epoch 1" in out
+    assert "validation score: -inf -> -inf, best -inf (epoch " in out
     status, out, err = run(capsys, "inspect", tmp_path / "m.lkm", "--json")
     assert status == 0, err
     history = json.loads(out)["history"]
@@ -581,8 +581,8 @@ def test_inspect_names_the_epoch_whose_weights_early_stopping_kept(tmp_path, cap
         clf.fit(X, y)
         clf.set_params(early_stopping=True, max_iter=4, n_iter_no_change=50).fit(X, y)
     status, out, _ = run(capsys, "inspect", layerkit.save(clf, tmp_path / "warm.lkm"))
-    kept = 5 + int(np.argmax(clf.validation_scores_)) + 1
-    assert f"(epoch {kept}: early stopping kept its weights)" in out
+    assert clf.best_epoch_ == 5  # (no epoch beat the weights it started from, epoch 5's)
+    assert "(epoch 5: early stopping kept its weights)" in out
     assert "(epoch 6) -> " in out and "(epoch 9), lowest" in out
     info = json.loads(run(capsys, "inspect", tmp_path / "warm.lkm", "--json")[1])
     assert info["history"]["validation_loss_curve"] == clf.validation_loss_curve_
@@ -2534,11 +2534,17 @@ def test_a_warm_start_that_kept_its_starting_weights_says_so(tmp_path, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.set_params(max_iter=60).fit(X, y)
+        kept = clf.best_epoch_  # (the weights early stopping kept: the next fit's start)
+        assert kept == int(np.argmax(clf.validation_scores_)) + 1 < clf.n_iter_
         scores = iter([7.0, -1.0, -2.0])  # (the start first: neither epoch beats it)
         clf.set_params(max_iter=2, scoring=lambda e, X_, y_: next(scores)).fit(X, y)
     assert clf.best_validation_score_ == 7.0 and clf.validation_scores_ == [-1.0, -2.0]
+    assert clf.best_epoch_ == kept
     clf.set_params(scoring=None)
     status, out, _ = run(capsys, "inspect", layerkit.save(clf, tmp_path / "w.lkm"))
     assert status == 0
-    assert "best 7.0000 (no epoch beat the weights the fit started from: they were kept)" in out
+    assert (
+        f"best 7.0000 (no epoch of the last fit beat the weights it started from, of epoch "
+        f"{kept}: they were kept)"
+    ) in out
     assert "validation score (<lambda>()): " in out

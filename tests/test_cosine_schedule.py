@@ -204,3 +204,30 @@ def test_a_resumed_cycle_that_ends_before_max_iter_starts_a_new_one_over_the_res
     # the new cycle of 2 epochs: epoch 1 at η_0, epoch 2 at η_0 / 2, whose rate stays
     assert part._optimizer.current_learning_rate == pytest.approx(BASE / 2)
     assert part.__dict__.get("_cosine_cycle") is None
+
+
+def test_a_stopped_cycle_resumes_whatever_the_training_loss_did():
+    """(a review: with the default n_iter_no_change, the count of epochs without
+    improvement passed it during the cycle, and the resumed fit took the model for
+    converged and started a new cycle at the full rate)"""
+    settings = dict(CYCLE, n_iter_no_change=1, tol=1e9)  # (no epoch improves by that)
+    unbroken = _quiet_fit(MLPClassifier(max_iter=6, **settings), X, y)
+    part = MLPClassifier(max_iter=6, **settings)
+    _fit_stopped(part, 3)
+    assert part._no_improvement_count > part.n_iter_no_change
+    _quiet_fit(part.set_params(warm_start=True, max_iter=3), X, y)
+    assert part.loss_curve_ == unbroken.loss_curve_
+    assert part._optimizer.current_learning_rate == unbroken._optimizer.current_learning_rate
+
+
+def test_a_fit_from_scratch_or_under_another_schedule_forgets_an_unfinished_cycle():
+    est = MLPClassifier(max_iter=6, **CYCLE)
+    _fit_stopped(est, 2)
+    assert est._cosine_cycle == (2, 6)
+    _quiet_fit(est.set_params(learning_rate="constant", warm_start=True, max_iter=1), X, y)
+    assert "_cosine_cycle" not in est.__dict__
+    _quiet_fit(est.set_params(learning_rate="cosine", max_iter=4), X, y)  # a new cycle
+    assert est._optimizer.current_learning_rate == _rate(3, 4)
+    _fit_stopped(est.set_params(max_iter=6, warm_start=False), 2)
+    _quiet_fit(est.set_params(solver="lbfgs", max_iter=2), X, y)  # (from scratch)
+    assert "_cosine_cycle" not in est.__dict__

@@ -271,3 +271,22 @@ def test_an_epochs_fitted_copy_holds_the_model_not_the_callbacks():
         warnings.simplefilter("ignore", ConvergenceWarning)
         last.set_callbacks(again).fit(X / 16, y)
     assert len(again.blobs) == 8
+
+
+def test_a_copy_saved_mid_cycle_under_cosine_resumes_as_the_unbroken_fit(digits, tmp_path):
+    """The default n_iter_no_change and tol, adam: a copy from the middle of a cosine
+    cycle, saved and loaded, completes the cycle as the unbroken fit does."""
+    import layerkit
+
+    X, y = digits
+    kw = dict(learning_rate="cosine", learning_rate_init=0.05, batch_size=64, random_state=0)
+    recorder = Recorder()
+    unbroken = MLPClassifier((16,), max_iter=12, **kw).set_callbacks(recorder)
+    quiet_fit(unbroken, X, y)
+    at_5 = [f for f in recorder.fitted if f is not None][4]
+    assert at_5._cosine_cycle == (5, 12)
+    resumed = layerkit.load(layerkit.save(at_5, tmp_path / "epoch5.lkm"))
+    quiet_fit(resumed.set_params(warm_start=True, max_iter=7), X, y)
+    assert resumed.loss_curve_ == unbroken.loss_curve_
+    for a, b in zip(resumed.coefs_, unbroken.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -211,3 +211,25 @@ def test_the_axis_labels_stay_inside_the_figure():
     for axis in (display.ax_.yaxis, display.score_ax_.yaxis, display.ax_.xaxis):
         label = axis.label.get_window_extent(renderer)
         assert figure_box.x0 <= label.x0 and label.x1 <= figure_box.x1, axis.label.get_text()
+
+
+def test_a_cleared_axes_or_a_display_drawn_again_starts_afresh():
+    """(a review: the runs were kept on the axes, so a live plot clearing and redrawing
+    each epoch stacked stale legend entries and second axes)"""
+    est = fitted(early_stopping=True, n_iter_no_change=50)
+    fig, ax = plt.subplots()
+    for _ in range(3):
+        ax.clear()
+        display = LossCurveDisplay.from_estimator(est, ax=ax, name="live")
+    assert len(fig.axes) == 2 and len(ax.get_lines()) == 2 and ax.get_title() == "live"
+    display.plot(ax)
+    display.plot(ax)
+    assert len(fig.axes) == 2 and len(ax.get_lines()) == 2 and ax.get_title() == "live"
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend == ["training loss", "validation loss", "validation score"]
+    plain = fitted()
+    LossCurveDisplay.from_estimator(plain, ax=ax)
+    LossCurveDisplay.from_estimator(plain, ax=ax)
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend[3:] == ["training loss (MLPClassifier)", "training loss (MLPClassifier 2)"]
+    plt.close(fig)

@@ -529,3 +529,54 @@ def test_a_model_file_of_the_default_scoring_does_not_name_it(tmp_path):
         zipfile.ZipFile(layerkit.save(est, tmp_path / "n")).read("manifest.json")
     )
     assert manifest["hyperparameters"]["scoring"] == "loss"
+
+
+def test_best_epoch_names_the_epoch_whose_weights_were_kept(tmp_path):
+    est = MLPClassifier(early_stopping=True, warm_start=True, max_iter=6, **CLASSIFIER)
+    _quiet_fit(est, X_train, y_train, X_val=X_val, y_val=y_val)
+    assert est.best_epoch_ == int(np.argmax(est.validation_scores_)) + 1
+    # a warm start on other rows, scored on other validation rows: counted over all fits
+    first = est.best_epoch_
+    _quiet_fit(est.set_params(max_iter=3), X_val, y_val, X_val=X_train[:300], y_val=y_train[:300])
+    scores = est.validation_scores_[-3:]
+    won = est.best_validation_score_ in scores  # (else the weights it started from)
+    assert est.best_epoch_ == (6 + int(np.argmax(scores)) + 1 if won else first)
+    assert 1 <= est.best_epoch_ <= 9
+    assert layerkit.load(layerkit.save(est, tmp_path / "m")).best_epoch_ == est.best_epoch_
+    plain = _quiet_fit(MLPClassifier(max_iter=2, **CLASSIFIER), X_train, y_train)
+    assert plain.best_epoch_ is None
+
+
+def test_the_default_score_from_the_logits_is_the_estimators_score():
+    """The default score comes from the pass that gives the validation loss: the
+    logits, with the output activation applied as prediction applies it. For every kind
+    of output, it equals score() of the model kept."""
+    cases = [
+        (MLPClassifier(**CLASSIFIER), X_train, y_train > 4, X_val, y_val > 4),
+        (MLPClassifier(**CLASSIFIER), X_train, y_train, X_val, y_val),
+        (
+            MLPClassifier(**CLASSIFIER),
+            X_train,
+            np.column_stack([y_train > 4, y_train % 2 == 0]).astype(int),
+            X_val,
+            np.column_stack([y_val > 4, y_val % 2 == 0]).astype(int),
+        ),
+        (
+            MLPRegressor(loss="poisson", **REGRESSOR),
+            XR_train,
+            np.round(np.exp(yr_train / 2)),
+            XR_val,
+            np.round(np.exp(yr_val / 2)),
+        ),
+        (
+            MLPRegressor(**REGRESSOR),
+            XR_train.astype(np.float32),
+            yr_train,
+            XR_val.astype(np.float32),
+            yr_val,
+        ),
+    ]
+    for est, X_fit, y_fit, X_held, y_held in cases:
+        est.set_params(early_stopping=True, max_iter=4, n_iter_no_change=100)
+        _quiet_fit(est, X_fit, y_fit, X_val=X_held, y_val=y_held)
+        assert est.best_validation_score_ == est.score(X_held, y_held), type(est)

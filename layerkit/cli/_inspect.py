@@ -98,6 +98,7 @@ def _history(fitted: dict[str, Any]) -> dict[str, Any] | None:
         "validation_scores": decode(fitted.get("validation_scores_")),
         "validation_loss_curve": decode(fitted.get("validation_loss_curve_")),
         "best_validation_score": decode(fitted.get("best_validation_score_")),
+        "best_epoch": fitted.get("best_epoch_"),
         "validation_scoring": fitted.get("_validation_scoring"),
     }
 
@@ -213,10 +214,15 @@ def render(info: dict[str, Any]) -> str:
         if scores:
             finite = [s if s == s else -np.inf for s in scores]  # (NaN never counts)
             best = history["best_validation_score"]
-            kept = len(curve) - len(scores) + int(np.argmax(finite)) + 1
+            kept = history["best_epoch"]  # (None: a file from before it was recorded)
+            if kept is None:
+                kept = len(curve) - len(scores) + int(np.argmax(finite)) + 1
             which = f"epoch {kept}: early stopping kept its weights"
             if max(finite) < best:  # (a warm start's starting weights, scored first)
-                which = "no epoch beat the weights the fit started from: they were kept"
+                which = (
+                    f"no epoch of the last fit beat the weights it started from, of epoch "
+                    f"{kept}: they were kept"
+                )
             scoring = history["validation_scoring"]
             by = f" ({scoring})" if scoring else ""
             lines.append(

@@ -368,21 +368,16 @@ def _metrics(
 
 
 def _early_stopping_record(est: Any) -> dict[str, Any]:
-    """With early stopping: what the scores are by, the best, the epoch kept (None: the
-    weights the fit started from) and the validation losses."""
+    """With early stopping: what the scores are by, the best, the epoch whose weights
+    were kept and the validation losses."""
     scores = est.validation_scores_
     if scores is None:
         return {}
-    best = est.best_validation_score_
-    finite = [s if s == s else -np.inf for s in scores]  # (NaN never counts)
-    kept = None
-    if scores and max(finite) >= best:  # (else no epoch beat the starting weights)
-        kept = len(est.loss_curve_) - len(scores) + int(np.argmax(finite)) + 1
     losses = est.__dict__.get("validation_loss_curve_")
     return {
         "validation_scoring": est.__dict__.get("_validation_scoring"),
-        "best_validation_score": float(best),
-        "kept_epoch": kept,
+        "best_validation_score": float(est.best_validation_score_),
+        "kept_epoch": est.best_epoch_,
         "validation_loss_curve": None if losses is None else [float(v) for v in losses],
     }
 

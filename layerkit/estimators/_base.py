@@ -355,6 +355,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
     validation_scores_: list[float] | None
     validation_loss_curve_: list[float] | None
     best_validation_score_: float | None
+    best_epoch_: int | None
     out_activation_: str
     _optimizer: Optimizer | None
     _loss: Loss
@@ -832,6 +833,8 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         return attributes
 
     def _reset_progress(self) -> None:
+        self.__dict__.pop("_cosine_cycle", None)  # (a fit from scratch: no cycle to finish)
+        self.best_epoch_ = None
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []
@@ -856,11 +859,13 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         if early and self.validation_scores_ is None:
             self.validation_scores_, self.best_validation_score_ = [], -np.inf
             self.validation_loss_curve_ = []
+            self.best_epoch_ = None  # (the last epoch trained: set as the fit starts)
             self.best_loss_ = None
             self._no_improvement_count = 0
         elif not early and self.validation_scores_ is not None:
             self.validation_scores_ = self.best_validation_score_ = None
             self.validation_loss_curve_ = None
+            self.best_epoch_ = None
             self.best_loss_ = np.inf
             self._no_improvement_count = 0
 
@@ -1030,6 +1035,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             state.setdefault(name, default)
         if "validation_scores_" in state:  # (a fitted one: it recorded no validation loss)
             state.setdefault("validation_loss_curve_", None)
+            state.setdefault("best_epoch_", None)
         super().__setstate__(state)
 
     def _get_params_html(self, deep: bool = True, **kwargs: Any) -> Any:

@@ -29,9 +29,11 @@ learning_rate : {'constant', 'invscaling', 'adaptive', 'cosine'}, default='const
     from ``learning_rate_init`` to near 0. Reaching ``max_iter`` is then the plan: no
     ConvergenceWarning says so, and the training loss's ``n_iter_no_change`` rule does
     not cut the cycle short (early stopping still stops it). A warm-started fit
-    starts a new cycle, but one that continues a fit stopped mid-cycle (by a
-    callback, Ctrl-C, or a copy saved then) completes that cycle first, as the
-    unbroken fit would have; partial_fit refuses 'cosine'.
+    starts a new cycle, but one that continues a fit stopped mid-cycle (a callback's
+    stop or fitted copy, Ctrl-C) completes that cycle first: without early stopping,
+    a callback's stop or copy then resumes as the unbroken fit (Ctrl-C leaves a part
+    of an epoch trained, and early stopping the best epoch's weights, not the last's);
+    partial_fit refuses 'cosine'.
 learning_rate_init : float, default=0.001
     Initial step size (sgd, adam).
 power_t : float, default=0.5
@@ -124,6 +126,10 @@ validation_loss_curve_ : list of float or None
     ``alpha`` that ``loss_curve_`` includes. Recorded from the same pass over the rows
     as the score; like ``validation_scores_``, it covers the epochs since early
     stopping was switched on.
+best_epoch_ : int or None
+    The epoch whose weights early stopping kept, counted over ``loss_curve_`` (from 1;
+    after a warm start that no epoch improved on, the epoch of the weights it started
+    from; 0: the initial weights). None without early stopping.
 best_validation_score_ : float or None
     Best validation score of the last fit (early stopping only: each fit keeps its best
     epoch's weights, scored on its own validation split; a warm-started fit also

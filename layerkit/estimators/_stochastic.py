@@ -111,13 +111,19 @@ def fit_stochastic(
     if converged_before and schedule == "adaptive" and base_lr is not None:
         optimizer.current_learning_rate = base_lr
     cycle = None
-    if schedule == "cosine":
-        cycle = _cycle_start(est, resume=continued and not converged_before)
+    if schedule == "cosine":  # (an unfinished cycle is recorded only while it can go on)
+        cycle = _cycle_start(est, resume=continued)
         optimizer.current_learning_rate = cosine_rate(base_lr, *cycle)
+    else:  # (a cycle of an earlier fit is over once another schedule trains)
+        est.__dict__.pop("_cosine_cycle", None)
     if early_stopping:
         start = score()[0] if continued and score is not None else -np.inf
         est.best_validation_score_ = start if start == start else -np.inf  # (NaN: -inf)
         est._no_improvement_count = 0
+        # the epoch of the weights this fit starts from: those an earlier early-stopped
+        # fit kept, else the last trained (0: the initial weights)
+        kept = est.__dict__.get("best_epoch_") if continued else None
+        est.best_epoch_ = kept if kept is not None else len(est.loss_curve_)
     elif converged_before:
         est.best_loss_ = np.inf
         est._no_improvement_count = 0
@@ -337,6 +343,7 @@ def _track_validation(
         est._no_improvement_count = 0
     if score > est.best_validation_score_:
         est.best_validation_score_ = score
+        est.best_epoch_ = len(est.loss_curve_)  # (this epoch's, counted over all fits)
         for name, p in net.params.items():
             np.copyto(best[name], p)
         best_state.update(_state_copy(net))

@@ -72,6 +72,7 @@ class FittedSpec(_Strict):
     validation_scores_: list[Real] | None = None
     validation_loss_curve_: list[Real] | None = None
     best_validation_score_: Real | None = None
+    best_epoch_: Count | None = None
     n_layers_: Annotated[int, Field(ge=2)] | None = None
     n_outputs_: Annotated[int, Field(ge=1)] | None = None
     out_activation_: Name | None = None

@@ -33,6 +33,7 @@ FITTED = (
     "validation_scores_",
     "validation_loss_curve_",
     "best_validation_score_",
+    "best_epoch_",
     "n_layers_",
     "n_outputs_",
     "out_activation_",
@@ -240,8 +241,9 @@ def reserved_state_problem(state: Any) -> str | None:
 
 def fitted_spec(est: Any) -> dict[str, Any]:
     fitted = {k: encode(getattr(est, k), k) for k in FITTED if k in est.__dict__}
-    if fitted.get("validation_loss_curve_", 0) is None:  # (left out: older readers read it)
-        del fitted["validation_loss_curve_"]
+    for key in ("validation_loss_curve_", "best_epoch_"):  # (left out when None: older
+        if key in fitted and fitted[key] is None:  # readers read a file without them)
+            del fitted[key]
     names = est.__dict__.get("feature_names_in_")
     if names is not None:
         fitted["feature_names_in_"] = [str(n) for n in names]
@@ -287,8 +289,10 @@ def restore_fitted(est: Any, fitted: dict[str, Any], n_in: int) -> None:
     for key in FITTED:
         if key in fitted:
             setattr(est, key, decoded(fitted[key], f"fitted.{key}"))
-    if "validation_scores_" in fitted and "validation_loss_curve_" not in fitted:
-        est.validation_loss_curve_ = None  # (a file from before 0.3.0 records none)
+    if "validation_scores_" in fitted:  # (a file from before 0.3.0 records neither)
+        for key in ("validation_loss_curve_", "best_epoch_"):
+            if key not in fitted:
+                setattr(est, key, None)
     if "_validation_scoring" in fitted:
         est._validation_scoring = fitted["_validation_scoring"]
     if "_cosine_cycle" in fitted:
