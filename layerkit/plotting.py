@@ -183,8 +183,7 @@ class LossCurveDisplay:
         if self.validation_scores and as_loss:
             self.score_ax_, self.score_line_ = ax, self.validation_loss_line_
         elif self.validation_scores:
-            self.score_ax_ = getattr(ax, "_layerkit_score_ax", None) or ax.twinx()
-            ax._layerkit_score_ax = self.score_ax_
+            self.score_ax_ = _score_axes(ax)
             (self.score_line_,) = self.score_ax_.plot(
                 _last_epochs(len(self.loss_curve), len(self.validation_scores)),
                 self.validation_scores,
@@ -192,9 +191,9 @@ class LossCurveDisplay:
                 linestyle=":",
                 label="validation score",
             )
-        runs = [*earlier, (self, title)]
-        ax._layerkit_runs = runs
-        _label_runs(ax, runs)
+        run = _Run(self, title, self.line_, self.validation_loss_line_, self.score_line_)
+        ax._layerkit_runs = [*earlier, run]
+        _label_runs(ax, ax._layerkit_runs)
         self.ax_ = ax
         self.figure_ = ax.figure
         if made_here:  # (the right-hand axis label inside the figure; no layout engine,
@@ -203,53 +202,77 @@ class LossCurveDisplay:
         return self
 
 
-def _live_runs(ax: Any, display: LossCurveDisplay) -> list[tuple[LossCurveDisplay, Any]]:
+class _Run:
+    """One display's drawing on an axes: its lines there (a display drawn again on other
+    axes leaves these as they are), its name and what its scores are by."""
+
+    def __init__(self, display: LossCurveDisplay, title: Any, *lines: Any) -> None:
+        self.display, self.title, self.scoring = display, title, display.scoring
+        self.training, self.validation_loss, self.score = lines
+
+    def lines(self) -> list[tuple[Any, str]]:
+        named = (
+            (self.training, "training loss"),
+            (self.validation_loss, "validation loss"),
+            (self.score, "validation score"),
+        )
+        return [(line, text) for line, text in named if line is not None]
+
+
+def _score_axes(ax: Any) -> Any:
+    """The second y axis the runs on ``ax`` share for their scores (a new one if the
+    user removed it)."""
+    twin = getattr(ax, "_layerkit_score_ax", None)
+    if twin is None or twin not in ax.figure.axes:
+        twin = ax._layerkit_score_ax = ax.twinx()
+    return twin
+
+
+def _live_runs(ax: Any, display: LossCurveDisplay) -> list[_Run]:
     """The runs already drawn on ``ax`` and still there, without ``display``'s own
-    earlier drawing (``plot`` called again redraws it: its old lines go). After
+    earlier drawing there (``plot`` called again redraws it: its old lines go). After
     ``ax.clear()`` none is left, and the second axis they shared goes too."""
     runs = []
-    for run, title in getattr(ax, "_layerkit_runs", ()):
-        if run is display:
-            for line in (run.line_, run.validation_loss_line_, run.score_line_):
-                if line is not None and line.axes is not None:
+    for run in getattr(ax, "_layerkit_runs", ()):
+        if run.display is display:
+            for line, _ in run.lines():
+                if line.axes is not None and line in line.axes.get_lines():  # (still drawn)
                     line.remove()
-        elif run.line_ in ax.get_lines():
-            runs.append((run, title))
+        elif run.training in ax.get_lines():
+            runs.append(run)
     twin = getattr(ax, "_layerkit_score_ax", None)
-    if twin is not None and not any(run.score_ax_ is twin for run, _ in runs):
-        twin.remove()
+    if twin is not None and not any(
+        run.score is not None and run.score.axes is twin for run in runs
+    ):
+        if twin in ax.figure.axes:  # (the user may have removed it)
+            twin.remove()
         ax._layerkit_score_ax = None
     return runs
 
 
-def _label_runs(ax: Any, runs: list[tuple[LossCurveDisplay, str | None]]) -> None:
+def _label_runs(ax: Any, runs: list[_Run]) -> None:
     """The title, axis labels and legend of the runs drawn on ``ax``: one run is named
     by the title; several, each in its lines' labels."""
     several = len(runs) > 1
     handles = []
-    titles = _distinct([title or f"run {i + 1}" for i, (_, title) in enumerate(runs)])
-    for run, (display, _) in enumerate(runs):
-        title = titles[run]
-        for line, text in (
-            (display.line_, "training loss"),
-            (display.validation_loss_line_, "validation loss"),
-            (display.score_line_, "validation score"),
-        ):
-            if line is None or line in handles:
+    titles = _distinct([run.title or f"run {i + 1}" for i, run in enumerate(runs)])
+    for index, run in enumerate(runs):
+        for line, text in run.lines():
+            if line in handles:
                 continue
-            line.set_label(f"{text} ({title})" if several and title else text)
+            line.set_label(f"{text} ({titles[index]})" if several else text)
             # one run: the score in a colour of its own, on its own axis; several: a
             # colour per run
-            other = not several and text == "validation score"
-            line.set_color(f"C{(run + other) % 10}")
+            other = not several and text == "validation score" and line.axes is not ax
+            line.set_color(f"C{(index + other) % 10}")
             handles.append(line)
-    first = runs[0][1]
+    first = runs[0].title
     ax.set_title("" if several or not first else first)
-    any_loss = any(d.validation_loss_line_ is not None for d, _ in runs)
+    any_loss = any(run.validation_loss is not None for run in runs)
     ax.set_ylabel("loss" if any_loss else "training loss")
     twin = getattr(ax, "_layerkit_score_ax", None)
     if twin is not None:  # (the scores of the runs scored by other than 'loss')
-        names = {d.scoring for d, _ in runs if d.score_ax_ is twin}
+        names = {run.scoring for run in runs if run.score is not None and run.score.axes is twin}
         by = f" ({names.pop()})" if len(names) == 1 and None not in names else ""
         twin.set_ylabel(f"validation score{by}")
     where = "upper right" if len(handles) == 1 else "center right" if len(handles) <= 3 else "best"
@@ -257,12 +280,16 @@ def _label_runs(ax: Any, runs: list[tuple[LossCurveDisplay, str | None]]) -> Non
 
 
 def _distinct(names: list[str]) -> list[str]:
-    """``names``, a repeated one numbered from its second use ("MLPClassifier 2")."""
-    seen: dict[str, int] = {}
-    out = []
+    """``names``, a repeated one numbered from its second use ("MLPClassifier 2"), to
+    a number no other name takes."""
+    taken = set(names)
+    out: list[str] = []
     for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name} {seen[name]}")
+        label, number = name, 1
+        while label in out or (label != name and label in taken):
+            number += 1
+            label = f"{name} {number}"
+        out.append(label)
     return out
 
 

@@ -231,3 +231,13 @@ def test_a_fit_from_scratch_or_under_another_schedule_forgets_an_unfinished_cycl
     _fit_stopped(est.set_params(max_iter=6, warm_start=False), 2)
     _quiet_fit(est.set_params(solver="lbfgs", max_iter=2), X, y)  # (from scratch)
     assert "_cosine_cycle" not in est.__dict__
+
+
+def test_an_lbfgs_warm_start_forgets_an_unfinished_cycle():
+    est = MLPClassifier(max_iter=6, **CYCLE)
+    _fit_stopped(est, 2)
+    assert est._cosine_cycle == (2, 6)
+    _quiet_fit(est.set_params(warm_start=True, solver="lbfgs", max_iter=3), X, y)
+    assert "_cosine_cycle" not in est.__dict__
+    _quiet_fit(est.set_params(solver="sgd", max_iter=4), X, y)  # (a new cycle of 4)
+    assert est._optimizer.current_learning_rate == _rate(3, 4)

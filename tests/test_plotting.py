@@ -233,3 +233,32 @@ def test_a_cleared_axes_or_a_display_drawn_again_starts_afresh():
     legend = [text.get_text() for text in ax.get_legend().get_texts()]
     assert legend[3:] == ["training loss (MLPClassifier)", "training loss (MLPClassifier 2)"]
     plt.close(fig)
+
+
+def test_a_run_survives_its_display_drawn_elsewhere_and_a_removed_second_axis():
+    """(a review: a display drawn again on other axes lost its legend entries on the
+    first, a removed second axis made the next drawing fail with a KeyError, and
+    numbered names could repeat)"""
+    with_scores = fitted(early_stopping=True, n_iter_no_change=50)
+    fig, (left, right) = plt.subplots(1, 2)
+    first = LossCurveDisplay.from_estimator(with_scores, ax=left, name="A")
+    first.plot(right)  # (drawn again elsewhere: its lines on the left stay, and stay named)
+    LossCurveDisplay.from_estimator(fitted(), ax=left, name="B")
+    legend = [text.get_text() for text in left.get_legend().get_texts()]
+    assert legend == [
+        "training loss (A)",
+        "validation loss (A)",
+        "validation score (A)",
+        "training loss (B)",
+    ]
+    first.score_ax_.remove()  # (the right-hand one of the right axes: the user's choice)
+    right.clear()
+    again = LossCurveDisplay.from_estimator(with_scores, ax=right, name="C")
+    assert again.score_ax_ in fig.axes and len(right.get_lines()) == 2
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    for name in ("MLP", "MLP 2", "MLP"):
+        LossCurveDisplay(loss_curve=[1.0, 0.5]).plot(ax, name=name)
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend == ["training loss (MLP)", "training loss (MLP 2)", "training loss (MLP 3)"]
+    plt.close(fig)

@@ -580,3 +580,26 @@ def test_the_default_score_from_the_logits_is_the_estimators_score():
         est.set_params(early_stopping=True, max_iter=4, n_iter_no_change=100)
         _quiet_fit(est, X_fit, y_fit, X_val=X_held, y_val=y_held)
         assert est.best_validation_score_ == est.score(X_held, y_held), type(est)
+
+
+def test_best_epoch_is_0_for_the_initial_weights_and_recovered_for_older_models(tmp_path):
+    nan = MLPClassifier(
+        early_stopping=True,
+        max_iter=3,
+        n_iter_no_change=100,
+        scoring=lambda estimator, X_held, y_held: float("nan"),
+        **CLASSIFIER,
+    )
+    _quiet_fit(nan, X_train, y_train, X_val=X_val, y_val=y_val)
+    assert nan.best_epoch_ == 0  # (no epoch scored: the initial weights were kept)
+    est = _quiet_fit(
+        MLPClassifier(early_stopping=True, max_iter=6, n_iter_no_change=100, **CLASSIFIER),
+        X_train,
+        y_train,
+    )
+    kept = est.best_epoch_
+    del est.__dict__["best_epoch_"]  # (as a model from before it was recorded)
+    old = pickle.loads(pickle.dumps(est))
+    assert old.best_epoch_ == kept == int(np.argmax(est.validation_scores_)) + 1
+    path = layerkit.save(est, tmp_path / "old")
+    assert layerkit.load(path).best_epoch_ == kept

@@ -214,9 +214,11 @@ def render(info: dict[str, Any]) -> str:
         if scores:
             finite = [s if s == s else -np.inf for s in scores]  # (NaN never counts)
             best = history["best_validation_score"]
-            kept = history["best_epoch"]  # (None: a file from before it was recorded)
-            if kept is None:
-                kept = len(curve) - len(scores) + int(np.argmax(finite)) + 1
+            kept = history["best_epoch"]
+            if kept is None:  # (a file from before it was recorded)
+                from ..estimators._base import recovered_best_epoch
+
+                kept = recovered_best_epoch(curve, scores)
             which = f"epoch {kept}: early stopping kept its weights"
             if max(finite) < best:  # (a warm start's starting weights, scored first)
                 which = (

@@ -121,6 +121,16 @@ _COMMON_RULES: dict[str, v.Rule] = {
 }
 
 
+def recovered_best_epoch(curve: Any, scores: Any) -> int | None:
+    """The epoch early stopping kept, for a model from before ``best_epoch_``: the best
+    of its scores, counted over ``loss_curve_`` (exact for one fit, and for warm starts
+    scored on the same rows); None without scores."""
+    if not scores or not curve:
+        return None
+    finite = [s if s == s else -np.inf for s in scores]  # (NaN never counts)
+    return len(curve) - len(scores) + int(np.argmax(finite)) + 1
+
+
 def _copied(values: list[float] | None) -> list[float] | None:
     return None if values is None else list(values)
 
@@ -779,6 +789,7 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             self._optimizer = optimizer
             self._schedule_fitted = step_schedule(self)  # (what the state's rate followed)
         else:
+            self.__dict__.pop("_cosine_cycle", None)  # (another schedule trained)
             fit_lbfgs(self, net, X, Y, sw, report=report, l2=l2)
         release_caches(net)
         if not all(np.isfinite(p).all() for p in net.params.values()):
@@ -1035,7 +1046,10 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
             state.setdefault(name, default)
         if "validation_scores_" in state:  # (a fitted one: it recorded no validation loss)
             state.setdefault("validation_loss_curve_", None)
-            state.setdefault("best_epoch_", None)
+            if "best_epoch_" not in state:
+                state["best_epoch_"] = recovered_best_epoch(
+                    state.get("loss_curve_"), state["validation_scores_"]
+                )
         super().__setstate__(state)
 
     def _get_params_html(self, deep: bool = True, **kwargs: Any) -> Any:

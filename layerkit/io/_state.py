@@ -290,9 +290,12 @@ def restore_fitted(est: Any, fitted: dict[str, Any], n_in: int) -> None:
         if key in fitted:
             setattr(est, key, decoded(fitted[key], f"fitted.{key}"))
     if "validation_scores_" in fitted:  # (a file from before 0.3.0 records neither)
-        for key in ("validation_loss_curve_", "best_epoch_"):
-            if key not in fitted:
-                setattr(est, key, None)
+        if "validation_loss_curve_" not in fitted:
+            est.validation_loss_curve_ = None
+        if "best_epoch_" not in fitted:
+            from ..estimators._base import recovered_best_epoch
+
+            est.best_epoch_ = recovered_best_epoch(est.loss_curve_, est.validation_scores_)
     if "_validation_scoring" in fitted:
         est._validation_scoring = fitted["_validation_scoring"]
     if "_cosine_cycle" in fitted:
