@@ -1253,13 +1253,21 @@ def test_cosine_is_a_schedule_for_adam_too(tmp_path, iris_csv, capsys):
     assert model.learning_rate == "cosine" and model.solver == "adam"
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes: Python 3.11+")
 def test_a_scorer_that_fails_on_the_task_is_named(tmp_path, iris_csv, capsys):
     """(a review: 'r2' for classes said only "could not convert string to float")"""
     path = _iris_experiment(tmp_path, validation={"early_stopping": True, "scoring": "r2"})
     status, _, err = run(capsys, "train", path)
     assert status == 1 and "cannot train MLPClassifier: " in err, err
-    assert "scoring the validation data for early stopping, MLPClassifier(scoring='r2')" in err
+    assert "scoring='r2' scores regression (r2_score), and MLPClassifier is a classifier" in err
+    # one that fails only when called ('roc_auc' takes two classes): its error's note
+    path = _iris_experiment(tmp_path, validation={"early_stopping": True, "scoring": "roc_auc"})
+    status, _, err = run(capsys, "train", path)
+    assert status == 1 and "cannot train MLPClassifier: " in err, err
+    if sys.version_info >= (3, 11):
+        assert (
+            "scoring the validation data for early stopping, MLPClassifier(scoring='roc_auc')"
+            in err
+        )
 
 
 @pytest.mark.parametrize(

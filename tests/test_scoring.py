@@ -603,3 +603,22 @@ def test_best_epoch_is_0_for_the_initial_weights_and_recovered_for_older_models(
     assert old.best_epoch_ == kept == int(np.argmax(est.validation_scores_)) + 1
     path = layerkit.save(est, tmp_path / "old")
     assert layerkit.load(path).best_epoch_ == kept
+
+
+@pytest.mark.parametrize(
+    ("cls", "scoring", "match"),
+    [
+        (MLPRegressor, "f1_macro", r"scores classification \(f1_score\), and MLPRegressor is"),
+        (MLPRegressor, "accuracy", r"choose a scorer for regression"),
+        (MLPClassifier, "r2", r"scores regression \(r2_score\), and MLPClassifier is a cl"),
+        (MLPClassifier, "neg_mean_absolute_error", r"choose a scorer for classification"),
+    ],
+)
+def test_a_scorer_of_the_other_task_is_refused_before_the_first_epoch(cls, scoring, match):
+    """(a trial: 'f1_macro' for a regression failed after an epoch, 'continuous is not
+    supported')"""
+    est = cls(early_stopping=True, max_iter=2, scoring=scoring)
+    data = (XR_train, yr_train) if cls is MLPRegressor else (X_train, y_train)
+    with pytest.raises(InvalidParameterError, match=match):
+        est.fit(*data)
+    assert not hasattr(est, "network_")

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from sklearn.base import is_regressor
 
 from .._plan._inference import link_in_place
 from ..network import Sequential
@@ -76,6 +77,14 @@ def _checked_scorer(est: Any, weighted: bool) -> Any:
                 f"for {'classification' if hasattr(est, 'predict_proba') else 'regression'}"
             )
     function = getattr(scorer, "_score_func", scorer)  # (a scorer's metric, or the callable)
+    task = _metric_task(function)
+    regressor = is_regressor(est)
+    if task is not None and (task == "regression") != regressor:
+        raise InvalidParameterError(
+            f"{owner}: scoring={scoring!r} scores {task} ({function.__name__}), and "
+            f"{owner} is a {'regressor' if regressor else 'classifier'}; choose a scorer "
+            f"for {'regression' if regressor else 'classification'}"
+        )
     parameters = _parameters(function)
     if parameters is None:  # (no signature to read: called as it is)
         return scorer
@@ -107,6 +116,16 @@ def _checked_scorer(est: Any, weighted: bool) -> Any:
             f"loss; {fix}"
         )
     return scorer
+
+
+def _metric_task(function: Any) -> str | None:
+    """'classification' or 'regression' for one of scikit-learn's metrics of that kind
+    (by the module it is defined in), else None."""
+    module = getattr(function, "__module__", None) or ""
+    return {
+        "sklearn.metrics._classification": "classification",
+        "sklearn.metrics._regression": "regression",
+    }.get(module)
 
 
 def _parameters(function: Any) -> Any:
