@@ -287,7 +287,8 @@ def cosine_rate(base: float, epochs_done: int, epochs: int) -> float:
 def _cycle_start(est: Any, resume: bool) -> list[int]:
     """``[epochs done, epochs]`` of the cosine cycle a fit starts with: the unfinished one
     of the fit it continues (a copy saved mid-fit, a fit stopped by a callback or by
-    Ctrl-C: it resumes as the unbroken fit), else a new one over ``max_iter`` epochs."""
+    Ctrl-C: it goes on from the last epoch completed), else a new one over ``max_iter``
+    epochs."""
     saved = est.__dict__.get("_cosine_cycle") if resume else None
     if saved is not None and 0 < saved[0] < saved[1]:
         return [int(saved[0]), int(saved[1])]
