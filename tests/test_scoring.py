@@ -65,6 +65,13 @@ def _plain(cls, settings, data):
     return [_quiet_fit(cls(max_iter=k, **settings), X_fit, y_fit) for k in range(1, EPOCHS + 1)]
 
 
+def _scripted(scores, **params):
+    """An early-stopping classifier whose scorer returns ``scores``, one a call."""
+    scores = iter(scores)
+    scorer = lambda estimator, X_held, y_held: next(scores)  # noqa: E731
+    return MLPClassifier(early_stopping=True, scoring=scorer, **CLASSIFIER, **params)
+
+
 DIGITS = (X_train, y_train, X_val, y_val)
 DIABETES = (XR_train, yr_train, XR_val, yr_val)
 
@@ -165,14 +172,7 @@ def test_the_split_of_validation_fraction_is_scored_too():
 def test_the_scores_stop_the_training_and_choose_the_weights_kept(plain_classifiers):
     """A score that never improves on the first epoch's: stopped after
     n_iter_no_change + 1 epochs, with the first epoch's weights."""
-    scores = iter([0.9, 0.5, 0.9, 0.4, 0.9, 0.3])
-    est = MLPClassifier(
-        early_stopping=True,
-        max_iter=50,
-        n_iter_no_change=4,
-        scoring=lambda estimator, X_held, y_held: next(scores),
-        **CLASSIFIER,
-    )
+    est = _scripted([0.9, 0.5, 0.9, 0.4, 0.9, 0.3], max_iter=50, n_iter_no_change=4)
     _quiet_fit(est, X_train, y_train, X_val=X_val, y_val=y_val)
     assert est.n_iter_ == 6
     assert est.validation_scores_ == [0.9, 0.5, 0.9, 0.4, 0.9, 0.3]
@@ -244,14 +244,7 @@ def test_a_warm_started_fit_scores_its_starting_weights_with_the_scorer():
 
 
 def test_a_nan_score_never_improves_and_a_non_number_is_refused():
-    scores = iter([0.5, float("nan"), float("nan")])
-    est = MLPClassifier(
-        early_stopping=True,
-        max_iter=3,
-        n_iter_no_change=1,
-        scoring=lambda estimator, X_held, y_held: next(scores),
-        **CLASSIFIER,
-    )
+    est = _scripted([0.5, float("nan"), float("nan")], max_iter=3, n_iter_no_change=1)
     _quiet_fit(est, X_train, y_train, X_val=X_val, y_val=y_val)
     assert est.n_iter_ == 3 and est.best_validation_score_ == 0.5
     bad = est.set_params(scoring=lambda estimator, X_held, y_held: "high", warm_start=False)

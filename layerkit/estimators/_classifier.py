@@ -248,7 +248,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                     f"{self.classes_}. 'y' has {seen}."
                 )
         self.classes_ = self._label_binarizer.classes_
-        Y = _one_hot(self._label_binarizer, y)
+        Y = self._training_targets(y)
         # an indicator matrix with one label in every row suits a softmax all the same
         self._one_label_per_row = not multilabel or bool((Y.sum(axis=1) == 1).all())
         return Y

@@ -67,6 +67,7 @@ def _checked_scorer(est: Any, weighted: bool) -> Any:
         scorer = check_scoring(est, scoring)
     except ValueError as err:  # (scikit-learn's, on a metric function from sklearn.metrics)
         raise InvalidParameterError(f"{owner}: {err}") from None
+    regressor = is_regressor(est)
     methods = getattr(scorer, "_response_method", None)  # (scikit-learn's scorers)
     if methods is not None:
         methods = [methods] if isinstance(methods, str) else list(methods)
@@ -74,11 +75,10 @@ def _checked_scorer(est: Any, weighted: bool) -> Any:
             raise InvalidParameterError(
                 f"{owner}: scoring={scoring!r} scores the output of "
                 f"{' or '.join(methods)}, which {owner} does not have; choose a scorer "
-                f"for {'classification' if hasattr(est, 'predict_proba') else 'regression'}"
+                f"for {'regression' if regressor else 'classification'}"
             )
     function = getattr(scorer, "_score_func", scorer)  # (a scorer's metric, or the callable)
     task = _metric_task(function)
-    regressor = is_regressor(est)
     if task is not None and (task == "regression") != regressor:
         raise InvalidParameterError(
             f"{owner}: scoring={scoring!r} scores {task} ({function.__name__}), and "
@@ -165,10 +165,10 @@ def scoring_label(scoring: Any) -> str | None:
 
 def _loss_of(loss: Any, fused: bool, out: Any, Y: Any, weights: Any) -> float:
     """The (weighted) mean cost of the network's outputs ``out`` (its logits when
-    ``fused``), ``Σ_x s_x C_x / Σ_x s_x``; NaN when an output is not finite."""
+    ``fused``), ``Σ_x s_x C_x / Σ_x s_x``; NaN when an output is not finite. ``Y``: the
+    targets in the network's dtype, which is ``out``'s."""
     if not np.isfinite(out).all():
         return float("nan")
-    Y = Y if Y.dtype == out.dtype else Y.astype(out.dtype)
     cost = loss.value_from_logits if fused else loss.value
     with np.errstate(all="ignore"):
         return float(cost(out, Y, weights))
