@@ -36,7 +36,17 @@ _WHERE = {
 
 #: the public subpackages and modules, imported on first use as attributes too
 _SUBPACKAGES = frozenset(
-    {"estimators", "gradcheck", "io", "layers", "losses", "network", "optim", "plotting"}
+    {
+        "callbacks",
+        "estimators",
+        "gradcheck",
+        "io",
+        "layers",
+        "losses",
+        "network",
+        "optim",
+        "plotting",
+    }
     | {"testing", "training", "exceptions"}
 )
 

@@ -1,0 +1,176 @@
+"""layerkit.callbacks.Checkpoint: model files written as training goes, resumable exactly."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import layerkit
+from layerkit import MLPClassifier, MLPRegressor
+from layerkit.callbacks import Checkpoint
+
+pytest.importorskip("sklearn.callback", reason="scikit-learn < 1.9 has no callbacks")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:400] / 16.0, y[:400]
+
+
+def quiet_fit(est, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X, y)
+
+
+class CrashAt:
+    """A callback that raises after epoch ``epoch``, as a killed process would stop."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if context.task_name == "epoch" and len(fitted_estimator.loss_curve_) == self.epoch:
+            raise RuntimeError("the machine went away")
+        return False
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_one_file_per_saved_epoch_each_the_model_at_that_epoch(digits, solver, tmp_path):
+    X, y = digits
+    params = dict(hidden_layer_sizes=(8,), solver=solver, max_iter=7, random_state=0)
+    checkpoint = Checkpoint(tmp_path / "m-{epoch:02d}.lkm", every=3)
+    est = quiet_fit(MLPClassifier(**params).set_callbacks(checkpoint), X, y)
+    names = [path.name for path in checkpoint.saved_]
+    assert names == ["m-03.lkm", "m-06.lkm", "m-07.lkm"]  # every 3rd epoch, and the end
+    assert sorted(p.name for p in tmp_path.iterdir()) == names[:3]
+    for path, epochs in zip(checkpoint.saved_, (3, 6, 7), strict=True):
+        model = layerkit.load(path)
+        assert len(model.loss_curve_) == epochs
+        shorter = quiet_fit(MLPClassifier(**{**params, "max_iter": epochs}), X, y)
+        np.testing.assert_array_equal(model.predict_proba(X), shorter.predict_proba(X))
+    np.testing.assert_array_equal(layerkit.load(checkpoint.saved_[-1]).predict(X), est.predict(X))
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_after_a_crash_the_checkpoint_resumes_as_the_unbroken_run(digits, solver, tmp_path):
+    X, y = digits
+    params = dict(hidden_layer_sizes=(16,), solver=solver, max_iter=9, random_state=0)
+    if solver == "sgd":
+        params.update(momentum=0.9, learning_rate="invscaling")
+    unbroken = quiet_fit(MLPClassifier(**params), X, y)
+    path = tmp_path / "run.lkm"
+    crashing = MLPClassifier(**params).set_callbacks(Checkpoint(path, every=2), CrashAt(5))
+    with pytest.raises(RuntimeError, match="went away"):
+        crashing.fit(X, y)
+    resumed = layerkit.load(path)  # epoch 4's file, whole: epoch 5 was not saved
+    assert len(resumed.loss_curve_) == 4
+    resumed.set_params(warm_start=True, max_iter=5)
+    quiet_fit(resumed, X, y)
+    assert resumed.loss_curve_ == unbroken.loss_curve_
+    for mine, theirs in zip(
+        resumed.coefs_ + resumed.intercepts_, unbroken.coefs_ + unbroken.intercepts_, strict=True
+    ):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_with_early_stopping_each_file_holds_the_best_model_so_far(digits, tmp_path):
+    X, y = digits
+    checkpoint = Checkpoint(tmp_path / "es-{epoch}.lkm")
+    est = MLPClassifier(
+        hidden_layer_sizes=(16,),
+        early_stopping=True,
+        n_iter_no_change=2,
+        max_iter=40,
+        random_state=0,
+    ).set_callbacks(checkpoint)
+    quiet_fit(est, X, y)
+    assert est.n_iter_ < 40  # it stopped early
+    for path in checkpoint.saved_:
+        model = layerkit.load(path)
+        epochs = len(model.loss_curve_)
+        best = int(np.argmax(model.validation_scores_)) + 1
+        assert model.best_epoch_ == best <= epochs
+        assert model.best_validation_score_ == max(est.validation_scores_[:epochs])
+    final = layerkit.load(checkpoint.saved_[-1])
+    assert final.best_epoch_ == est.best_epoch_
+    np.testing.assert_array_equal(final.predict_proba(X), est.predict_proba(X))
+
+
+def test_a_network_in_a_pipeline_is_saved_alone(digits, tmp_path):
+    X, y = digits
+    checkpoint = Checkpoint(tmp_path / "net.lkm")
+    mlp = MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+    pipe = quiet_fit(make_pipeline(StandardScaler(), mlp.set_callbacks(checkpoint)), X, y * 1.0)
+    assert len(checkpoint.saved_) == 4  # three epochs and the end, into one file
+    network = layerkit.load(tmp_path / "net.lkm")
+    scaled = pipe[0].transform(X)
+    np.testing.assert_array_equal(network.predict(scaled), pipe.predict(X))
+
+
+def test_optimizer_state_false_writes_a_smaller_file_for_prediction(digits, tmp_path):
+    X, y = digits
+    for keep, name in ((True, "full.lkm"), (False, "small.lkm")):
+        est = MLPClassifier(hidden_layer_sizes=(32,), max_iter=2, random_state=0)
+        quiet_fit(est.set_callbacks(Checkpoint(tmp_path / name, optimizer_state=keep)), X, y)
+    full, small = tmp_path / "full.lkm", tmp_path / "small.lkm"
+    assert small.stat().st_size < 0.6 * full.stat().st_size  # adam's moments left out
+    np.testing.assert_array_equal(layerkit.load(small).predict(X), layerkit.load(full).predict(X))
+
+
+def test_an_unwritable_path_is_refused_before_the_first_epoch(digits, tmp_path):
+    X, y = digits
+    est = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+    est.set_callbacks(Checkpoint(tmp_path / "missing" / "m-{epoch}.lkm", every=2))
+    with pytest.raises(
+        FileNotFoundError, match=r"Checkpoint\(.*folder .*missing.* does not exist"
+    ):
+        est.fit(X, y)
+    assert not hasattr(est, "network_")
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n1,2\n")
+    est.set_callbacks(Checkpoint(data))
+    with pytest.raises(FileExistsError, match=r"data\.csv.* not a layerkit model file"):
+        est.fit(X, y)
+    assert data.read_text() == "a,b\n1,2\n" and not hasattr(est, "network_")
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        ((3,), {}, TypeError, "path must be a file path .* got int"),
+        (("m.lkm",), {"every": 0}, ValueError, "every must be an int >= 1, got 0"),
+        (("m.lkm",), {"every": True}, ValueError, "every must be an int >= 1, got True"),
+        (("m.lkm",), {"every": 2.0}, ValueError, "every must be an int >= 1, got 2.0"),
+        (("m.lkm",), {"optimizer_state": "no"}, TypeError, "optimizer_state must be True or"),
+        (("m-{step}.lkm",), {}, ValueError, r"only field may be \{epoch\}.*KeyError\('step'\)"),
+        (("m-{}.lkm",), {}, ValueError, r"only field may be \{epoch\}"),
+        (("m-{epoch.lkm",), {}, ValueError, "literal braces are written doubled"),
+    ],
+)
+def test_bad_arguments_name_the_checkpoint_and_what_was_expected(args, kwargs, error, match):
+    with pytest.raises(error, match=match) as info:
+        Checkpoint(*args, **kwargs)
+    assert str(info.value).startswith("Checkpoint")
+
+
+def test_literal_braces_and_the_repr(tmp_path):
+    checkpoint = Checkpoint("run{{1}}-{epoch:03d}.lkm", every=5)
+    assert checkpoint.file_for(12).name == "run{1}-012.lkm"
+    assert (
+        repr(checkpoint) == "Checkpoint('run{{1}}-{epoch:03d}.lkm', every=5, optimizer_state=True)"
+    )
