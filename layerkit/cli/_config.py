@@ -235,7 +235,7 @@ def load_experiment(path: Path) -> Loaded:
     except pydantic.ValidationError as err:
         # the structure is wrong; still check the objects whose specs can be read, so
         # that every problem is listed at once
-        problems = _problems(err, model=Experiment)
+        problems = _problems(err, model=Experiment) + _ignored_settings_of_sections(raw)
         plugins = raw.get("plugins", [])
         if isinstance(plugins, list) and all(isinstance(p, str) for p in plugins):
             try:
@@ -254,6 +254,25 @@ def load_experiment(path: Path) -> Loaded:
     if problems:
         raise CLIError(_report(path, problems))
     return Loaded(experiment=experiment, base=base, layers=layers, loss=loss, optimizer=optimizer)
+
+
+def _ignored_settings_of_sections(raw: dict[str, Any]) -> list[str]:
+    """``_ignored_settings`` for a file that failed validation elsewhere: from the
+    training and validation sections and the optimizer, when these are valid by
+    themselves, so that one run lists these problems with the others."""
+    try:
+        training = TrainingSection.model_validate(raw.get("training", {}))
+        validation = ValidationSection.model_validate(raw.get("validation", {}))
+    except pydantic.ValidationError:  # (already among the problems)
+        return []
+    optimizer = raw.get("optimizer", "adam")
+    if not isinstance(optimizer, str):
+        optimizer = "a table"  # (an optimizer object takes every schedule)
+    given = {"optimizer"} & set(raw)
+    experiment = Experiment.model_construct(
+        given, training=training, validation=validation, optimizer=optimizer
+    )
+    return _ignored_settings(experiment)
 
 
 def _ignored_settings(experiment: Experiment) -> list[str]:
