@@ -1169,7 +1169,7 @@ def test_ignored_settings_are_listed_with_the_files_other_problems(tmp_path, iri
         validation={"scoring": "loss"},
         output={"modle": "m.lkm"},
     )
-    status, out, err = run(capsys, "train", path)
+    status, _, err = run(capsys, "train", path)
     assert status == 1 and "3 problem(s)" in err, err
     assert "output.modle" in err
     assert "training.learning_rate: 'invscaling' is a schedule" in err
@@ -1179,7 +1179,7 @@ def test_ignored_settings_are_listed_with_the_files_other_problems(tmp_path, iri
         optimizer={"type": "SGD", "learning_rate": 0.1},
         training={"learning_rate": "invscaling", "max_iterr": 3},
     )
-    status, out, err = run(capsys, "train", path)
+    status, _, err = run(capsys, "train", path)
     assert status == 1 and "1 problem(s)" in err and "training.max_iterr" in err, err
 
 

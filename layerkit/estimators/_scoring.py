@@ -34,7 +34,7 @@ def validation_score(est: Any, net: Sequential, X_val: Any, y_val: Any, weights:
     fused = net.is_canonical(loss)
     scorer = None
     if scoring is not None and not (isinstance(scoring, str) and scoring == "loss"):
-        scorer = _checked_scorer(est, weights is not None)
+        scorer = checked_scorer(est, scoring, weights is not None)
 
     def score() -> tuple[float, float]:
         out = net._predict_checked(X_val, logits=fused)
@@ -52,28 +52,39 @@ def validation_score(est: Any, net: Sequential, X_val: Any, y_val: Any, weights:
     return score
 
 
-def _checked_scorer(est: Any, weighted: bool) -> Any:
-    """The scorer ``est.scoring`` names or is, refused before the first epoch when it
-    cannot score this estimator: a metric function (``accuracy_score``) in place of a
-    scorer, a scorer of a method the estimator lacks (``neg_log_loss`` needs
-    ``predict_proba``), or one whose function takes no ``sample_weight`` when the
-    validation rows are weighted."""
+def checked_scorer(
+    est: Any,
+    scoring: Any,
+    weighted: bool,
+    who: str | None = None,
+    weighted_why: str = (
+        "the validation rows are weighted (by class_weight, sample_weight or "
+        "sample_weight_val) and an unweighted score would disagree with the training loss"
+    ),
+) -> Any:
+    """The scorer ``scoring`` names or is (``est.scoring``, or a callback's), refused
+    before the first epoch when it cannot score this estimator: a metric function
+    (``accuracy_score``) in place of a scorer, a scorer of a method the estimator lacks
+    (``neg_log_loss`` needs ``predict_proba``), or one whose function takes no
+    ``sample_weight`` when the validation rows are weighted (``weighted_why`` says why
+    that matters). Messages begin with ``who`` (the estimator's name)."""
     from sklearn.metrics import check_scoring
 
     from ._validation import InvalidParameterError
 
-    scoring, owner = est.scoring, type(est).__name__
+    owner = type(est).__name__
+    who = who or owner
     try:
         scorer = check_scoring(est, scoring)
     except ValueError as err:  # (scikit-learn's, on a metric function from sklearn.metrics)
-        raise InvalidParameterError(f"{owner}: {err}") from None
+        raise InvalidParameterError(f"{who}: {err}") from None
     regressor = is_regressor(est)
     methods = getattr(scorer, "_response_method", None)  # (scikit-learn's scorers)
     if methods is not None:
         methods = [methods] if isinstance(methods, str) else list(methods)
         if not any(hasattr(est, m) for m in methods):
             raise InvalidParameterError(
-                f"{owner}: scoring={scoring!r} scores the output of "
+                f"{who}: scoring={scoring!r} scores the output of "
                 f"{' or '.join(methods)}, which {owner} does not have; choose a scorer "
                 f"for {'regression' if regressor else 'classification'}"
             )
@@ -81,7 +92,7 @@ def _checked_scorer(est: Any, weighted: bool) -> Any:
     task = _metric_task(function)
     if task is not None and (task == "regression") != regressor:
         raise InvalidParameterError(
-            f"{owner}: scoring={scoring!r} scores {task} ({function.__name__}), and "
+            f"{who}: scoring={scoring!r} scores {task} ({function.__name__}), and "
             f"{owner} is a {'regressor' if regressor else 'classifier'}; choose a scorer "
             f"for {'regression' if regressor else 'classification'}"
         )
@@ -95,7 +106,7 @@ def _checked_scorer(est: Any, weighted: bool) -> Any:
     ]
     if function is scorer and positional[:1] in (["y_true"], ["y"]):
         raise InvalidParameterError(
-            f"{owner}: scoring={scoring!r} looks like a metric function, "
+            f"{who}: scoring={scoring!r} looks like a metric function, "
             f"{positional[0]} first; a scorer takes the estimator first, "
             "scorer(estimator, X, y): wrap the metric with sklearn.metrics.make_scorer"
         )
@@ -110,10 +121,7 @@ def _checked_scorer(est: Any, weighted: bool) -> Any:
             else "choose a scorer whose metric takes sample weights"
         )
         raise TypeError(
-            f"{owner}: scoring={scoring!r}: {name} takes no sample_weight, but the "
-            "validation rows are weighted (by class_weight, sample_weight or "
-            f"sample_weight_val) and an unweighted score would disagree with the training "
-            f"loss; {fix}"
+            f"{who}: scoring={scoring!r}: {name} takes no sample_weight, but {weighted_why}; {fix}"
         )
     return scorer
 

@@ -1,17 +1,10 @@
-"""Callbacks for scikit-learn's callback API (``sklearn.callback``, scikit-learn >= 1.9).
-
-``Checkpoint`` saves the model to a layerkit model file as it trains, so that a crash, a
-killed process or a lost machine costs at most a few epochs: ``layerkit.load`` the file
-and fit on with ``warm_start=True``.
-"""
+"""``Checkpoint``: the model file written as training goes, resumable exactly."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Any
-
-__all__ = ["Checkpoint"]
 
 
 class Checkpoint:
@@ -62,6 +55,7 @@ class Checkpoint:
     >>> X, y = load_iris(return_X_y=True)
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> clf = layerkit.MLPClassifier(hidden_layer_sizes=(8,), max_iter=6, random_state=0)
+    >>> from layerkit.callbacks import Checkpoint
     >>> checkpoint = Checkpoint(folder / "iris-{epoch}.lkm", every=3)
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")  # (6 epochs do not converge)
@@ -115,7 +109,7 @@ class Checkpoint:
     def setup(self, estimator: Any, context: Any) -> None:
         """Before the first epoch: refuse a path that could not be written, so that a
         long fit does not fail at its first save."""
-        from .io._save import _is_model_file
+        from ..io._save import _is_model_file
 
         self.saved_ = []
         first = self.file_for(self.every)
@@ -141,7 +135,7 @@ class Checkpoint:
         self, estimator: Any, context: Any, *, fitted_estimator: Any = None
     ) -> bool:
         """Save after every ``every``-th epoch and at the end of the fit; never stops it."""
-        from .io import save
+        from ..io import save
 
         if fitted_estimator is None or not hasattr(fitted_estimator, "loss_curve_"):
             return False

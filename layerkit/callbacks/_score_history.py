@@ -1,0 +1,205 @@
+"""``ScoreHistory``: metrics on held-out data after every epoch, as a table of columns."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+
+class ScoreHistory:
+    """Score the model on held-out data after every ``every``-th epoch, by several metrics.
+
+    Attach it with ``estimator.set_callbacks(ScoreHistory(X_val, y_val, scoring=[...]))``.
+    After each scored epoch, every scorer is called on the model as a fit stopped there
+    would leave it, and ``history_`` grows by one row: a dict of equal-length lists,
+    ``{"epoch": [...], "accuracy": [...], ...}``, which ``pandas.DataFrame(history_)``
+    turns into a table. Epochs are counted over warm starts (the length of
+    ``loss_curve_``): a warm start appends to the history, a fit from scratch starts a
+    new one.
+
+    Parameters
+    ----------
+    X, y : array-like
+        The held-out rows and their targets, as the estimator's ``score`` takes them
+        (untransformed by any step before it: see Notes).
+    scoring : str, callable, list, tuple, dict or None, default None
+        What to record: None for the estimator's ``score`` (column ``"score"``); a
+        scorer's name (``"f1_macro"``, also the column's name) or a callable
+        ``scorer(estimator, X, y)`` (column: its function's name); a list or tuple of
+        names; or a dict of column names to names or callables. Each is checked before
+        the first epoch, as the estimators' ``scoring`` is: a scorer of the other task,
+        of a method the estimator lacks, or a metric function in place of a scorer is
+        refused then, not after an epoch.
+    sample_weight : array-like of shape (n_samples,), default None
+        Weights of the held-out rows, passed to every scorer.
+    every : int, default 1
+        Score after epochs ``every``, ``2 * every``, ...
+
+    Attributes
+    ----------
+    history_ : dict of str to list
+        ``"epoch"``, then one column per metric, in the order given.
+
+    Notes
+    -----
+    With ``early_stopping=True`` the model scored after an epoch is the one a fit
+    stopped there keeps, the best so far, so the rows do not fall when training
+    overfits; the epoch's own validation score is ``validation_scores_``. Set on a
+    network inside a Pipeline, the callback sees the network alone: give it ``X``
+    already transformed by the steps before (``pipe[:-1].transform(X_val)`` after the
+    fit, or the transformers fitted beforehand).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import layerkit
+    >>> from layerkit.callbacks import ScoreHistory
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.model_selection import train_test_split
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X_train, X_val, y_train, y_val = train_test_split(X, y, random_state=0)
+    >>> history = ScoreHistory(X_val, y_val, scoring=["accuracy", "neg_log_loss"])
+    >>> clf = layerkit.MLPClassifier(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # (5 epochs do not converge)
+    ...     _ = clf.set_callbacks(history).fit(X_train, y_train)
+    >>> list(history.history_), history.history_["epoch"]
+    (['epoch', 'accuracy', 'neg_log_loss'], [1, 2, 3, 4, 5])
+    >>> history.history_["accuracy"][-1] == clf.score(X_val, y_val)
+    True
+    """
+
+    def __init__(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        scoring: Any = None,
+        sample_weight: Any = None,
+        every: int = 1,
+    ) -> None:
+        n = _rows(X, "X")
+        if _rows(y, "y") != n:
+            raise ValueError(
+                f"ScoreHistory: X and y must have the same number of rows, got {n} and "
+                f"{_rows(y, 'y')}"
+            )
+        if sample_weight is not None and _rows(sample_weight, "sample_weight") != n:
+            raise ValueError(
+                f"ScoreHistory: sample_weight must have one weight per row of X ({n}), got "
+                f"{_rows(sample_weight, 'sample_weight')}"
+            )
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"ScoreHistory: every must be an int >= 1, got {every!r}")
+        self.X, self.y, self.sample_weight, self.every = X, y, sample_weight, every
+        self.scoring = scoring
+        self._named = _named_scorings(scoring)
+        self._scorers: dict[str, Any] = {}
+        self.history_: dict[str, list[Any]] = {"epoch": []}
+
+    def __repr__(self) -> str:
+        return f"ScoreHistory(<{_rows(self.X, 'X')} rows>, scoring={self.scoring!r})"
+
+    # -- the callback protocol ---------------------------------------------------------
+
+    def setup(self, estimator: Any, context: Any) -> None:
+        """Before the first epoch: each scorer checked against the estimator."""
+        from ..estimators._scoring import checked_scorer
+
+        self._scorers = {
+            name: checked_scorer(
+                estimator,
+                scoring,
+                self.sample_weight is not None,
+                who=f"ScoreHistory on {type(estimator).__name__}",
+                weighted_why="ScoreHistory's rows are weighted (its sample_weight)",
+            )
+            for name, scoring in self._named.items()
+        }
+
+    def teardown(self, estimator: Any, context: Any) -> None:
+        """Nothing to release."""
+
+    def on_fit_task_begin(self, estimator: Any, context: Any) -> None:
+        """Nothing is scored before an epoch has trained."""
+
+    def on_fit_task_end(
+        self, estimator: Any, context: Any, *, fitted_estimator: Any = None
+    ) -> bool:
+        """Score after every ``every``-th epoch; never stops the fit."""
+        if context.task_name != "epoch" or fitted_estimator is None:
+            return False
+        epoch = len(fitted_estimator.loss_curve_)
+        if epoch % self.every:
+            return False
+        if self.history_["epoch"] and epoch <= self.history_["epoch"][-1]:
+            self.history_ = {"epoch": []}  # (a fit from scratch)
+        row: dict[str, float] = {"epoch": epoch}
+        for name, scorer in self._scorers.items():
+            row[name] = self._score(name, scorer, fitted_estimator)
+        for name, value in row.items():
+            self.history_.setdefault(name, []).append(value)
+        return False
+
+    def _score(self, name: str, scorer: Any, model: Any) -> float:
+        kwargs = {} if self.sample_weight is None else {"sample_weight": self.sample_weight}
+        try:
+            value = scorer(model, self.X, self.y, **kwargs)
+        except Exception as error:
+            if hasattr(error, "add_note"):  # (Python 3.11 and later)
+                error.add_note(f"(raised by {self!r} scoring {name!r})")
+            raise
+        if isinstance(value, np.ndarray) and value.size == 1:
+            value = value.item()
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(
+                f"ScoreHistory: the scorer of {name!r} must return a single number, got {value!r}"
+            )
+        return float(value)
+
+
+def _named_scorings(scoring: Any) -> dict[str, Any]:
+    """The columns' names and what each is scored by."""
+    if scoring is None:
+        return {"score": None}
+    if isinstance(scoring, str):
+        return {scoring: scoring}
+    if callable(scoring):
+        return {getattr(scoring, "__name__", "score"): scoring}
+    if isinstance(scoring, (list, tuple)):
+        if not scoring or not all(isinstance(s, str) for s in scoring):
+            raise TypeError(
+                f"ScoreHistory: a list or tuple scoring must hold scorer names (str), got "
+                f"{scoring!r}; name callables in a dict instead"
+            )
+        if len(set(scoring)) != len(scoring):
+            raise ValueError(f"ScoreHistory: scoring names a metric twice: {scoring!r}")
+        return {s: s for s in scoring}
+    if isinstance(scoring, Mapping) and scoring:
+        bad = [k for k, v in scoring.items() if not isinstance(k, str) or k == "epoch"]
+        bad += [k for k, v in scoring.items() if not (isinstance(v, str) or callable(v))]
+        if bad:
+            raise TypeError(
+                f"ScoreHistory: a dict scoring maps column names (str, not 'epoch') to "
+                f"scorer names or callables; wrong: {bad!r}"
+            )
+        return dict(scoring)
+    raise TypeError(
+        f"ScoreHistory: scoring must be None, a scorer's name, a callable, a list or tuple "
+        f"of names, or a dict of names to scorers, got {scoring!r}"
+    )
+
+
+def _rows(a: Any, name: str) -> int:
+    shape = getattr(a, "shape", None)
+    if shape is not None and len(shape) > 0:
+        return int(shape[0])
+    try:
+        return len(a)
+    except TypeError:
+        raise TypeError(
+            f"ScoreHistory: {name} must be an array-like of rows, got {type(a).__name__}"
+        ) from None
