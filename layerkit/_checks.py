@@ -39,3 +39,25 @@ def require_count(value: Any, name: str) -> None:
     """A clear ValueError unless ``value`` is an integer >= 1 (not a bool)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"expected {name} to be an integer >= 1, got {value!r}")
+
+
+def target_shape_problem(given: np.ndarray, rows: int, n_out: int, x_name: str) -> str:
+    """What is wrong with the shape of the targets ``given`` for ``rows`` rows of input
+    and a network of ``n_out`` outputs ("" when nothing is): labels in place of one-hot
+    rows get the fix."""
+    Y = given.reshape(-1, 1) if given.ndim == 1 else given
+    if Y.ndim == 2 and Y.shape == (rows, n_out):
+        return ""
+    hint = ""
+    labels = given.dtype.kind in "iub" or (
+        given.dtype.kind == "f" and bool(np.all(given == np.round(given)))
+    )
+    if given.ndim == 1 and n_out > 1 and labels:
+        hint = (
+            f"; for class labels give one-hot targets, e.g. np.eye({n_out})[y]"
+            " (or use layerkit.MLPClassifier, which encodes labels itself)"
+        )
+    return (
+        f"expected y of shape ({rows}, {n_out}) (one row per row of {x_name}, one column "
+        f"per network output), got an array of shape {given.shape}{hint}"
+    )

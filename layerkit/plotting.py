@@ -92,7 +92,9 @@ class LossCurveDisplay:
         Parameters
         ----------
         estimator : fitted MLPClassifier, MLPRegressor, Pipeline ending in one, or a
-            fitted search (GridSearchCV, refit on) over one: its ``best_estimator_``
+            fitted search (GridSearchCV, refit on) over one: its ``best_estimator_``;
+            or a TransformedTargetRegressor of one (whose curves are in the transformed
+            target's units)
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure is created if None.
         name : str, default=None
@@ -110,8 +112,7 @@ class LossCurveDisplay:
             hasattr(estimator, a) for a in ("cv_results_", "param_grid", "param_distributions")
         ):
             check_is_fitted(estimator)  # (an unfitted search: NotFittedError, as an MLP's)
-        estimator = getattr(estimator, "best_estimator_", estimator)
-        final = getattr(estimator, "_final_estimator", estimator)  # a Pipeline's last step
+        final = _innermost(estimator)
         if isinstance(final, BaseMLP):
             check_is_fitted(final, "loss_curve_")  # NotFittedError, as scikit-learn does
         curve = getattr(final, "loss_curve_", None)
@@ -298,3 +299,20 @@ def _last_epochs(n_epochs: int, n_values: int) -> range:
     in a warm start records the epochs since; every one otherwise)."""
     first = max(1, n_epochs - n_values + 1)
     return range(first, first + n_values)
+
+
+def _innermost(estimator: Any) -> Any:
+    """The estimator inside the wrappers a display looks through: a search's
+    ``best_estimator_``, a Pipeline's last step, a TransformedTargetRegressor's
+    ``regressor_`` (the fitted one), in any nesting."""
+    for _ in range(16):
+        if hasattr(estimator, "regressor") and hasattr(estimator, "transformer"):
+            check_is_fitted(estimator)  # (a TransformedTargetRegressor: its fitted copy)
+        for name in ("best_estimator_", "_final_estimator", "regressor_"):
+            inner = getattr(estimator, name, None)
+            if inner is not None and inner is not estimator:
+                estimator = inner
+                break
+        else:
+            return estimator
+    return estimator

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import require_count, require_instance
+from ._checks import require_count, require_instance, target_shape_problem
 from ._contract import check_live, live_arrays, trusted
 from .exceptions import DivergenceError
 from .layers.base import Array
@@ -109,20 +109,9 @@ class EpochRunner:
         self.X = X
         given = np.asarray(y.toarray() if hasattr(y, "toarray") else y)  # (sparse: dense)
         Y = given.reshape(-1, 1) if given.ndim == 1 else given
-        if Y.ndim != 2 or Y.shape != (X.shape[0], net.n_out_):
-            hint = ""
-            labels = given.dtype.kind in "iub" or (
-                given.dtype.kind == "f" and bool(np.all(given == np.round(given)))
-            )
-            if given.ndim == 1 and net.n_out_ > 1 and labels:
-                hint = (
-                    f"; for class labels give one-hot targets, e.g. np.eye({net.n_out_})[y]"
-                    " (or use layerkit.MLPClassifier, which encodes labels itself)"
-                )
-            raise ValueError(
-                f"expected y of shape ({X.shape[0]}, {net.n_out_}) (one row per row of X, "
-                f"one column per network output), got an array of shape {given.shape}{hint}"
-            )
+        problem = target_shape_problem(given, X.shape[0], net.n_out_, "X")
+        if problem:
+            raise ValueError(problem)
         self.Y = Y if Y.dtype == net.dtype else Y.astype(net.dtype)
         # how rows are gathered from each, chosen once (see row_taker)
         self._take: dict[str, Any] = {  # (sparse X: rows by indexing, in _rows)

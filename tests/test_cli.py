@@ -1181,6 +1181,14 @@ def test_ignored_settings_are_listed_with_the_files_other_problems(tmp_path, iri
     )
     status, _, err = run(capsys, "train", path)
     assert status == 1 and "1 problem(s)" in err and "training.max_iterr" in err, err
+    # (a review: a wrong field in one section hid the other section's ignored setting)
+    for sections, problems in (
+        ({"training": {"max_iterr": 3}, "validation": {"scoring": "loss"}}, 2),
+        ({"validation": {"test_fractoin": 0.2}, "training": {"learning_rate": "invscaling"}}, 2),
+        ({"training": {"learning_rate": "cosin"}, "validation": {"scoring": "loss"}}, 2),
+    ):
+        status, _, err = run(capsys, "train", _iris_experiment(tmp_path, **sections))
+        assert status == 1 and f"{problems} problem(s)" in err, err
 
 
 def test_a_list_is_not_an_experiment(tmp_path, capsys):
@@ -1298,6 +1306,7 @@ def test_a_scorer_that_fails_on_the_task_is_named(tmp_path, iris_csv, capsys):
     [
         ("acuracy", "got 'acuracy'. Did you mean 'accuracy'?"),
         ("LOSS", "got 'LOSS'. Did you mean 'loss'?"),
+        ("r3", "got 'r3'. Did you mean 'r2'?"),  # (a trial: as the estimators suggest it)
         (3, '"loss" or the name of a scikit-learn scorer'),
     ],
 )

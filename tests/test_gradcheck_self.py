@@ -296,6 +296,11 @@ def test_check_network_names_what_it_was_given_instead(rng):
         check_network(MLPClassifier(), x, y, SquaredError())
     with pytest.raises(ValueError, match=r"needs a built network"):
         check_network(Sequential([Dense(2)]), x, y, SquaredError())
+    # (a user's trial: labels given as y were reported as "got (4, 1)")
+    with pytest.raises(ValueError, match=r"got an array of shape \(4,\); for class labels give "):
+        check_network(net, x, np.array([0, 1, 0, 1]), CategoricalCrossEntropy())
+    with pytest.raises(ValueError, match=r"y of shape \(4, 2\) .*got an array of shape \(3, 2\)$"):
+        check_network(net, x, y[:3], SquaredError())
 
 
 class _ZeroesItsInputInBackward(ColumnScale, register=False):

@@ -137,6 +137,24 @@ def test_a_pipeline_is_plotted_through_its_last_step():
     assert display.ax_.get_title() == "MLPRegressor"
 
 
+def test_a_transformed_target_regressor_is_plotted_through_its_fitted_regressor():
+    """(a trial: the usual way to scale a regression's target raised a TypeError)"""
+    from sklearn.compose import TransformedTargetRegressor
+
+    X, y = load_digits(return_X_y=True)
+    inner = make_pipeline(StandardScaler(), MLPRegressor(max_iter=3, random_state=0))
+    wrapped = TransformedTargetRegressor(regressor=inner, transformer=StandardScaler())
+    with pytest.raises(NotFittedError, match="TransformedTargetRegressor instance is not fit"):
+        LossCurveDisplay.from_estimator(wrapped)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        wrapped.fit(X[:200], y[:200].astype(float))
+    display = LossCurveDisplay.from_estimator(wrapped)
+    fitted_curve = wrapped.regressor_[-1].loss_curve_
+    np.testing.assert_array_equal(display.line_.get_ydata(), fitted_curve)
+    assert inner[-1].__dict__.get("loss_curve_") is None  # (the unfitted one is not drawn)
+
+
 def test_unfitted_or_foreign_estimators_get_a_clear_error():
     with pytest.raises(NotFittedError, match="MLPClassifier instance is not fitted yet"):
         LossCurveDisplay.from_estimator(MLPClassifier())

@@ -177,3 +177,73 @@ def test_bad_arguments_name_the_history_and_what_was_expected(kwargs, error, mat
     with pytest.raises(error, match=match) as info:
         ScoreHistory(X, y, **arguments)
     assert str(info.value).startswith("ScoreHistory")
+
+
+def test_set_on_a_pipeline_it_is_refused(digits):
+    """(A review: set there, it recorded nothing, silently.)"""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, X_val, y_val = digits
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(8,), max_iter=2))
+    pipe.set_callbacks(ScoreHistory(X_val, y_val))
+    with pytest.raises(TypeError, match=r"set on Pipeline: set it on the network itself"):
+        pipe.fit(X, y)
+
+
+def test_another_estimators_fit_starts_a_history_of_its_own(digits):
+    """(A review: a warm start of a second estimator was appended to the first's rows.)"""
+    X, y, X_val, y_val = digits
+    history = ScoreHistory(X_val, y_val)
+    first = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+    second = quiet_fit(MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=1), X, y)
+    quiet_fit(first.set_callbacks(history), X, y)
+    second.set_params(warm_start=True, max_iter=2).set_callbacks(history)
+    quiet_fit(second, X, y)
+    assert history.history_["epoch"] == [6, 7]
+    assert history.history_["score"][-1] == second.score(X_val, y_val)
+
+
+def test_a_diverging_fit_records_nan_and_raises_its_own_error():
+    """(A review: the scorer's "Input contains infinity" replaced the DivergenceError.)"""
+    from layerkit import DivergenceError
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5)) * 1e3
+    y = X.sum(axis=1) * 1e3
+    history = ScoreHistory(X, y, scoring="r2")
+    est = MLPRegressor((8,), solver="sgd", learning_rate_init=1e-4, max_iter=50, random_state=0)
+    with pytest.raises(DivergenceError):
+        quiet_fit(est.set_callbacks(history), X, y)
+    assert np.isnan(history.history_["r2"][-1])
+    assert np.isfinite(history.history_["r2"][0])
+
+
+def test_a_callable_named_epoch_leaves_the_epoch_column_alone(digits):
+    X, y, X_val, y_val = digits
+
+    def epoch(estimator, X, y):
+        return 0.5
+
+    history = ScoreHistory(X_val, y_val, scoring=epoch)
+    quiet_fit(MLPClassifier(hidden_layer_sizes=(8,), max_iter=2).set_callbacks(history), X, y)
+    assert history.history_ == {"epoch": [1, 2], "score": [0.5, 0.5]}
+
+
+def test_an_estimator_carrying_it_pickles_and_searches_in_processes(digits):
+    import pickle
+
+    from sklearn.model_selection import GridSearchCV
+
+    X, y, X_val, y_val = digits
+    history = ScoreHistory(X_val, y_val)
+    est = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+    quiet_fit(est.set_callbacks(history), X, y)
+    again = pickle.loads(pickle.dumps(est))
+    assert again._skl_callbacks[0].history_ == history.history_
+    search = GridSearchCV(est, {"alpha": [1e-4, 1e-2]}, cv=2, n_jobs=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X, y)
+    assert history.history_["epoch"] == [1, 2]  # (the refit of the best, in this process)
+    assert history.history_["score"][-1] == search.best_estimator_.score(X_val, y_val)

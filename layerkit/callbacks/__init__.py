@@ -9,7 +9,7 @@ Set them with ``estimator.set_callbacks(...)``:
   metrics as you name (Keras's ``val_*`` history, skorch's ``EpochScoring``).
 """
 
-from ._checkpoint import Checkpoint
+from ._checkpoint import Checkpoint, CheckpointWarning
 from ._score_history import ScoreHistory
 
-__all__ = ["Checkpoint", "ScoreHistory"]
+__all__ = ["Checkpoint", "CheckpointWarning", "ScoreHistory"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +16,29 @@ class Checkpoint:
     (counted over warm starts: the length of ``loss_curve_``), the model as a fit
     stopped there would leave it is written with ``layerkit.save``: a temporary file
     moved into place, so a crash during a save leaves the previous checkpoint whole.
-    With the optimizer's state saved (the default), a loaded checkpoint fitted on with
-    ``warm_start=True`` trains as the unbroken run would have: the same weights, to
-    the last bit, for a run without early stopping. With early stopping, what is saved
-    is the best model so far (the weights a fit stopped there keeps).
+    With the optimizer's state saved (the default), a checkpoint of ``solver="sgd"`` or
+    ``"adam"``, loaded and fitted on with ``warm_start=True``, trains as the unbroken
+    run would have: the same weights, to the last bit, for a run without early
+    stopping. (lbfgs resumes from the weights, but its curvature memory starts afresh,
+    so its steps differ.) With early stopping, what is saved is the best model so far
+    (the weights a fit stopped there keeps).
 
     Parameters
     ----------
     path : str or path-like
         The file to write (conventionally ``*.lkm``). A ``{epoch}`` field in its name
         (``"run/epoch-{epoch:03d}.lkm"``) keeps one file per saved epoch; without it the
-        one file is replaced each time. Its folder must exist. A file there that is not
-        a layerkit model file is refused before the first epoch, never overwritten.
+        one file is replaced each time. A relative path is taken from the working folder
+        where the fit starts. The folder must exist and be writable, and a file of that
+        name that is not a layerkit model file is never overwritten: both are refused
+        before the first epoch (a name with ``{epoch}`` that turns out taken is skipped
+        with a ``CheckpointWarning``, as a save that fails for lack of space is; the
+        training goes on).
     every : int, default 1
-        Save after epochs ``every``, ``2 * every``, ...; the end of the fit is saved
-        whatever its epoch.
+        Save after epochs ``every``, ``2 * every``, ..., and at the end of the fit
+        when its last epoch was not just saved (a fit stopped by Ctrl-C keeps the last
+        epoch's exact file). Each ``partial_fit`` call is a fit of one epoch, and so is
+        saved.
     optimizer_state : bool, default True
         Passed to ``layerkit.save``: False writes a file for prediction only (about a
         third of the size for Adam), whose warm start begins a fresh optimizer.
@@ -36,16 +46,17 @@ class Checkpoint:
     Attributes
     ----------
     saved_ : list of pathlib.Path
-        The files written, in order, by the latest fit (one path repeated when there is
-        no ``{epoch}`` field).
+        The files written, in order, by the latest fit, as absolute paths (one path
+        repeated when there is no ``{epoch}`` field).
 
     Notes
     -----
-    The estimator saved is the one the callback is set on. Inside a Pipeline that is
-    the network alone, which expects the transformed input: to resume, refit the steps
-    before it and set the loaded network in its place. Inside a search every
-    candidate's fit would write the same files: checkpoint a fit of the chosen
-    parameters after the search instead.
+    The estimator saved is the one the callback is set on, which must be a layerkit
+    MLPClassifier or MLPRegressor (set on a Pipeline or a search, it is refused). Inside
+    a Pipeline that is the network alone, which expects the transformed input: to
+    resume, refit the steps before it and set the loaded network in its place. Inside
+    a search every candidate's fit would write the same files: checkpoint a fit of the
+    chosen parameters after the search instead.
 
     Examples
     --------
@@ -60,8 +71,8 @@ class Checkpoint:
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")  # (6 epochs do not converge)
     ...     _ = clf.set_callbacks(checkpoint).fit(X, y)
-    >>> [path.name for path in checkpoint.saved_]  # epochs 3 and 6, and the end of the fit
-    ['iris-3.lkm', 'iris-6.lkm', 'iris-6.lkm']
+    >>> [path.name for path in checkpoint.saved_]  # epochs 3 and 6 (6 is the end)
+    ['iris-3.lkm', 'iris-6.lkm']
     >>> layerkit.load(folder / "iris-3.lkm").n_iter_
     3
     """
@@ -86,12 +97,15 @@ class Checkpoint:
         self._pattern = os.fspath(path)
         try:
             self._pattern.format(epoch=0)
-        except (KeyError, IndexError, ValueError) as err:
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError) as err:
             raise ValueError(
                 f"Checkpoint: path {self._pattern!r} is formatted with the epoch number; "
                 f"its only field may be {{epoch}} (as in 'model-{{epoch:03d}}.lkm'), and "
                 f"literal braces are written doubled: {err!r}"
             ) from None
+        self._single = self._pattern.format(epoch=0) == self._pattern.format(epoch=1)
+        self._folder = Path.cwd()  # (a relative path is taken from where the fit starts)
+        self._last_saved: int | None = None
         self.saved_: list[Path] = []
 
     def __repr__(self) -> str:
@@ -101,25 +115,52 @@ class Checkpoint:
         )
 
     def file_for(self, epoch: int) -> Path:
-        """The file the checkpoint of ``epoch`` is written to."""
-        return Path(self._pattern.format(epoch=epoch))
+        """The file the checkpoint of ``epoch`` is written to (a relative path: from the
+        working folder of the latest fit's start)."""
+        return self._folder / self._pattern.format(epoch=epoch)
 
     # -- the callback protocol ---------------------------------------------------------
 
     def setup(self, estimator: Any, context: Any) -> None:
-        """Before the first epoch: refuse a path that could not be written, so that a
-        long fit does not fail at its first save."""
-        from ..io._save import _is_model_file
+        """Before the first epoch: refuse an estimator that is not a layerkit network,
+        and a path that could not be written, so that a long fit does not fail at its
+        first save."""
+        from ..estimators._base import BaseMLP
+        from ..io._save import _describe, _is_model_file
 
-        self.saved_ = []
-        first = self.file_for(self.every)
+        if not isinstance(estimator, BaseMLP):
+            raise TypeError(
+                f"{self!r} saves a layerkit MLPClassifier or MLPRegressor, and was set on "
+                f"{type(estimator).__name__}: set it on the network itself (in a Pipeline: "
+                "pipe[-1].set_callbacks(...))"
+            )
+        try:  # (what a model file cannot name, a layer of an unregistered class, say)
+            _describe(estimator)
+        except TypeError as err:
+            raise TypeError(f"{self!r} cannot save {type(estimator).__name__}: {err}") from err
+        except ValueError as err:
+            raise ValueError(f"{self!r} cannot save {type(estimator).__name__}: {err}") from err
+        self.saved_, self._last_saved, self._folder = [], None, Path.cwd()
+        first = self.file_for(len(getattr(estimator, "loss_curve_", ())) + 1)
         if not first.parent.is_dir():
             problem = "is not a folder" if first.parent.exists() else "does not exist"
             raise FileNotFoundError(
                 f"{self!r}: cannot save to {str(first)!r}: its folder {str(first.parent)!r} "
                 f"{problem}; create it first"
             )
-        if first.exists() and not _is_model_file(first):
+        try:  # (a folder one cannot write to: /proc, a read-only mount, permissions)
+            fd, probe = tempfile.mkstemp(prefix=".layerkit-", suffix=".tmp", dir=first.parent)
+        except OSError as err:
+            raise PermissionError(
+                f"{self!r}: cannot write in the folder {str(first.parent)!r}: {err}"
+            ) from None
+        os.close(fd)
+        os.unlink(probe)
+        if first.is_dir():
+            raise IsADirectoryError(
+                f"{self!r}: {str(first)!r} is a folder; give a file name inside it"
+            )
+        if self._single and first.exists() and not _is_model_file(first):
             raise FileExistsError(
                 f"{self!r}: {str(first)!r} exists and is not a layerkit model file, which "
                 "a checkpoint would overwrite: give another name, or remove it first"
@@ -134,16 +175,38 @@ class Checkpoint:
     def on_fit_task_end(
         self, estimator: Any, context: Any, *, fitted_estimator: Any = None
     ) -> bool:
-        """Save after every ``every``-th epoch and at the end of the fit; never stops it."""
-        from ..io import save
-
-        if fitted_estimator is None or not hasattr(fitted_estimator, "loss_curve_"):
+        """Save after every ``every``-th epoch, and at the end of the fit unless its last
+        epoch was just saved (after Ctrl-C, that keeps the epoch's exact file rather than
+        weights from part of the next epoch); never stops the fit. A save that fails
+        (a full disk, a file that is not a model file) is a warning: the training goes
+        on, and the fit is not lost."""
+        if fitted_estimator is None:
             return False
         epoch = len(fitted_estimator.loss_curve_)
-        at_end = context.task_name != "epoch"
-        if at_end or epoch % self.every == 0:
-            path = save(
-                fitted_estimator, self.file_for(epoch), optimizer_state=self.optimizer_state
-            )
-            self.saved_.append(path)
+        if context.task_name == "epoch":
+            if epoch % self.every == 0:
+                self._save(fitted_estimator, epoch)
+        elif epoch != self._last_saved:
+            self._save(fitted_estimator, epoch)
         return False
+
+    def _save(self, model: Any, epoch: int) -> None:
+        from ..io import save
+
+        path = self.file_for(epoch)
+        try:
+            save(model, path, optimizer_state=self.optimizer_state)
+        except OSError as err:
+            warnings.warn(
+                f"{self!r}: epoch {epoch} was not saved to {str(path)!r} ({err}); "
+                "the training goes on",
+                CheckpointWarning,
+                stacklevel=2,
+            )
+            return
+        self.saved_.append(path)
+        self._last_saved = epoch
+
+
+class CheckpointWarning(UserWarning):
+    """A checkpoint could not be written; the fit goes on."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,8 +18,10 @@ class ScoreHistory:
     would leave it, and ``history_`` grows by one row: a dict of equal-length lists,
     ``{"epoch": [...], "accuracy": [...], ...}``, which ``pandas.DataFrame(history_)``
     turns into a table. Epochs are counted over warm starts (the length of
-    ``loss_curve_``): a warm start appends to the history, a fit from scratch starts a
-    new one.
+    ``loss_curve_``): a warm start of the same estimator appends to the history; a fit
+    from scratch, or a fit of another estimator, starts a new one. A row whose model
+    predicts non-finite values (a diverging fit) is NaN, and the fit's own
+    ``DivergenceError`` comes when the loss overflows.
 
     Parameters
     ----------
@@ -46,8 +49,11 @@ class ScoreHistory:
     Notes
     -----
     With ``early_stopping=True`` the model scored after an epoch is the one a fit
-    stopped there keeps, the best so far, so the rows do not fall when training
-    overfits; the epoch's own validation score is ``validation_scores_``. Set on a
+    stopped there keeps, the best so far by early stopping's own validation split, not
+    the epoch's weights (Keras and skorch score those); the epoch's own validation
+    score is ``validation_scores_``. Inside a search, each candidate's fit starts a new
+    history, so the callback ends with the last fit's. It keeps a reference to ``X``
+    and ``y``, which a pickled estimator carrying it carries too. Set on a
     network inside a Pipeline, the callback sees the network alone: give it ``X``
     already transformed by the steps before (``pipe[:-1].transform(X_val)`` after the
     fit, or the transformers fitted beforehand).
@@ -98,7 +104,13 @@ class ScoreHistory:
         self.scoring = scoring
         self._named = _named_scorings(scoring)
         self._scorers: dict[str, Any] = {}
+        self._estimator: weakref.ref[Any] | None = None  # (the estimator last set up)
         self.history_: dict[str, list[Any]] = {"epoch": []}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the weak reference to the estimator (a copy in another
+        process scores a copy of the estimator)."""
+        return {**self.__dict__, "_estimator": None}
 
     def __repr__(self) -> str:
         return f"ScoreHistory(<{_rows(self.X, 'X')} rows>, scoring={self.scoring!r})"
@@ -106,9 +118,21 @@ class ScoreHistory:
     # -- the callback protocol ---------------------------------------------------------
 
     def setup(self, estimator: Any, context: Any) -> None:
-        """Before the first epoch: each scorer checked against the estimator."""
+        """Before the first epoch: the estimator must be a layerkit network, and each
+        scorer is checked against it."""
+        from ..estimators._base import BaseMLP
         from ..estimators._scoring import checked_scorer
 
+        if not isinstance(estimator, BaseMLP):
+            raise TypeError(
+                f"{self!r} scores the epochs of a layerkit MLPClassifier or MLPRegressor, "
+                f"and was set on {type(estimator).__name__}: set it on the network itself "
+                "(in a Pipeline: pipe[-1].set_callbacks(...), with X transformed by the "
+                "steps before it)"
+            )
+        if self._estimator is None or self._estimator() is not estimator:  # (another one)
+            self.history_ = {"epoch": []}
+            self._estimator = weakref.ref(estimator)
         self._scorers = {
             name: checked_scorer(
                 estimator,
@@ -136,7 +160,7 @@ class ScoreHistory:
         if epoch % self.every:
             return False
         if self.history_["epoch"] and epoch <= self.history_["epoch"][-1]:
-            self.history_ = {"epoch": []}  # (a fit from scratch)
+            self.history_ = {"epoch": []}  # (a fit from scratch of the same estimator)
         row: dict[str, float] = {"epoch": epoch}
         for name, scorer in self._scorers.items():
             row[name] = self._score(name, scorer, fitted_estimator)
@@ -149,6 +173,8 @@ class ScoreHistory:
         try:
             value = scorer(model, self.X, self.y, **kwargs)
         except Exception as error:
+            if not _finite_outputs(model, self.X):  # (a diverging fit: its own error comes)
+                return float("nan")
             if hasattr(error, "add_note"):  # (Python 3.11 and later)
                 error.add_note(f"(raised by {self!r} scoring {name!r})")
             raise
@@ -168,7 +194,8 @@ def _named_scorings(scoring: Any) -> dict[str, Any]:
     if isinstance(scoring, str):
         return {scoring: scoring}
     if callable(scoring):
-        return {getattr(scoring, "__name__", "score"): scoring}
+        name = getattr(scoring, "__name__", "score")
+        return {"score" if name == "epoch" else name: scoring}
     if isinstance(scoring, (list, tuple)):
         if not scoring or not all(isinstance(s, str) for s in scoring):
             raise TypeError(
@@ -203,3 +230,12 @@ def _rows(a: Any, name: str) -> int:
         raise TypeError(
             f"ScoreHistory: {name} must be an array-like of rows, got {type(a).__name__}"
         ) from None
+
+
+def _finite_outputs(model: Any, X: Any) -> bool:
+    """Whether the model's outputs on X are finite (asked only when a scorer failed)."""
+    try:
+        out = model.predict_proba(X) if hasattr(model, "predict_proba") else model.predict(X)
+        return bool(np.isfinite(np.asarray(out, dtype=float)).all())
+    except Exception:
+        return True  # (the scorer's error is the one to show)

@@ -111,12 +111,12 @@ class ValidationSection(_Section):
     @classmethod
     def _scoring(cls, value: Any) -> Any:
         """A scorer's name as the estimators take it, a near miss suggested."""
-        from ..estimators._validation import scoring
+        from ..estimators._validation import _suggestion, scoring
 
         if value is None or (isinstance(value, str) and scoring(value)):
             return value
         names = list(scoring.allowed)  # type: ignore[attr-defined]
-        near = isinstance(value, str) and _close_name(value, names)
+        near = isinstance(value, str) and _suggestion(value, names)  # (as the estimators)
         hint = f" Did you mean {near!r}?" if near else ""
         raise ValueError(
             '"loss" or the name of a scikit-learn scorer (sklearn.metrics.get_scorer_names(): '
@@ -257,14 +257,11 @@ def load_experiment(path: Path) -> Loaded:
 
 
 def _ignored_settings_of_sections(raw: dict[str, Any]) -> list[str]:
-    """``_ignored_settings`` for a file that failed validation elsewhere: from the
-    training and validation sections and the optimizer, when these are valid by
-    themselves, so that one run lists these problems with the others."""
-    try:
-        training = TrainingSection.model_validate(raw.get("training", {}))
-        validation = ValidationSection.model_validate(raw.get("validation", {}))
-    except pydantic.ValidationError:  # (already among the problems)
-        return []
+    """``_ignored_settings`` for a file that failed validation elsewhere: from the fields
+    it reads (the schedule, the scoring, early stopping, the optimizer), each valid by
+    itself, so that one run lists these problems with the others."""
+    training = _fields(TrainingSection, raw.get("training"), ("learning_rate",))
+    validation = _fields(ValidationSection, raw.get("validation"), ("early_stopping", "scoring"))
     optimizer = raw.get("optimizer", "adam")
     if not isinstance(optimizer, str):
         optimizer = "a table"  # (an optimizer object takes every schedule)
@@ -273,6 +270,20 @@ def _ignored_settings_of_sections(raw: dict[str, Any]) -> list[str]:
         given, training=training, validation=validation, optimizer=optimizer
     )
     return _ignored_settings(experiment)
+
+
+def _fields(section: Any, raw: Any, names: tuple[str, ...]) -> Any:
+    """``section`` of the ``names`` fields of ``raw`` that are valid by themselves (the
+    others at their defaults, and not among those set)."""
+    valid = {}
+    for name in names:
+        if isinstance(raw, dict) and name in raw:
+            try:
+                section.model_validate({name: raw[name]})
+            except pydantic.ValidationError:  # (already among the problems)
+                continue
+            valid[name] = raw[name]
+    return section.model_validate(valid)
 
 
 def _ignored_settings(experiment: Experiment) -> list[str]:

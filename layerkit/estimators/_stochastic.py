@@ -166,6 +166,8 @@ def fit_stochastic(
                 converged = _stop(optimizer, schedule, msg, est.verbose)
                 if not converged:  # ('adaptive' divided the learning rate: go on)
                     est._no_improvement_count = 0
+                elif not early_stopping:
+                    _warn_if_grown(est)
                 elif cycle is not None:  # (a converged fit's cycle is over)
                     est._cosine_cycle = None
             # the model as a stop here leaves it (with early stopping: the best weights),
@@ -352,6 +354,24 @@ def _track_validation(
 
 def _state_copy(net: Sequential) -> dict[str, Any]:
     return {k: v.copy() for k, v in net.state.items()}
+
+
+def _warn_if_grown(est: Any) -> None:
+    """A fit stopped by the training-loss rule with its loss at its highest, over ten
+    times its lowest, did not converge: it diverged (a loss growing by orders of
+    magnitude stops on this rule long before it overflows to the DivergenceError)."""
+    curve = est.loss_curve_[-est.n_iter_ :]
+    low = min(curve)
+    if curve[-1] >= max(curve) and curve[-1] > 10 * low:
+        warnings.warn(
+            f"Training loss grew from {low:.4g} (epoch {curve.index(low) + 1} of this fit) "
+            f"to {curve[-1]:.4g} (epoch {len(curve)}), where the n_iter_no_change rule "
+            "stopped it: the training diverged, and the model keeps its last epoch's "
+            "weights. Lower the learning rate, or scale the inputs (and a regression's "
+            "target).",
+            ConvergenceWarning,
+            stacklevel=SOLVER_STACKLEVEL + 1,
+        )
 
 
 def _stop(optimizer: Optimizer, schedule: str, msg: str, verbose: Any) -> bool:

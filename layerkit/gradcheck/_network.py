@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import require_instance
+from .._checks import require_instance, target_shape_problem
 from ..losses.base import Loss
 from ..network import Sequential
 from ._core import (
@@ -111,8 +111,11 @@ def check_network(
     require_mode(training, "check_network", both=False)
     rng = np.random.default_rng(random_state)
     x = np.array(x, dtype=np.float64) if not hasattr(x, "tocsr") else x.astype(np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    y = y.reshape(-1, 1) if y.ndim == 1 else y
+    given = np.asarray(y, dtype=np.float64)
+    problem = target_shape_problem(given, x.shape[0], net.n_out_, "x")
+    if problem:
+        raise ValueError(f"check_network {problem}")
+    y = given.reshape(-1, 1) if given.ndim == 1 else given
     finite_batch(x, "x", "check_network")
     finite_batch(y, "y", "check_network")
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)

@@ -126,6 +126,35 @@ def test_a_nan_validation_score_never_improves():
         np.testing.assert_array_equal(p, once.network_.params[name])
 
 
+def test_a_loss_growing_but_finite_is_warned_of_when_the_loss_rule_stops_it():
+    """(A user's trial: lr 5 on the diabetes data; the loss grew from 9e12 to 1.6e72 and
+    the n_iter_no_change rule ended the fit after 12 epochs as if it had converged,
+    silently.) The stop now warns, naming both losses, at the caller's line."""
+    from sklearn.datasets import load_diabetes
+
+    Xd, yd = load_diabetes(return_X_y=True)
+    reg = MLPRegressor((64,), solver="sgd", learning_rate_init=5.0, random_state=0)
+    with pytest.warns(
+        ConvergenceWarning, match=r"Training loss grew from ([\d.e+]+) \(epoch 1 "
+    ) as record:
+        reg.fit(Xd, yd)
+    assert reg.n_iter_ < reg.max_iter and np.isfinite(reg.loss_curve_).all()
+    assert reg.loss_curve_[-1] > 1e10 * reg.loss_curve_[0]
+    assert f"to {reg.loss_curve_[-1]:.4g} (epoch {reg.n_iter_})" in str(record[0].message)
+    assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_a_fit_that_converges_on_the_loss_rule_is_not_warned_of(solver):
+    Xs, ys = X / 1e3, y / 1e6
+    reg = MLPRegressor((8,), solver=solver, learning_rate_init=0.01, tol=1e-3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg.fit(Xs, ys)
+    assert reg.n_iter_ < reg.max_iter  # stopped by the rule, after the loss fell
+    assert reg.loss_curve_[-1] < reg.loss_curve_[0]
+
+
 # -- no update from the diverged batch, on every path the training loop has ------------
 
 
