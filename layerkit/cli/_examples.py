@@ -87,13 +87,17 @@ def _near(name: str, columns: list[str]) -> str:
     return f"{hint} The columns are {shown}" if hint else f"; the columns are {shown}"
 
 
-def feature_problems(table: Table, names: list[str]) -> list[str]:
+def feature_problems(table: Table, names: list[str], *, imputed: bool = False) -> list[str]:
     """What is wrong with each feature column (text, missing or infinite values), so
-    that one run names every column to fix, not one column per run."""
+    that one run names every column to fix, not one column per run; ``imputed``: the
+    model fills missing values (NaN) itself."""
     problems = []
     for name in names:
         try:
-            check_numbers(table[name], f"feature column {name!r}", lines=table.lines)
+            column = table[name]
+            if imputed and column.dtype != object:
+                column = np.where(np.isnan(column), 0.0, column)  # (the model fills them)
+            check_numbers(column, f"feature column {name!r}", lines=table.lines)
         except CLIError as err:
             problems.append(str(err))
     return problems

@@ -25,6 +25,12 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
     damaged file is reported rather than described.
     """
     model = load_model(path, plugins, fitted=False, command="inspect")
+    steps = None
+    if hasattr(model, "steps"):  # (a Pipeline: scalers and imputers before the network)
+        steps = [{"name": name, "step": repr(step)} for name, step in model.steps[:-1]]
+        names_in = getattr(model, "feature_names_in_", None)
+        n_in = getattr(model, "n_features_in_", None)
+        model = model[-1]
     try:
         manifest = read_manifest(path)
     except ModelFileError as err:
@@ -66,6 +72,7 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
         "kind": manifest["kind"],
         "n_features": network["n_in"] if network else None,
         "feature_names": fitted.get("feature_names_in_"),
+        "steps_before": steps,
         "dtype": network["dtype"] if network else None,
         "layers": layers,
         "parameters": sum(layer["parameters"] for layer in layers),
@@ -74,6 +81,9 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
         "classes": (fitted.get("classes") or {}).get("values"),
         "history": _history(fitted),
     }
+    if steps is not None:  # (the Pipeline's input columns, not the network's)
+        info["n_features"] = n_in if info["n_features"] is not None else None
+        info["feature_names"] = None if names_in is None else [str(n) for n in names_in]
     changed = _changed_hyperparameters(model, manifest["hyperparameters"])
     info["hyperparameters"] = {name: _as_json(value) for name, value in changed.items()}
     info["hyperparameters_repr"] = {name: repr(value) for name, value in changed.items()}
@@ -163,8 +173,11 @@ def render(info: dict[str, Any]) -> str:
         f"{info['file']}: layerkit model file, format version {info['format_version']} "
         f"(written by layerkit {info['layerkit_version']}), {info['bytes']:,} bytes, "
         f"{info['arrays_verified']} arrays verified (SHA-256)",
-        f"{info['kind']}",
+        f"{info['kind']}" + (" in a Pipeline" if info.get("steps_before") is not None else ""),
     ]
+    if info.get("steps_before") is not None:
+        before = ", ".join(f"{s['name']}: {s['step']}" for s in info["steps_before"])
+        lines.append(f"  steps before the network: {before or 'none'}")
     names = info["feature_names"]
     shown = f": {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}" if names else ""
     if info["n_features"] is None:

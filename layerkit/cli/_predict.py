@@ -157,8 +157,18 @@ def _features(model: Any, table: Table, path: Path) -> np.ndarray:
                 f"{path}: the model takes {expected} feature columns (it has no column names "
                 f"to pick them by), the data has {len(names)} columns{hint}"
             )
-    refuse(feature_problems(table, names), path)
+    refuse(feature_problems(table, names, imputed=_imputes(model)), path)
     return np.column_stack([table[name] for name in names])
+
+
+def _imputes(model: Any) -> bool:
+    """A Pipeline with a SimpleImputer of NaN: missing values are its input too."""
+    steps = [step for _, step in getattr(model, "steps", [])]
+    return any(
+        type(step).__name__ == "SimpleImputer"
+        and step.missing_values != step.missing_values  # (NaN)
+        for step in steps
+    )
 
 
 def _outputs(model: Any, X: np.ndarray, proba: bool) -> dict[str, np.ndarray]:

@@ -19,6 +19,7 @@ from .._configurable import RegistryError
 from ..exceptions import ModelFileError
 from ..network import Sequential
 from . import _manifest as m
+from ._pipeline import build_pipeline
 from ._state import build_network, build_optimizer, restore_fitted, statistic_holds
 from ._values import build, decode, decoded, restore_generator
 
@@ -138,6 +139,10 @@ def _load(source: Any, size: int) -> Any:
     if state:  # read into arrays of their own: put into the layers now
         net = obj if isinstance(obj, Sequential) else obj.network_
         net._set_state(state)
+    if manifest.pipeline is not None:  # (the steps before the network)
+        if isinstance(obj, Sequential):
+            raise ModelFileError("a Sequential is not saved inside a Pipeline")
+        return build_pipeline(manifest.pipeline, obj)
     return obj
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
 FORMAT = "layerkit.model"
-FORMAT_VERSION = 2  # the newest this layerkit reads and writes
-#: Version 2 added the layers' state (``state/...`` arrays); a file without any is
-#: written as version 1, which earlier layerkits read too.
+FORMAT_VERSION = 3  # the newest this layerkit reads and writes
+#: Version 2 added the layers' state (``state/...`` arrays), version 3 a Pipeline's
+#: steps before the network (``pipeline``); a file is written in the oldest version
+#: that holds it (1 without either), which earlier layerkits read too.
 FIRST_FORMAT_VERSION = 1
+STATE_FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 16 * 2**20
 
@@ -88,6 +90,63 @@ class FittedSpec(_Strict):
     label_type: Literal["binary", "multiclass", "multilabel-indicator"] | None = None
 
 
+def _no_double_underscore(name: str) -> str:
+    if "__" in name:  # (scikit-learn's nested parameters split names there)
+        raise ValueError(f"a step's name holds no '__', got {name!r}")
+    return name
+
+
+StepName = Annotated[
+    str,
+    Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$"),
+    AfterValidator(_no_double_underscore),
+]
+
+
+class StepSpec(_Strict):
+    """A Pipeline step before the network: one of the classes ``_pipeline.FITTED``
+    names, its settings and (fitted) its attributes, as JSON data."""
+
+    name: StepName
+    type: Literal[
+        "StandardScaler",
+        "MinMaxScaler",
+        "MaxAbsScaler",
+        "RobustScaler",
+        "SimpleImputer",
+        "PolynomialFeatures",
+        "Normalizer",
+        "passthrough",
+    ]
+    params: dict[str, JsonValue]
+    fitted: dict[str, JsonValue] | None = None
+    dtypes: dict[str, Annotated[str, Field(max_length=20)]] = {}
+    object_arrays: list[Name] = []
+
+
+class PipelineSpec(_Strict):
+    steps: list[StepSpec]
+    final: StepName
+    verbose: bool
+    sklearn_version: Annotated[str, Field(max_length=50)]
+    #: of the rest of this entry (``pipeline_digest``): the steps' fitted values are
+    #: JSON data, not arrays with digests of their own, and a damaged digit must not
+    #: load as another model
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+def pipeline_digest(spec: PipelineSpec | dict[str, Any]) -> str:
+    """SHA-256 of the pipeline entry without its digest, as validated JSON data."""
+    import hashlib
+    import json
+
+    if isinstance(spec, dict):
+        spec = PipelineSpec.model_validate({**spec, "sha256": "0" * 64})
+    data = spec.model_dump(mode="json", exclude={"sha256"})
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 class Manifest(_Strict):
     format: Literal["layerkit.model"]
     format_version: int
@@ -99,6 +158,7 @@ class Manifest(_Strict):
     optimizer: OptimizerSpec | None = None
     shuffle_rng: dict[str, JsonValue] | None = None
     fitted: dict[str, JsonValue] | None = None
+    pipeline: PipelineSpec | None = None
     arrays: list[ArraySpec]
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from .. import __version__
 from ..network import Sequential
 from . import _manifest as m
+from ._pipeline import is_pipeline, pipeline_spec
 from ._state import (
     fitted_spec,
     hyperparameters,
@@ -94,8 +95,9 @@ def save(obj: Any, path: str | os.PathLike[str], *, optimizer_state: bool = True
             }
         )
     manifest["arrays"] = specs
-    if not any(name.startswith("state/") for name in arrays):
-        manifest["format_version"] = m.FIRST_FORMAT_VERSION  # readable by layerkit 0.1
+    if manifest.get("pipeline") is None:  # (the oldest version that holds the file)
+        state = any(name.startswith("state/") for name in arrays)
+        manifest["format_version"] = m.STATE_FORMAT_VERSION if state else m.FIRST_FORMAT_VERSION
     import json
 
     text = json.dumps(m.dump(manifest), indent=1, sort_keys=True, allow_nan=False)
@@ -141,14 +143,18 @@ def _describe(obj: Any, optimizer_state: bool = True) -> tuple[dict[str, Any], d
         manifest["network"] = network_spec(obj)
         arrays.update(network_arrays(obj))
         return manifest, arrays
+    if is_pipeline(obj):  # (its scalers and imputers as JSON data, then the network)
+        spec, final = pipeline_spec(obj)
+        manifest, arrays = _describe(final, optimizer_state)
+        manifest["pipeline"] = spec
+        return manifest, arrays
     if not isinstance(obj, BaseMLP) or type(obj).__name__ not in ("MLPClassifier", "MLPRegressor"):
         hint = ""
         if hasattr(obj, "steps") or hasattr(obj, "best_estimator_"):
             hint = (
-                "; save the layerkit estimator inside it (pipe[-1], search.best_estimator_, "
-                "or search.best_estimator_[-1] when the search is over a Pipeline; the "
-                "steps before it are then not saved), or pickle or joblib.dump the whole "
-                "object"
+                "; save the estimator it found, search.best_estimator_ (a layerkit MLP, "
+                "or a Pipeline of scikit-learn's scalers and imputers ending in one), or "
+                "pickle or joblib.dump the whole object"
             )
         raise TypeError(
             "layerkit.save expected a layerkit MLPClassifier, MLPRegressor or Sequential, "

@@ -1,0 +1,323 @@
+"""A Pipeline of scikit-learn's scalers and imputers ending in a layerkit network, saved
+whole in the safe format (format version 3) and loaded to the same predictions."""
+
+import io
+import json
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    MaxAbsScaler,
+    MinMaxScaler,
+    Normalizer,
+    PolynomialFeatures,
+    RobustScaler,
+    StandardScaler,
+)
+
+import layerkit
+from layerkit import MLPClassifier, MLPRegressor, ModelFileError
+from layerkit.io import read_manifest
+
+
+def quiet_fit(est, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def iris_with_gaps():
+    X, y = load_iris(return_X_y=True)
+    X = X.copy()
+    X[[0, 7, 30], [0, 2, 3]] = np.nan
+    return X, y
+
+
+def _same(a, b):
+    """Equal parameters, NaN equal to NaN (SimpleImputer's missing_values)."""
+    assert a.keys() == b.keys()
+    return all(a[k] == b[k] or (a[k] != a[k] and b[k] != b[k]) for k in a)
+
+
+STEPS = {
+    "imputer and standard scaler": lambda: [SimpleImputer(), StandardScaler()],
+    "median imputer and min-max to (-1, 1)": lambda: [
+        SimpleImputer(strategy="median"),
+        MinMaxScaler(feature_range=(-1, 1), clip=True),
+    ],
+    "max-abs and squares": lambda: [
+        SimpleImputer(strategy="constant", fill_value=-1.0),
+        MaxAbsScaler(),
+        PolynomialFeatures(degree=2, include_bias=False),
+    ],
+    "robust, a passthrough, normalizer": lambda: [
+        SimpleImputer(strategy="most_frequent"),
+        RobustScaler(quantile_range=(10.0, 90.0)),
+        "passthrough",
+        Normalizer(norm="l1"),
+    ],
+    "scaling only": lambda: [SimpleImputer(), StandardScaler(with_mean=False)],
+}
+
+
+@pytest.mark.parametrize("case", list(STEPS))
+def test_a_fitted_pipeline_loads_to_the_same_predictions(iris_with_gaps, case, tmp_path):
+    X, y = iris_with_gaps
+    pipe = make_pipeline(*STEPS[case](), MLPClassifier((8,), max_iter=40, random_state=0))
+    quiet_fit(pipe, X, y)
+    path = layerkit.save(pipe, tmp_path / "p.lkm")
+    loaded = layerkit.load(path)
+    assert type(loaded) is Pipeline and loaded is not pipe
+    assert [name for name, _ in loaded.steps] == [name for name, _ in pipe.steps]
+    for (_, mine), (_, theirs) in zip(loaded.steps[:-1], pipe.steps[:-1], strict=True):
+        if mine == "passthrough":
+            assert theirs == "passthrough"
+            continue
+        assert type(mine) is type(theirs) and _same(mine.get_params(), theirs.get_params())
+        assert mine is not theirs
+    np.testing.assert_array_equal(loaded[:-1].transform(X), pipe[:-1].transform(X))
+    np.testing.assert_array_equal(loaded.predict_proba(X), pipe.predict_proba(X))
+    assert read_manifest(path)["format_version"] == 3
+
+
+def test_a_regression_pipeline_with_feature_names_round_trips(tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    pipe = make_pipeline(StandardScaler(), MLPRegressor((16,), max_iter=30, random_state=0))
+    quiet_fit(pipe, X, y)
+    loaded = layerkit.load(layerkit.save(pipe, tmp_path / "r.lkm"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (the names match: no warning)
+        np.testing.assert_array_equal(loaded.predict(X), pipe.predict(X))
+    assert list(loaded.feature_names_in_) == list(X.columns)
+    renamed = X.rename(columns={"age": "years"})
+    with pytest.raises(ValueError, match="feature names"):  # (as the original refuses it)
+        pipe.predict(renamed)
+    with pytest.raises(ValueError, match="feature names"):
+        loaded.predict(renamed)
+    assert isinstance(X, pd.DataFrame)
+
+
+def test_a_searchs_best_pipeline_is_saved_and_trains_on(iris_with_gaps, tmp_path):
+    X, y = iris_with_gaps
+    search = GridSearchCV(
+        make_pipeline(SimpleImputer(), StandardScaler(), MLPClassifier((8,), max_iter=20)),
+        {"mlpclassifier__alpha": [1e-4, 1e-2]},
+        cv=2,
+    )
+    quiet_fit(search, X, y)
+    with pytest.raises(TypeError, match=r"save the estimator it found, search\.best_estimator_"):
+        layerkit.save(search, tmp_path / "s.lkm")
+    loaded = layerkit.load(layerkit.save(search.best_estimator_, tmp_path / "s.lkm"))
+    np.testing.assert_array_equal(loaded.predict(X), search.predict(X))
+    loaded.set_params(mlpclassifier__warm_start=True, mlpclassifier__max_iter=3)
+    quiet_fit(loaded, X, y)  # (the steps refit, the network trains on)
+    assert len(loaded[-1].loss_curve_) == len(search.best_estimator_[-1].loss_curve_) + 3
+
+
+def test_an_unfitted_pipeline_keeps_its_settings(tmp_path):
+    pipe = make_pipeline(MinMaxScaler(feature_range=(0, 2)), MLPRegressor((4,), alpha=0.5))
+    loaded = layerkit.load(layerkit.save(pipe, tmp_path / "u.lkm"))
+    assert loaded[0].feature_range == (0, 2) and loaded[-1].alpha == 0.5
+    assert not hasattr(loaded[0], "scale_") and not hasattr(loaded[-1], "network_")
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (
+            lambda: make_pipeline(FunctionTransformer(np.log1p), MLPClassifier()),
+            r"step 'functiontransformer', a sklearn\..*FunctionTransformer: a model file "
+            r"holds these steps before the network: MaxAbsScaler, .*joblib",
+        ),
+        (
+            lambda: make_pipeline(StandardScaler(), LogisticRegression()),
+            "ends in a layerkit MLPClassifier or MLPRegressor, got one ending in "
+            "LogisticRegression",
+        ),
+        (
+            lambda: make_pipeline(StandardScaler(), MLPClassifier(), memory="/tmp/cache"),
+            "memory is '/tmp/cache'; a model file holds a Pipeline with memory=None",
+        ),
+    ],
+)
+def test_what_a_file_cannot_hold_is_refused_by_name(make, match, tmp_path):
+    with pytest.raises(TypeError, match=match):
+        layerkit.save(make(), tmp_path / "x.lkm")
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_imputer_with_an_indicator_is_refused(iris_with_gaps, tmp_path):
+    X, y = iris_with_gaps
+    pipe = make_pipeline(SimpleImputer(add_indicator=True), MLPClassifier((4,), max_iter=5))
+    quiet_fit(pipe, X, y)
+    with pytest.raises(TypeError, match="add_indicator=True: its MissingIndicator"):
+        layerkit.save(pipe, tmp_path / "x.lkm")
+
+
+@pytest.fixture(scope="module")
+def saved_pipeline(iris_with_gaps, tmp_path_factory):
+    X, y = iris_with_gaps
+    pipe = make_pipeline(SimpleImputer(), StandardScaler(), MLPClassifier((8,), max_iter=30))
+    quiet_fit(pipe, X, y)
+    path = layerkit.save(pipe, tmp_path_factory.mktemp("p") / "p.lkm")
+    return path.read_bytes(), pipe.predict_proba(X), X
+
+
+def _edited(data, edit):
+    """The file with its manifest edited by ``edit`` (the pipeline's digest not updated)."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    manifest = json.loads(src.read("manifest.json"))
+    edit(manifest["pipeline"])
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        dst.writestr("manifest.json", json.dumps(manifest))
+        for name in src.namelist():
+            if name != "manifest.json":
+                dst.writestr(name, src.read(name))
+    return out.getvalue()
+
+
+def _redigest(edit):
+    """``edit``, then the digest made right again: what only validation can catch."""
+    from layerkit.io._manifest import pipeline_digest
+
+    def both(spec):
+        edit(spec)
+        spec["sha256"] = pipeline_digest({k: v for k, v in spec.items() if k != "sha256"})
+
+    return both
+
+
+def _load(data, tmp_path):
+    path = tmp_path / "edited.lkm"
+    path.write_bytes(data)
+    return layerkit.load(path)
+
+
+def _scale_mean(spec):
+    spec["steps"][1]["fitted"]["mean_"]["$array"]["values"][0] += 1.0
+
+
+EDITS = {
+    "a mean changed, digest kept": (_scale_mean, "do not match their SHA-256"),
+    "a class outside the list": (
+        lambda s: s["steps"][0].update(type="FunctionTransformer"),
+        "does not validate",
+    ),
+    "an unknown attribute": (
+        _redigest(lambda s: s["steps"][1]["fitted"].update(__class__=1)),
+        r"unknown fitted attributes \['__class__'\]",
+    ),
+    "a missing attribute": (
+        _redigest(lambda s: s["steps"][1]["fitted"].pop("scale_")),
+        r"fitted attributes missing: \['scale_'\]",
+    ),
+    "a mean too short": (
+        _redigest(lambda s: s["steps"][1]["fitted"]["mean_"]["$array"]["values"].pop()),
+        "the Pipeline's steps do not run",
+    ),
+    "an unknown setting": (
+        _redigest(lambda s: s["steps"][1]["params"].update(with_nothing=True)),
+        "unexpected keyword argument 'with_nothing'",
+    ),
+    "an invalid setting": (
+        _redigest(lambda s: s["steps"][0]["params"].update(strategy="mode")),
+        "strategy",
+    ),
+    "a name with __": (
+        lambda s: s["steps"][0].update(name="simple__imputer"),
+        "holds no '__'",
+    ),
+    "an object dtype": (
+        _redigest(lambda s: s["steps"][0]["dtypes"].update(_fit_dtype="|O")),
+        "_fit_dtype must be a numeric dtype, got '|O'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(EDITS))
+def test_an_edited_pipeline_entry_is_refused_by_name(saved_pipeline, case, tmp_path):
+    data, _, _ = saved_pipeline
+    edit, match = EDITS[case]
+    with pytest.raises(ModelFileError, match=match):
+        _load(_edited(data, edit), tmp_path)
+
+
+def test_flipped_bytes_in_a_pipeline_file_fail_cleanly_or_load_the_same(saved_pipeline, tmp_path):
+    data, expected, X = saved_pipeline
+    start = data.index(b'"pipeline"')  # (the steps' JSON: no digest of their own but one)
+    rng = np.random.default_rng(0)
+    outcomes = {"refused": 0, "identical": 0}
+    for pos in sorted(set(rng.integers(start, start + 2500, 150).tolist())):
+        damaged = bytearray(data)
+        damaged[pos] ^= 1 << int(rng.integers(0, 8))
+        try:
+            model = _load(bytes(damaged), tmp_path)
+        except ModelFileError:
+            outcomes["refused"] += 1
+            continue
+        np.testing.assert_array_equal(model.predict_proba(X), expected)
+        outcomes["identical"] += 1
+    assert outcomes["refused"] > 0.5 * sum(outcomes.values())
+
+
+def test_inspect_names_the_steps_before_the_network(saved_pipeline, tmp_path, capsys):
+    from layerkit.cli import main
+
+    data, _, _ = saved_pipeline
+    path = tmp_path / "p.lkm"
+    path.write_bytes(data)
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "MLPClassifier in a Pipeline" in out
+    assert "steps before the network: simpleimputer: SimpleImputer(), standardscaler: " in out
+    assert "input: 4 features" in out
+
+
+def test_layerkit_predict_runs_a_pipeline_file_its_imputer_filling_gaps(tmp_path, capsys):
+    """(the steps run in the CLI too: a column with gaps is refused for a bare network,
+    and filled by a Pipeline's imputer)"""
+    pd = pytest.importorskip("pandas")
+    from layerkit.cli import main
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    X.iloc[[0, 9], [0, 3]] = np.nan
+    pipe = make_pipeline(SimpleImputer(), StandardScaler(), MLPClassifier((8,), max_iter=50))
+    quiet_fit(pipe, X, y)
+    layerkit.save(pipe, tmp_path / "p.lkm")
+    X.to_csv(tmp_path / "rows.csv", index=False)
+    status = main(
+        [
+            "predict",
+            str(tmp_path / "p.lkm"),
+            str(tmp_path / "rows.csv"),
+            "-o",
+            str(tmp_path / "out.csv"),
+        ]
+    )
+    assert status == 0, capsys.readouterr().err
+    written = pd.read_csv(tmp_path / "out.csv")["prediction"].to_numpy()
+    np.testing.assert_array_equal(written, pipe.predict(X))
+    bare = quiet_fit(MLPClassifier((8,), max_iter=5), X.fillna(0), y)
+    layerkit.save(bare, tmp_path / "bare.lkm")
+    status = main(
+        [
+            "predict",
+            str(tmp_path / "bare.lkm"),
+            str(tmp_path / "rows.csv"),
+            "-o",
+            str(tmp_path / "o2.csv"),
+        ]
+    )
+    assert status == 1 and "missing value(s)" in capsys.readouterr().err
