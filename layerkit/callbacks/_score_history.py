@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -169,6 +168,8 @@ class ScoreHistory:
         return False
 
     def _score(self, name: str, scorer: Any, model: Any) -> float:
+        from ..estimators._scoring import as_score
+
         kwargs = {} if self.sample_weight is None else {"sample_weight": self.sample_weight}
         try:
             value = scorer(model, self.X, self.y, **kwargs)
@@ -178,13 +179,7 @@ class ScoreHistory:
             if hasattr(error, "add_note"):  # (Python 3.11 and later)
                 error.add_note(f"(raised by {self!r} scoring {name!r})")
             raise
-        if isinstance(value, np.ndarray) and value.size == 1:
-            value = value.item()
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(
-                f"ScoreHistory: the scorer of {name!r} must return a single number, got {value!r}"
-            )
-        return float(value)
+        return as_score(value, f"ScoreHistory: the scorer of {name!r} must return a single number")
 
 
 def _named_scorings(scoring: Any) -> dict[str, Any]:

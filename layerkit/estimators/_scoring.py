@@ -205,11 +205,18 @@ def _scored(est: Any, scorer: Any, view: Any, X: Any, y: Any, weights: Any) -> f
                 f"{type(est).__name__}(scoring={est.scoring!r}))"
             )
         raise
+    return as_score(
+        value,
+        f"{type(est).__name__}: scoring={est.scoring!r} must return a single number "
+        "(higher is better) for early stopping",
+    )
+
+
+def as_score(value: Any, must: str) -> float:
+    """A scorer's result as a float: a number, or an array holding one; anything else
+    is refused with ``must``, followed by what it was."""
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{type(est).__name__}: scoring={est.scoring!r} must return a single number "
-            f"(higher is better) for early stopping, got {value!r}"
-        )
+        raise TypeError(f"{must}, got {value!r}")
     return float(value)
