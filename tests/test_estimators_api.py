@@ -354,6 +354,32 @@ def test_one_layer_object_with_weights_at_two_positions_is_warned_of():
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_layers_of_a_fitted_network_are_said_to_start_afresh():
+    """(a user's trial: layers taken from a fitted network, expecting transfer learning,
+    were re-initialised silently)"""
+    X, y = load_iris(return_X_y=True)
+    fitted = MLPClassifier((8,), max_iter=20, random_state=0).fit(X, y)
+    taken = fitted.network_.layers[:2]
+    before = taken[0].params["W"].copy()
+    with pytest.warns(
+        UserWarning, match=r"layers\[0\] \(Dense\(units=8.*holds weights already"
+    ) as got:
+        again = MLPClassifier(layers=taken, max_iter=20, random_state=1).fit(X, y)
+    said = [w.filename for w in got if "holds weights" in str(w.message)]
+    assert said == [__file__]  # (once, at the user's call of fit)
+    assert not np.array_equal(again.network_.layers[0].params["W"], before)
+    np.testing.assert_array_equal(taken[0].params["W"], before)  # (theirs left as it was)
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # (unbuilt layers: no warning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        MLPClassifier(layers=[Dense(8), ReLU()], max_iter=2).fit(X, y)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
 def test_random_state_none_follows_numpys_global_seed(cls):
     """(a review: None drew fresh entropy, so np.random.seed did not make a script's runs

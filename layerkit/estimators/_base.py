@@ -591,8 +591,26 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
                 stacklevel=SOLVER_STACKLEVEL,  # (called by _fit_unchecked, as a solver is)
             )
             break
+        self._warn_of_built_layers()
         self._loss, self.out_activation_ = loss, name
         return net
+
+    def _warn_of_built_layers(self) -> None:
+        """A layer given built (from a fitted network: ``clf.network_.layers[0]``) has
+        its weights drawn afresh by this fit, as every hyperparameter object is copied:
+        a user expecting transfer learning is told, once."""
+        for i, layer in enumerate(self.layers or []):
+            if any(p.size for p in layer.params.values()):
+                warnings.warn(
+                    f"{type(self).__name__}: layers[{i}] ({layer!r}) holds weights already "
+                    "(a layer of a built or fitted network); fit builds the network "
+                    "afresh from the layers' arguments, so random_state draws new "
+                    "weights and these are not used. To train on from fitted weights, fit "
+                    "the fitted estimator again with warm_start=True (or partial_fit)",
+                    UserWarning,
+                    stacklevel=SOLVER_STACKLEVEL + 1,  # (the user's call of fit)
+                )
+                return
 
     def _make_optimizer(self) -> Optimizer:
         if isinstance(self.solver, Optimizer):
