@@ -289,7 +289,9 @@ class Sequential:
         if self.__dict__.pop("_out_shape", None) is not None:
             self.__dict__["_caches_replaced_by"] = by
 
-    def predict(self, X: Any, *, batch_size: int = 1024, logits: bool = False) -> Array:
+    def predict(
+        self, X: Any, *, batch_size: int = 1024, logits: bool = False, upto: int | None = None
+    ) -> Array:
         """Inference on ``X`` in chunks of ``batch_size`` rows, into one fresh array.
 
         (1,024 rows keep a chunk's activations near the cache: on 100,000 x 784 rows
@@ -309,6 +311,10 @@ class Sequential:
         logits : bool, default False
             Skip the last layer and return its input, which is what stable
             log-probabilities are computed from.
+        upto : int, optional
+            Run only the first ``upto`` layers and return their output: the features a
+            hidden layer computes (``upto=2`` after ``Dense(64), ReLU()``), to plot,
+            cluster or feed another model. Layers in prediction mode, as always here.
 
         Safe to call from several
         threads at once: outside training, every call works in arrays of its own (a layer of
@@ -330,26 +336,43 @@ class Sequential:
         from ._checks import require_count
 
         require_count(batch_size, "predict's batch_size")
+        if upto is not None:
+            n = len(self.layers)
+            if isinstance(upto, bool) or not isinstance(upto, (int, np.integer)):
+                raise TypeError(f"Sequential.predict: upto must be an int, got {upto!r}")
+            if not 1 <= upto <= n:
+                raise ValueError(
+                    f"Sequential.predict: upto must be a number of layers from 1 to {n}, "
+                    f"got {upto}"
+                )
+            if logits:
+                raise ValueError(
+                    "Sequential.predict: give logits=True or upto, not both (logits is "
+                    f"upto={n - 1})"
+                )
         X = self._as_input(X, cast=False)  # (dense X: cast chunk by chunk, not whole)
         refuse_beyond_dtype(X, self.dtype, "X", "Sequential.predict")
-        return self._predict_rows(X, batch_size, logits)
+        return self._predict_rows(X, batch_size, logits, upto)
 
     def _predict_checked(self, X: Any, *, batch_size: int = 1024, logits: bool = False) -> Array:
         """``predict`` on X whose values were checked already (by an estimator, which
         checks their range once)."""
         return self._predict_rows(self._as_input(X, cast=False), batch_size, logits)
 
-    def _predict_rows(self, X: Any, batch_size: int, logits: bool) -> Array:
+    def _predict_rows(
+        self, X: Any, batch_size: int, logits: bool, upto: int | None = None
+    ) -> Array:
         from ._plan import predict_planned
 
         if hasattr(X, "tocsr") and X.format not in ("csr", "csc"):
             X = X.tocsr()  # (rows are sliced in chunks: COO and DIA cannot be)
 
-        planned = predict_planned(self, X, logits=logits, chunk=batch_size)
-        if planned is not None:
-            return planned  # (its own buffers: the layers keep what forward kept)
+        if upto is None:
+            planned = predict_planned(self, X, logits=logits, chunk=batch_size)
+            if planned is not None:
+                return planned  # (its own buffers: the layers keep what forward kept)
         self._replace_caches("predict")  # the layers' forward runs on its rows
-        layers = self.layers[:-1] if logits else self.layers
+        layers = self.layers[:-1] if logits else self.layers[:upto]
         n = X.shape[0]
         out: Array | None = None
         for start in range(0, n, batch_size):
@@ -361,6 +384,9 @@ class Sequential:
             out[start : start + batch_size] = a
         if out is None:  # no rows
             width = self.n_out_ if not logits else self._width_before_last()
+            if upto is not None:  # (the width a row would have there)
+                row = np.zeros((1, self.n_in_), dtype=self.dtype)
+                width = self._forward_through(layers, row, False).shape[1]
             out = np.empty((0, width), dtype=self.dtype)
         return out
 

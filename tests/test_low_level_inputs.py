@@ -471,3 +471,33 @@ def test_a_subclass_of_a_built_in_loss_may_take_other_targets():
 def test_sparse_x_passes_through_identity_and_dropout_as_before(first):
     net = Sequential([first, Dense(3), Softmax()]).build(4, random_state=0)
     np.testing.assert_allclose(net.predict(sp.csr_matrix(X)), net.predict(X), rtol=1e-12)
+
+
+def test_predict_upto_gives_a_hidden_layers_features():
+    """(a user's trial: no way to the features a hidden layer computes)"""
+    X, y = load_digits(return_X_y=True)
+    X = X[:300] / 16.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MLPClassifier((16, 8), max_iter=20, random_state=0).fit(X, y[:300])
+    net = clf.network_
+    W, b = net.layers[0].params["W"], net.layers[0].params["b"]
+    first = net.predict(X, upto=2)  # Dense(16), ReLU()
+    np.testing.assert_allclose(first, np.maximum(X @ W + b, 0.0), rtol=1e-12, atol=1e-12)
+    second = net.predict(X, upto=4, batch_size=7)
+    W2, b2 = net.layers[2].params["W"], net.layers[2].params["b"]
+    np.testing.assert_allclose(second, np.maximum(first @ W2 + b2, 0.0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(net.predict(X, upto=5), net.predict(X, logits=True), rtol=1e-12)
+    np.testing.assert_allclose(net.predict(X, upto=6), clf.predict_proba(X), rtol=1e-12)
+    assert net.predict(sp.csr_matrix(X), upto=2).shape == (300, 16)
+    assert net.predict(X[:0], upto=3).shape == (0, 8)
+    for bad, error, match in [
+        (0, ValueError, "upto must be a number of layers from 1 to 6, got 0"),
+        (7, ValueError, "from 1 to 6, got 7"),
+        (True, TypeError, "upto must be an int, got True"),
+        (2.0, TypeError, "upto must be an int, got 2.0"),
+    ]:
+        with pytest.raises(error, match=match):
+            net.predict(X, upto=bad)
+    with pytest.raises(ValueError, match=r"logits=True or upto, not both \(logits is upto=5\)"):
+        net.predict(X, upto=2, logits=True)
