@@ -28,8 +28,10 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
     steps = None
     if hasattr(model, "steps"):  # (a Pipeline: scalers and imputers before the network)
         steps = [{"name": name, "step": repr(step)} for name, step in model.steps[:-1]]
-        names_in = getattr(model, "feature_names_in_", None)
-        n_in = getattr(model, "n_features_in_", None)
+        from ._predict import input_width
+
+        names_in = _pipeline_names(model)
+        n_in = input_width(model) if "n_features_in_" in model[-1].__dict__ else None
         model = model[-1]
     try:
         manifest = read_manifest(path)
@@ -88,6 +90,15 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
     info["hyperparameters"] = {name: _as_json(value) for name, value in changed.items()}
     info["hyperparameters_repr"] = {name: repr(value) for name, value in changed.items()}
     return info
+
+
+def _pipeline_names(pipe: Any) -> Any:
+    """The input column names of a Pipeline: its first step's that has them (a
+    passthrough first has none, and the Pipeline's own attribute then fails)."""
+    for _, step in pipe.steps:
+        if step not in (None, "passthrough"):
+            return getattr(step, "feature_names_in_", None)
+    return None
 
 
 def _optimizer(spec: dict[str, Any] | None) -> dict[str, Any] | None:

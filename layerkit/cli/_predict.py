@@ -69,7 +69,12 @@ def predict(
     with warnings.catch_warnings():
         # the columns were picked by name above; the array just carries no names
         warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
-        predictions = _outputs(model, X, proba)
+        try:
+            predictions = _outputs(model, X, proba)
+        except ValueError as err:  # (a Pipeline's step refusing the data, say)
+            raise CLIError(
+                f"{data_path}: the model cannot predict from this data: {err}"
+            ) from None
     clash = sorted(set(out) & set(predictions))
     if clash:
         raise CLIError(f"--keep {clash}: the output has prediction column(s) of that name")
@@ -134,7 +139,7 @@ def _features(model: Any, table: Table, path: Path) -> np.ndarray:
             )
     else:
         names = list(table)
-        expected = model.n_in_ if isinstance(model, Sequential) else model.n_features_in_
+        expected = model.n_in_ if isinstance(model, Sequential) else input_width(model)
         index = index_column(table)
         if index:
             raise CLIError(
@@ -162,13 +167,26 @@ def _features(model: Any, table: Table, path: Path) -> np.ndarray:
 
 
 def _imputes(model: Any) -> bool:
-    """A Pipeline with a SimpleImputer of NaN: missing values are its input too."""
-    steps = [step for _, step in getattr(model, "steps", [])]
-    return any(
-        type(step).__name__ == "SimpleImputer"
-        and step.missing_values != step.missing_values  # (NaN)
-        for step in steps
+    """A Pipeline whose first step is a SimpleImputer of NaN: missing values are its
+    input too (a step before it could refuse them)."""
+    steps = [s for _, s in getattr(model, "steps", [])[:-1] if s not in (None, "passthrough")]
+    first = steps[0] if steps else None
+    return (
+        first is not None
+        and type(first).__name__ == "SimpleImputer"
+        and first.missing_values != first.missing_values  # (NaN)
     )
+
+
+def input_width(model: Any) -> int:
+    """How many features the model takes: a Pipeline's first step's (not a
+    passthrough's, which has no width), else the estimator's."""
+    steps = [s for _, s in getattr(model, "steps", [])[:-1] if s not in (None, "passthrough")]
+    for step in steps:
+        width = getattr(step, "n_features_in_", None)
+        if width is not None:
+            return int(width)
+    return int(model[-1].n_features_in_ if hasattr(model, "steps") else model.n_features_in_)
 
 
 def _outputs(model: Any, X: np.ndarray, proba: bool) -> dict[str, np.ndarray]:

@@ -118,10 +118,12 @@ class StepSpec(_Strict):
         "Normalizer",
         "passthrough",
     ]
-    params: dict[str, JsonValue]
-    fitted: dict[str, JsonValue] | None = None
-    dtypes: dict[str, Annotated[str, Field(max_length=20)]] = {}
-    object_arrays: list[Name] = []
+    params: dict[Name, JsonValue]
+    fitted: dict[Name, JsonValue] | None = None
+    dtypes: dict[Name, Annotated[str, Field(max_length=20)]] = {}  # NumPy dtype objects
+    scalars: dict[Name, Annotated[str, Field(max_length=20)]] = {}  # NumPy scalars' dtypes
+    object_arrays: list[Name] = []  # arrays of Python objects (feature names)
+    output: Literal["default", "pandas", "polars"] | None = None  # set_output(transform=)
 
 
 class PipelineSpec(_Strict):

@@ -1,9 +1,15 @@
 """A Pipeline in a model file: scikit-learn's scalers and imputers before a layerkit
 network, saved as their settings and fitted values (JSON data, no code), and rebuilt
-from a fixed list of classes, never from a name the file gives."""
+from a fixed list of classes, never from a name the file gives.
+
+Loading trusts nothing the file says about sizes: every fitted vector must be as long
+as its step's input, the steps' widths must chain into the network's input (whose
+weights the file holds), and what a step computes from its settings alone
+(PolynomialFeatures' powers, Normalizer) is computed again, not read."""
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
@@ -14,18 +20,25 @@ from ._manifest import pipeline_digest
 from ._values import decoded, encode
 
 #: The steps a model file can hold before the network, by class name, with the
-#: attributes a fit gives them (besides n_features_in_ and feature_names_in_).
+#: attributes read from the file (besides n_features_in_ and feature_names_in_).
 FITTED = {
     "StandardScaler": ("mean_", "var_", "scale_", "n_samples_seen_"),
     "MinMaxScaler": ("scale_", "min_", "data_min_", "data_max_", "data_range_", "n_samples_seen_"),
     "MaxAbsScaler": ("max_abs_", "scale_", "n_samples_seen_"),
     "RobustScaler": ("center_", "scale_"),
     "SimpleImputer": ("statistics_", "indicator_", "_fit_dtype", "_fill_dtype"),
-    "PolynomialFeatures": ("_min_degree", "_max_degree", "n_output_features_", "_n_out_full"),
+    "PolynomialFeatures": (),
     "Normalizer": (),
+}
+#: Attributes a fit derives from the settings and the input width: computed on load by
+#: fitting on a row of zeros, never read (a file's _max_degree set the loops' length)
+DERIVED = {
+    "PolynomialFeatures": ("_min_degree", "_max_degree", "n_output_features_", "_n_out_full")
 }
 PASSTHROUGH = "passthrough"
 _COMMON = ("n_features_in_", "feature_names_in_")
+_OUTPUT_CONFIG = "_sklearn_output_config"
+_STEP_NAME = re.compile(r"^[^\x00-\x1f]{1,200}$")
 
 
 def _classes() -> dict[str, type]:
@@ -49,6 +62,9 @@ def is_pipeline(obj: Any) -> bool:
     return isinstance(obj, Pipeline)
 
 
+# -- saving ------------------------------------------------------------------------------
+
+
 def pipeline_spec(pipe: Any) -> tuple[dict[str, Any], Any]:
     """The manifest's ``pipeline`` entry, and the network estimator ending the Pipeline
     (described by the caller). Anything a file cannot hold is refused, named."""
@@ -70,10 +86,17 @@ def pipeline_spec(pipe: Any) -> tuple[dict[str, Any], Any]:
             )
     *before, (final_name, final) = pipe.steps
     if not isinstance(final, BaseMLP):
+        shown = repr(final) if isinstance(final, str) or final is None else type(final).__name__
         raise TypeError(
             "layerkit.save saves a Pipeline that ends in a layerkit MLPClassifier or "
-            f"MLPRegressor, got one ending in {type(final).__name__}"
+            f"MLPRegressor, got one ending in {shown}"
         )
+    for name, _ in pipe.steps:
+        if not isinstance(name, str) or not _STEP_NAME.fullmatch(name) or "__" in name:
+            raise TypeError(
+                f"layerkit.save cannot save the Pipeline's step name {name!r}: a model file "
+                "holds names of 1 to 200 characters, without control characters or '__'"
+            )
     classes = _classes()
     steps = []
     for name, step in before:
@@ -108,6 +131,13 @@ def _step_spec(name: str, kind: str, step: Any) -> dict[str, Any]:
         "params": {k: encode(v, f"{where}.{k}") for k, v in params.items()},
     }
     attributes = {k: v for k, v in vars(step).items() if k not in params}
+    output = attributes.pop(_OUTPUT_CONFIG, None)
+    if output:
+        if set(output) != {"transform"}:
+            raise TypeError(f"layerkit.save cannot save {where}'s set_output({output!r})")
+        spec["output"] = output["transform"]
+    for derived in DERIVED.get(kind, ()):
+        attributes.pop(derived, None)
     if not attributes:  # (not fitted: its settings only)
         return spec
     known = set(FITTED[kind]) | set(_COMMON)
@@ -124,10 +154,19 @@ def _step_spec(name: str, kind: str, step: Any) -> dict[str, Any]:
             f"layerkit.save cannot save {where} with add_indicator=True: its "
             "MissingIndicator is not among the steps a model file holds"
         )
-    fitted, dtypes, names = {}, {}, []
+    if kind == "SimpleImputer" and step._fit_dtype.kind not in "biuf":
+        raise TypeError(
+            f"layerkit.save cannot save {where}: it was fitted on non-numeric columns "
+            f"(dtype {step._fit_dtype}); a model file holds numeric steps: encode those "
+            "columns as numbers first"
+        )
+    fitted, dtypes, scalars, names = {}, {}, {}, []
     for key, value in attributes.items():
         if isinstance(value, np.dtype):
             dtypes[key] = value.str
+        elif isinstance(value, np.generic):  # (kept a NumPy scalar: partial_fit adds to it)
+            scalars[key] = value.dtype.str
+            fitted[key] = encode(value.item(), f"{where}.{key}")
         elif isinstance(value, np.ndarray) and value.dtype == object:
             # (feature names; a constant imputer's fill values)
             items = value.tolist()
@@ -137,14 +176,17 @@ def _step_spec(name: str, kind: str, step: Any) -> dict[str, Any]:
             fitted[key] = [encode(v, f"{where}.{key}") for v in items]
         else:
             fitted[key] = encode(value, f"{where}.{key}")
-    spec.update(fitted=fitted, dtypes=dtypes, object_arrays=names)
+    spec.update(fitted=fitted, dtypes=dtypes, scalars=scalars, object_arrays=names)
     return spec
+
+
+# -- loading -----------------------------------------------------------------------------
 
 
 def build_pipeline(spec: Any, final: Any) -> Any:
     """The Pipeline ``spec`` (a validated ``PipelineSpec``) describes, ending in
-    ``final``, the network estimator already loaded; each fitted step is checked by
-    transforming a row of zeros into as many features as the network takes."""
+    ``final``, the network estimator already loaded. Sizes are checked before anything
+    is allocated from them; then a row of zeros runs through the fitted steps."""
     import sklearn
     from sklearn.pipeline import Pipeline
 
@@ -153,51 +195,134 @@ def build_pipeline(spec: Any, final: Any) -> Any:
             "the pipeline's steps do not match their SHA-256: the file is damaged"
         )
     classes = _classes()
+    network_in = final.__dict__.get("n_features_in_")
+    # no step's input is wider than the network's or than the longest vector it holds
+    limit = max([network_in or 0] + [_longest(step.fitted) for step in spec.steps])
     steps: list[tuple[str, Any]] = []
+    width = None  # what the steps so far give
     for i, step in enumerate(spec.steps):
         where = f"pipeline.steps.{i} ({step.name!r}, {step.type})"
         if step.type == PASSTHROUGH:
             steps.append((step.name, PASSTHROUGH))
             continue
-        params = {k: decoded(v, f"{where}.params.{k}") for k, v in step.params.items()}
+        params = {k: _plain(v, f"{where}.params.{k}") for k, v in step.params.items()}
         try:
             built = classes[step.type](**params)
             built._validate_params()
+            if step.output is not None:
+                built.set_output(transform=step.output)
         except Exception as err:  # (unknown or invalid settings)
             raise ModelFileError(f"{where}: {err}") from None
         if step.fitted is not None:
-            _set_fitted(built, step, where)
+            n_in = _set_fitted(built, step, where, limit)
+            if width is not None and n_in != width:
+                raise ModelFileError(
+                    f"{where}: takes {n_in} features, and the steps before it give {width}"
+                )
+            width = _width_out(built, step.type, n_in)
         steps.append((step.name, built))
+    if width is not None and network_in is not None and width != network_in:
+        raise ModelFileError(
+            f"the Pipeline's steps give {width} features, and its network takes {network_in}"
+        )
     steps.append((spec.final, final))
     try:
         pipe = Pipeline(steps, verbose=spec.verbose)
-    except Exception as err:  # (repeated names, say)
+        pipe._validate_steps()  # (unique names, none a Pipeline's parameter)
+    except Exception as err:
         raise ModelFileError(f"pipeline: {err}") from None
-    if "n_features_in_" in final.__dict__ and any(s.fitted is not None for s in spec.steps):
-        _check_chain(pipe, final, spec.sklearn_version, sklearn.__version__)
+    if width is not None and network_in is not None:
+        _probe(pipe, spec.sklearn_version, sklearn.__version__)
     return pipe
 
 
-def _set_fitted(built: Any, step: Any, where: str) -> None:
-    known = set(FITTED[step.type]) | set(_COMMON)
+def _longest(fitted: dict[str, Any] | None) -> int:
+    """The most values any fitted entry holds (JSON data: already in memory)."""
+    longest = 0
+    for value in (fitted or {}).values():
+        if isinstance(value, dict) and set(value) == {"$array"}:
+            value = value["$array"].get("values") if isinstance(value["$array"], dict) else []
+        if isinstance(value, list):
+            longest = max(longest, len(value))
+    return longest
+
+
+def _plain(value: Any, where: str) -> Any:
+    """``value`` decoded if it is plain data: numbers, strings, booleans, None, and
+    lists, tuples and 1-d numeric arrays of them (no object, dict or layer tags)."""
+
+    def check(v: Any) -> None:
+        if isinstance(v, list):
+            for item in v:
+                check(item)
+        elif isinstance(v, dict):
+            if set(v) == {"$float"}:
+                return
+            if set(v) == {"$tuple"} and isinstance(v["$tuple"], list):
+                check(v["$tuple"])
+                return
+            if set(v) == {"$array"} and isinstance(v["$array"], dict):
+                dtype = str(v["$array"].get("dtype", ""))
+                if re.fullmatch(r"[<>|=]?[biuf]\d{1,2}", dtype):  # (numbers only)
+                    check(v["$array"].get("values"))
+                    return
+            raise ModelFileError(f"{where}: expected plain data, got {str(v)[:80]}")
+        elif not (v is None or isinstance(v, (bool, int, float, str))):
+            raise ModelFileError(f"{where}: expected plain data, got {str(v)[:80]}")
+
+    check(value)
+    return decoded(value, where)
+
+
+def _set_fitted(built: Any, step: Any, where: str, limit: int) -> int:
+    """Set the fitted attributes of ``step`` on ``built``, each checked; its input width."""
+    required = set(FITTED[step.type]) | {"n_features_in_"}
     given = set(step.fitted) | set(step.dtypes)
-    if not given <= known:
-        raise ModelFileError(f"{where}: unknown fitted attributes {sorted(given - known)}")
-    missing = sorted((set(FITTED[step.type]) | {"n_features_in_"}) - given)
-    if missing:
-        raise ModelFileError(f"{where}: fitted attributes missing: {missing}")
+    if not given <= required | set(_COMMON):
+        raise ModelFileError(
+            f"{where}: unknown fitted attributes {sorted(given - required - set(_COMMON))}"
+        )
+    if not required <= given:
+        raise ModelFileError(f"{where}: fitted attributes missing: {sorted(required - given)}")
+    n_in = step.fitted["n_features_in_"]
+    if isinstance(n_in, bool) or not isinstance(n_in, int) or not 1 <= n_in <= max(limit, 1):
+        raise ModelFileError(
+            f"{where}: n_features_in_ must be an int from 1 to {max(limit, 1)} (no wider "
+            f"than the network's input or the step's own vectors), got {str(n_in)[:40]}"
+        )
+    values = {}
     for key, value in step.fitted.items():
         if key in step.object_arrays:
-            items = decoded(value, f"{where}.fitted.{key}")
+            items = _plain(value, f"{where}.fitted.{key}")
+            allowed = (str,) if key == "feature_names_in_" else (int, float)
             if not isinstance(items, list) or not all(
-                isinstance(v, (str, int, float)) for v in items
+                isinstance(v, allowed) and not isinstance(v, bool) for v in items
             ):
-                raise ModelFileError(f"{where}: {key} must be a list of strings or numbers")
+                what = "strings" if key == "feature_names_in_" else "numbers"
+                raise ModelFileError(f"{where}: {key} must be a list of {what}")
             column = np.empty(len(items), dtype=object)
             column[:] = items
-            setattr(built, key, column)
+            values[key] = column
         else:
-            setattr(built, key, decoded(value, f"{where}.fitted.{key}"))
+            values[key] = _plain(value, f"{where}.fitted.{key}")
+        if key in step.scalars:
+            values[key] = _scalar(values[key], step.scalars[key], f"{where}.{key}")
+    for key, value in values.items():  # (every vector one value per input feature)
+        ok = value is None or (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and key != "feature_names_in_"
+        )
+        if isinstance(value, np.ndarray):
+            kinds = "O" if key in step.object_arrays else "iuf"
+            ok = value.ndim == 1 and value.dtype.kind in kinds and len(value) == n_in
+        if isinstance(value, np.generic):
+            ok = value.dtype.kind in "iuf"
+        if not ok:
+            raise ModelFileError(
+                f"{where}: {key} must be a number or {n_in} of them (one per input "
+                f"feature), got {str(value)[:80]}"
+            )
     for key, text in step.dtypes.items():
         try:
             dtype = np.dtype(text)
@@ -205,26 +330,55 @@ def _set_fitted(built: Any, step: Any, where: str) -> None:
             dtype = None
         if dtype is None or dtype.kind not in "biuf":
             raise ModelFileError(f"{where}: {key} must be a numeric dtype, got {text!r}")
-        setattr(built, key, dtype)
-    if built.__dict__.get("indicator_") is not None:
+        values[key] = dtype
+    if values.get("indicator_") is not None:
         raise ModelFileError(f"{where}: indicator_ must be null")
+    if step.type in DERIVED or not FITTED[step.type]:  # (computed from the settings)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            built.fit(np.zeros((1, n_in)))
+    for key, value in values.items():
+        setattr(built, key, value)
+    return int(n_in)
 
 
-def _check_chain(pipe: Any, final: Any, saved_with: str, running: str) -> None:
-    """The steps turn a row of the first step's features into one of the network's."""
-    first = next((s for _, s in pipe.steps[:-1] if s != PASSTHROUGH), None)
-    n_in = getattr(first, "n_features_in_", final.n_features_in_)
+def _scalar(value: Any, text: str, where: str) -> Any:
+    try:
+        dtype = np.dtype(text)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "iuf" or isinstance(value, bool):
+        raise ModelFileError(f"{where}: a NumPy scalar of a numeric dtype, got {text!r}")
+    if not isinstance(value, (int, float)):
+        raise ModelFileError(f"{where}: a number, got {str(value)[:40]}")
+    return dtype.type(value)
+
+
+def _width_out(built: Any, kind: str, n_in: int) -> int:
+    """How many features the fitted step gives for ``n_in``."""
+    if kind == "PolynomialFeatures":
+        return int(built.n_output_features_)
+    if kind == "SimpleImputer" and not built.keep_empty_features:
+        statistics = built.statistics_
+        if statistics.dtype != object:  # (an empty column's statistic is NaN: dropped)
+            return int(n_in - np.count_nonzero(np.isnan(statistics)))
+    return n_in
+
+
+def _probe(pipe: Any, saved_with: str, running: str) -> None:
+    """A row of zeros through the steps (widths checked already): they must run."""
+    first = next(s for _, s in pipe.steps[:-1] if s != PASSTHROUGH)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # (no feature names on the probe row)
-            out = pipe[:-1].transform(np.zeros((1, n_in)))
+            out = pipe[:-1].transform(np.zeros((1, first.n_features_in_)))
     except Exception as err:
         raise ModelFileError(
             f"the Pipeline's steps do not run (saved with scikit-learn {saved_with}, "
             f"this is {running}): {err}"
         ) from None
-    if np.shape(out)[1] != final.n_features_in_:
+    if np.shape(out)[1] != pipe[-1].n_features_in_:
         raise ModelFileError(
             f"the Pipeline's steps give {np.shape(out)[1]} features, and its network "
-            f"takes {final.n_features_in_}"
+            f"takes {pipe[-1].n_features_in_}"
         )

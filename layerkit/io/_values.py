@@ -319,7 +319,13 @@ def _array(spec: Any) -> np.ndarray:
     dtype = np.dtype(spec["dtype"])
     if dtype.kind not in "biufU" or not isinstance(spec["values"], list):
         raise ValueError(f"unsupported $array value {str(spec)[:80]!r}")
-    return np.array([decode(v) for v in spec["values"]], dtype=dtype)
+    values = [decode(v) for v in spec["values"]]
+    if dtype.kind == "U":  # (a text dtype no wider than its values need, or 256: a file's
+        # "<U50000000" would otherwise allocate 200 MB a value)
+        longest = max((len(v) for v in values if isinstance(v, str)), default=0)
+        if dtype.itemsize > 4 * max(256, longest):
+            raise ValueError(f"a text $array of dtype {dtype.str} is wider than its values")
+    return np.array(values, dtype=dtype)
 
 
 def typed(obj: Configurable) -> dict[str, Any]:
