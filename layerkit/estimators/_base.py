@@ -600,7 +600,10 @@ class BaseMLP(CallbackSupportMixin, BaseEstimator):
         its weights drawn afresh by this fit, as every hyperparameter object is copied:
         a user expecting transfer learning is told, once."""
         for i, layer in enumerate(self.layers or []):
-            if any(p.size for p in layer.params.values()):
+            if "_n_in" not in layer.__dict__:  # (never built: reading params could add one)
+                continue
+            params = getattr(layer, "params", None)
+            if isinstance(params, dict) and any(np.size(p) for p in params.values()):
                 warnings.warn(
                     f"{type(self).__name__}: layers[{i}] ({layer!r}) holds weights already "
                     "(a layer of a built or fitted network); fit builds the network "
