@@ -347,6 +347,19 @@ def test_every_changed_digit_of_the_steps_is_refused(saved_pipeline, tmp_path):
     assert refused >= 30
 
 
+def test_an_attribute_only_some_scikit_learn_versions_give_is_optional(saved_pipeline, tmp_path):
+    """(scikit-learn 1.7's SimpleImputer has no _fill_dtype, 1.9's has: a file from
+    either loads in the other, the missing one taken as the data's dtype)"""
+    data, expected, X = saved_pipeline
+
+    def older(spec):
+        spec["steps"][0]["dtypes"].pop("_fill_dtype", None)
+
+    loaded = _load(_edited(data, _redigest(older)), tmp_path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    assert loaded[0]._fill_dtype == loaded[0]._fit_dtype
+
+
 def test_a_derived_attribute_is_computed_not_read(tmp_path):
     """(A review: a file's PolynomialFeatures._max_degree of 200,000 made every
     predict loop 200,000 times.) What the settings give is computed on load; the file

@@ -26,10 +26,14 @@ FITTED = {
     "MinMaxScaler": ("scale_", "min_", "data_min_", "data_max_", "data_range_", "n_samples_seen_"),
     "MaxAbsScaler": ("max_abs_", "scale_", "n_samples_seen_"),
     "RobustScaler": ("center_", "scale_"),
-    "SimpleImputer": ("statistics_", "indicator_", "_fit_dtype", "_fill_dtype"),
+    "SimpleImputer": ("statistics_", "indicator_", "_fit_dtype"),
     "PolynomialFeatures": (),
     "Normalizer": (),
 }
+#: Attributes only some scikit-learn versions give (1.9's SimpleImputer has
+#: _fill_dtype, 1.7's has not): saved when there, and on load, when missing, taken as
+#: the attribute named beside it (_fill_dtype is the dtype of the data fitted on)
+OPTIONAL = {"SimpleImputer": {"_fill_dtype": "_fit_dtype"}}
 #: Attributes a fit derives from the settings and the input width: computed on load by
 #: fitting on a row of zeros, never read (a file's _max_degree set the loops' length)
 DERIVED = {
@@ -140,7 +144,7 @@ def _step_spec(name: str, kind: str, step: Any) -> dict[str, Any]:
         attributes.pop(derived, None)
     if not attributes:  # (not fitted: its settings only)
         return spec
-    known = set(FITTED[kind]) | set(_COMMON)
+    known = set(FITTED[kind]) | set(_COMMON) | set(OPTIONAL.get(kind, ()))
     unknown = sorted(set(attributes) - known)
     if unknown:
         import sklearn
@@ -277,11 +281,11 @@ def _plain(value: Any, where: str) -> Any:
 def _set_fitted(built: Any, step: Any, where: str, limit: int) -> int:
     """Set the fitted attributes of ``step`` on ``built``, each checked; its input width."""
     required = set(FITTED[step.type]) | {"n_features_in_"}
+    optional = OPTIONAL.get(step.type, {})
     given = set(step.fitted) | set(step.dtypes)
-    if not given <= required | set(_COMMON):
-        raise ModelFileError(
-            f"{where}: unknown fitted attributes {sorted(given - required - set(_COMMON))}"
-        )
+    allowed = required | set(_COMMON) | set(optional)
+    if not given <= allowed:
+        raise ModelFileError(f"{where}: unknown fitted attributes {sorted(given - allowed)}")
     if not required <= given:
         raise ModelFileError(f"{where}: fitted attributes missing: {sorted(required - given)}")
     n_in = step.fitted["n_features_in_"]
@@ -294,9 +298,9 @@ def _set_fitted(built: Any, step: Any, where: str, limit: int) -> int:
     for key, value in step.fitted.items():
         if key in step.object_arrays:
             items = _plain(value, f"{where}.fitted.{key}")
-            allowed = (str,) if key == "feature_names_in_" else (int, float)
+            types = (str,) if key == "feature_names_in_" else (int, float)
             if not isinstance(items, list) or not all(
-                isinstance(v, allowed) and not isinstance(v, bool) for v in items
+                isinstance(v, types) and not isinstance(v, bool) for v in items
             ):
                 what = "strings" if key == "feature_names_in_" else "numbers"
                 raise ModelFileError(f"{where}: {key} must be a list of {what}")
@@ -333,6 +337,8 @@ def _set_fitted(built: Any, step: Any, where: str, limit: int) -> int:
         values[key] = dtype
     if values.get("indicator_") is not None:
         raise ModelFileError(f"{where}: indicator_ must be null")
+    for key, like in optional.items():
+        values.setdefault(key, values[like])
     if step.type in DERIVED or not FITTED[step.type]:  # (computed from the settings)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
