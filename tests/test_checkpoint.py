@@ -117,7 +117,10 @@ def test_a_network_in_a_pipeline_is_saved_alone(digits, tmp_path):
     X, y = digits
     checkpoint = Checkpoint(tmp_path / "net.lkm")
     mlp = MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
-    pipe = quiet_fit(make_pipeline(StandardScaler(), mlp.set_callbacks(checkpoint)), X, y * 1.0)
+    pipe = make_pipeline(StandardScaler(), mlp.set_callbacks(checkpoint))
+    # (a trial deployed such a file and got predictions from untransformed rows)
+    with pytest.warns(CheckpointWarning, match=r"inside a Pipeline or a search: its files hold"):
+        quiet_fit(pipe, X, y * 1.0)
     assert len(checkpoint.saved_) == 3  # three epochs, into one file (the third ends it)
     network = layerkit.load(tmp_path / "net.lkm")
     scaled = pipe[0].transform(X)
@@ -265,3 +268,17 @@ def test_literal_braces_and_the_repr(tmp_path):
     assert (
         repr(checkpoint) == "Checkpoint('run{{1}}-{epoch:03d}.lkm', every=5, optimizer_state=True)"
     )
+
+
+def test_inspect_counts_a_resumed_checkpoints_epochs_over_every_fit(digits, tmp_path, capsys):
+    """(A trial: a checkpoint of a resumed fit showed "epochs: 4" beside a loss of epoch 8,
+    as n_iter_ counts the last fit's epochs.)"""
+    from layerkit.cli import main
+
+    X, y = digits
+    est = quiet_fit(MLPClassifier(hidden_layer_sizes=(8,), max_iter=4, random_state=0), X, y)
+    est.set_params(warm_start=True).set_callbacks(Checkpoint(tmp_path / "m.lkm"))
+    quiet_fit(est, X, y)
+    assert est.n_iter_ == 4 and len(est.loss_curve_) == 8
+    assert main(["inspect", str(tmp_path / "m.lkm")]) == 0
+    assert "epochs: 8 (4 in the last fit)" in capsys.readouterr().out

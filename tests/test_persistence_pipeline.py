@@ -138,12 +138,12 @@ def test_an_unfitted_pipeline_keeps_its_settings(tmp_path):
         (
             lambda: make_pipeline(FunctionTransformer(np.log1p), MLPClassifier()),
             r"step 'functiontransformer', a sklearn\..*FunctionTransformer: a model file "
-            r"holds these steps before the network: MaxAbsScaler, .*joblib",
+            r"holds these steps before the network: MaxAbsScaler, .* and 'passthrough' .*joblib",
         ),
         (
             lambda: make_pipeline(StandardScaler(), LogisticRegression()),
             "ends in a layerkit MLPClassifier or MLPRegressor, got one ending in "
-            "LogisticRegression",
+            "sklearn's LogisticRegression",
         ),
         (
             lambda: make_pipeline(StandardScaler(), MLPClassifier(), memory="/tmp/cache"),

@@ -247,3 +247,32 @@ def test_an_estimator_carrying_it_pickles_and_searches_in_processes(digits):
         search.fit(X, y)
     assert history.history_["epoch"] == [1, 2]  # (the refit of the best, in this process)
     assert history.history_["score"][-1] == search.best_estimator_.score(X_val, y_val)
+
+
+def test_held_out_rows_unlike_the_training_rows_are_refused_or_warned_of():
+    """(A trial: raw held-out rows given to a network inside a StandardScaler Pipeline
+    were scored 0.37 where the model scored 0.90, silently.)"""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X_fit, y_fit, X_val, y_val = X[:400], y[:400], X[400:], y[400:]
+    narrow = MLPClassifier((8,), max_iter=2).set_callbacks(ScoreHistory(X_val[:, :5], y_val))
+    with pytest.raises(ValueError, match="its X has 5 columns, and MLPClassifier trains on 30"):
+        narrow.fit(X_fit, y_fit)
+    assert not hasattr(narrow, "network_")
+
+    def pipeline(history):
+        mlp = MLPClassifier((8,), max_iter=2, random_state=0).set_callbacks(history)
+        return make_pipeline(StandardScaler(), mlp)
+
+    with pytest.warns(UserWarning, match=r"25 of the 30 columns of its X are centred or spread"):
+        quiet_fit(pipeline(ScoreHistory(X_val, y_val)), X_fit, y_fit)
+    scaled = StandardScaler().fit(X_fit).transform(X_val)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = pipeline(ScoreHistory(scaled, y_val))
+        fitted.fit(X_fit, y_fit)
+    assert fitted[-1]._skl_callbacks[0].history_["score"][-1] == fitted.score(X_val, y_val)

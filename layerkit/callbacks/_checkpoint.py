@@ -140,6 +140,16 @@ class Checkpoint:
             raise TypeError(f"{self!r} cannot save {type(estimator).__name__}: {err}") from err
         except ValueError as err:
             raise ValueError(f"{self!r} cannot save {type(estimator).__name__}: {err}") from err
+        if getattr(context, "parent", None) is not None:  # (inside a Pipeline or search)
+            warnings.warn(
+                f"{self!r} is set on a {type(estimator).__name__} inside a Pipeline or a "
+                "search: its files hold the network alone, which expects the input the "
+                "steps before it give (a deployment of such a file predicts from "
+                "untransformed rows, wrongly); after the fit, save the whole Pipeline with "
+                "layerkit.save(pipe, path)",
+                CheckpointWarning,
+                stacklevel=2,
+            )
         self.saved_, self._last_saved, self._folder = [], None, Path.cwd()
         first = self.file_for(len(getattr(estimator, "loss_curve_", ())) + 1)
         if not first.parent.is_dir():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -146,8 +147,21 @@ class ScoreHistory:
     def teardown(self, estimator: Any, context: Any) -> None:
         """Nothing to release."""
 
-    def on_fit_task_begin(self, estimator: Any, context: Any) -> None:
-        """Nothing is scored before an epoch has trained."""
+    def on_fit_task_begin(self, estimator: Any, context: Any, *, X: Any = None) -> None:
+        """Before the first epoch: the held-out rows must be as wide as the training
+        rows, and should look like them (held-out rows given untransformed to a network
+        inside a Pipeline scored it wrongly, silently)."""
+        if context.task_name == "epoch" or X is None or hasattr(X, "tocsr"):
+            return
+        width = np.shape(self.X)[1] if np.ndim(self.X) == 2 else None
+        if width is not None and width != np.shape(X)[1]:
+            raise ValueError(
+                f"{self!r}: its X has {width} columns, and {type(estimator).__name__} "
+                f"trains on {np.shape(X)[1]}: give the held-out rows as the network sees "
+                "them (inside a Pipeline: transformed by the steps before it)"
+            )
+        if not hasattr(self.X, "tocsr"):
+            _warn_if_unlike(self, X, type(estimator).__name__)
 
     def on_fit_task_end(
         self, estimator: Any, context: Any, *, fitted_estimator: Any = None
@@ -234,3 +248,27 @@ def _finite_outputs(model: Any, X: Any) -> bool:
         return bool(np.isfinite(np.asarray(out, dtype=float)).all())
     except Exception:
         return True  # (the scorer's error is the one to show)
+
+
+def _warn_if_unlike(history: ScoreHistory, X: Any, owner: str) -> None:
+    """Warn when most held-out columns sit far outside the training columns' spread:
+    rows not transformed as the training rows were."""
+    try:
+        train = np.asarray(X, dtype=float)
+        held = np.asarray(history.X, dtype=float)
+    except (TypeError, ValueError):
+        return
+    with np.errstate(all="ignore"):
+        mean, spread = np.nanmean(train, axis=0), np.nanstd(train, axis=0)
+        shift = np.abs(np.nanmean(held, axis=0) - mean) / (spread + 1e-12)
+        ratio = (np.nanstd(held, axis=0) + 1e-12) / (spread + 1e-12)
+    unlike = (shift > 10) | (ratio > 10) | (ratio < 0.1)
+    if np.count_nonzero(unlike) > train.shape[1] / 2:
+        warnings.warn(
+            f"{history!r}: {np.count_nonzero(unlike)} of the {train.shape[1]} columns of "
+            f"its X are centred or spread unlike those {owner} trains on (by a factor of "
+            "10 or more): inside a Pipeline, give the held-out rows transformed by the "
+            "steps before the network",
+            UserWarning,
+            stacklevel=2,
+        )

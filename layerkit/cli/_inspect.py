@@ -216,7 +216,10 @@ def render(info: dict[str, Any]) -> str:
         lines.append("training history:")
         seen = history["examples_seen"]  # (lbfgs does not count examples)
         seen_text = f", examples seen: {seen:,}" if seen else ""
-        lines.append(f"  epochs: {history['epochs']}{seen_text}")
+        epochs = len(curve) if curve else history["epochs"]  # (over every fit)
+        last = history["epochs"]
+        last_text = f" ({last} in the last fit)" if curve and last != len(curve) else ""
+        lines.append(f"  epochs: {epochs}{last_text}{seen_text}")
         if curve:
             best = int(np.argmin(curve))
             lines.append(

@@ -90,7 +90,11 @@ def pipeline_spec(pipe: Any) -> tuple[dict[str, Any], Any]:
             )
     *before, (final_name, final) = pipe.steps
     if not isinstance(final, BaseMLP):
-        shown = repr(final) if isinstance(final, str) or final is None else type(final).__name__
+        shown = (
+            repr(final)
+            if isinstance(final, str) or final is None
+            else f"{type(final).__module__.split('.')[0]}'s {type(final).__name__}"
+        )
         raise TypeError(
             "layerkit.save saves a Pipeline that ends in a layerkit MLPClassifier or "
             f"MLPRegressor, got one ending in {shown}"
@@ -112,7 +116,8 @@ def pipeline_spec(pipe: Any) -> tuple[dict[str, Any], Any]:
             raise TypeError(
                 f"layerkit.save cannot save the Pipeline's step {name!r}, a "
                 f"{type(step).__module__}.{type(step).__qualname__}: a model file holds "
-                f"these steps before the network: {', '.join(sorted(classes))} (pickle "
+                f"these steps before the network: {', '.join(sorted(classes))} and "
+                f"'passthrough' (pickle "
                 "or joblib.dump the Pipeline otherwise, for code you trust)"
             )
         steps.append(_step_spec(name, kind, step))
