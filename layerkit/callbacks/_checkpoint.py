@@ -219,4 +219,5 @@ class Checkpoint:
 
 
 class CheckpointWarning(UserWarning):
-    """A checkpoint could not be written; the fit goes on."""
+    """A checkpoint could not be written, or would not serve a deployment (a network
+    inside a Pipeline saved alone); the fit goes on."""
