@@ -276,3 +276,52 @@ def test_held_out_rows_unlike_the_training_rows_are_refused_or_warned_of():
         fitted = pipeline(ScoreHistory(scaled, y_val))
         fitted.fit(X_fit, y_fit)
     assert fitted[-1]._skl_callbacks[0].history_["score"][-1] == fitted.score(X_val, y_val)
+
+
+def test_a_log_keeps_every_scored_row_across_a_crash_and_a_resume(digits, tmp_path):
+    """(A trial: the history lived in memory only, so a crash lost it.)"""
+    import csv
+
+    import layerkit
+    from layerkit.callbacks import Checkpoint
+
+    X, y, X_val, y_val = digits
+
+    class CrashAt:
+        def setup(self, estimator, context):
+            pass
+
+        def teardown(self, estimator, context):
+            pass
+
+        def on_fit_task_begin(self, estimator, context):
+            pass
+
+        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+            if context.task_name == "epoch" and len(fitted_estimator.loss_curve_) == 5:
+                raise RuntimeError("the machine went away")
+            return False
+
+    log = tmp_path / "scores.csv"
+    scoring = ["accuracy", "neg_log_loss"]
+    history = ScoreHistory(X_val, y_val, scoring=scoring, log=log)
+    est = MLPClassifier(hidden_layer_sizes=(8,), max_iter=8, random_state=0)
+    est.set_callbacks(Checkpoint(tmp_path / "m.lkm"), history, CrashAt())
+    with pytest.raises(RuntimeError, match="went away"):
+        est.fit(X, y)
+    resumed = layerkit.load(tmp_path / "m.lkm").set_params(warm_start=True, max_iter=3)
+    again = ScoreHistory(X_val, y_val, scoring=scoring, log=log)
+    quiet_fit(resumed.set_callbacks(again), X, y)
+    with open(log, newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["epoch", "accuracy", "neg_log_loss"]
+    assert [int(r[0]) for r in rows[1:]] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [float(r[1]) for r in rows[1:6]] == history.history_["accuracy"]
+    assert [float(r[2]) for r in rows[6:]] == again.history_["neg_log_loss"]  # (exact)
+    other = ScoreHistory(X_val, y_val, scoring="f1_macro", log=log)
+    before = log.read_text()
+    with pytest.raises(ValueError, match=r"exists with the columns \['epoch', 'accuracy'"):
+        MLPClassifier(hidden_layer_sizes=(8,), max_iter=2).set_callbacks(other).fit(X, y)
+    assert log.read_text() == before
+    with pytest.raises(TypeError, match=r"log must be a file path .* got int"):
+        ScoreHistory(X_val, y_val, log=3)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import os
 import warnings
 import weakref
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,6 +43,13 @@ class ScoreHistory:
         Weights of the held-out rows, passed to every scorer.
     every : int, default 1
         Score after epochs ``every``, ``2 * every``, ...
+    log : str or path-like, optional
+        A CSV file each row is appended to as it is scored (written and closed at once,
+        so a crash loses no scored epoch): the header ``epoch,<columns>`` when the file
+        is new, then one line per row. A resumed fit's rows follow those of the fit it
+        resumes (an epoch trained again after a crash appears again, its later row the
+        model that went on); an existing log of other columns is refused before the
+        first epoch. Keras's ``CSVLogger(append=True)``.
 
     Attributes
     ----------
@@ -86,6 +96,7 @@ class ScoreHistory:
         scoring: Any = None,
         sample_weight: Any = None,
         every: int = 1,
+        log: str | os.PathLike[str] | None = None,
     ) -> None:
         n = _rows(X, "X")
         if _rows(y, "y") != n:
@@ -100,8 +111,13 @@ class ScoreHistory:
             )
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"ScoreHistory: every must be an int >= 1, got {every!r}")
+        if log is not None and not isinstance(log, (str, os.PathLike)):
+            raise TypeError(
+                f"ScoreHistory: log must be a file path (a str or pathlib.Path), got "
+                f"{type(log).__name__}"
+            )
         self.X, self.y, self.sample_weight, self.every = X, y, sample_weight, every
-        self.scoring = scoring
+        self.scoring, self.log = scoring, log
         self._named = _named_scorings(scoring)
         self._scorers: dict[str, Any] = {}
         self._estimator: weakref.ref[Any] | None = None  # (the estimator last set up)
@@ -130,6 +146,7 @@ class ScoreHistory:
                 "(in a Pipeline: pipe[-1].set_callbacks(...), with X transformed by the "
                 "steps before it)"
             )
+        self._check_log()
         if self._estimator is None or self._estimator() is not estimator:  # (another one)
             self.history_ = {"epoch": []}
             self._estimator = weakref.ref(estimator)
@@ -179,7 +196,36 @@ class ScoreHistory:
             row[name] = self._score(name, scorer, fitted_estimator)
         for name, value in row.items():
             self.history_.setdefault(name, []).append(value)
+        if self.log is not None:
+            with open(self.log, "a", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                if handle.tell() == 0:
+                    writer.writerow(self._header())
+                writer.writerow([repr(v) if isinstance(v, float) else v for v in row.values()])
         return False
+
+    def _header(self) -> list[str]:
+        return ["epoch", *self._named]
+
+    def _check_log(self) -> None:
+        """Before the first epoch: the log's folder exists, and a log there already has
+        these columns (rows are appended to it: a resumed fit's follow the first's)."""
+        if self.log is None:
+            return
+        path = Path(self.log)
+        if not path.parent.is_dir():
+            raise FileNotFoundError(
+                f"{self!r}: log {str(path)!r}: its folder {str(path.parent)!r} does not exist"
+            )
+        if path.is_file() and path.stat().st_size:
+            with open(path, newline="", encoding="utf-8") as handle:
+                first = next(csv.reader(handle), [])
+            if first != self._header():
+                raise ValueError(
+                    f"{self!r}: log {str(path)!r} exists with the columns {first[:10]!r}, "
+                    f"and this history writes {self._header()!r}: give another file, or "
+                    "remove it first"
+                )
 
     def _score(self, name: str, scorer: Any, model: Any) -> float:
         from ..estimators._scoring import as_score
