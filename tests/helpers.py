@@ -130,3 +130,24 @@ class SkipAdd(Layer):
     def backward(self, delta):
         self.source.skip_delta = delta
         return delta
+
+
+class CrashAt:
+    """A callback that raises after epoch ``epoch``, as a killed process would stop."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if context.task_name == "epoch" and len(fitted_estimator.loss_curve_) == self.epoch:
+            raise RuntimeError("the machine went away")
+        return False

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import CrashAt
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
@@ -28,27 +29,6 @@ def quiet_fit(est, X, y):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return est.fit(X, y)
-
-
-class CrashAt:
-    """A callback that raises after epoch ``epoch``, as a killed process would stop."""
-
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def setup(self, estimator, context):
-        pass
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context):
-        pass
-
-    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
-        if context.task_name == "epoch" and len(fitted_estimator.loss_curve_) == self.epoch:
-            raise RuntimeError("the machine went away")
-        return False
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])

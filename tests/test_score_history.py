@@ -282,31 +282,18 @@ def test_a_log_keeps_every_scored_row_across_a_crash_and_a_resume(digits, tmp_pa
     """(A trial: the history lived in memory only, so a crash lost it.)"""
     import csv
 
+    from helpers import CrashAt
+
     import layerkit
     from layerkit.callbacks import Checkpoint
 
     X, y, X_val, y_val = digits
 
-    class CrashAt:
-        def setup(self, estimator, context):
-            pass
-
-        def teardown(self, estimator, context):
-            pass
-
-        def on_fit_task_begin(self, estimator, context):
-            pass
-
-        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
-            if context.task_name == "epoch" and len(fitted_estimator.loss_curve_) == 5:
-                raise RuntimeError("the machine went away")
-            return False
-
     log = tmp_path / "scores.csv"
     scoring = ["accuracy", "neg_log_loss"]
     history = ScoreHistory(X_val, y_val, scoring=scoring, log=log)
     est = MLPClassifier(hidden_layer_sizes=(8,), max_iter=8, random_state=0)
-    est.set_callbacks(Checkpoint(tmp_path / "m.lkm"), history, CrashAt())
+    est.set_callbacks(Checkpoint(tmp_path / "m.lkm"), history, CrashAt(5))
     with pytest.raises(RuntimeError, match="went away"):
         est.fit(X, y)
     resumed = layerkit.load(tmp_path / "m.lkm").set_params(warm_start=True, max_iter=3)

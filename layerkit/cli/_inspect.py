@@ -93,12 +93,12 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
 
 
 def _pipeline_names(pipe: Any) -> Any:
-    """The input column names of a Pipeline: its first step's that has them (a
-    passthrough first has none, and the Pipeline's own attribute then fails)."""
-    for _, step in pipe.steps:
-        if step not in (None, "passthrough"):
-            return getattr(step, "feature_names_in_", None)
-    return None
+    """The input column names of a Pipeline: its first step's (a passthrough first has
+    none, and the Pipeline's own attribute then fails), else the network's."""
+    from ._predict import steps_before
+
+    first = (steps_before(pipe) or [pipe[-1]])[0]
+    return getattr(first, "feature_names_in_", None)
 
 
 def _optimizer(spec: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -166,10 +166,16 @@ def _features(model: Any, table: Table, path: Path) -> np.ndarray:
     return np.column_stack([table[name] for name in names])
 
 
+def steps_before(model: Any) -> list[Any]:
+    """A Pipeline's steps before the network, passthroughs left out ([] for an
+    estimator)."""
+    return [s for _, s in getattr(model, "steps", [])[:-1] if s not in (None, "passthrough")]
+
+
 def _imputes(model: Any) -> bool:
     """A Pipeline whose first step is a SimpleImputer of NaN: missing values are its
     input too (a step before it could refuse them)."""
-    steps = [s for _, s in getattr(model, "steps", [])[:-1] if s not in (None, "passthrough")]
+    steps = steps_before(model)
     first = steps[0] if steps else None
     return (
         first is not None
@@ -181,8 +187,7 @@ def _imputes(model: Any) -> bool:
 def input_width(model: Any) -> int:
     """How many features the model takes: a Pipeline's first step's (not a
     passthrough's, which has no width), else the estimator's."""
-    steps = [s for _, s in getattr(model, "steps", [])[:-1] if s not in (None, "passthrough")]
-    for step in steps:
+    for step in steps_before(model):
         width = getattr(step, "n_features_in_", None)
         if width is not None:
             return int(width)

@@ -344,7 +344,7 @@ def _set_fitted(built: Any, step: Any, where: str, limit: int) -> int:
         raise ModelFileError(f"{where}: indicator_ must be null")
     for key, like in optional.items():
         values.setdefault(key, values[like])
-    if step.type in DERIVED or not FITTED[step.type]:  # (computed from the settings)
+    if not FITTED[step.type]:  # (PolynomialFeatures, Normalizer: all from the settings)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             built.fit(np.zeros((1, n_in)))
