@@ -8,9 +8,15 @@ import pytest
 from helpers import CrashAt
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.impute import SimpleImputer
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    MinMaxScaler,
+    Normalizer,
+    StandardScaler,
+)
 
 import layerkit
 from layerkit import MLPClassifier, MLPRegressor
@@ -93,18 +99,82 @@ def test_with_early_stopping_each_file_holds_the_best_model_so_far(digits, tmp_p
     np.testing.assert_array_equal(final.predict_proba(X), est.predict_proba(X))
 
 
-def test_a_network_in_a_pipeline_is_saved_alone(digits, tmp_path):
+def test_set_on_a_pipeline_each_file_holds_the_whole_pipeline(digits, tmp_path):
+    """(A trial deployed a file of the network alone from a Pipeline: 10,441 where the
+    Pipeline said 215.) Each file is the Pipeline as a fit stopped there leaves it."""
+    X, y = digits
+    params = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    checkpoint = Checkpoint(tmp_path / "pipe-{epoch}.lkm", every=2)
+    pipe = make_pipeline(StandardScaler(), MinMaxScaler(), MLPClassifier(**params))
+    quiet_fit(pipe.set_callbacks(checkpoint), X * 3.0 + 1.0, y)
+    assert [path.name for path in checkpoint.saved_] == [
+        "pipe-2.lkm",
+        "pipe-4.lkm",
+        "pipe-5.lkm",
+    ]
+    for path, epochs in zip(checkpoint.saved_, (2, 4, 5), strict=True):
+        saved = layerkit.load(path)
+        assert [name for name, _ in saved.steps] == [name for name, _ in pipe.steps]
+        assert len(saved[-1].loss_curve_) == epochs
+        shorter = make_pipeline(
+            StandardScaler(), MinMaxScaler(), MLPClassifier(**{**params, "max_iter": epochs})
+        )
+        quiet_fit(shorter, X * 3.0 + 1.0, y)  # raw rows in, as deployed
+        np.testing.assert_array_equal(
+            saved.predict_proba(X * 3.0 + 1.0), shorter.predict_proba(X * 3.0 + 1.0)
+        )
+    assert checkpoint._pipeline is None  # (let go at the end of the fit)
+    assert "_skl_callbacks" not in pipe[-1].__dict__  # (its network, as it was)
+
+
+def test_a_pipelines_checkpoint_resumes_as_the_unbroken_run(digits, tmp_path):
+    X, y = digits
+    params = dict(hidden_layer_sizes=(16,), solver="adam", max_iter=8, random_state=0)
+    unbroken = quiet_fit(make_pipeline(StandardScaler(), MLPClassifier(**params)), X, y)
+    crash = CrashAt(6)
+    crashing = make_pipeline(StandardScaler(), MLPClassifier(**params).set_callbacks(crash))
+    crashing.set_callbacks(Checkpoint(tmp_path / "run.lkm", every=2))
+    with pytest.raises(RuntimeError, match="went away"):
+        crashing.fit(X, y)
+    assert crashing[-1]._skl_callbacks == [crash]  # (the network's own, after the crash)
+    resumed = layerkit.load(tmp_path / "run.lkm")  # epoch 4's: epoch 6 never ended
+    assert len(resumed[-1].loss_curve_) == 4
+    resumed[-1].set_params(warm_start=True, max_iter=4)
+    quiet_fit(resumed, X, y)  # (the scaler fits again, to the same values)
+    assert resumed[-1].loss_curve_ == unbroken[-1].loss_curve_
+    np.testing.assert_array_equal(resumed.predict_proba(X), unbroken.predict_proba(X))
+
+
+def test_set_on_the_network_in_a_pipeline_it_saves_the_network_alone_and_warns(digits, tmp_path):
     X, y = digits
     checkpoint = Checkpoint(tmp_path / "net.lkm")
     mlp = MLPRegressor(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
     pipe = make_pipeline(StandardScaler(), mlp.set_callbacks(checkpoint))
     # (a trial deployed such a file and got predictions from untransformed rows)
-    with pytest.warns(CheckpointWarning, match=r"inside a Pipeline or a search: its files hold"):
+    with pytest.warns(CheckpointWarning, match=r"holds the whole Pipeline"):
         quiet_fit(pipe, X, y * 1.0)
     assert len(checkpoint.saved_) == 3  # three epochs, into one file (the third ends it)
     network = layerkit.load(tmp_path / "net.lkm")
     scaled = pipe[0].transform(X)
     np.testing.assert_array_equal(network.predict(scaled), pipe.predict(X))
+
+
+def test_a_pipeline_a_file_cannot_hold_is_refused_before_the_first_epoch(digits, tmp_path):
+    X, y = digits
+    mlp = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2).set_callbacks(CrashAt(1))
+    # (CrashAt(1): a check left to the first save would come after the crash)
+    cases = [  # what is wrong, found at setup or once the steps before the network are fitted
+        (make_pipeline(StandardScaler(), "passthrough"), r"ends in 'passthrough': set it"),
+        (make_pipeline(Normalizer(), StandardScaler()), r"ends in StandardScaler"),
+        (make_pipeline(FunctionTransformer(), mlp), r"cannot save Pipeline: .*FunctionTransf"),
+        (make_pipeline(StandardScaler(), mlp, memory=str(tmp_path)), r"memory is '"),
+        (make_pipeline(SimpleImputer(add_indicator=True), mlp), r"with add_indicator=True"),
+    ]
+    for pipe, match in cases:
+        checkpoint = Checkpoint(tmp_path / "m.lkm")
+        with pytest.raises(TypeError, match=match):
+            quiet_fit(pipe.set_callbacks(checkpoint), X, y)
+        assert checkpoint.saved_ == [] and not (tmp_path / "m.lkm").exists()
 
 
 def test_optimizer_state_false_writes_a_smaller_file_for_prediction(digits, tmp_path):
@@ -117,15 +187,23 @@ def test_optimizer_state_false_writes_a_smaller_file_for_prediction(digits, tmp_
     np.testing.assert_array_equal(layerkit.load(small).predict(X), layerkit.load(full).predict(X))
 
 
-def test_set_on_a_pipeline_or_a_search_it_is_refused(digits, tmp_path):
+def test_set_on_a_search_it_is_refused(digits, tmp_path):
     """(A review: set there, it saved nothing, silently.)"""
     X, y = digits
     mlp = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2)
-    for outer in (make_pipeline(StandardScaler(), mlp), GridSearchCV(mlp, {"alpha": [1e-4]})):
-        outer.set_callbacks(Checkpoint(tmp_path / "m.lkm"))
-        with pytest.raises(TypeError, match=r"set on (Pipeline|GridSearchCV): set it on the net"):
-            outer.fit(X, y)
+    search = GridSearchCV(mlp, {"alpha": [1e-4]}).set_callbacks(Checkpoint(tmp_path / "m.lkm"))
+    with pytest.raises(TypeError, match=r"set on GridSearchCV: set it on the network itself"):
+        search.fit(X, y)
     assert not list(tmp_path.iterdir())
+
+
+def test_set_on_a_pipeline_in_a_search_it_warns_of_the_candidates(digits, tmp_path):
+    X, y = digits
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(8,), max_iter=2))
+    search = GridSearchCV(pipe.set_callbacks(Checkpoint(tmp_path / "m.lkm")), {}, cv=2)
+    with pytest.warns(CheckpointWarning, match=r"every candidate's fit writes the same"):
+        quiet_fit(search, X, y)
+    assert layerkit.load(tmp_path / "m.lkm").steps[0][0] == "standardscaler"
 
 
 def test_ctrl_c_keeps_the_last_epochs_exact_file(digits, tmp_path, monkeypatch):

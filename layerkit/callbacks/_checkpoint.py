@@ -8,14 +8,19 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ..estimators._base import BaseMLP
+
 
 class Checkpoint:
     """Save the model after every ``every``-th epoch, and at the end of each fit.
 
-    Attach it with ``estimator.set_callbacks(Checkpoint("model.lkm"))``. After epoch k
-    (counted over warm starts: the length of ``loss_curve_``), the model as a fit
-    stopped there would leave it is written with ``layerkit.save``: a temporary file
-    moved into place, so a crash during a save leaves the previous checkpoint whole.
+    Attach it with ``estimator.set_callbacks(Checkpoint("model.lkm"))``, or on a
+    Pipeline that ends in the network, ``pipe.set_callbacks(...)``: then each file holds
+    the whole Pipeline, its fitted steps and the network, as ``layerkit.save(pipe)``
+    writes it. After epoch k (counted over warm starts: the length of ``loss_curve_``),
+    the model as a fit stopped there would leave it is written with ``layerkit.save``: a
+    temporary file moved into place, so a crash during a save leaves the previous
+    checkpoint whole.
     With the optimizer's state saved (the default), a checkpoint of ``solver="sgd"`` or
     ``"adam"``, loaded and fitted on with ``warm_start=True``, trains as the unbroken
     run would have: the same weights, to the last bit, for a run without early
@@ -51,12 +56,17 @@ class Checkpoint:
 
     Notes
     -----
-    The estimator saved is the one the callback is set on, which must be a layerkit
-    MLPClassifier or MLPRegressor (set on a Pipeline or a search, it is refused). Inside
-    a Pipeline that is the network alone, which expects the transformed input: to
-    resume, refit the steps before it and set the loaded network in its place. Inside
-    a search every candidate's fit would write the same files: checkpoint a fit of the
-    chosen parameters after the search instead.
+    The estimator saved is the one the callback is set on: a layerkit MLPClassifier or
+    MLPRegressor, or a Pipeline ending in one whose steps before it a model file can
+    hold (``layerkit.save``'s list: scikit-learn's scalers, ``SimpleImputer``,
+    ``PolynomialFeatures``, ``Normalizer``, ``"passthrough"``), checked when the fit
+    starts. To resume a Pipeline's checkpoint, load it, set ``warm_start=True`` on its
+    last step and fit the Pipeline on the same rows: its steps fit again to the same
+    values. Set on the network inside a Pipeline, it saves the network alone, which
+    expects transformed rows, and warns (``CheckpointWarning``). Set on a search, it is
+    refused: every candidate's fit would write the same files (set on an estimator
+    inside a search, it warns so); checkpoint a fit of the chosen parameters after the
+    search instead.
 
     Examples
     --------
@@ -106,6 +116,8 @@ class Checkpoint:
         self._single = self._pattern.format(epoch=0) == self._pattern.format(epoch=1)
         self._folder = Path.cwd()  # (a relative path is taken from where the fit starts)
         self._last_saved: int | None = None
+        self._pipeline: Any = None  # set on a Pipeline: it, during its fit
+        self._relayed: Any = None  # (its network, and the callbacks the network had)
         self.saved_: list[Path] = []
 
     def __repr__(self) -> str:
@@ -122,36 +134,31 @@ class Checkpoint:
     # -- the callback protocol ---------------------------------------------------------
 
     def setup(self, estimator: Any, context: Any) -> None:
-        """Before the first epoch: refuse an estimator that is not a layerkit network,
-        and a path that could not be written, so that a long fit does not fail at its
-        first save."""
-        from ..estimators._base import BaseMLP
+        """Before the first epoch: refuse an estimator that is not a layerkit network or
+        a Pipeline ending in one, and a path that could not be written, so that a long
+        fit does not fail at its first save."""
+        from ..io._pipeline import is_pipeline
         from ..io._save import _describe, _is_model_file
 
-        if not isinstance(estimator, BaseMLP):
+        network = estimator
+        if is_pipeline(estimator) and estimator.steps:
+            network = estimator.steps[-1][1]
+        if not isinstance(network, BaseMLP):
+            kind, last = type(estimator).__name__, network
+            shown = repr(last) if isinstance(last, str) or last is None else type(last).__name__
+            ending = f", which ends in {shown}" if network is not estimator else ""
             raise TypeError(
-                f"{self!r} saves a layerkit MLPClassifier or MLPRegressor, and was set on "
-                f"{type(estimator).__name__}: set it on the network itself (in a Pipeline: "
-                "pipe[-1].set_callbacks(...))"
+                f"{self!r} saves a layerkit MLPClassifier or MLPRegressor, or a Pipeline "
+                f"ending in one, and was set on {kind}{ending}: set it on the network "
+                "itself, or on the Pipeline (of a search: on a fit of the chosen "
+                "parameters after it)"
             )
-        try:  # (what a model file cannot name, a layer of an unregistered class, say)
-            _describe(estimator)
-        except TypeError as err:
-            raise TypeError(f"{self!r} cannot save {type(estimator).__name__}: {err}") from err
-        except ValueError as err:
-            raise ValueError(f"{self!r} cannot save {type(estimator).__name__}: {err}") from err
+        self._check(estimator, lambda: _describe(estimator))
         if getattr(context, "parent", None) is not None:  # (inside a Pipeline or search)
-            warnings.warn(
-                f"{self!r} is set on a {type(estimator).__name__} inside a Pipeline or a "
-                "search: its files hold the network alone, which expects the input the "
-                "steps before it give (a deployment of such a file predicts from "
-                "untransformed rows, wrongly); after the fit, save the whole Pipeline with "
-                "layerkit.save(pipe, path)",
-                CheckpointWarning,
-                stacklevel=2,
-            )
+            self._warn_nested(estimator)
         self.saved_, self._last_saved, self._folder = [], None, Path.cwd()
-        first = self.file_for(len(getattr(estimator, "loss_curve_", ())) + 1)
+        self._pipeline = None
+        first = self.file_for(len(getattr(network, "loss_curve_", ())) + 1)
         if not first.parent.is_dir():
             problem = "is not a folder" if first.parent.exists() else "does not exist"
             raise FileNotFoundError(
@@ -175,12 +182,58 @@ class Checkpoint:
                 f"{self!r}: {str(first)!r} exists and is not a layerkit model file, which "
                 "a checkpoint would overwrite: give another name, or remove it first"
             )
+        if network is not estimator:  # the network's epochs reach the Pipeline's file
+            self._pipeline = estimator
+            before = network.__dict__.get("_skl_callbacks")
+            self._relayed = (network, before)
+            network.set_callbacks(*(before or ()), _Relay(self))
+
+    def _warn_nested(self, estimator: Any) -> None:
+        if isinstance(estimator, BaseMLP):
+            what = (
+                "its files hold the network alone, which expects the input the steps "
+                "before it give (a deployment of such a file predicts from untransformed "
+                "rows, wrongly): in a Pipeline, set it on the Pipeline, "
+                "pipe.set_callbacks(...), so that each file holds the whole Pipeline"
+            )
+        else:
+            what = "in a search, every candidate's fit writes the same files"
+        warnings.warn(
+            f"{self!r} is set on a {type(estimator).__name__} inside a Pipeline or a "
+            f"search: {what}",
+            CheckpointWarning,
+            stacklevel=3,
+        )
+
+    def _check(self, estimator: Any, describe: Any) -> None:
+        """Run ``describe`` (layerkit.save's description of the model), its errors
+        naming the checkpoint."""
+        try:  # (what a model file cannot name, a layer of an unregistered class, say)
+            describe()
+        except TypeError as err:
+            raise TypeError(f"{self!r} cannot save {type(estimator).__name__}: {err}") from err
+        except ValueError as err:
+            raise ValueError(f"{self!r} cannot save {type(estimator).__name__}: {err}") from err
 
     def teardown(self, estimator: Any, context: Any) -> None:
-        """Nothing to release: every save is complete when it returns."""
+        """Every save is complete when it returns; let go of the Pipeline, and give its
+        network back the callbacks it had."""
+        if self._relayed is not None:
+            network, before = self._relayed
+            network.set_callbacks(*(before or ()))
+            if before is not None and not before:  # (an empty list, kept as it was)
+                network._skl_callbacks = before
+        self._pipeline = self._relayed = None
 
     def on_fit_task_begin(self, estimator: Any, context: Any) -> None:
-        """Nothing is saved before an epoch has trained."""
+        """Nothing is saved before an epoch has trained. On a Pipeline, when its network
+        starts, its steps before it are fitted: a step a file cannot hold as fitted (an
+        imputer fitted on text, say) is refused now, not at the first save."""
+        pipe = self._pipeline
+        if pipe is not None and estimator is pipe.steps[-1][1] and context.task_name != "epoch":
+            from ..io._pipeline import pipeline_spec
+
+            self._check(pipe, lambda: pipeline_spec(pipe))
 
     def on_fit_task_end(
         self, estimator: Any, context: Any, *, fitted_estimator: Any = None
@@ -189,15 +242,23 @@ class Checkpoint:
         epoch was just saved (after Ctrl-C, that keeps the epoch's exact file rather than
         weights from part of the next epoch); never stops the fit. A save that fails
         (a full disk, a file that is not a model file) is a warning: the training goes
-        on, and the fit is not lost."""
-        if fitted_estimator is None:
+        on, and the fit is not lost. On a Pipeline, the network's epochs are saved, each
+        with the Pipeline's fitted steps (its other steps' tasks save nothing)."""
+        if fitted_estimator is None or not hasattr(fitted_estimator, "loss_curve_"):
             return False
+        model = fitted_estimator
+        if self._pipeline is not None:
+            *before, (name, network) = self._pipeline.steps
+            if estimator is not network:
+                return False
+            model = type(self._pipeline)([*before, (name, fitted_estimator)])
+            model.verbose = self._pipeline.verbose
         epoch = len(fitted_estimator.loss_curve_)
         if context.task_name == "epoch":
             if epoch % self.every == 0:
-                self._save(fitted_estimator, epoch)
+                self._save(model, epoch)
         elif epoch != self._last_saved:
-            self._save(fitted_estimator, epoch)
+            self._save(model, epoch)
         return False
 
     def _save(self, model: Any, epoch: int) -> None:
@@ -216,6 +277,34 @@ class Checkpoint:
             return
         self.saved_.append(path)
         self._last_saved = epoch
+
+
+class _Relay:
+    """Set for the length of a Pipeline's fit on its network: passes the network's
+    task hooks to the Checkpoint set on the Pipeline (scikit-learn's auto-propagation
+    would pass them too, but warns of every step without callback support)."""
+
+    def __init__(self, checkpoint: Checkpoint) -> None:
+        self.checkpoint = checkpoint
+
+    def __repr__(self) -> str:
+        return f"{self.checkpoint!r} (set on the Pipeline)"
+
+    def setup(self, estimator: Any, context: Any) -> None:
+        """The Checkpoint was set up with the Pipeline."""
+
+    def teardown(self, estimator: Any, context: Any) -> None:
+        """The Checkpoint is torn down with the Pipeline."""
+
+    def on_fit_task_begin(self, estimator: Any, context: Any) -> None:
+        self.checkpoint.on_fit_task_begin(estimator, context)
+
+    def on_fit_task_end(
+        self, estimator: Any, context: Any, *, fitted_estimator: Any = None
+    ) -> bool:
+        return self.checkpoint.on_fit_task_end(
+            estimator, context, fitted_estimator=fitted_estimator
+        )
 
 
 class CheckpointWarning(UserWarning):
