@@ -60,9 +60,9 @@ class Checkpoint:
     MLPRegressor, or a Pipeline ending in one whose steps before it a model file can
     hold (``layerkit.save``'s list: scikit-learn's scalers, ``SimpleImputer``,
     ``PolynomialFeatures``, ``Normalizer``, ``"passthrough"``), checked when the fit
-    starts. To resume a Pipeline's checkpoint, load it, set ``warm_start=True`` on its
-    last step and fit the Pipeline on the same rows: its steps fit again to the same
-    values. Set on the network inside a Pipeline, it saves the network alone, which
+    starts. To resume a Pipeline's checkpoint, load it, set ``warm_start=True`` and
+    ``max_iter`` (the epochs still to run) on its last step and fit the Pipeline on the
+    same rows: its steps fit again to the same values. Set on the network inside a Pipeline, it saves the network alone, which
     expects transformed rows, and warns (``CheckpointWarning``). Set on a search, it is
     refused: every candidate's fit would write the same files (set on an estimator
     inside a search, it warns so); checkpoint a fit of the chosen parameters after the
@@ -116,8 +116,6 @@ class Checkpoint:
         self._single = self._pattern.format(epoch=0) == self._pattern.format(epoch=1)
         self._folder = Path.cwd()  # (a relative path is taken from where the fit starts)
         self._last_saved: int | None = None
-        self._pipeline: Any = None  # set on a Pipeline: it, during its fit
-        self._relayed: Any = None  # (its network, and the callbacks the network had)
         self.saved_: list[Path] = []
 
     def __repr__(self) -> str:
@@ -144,20 +142,19 @@ class Checkpoint:
         if is_pipeline(estimator) and estimator.steps:
             network = estimator.steps[-1][1]
         if not isinstance(network, BaseMLP):
-            kind, last = type(estimator).__name__, network
-            shown = repr(last) if isinstance(last, str) or last is None else type(last).__name__
-            ending = f", which ends in {shown}" if network is not estimator else ""
-            raise TypeError(
-                f"{self!r} saves a layerkit MLPClassifier or MLPRegressor, or a Pipeline "
-                f"ending in one, and was set on {kind}{ending}: set it on the network "
-                "itself, or on the Pipeline (of a search: on a fit of the chosen "
-                "parameters after it)"
-            )
+            raise TypeError(_misplaced(self, estimator, network))
         self._check(estimator, lambda: _describe(estimator))
-        if getattr(context, "parent", None) is not None:  # (inside a Pipeline or search)
-            self._warn_nested(estimator)
+        if network is not estimator and any(
+            c is self for c in network.__dict__.get("_skl_callbacks") or ()
+        ):
+            raise TypeError(
+                f"{self!r} is set on both the Pipeline and its {type(network).__name__}: "
+                "set it on the Pipeline only (its files then hold the whole Pipeline)"
+            )
+        outer = _outer_estimators(context)
+        if outer:
+            _warn_nested(self, estimator, outer)
         self.saved_, self._last_saved, self._folder = [], None, Path.cwd()
-        self._pipeline = None
         first = self.file_for(len(getattr(network, "loss_curve_", ())) + 1)
         if not first.parent.is_dir():
             problem = "is not a folder" if first.parent.exists() else "does not exist"
@@ -183,27 +180,7 @@ class Checkpoint:
                 "a checkpoint would overwrite: give another name, or remove it first"
             )
         if network is not estimator:  # the network's epochs reach the Pipeline's file
-            self._pipeline = estimator
-            before = network.__dict__.get("_skl_callbacks")
-            self._relayed = (network, before)
-            network.set_callbacks(*(before or ()), _Relay(self))
-
-    def _warn_nested(self, estimator: Any) -> None:
-        if isinstance(estimator, BaseMLP):
-            what = (
-                "its files hold the network alone, which expects the input the steps "
-                "before it give (a deployment of such a file predicts from untransformed "
-                "rows, wrongly): in a Pipeline, set it on the Pipeline, "
-                "pipe.set_callbacks(...), so that each file holds the whole Pipeline"
-            )
-        else:
-            what = "in a search, every candidate's fit writes the same files"
-        warnings.warn(
-            f"{self!r} is set on a {type(estimator).__name__} inside a Pipeline or a "
-            f"search: {what}",
-            CheckpointWarning,
-            stacklevel=3,
-        )
+            _Relay(self, estimator, network).attach()
 
     def _check(self, estimator: Any, describe: Any) -> None:
         """Run ``describe`` (layerkit.save's description of the model), its errors
@@ -216,24 +193,17 @@ class Checkpoint:
             raise ValueError(f"{self!r} cannot save {type(estimator).__name__}: {err}") from err
 
     def teardown(self, estimator: Any, context: Any) -> None:
-        """Every save is complete when it returns; let go of the Pipeline, and give its
-        network back the callbacks it had."""
-        if self._relayed is not None:
-            network, before = self._relayed
-            network.set_callbacks(*(before or ()))
-            if before is not None and not before:  # (an empty list, kept as it was)
-                network._skl_callbacks = before
-        self._pipeline = self._relayed = None
+        """Every save is complete when it returns. Set on a Pipeline: its network gets
+        back the callbacks it had."""
+        from ..io._pipeline import is_pipeline
+
+        if is_pipeline(estimator) and estimator.steps:
+            network = estimator.steps[-1][1]
+            if isinstance(network, BaseMLP):  # (else refused at setup: nothing set on it)
+                _Relay.detach(self, estimator, network)
 
     def on_fit_task_begin(self, estimator: Any, context: Any) -> None:
-        """Nothing is saved before an epoch has trained. On a Pipeline, when its network
-        starts, its steps before it are fitted: a step a file cannot hold as fitted (an
-        imputer fitted on text, say) is refused now, not at the first save."""
-        pipe = self._pipeline
-        if pipe is not None and estimator is pipe.steps[-1][1] and context.task_name != "epoch":
-            from ..io._pipeline import pipeline_spec
-
-            self._check(pipe, lambda: pipeline_spec(pipe))
+        """Nothing is saved before an epoch has trained."""
 
     def on_fit_task_end(
         self, estimator: Any, context: Any, *, fitted_estimator: Any = None
@@ -242,26 +212,23 @@ class Checkpoint:
         epoch was just saved (after Ctrl-C, that keeps the epoch's exact file rather than
         weights from part of the next epoch); never stops the fit. A save that fails
         (a full disk, a file that is not a model file) is a warning: the training goes
-        on, and the fit is not lost. On a Pipeline, the network's epochs are saved, each
-        with the Pipeline's fitted steps (its other steps' tasks save nothing)."""
-        if fitted_estimator is None or not hasattr(fitted_estimator, "loss_curve_"):
+        on, and the fit is not lost. (Set on a Pipeline, its own tasks save nothing:
+        its network's epochs are saved through the relay set on the network.)"""
+        if fitted_estimator is None or not isinstance(estimator, BaseMLP):
             return False
-        model = fitted_estimator
-        if self._pipeline is not None:
-            *before, (name, network) = self._pipeline.steps
-            if estimator is not network:
-                return False
-            model = type(self._pipeline)([*before, (name, fitted_estimator)])
-            model.verbose = self._pipeline.verbose
-        epoch = len(fitted_estimator.loss_curve_)
+        return self._epoch_done(self, fitted_estimator, fitted_estimator, context)
+
+    def _epoch_done(self, run: Any, model: Any, network: Any, context: Any) -> bool:
+        """Save ``model`` if this epoch is due; ``run`` keeps the fit's last saved epoch."""
+        epoch = len(network.loss_curve_)
         if context.task_name == "epoch":
             if epoch % self.every == 0:
-                self._save(model, epoch)
-        elif epoch != self._last_saved:
-            self._save(model, epoch)
+                self._save(run, model, epoch)
+        elif epoch != run._last_saved:
+            self._save(run, model, epoch)
         return False
 
-    def _save(self, model: Any, epoch: int) -> None:
+    def _save(self, run: Any, model: Any, epoch: int) -> None:
         from ..io import save
 
         path = self.file_for(epoch)
@@ -276,19 +243,111 @@ class Checkpoint:
             )
             return
         self.saved_.append(path)
-        self._last_saved = epoch
+        run._last_saved = epoch
+
+
+def _misplaced(checkpoint: Checkpoint, estimator: Any, last: Any) -> str:
+    """Why ``checkpoint`` cannot be set on ``estimator`` (``last``: its last step)."""
+    wanted = (
+        f"{checkpoint!r} saves a layerkit MLPClassifier or MLPRegressor, or a Pipeline "
+        "that ends in one"
+    )
+    if last is estimator:
+        return (
+            f"{wanted}, and was set on {type(estimator).__name__}: set it on the network "
+            "itself, or on the Pipeline that ends in it (of a search: on a fit of the "
+            "chosen parameters after it)"
+        )
+    shown = repr(last) if isinstance(last, str) or last is None else type(last).__name__
+    nested = (
+        ": a model file holds one Pipeline, not one nested in another; set it on the "
+        "Pipeline whose last step is the network"
+        if hasattr(last, "steps")
+        else ""
+    )
+    return f"{wanted}, and was set on a Pipeline that ends in {shown}{nested}"
+
+
+def _outer_estimators(context: Any) -> list[str]:
+    """The names of the meta-estimators around the fit whose ``context`` this is."""
+    names, outer = [], getattr(context, "parent", None)
+    while outer is not None:
+        names.append(outer.estimator_name)
+        outer = outer.parent
+    return list(dict.fromkeys(names))
+
+
+def _warn_nested(checkpoint: Checkpoint, estimator: Any, outer: list[str]) -> None:
+    kind = type(estimator).__name__
+    problems = []
+    if "Pipeline" in outer:
+        if isinstance(estimator, BaseMLP):
+            problems.append(
+                "its files hold the network alone, which expects the rows the steps "
+                "before it give (a deployment of such a file predicts from untransformed "
+                "rows, wrongly): set it on the Pipeline instead, pipe.set_callbacks(...), "
+                "so that each file holds the whole Pipeline"
+            )
+        else:
+            problems.append(
+                "its files hold this Pipeline alone, without the steps of the Pipeline "
+                "around it (a deployment of such a file predicts from rows those steps "
+                "did not transform)"
+            )
+    searches = [name for name in outer if name != "Pipeline"]
+    if searches:
+        problems.append(
+            f"in {searches[0]}, every fit (each candidate's, each fold's) writes the same "
+            "files: checkpoint a fit of the chosen parameters after the search instead"
+        )
+    warnings.warn(
+        f"{checkpoint!r} is set on {kind} inside {' in '.join(outer)}: {'; '.join(problems)}",
+        CheckpointWarning,
+        stacklevel=3,
+    )
 
 
 class _Relay:
-    """Set for the length of a Pipeline's fit on its network: passes the network's
-    task hooks to the Checkpoint set on the Pipeline (scikit-learn's auto-propagation
-    would pass them too, but warns of every step without callback support)."""
+    """Set for the length of one fit of a Pipeline on its network: saves the network's
+    epochs, each with the Pipeline's fitted steps, for the Checkpoint set on the
+    Pipeline (scikit-learn's auto-propagation would pass the hooks on too, but warns of
+    every step without callback support). One relay per fit: fits running at once
+    (threads of a cross-validation) each have their own."""
 
-    def __init__(self, checkpoint: Checkpoint) -> None:
-        self.checkpoint = checkpoint
+    def __init__(self, checkpoint: Checkpoint, pipeline: Any, network: Any) -> None:
+        self.checkpoint, self.pipeline, self.network = checkpoint, pipeline, network
+        self._last_saved: int | None = None
+        self.original: Any = None  # the network's callbacks before any relay
 
     def __repr__(self) -> str:
         return f"{self.checkpoint!r} (set on the Pipeline)"
+
+    def attach(self) -> None:
+        before = self.network.__dict__.get("_skl_callbacks")
+        earlier = next((c for c in before or () if isinstance(c, _Relay)), None)
+        self.original = earlier.original if earlier is not None else before
+        self.network.set_callbacks(*(before or ()), self)
+
+    @staticmethod
+    def detach(checkpoint: Checkpoint, pipeline: Any, network: Any) -> None:
+        """Take ``checkpoint``'s relay for ``pipeline`` off ``network``; with no relay
+        left, give the network back its own callbacks (its own list)."""
+        current = network.__dict__.get("_skl_callbacks")
+        mine = [
+            c
+            for c in current or ()
+            if isinstance(c, _Relay) and c.checkpoint is checkpoint and c.pipeline is pipeline
+        ]
+        if not mine:
+            return
+        # in place: copies of the network made during the fit (the callbacks' fitted
+        # copies, a clone) share this list, made by attach, never the user's
+        current[:] = [c for c in current if all(c is not relay for relay in mine)]
+        if not any(isinstance(c, _Relay) for c in current):
+            if mine[0].original is None:
+                network.__dict__.pop("_skl_callbacks", None)
+            else:
+                network._skl_callbacks = mine[0].original
 
     def setup(self, estimator: Any, context: Any) -> None:
         """The Checkpoint was set up with the Pipeline."""
@@ -297,14 +356,23 @@ class _Relay:
         """The Checkpoint is torn down with the Pipeline."""
 
     def on_fit_task_begin(self, estimator: Any, context: Any) -> None:
-        self.checkpoint.on_fit_task_begin(estimator, context)
+        """When the network starts, the steps before it are fitted: a step a file cannot
+        hold as fitted (an imputer fitted on text, say) is refused now, not at the
+        first save."""
+        if estimator is self.network and context.task_name != "epoch":
+            from ..io._pipeline import pipeline_spec
+
+            self.checkpoint._check(self.pipeline, lambda: pipeline_spec(self.pipeline))
 
     def on_fit_task_end(
         self, estimator: Any, context: Any, *, fitted_estimator: Any = None
     ) -> bool:
-        return self.checkpoint.on_fit_task_end(
-            estimator, context, fitted_estimator=fitted_estimator
-        )
+        if fitted_estimator is None or estimator is not self.network:
+            return False
+        *before, (name, _) = self.pipeline.steps
+        model = type(self.pipeline)([*before, (name, fitted_estimator)])
+        model.verbose = self.pipeline.verbose
+        return self.checkpoint._epoch_done(self, model, fitted_estimator, context)
 
 
 class CheckpointWarning(UserWarning):
