@@ -62,11 +62,11 @@ class Checkpoint:
     ``PolynomialFeatures``, ``Normalizer``, ``"passthrough"``), checked when the fit
     starts. To resume a Pipeline's checkpoint, load it, set ``warm_start=True`` and
     ``max_iter`` (the epochs still to run) on its last step and fit the Pipeline on the
-    same rows: its steps fit again to the same values. Set on the network inside a Pipeline, it saves the network alone, which
-    expects transformed rows, and warns (``CheckpointWarning``). Set on a search, it is
-    refused: every candidate's fit would write the same files (set on an estimator
-    inside a search, it warns so); checkpoint a fit of the chosen parameters after the
-    search instead.
+    same rows: its steps fit again to the same values. Set on the network inside a
+    Pipeline, it saves the network alone, which expects transformed rows, and warns
+    (``CheckpointWarning``). Set on a search, it is refused: every candidate's fit
+    would write the same files (set on an estimator inside a search, it warns so);
+    checkpoint a fit of the chosen parameters after the search instead.
 
     Examples
     --------
