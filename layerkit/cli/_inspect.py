@@ -16,6 +16,7 @@ from ..io import read_manifest
 from ..io._values import decode
 from ._errors import CLIError
 from ._loading import load_model
+from ._predict import regressor_of
 
 
 def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
@@ -25,6 +26,11 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
     damaged file is reported rather than described.
     """
     model = load_model(path, plugins, fitted=False, command="inspect")
+    target = None
+    if hasattr(model, "transformer") and hasattr(model, "regressor"):  # (target scaling)
+        transformer = model.__dict__.get("transformer_", model.transformer)
+        target = "none (the identity)" if model.transformer is None else repr(transformer)
+        model = regressor_of(model)
     steps = None
     if hasattr(model, "steps"):  # (a Pipeline: scalers and imputers before the network)
         steps = [{"name": name, "step": repr(step)} for name, step in model.steps[:-1]]
@@ -75,6 +81,7 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
         "n_features": network["n_in"] if network else None,
         "feature_names": fitted.get("feature_names_in_"),
         "steps_before": steps,
+        "target_transformer": target,
         "dtype": network["dtype"] if network else None,
         "layers": layers,
         "parameters": sum(layer["parameters"] for layer in layers),
@@ -184,8 +191,12 @@ def render(info: dict[str, Any]) -> str:
         f"{info['file']}: layerkit model file, format version {info['format_version']} "
         f"(written by layerkit {info['layerkit_version']}), {info['bytes']:,} bytes, "
         f"{info['arrays_verified']} arrays verified (SHA-256)",
-        f"{info['kind']}" + (" in a Pipeline" if info.get("steps_before") is not None else ""),
+        f"{info['kind']}"
+        + (" in a Pipeline" if info.get("steps_before") is not None else "")
+        + (" in a TransformedTargetRegressor" if info.get("target_transformer") else ""),
     ]
+    if info.get("target_transformer"):
+        lines.append(f"  target scaled for training by: {info['target_transformer']}")
     if info.get("steps_before") is not None:
         before = ", ".join(f"{s['name']}: {s['step']}" for s in info["steps_before"])
         lines.append(f"  steps before the network: {before or 'none'}")

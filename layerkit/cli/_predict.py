@@ -79,7 +79,7 @@ def predict(
     if clash:
         raise CLIError(f"--keep {clash}: the output has prediction column(s) of that name")
     out.update(predictions)
-    if getattr(model, "feature_names_in_", None) is None:  # nothing can check the order
+    if getattr(regressor_of(model), "feature_names_in_", None) is None:  # (order unchecked)
         print(
             f"layerkit predict: note: the model was trained without column names, so "
             f"{data_path.name}'s columns were its inputs in file order: {_names(table)}",
@@ -128,7 +128,7 @@ def _check_destination(out_path: Path, data_path: Path, model_path: Path) -> Non
 
 
 def _features(model: Any, table: Table, path: Path) -> np.ndarray:
-    names = getattr(model, "feature_names_in_", None)
+    names = getattr(regressor_of(model), "feature_names_in_", None)
     if names is not None:
         names = [str(n) for n in names]
         missing = [n for n in names if n not in table]
@@ -166,10 +166,19 @@ def _features(model: Any, table: Table, path: Path) -> np.ndarray:
     return np.column_stack([table[name] for name in names])
 
 
+def regressor_of(model: Any) -> Any:
+    """What a TransformedTargetRegressor wraps (its fitted regressor_, else its
+    regressor: a network estimator or a Pipeline); any other model itself."""
+    if hasattr(model, "transformer") and hasattr(model, "regressor"):
+        return model.__dict__.get("regressor_", model.regressor)
+    return model
+
+
 def steps_before(model: Any) -> list[Any]:
     """A Pipeline's steps before the network, passthroughs left out ([] for an
-    estimator)."""
-    return [s for _, s in getattr(model, "steps", [])[:-1] if s not in (None, "passthrough")]
+    estimator); in a TransformedTargetRegressor, its regressor's."""
+    steps = getattr(regressor_of(model), "steps", [])[:-1]
+    return [s for _, s in steps if s not in (None, "passthrough")]
 
 
 def _imputes(model: Any) -> bool:
@@ -191,6 +200,7 @@ def input_width(model: Any) -> int:
         width = getattr(step, "n_features_in_", None)
         if width is not None:
             return int(width)
+    model = regressor_of(model)
     return int(model[-1].n_features_in_ if hasattr(model, "steps") else model.n_features_in_)
 
 

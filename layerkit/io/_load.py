@@ -21,6 +21,7 @@ from ..network import Sequential
 from . import _manifest as m
 from ._pipeline import build_pipeline
 from ._state import build_network, build_optimizer, restore_fitted, statistic_holds
+from ._target import build_target
 from ._values import build, decode, decoded, restore_generator
 
 _HEADER_LIMIT = 4096  # bytes an .npy header may take
@@ -40,7 +41,7 @@ def load(path: str | os.PathLike[str]) -> Any:
 
     Returns
     -------
-    MLPClassifier, MLPRegressor or Sequential
+    MLPClassifier, MLPRegressor, Sequential, Pipeline or TransformedTargetRegressor
 
     Raises
     ------
@@ -139,10 +140,12 @@ def _load(source: Any, size: int) -> Any:
     if state:  # read into arrays of their own: put into the layers now
         net = obj if isinstance(obj, Sequential) else obj.network_
         net._set_state(state)
+    if isinstance(obj, Sequential) and (manifest.pipeline or manifest.target) is not None:
+        raise ModelFileError("a Sequential is not saved inside a Pipeline or a regressor")
     if manifest.pipeline is not None:  # (the steps before the network)
-        if isinstance(obj, Sequential):
-            raise ModelFileError("a Sequential is not saved inside a Pipeline")
-        return build_pipeline(manifest.pipeline, obj)
+        obj = build_pipeline(manifest.pipeline, obj)
+    if manifest.target is not None:  # (the target's scaler around them)
+        obj = build_target(manifest.target, obj)
     return obj
 
 

@@ -7,12 +7,15 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
 FORMAT = "layerkit.model"
-FORMAT_VERSION = 3  # the newest this layerkit reads and writes
+FORMAT_VERSION = 4  # the newest this layerkit reads and writes
 #: Version 2 added the layers' state (``state/...`` arrays), version 3 a Pipeline's
-#: steps before the network (``pipeline``); a file is written in the oldest version
-#: that holds it (1 without either), which earlier layerkits read too.
+#: steps before the network (``pipeline``), version 4 a TransformedTargetRegressor's
+#: target transformer (``target``); a file is written in the oldest version that
+#: holds it (1 without any), which earlier layerkits read too.
 FIRST_FORMAT_VERSION = 1
 STATE_FORMAT_VERSION = 2
+PIPELINE_FORMAT_VERSION = 3
+TARGET_FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 16 * 2**20
 
@@ -137,16 +140,38 @@ class PipelineSpec(_Strict):
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
-def pipeline_digest(spec: PipelineSpec | dict[str, Any]) -> str:
-    """SHA-256 of the pipeline entry without its digest, as validated JSON data."""
+class TargetSpec(_Strict):
+    """A TransformedTargetRegressor around the network (or its Pipeline): its target
+    transformer (one of ``_target.TARGET_SCALERS``; None: the identity) as JSON data."""
+
+    transformer: StepSpec | None
+    check_inverse: bool
+    training_dim: Literal[1, 2] | None  # (None: not fitted)
+    sklearn_version: Annotated[str, Field(max_length=50)]
+    #: of the rest of this entry (``target_digest``), as the pipeline's
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+def _digest(kind: type[_Strict], spec: Any) -> str:
+    """SHA-256 of an entry without its digest, as validated JSON data."""
     import hashlib
     import json
 
     if isinstance(spec, dict):
-        spec = PipelineSpec.model_validate({**spec, "sha256": "0" * 64})
+        spec = kind.model_validate({**spec, "sha256": "0" * 64})
     data = spec.model_dump(mode="json", exclude={"sha256"})
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def pipeline_digest(spec: PipelineSpec | dict[str, Any]) -> str:
+    """SHA-256 of the pipeline entry without its digest, as validated JSON data."""
+    return _digest(PipelineSpec, spec)
+
+
+def target_digest(spec: TargetSpec | dict[str, Any]) -> str:
+    """SHA-256 of the target entry without its digest, as validated JSON data."""
+    return _digest(TargetSpec, spec)
 
 
 class Manifest(_Strict):
@@ -161,6 +186,7 @@ class Manifest(_Strict):
     shuffle_rng: dict[str, JsonValue] | None = None
     fitted: dict[str, JsonValue] | None = None
     pipeline: PipelineSpec | None = None
+    target: TargetSpec | None = None
     arrays: list[ArraySpec]
 
 

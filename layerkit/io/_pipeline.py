@@ -203,7 +203,6 @@ def build_pipeline(spec: Any, final: Any) -> Any:
         raise ModelFileError(
             "the pipeline's steps do not match their SHA-256: the file is damaged"
         )
-    classes = _classes()
     network_in = final.__dict__.get("n_features_in_")
     # no step's input is wider than the network's or than the longest vector it holds
     limit = max([network_in or 0] + [_longest(step.fitted) for step in spec.steps])
@@ -214,16 +213,8 @@ def build_pipeline(spec: Any, final: Any) -> Any:
         if step.type == PASSTHROUGH:
             steps.append((step.name, PASSTHROUGH))
             continue
-        params = {k: _plain(v, f"{where}.params.{k}") for k, v in step.params.items()}
-        try:
-            built = classes[step.type](**params)
-            built._validate_params()
-            if step.output is not None:
-                built.set_output(transform=step.output)
-        except Exception as err:  # (unknown or invalid settings)
-            raise ModelFileError(f"{where}: {err}") from None
-        if step.fitted is not None:
-            n_in = _set_fitted(built, step, where, limit)
+        built, n_in = build_step(step, where, limit)
+        if n_in is not None:
             if width is not None and n_in != width:
                 raise ModelFileError(
                     f"{where}: takes {n_in} features, and the steps before it give {width}"
@@ -243,6 +234,24 @@ def build_pipeline(spec: Any, final: Any) -> Any:
     if width is not None and network_in is not None:
         _probe(pipe, spec.sklearn_version, sklearn.__version__)
     return pipe
+
+
+def build_step(step: Any, where: str, limit: int) -> tuple[Any, int | None]:
+    """The step ``step`` (a validated ``StepSpec``) describes, from the fixed list of
+    classes, its settings checked by scikit-learn; fitted, its attributes set and
+    checked, none wider than ``limit``. Returns it and its input width (None: not
+    fitted)."""
+    params = {k: _plain(v, f"{where}.params.{k}") for k, v in step.params.items()}
+    try:
+        built = _classes()[step.type](**params)
+        built._validate_params()
+        if step.output is not None:
+            built.set_output(transform=step.output)
+    except Exception as err:  # (unknown or invalid settings)
+        raise ModelFileError(f"{where}: {err}") from None
+    if step.fitted is None:
+        return built, None
+    return built, _set_fitted(built, step, where, limit)
 
 
 def _longest(fitted: dict[str, Any] | None) -> int:

@@ -23,6 +23,7 @@ from ._state import (
     network_spec,
     optimizer_spec,
 )
+from ._target import is_target_regressor, target_spec
 from ._values import generator_state, typed
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same model gives the same bytes
@@ -39,8 +40,15 @@ def save(obj: Any, path: str | os.PathLike[str], *, optimizer_state: bool = True
 
     Parameters
     ----------
-    obj : MLPClassifier, MLPRegressor or Sequential
-        The model; an unfitted estimator saves its hyperparameters only.
+    obj : MLPClassifier, MLPRegressor, Sequential, Pipeline or TransformedTargetRegressor
+        The model; an unfitted estimator saves its hyperparameters only. A Pipeline
+        ending in a layerkit MLP is saved whole when its steps before the network are
+        scikit-learn's StandardScaler, MinMaxScaler, MaxAbsScaler, RobustScaler,
+        SimpleImputer (numeric, without ``add_indicator``), PolynomialFeatures,
+        Normalizer or ``"passthrough"``: their settings and fitted values as JSON data.
+        A TransformedTargetRegressor of an MLPRegressor (or of such a Pipeline) is
+        saved with its target transformer, None or one of the four scalers (its
+        ``func`` and ``inverse_func`` must be None).
     path : str or path-like
         Where to write (conventionally ``*.lkm``). A model file there (or any file named
         ``*.lkm``, a truncated one too) is replaced, as a whole: a failed save leaves it
@@ -95,7 +103,12 @@ def save(obj: Any, path: str | os.PathLike[str], *, optimizer_state: bool = True
             }
         )
     manifest["arrays"] = specs
-    if manifest.get("pipeline") is None:  # (the oldest version that holds the file)
+    # the oldest version that holds the file
+    if manifest.get("target") is not None:
+        manifest["format_version"] = m.TARGET_FORMAT_VERSION
+    elif manifest.get("pipeline") is not None:
+        manifest["format_version"] = m.PIPELINE_FORMAT_VERSION
+    else:
         state = any(name.startswith("state/") for name in arrays)
         manifest["format_version"] = m.STATE_FORMAT_VERSION if state else m.FIRST_FORMAT_VERSION
     import json
@@ -143,6 +156,11 @@ def _describe(obj: Any, optimizer_state: bool = True) -> tuple[dict[str, Any], d
         manifest["network"] = network_spec(obj)
         arrays.update(network_arrays(obj))
         return manifest, arrays
+    if is_target_regressor(obj):  # (its target scaler as JSON data, then the regressor)
+        spec, inner = target_spec(obj)
+        manifest, arrays = _describe(inner, optimizer_state)
+        manifest["target"] = spec
+        return manifest, arrays
     if is_pipeline(obj):  # (its scalers and imputers as JSON data, then the network)
         spec, final = pipeline_spec(obj)
         manifest, arrays = _describe(final, optimizer_state)
@@ -157,8 +175,9 @@ def _describe(obj: Any, optimizer_state: bool = True) -> tuple[dict[str, Any], d
                 "pickle or joblib.dump the whole object"
             )
         raise TypeError(
-            "layerkit.save expected a layerkit MLPClassifier, MLPRegressor or Sequential, "
-            f"got {type(obj).__module__}.{type(obj).__qualname__}{hint}"
+            "layerkit.save expected a layerkit MLPClassifier, MLPRegressor or Sequential (or "
+            "a Pipeline or TransformedTargetRegressor of one), got "
+            f"{type(obj).__module__}.{type(obj).__qualname__}{hint}"
         )
     manifest["hyperparameters"] = hyperparameters(obj)
     net = obj.__dict__.get("network_")

@@ -1,0 +1,153 @@
+"""A TransformedTargetRegressor in a model file: the regressor (a network, or a Pipeline
+ending in one) as usual, and its target transformer as JSON data in ``target``.
+
+Training on a scaled target and predicting in the target's own units is scikit-learn's
+``TransformedTargetRegressor(regressor, transformer=StandardScaler())``: predict is
+``transformer_.inverse_transform(regressor_.predict(X))``. The file holds the scaler's
+settings and fitted vectors (one value per output); on load it is rebuilt from a fixed
+list of scalers, never from a name the file gives, as a Pipeline's steps are.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import ModelFileError
+from ._manifest import target_digest
+from ._pipeline import _classes, _longest, _step_spec, build_step
+
+#: The target transformers a model file holds: linear, so invertible exactly
+TARGET_SCALERS = ("StandardScaler", "MinMaxScaler", "MaxAbsScaler", "RobustScaler")
+_WHAT = (
+    "a TransformedTargetRegressor whose regressor is a layerkit MLPRegressor (or a "
+    "Pipeline ending in one) and whose transformer is None or one of " + ", ".join(TARGET_SCALERS)
+)
+_ELSE = "(pickle or joblib.dump it otherwise, for code you trust)"
+
+
+def is_target_regressor(obj: Any) -> bool:
+    from sklearn.compose import TransformedTargetRegressor
+
+    return isinstance(obj, TransformedTargetRegressor)
+
+
+def target_spec(ttr: Any) -> tuple[dict[str, Any], Any]:
+    """The manifest's ``target`` entry, and the regressor inside (a network estimator or
+    a Pipeline, described by the caller). Anything a file cannot hold is refused."""
+    import sklearn
+    from sklearn.compose import TransformedTargetRegressor
+
+    if type(ttr) is not TransformedTargetRegressor:
+        raise TypeError(
+            f"layerkit.save saves a sklearn.compose.TransformedTargetRegressor, not its "
+            f"subclass {type(ttr).__qualname__}"
+        )
+    if ttr.func is not None or ttr.inverse_func is not None:
+        raise TypeError(
+            f"layerkit.save saves {_WHAT}; this one has func or inverse_func, functions a "
+            f"model file does not hold: give transformer=StandardScaler() instead {_ELSE}"
+        )
+    fitted = "regressor_" in ttr.__dict__
+    inner = ttr.regressor_ if fitted else ttr.regressor
+    final = inner.steps[-1][1] if hasattr(inner, "steps") and inner.steps else inner
+    if type(final).__name__ != "MLPRegressor" or not type(final).__module__.startswith(
+        "layerkit."
+    ):
+        shown = "None (a LinearRegression)" if final is None else type(final).__name__
+        raise TypeError(f"layerkit.save saves {_WHAT}; this one's regressor is {shown} {_ELSE}")
+    step = None
+    if ttr.transformer is not None:
+        transformer = ttr.transformer_ if fitted else ttr.transformer
+        kind = type(transformer).__name__
+        if kind not in TARGET_SCALERS or _classes()[kind] is not type(transformer):
+            raise TypeError(
+                f"layerkit.save saves {_WHAT}; this one's transformer is "
+                f"{type(transformer).__module__}.{type(transformer).__qualname__} {_ELSE}"
+            )
+        step = _step_spec("target", kind, transformer)
+    spec: dict[str, Any] = {
+        "transformer": step,
+        "check_inverse": bool(ttr.check_inverse),
+        "training_dim": int(ttr._training_dim) if fitted else None,
+        "sklearn_version": sklearn.__version__,
+    }
+    spec["sha256"] = target_digest(spec)
+    return spec, inner
+
+
+def build_target(spec: Any, regressor: Any) -> Any:
+    """The TransformedTargetRegressor ``spec`` (a validated ``TargetSpec``) describes,
+    around ``regressor`` (the network estimator or Pipeline already loaded). Widths are
+    checked before anything is allocated from them; then a row of zeros is predicted."""
+    from sklearn.base import clone
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.preprocessing import FunctionTransformer
+
+    if target_digest(spec) != spec.sha256:
+        raise ModelFileError(
+            "the target transformer does not match its SHA-256: the file is damaged"
+        )
+    final = regressor.steps[-1][1] if hasattr(regressor, "steps") else regressor
+    if type(final).__name__ != "MLPRegressor":
+        raise ModelFileError(
+            f"target: a TransformedTargetRegressor's network must be an MLPRegressor, the "
+            f"file holds {type(final).__name__}"
+        )
+    net = final.__dict__.get("network_")
+    outputs = None if net is None else int(net.n_out_)
+    transformer = n_in = None
+    if spec.transformer is not None:
+        where = f"target.transformer ({spec.transformer.type})"
+        if spec.transformer.type not in TARGET_SCALERS:
+            raise ModelFileError(
+                f"{where}: a target transformer is one of {', '.join(TARGET_SCALERS)}"
+            )
+        limit = outputs or _longest(spec.transformer.fitted)
+        transformer, n_in = build_step(spec.transformer, where, limit)
+    if spec.training_dim is None:  # (saved before fit: the settings only)
+        if n_in is not None:
+            raise ModelFileError("target: a fitted transformer in an unfitted regressor")
+        return TransformedTargetRegressor(
+            regressor=regressor, transformer=transformer, check_inverse=spec.check_inverse
+        )
+    if outputs is None or (spec.transformer is not None and n_in is None):
+        raise ModelFileError("target: a fitted regressor needs a fitted network and transformer")
+    if n_in is not None and n_in != outputs:
+        raise ModelFileError(
+            f"target.transformer takes {n_in} targets, and the network gives {outputs}"
+        )
+    if spec.training_dim == 1 and outputs != 1:
+        raise ModelFileError(f"target: a 1-d target, and the network gives {outputs} outputs")
+    ttr = TransformedTargetRegressor(
+        regressor=clone(regressor),
+        transformer=None if transformer is None else clone(transformer),
+        check_inverse=spec.check_inverse,
+    )
+    if transformer is None:  # the identity, as scikit-learn fits it for transformer=None
+        transformer = FunctionTransformer(validate=True, check_inverse=spec.check_inverse)
+        transformer.set_output(transform="default")
+        transformer.fit(np.zeros((1, outputs)))
+    ttr.regressor_, ttr.transformer_, ttr._training_dim = regressor, transformer, spec.training_dim
+    _probe(ttr, final)
+    return ttr
+
+
+def _probe(ttr: Any, final: Any) -> None:
+    """A row of zeros predicted (widths checked already): it must run, to the target's
+    shape."""
+    steps = [s for _, s in getattr(ttr.regressor_, "steps", [])[:-1] if s != "passthrough"]
+    width = (steps[0] if steps else final).n_features_in_
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (no feature names on the probe row)
+            out = ttr.predict(np.zeros((1, width)))
+    except Exception as err:
+        raise ModelFileError(f"the TransformedTargetRegressor does not run: {err}") from None
+    expected = (1,) if ttr._training_dim == 1 else (1, final.network_.n_out_)
+    if np.shape(out) != expected:
+        raise ModelFileError(
+            f"the TransformedTargetRegressor predicts shape {np.shape(out)}, not {expected}"
+        )
