@@ -627,6 +627,69 @@ def test_inspect_a_bare_network_file(tmp_path, capsys):
     assert "training history" not in out
 
 
+def _rewritten(path, edit=None, damaged=None):
+    """The model file at ``path`` rewritten as a sound zip, with its manifest edited by
+    ``edit`` and the last byte of the member ``damaged`` changed."""
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
+    manifest = json.loads(src.read("manifest.json"))
+    if edit is not None:
+        edit(manifest)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        dst.writestr("manifest.json", json.dumps(manifest))
+        for name in src.namelist():
+            data = bytearray(src.read(name))
+            if name == damaged:
+                data[-1] ^= 0x01
+            if name != "manifest.json":
+                dst.writestr(name, bytes(data))
+    path.write_bytes(out.getvalue())
+
+
+def test_inspect_describes_a_file_of_unregistered_layers_from_its_manifest(tmp_path, capsys):
+    """(Carried over from a trial: a model of one's own layers needed --plugin even to be
+    looked at.) Without the plugin the file is described as it names its layers, every
+    array still checked; a damaged array is still refused."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from layerkit import MLPClassifier
+    from layerkit.layers import Dense, ReLU
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    pipe = make_pipeline(
+        StandardScaler(), MLPClassifier(layers=[Dense(6), ReLU()], max_iter=3, random_state=0)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe.fit(X, y)
+    path = layerkit.save(pipe, tmp_path / "m.lkm")
+
+    def unregistered(manifest):  # (as a plugin's layer would be named, in a process without it)
+        manifest["network"]["layers"][1]["type"] = "InspectTestCube"
+        manifest["hyperparameters"]["layers"][1]["$object"]["type"] = "InspectTestCube"
+
+    _rewritten(path, unregistered)
+    status, out, err = run(capsys, "inspect", path)
+    assert status == 0, err
+    assert "MLPClassifier in a Pipeline" in out
+    assert "(not loaded: its layers' classes are not registered here" in out
+    assert "steps before the network: standardscaler: StandardScaler" in out
+    assert "input: 4 features (float64): sepal length (cm)" in out
+    assert re.search(r"1  InspectTestCube\(\)", out) and "parameters: 51 in total" in out
+    assert "12 arrays verified" in out and "training history:" in out
+    assert "layers=[Dense(" in out and "InspectTestCube()]" in out
+    status, out, _ = run(capsys, "inspect", path, "--json")
+    info = json.loads(out)
+    assert "'InspectTestCube' is not registered" in info["not_loaded"]
+    assert [layer["type"] for layer in info["layers"]][:2] == ["Dense", "InspectTestCube"]
+    _rewritten(path, damaged="arrays/network/0.W.npy")  # (a sound zip: the CRC agrees)
+    status, _, err = run(capsys, "inspect", path)
+    assert status != 0 and "array 'network/0.W' does not match its SHA-256" in err
+
+
 # ---------------------------------------------------------------------- errors
 BAD_EXPERIMENTS = {
     "misspelled fields": (  # (a trial: no "did you mean", where names of classes had it)

@@ -13,7 +13,9 @@ from .._configurable import Configurable, registry_name_of
 from .._summary import layer_table
 from ..exceptions import ModelFileError
 from ..io import read_manifest
+from ..io._load import verify_checksums
 from ..io._values import decode
+from ..network import Sequential
 from ._errors import CLIError
 from ._loading import load_model
 from ._predict import regressor_of
@@ -23,29 +25,31 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
     """The file's format, architecture, parameter counts, loss, optimizer and history.
 
     The whole file is loaded first (every array checked against its SHA-256), so a
-    damaged file is reported rather than described.
+    damaged file is reported rather than described. A file whose layers are of classes
+    not registered here (a plugin not given) is described from its manifest, its
+    arrays checked against their SHA-256 but nothing built.
     """
-    model = load_model(path, plugins, fitted=False, command="inspect")
-    target = None
-    if hasattr(model, "transformer") and hasattr(model, "regressor"):  # (target scaling)
-        transformer = model.__dict__.get("transformer_", model.transformer)
-        target = "none (the identity)" if model.transformer is None else repr(transformer)
-        model = regressor_of(model)
-    steps = None
-    if hasattr(model, "steps"):  # (a Pipeline: scalers and imputers before the network)
-        steps = [{"name": name, "step": repr(step)} for name, step in model.steps[:-1]]
-        from ._predict import input_width
-
-        names_in = _pipeline_names(model)
-        n_in = input_width(model) if "n_features_in_" in model[-1].__dict__ else None
-        model = model[-1]
+    try:
+        model = load_model(path, plugins, fitted=False, command="inspect")
+        unbuilt = None
+    except CLIError as err:
+        if "not registered" not in str(err):
+            raise
+        model, unbuilt = None, str(err)
     try:
         manifest = read_manifest(path)
+        if model is None:
+            verify_checksums(path)
     except ModelFileError as err:
         raise CLIError(str(err)) from None
-    shapes = {a["name"]: a["shape"] for a in manifest["arrays"]}
     network = manifest["network"]
-    objects = getattr(model, "network_", model).layers if network else []
+    fitted = manifest["fitted"] or {}
+    if model is None:
+        parts = _unbuilt_parts(manifest)
+    else:
+        parts = _built_parts(model, manifest["hyperparameters"])
+    steps, target, n_in, names_in, reprs, changed, changed_repr = parts
+    shapes = {a["name"]: a["shape"] for a in manifest["arrays"]}
     layers = []
     for i, spec in enumerate(network["layers"] if network else []):
         arrays = {
@@ -62,14 +66,13 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
             {
                 "index": i,
                 "type": spec["type"],
-                "layer": repr(objects[i]),
+                "layer": reprs[i] if reprs is not None else _spec_text(spec),
                 "config": spec["config"],
                 "arrays": arrays,
                 "parameters": int(sum(np.prod(s) for s in arrays.values())),
                 "state": state,
             }
         )
-    fitted = manifest["fitted"] or {}
     info: dict[str, Any] = {
         "file": str(path),
         "bytes": path.stat().st_size,
@@ -77,6 +80,7 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
         "format_version": manifest["format_version"],
         "layerkit_version": manifest["layerkit_version"],
         "arrays_verified": len(manifest["arrays"]),
+        "not_loaded": unbuilt,
         "kind": manifest["kind"],
         "n_features": network["n_in"] if network else None,
         "feature_names": fitted.get("feature_names_in_"),
@@ -93,10 +97,118 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
     if steps is not None:  # (the Pipeline's input columns, not the network's)
         info["n_features"] = n_in if info["n_features"] is not None else None
         info["feature_names"] = None if names_in is None else [str(n) for n in names_in]
-    changed = _changed_hyperparameters(model, manifest["hyperparameters"])
-    info["hyperparameters"] = {name: _as_json(value) for name, value in changed.items()}
-    info["hyperparameters_repr"] = {name: repr(value) for name, value in changed.items()}
+    info["hyperparameters"] = changed
+    info["hyperparameters_repr"] = changed_repr
     return info
+
+
+Parts = tuple[Any, Any, Any, Any, Any, dict[str, Any], dict[str, str]]
+
+
+def _built_parts(model: Any, saved: dict[str, Any]) -> Parts:
+    """From the loaded model: the steps before the network, the target transformer,
+    the input width and names (of a Pipeline), the layers' reprs and the changed
+    hyperparameters (as JSON data and as reprs)."""
+    target = steps = n_in = names_in = None
+    if hasattr(model, "transformer") and hasattr(model, "regressor"):  # (target scaling)
+        transformer = model.__dict__.get("transformer_", model.transformer)
+        target = "none (the identity)" if model.transformer is None else repr(transformer)
+        model = regressor_of(model)
+    if hasattr(model, "steps"):  # (a Pipeline: scalers and imputers before the network)
+        steps = [{"name": name, "step": repr(step)} for name, step in model.steps[:-1]]
+        from ._predict import input_width
+
+        names_in = _pipeline_names(model)
+        n_in = input_width(model) if "n_features_in_" in model[-1].__dict__ else None
+        model = model[-1]
+    net = model if isinstance(model, Sequential) else model.__dict__.get("network_")
+    reprs = [repr(layer) for layer in net.layers] if net is not None else []
+    changed = _changed_hyperparameters(model, saved)
+    return (
+        steps,
+        target,
+        n_in,
+        names_in,
+        reprs,
+        {name: _as_json(value) for name, value in changed.items()},
+        {name: repr(value) for name, value in changed.items()},
+    )
+
+
+def _unbuilt_parts(manifest: dict[str, Any]) -> Parts:
+    """As ``_built_parts``, from the manifest alone (the layers' classes are not
+    registered here): types and settings as the file gives them."""
+    import json
+
+    target = steps = n_in = names_in = None
+    if manifest.get("target") is not None:
+        transformer = manifest["target"]["transformer"]
+        target = "none (the identity)" if transformer is None else transformer["type"]
+    pipeline = manifest.get("pipeline")
+    if pipeline is not None:
+        steps = [{"name": s["name"], "step": s["type"]} for s in pipeline["steps"]]
+        first = next((s for s in pipeline["steps"] if s["type"] != "passthrough"), None)
+        fitted = (first or {}).get("fitted") or {}
+        n_in = fitted.get("n_features_in_")
+        names = fitted.get("feature_names_in_")
+        names_in = [decode(n) for n in names] if isinstance(names, list) else None
+        if n_in is None and manifest["network"] is not None:
+            n_in = manifest["network"]["n_in"]
+    defaults = _default_hyperparameters(manifest["kind"])
+    changed = {
+        name: value
+        for name, value in manifest["hyperparameters"].items()
+        if json.dumps(value, sort_keys=True) != json.dumps(defaults.get(name), sort_keys=True)
+    }
+    shown = {name: _clipped(_json_text(value)) for name, value in changed.items()}
+    return steps, target, n_in, names_in, None, changed, shown
+
+
+def _default_hyperparameters(kind: str) -> dict[str, Any]:
+    """The hyperparameters of ``kind`` at its defaults, as a model file writes them."""
+    from .. import MLPClassifier, MLPRegressor
+    from ..io import _manifest as m
+    from ..io._state import hyperparameters
+
+    cls = {"MLPClassifier": MLPClassifier, "MLPRegressor": MLPRegressor}.get(kind)
+    if cls is None:
+        return {}
+    written = m.Manifest.model_validate(
+        {
+            "format": m.FORMAT,
+            "format_version": m.FIRST_FORMAT_VERSION,
+            "layerkit_version": "0",
+            "kind": kind,
+            "hyperparameters": hyperparameters(cls()),
+            "network": None,
+            "arrays": [],
+        }
+    )
+    return dict(written.model_dump(mode="json")["hyperparameters"])
+
+
+def _spec_text(spec: dict[str, Any]) -> str:
+    """A layer as the file names it: its type and its settings."""
+    settings = ", ".join(f"{k}={_clipped(_json_text(v))}" for k, v in spec["config"].items())
+    return f"{spec['type']}({settings})"
+
+
+def _json_text(value: Any) -> str:
+    """A value of the file's JSON as text, an encoded object (a layer, a loss) as its
+    type and settings: ``Dense(units=6)`` rather than its ``$object`` entry."""
+    import json
+
+    if isinstance(value, dict) and isinstance(value.get("$object"), dict):
+        obj = value["$object"]
+        config = obj.get("config") if isinstance(obj.get("config"), dict) else {}
+        return _spec_text({"type": obj.get("type", "?"), "config": config})
+    if isinstance(value, list):
+        return "[" + ", ".join(_json_text(v) for v in value) + "]"
+    return json.dumps(value, sort_keys=True)
+
+
+def _clipped(text: str, limit: int = 400) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _pipeline_names(pipe: Any) -> Any:
@@ -195,6 +307,12 @@ def render(info: dict[str, Any]) -> str:
         + (" in a Pipeline" if info.get("steps_before") is not None else "")
         + (" in a TransformedTargetRegressor" if info.get("target_transformer") else ""),
     ]
+    if info.get("not_loaded"):
+        lines.append(
+            "  (not loaded: its layers' classes are not registered here; shown as the file "
+            "names them, every array checked against its SHA-256; give --plugin MODULE "
+            "to load it)"
+        )
     if info.get("target_transformer"):
         lines.append(f"  target scaled for training by: {info['target_transformer']}")
     if info.get("steps_before") is not None:
