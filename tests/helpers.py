@@ -1,5 +1,9 @@
 """Layers written the way a user writes them, used across the test suite."""
 
+import io
+import json
+import zipfile
+
 import numpy as np
 
 from layerkit.layers import Layer
@@ -151,3 +155,24 @@ class CrashAt:
         if context.task_name == "epoch" and len(fitted_estimator.loss_curve_) == self.epoch:
             raise RuntimeError("the machine went away")
         return False
+
+
+def rewritten_model(data, edit=None, *, drop=(), damaged=None):
+    """A model file's bytes rewritten as a sound zip: its manifest edited in place by
+    ``edit``, the members in ``drop`` left out, the last byte of the member ``damaged``
+    changed (a fresh CRC: only the file's SHA-256 can tell)."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    manifest = json.loads(src.read("manifest.json"))
+    if edit is not None:
+        edit(manifest)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        dst.writestr("manifest.json", json.dumps(manifest))
+        for name in src.namelist():
+            if name == "manifest.json" or name in drop:
+                continue
+            member = bytearray(src.read(name))
+            if name == damaged:
+                member[-1] ^= 0x01
+            dst.writestr(name, bytes(member))
+    return out.getvalue()

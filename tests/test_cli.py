@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import rewritten_model
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
@@ -627,27 +628,6 @@ def test_inspect_a_bare_network_file(tmp_path, capsys):
     assert "training history" not in out
 
 
-def _rewritten(path, edit=None, damaged=None):
-    """The model file at ``path`` rewritten as a sound zip, with its manifest edited by
-    ``edit`` and the last byte of the member ``damaged`` changed."""
-    import zipfile
-
-    src = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
-    manifest = json.loads(src.read("manifest.json"))
-    if edit is not None:
-        edit(manifest)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as dst:
-        dst.writestr("manifest.json", json.dumps(manifest))
-        for name in src.namelist():
-            data = bytearray(src.read(name))
-            if name == damaged:
-                data[-1] ^= 0x01
-            if name != "manifest.json":
-                dst.writestr(name, bytes(data))
-    path.write_bytes(out.getvalue())
-
-
 def test_inspect_describes_a_file_of_unregistered_layers_from_its_manifest(tmp_path, capsys):
     """(Carried over from a trial: a model of one's own layers needed --plugin even to be
     looked at.) Without the plugin the file is described as it names its layers, every
@@ -671,7 +651,7 @@ def test_inspect_describes_a_file_of_unregistered_layers_from_its_manifest(tmp_p
         manifest["network"]["layers"][1]["type"] = "InspectTestCube"
         manifest["hyperparameters"]["layers"][1]["$object"]["type"] = "InspectTestCube"
 
-    _rewritten(path, unregistered)
+    path.write_bytes(rewritten_model(path.read_bytes(), unregistered))
     status, out, err = run(capsys, "inspect", path)
     assert status == 0, err
     assert "MLPClassifier in a Pipeline" in out
@@ -685,7 +665,7 @@ def test_inspect_describes_a_file_of_unregistered_layers_from_its_manifest(tmp_p
     info = json.loads(out)
     assert "'InspectTestCube' is not registered" in info["not_loaded"]
     assert [layer["type"] for layer in info["layers"]][:2] == ["Dense", "InspectTestCube"]
-    _rewritten(path, damaged="arrays/network/0.W.npy")  # (a sound zip: the CRC agrees)
+    path.write_bytes(rewritten_model(path.read_bytes(), damaged="arrays/network/0.W.npy"))
     status, _, err = run(capsys, "inspect", path)
     assert status != 0 and "array 'network/0.W' does not match its SHA-256" in err
 

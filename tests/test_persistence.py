@@ -11,7 +11,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from helpers import Block, SkipAdd, SkipSave, Swish, Temperature
+from helpers import Block, SkipAdd, SkipSave, Swish, Temperature, rewritten_model
 from sklearn.datasets import load_iris, make_multilabel_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 
@@ -308,16 +308,7 @@ def test_truncated_files_always_fail_cleanly(saved, tmp_path):
 
 def _rewrite(data, edit, drop=()):
     """A copy of the file with its manifest edited by ``edit`` and members dropped."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    manifest = json.loads(src.read("manifest.json"))
-    edit(manifest)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as dst:
-        dst.writestr("manifest.json", json.dumps(manifest))
-        for name in src.namelist():
-            if name != "manifest.json" and name not in drop:
-                dst.writestr(name, src.read(name))
-    return out.getvalue()
+    return rewritten_model(data, edit, drop=drop)
 
 
 def _npy(array, version=(1, 0)):

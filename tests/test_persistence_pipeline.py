@@ -8,6 +8,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from helpers import rewritten_model
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
@@ -197,16 +198,7 @@ def saved_pipeline(iris_with_gaps, tmp_path_factory):
 
 def _edited(data, edit):
     """The file with its manifest edited by ``edit`` (the pipeline's digest not updated)."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    manifest = json.loads(src.read("manifest.json"))
-    edit(manifest["pipeline"])
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as dst:
-        dst.writestr("manifest.json", json.dumps(manifest))
-        for name in src.namelist():
-            if name != "manifest.json":
-                dst.writestr(name, src.read(name))
-    return out.getvalue()
+    return rewritten_model(data, lambda manifest: edit(manifest["pipeline"]))
 
 
 def _redigest(edit):

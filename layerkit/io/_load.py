@@ -10,6 +10,8 @@ import re
 import warnings
 import zipfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,16 +83,9 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     Problems raise ``ModelFileError`` as in ``load``.
     """
     path = _model_path(path, "read_manifest")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            _check_members(zf, path.stat().st_size)
-            return _read_manifest(zf).model_dump(mode="json")
-    except ModelFileError as err:
-        raise ModelFileError(f"{path}: {err}") from err.__cause__
-    except FileNotFoundError:
-        raise
-    except Exception as err:  # anything a damaged file can provoke, as in load
-        raise ModelFileError(f"{path}: not a readable layerkit model file: {err}") from err
+    with _reading(path) as zf:
+        _check_members(zf, path.stat().st_size)
+        return _read_manifest(zf).model_dump(mode="json")
 
 
 def verify_checksums(path: str | os.PathLike[str]) -> int:
@@ -98,33 +93,38 @@ def verify_checksums(path: str | os.PathLike[str]) -> int:
     building nothing (no class the file names is needed); return how many were checked.
     For a look at a file whose layers' classes are not registered here."""
     path = _model_path(path, "verify_checksums")
+    with _reading(path) as zf:
+        size = path.stat().st_size
+        _check_members(zf, size)
+        manifest = _read_manifest(zf)
+        _check_declared_sizes(manifest, size)
+        for spec in manifest.arrays:
+            try:
+                info = zf.getinfo(m.array_member(spec.name))
+            except KeyError:
+                raise ModelFileError(f"array {spec.name!r} is missing from the archive") from None
+            digest = hashlib.sha256()
+            with zf.open(info) as member:
+                for chunk in iter(lambda: member.read(1 << 20), b""):
+                    digest.update(chunk)
+            if digest.hexdigest() != spec.sha256:
+                raise ModelFileError(
+                    f"array {spec.name!r} does not match its SHA-256: the file is damaged"
+                )
+        return len(manifest.arrays)
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[zipfile.ZipFile]:
+    """The file as a zip; any problem a ModelFileError naming the file, as in load."""
     try:
         with zipfile.ZipFile(path) as zf:
-            size = path.stat().st_size
-            _check_members(zf, size)
-            manifest = _read_manifest(zf)
-            _check_declared_sizes(manifest, size)
-            for spec in manifest.arrays:
-                try:
-                    info = zf.getinfo(m.array_member(spec.name))
-                except KeyError:
-                    raise ModelFileError(
-                        f"array {spec.name!r} is missing from the archive"
-                    ) from None
-                digest = hashlib.sha256()
-                with zf.open(info) as member:
-                    for chunk in iter(lambda: member.read(1 << 20), b""):
-                        digest.update(chunk)
-                if digest.hexdigest() != spec.sha256:
-                    raise ModelFileError(
-                        f"array {spec.name!r} does not match its SHA-256: the file is damaged"
-                    )
-            return len(manifest.arrays)
+            yield zf
     except ModelFileError as err:
         raise ModelFileError(f"{path}: {err}") from err.__cause__
     except FileNotFoundError:
         raise
-    except Exception as err:  # anything a damaged file can provoke, as in load
+    except Exception as err:  # anything a damaged file can provoke
         raise ModelFileError(f"{path}: not a readable layerkit model file: {err}") from err
 
 
