@@ -8,6 +8,7 @@ import re
 import sys
 import warnings
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -1196,3 +1197,54 @@ def test_a_skip_to_a_repeated_layer_refers_to_its_first_position(tmp_path, order
     again = layerkit.load(layerkit.save(est, tmp_path / "repeat.lkm"))
     add = next(layer for layer in again.layers if isinstance(layer, SkipAdd))
     assert add.source is again.layers[1]  # (the one fit's copy of the list refers to)
+
+
+def _release_manifest_module():
+    """The manifest schema of the 0.2.0 release (its layerkit/io/_manifest.py, kept in
+    tests/data): what that release accepts."""
+    import importlib.util
+
+    name = "layerkit_0_2_0_manifest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).parent / "data" / "manifest_0_2_0.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # (its annotations are resolved through it)
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def test_a_file_written_in_a_version_a_release_reads_passes_its_schema(tmp_path):
+    """(A review: every manifest carried "pipeline": null, and then "target": null, which
+    0.2.0's manifest refuses as unknown keys: none of this version's files loaded there.
+    And an early-stopping model's records were refused there as unknown fields: such a
+    file is now written as version 3, which 0.2.0 refuses asking for an upgrade.)"""
+    from layerkit.layers import BatchNorm, Dense, ReLU
+
+    release = _release_manifest_module()
+    X, y = _iris()
+    models = {
+        "sgd": MLPClassifier((4,), solver="sgd", max_iter=3),
+        "adam": MLPRegressor((4,), max_iter=3),
+        "lbfgs": MLPClassifier((4,), solver="lbfgs", max_iter=3),
+        "state": MLPClassifier(layers=[Dense(4), BatchNorm(), ReLU()], max_iter=3),
+        "unfitted": MLPClassifier(),
+        "network": layerkit.Sequential([Dense(3), ReLU()]).build(4, random_state=0),
+        "early stopping": MLPClassifier((4,), early_stopping=True, max_iter=3),
+    }
+    for name, model in models.items():
+        if name not in ("unfitted", "network"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model.fit(X, y.astype(float) if name == "adam" else y)
+        path = layerkit.save(model, tmp_path / "m.lkm")
+        manifest = json.loads(zipfile.ZipFile(path).read("manifest.json"))
+        assert "pipeline" not in manifest and "target" not in manifest, name
+        if manifest["format_version"] > release.FORMAT_VERSION:
+            assert name == "early stopping", name
+            continue
+        release.Manifest.model_validate(manifest)
+        if manifest["fitted"]:
+            release.FittedSpec.model_validate(manifest["fitted"])
+    assert manifest["format_version"] == 3  # (the early-stopping model, last)

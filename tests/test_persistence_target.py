@@ -191,7 +191,32 @@ EDITS = {
     "no transformer fitted, the regressor fitted": (
         lambda m: m["target"]["transformer"].update(fitted=None),
         True,
-        "a fitted regressor needs a fitted network and transformer",
+        r"fitted \(training_dim is set\), but its transformer is not",
+    ),
+    "a NaN scale": (
+        lambda m: _fitted(m)["scale_"]["$array"]["values"].__setitem__(0, "nan"),
+        True,
+        r"scale_ must be finite and not 0, got \[nan\]",
+    ),
+    "a zero scale": (
+        lambda m: _fitted(m)["scale_"]["$array"]["values"].__setitem__(0, 0.0),
+        True,
+        r"scale_ must be finite and not 0, got \[0\.\]",
+    ),
+    "an infinite mean": (
+        lambda m: _fitted(m)["mean_"]["$array"]["values"].__setitem__(0, "-inf"),
+        True,
+        r"mean_ must be finite, got \[-inf\]",
+    ),
+    "a scale as one number": (
+        lambda m: _fitted(m).update(scale_=2.0),
+        True,
+        r"scale_ must be one value per target, got 2\.0",
+    ),
+    "a huge width": (
+        lambda m: _fitted(m).update(n_features_in_=10**9),
+        True,
+        r"n_features_in_ must be an int from 1 to 1 \(no wider than the network's outputs\)",
     ),
 }
 
@@ -209,8 +234,12 @@ def test_a_sequential_with_a_target_entry_is_refused(saved, tmp_path):
     net = layerkit.Sequential([layerkit.layers.Dense(1)]).build(10, random_state=0)
     target = json.loads(zipfile.ZipFile(io.BytesIO(saved)).read("manifest.json"))["target"]
     path = layerkit.save(net, tmp_path / "net.lkm")
-    path.write_bytes(_edited(path.read_bytes(), lambda m: m.update(target=target)))
-    with pytest.raises(ModelFileError, match="a Sequential is not saved inside a Pipeline or"):
+    data = path.read_bytes()
+    path.write_bytes(_edited(data, lambda m: m.update(target=target)))
+    with pytest.raises(ModelFileError, match="a 'target' entry in a file of format version 1"):
+        layerkit.load(path)
+    path.write_bytes(_edited(data, lambda m: m.update(target=target, format_version=4)))
+    with pytest.raises(ModelFileError, match="not saved inside a Pipeline or a TransformedTarg"):
         layerkit.load(path)
 
 
@@ -260,3 +289,45 @@ def test_the_cli_predicts_in_the_targets_units_and_inspect_names_the_scaler(
     assert "MLPRegressor in a Pipeline in a TransformedTargetRegressor" in text
     assert "target scaled for training by: StandardScaler()" in text
     assert "input: 10 features (float64): age, sex, bmi" in text
+
+
+def test_what_predicts_is_saved_not_settings_changed_since(diabetes, tmp_path):
+    """(A review: settings changed after the fit were saved in place of the fitted
+    transformer: the loaded model predicted in other units, silently.)"""
+    X, y = diabetes
+    scaled = quiet_fit(TransformedTargetRegressor(mlp(), transformer=StandardScaler()), X, y)
+    scaled.set_params(transformer=None)
+    again = layerkit.load(layerkit.save(scaled, tmp_path / "a.lkm"))
+    np.testing.assert_array_equal(again.predict(X), scaled.predict(X))
+    assert type(again.transformer_) is StandardScaler  # (what predicted)
+    logged = quiet_fit(TransformedTargetRegressor(mlp(), func=np.log, inverse_func=np.exp), X, y)
+    logged.set_params(func=None, inverse_func=None)
+    with pytest.raises(TypeError, match="has func or inverse_func"):
+        layerkit.save(logged, tmp_path / "b.lkm")
+    plain = quiet_fit(TransformedTargetRegressor(mlp()), X, y)
+    plain.set_params(transformer=StandardScaler())  # (its transformer_ is the identity)
+    again = layerkit.load(layerkit.save(plain, tmp_path / "c.lkm"))
+    np.testing.assert_array_equal(again.predict(X), plain.predict(X))
+
+
+def test_feature_names_and_a_fitted_template_come_back_as_fit_leaves_them(tmp_path):
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    ttr = quiet_fit(TransformedTargetRegressor(mlp(), transformer=RobustScaler()), X, y)
+    again = layerkit.load(layerkit.save(ttr, tmp_path / "a.lkm"))
+    np.testing.assert_array_equal(again.feature_names_in_, ttr.feature_names_in_)
+    assert again.n_features_in_ == 10
+    template = StandardScaler().fit(y.to_frame())  # an unfitted wrapper, a fitted template
+    unfitted = TransformedTargetRegressor(mlp(), transformer=template)
+    again = layerkit.load(layerkit.save(unfitted, tmp_path / "b.lkm"))
+    assert not hasattr(again.transformer, "mean_")  # (its settings: fit clones it anyway)
+    quiet_fit(again, X, y)
+    np.testing.assert_array_equal(again.predict(X), quiet_fit(unfitted, X, y).predict(X))
+
+
+def test_inspect_says_an_identity_target_is_not_transformed(diabetes, tmp_path, capsys):
+    from layerkit.cli import main
+
+    X, y = diabetes
+    layerkit.save(quiet_fit(TransformedTargetRegressor(mlp()), X, y), tmp_path / "t.lkm")
+    assert main(["inspect", str(tmp_path / "t.lkm")]) == 0
+    assert "target: not transformed (transformer=None)" in capsys.readouterr().out

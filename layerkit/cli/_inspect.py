@@ -110,9 +110,10 @@ def _built_parts(model: Any, saved: dict[str, Any]) -> Parts:
     the input width and names (of a Pipeline), the layers' reprs and the changed
     hyperparameters (as JSON data and as reprs)."""
     target = steps = n_in = names_in = None
-    if hasattr(model, "transformer") and hasattr(model, "regressor"):  # (target scaling)
-        transformer = model.__dict__.get("transformer_", model.transformer)
-        target = "none (the identity)" if model.transformer is None else repr(transformer)
+    if regressor_of(model) is not model:  # (a TransformedTargetRegressor: target scaling)
+        fitted = model.__dict__.get("transformer_", model.transformer)
+        identity = fitted is None or getattr(fitted, "func", 0) is None  # (transformer=None)
+        target = "None" if identity else repr(fitted)
         model = regressor_of(model)
     if hasattr(model, "steps"):  # (a Pipeline: scalers and imputers before the network)
         steps = [{"name": name, "step": repr(step)} for name, step in model.steps[:-1]]
@@ -143,7 +144,7 @@ def _unbuilt_parts(manifest: dict[str, Any]) -> Parts:
     target = steps = n_in = names_in = None
     if manifest.get("target") is not None:
         transformer = manifest["target"]["transformer"]
-        target = "none (the identity)" if transformer is None else transformer["type"]
+        target = "None" if transformer is None else transformer["type"]
     pipeline = manifest.get("pipeline")
     if pipeline is not None:
         steps = [{"name": s["name"], "step": s["type"]} for s in pipeline["steps"]]
@@ -313,8 +314,14 @@ def render(info: dict[str, Any]) -> str:
             "names them, every array checked against its SHA-256; give --plugin MODULE "
             "to load it)"
         )
-    if info.get("target_transformer"):
-        lines.append(f"  target scaled for training by: {info['target_transformer']}")
+    target = info.get("target_transformer")
+    if target == "None":  # (transformer=None: the identity)
+        lines.append("  target: not transformed (transformer=None)")
+    elif target:
+        lines.append(
+            f"  target scaled for training by: {target} (the losses below are of the "
+            "scaled target)"
+        )
     if info.get("steps_before") is not None:
         before = ", ".join(f"{s['name']}: {s['step']}" for s in info["steps_before"])
         lines.append(f"  steps before the network: {before or 'none'}")

@@ -169,7 +169,9 @@ def _features(model: Any, table: Table, path: Path) -> np.ndarray:
 def regressor_of(model: Any) -> Any:
     """What a TransformedTargetRegressor wraps (its fitted regressor_, else its
     regressor: a network estimator or a Pipeline); any other model itself."""
-    if hasattr(model, "transformer") and hasattr(model, "regressor"):
+    from ..io._target import is_target_regressor
+
+    if is_target_regressor(model):
         return model.__dict__.get("regressor_", model.regressor)
     return model
 

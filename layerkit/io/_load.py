@@ -176,7 +176,9 @@ def _load(source: Any, size: int) -> Any:
         net = obj if isinstance(obj, Sequential) else obj.network_
         net._set_state(state)
     if isinstance(obj, Sequential) and (manifest.pipeline or manifest.target) is not None:
-        raise ModelFileError("a Sequential is not saved inside a Pipeline or a regressor")
+        raise ModelFileError(
+            "a Sequential is not saved inside a Pipeline or a TransformedTargetRegressor"
+        )
     if manifest.pipeline is not None:  # (the steps before the network)
         obj = build_pipeline(manifest.pipeline, obj)
     if manifest.target is not None:  # (the target's scaler around them)
@@ -358,9 +360,19 @@ def _read_manifest(zf: zipfile.ZipFile) -> m.Manifest:
     if version < m.FIRST_FORMAT_VERSION:
         raise ModelFileError(f"unknown format version {version}")
     try:
-        return m.Manifest.model_validate(raw)
+        manifest = m.Manifest.model_validate(raw)
     except Exception as err:
         raise ModelFileError(f"the manifest does not validate: {err}") from err
+    for entry, since in (
+        ("pipeline", m.PIPELINE_FORMAT_VERSION),
+        ("target", m.TARGET_FORMAT_VERSION),
+    ):
+        if getattr(manifest, entry) is not None and version < since:
+            raise ModelFileError(
+                f"a {entry!r} entry in a file of format version {version}: it came in "
+                f"version {since}"
+            )
+    return manifest
 
 
 def _build(manifest: m.Manifest) -> tuple[Any, dict[str, Any]]:

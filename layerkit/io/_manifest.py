@@ -9,12 +9,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 FORMAT = "layerkit.model"
 FORMAT_VERSION = 4  # the newest this layerkit reads and writes
 #: Version 2 added the layers' state (``state/...`` arrays), version 3 a Pipeline's
-#: steps before the network (``pipeline``), version 4 a TransformedTargetRegressor's
-#: target transformer (``target``); a file is written in the oldest version that
-#: holds it (1 without any), which earlier layerkits read too.
+#: steps before the network (``pipeline``) and the fitted records of LATER_FITTED,
+#: version 4 a TransformedTargetRegressor's target transformer (``target``); a file is
+#: written in the oldest version that holds it (1 without any), which earlier
+#: layerkits read too (a newer one they refuse, saying to upgrade).
 FIRST_FORMAT_VERSION = 1
 STATE_FORMAT_VERSION = 2
 PIPELINE_FORMAT_VERSION = 3
+#: Fitted records added after version 2 (0.2.0 refuses a file holding any, unknown)
+LATER_FITTED = ("validation_loss_curve_", "best_epoch_", "_validation_scoring", "_cosine_cycle")
 TARGET_FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 16 * 2**20
@@ -195,6 +198,16 @@ def array_member(name: str) -> str:
     return f"arrays/{name}.npy"
 
 
+#: Entries added since the first release, left out of a file that does not use them:
+#: earlier layerkits refuse a manifest with keys they do not know (a ``"pipeline": null``
+#: in every file made 0.2.0 refuse them all)
+_LATER_ENTRIES = ("pipeline", "target")
+
+
 def dump(manifest: dict[str, Any]) -> dict[str, Any]:
     """Validate a manifest being written (catches a writer bug before the file exists)."""
-    return Manifest.model_validate(manifest).model_dump(mode="json")
+    data = Manifest.model_validate(manifest).model_dump(mode="json")
+    for key in _LATER_ENTRIES:
+        if data.get(key) is None:
+            data.pop(key, None)
+    return data

@@ -45,7 +45,7 @@ _OUTPUT_CONFIG = "_sklearn_output_config"
 _STEP_NAME = re.compile(r"^[^\x00-\x1f]{1,200}$")
 
 
-def _classes() -> dict[str, type]:
+def step_classes() -> dict[str, type]:
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import (
         MaxAbsScaler,
@@ -105,7 +105,7 @@ def pipeline_spec(pipe: Any) -> tuple[dict[str, Any], Any]:
                 f"layerkit.save cannot save the Pipeline's step name {name!r}: a model file "
                 "holds names of 1 to 200 characters, without control characters or '__'"
             )
-    classes = _classes()
+    classes = step_classes()
     steps = []
     for name, step in before:
         if step is None or (isinstance(step, str) and step == PASSTHROUGH):
@@ -120,7 +120,7 @@ def pipeline_spec(pipe: Any) -> tuple[dict[str, Any], Any]:
                 f"'passthrough' (pickle "
                 "or joblib.dump the Pipeline otherwise, for code you trust)"
             )
-        steps.append(_step_spec(name, kind, step))
+        steps.append(step_spec(name, kind, step))
     spec = {
         "steps": steps,
         "final": final_name,
@@ -131,7 +131,7 @@ def pipeline_spec(pipe: Any) -> tuple[dict[str, Any], Any]:
     return spec, final
 
 
-def _step_spec(name: str, kind: str, step: Any) -> dict[str, Any]:
+def step_spec(name: str, kind: str, step: Any) -> dict[str, Any]:
     where = f"Pipeline step {name!r} ({kind})"
     params = step.get_params(deep=False)
     spec: dict[str, Any] = {
@@ -205,7 +205,7 @@ def build_pipeline(spec: Any, final: Any) -> Any:
         )
     network_in = final.__dict__.get("n_features_in_")
     # no step's input is wider than the network's or than the longest vector it holds
-    limit = max([network_in or 0] + [_longest(step.fitted) for step in spec.steps])
+    limit = max([network_in or 0] + [longest_vector(step.fitted) for step in spec.steps])
     steps: list[tuple[str, Any]] = []
     width = None  # what the steps so far give
     for i, step in enumerate(spec.steps):
@@ -236,14 +236,19 @@ def build_pipeline(spec: Any, final: Any) -> Any:
     return pipe
 
 
-def build_step(step: Any, where: str, limit: int) -> tuple[Any, int | None]:
+def build_step(
+    step: Any,
+    where: str,
+    limit: int,
+    limit_what: str = "the network's input or the step's own vectors",
+) -> tuple[Any, int | None]:
     """The step ``step`` (a validated ``StepSpec``) describes, from the fixed list of
     classes, its settings checked by scikit-learn; fitted, its attributes set and
-    checked, none wider than ``limit``. Returns it and its input width (None: not
-    fitted)."""
+    checked, none wider than ``limit`` (``limit_what``, for the message). Returns it
+    and its input width (None: not fitted)."""
     params = {k: _plain(v, f"{where}.params.{k}") for k, v in step.params.items()}
     try:
-        built = _classes()[step.type](**params)
+        built = step_classes()[step.type](**params)
         built._validate_params()
         if step.output is not None:
             built.set_output(transform=step.output)
@@ -251,10 +256,10 @@ def build_step(step: Any, where: str, limit: int) -> tuple[Any, int | None]:
         raise ModelFileError(f"{where}: {err}") from None
     if step.fitted is None:
         return built, None
-    return built, _set_fitted(built, step, where, limit)
+    return built, _set_fitted(built, step, where, limit, limit_what)
 
 
-def _longest(fitted: dict[str, Any] | None) -> int:
+def longest_vector(fitted: dict[str, Any] | None) -> int:
     """The most values any fitted entry holds (JSON data: already in memory)."""
     longest = 0
     for value in (fitted or {}).values():
@@ -292,7 +297,7 @@ def _plain(value: Any, where: str) -> Any:
     return decoded(value, where)
 
 
-def _set_fitted(built: Any, step: Any, where: str, limit: int) -> int:
+def _set_fitted(built: Any, step: Any, where: str, limit: int, limit_what: str) -> int:
     """Set the fitted attributes of ``step`` on ``built``, each checked; its input width."""
     required = set(FITTED[step.type]) | {"n_features_in_"}
     optional = OPTIONAL.get(step.type, {})
@@ -306,7 +311,7 @@ def _set_fitted(built: Any, step: Any, where: str, limit: int) -> int:
     if isinstance(n_in, bool) or not isinstance(n_in, int) or not 1 <= n_in <= max(limit, 1):
         raise ModelFileError(
             f"{where}: n_features_in_ must be an int from 1 to {max(limit, 1)} (no wider "
-            f"than the network's input or the step's own vectors), got {str(n_in)[:40]}"
+            f"than {limit_what}), got {str(n_in)[:40]}"
         )
     values = {}
     for key, value in step.fitted.items():

@@ -106,7 +106,9 @@ def save(obj: Any, path: str | os.PathLike[str], *, optimizer_state: bool = True
     # the oldest version that holds the file
     if manifest.get("target") is not None:
         manifest["format_version"] = m.TARGET_FORMAT_VERSION
-    elif manifest.get("pipeline") is not None:
+    elif manifest.get("pipeline") is not None or set(manifest.get("fitted") or ()) & set(
+        m.LATER_FITTED
+    ):
         manifest["format_version"] = m.PIPELINE_FORMAT_VERSION
     else:
         state = any(name.startswith("state/") for name in arrays)
@@ -175,8 +177,8 @@ def _describe(obj: Any, optimizer_state: bool = True) -> tuple[dict[str, Any], d
                 "pickle or joblib.dump the whole object"
             )
         raise TypeError(
-            "layerkit.save expected a layerkit MLPClassifier, MLPRegressor or Sequential (or "
-            "a Pipeline or TransformedTargetRegressor of one), got "
+            "layerkit.save expected a layerkit MLPClassifier, MLPRegressor or Sequential, a "
+            "Pipeline ending in an MLP, or a TransformedTargetRegressor of an MLPRegressor, got "
             f"{type(obj).__module__}.{type(obj).__qualname__}{hint}"
         )
     manifest["hyperparameters"] = hyperparameters(obj)

@@ -14,10 +14,11 @@ import warnings
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 
 from ..exceptions import ModelFileError
 from ._manifest import target_digest
-from ._pipeline import _classes, _longest, _step_spec, build_step
+from ._pipeline import FITTED, build_step, longest_vector, step_classes, step_spec
 
 #: The target transformers a model file holds: linear, so invertible exactly
 TARGET_SCALERS = ("StandardScaler", "MinMaxScaler", "MaxAbsScaler", "RobustScaler")
@@ -34,40 +35,55 @@ def is_target_regressor(obj: Any) -> bool:
     return isinstance(obj, TransformedTargetRegressor)
 
 
+def network_of(regressor: Any) -> Any:
+    """The network estimator a regressor is or ends in (a Pipeline's last step)."""
+    steps = getattr(regressor, "steps", None)
+    return steps[-1][1] if steps else regressor
+
+
 def target_spec(ttr: Any) -> tuple[dict[str, Any], Any]:
     """The manifest's ``target`` entry, and the regressor inside (a network estimator or
-    a Pipeline, described by the caller). Anything a file cannot hold is refused."""
+    a Pipeline, described by the caller). Anything a file cannot hold is refused. A
+    fitted one is described by what it fitted (``regressor_``, ``transformer_``: what
+    predicts), an unfitted one by its settings."""
     import sklearn
     from sklearn.compose import TransformedTargetRegressor
+    from sklearn.preprocessing import FunctionTransformer
 
     if type(ttr) is not TransformedTargetRegressor:
         raise TypeError(
             f"layerkit.save saves a sklearn.compose.TransformedTargetRegressor, not its "
             f"subclass {type(ttr).__qualname__}"
         )
-    if ttr.func is not None or ttr.inverse_func is not None:
-        raise TypeError(
-            f"layerkit.save saves {_WHAT}; this one has func or inverse_func, functions a "
-            f"model file does not hold: give transformer=StandardScaler() instead {_ELSE}"
-        )
     fitted = "regressor_" in ttr.__dict__
     inner = ttr.regressor_ if fitted else ttr.regressor
-    final = inner.steps[-1][1] if hasattr(inner, "steps") and inner.steps else inner
+    final = network_of(inner)
     if type(final).__name__ != "MLPRegressor" or not type(final).__module__.startswith(
         "layerkit."
     ):
         shown = "None (a LinearRegression)" if final is None else type(final).__name__
         raise TypeError(f"layerkit.save saves {_WHAT}; this one's regressor is {shown} {_ELSE}")
+    transformer = ttr.transformer_ if fitted else ttr.transformer
+    functions = (ttr.func, ttr.inverse_func)
+    if type(transformer) is FunctionTransformer and fitted:
+        functions = (transformer.func, transformer.inverse_func)
+        transformer = None  # (the identity, when both are None)
+    if functions != (None, None):
+        raise TypeError(
+            f"layerkit.save saves {_WHAT}; this one has func or inverse_func, functions a "
+            f"model file does not hold: give transformer=StandardScaler() instead {_ELSE}"
+        )
     step = None
-    if ttr.transformer is not None:
-        transformer = ttr.transformer_ if fitted else ttr.transformer
+    if transformer is not None:
         kind = type(transformer).__name__
-        if kind not in TARGET_SCALERS or _classes()[kind] is not type(transformer):
+        if kind not in TARGET_SCALERS or step_classes()[kind] is not type(transformer):
             raise TypeError(
                 f"layerkit.save saves {_WHAT}; this one's transformer is "
                 f"{type(transformer).__module__}.{type(transformer).__qualname__} {_ELSE}"
             )
-        step = _step_spec("target", kind, transformer)
+        if not fitted:  # (a template fitted elsewhere: its settings only, as fit uses them)
+            transformer = clone(transformer)
+        step = step_spec("target", kind, transformer)
     spec: dict[str, Any] = {
         "transformer": step,
         "check_inverse": bool(ttr.check_inverse),
@@ -80,9 +96,10 @@ def target_spec(ttr: Any) -> tuple[dict[str, Any], Any]:
 
 def build_target(spec: Any, regressor: Any) -> Any:
     """The TransformedTargetRegressor ``spec`` (a validated ``TargetSpec``) describes,
-    around ``regressor`` (the network estimator or Pipeline already loaded). Widths are
-    checked before anything is allocated from them; then a row of zeros is predicted."""
-    from sklearn.base import clone
+    around ``regressor`` (the network estimator or Pipeline already loaded). Widths and
+    values are checked before use; then a row of zeros is predicted. Its ``regressor``
+    and ``transformer`` settings are unfitted copies of the fitted ones (the file holds
+    what predicts, not settings changed since the fit)."""
     from sklearn.compose import TransformedTargetRegressor
     from sklearn.preprocessing import FunctionTransformer
 
@@ -90,7 +107,7 @@ def build_target(spec: Any, regressor: Any) -> Any:
         raise ModelFileError(
             "the target transformer does not match its SHA-256: the file is damaged"
         )
-    final = regressor.steps[-1][1] if hasattr(regressor, "steps") else regressor
+    final = network_of(regressor)
     if type(final).__name__ != "MLPRegressor":
         raise ModelFileError(
             f"target: a TransformedTargetRegressor's network must be an MLPRegressor, the "
@@ -105,16 +122,20 @@ def build_target(spec: Any, regressor: Any) -> Any:
             raise ModelFileError(
                 f"{where}: a target transformer is one of {', '.join(TARGET_SCALERS)}"
             )
-        limit = outputs or _longest(spec.transformer.fitted)
-        transformer, n_in = build_step(spec.transformer, where, limit)
+        limit = outputs or longest_vector(spec.transformer.fitted)
+        transformer, n_in = build_step(spec.transformer, where, limit, "the network's outputs")
+        if n_in is not None:
+            _check_finite(transformer, spec.transformer.type, where)
     if spec.training_dim is None:  # (saved before fit: the settings only)
         if n_in is not None:
             raise ModelFileError("target: a fitted transformer in an unfitted regressor")
         return TransformedTargetRegressor(
             regressor=regressor, transformer=transformer, check_inverse=spec.check_inverse
         )
-    if outputs is None or (spec.transformer is not None and n_in is None):
-        raise ModelFileError("target: a fitted regressor needs a fitted network and transformer")
+    if outputs is None:
+        raise ModelFileError("target: fitted (training_dim is set), but its network is not")
+    if spec.transformer is not None and n_in is None:
+        raise ModelFileError("target: fitted (training_dim is set), but its transformer is not")
     if n_in is not None and n_in != outputs:
         raise ModelFileError(
             f"target.transformer takes {n_in} targets, and the network gives {outputs}"
@@ -131,23 +152,51 @@ def build_target(spec: Any, regressor: Any) -> Any:
         transformer.set_output(transform="default")
         transformer.fit(np.zeros((1, outputs)))
     ttr.regressor_, ttr.transformer_, ttr._training_dim = regressor, transformer, spec.training_dim
-    _probe(ttr, final)
+    for name in ("n_features_in_", "feature_names_in_"):  # (as fit copies them)
+        settable = not isinstance(getattr(type(ttr), name, None), property)
+        if settable and hasattr(regressor, name):
+            setattr(ttr, name, getattr(regressor, name))
+    _probe(ttr, final, spec.sklearn_version)
     return ttr
 
 
-def _probe(ttr: Any, final: Any) -> None:
+def _check_finite(transformer: Any, kind: str, where: str) -> None:
+    """A target scaler's fitted vectors are finite, and its scale_ never 0 (scikit-learn
+    writes 1 for a constant target): a NaN there predicted NaN for every row."""
+    for key in FITTED[kind]:
+        value = getattr(transformer, key, None)
+        if not isinstance(value, np.ndarray):
+            if key != "n_samples_seen_" and value is not None:  # (None: with_std=False)
+                raise ModelFileError(f"{where}: {key} must be one value per target, got {value!r}")
+            continue
+        if not np.isfinite(value).all() or (key == "scale_" and not value.all()):
+            rule = "finite and not 0" if key == "scale_" else "finite"
+            raise ModelFileError(f"{where}: {key} must be {rule}, got {str(value)[:80]}")
+
+
+def _probe(ttr: Any, final: Any, saved_with: str) -> None:
     """A row of zeros predicted (widths checked already): it must run, to the target's
-    shape."""
-    steps = [s for _, s in getattr(ttr.regressor_, "steps", [])[:-1] if s != "passthrough"]
-    width = (steps[0] if steps else final).n_features_in_
+    shape, and give finite values."""
+    import sklearn
+
     try:
+        steps = [s for _, s in getattr(ttr.regressor_, "steps", [])[:-1] if s != "passthrough"]
+        width = (steps[0] if steps else final).n_features_in_
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # (no feature names on the probe row)
             out = ttr.predict(np.zeros((1, width)))
     except Exception as err:
-        raise ModelFileError(f"the TransformedTargetRegressor does not run: {err}") from None
+        raise ModelFileError(
+            f"the TransformedTargetRegressor does not run (saved with scikit-learn "
+            f"{saved_with}, this is {sklearn.__version__}): {err}"
+        ) from None
     expected = (1,) if ttr._training_dim == 1 else (1, final.network_.n_out_)
     if np.shape(out) != expected:
         raise ModelFileError(
             f"the TransformedTargetRegressor predicts shape {np.shape(out)}, not {expected}"
+        )
+    if not np.isfinite(out).all():
+        raise ModelFileError(
+            f"the TransformedTargetRegressor predicts {out.ravel()[:4]} for a row of zeros: "
+            "its target transformer holds values that are not finite"
         )
