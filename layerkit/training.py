@@ -287,7 +287,7 @@ class EpochRunner:
             f"training diverged: the loss of epoch {self.epoch}, batch {batch} is {value}. "
             f"{self._own_optimizer_nan()}Lower the learning rate ({self.learning_rate_name})"
             f"{rate}, or scale the inputs (for instance with "
-            "sklearn.preprocessing.StandardScaler).",
+            f"sklearn.preprocessing.StandardScaler){large_target_hint(self.loss, self.Y)}.",
             epoch=self.epoch,
             batch=batch,
         )
@@ -422,6 +422,28 @@ def undefined_loss(net: Any, loss: Any, x: Any, y: Array) -> str | None:
         "positive ones); or it overflows at large ones (an exp of a large output, "
         "inf/inf): compute it stably (subtract the row maximum before an exp), lower "
         "the learning rate, or scale the inputs"
+    )
+
+
+#: Targets beyond this size (in absolute value) get the hint to scale them too: a
+#: network's first outputs are near 0, and the squared error of a target of 10,000
+#: gives gradients that overflow a default learning rate
+LARGE_TARGET = 100.0
+
+
+def large_target_hint(loss: Any, Y: Any) -> str:
+    """For a regression whose targets are large: the hint to scale them as well."""
+    from .losses import BinaryCrossEntropy, CategoricalCrossEntropy
+
+    if isinstance(loss, (BinaryCrossEntropy, CategoricalCrossEntropy)) or hasattr(Y, "tocsr"):
+        return ""
+    with np.errstate(all="ignore"):
+        largest = float(np.max(np.abs(Y))) if np.size(Y) else 0.0
+    if not largest > LARGE_TARGET:
+        return ""
+    return (
+        f", and the target, as large as {largest:.3g} here (for instance with "
+        "sklearn.compose.TransformedTargetRegressor(..., transformer=StandardScaler()))"
     )
 
 

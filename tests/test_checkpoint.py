@@ -411,3 +411,19 @@ def test_nested_or_doubly_set_checkpoints_say_what_they_save(digits, tmp_path):
     search = GridSearchCV(mlp().set_callbacks(Checkpoint(path)), {"alpha": [1e-4]}, cv=2)
     with pytest.warns(CheckpointWarning, match=r"on MLPClassifier inside GridSearchCV: in Grid"):
         quiet_fit(search, X, y)
+
+
+def test_set_inside_a_transformed_target_regressor_it_warns_of_the_units(digits, tmp_path):
+    """(A trial: such a file predicted the scaled target, -0.22 where the model said 135,
+    silently; the wrapper passes no callback context down.)"""
+    from sklearn.compose import TransformedTargetRegressor
+
+    X, y = digits
+    pipe = make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(8,), max_iter=2))
+    pipe.set_callbacks(Checkpoint(tmp_path / "p.lkm"))
+    ttr = TransformedTargetRegressor(pipe, transformer=StandardScaler())
+    with pytest.warns(CheckpointWarning, match=r"inside TransformedTargetRegressor: its files "):
+        quiet_fit(ttr, X, y * 100.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CheckpointWarning)
+        quiet_fit(pipe, X, y * 100.0)  # (the same Pipeline fitted alone: no warning)

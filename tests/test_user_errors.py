@@ -790,6 +790,27 @@ def test_a_low_level_divergence_names_the_optimizers_learning_rate():
         net.fit(X * 100, y[:, None] * 1e3, loss=SquaredError(), optimizer=SGD(100.0), max_iter=5)
 
 
+def test_a_divergence_on_a_large_target_says_to_scale_the_target_too():
+    """(A trial: the message said to scale the inputs, already scaled; the target of
+    up to 3e4 was the cause.)"""
+    from sklearn.datasets import make_friedman1
+
+    Xf, yf = make_friedman1(n_samples=500, random_state=0)
+    Xf = (Xf - Xf.mean(axis=0)) / Xf.std(axis=0)
+    reg = MLPRegressor((64,), solver="sgd", random_state=0, max_iter=20)
+    with pytest.raises(
+        layerkit.DivergenceError,
+        match=r"and the target, as large as 3\.27e\+04 here \(for instance with "
+        r"sklearn\.compose\.TransformedTargetRegressor",
+    ):
+        reg.fit(Xf, yf * 1000 + 5000)
+    from layerkit.losses import BinaryCrossEntropy, SquaredError
+    from layerkit.training import large_target_hint
+
+    assert large_target_hint(BinaryCrossEntropy(), np.full((3, 1), 1e4)) == ""  # (labels)
+    assert large_target_hint(SquaredError(), np.full((3, 1), 99.0)) == ""
+
+
 def test_sparse_regression_targets():
     Y2 = np.c_[X[:, 0], X[:, 1]]
     common = dict(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=20, random_state=0)

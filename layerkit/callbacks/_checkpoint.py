@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -152,6 +153,8 @@ class Checkpoint:
                 "set it on the Pipeline only (its files then hold the whole Pipeline)"
             )
         outer = _outer_estimators(context)
+        if _in_target_regressor():
+            outer.append("TransformedTargetRegressor")
         if outer:
             _warn_nested(self, estimator, outer)
         self.saved_, self._last_saved, self._folder = [], None, Path.cwd()
@@ -277,9 +280,31 @@ def _outer_estimators(context: Any) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _in_target_regressor() -> bool:
+    """Whether the fit being set up runs inside a TransformedTargetRegressor's fit (it
+    passes no callback context down, so its frame is looked for: its regressor's files
+    would predict the transformed target)."""
+    from ..io._target import is_target_regressor
+
+    frame = sys._getframe(1)
+    for _ in range(60):  # (scikit-learn's wrappers, a Pipeline, the callback machinery)
+        frame = frame.f_back  # type: ignore[assignment]
+        if frame is None:
+            return False
+        if frame.f_code.co_name == "fit" and is_target_regressor(frame.f_locals.get("self")):
+            return True
+    return False
+
+
 def _warn_nested(checkpoint: Checkpoint, estimator: Any, outer: list[str]) -> None:
     kind = type(estimator).__name__
     problems = []
+    if "TransformedTargetRegressor" in outer:
+        problems.append(
+            "its files hold the regressor alone, which predicts the transformed (scaled) "
+            "target: a deployment of such a file predicts in the wrong units; after the "
+            "fit, save the whole TransformedTargetRegressor with layerkit.save(ttr, path)"
+        )
     if "Pipeline" in outer:
         if isinstance(estimator, BaseMLP):
             problems.append(
@@ -294,7 +319,7 @@ def _warn_nested(checkpoint: Checkpoint, estimator: Any, outer: list[str]) -> No
                 "around it (a deployment of such a file predicts from rows those steps "
                 "did not transform)"
             )
-    searches = [name for name in outer if name != "Pipeline"]
+    searches = [name for name in outer if name not in ("Pipeline", "TransformedTargetRegressor")]
     if searches:
         problems.append(
             f"in {searches[0]}, every fit (each candidate's, each fold's) writes the same "

@@ -14,7 +14,7 @@ from ..exceptions import DivergenceError, TrainingInterrupted
 from ..layers import BatchNorm, Dropout
 from ..network import Sequential, every_layer
 from ..optim import Optimizer
-from ..training import EpochRunner, undefined_loss
+from ..training import EpochRunner, large_target_hint, undefined_loss
 from ._callbacks import SOLVER_STACKLEVEL, FitReport
 from ._interrupt import stop_on_interrupt
 
@@ -108,7 +108,8 @@ def fit_lbfgs(
             raise DivergenceError(
                 f"training diverged: lbfgs evaluation {evaluations[0]} (iteration "
                 f"{len(curve) + 1}) gives a loss of {value}. Raise alpha, or scale the inputs "
-                "(for instance with sklearn.preprocessing.StandardScaler).",
+                "(for instance with sklearn.preprocessing.StandardScaler)"
+                f"{large_target_hint(runner.loss, runner.Y)}.",
                 epoch=len(curve) + 1,
             )
         for k, lo, hi in zip(names, bounds[:-1], bounds[1:], strict=True):
