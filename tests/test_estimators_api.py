@@ -298,10 +298,19 @@ def test_the_notebook_display_marks_only_the_parameters_set():
         ({"solver": "ADAMW"}, r"solver=AdamW\(\.\.\.\)"),
         ({"learning_rate": 0.01}, r"The step size is learning_rate_init"),
         ({"solver": "adma"}, r"Did you mean 'adam'\?"),
+        ({"layers": "classes"}, r"Dense, ReLU are classes: pass layer objects, as in Dense\("),
+        ({"loss": "class"}, r"CategoricalCrossEntropy is a class: pass an instance, loss="),
     ],
 )
 def test_a_refused_value_says_what_was_likely_meant(params, hint):
     from layerkit import MLPClassifier
+    from layerkit.layers import Dense, ReLU
+    from layerkit.losses import CategoricalCrossEntropy
+
+    if params.get("layers") == "classes":  # (a trial: classes where their objects go)
+        params = {"layers": [Dense, ReLU]}
+    if params.get("loss") == "class":
+        params = {"loss": CategoricalCrossEntropy}
 
     X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2
     with pytest.raises(ValueError, match=hint):

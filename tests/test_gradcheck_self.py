@@ -1266,3 +1266,31 @@ def test_a_built_layer_given_x_of_another_width_is_refused_in_one_message():
         check_layer(dense, np.ones((4, 5)))
     assert not check_layer(dense, np.random.default_rng(1).normal(size=(4, 7))).failed
     assert not check_layer(Dense(3), np.random.default_rng(1).normal(size=(4, 5))).failed
+
+
+def test_a_gradient_averaged_over_the_batch_is_named_as_such():
+    """(A trial: a layer averaging its gradient over the rows was caught, with no hint of
+    the cause, a factor of exactly 1/batch size.)"""
+    from layerkit.layers import Layer
+
+    class MeanScale(Layer, register=False):
+        def build(self, n_in, rng, dtype):
+            self.params = {"w": np.ones(n_in, dtype)}
+            self.grads = {"w": np.zeros(n_in, dtype)}
+            return n_in
+
+        def forward(self, x, training=False):
+            self._x = x
+            return x * self.params["w"]
+
+        def backward(self, delta):
+            self.grads["w"][...] = (delta * self._x).mean(axis=0)  # (the sum, divided)
+            return delta * self.params["w"]
+
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    with pytest.raises(
+        GradientCheckError,
+        match=r"every disagreeing entry is off by one factor: 0\.2 times the finite "
+        r"differences \(1/5: a mean over 5 values \(the batch's rows\?\) where the cost is",
+    ):
+        check_layer(MeanScale(), x, checks=["gradient"])

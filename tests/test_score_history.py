@@ -312,3 +312,16 @@ def test_a_log_keeps_every_scored_row_across_a_crash_and_a_resume(digits, tmp_pa
     assert log.read_text() == before
     with pytest.raises(TypeError, match=r"log must be a file path .* got int"):
         ScoreHistory(X_val, y_val, log=3)
+
+
+def test_held_out_labels_the_training_data_lacks_are_refused_before_training(digits):
+    """(A trial: labels "x" scored 0.0 every epoch, silently.)"""
+    X, y, X_val, y_val = digits
+    for held_out in (np.array(["x"] * 200, dtype=object), y_val + 10):
+        clf = MLPClassifier((8,), max_iter=2).set_callbacks(ScoreHistory(X_val, held_out))
+        with pytest.raises(ValueError, match=r"its y holds labels the training data does not"):
+            clf.fit(X, y)
+        assert not hasattr(clf, "loss_curve_")  # (before the first epoch)
+    history = ScoreHistory(X_val, y_val)
+    quiet_fit(MLPClassifier((8,), max_iter=2).set_callbacks(history), X, y)
+    assert len(history.history_["epoch"]) == 2

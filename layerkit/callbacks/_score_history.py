@@ -164,11 +164,17 @@ class ScoreHistory:
     def teardown(self, estimator: Any, context: Any) -> None:
         """Nothing to release."""
 
-    def on_fit_task_begin(self, estimator: Any, context: Any, *, X: Any = None) -> None:
+    def on_fit_task_begin(
+        self, estimator: Any, context: Any, *, X: Any = None, y: Any = None
+    ) -> None:
         """Before the first epoch: the held-out rows must be as wide as the training
         rows, and should look like them (held-out rows given untransformed to a network
-        inside a Pipeline scored it wrongly, silently)."""
-        if context.task_name == "epoch" or X is None or hasattr(X, "tocsr"):
+        inside a Pipeline scored it wrongly, silently); a classifier's held-out labels
+        must be among the training labels (others score as errors every epoch)."""
+        if context.task_name == "epoch" or X is None:
+            return
+        self._check_labels(estimator, y)
+        if hasattr(X, "tocsr"):
             return
         width = np.shape(self.X)[1] if np.ndim(self.X) == 2 else None
         if width is not None and width != np.shape(X)[1]:
@@ -179,6 +185,23 @@ class ScoreHistory:
             )
         if not hasattr(self.X, "tocsr"):
             _warn_if_unlike(self, X, type(estimator).__name__)
+
+    def _check_labels(self, estimator: Any, y: Any) -> None:
+        from sklearn.base import is_classifier
+
+        if not is_classifier(estimator) or y is None or np.ndim(self.y) != 1 or np.ndim(y) != 1:
+            return
+        known = set(np.asarray(y).tolist()) | set(
+            np.asarray(getattr(estimator, "classes_", ())).tolist()
+        )
+        unknown = sorted({str(v) for v in np.asarray(self.y).tolist() if v not in known})
+        if unknown:
+            shown = ", ".join(repr(v) for v in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+            raise ValueError(
+                f"{self!r}: its y holds labels the training data does not ({shown}): the "
+                f"{type(estimator).__name__} never predicts them, so they would count as "
+                "errors every epoch; give held-out labels of the same classes"
+            )
 
     def on_fit_task_end(
         self, estimator: Any, context: Any, *, fitted_estimator: Any = None

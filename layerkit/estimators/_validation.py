@@ -169,6 +169,15 @@ def _hint(name: str, value: Any, allowed: Sequence[str]) -> str:
     """What the user likely meant by a refused value, or ""."""
     if name == "learning_rate" and isinstance(value, numbers.Real):
         return " The step size is learning_rate_init; learning_rate names its schedule."
+    if name == "layers" and isinstance(value, (list, tuple)):
+        given = [v.__name__ for v in value if isinstance(v, type)]
+        if given:  # a class where its object goes
+            return (
+                f" {', '.join(given)} {'is a class' if len(given) == 1 else 'are classes'}: "
+                f"pass layer objects, as in {given[0]}(...)."
+            )
+    if name == "loss" and isinstance(value, type):
+        return f" {value.__name__} is a class: pass an instance, loss={value.__name__}()."
     if not isinstance(value, str) or not allowed:
         return ""
     if name == "solver":  # an optimizer class's name: the object is what it takes

@@ -444,6 +444,7 @@ def compare(
             f"{entry.numeric:.10g} (relative error {entry.worst_error:.3g}, allowed "
             f"rtol={tol.rtol:g} + atol={allowed:g}{raised}); {int(bad.sum())} of "
             f"{len(indices)} checked entries disagree"
+            + _factor_hint(got[bad], numeric[bad])
             + _step_hint(arr, entry.index, name, tol.eps)
         )
     report.entries.append(entry)
@@ -562,6 +563,31 @@ def _settled_estimate(
             return last
         last = estimate
     return None
+
+
+def _factor_hint(got: Any, numeric: Any) -> str:
+    """When every disagreeing entry is off by one constant factor: that factor, and, for
+    1/k or k, the likely cause (an average over k rows where the cost sums them)."""
+    if got.size < 2 or not (np.isfinite(got).all() and np.all(numeric != 0)):
+        return ""
+    ratios = got / numeric
+    factor = float(np.median(ratios))
+    if factor == 0 or not np.allclose(ratios, factor, rtol=1e-3, atol=0):
+        return ""
+    text = (
+        f"; every disagreeing entry is off by one factor: {factor:.6g} times the finite "
+        "differences"
+    )
+    k = abs(1 / factor if abs(factor) < 1 else factor)
+    if k >= 2 and abs(k - round(k)) < 1e-3 * k:
+        n = round(k)
+        cause = (
+            f"a mean over {n} values (the batch's rows?) where the cost is their sum"
+            if abs(factor) < 1
+            else f"a sum over {n} values where the cost takes their mean"
+        )
+        text += f" ({'1/' if abs(factor) < 1 else ''}{n}: {cause})"
+    return text
 
 
 def _step_hint(arr: Array, index: tuple[int, ...], name: str, eps: float) -> str:
