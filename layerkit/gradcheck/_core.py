@@ -449,7 +449,15 @@ def compare(
         )
     report.entries.append(entry)
     unseen = int(np.sum(finite & ~bad & (scale <= atol) & (scale > 0)))
-    if unseen:
+    if unseen and unseen == len(indices):  # (the cost may not depend on it at all)
+        report.notes.append(
+            f"all {unseen} checked entries of {name!r} are within atol={tol.atol:g} of 0 "
+            "in both values, so they were taken as equal, not compared: the cost may not "
+            "depend on it here (a bias right before a BatchNorm, whose mean subtraction "
+            "cancels it, has a gradient of 0 everywhere); otherwise check at a point "
+            "where the gradients are larger, or pass a smaller atol"
+        )
+    elif unseen:
         report.notes.append(
             f"{unseen} of {len(indices)} checked entries of {name!r} are within "
             f"atol={tol.atol:g} of 0 in both values, so they were taken as equal, not "
