@@ -429,6 +429,10 @@ def undefined_loss(net: Any, loss: Any, x: Any, y: Array) -> str | None:
 #: network's first outputs are near 0, and the squared error of a target of 10,000
 #: gives gradients that overflow a default learning rate
 LARGE_TARGET = 100.0
+HOW_TO_SCALE_THE_TARGET = (
+    " (for instance with sklearn.compose.TransformedTargetRegressor(..., "
+    "transformer=StandardScaler()))"
+)
 
 
 def large_target_hint(loss: Any, Y: Any) -> str:
@@ -441,10 +445,7 @@ def large_target_hint(loss: Any, Y: Any) -> str:
         largest = float(np.max(np.abs(Y))) if np.size(Y) else 0.0
     if not largest > LARGE_TARGET:
         return ""
-    return (
-        f", and the target, as large as {largest:.3g} here (for instance with "
-        "sklearn.compose.TransformedTargetRegressor(..., transformer=StandardScaler()))"
-    )
+    return f", and the target, as large as {largest:.3g} here{HOW_TO_SCALE_THE_TARGET}"
 
 
 def step_size_name(optimizer: Any) -> str:

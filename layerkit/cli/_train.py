@@ -23,6 +23,7 @@ from ..losses import (
     PoissonLoss,
     SquaredError,
 )
+from ..training import HOW_TO_SCALE_THE_TARGET
 from ._config import Loaded, load_experiment
 from ._errors import CLIError
 from ._examples import examples, identifier_features, split
@@ -325,6 +326,8 @@ def _fit(est: Any, X: np.ndarray, y: np.ndarray, scaled: bool) -> bool:
             text = text.replace(
                 ", or scale the inputs (for instance with sklearn.preprocessing.StandardScaler)",
                 "" if scaled else ", or set data.standardize = true",
+            ).replace(  # (a large target: the command's own setting scales it)
+                HOW_TO_SCALE_THE_TARGET, ": set data.standardize_target = true"
             )
             prefix = "" if text.startswith("training diverged") else "training diverged: "
             raise CLIError(f"{prefix}{text}") from None
