@@ -1044,6 +1044,10 @@ DATA_PROBLEMS = {
         [["a", "y"], *[[i, "p" if i < 6 else "q"] for i in range(7)]],
         "class(es) ['q'] have a single row",
     ),
+    "a numeric target of many classes, some of one row": (  # (a trial: diabetes's target)
+        [["a", "y"], *[[i, v] for i, v in enumerate([i // 2 for i in range(77)] + [99] * 23)]],
+        '(40 classes of 100 rows, read as numbers: a continuous target? then set task = "reg',
+    ),
     "a missing label": (
         [["a", "y"], [1, "p"], [2, ""], [3, "q"], [4, "p"], [5, "q"]],
         "target column 'y' has 1 missing label(s) (first in row 2, line 3)",

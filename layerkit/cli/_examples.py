@@ -227,9 +227,18 @@ def split(X: np.ndarray, y: np.ndarray, task: str, fraction: float, seed: Any) -
         classes, counts = np.unique(y, return_counts=True)
         if counts.min() < 2:
             rare = [c.item() if hasattr(c, "item") else c for c in classes[counts < 2]]
+            shown = f"{rare[:10]}"[:-1] + (
+                f", ... ({len(rare)} in all)]" if len(rare) > 10 else "]"
+            )
+            hint = ""
+            if y.dtype.kind in "iuf" and len(classes) > max(20, len(y) // 10):
+                hint = (
+                    f" ({len(classes)} classes of {len(y)} rows, read as numbers: a "
+                    'continuous target? then set task = "regression")'
+                )
             raise CLIError(
-                f"class(es) {rare} have a single row, which cannot be both trained on and "
-                "held out; add rows, drop them, or set validation.test_fraction = 0"
+                f"class(es) {shown} have a single row, which cannot be both trained on and "
+                f"held out; add rows, drop them, or set validation.test_fraction = 0{hint}"
             )
         stratify = y
     try:
