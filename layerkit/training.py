@@ -437,9 +437,11 @@ HOW_TO_SCALE_THE_TARGET = (
 
 def large_target_hint(loss: Any, Y: Any) -> str:
     """For a regression whose targets are large: the hint to scale them as well."""
-    from .losses import BinaryCrossEntropy, CategoricalCrossEntropy
+    from .losses import BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss
 
-    if isinstance(loss, (BinaryCrossEntropy, CategoricalCrossEntropy)) or hasattr(Y, "tocsr"):
+    # (labels, and counts: a Poisson target cannot be shifted by a scaler)
+    labels_or_counts = (BinaryCrossEntropy, CategoricalCrossEntropy, PoissonLoss)
+    if isinstance(loss, labels_or_counts) or hasattr(Y, "tocsr"):
         return ""
     with np.errstate(all="ignore"):
         largest = float(np.max(np.abs(Y))) if np.size(Y) else 0.0

@@ -427,3 +427,14 @@ def test_set_inside_a_transformed_target_regressor_it_warns_of_the_units(digits,
     with warnings.catch_warnings():
         warnings.simplefilter("error", CheckpointWarning)
         quiet_fit(pipe, X, y * 100.0)  # (the same Pipeline fitted alone: no warning)
+        identity = TransformedTargetRegressor(pipe)  # (a review: the target is not scaled)
+        quiet_fit(identity, X, y * 100.0)
+
+        class Trains(MLPRegressor):  # a fit of another estimator's, under a wrapper's fit
+            def fit(self, X, y):
+                quiet_fit(pipe, X, y)
+                return super().fit(X, y)
+
+        quiet_fit(
+            TransformedTargetRegressor(Trains(max_iter=1), transformer=StandardScaler()), X, y
+        )

@@ -646,28 +646,117 @@ def test_inspect_describes_a_file_of_unregistered_layers_from_its_manifest(tmp_p
         warnings.simplefilter("ignore", ConvergenceWarning)
         pipe.fit(X, y)
     path = layerkit.save(pipe, tmp_path / "m.lkm")
-
-    def unregistered(manifest):  # (as a plugin's layer would be named, in a process without it)
-        manifest["network"]["layers"][1]["type"] = "InspectTestCube"
-        manifest["hyperparameters"]["layers"][1]["$object"]["type"] = "InspectTestCube"
-
-    path.write_bytes(rewritten_model(path.read_bytes(), unregistered))
+    saved = path.read_bytes()
+    path.write_bytes(rewritten_model(saved, _unregistered_relu))
     status, out, err = run(capsys, "inspect", path)
     assert status == 0, err
     assert "MLPClassifier in a Pipeline" in out
-    assert "(not loaded: its layers' classes are not registered here" in out
+    assert "(not loaded: not registered in this process: layer InspectTestCube; give" in out
     assert "steps before the network: standardscaler: StandardScaler" in out
     assert "input: 4 features (float64): sepal length (cm)" in out
     assert re.search(r"1  InspectTestCube\(\)", out) and "parameters: 51 in total" in out
     assert "12 arrays verified" in out and "training history:" in out
-    assert "layers=[Dense(" in out and "InspectTestCube()]" in out
+    assert "layers=[Dense(bias_init='zeros'" in out and "InspectTestCube()]" in out
     status, out, _ = run(capsys, "inspect", path, "--json")
     info = json.loads(out)
-    assert "'InspectTestCube' is not registered" in info["not_loaded"]
+    assert "layer InspectTestCube" in info["not_loaded"]
     assert [layer["type"] for layer in info["layers"]][:2] == ["Dense", "InspectTestCube"]
-    path.write_bytes(rewritten_model(path.read_bytes(), damaged="arrays/network/0.W.npy"))
-    status, _, err = run(capsys, "inspect", path)
+    assert info["hyperparameters"]["layers"][1] == {"type": "InspectTestCube", "config": {}}
+    path.write_bytes(rewritten_model(saved, _unregistered_relu, damaged="arrays/network/0.W.npy"))
+    status, _, err = run(capsys, "inspect", path)  # (a sound zip: the CRC agrees)
     assert status != 0 and "array 'network/0.W' does not match its SHA-256" in err
+
+
+def _unregistered_relu(manifest):
+    """As a plugin's layer is named, in a process without the plugin."""
+    manifest["network"]["layers"][1]["type"] = "InspectTestCube"
+    manifest["hyperparameters"]["layers"][1]["$object"]["type"] = "InspectTestCube"
+
+
+CRAFTED_FOR_INSPECT = {  # (a review: each crashed the description from the manifest)
+    "names as numbers": (
+        lambda m: m["fitted"].update(feature_names_in_=[1, 2, 3, 4]),
+        "the fitted metadata do not validate: fitted.feature_names_in_",
+    ),
+    "a loss curve of text": (
+        lambda m: m["fitted"].update(loss_curve_=["a", "b"]),
+        "the fitted metadata do not validate: fitted.loss_curve_",
+    ),
+    "classes as text": (
+        lambda m: m["fitted"].update(classes="x"),
+        "the fitted metadata do not validate: fitted.classes",
+    ),
+    "an optimizer's steps as text": (  # (described without the count)
+        lambda m: m["optimizer"]["state"].update(t="many"),
+        None,
+    ),
+    "a pipeline changed, its digest kept": (
+        lambda m: m["pipeline"]["steps"][0].update(name="tampered"),
+        "the pipeline entry does not match its SHA-256",
+    ),
+    "an array listed twice": (
+        lambda m: m["arrays"].append(m["arrays"][0]),
+        "is listed twice",
+    ),
+    "a registered layer's bad setting": (  # (not a plugin's: load's own error)
+        lambda m: m["network"]["layers"][0]["config"].update(units="not registered"),
+        "units",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CRAFTED_FOR_INSPECT))
+def test_inspect_refuses_crafted_files_it_cannot_load_by_name(case, tmp_path, capsys):
+    from layerkit import MLPClassifier
+    from layerkit.layers import Dense, ReLU
+
+    X, y = load_iris(return_X_y=True)
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(layers=[Dense(4), ReLU()], max_iter=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe.fit(X, y)
+    path = layerkit.save(pipe, tmp_path / "m.lkm")
+    edit, message = CRAFTED_FOR_INSPECT[case]
+    unregistered = case != "a registered layer's bad setting"
+
+    def both(manifest):
+        if unregistered:
+            _unregistered_relu(manifest)
+        edit(manifest)
+
+    path.write_bytes(rewritten_model(path.read_bytes(), both))
+    for flags in ((), ("--json",)):
+        status, out, err = run(capsys, "inspect", path, *flags)
+        if message is None:
+            assert (
+                status == 0
+                and "after many" not in out
+                and '"steps": null' in run(capsys, "inspect", path, "--json")[1]
+            )
+        else:
+            assert status == 1 and message in err and "Traceback" not in err, (out, err)
+
+
+def test_inspect_escapes_what_a_file_could_write_to_the_terminal(tmp_path, capsys):
+    """(A review: a layer's setting name or a class label could carry escape sequences
+    and line breaks to the screen.)"""
+    from layerkit import MLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    labels = np.array(["\x1b[2J\x1b[31ma", "b\nc", "d"])[y]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier((4,), max_iter=2).fit(X, labels)
+    path = layerkit.save(clf, tmp_path / "m.lkm")
+    path.write_bytes(
+        rewritten_model(path.read_bytes(), lambda m: m.update(layerkit_version="0.3\x1b]0;x\x07"))
+    )
+    status, out, _ = run(capsys, "inspect", path)
+    assert status == 0 and "\x1b" not in out and "\x07" not in out
+    assert "classes: \\x1b[2J\\x1b[31ma, b\\nc, d" in out
 
 
 # ---------------------------------------------------------------------- errors

@@ -298,19 +298,27 @@ def test_the_notebook_display_marks_only_the_parameters_set():
         ({"solver": "ADAMW"}, r"solver=AdamW\(\.\.\.\)"),
         ({"learning_rate": 0.01}, r"The step size is learning_rate_init"),
         ({"solver": "adma"}, r"Did you mean 'adam'\?"),
-        ({"layers": "classes"}, r"Dense, ReLU are classes: pass layer objects, as in Dense\("),
+        ({"layers": "classes"}, r"Dense, ReLU are classes: pass layer objects, as in layers="),
+        ({"layers": "class"}, r"Dense is a class: pass layer objects, in a list, as in layers"),
         ({"loss": "class"}, r"CategoricalCrossEntropy is a class: pass an instance, loss="),
+        ({"solver": "class"}, r"Adam is a class: pass an instance, solver=Adam\(\.\.\.\)\."),
+        ({"layers": "int"}, r"objects; got \[<class 'int'>\]\.$"),  # (no hint for int)
     ],
 )
 def test_a_refused_value_says_what_was_likely_meant(params, hint):
     from layerkit import MLPClassifier
     from layerkit.layers import Dense, ReLU
     from layerkit.losses import CategoricalCrossEntropy
+    from layerkit.optim import Adam
 
-    if params.get("layers") == "classes":  # (a trial: classes where their objects go)
-        params = {"layers": [Dense, ReLU]}
-    if params.get("loss") == "class":
-        params = {"loss": CategoricalCrossEntropy}
+    stand_ins = {  # (a trial: classes where their objects go)
+        ("layers", "classes"): [Dense, ReLU],
+        ("layers", "class"): Dense,
+        ("loss", "class"): CategoricalCrossEntropy,
+        ("solver", "class"): Adam,
+        ("layers", "int"): [int],
+    }
+    params = {k: stand_ins.get((k, v), v) for k, v in params.items()}
 
     X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2
     with pytest.raises(ValueError, match=hint):

@@ -1291,6 +1291,36 @@ def test_a_gradient_averaged_over_the_batch_is_named_as_such():
     with pytest.raises(
         GradientCheckError,
         match=r"every disagreeing entry is off by one factor: 0\.2 times the finite "
-        r"differences \(1/5: a mean over 5 values \(the batch's rows\?\) where the cost is",
+        r"differences \(1/5: a mean over the batch's 5 rows where the cost sums them\)",
     ):
         check_layer(MeanScale(), x, checks=["gradient"])
+
+    class Halved(MeanScale, register=False):  # (a review: 1/2 is no mean over 5 rows)
+        def backward(self, delta):
+            self.grads["w"][...] = 0.5 * (delta * self._x).sum(axis=0)
+            return delta * self.params["w"]
+
+    with pytest.raises(GradientCheckError) as caught:
+        check_layer(Halved(), x, checks=["gradient"])
+    assert "off by one factor: 0.5 times the finite differences" in str(caught.value)
+    assert "a mean over" not in str(caught.value)
+
+    class Flipped(MeanScale, register=False):
+        def backward(self, delta):
+            self.grads["w"][...] = -(delta * self._x).sum(axis=0)
+            return delta * self.params["w"]
+
+    with pytest.raises(GradientCheckError, match=r"-1 times the finite differences \(the opp"):
+        check_layer(Flipped(), x, checks=["gradient"])
+
+    class Idle(MeanScale, register=False):  # a parameter the cost never uses: all 0
+        def forward(self, x, training=False):
+            self._x = x
+            return x.copy()
+
+        def backward(self, delta):
+            self.grads["w"][...] = 0.0
+            return delta
+
+    notes = check_layer(Idle(), x, checks=["gradient"]).notes
+    assert any("all 3 checked entries of 'w' are within atol=1e-08 of 0" in n for n in notes)

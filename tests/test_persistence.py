@@ -1232,9 +1232,13 @@ def test_a_file_written_in_a_version_a_release_reads_passes_its_schema(tmp_path)
         "unfitted": MLPClassifier(),
         "network": layerkit.Sequential([Dense(3), ReLU()]).build(4, random_state=0),
         "early stopping": MLPClassifier((4,), early_stopping=True, max_iter=3),
+        # (0.2.0 has no such argument, no such value)
+        "scoring": MLPClassifier((4,), scoring="f1_macro", max_iter=3),
+        "cosine": MLPClassifier((4,), solver="sgd", learning_rate="cosine"),
     }
+    later = ("early stopping", "scoring", "cosine")
     for name, model in models.items():
-        if name not in ("unfitted", "network"):
+        if name not in ("unfitted", "network", "cosine"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 model.fit(X, y.astype(float) if name == "adam" else y)
@@ -1242,9 +1246,10 @@ def test_a_file_written_in_a_version_a_release_reads_passes_its_schema(tmp_path)
         manifest = json.loads(zipfile.ZipFile(path).read("manifest.json"))
         assert "pipeline" not in manifest and "target" not in manifest, name
         if manifest["format_version"] > release.FORMAT_VERSION:
-            assert name == "early stopping", name
+            assert name in later, name
             continue
+        assert name not in later, name
         release.Manifest.model_validate(manifest)
         if manifest["fitted"]:
             release.FittedSpec.model_validate(manifest["fitted"])
-    assert manifest["format_version"] == 3  # (the early-stopping model, last)
+    assert manifest["format_version"] == 3  # (the unfitted cosine schedule, last)

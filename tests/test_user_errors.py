@@ -804,11 +804,12 @@ def test_a_divergence_on_a_large_target_says_to_scale_the_target_too():
         r"sklearn\.compose\.TransformedTargetRegressor",
     ):
         reg.fit(Xf, yf * 1000 + 5000)
-    from layerkit.losses import BinaryCrossEntropy, SquaredError
+    from layerkit.losses import BinaryCrossEntropy, PoissonLoss, SquaredError
     from layerkit.training import large_target_hint
 
     assert large_target_hint(BinaryCrossEntropy(), np.full((3, 1), 1e4)) == ""  # (labels)
     assert large_target_hint(SquaredError(), np.full((3, 1), 99.0)) == ""
+    assert large_target_hint(PoissonLoss(), np.full((3, 1), 1e4)) == ""  # (a review)
 
 
 def test_sparse_regression_targets():

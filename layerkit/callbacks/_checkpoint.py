@@ -67,7 +67,10 @@ class Checkpoint:
     Pipeline, it saves the network alone, which expects transformed rows, and warns
     (``CheckpointWarning``). Set on a search, it is refused: every candidate's fit
     would write the same files (set on an estimator inside a search, it warns so);
-    checkpoint a fit of the chosen parameters after the search instead.
+    checkpoint a fit of the chosen parameters after the search instead. Inside a
+    TransformedTargetRegressor that scales the target, its files hold the regressor,
+    which predicts the scaled target, and it warns: save the TransformedTargetRegressor
+    after the fit (``layerkit.save`` writes it whole).
 
     Examples
     --------
@@ -153,7 +156,7 @@ class Checkpoint:
                 "set it on the Pipeline only (its files then hold the whole Pipeline)"
             )
         outer = _outer_estimators(context)
-        if _in_target_regressor():
+        if _in_target_regressor(estimator):
             outer.append("TransformedTargetRegressor")
         if outer:
             _warn_nested(self, estimator, outer)
@@ -280,10 +283,10 @@ def _outer_estimators(context: Any) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _in_target_regressor() -> bool:
-    """Whether the fit being set up runs inside a TransformedTargetRegressor's fit (it
-    passes no callback context down, so its frame is looked for: its regressor's files
-    would predict the transformed target)."""
+def _in_target_regressor(estimator: Any) -> bool:
+    """Whether ``estimator`` is being fitted as the regressor of a TransformedTargetRegressor
+    that transforms the target (it passes no callback context down, so its fit's frame
+    is looked for: its regressor's files would predict the transformed target)."""
     from ..io._target import is_target_regressor
 
     frame = sys._getframe(1)
@@ -291,8 +294,9 @@ def _in_target_regressor() -> bool:
         frame = frame.f_back  # type: ignore[assignment]
         if frame is None:
             return False
-        if frame.f_code.co_name == "fit" and is_target_regressor(frame.f_locals.get("self")):
-            return True
+        wrapper: Any = frame.f_locals.get("self") if frame.f_code.co_name == "fit" else None
+        if is_target_regressor(wrapper) and wrapper.__dict__.get("regressor_") is estimator:
+            return wrapper.transformer is not None or wrapper.func is not None
     return False
 
 

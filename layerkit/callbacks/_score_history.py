@@ -191,16 +191,21 @@ class ScoreHistory:
 
         if not is_classifier(estimator) or y is None or np.ndim(self.y) != 1 or np.ndim(y) != 1:
             return
-        known = set(np.asarray(y).tolist()) | set(
-            np.asarray(getattr(estimator, "classes_", ())).tolist()
-        )
-        unknown = sorted({str(v) for v in np.asarray(self.y).tolist() if v not in known})
+        known = set(np.asarray(y).tolist())
+        known |= set(np.asarray(getattr(estimator, "classes_", ())).tolist())
+        unknown = sorted({v for v in np.asarray(self.y).tolist() if v not in known}, key=repr)
         if unknown:
-            shown = ", ".join(repr(v) for v in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+
+            def shown(values: list[Any]) -> str:
+                return ", ".join(repr(v) for v in values[:5]) + (
+                    ", ..." if len(values) > 5 else ""
+                )
+
             raise ValueError(
-                f"{self!r}: its y holds labels the training data does not ({shown}): the "
-                f"{type(estimator).__name__} never predicts them, so they would count as "
-                "errors every epoch; give held-out labels of the same classes"
+                f"{self!r}: its y holds labels the training data does not "
+                f"({shown(unknown)}; the training labels are {shown(sorted(known, key=repr))}): "
+                f"the {type(estimator).__name__} never predicts them, so they would count as "
+                "errors every epoch; give held-out labels of the same classes, of the same type"
             )
 
     def on_fit_task_end(

@@ -271,10 +271,13 @@ def _run(args: argparse.Namespace) -> int:
         if str(args.output) != "-":  # (on stdout, the predictions are all there is)
             print(f"wrote {n} predictions to {args.output}")
         return 0
-    from ._inspect import as_json, describe, render
+    from ._inspect import as_json, describe, render_or_refuse
 
     info = describe(args.model, args.plugin)
-    print(json.dumps(as_json(info), indent=2, allow_nan=False) if args.json else render(info))
+    if args.json:
+        print(json.dumps(as_json(info), indent=2, allow_nan=False))
+    else:
+        print(render_or_refuse(info, args.model))
     return 0
 
 

@@ -32,22 +32,85 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
     try:
         model = load_model(path, plugins, fitted=False, command="inspect")
         unbuilt = None
-    except CLIError as err:
-        if "not registered" not in str(err):
+    except CLIError:
+        missing = _unregistered(path)  # (a plugin not given: else a damaged file)
+        if not missing:
             raise
-        model, unbuilt = None, str(err)
+        model, unbuilt = None, missing
     try:
         manifest = read_manifest(path)
         if model is None:
             verify_checksums(path)
+            _check_unbuilt(manifest)
     except ModelFileError as err:
         raise CLIError(str(err)) from None
+    if model is None:
+        try:
+            return _described(path, manifest, _unbuilt_parts(manifest), unbuilt)
+        except Exception as err:  # (a file only a load would have refused; no traceback)
+            raise CLIError(f"{path}: cannot describe it from its manifest: {err}") from None
+    return _described(path, manifest, _built_parts(model, manifest["hyperparameters"]), None)
+
+
+def _unregistered(path: Path) -> list[str]:
+    """The classes ``path``'s manifest names (layers, loss, optimizer, objects in its
+    settings) that are not registered in this process, as "kind Type"; [] for a file
+    that cannot be read."""
+    from .._configurable import registered
+
+    try:
+        manifest = read_manifest(path)
+    except (ModelFileError, OSError):
+        return []
+    named: set[tuple[str, str]] = set()
+    network = manifest["network"] or {}
+    named.update(("layer", spec["type"]) for spec in network.get("layers", []))
+    for kind in ("loss", "optimizer"):
+        if manifest.get(kind):
+            named.add((kind, manifest[kind]["type"]))
+
+    def objects(value: Any) -> None:
+        if isinstance(value, dict):
+            obj = value.get("$object")
+            if isinstance(obj, dict) and isinstance(obj.get("type"), str):
+                named.add((str(obj.get("kind")), obj["type"]))
+            for item in value.values():
+                objects(item)
+        elif isinstance(value, list):
+            for item in value:
+                objects(item)
+
+    objects(manifest)
+    return sorted(f"{kind} {name}" for kind, name in named if name not in registered(kind))
+
+
+def _check_unbuilt(manifest: dict[str, Any]) -> None:
+    """What load checks before building, for a file described without it: the fitted
+    records each of their type, the pipeline's and the target's digests."""
+    import pydantic
+
+    from ..io import _manifest as m
+
+    try:
+        m.FittedSpec.model_validate(manifest["fitted"] or {})
+    except pydantic.ValidationError as err:
+        first = err.errors()[0]
+        raise ModelFileError(
+            f"the fitted metadata do not validate: fitted.{'.'.join(map(str, first['loc']))}: "
+            f"{first['msg']}"
+        ) from None
+    checked = m.Manifest.model_validate(manifest)
+    for entry, digest in (("pipeline", m.pipeline_digest), ("target", m.target_digest)):
+        spec = getattr(checked, entry)
+        if spec is not None and digest(spec) != spec.sha256:
+            raise ModelFileError(
+                f"the {entry} entry does not match its SHA-256: the file is damaged"
+            )
+
+
+def _described(path: Path, manifest: dict[str, Any], parts: Any, unbuilt: Any) -> dict[str, Any]:
     network = manifest["network"]
     fitted = manifest["fitted"] or {}
-    if model is None:
-        parts = _unbuilt_parts(manifest)
-    else:
-        parts = _built_parts(model, manifest["hyperparameters"])
     steps, target, n_in, names_in, reprs, changed, changed_repr = parts
     shapes = {a["name"]: a["shape"] for a in manifest["arrays"]}
     layers = []
@@ -80,7 +143,11 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
         "format_version": manifest["format_version"],
         "layerkit_version": manifest["layerkit_version"],
         "arrays_verified": len(manifest["arrays"]),
-        "not_loaded": unbuilt,
+        "not_loaded": unbuilt
+        and (
+            f"not registered in this process: {', '.join(unbuilt)}; give --plugin MODULE "
+            "to load it"
+        ),
         "kind": manifest["kind"],
         "n_features": network["n_in"] if network else None,
         "feature_names": fitted.get("feature_names_in_"),
@@ -162,7 +229,8 @@ def _unbuilt_parts(manifest: dict[str, Any]) -> Parts:
         if json.dumps(value, sort_keys=True) != json.dumps(defaults.get(name), sort_keys=True)
     }
     shown = {name: _clipped(_json_text(value)) for name, value in changed.items()}
-    return steps, target, n_in, names_in, None, changed, shown
+    as_json = {name: _plain_json(value) for name, value in changed.items()}
+    return steps, target, n_in, names_in, None, as_json, shown
 
 
 def _default_hyperparameters(kind: str) -> dict[str, Any]:
@@ -188,24 +256,59 @@ def _default_hyperparameters(kind: str) -> dict[str, Any]:
     return dict(written.model_dump(mode="json")["hyperparameters"])
 
 
+def _printable(line: str) -> str:
+    """``line`` with control and format characters escaped: a file's names and values
+    must not write terminal escape sequences (or line breaks) to the screen."""
+    import unicodedata
+
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(ch) in ("Cc", "Cf")
+        else ch
+        for ch in line
+    )
+
+
 def _spec_text(spec: dict[str, Any]) -> str:
     """A layer as the file names it: its type and its settings."""
-    settings = ", ".join(f"{k}={_clipped(_json_text(v))}" for k, v in spec["config"].items())
+    settings = ", ".join(
+        f"{k}={_clipped(_json_text(v))}" for k, v in (spec.get("config") or {}).items()
+    )
     return f"{spec['type']}({settings})"
 
 
 def _json_text(value: Any) -> str:
-    """A value of the file's JSON as text, an encoded object (a layer, a loss) as its
-    type and settings: ``Dense(units=6)`` rather than its ``$object`` entry."""
-    import json
-
+    """A value of the file's JSON as the loaded model's repr would show it: an encoded
+    object (a layer, a loss) as ``Dense(units=6)``, a tuple as ``(4,)``, true as True."""
+    plain = _plain_json(value)
     if isinstance(value, dict) and isinstance(value.get("$object"), dict):
-        obj = value["$object"]
-        config = obj.get("config") if isinstance(obj.get("config"), dict) else {}
-        return _spec_text({"type": obj.get("type", "?"), "config": config})
+        return _spec_text(plain)
+    if isinstance(value, dict) and "$tuple" in value and isinstance(plain, list):
+        inner = ", ".join(_json_text(v) for v in value["$tuple"])
+        return f"({inner}{',' if len(plain) == 1 else ''})"
     if isinstance(value, list):
         return "[" + ", ".join(_json_text(v) for v in value) + "]"
-    return json.dumps(value, sort_keys=True)
+    if isinstance(plain, dict):
+        return "{" + ", ".join(f"{k!r}: {_json_text(v)}" for k, v in value.items()) + "}"
+    return repr(plain)
+
+
+def _plain_json(value: Any) -> Any:
+    """The file's tagged JSON as inspect's JSON gives a loaded model's values: objects
+    as ``{"type", "config"}``, tuples as lists, non-finite floats by name."""
+    if isinstance(value, dict):
+        if isinstance(value.get("$object"), dict):
+            obj = value["$object"]
+            config = obj.get("config") if isinstance(obj.get("config"), dict) else {}
+            return {"type": obj.get("type"), "config": _plain_json(config)}
+        if set(value) == {"$tuple"} and isinstance(value["$tuple"], list):
+            return [_plain_json(v) for v in value["$tuple"]]
+        if set(value) == {"$float"}:
+            return str(value["$float"])
+        return {str(k): _plain_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_json(v) for v in value]
+    return value
 
 
 def _clipped(text: str, limit: int = 400) -> str:
@@ -224,7 +327,10 @@ def _pipeline_names(pipe: Any) -> Any:
 def _optimizer(spec: dict[str, Any] | None) -> dict[str, Any] | None:
     if spec is None:
         return None
-    return {"type": spec["type"], "config": spec["config"], "steps": spec["state"].get("t")}
+    steps = spec["state"].get("t")
+    if isinstance(steps, bool) or not isinstance(steps, int):
+        steps = None  # (a count only: a crafted file's text is not shown as one)
+    return {"type": spec["type"], "config": spec["config"], "steps": steps}
 
 
 def _history(fitted: dict[str, Any]) -> dict[str, Any] | None:
@@ -245,12 +351,31 @@ def _history(fitted: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def as_json(info: dict[str, Any]) -> dict[str, Any]:
-    """``describe``'s result as standard JSON data: a non-finite number of the history
-    as its name ("-inf", "nan"), as the hyperparameters give theirs."""
-    history = info.get("history")
-    if not history:
-        return info
-    return {**info, "history": {k: _as_json(v) for k, v in history.items()}}
+    """``describe``'s result as standard JSON data: a non-finite number anywhere (the
+    history, a setting a file wrote as 1e400) as its name ("-inf", "nan"), as the
+    hyperparameters give theirs."""
+    finite = _finite(info)
+    assert isinstance(finite, dict)
+    return finite
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        return str(float(value))
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def render_or_refuse(info: dict[str, Any], path: Path) -> str:
+    """``render``, a file it cannot show (a crafted record a load would have refused,
+    described without one) a CLIError naming the file."""
+    try:
+        return render(info)
+    except (TypeError, ValueError, KeyError) as err:
+        raise CLIError(f"{path}: cannot describe it: {err}") from None
 
 
 def _changed_hyperparameters(model: Any, saved: dict[str, Any]) -> dict[str, Any]:
@@ -310,9 +435,8 @@ def render(info: dict[str, Any]) -> str:
     ]
     if info.get("not_loaded"):
         lines.append(
-            "  (not loaded: its layers' classes are not registered here; shown as the file "
-            "names them, every array checked against its SHA-256; give --plugin MODULE "
-            "to load it)"
+            f"  (not loaded: {info['not_loaded']}; shown as the file names them, every "
+            "array checked against its SHA-256)"
         )
     target = info.get("target_transformer")
     if target == "None":  # (transformer=None: the identity)
@@ -397,4 +521,4 @@ def render(info: dict[str, Any]) -> str:
     if info["hyperparameters"]:
         changed = ", ".join(f"{k}={v}" for k, v in info["hyperparameters_repr"].items())
         lines.append(f"hyperparameters (other than the defaults): {changed}")
-    return "\n".join(lines)
+    return "\n".join(_printable(line) for line in lines)

@@ -165,19 +165,35 @@ def check_params(owner: str, params: dict[str, Any], rules: dict[str, Rule]) -> 
         raise InvalidParameterError(message + _hint(name, value, getattr(rule, "allowed", ())))
 
 
+def _class_hint(name: str, value: Any) -> str:
+    """A layerkit class where its object goes (``layers=[Dense, ReLU]``, ``loss=
+    SquaredError``, ``solver=Adam``): the fix."""
+    from ..layers import Layer
+    from ..losses import Loss
+    from ..optim import Optimizer
+
+    base = {"layers": Layer, "loss": Loss, "solver": Optimizer}[name]
+    items = value if name == "layers" and isinstance(value, (list, tuple)) else [value]
+    given = [v.__name__ for v in items if isinstance(v, type) and issubclass(v, base)]
+    if not given:
+        return ""
+    if name == "layers":
+        listed = "" if isinstance(value, (list, tuple)) else ", in a list"
+        return (
+            f" {', '.join(given)} {'is a class' if len(given) == 1 else 'are classes'}: "
+            f"pass layer objects{listed}, as in layers=[{given[0]}(...)]."
+        )
+    return f" {given[0]} is a class: pass an instance, {name}={given[0]}(...)."
+
+
 def _hint(name: str, value: Any, allowed: Sequence[str]) -> str:
     """What the user likely meant by a refused value, or ""."""
     if name == "learning_rate" and isinstance(value, numbers.Real):
         return " The step size is learning_rate_init; learning_rate names its schedule."
-    if name == "layers" and isinstance(value, (list, tuple)):
-        given = [v.__name__ for v in value if isinstance(v, type)]
-        if given:  # a class where its object goes
-            return (
-                f" {', '.join(given)} {'is a class' if len(given) == 1 else 'are classes'}: "
-                f"pass layer objects, as in {given[0]}(...)."
-            )
-    if name == "loss" and isinstance(value, type):
-        return f" {value.__name__} is a class: pass an instance, loss={value.__name__}()."
+    if name in ("layers", "loss", "solver"):
+        hint = _class_hint(name, value)
+        if hint:
+            return hint
     if not isinstance(value, str) or not allowed:
         return ""
     if name == "solver":  # an optimizer class's name: the object is what it takes

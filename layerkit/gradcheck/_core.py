@@ -308,9 +308,11 @@ def compare(
     tol: Tolerance,
     rng: np.random.Generator,
     source: str = "backward",
+    rows: int | None = None,
 ) -> None:
     """Check ``analytic`` (∂f/∂arr) against central differences; record or raise.
-    ``source``: what computed ``analytic``, as the messages name it.
+    ``source``: what computed ``analytic``, as the messages name it; ``rows``: the
+    batch's rows, when a parameter's gradient sums over them.
 
     ``f`` returns the cost, or the terms it sums (an array: the differences are then
     taken term by term, see ``numeric_gradient``)."""
@@ -444,14 +446,15 @@ def compare(
             f"{entry.numeric:.10g} (relative error {entry.worst_error:.3g}, allowed "
             f"rtol={tol.rtol:g} + atol={allowed:g}{raised}); {int(bad.sum())} of "
             f"{len(indices)} checked entries disagree"
-            + _factor_hint(got[bad], numeric[bad])
+            + _factor_hint(got[bad], numeric[bad], rows)
             + _step_hint(arr, entry.index, name, tol.eps)
         )
     report.entries.append(entry)
     unseen = int(np.sum(finite & ~bad & (scale <= atol) & (scale > 0)))
-    if unseen and unseen == len(indices):  # (the cost may not depend on it at all)
+    idle = len(indices) > 1 and bool(np.all(finite & ~bad & (scale <= atol)))
+    if idle:  # (every entry 0, or within atol of it: the cost may not depend on it at all)
         report.notes.append(
-            f"all {unseen} checked entries of {name!r} are within atol={tol.atol:g} of 0 "
+            f"all {len(indices)} checked entries of {name!r} are within atol={tol.atol:g} of 0 "
             "in both values, so they were taken as equal, not compared: the cost may not "
             "depend on it here (a bias right before a BatchNorm, whose mean subtraction "
             "cancels it, has a gradient of 0 everywhere); otherwise check at a point "
@@ -573,9 +576,10 @@ def _settled_estimate(
     return None
 
 
-def _factor_hint(got: Any, numeric: Any) -> str:
-    """When every disagreeing entry is off by one constant factor: that factor, and, for
-    1/k or k, the likely cause (an average over k rows where the cost sums them)."""
+def _factor_hint(got: Any, numeric: Any, rows: int | None) -> str:
+    """When every disagreeing entry is off by one constant factor: that factor, its sign,
+    and, for 1/m or m with m the batch's rows, the likely cause (a mean over the rows
+    where the cost sums them, or the reverse)."""
     if got.size < 2 or not (np.isfinite(got).all() and np.all(numeric != 0)):
         return ""
     ratios = got / numeric
@@ -586,15 +590,15 @@ def _factor_hint(got: Any, numeric: Any) -> str:
         f"; every disagreeing entry is off by one factor: {factor:.6g} times the finite "
         "differences"
     )
-    k = abs(1 / factor if abs(factor) < 1 else factor)
-    if k >= 2 and abs(k - round(k)) < 1e-3 * k:
-        n = round(k)
-        cause = (
-            f"a mean over {n} values (the batch's rows?) where the cost is their sum"
-            if abs(factor) < 1
-            else f"a sum over {n} values where the cost takes their mean"
-        )
-        text += f" ({'1/' if abs(factor) < 1 else ''}{n}: {cause})"
+    if factor < 0:
+        return text + " (the opposite sign)"
+    if rows and rows >= 2:
+        for m, cause in (
+            (1 / factor, f"1/{rows}: a mean over the batch's {rows} rows where the cost sums"),
+            (factor, f"{rows}: a sum over the batch's {rows} rows where the cost takes a mean"),
+        ):
+            if abs(m - rows) < 1e-3 * rows:
+                return text + f" ({cause} them)"
     return text
 
 

@@ -383,7 +383,7 @@ def check_layer(
             *((k, probe.grads[k], v) for k, v in base.params.items()),
         ]:
             try:
-                compare(found, name, analytic, cost, value, tol, rng)
+                compare(found, name, analytic, cost, value, tol, rng, rows=_rows(x))
             except GradientCheckError as err:
                 wrong.append(str(err))
                 # (moved parameters explain values, not a missing or misshapen array)
@@ -580,3 +580,8 @@ def _move_ones_and_zeros(layer: Layer, seed: int) -> int:
                 p[at] = rng.uniform(low, high, size=count)
                 moved += count
     return moved
+
+
+def _rows(x: Any) -> int | None:
+    """The batch's rows: what a parameter's gradient sums over (2-d input)."""
+    return int(x.shape[0]) if np.ndim(x) == 2 else None

@@ -143,7 +143,7 @@ def check_network(
     wrong: dict[str, str] = {}
     for name, value in params.items():  # (every array, so the report locates the error)
         try:
-            compare(report, name, grads[name], cost, value, tol, rng)
+            compare(report, name, grads[name], cost, value, tol, rng, rows=len(x))
         except GradientCheckError as err:
             wrong[name] = str(err).removeprefix(f"{report.subject}: ")
     if wrong:

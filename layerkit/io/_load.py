@@ -98,6 +98,10 @@ def verify_checksums(path: str | os.PathLike[str]) -> int:
         _check_members(zf, size)
         manifest = _read_manifest(zf)
         _check_declared_sizes(manifest, size)
+        names = [spec.name for spec in manifest.arrays]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ModelFileError(f"array {twice[0]!r} is listed twice")
         for spec in manifest.arrays:
             try:
                 info = zf.getinfo(m.array_member(spec.name))

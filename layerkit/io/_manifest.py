@@ -18,6 +18,25 @@ STATE_FORMAT_VERSION = 2
 PIPELINE_FORMAT_VERSION = 3
 #: Fitted records added after version 2 (0.2.0 refuses a file holding any, unknown)
 LATER_FITTED = ("validation_loss_curve_", "best_epoch_", "_validation_scoring", "_cosine_cycle")
+#: Hyperparameters, and values of them, added after version 2 (0.2.0 refuses them)
+LATER_HYPERPARAMETERS = ("scoring",)
+LATER_VALUES = {"learning_rate": "cosine"}
+
+
+def needs_version_3(manifest: dict[str, Any]) -> bool:
+    """Whether a manifest holds anything 0.2.0 (which reads up to version 2) does not
+    know: a Pipeline, a fitted record or a hyperparameter added since (there it must
+    read as "upgrade layerkit", not as an unknown field or argument)."""
+    fitted = manifest.get("fitted") or {}
+    hyper = manifest.get("hyperparameters") or {}
+    return (
+        manifest.get("pipeline") is not None
+        or any(key in fitted for key in LATER_FITTED)
+        or any(key in hyper for key in LATER_HYPERPARAMETERS)
+        or any(hyper.get(key) == value for key, value in LATER_VALUES.items())
+    )
+
+
 TARGET_FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 16 * 2**20

@@ -106,9 +106,7 @@ def save(obj: Any, path: str | os.PathLike[str], *, optimizer_state: bool = True
     # the oldest version that holds the file
     if manifest.get("target") is not None:
         manifest["format_version"] = m.TARGET_FORMAT_VERSION
-    elif manifest.get("pipeline") is not None or set(manifest.get("fitted") or ()) & set(
-        m.LATER_FITTED
-    ):
+    elif m.needs_version_3(manifest):
         manifest["format_version"] = m.PIPELINE_FORMAT_VERSION
     else:
         state = any(name.startswith("state/") for name in arrays)
