@@ -383,6 +383,7 @@ def test_fits_running_at_once_each_save_their_own_pipeline(digits, tmp_path):
     pipe.set_callbacks(Checkpoint(tmp_path / "m-{epoch}.lkm"))
     with joblib.parallel_backend("threading", n_jobs=2), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", CheckpointWarning)  # (every fold writes: warned of)
         result = cross_validate(pipe, X, y, cv=2, return_estimator=True, n_jobs=2)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"m-{k}.lkm" for k in range(1, 7)]
     for path in tmp_path.iterdir():
@@ -438,3 +439,17 @@ def test_set_inside_a_transformed_target_regressor_it_warns_of_the_units(digits,
         quiet_fit(
             TransformedTargetRegressor(Trains(max_iter=1), transformer=StandardScaler()), X, y
         )
+
+
+def test_set_on_an_estimator_in_a_cross_validation_it_warns_of_the_folds(digits, tmp_path):
+    """(A trial: cross_val_score passes no callback context, and every fold overwrote
+    the file silently.)"""
+    from sklearn.model_selection import cross_val_score
+
+    X, y = digits
+    mlp = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2)
+    mlp.set_callbacks(Checkpoint(tmp_path / "m.lkm"))
+    with pytest.warns(CheckpointWarning, match=r"inside cross-validation: in a cross-valid"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            cross_val_score(mlp, X, y, cv=2)

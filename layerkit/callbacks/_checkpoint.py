@@ -156,8 +156,10 @@ class Checkpoint:
                 "set it on the Pipeline only (its files then hold the whole Pipeline)"
             )
         outer = _outer_estimators(context)
-        if _in_target_regressor(estimator):
-            outer.append("TransformedTargetRegressor")
+        searched = any(name != "Pipeline" for name in outer)  # (a search passes its context)
+        for name in _wrappers_on_the_stack(estimator):
+            if not (name == "cross-validation" and searched):
+                outer.append(name)
         if outer:
             _warn_nested(self, estimator, outer)
         self.saved_, self._last_saved, self._folder = [], None, Path.cwd()
@@ -283,21 +285,28 @@ def _outer_estimators(context: Any) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _in_target_regressor(estimator: Any) -> bool:
-    """Whether ``estimator`` is being fitted as the regressor of a TransformedTargetRegressor
-    that transforms the target (it passes no callback context down, so its fit's frame
-    is looked for: its regressor's files would predict the transformed target)."""
+def _wrappers_on_the_stack(estimator: Any) -> list[str]:
+    """What fits ``estimator`` without passing a callback context down, found by their
+    frames: a TransformedTargetRegressor whose ``regressor_`` it is and which transforms
+    the target (its files would predict the transformed target), and a cross-validation
+    (scikit-learn's ``_fit_and_score``: every fold writes the same files)."""
     from ..io._target import is_target_regressor
 
+    found: list[str] = []
     frame = sys._getframe(1)
     for _ in range(60):  # (scikit-learn's wrappers, a Pipeline, the callback machinery)
         frame = frame.f_back  # type: ignore[assignment]
         if frame is None:
-            return False
-        wrapper: Any = frame.f_locals.get("self") if frame.f_code.co_name == "fit" else None
-        if is_target_regressor(wrapper) and wrapper.__dict__.get("regressor_") is estimator:
-            return wrapper.transformer is not None or wrapper.func is not None
-    return False
+            break
+        code = frame.f_code
+        wrapper: Any = frame.f_locals.get("self") if code.co_name == "fit" else None
+        ours = is_target_regressor(wrapper) and wrapper.__dict__.get("regressor_") is estimator
+        if ours and (wrapper.transformer is not None or wrapper.func is not None):
+            found.append("TransformedTargetRegressor")
+        if code.co_name == "_fit_and_score" and "model_selection" in code.co_filename:
+            found.append("cross-validation")
+            break
+    return list(dict.fromkeys(found))
 
 
 def _warn_nested(checkpoint: Checkpoint, estimator: Any, outer: list[str]) -> None:
@@ -324,7 +333,12 @@ def _warn_nested(checkpoint: Checkpoint, estimator: Any, outer: list[str]) -> No
                 "did not transform)"
             )
     searches = [name for name in outer if name not in ("Pipeline", "TransformedTargetRegressor")]
-    if searches:
+    if searches == ["cross-validation"]:
+        problems.append(
+            "in a cross-validation, every fold's fit writes the same files: checkpoint a "
+            "fit on all the rows after it instead"
+        )
+    elif searches:
         problems.append(
             f"in {searches[0]}, every fit (each candidate's, each fold's) writes the same "
             "files: checkpoint a fit of the chosen parameters after the search instead"
