@@ -698,6 +698,10 @@ CRAFTED_FOR_INSPECT = {  # (a review: each crashed the description from the mani
         lambda m: m["arrays"].append(m["arrays"][0]),
         "is listed twice",
     ),
+    "classes repeated": (  # (a trial: described, where load refuses it)
+        lambda m: m["fitted"]["classes"].update(values=[0, 0, 1]),
+        "the fitted metadata disagree with the network: the classes repeat a value",
+    ),
     "a registered layer's bad setting": (  # (not a plugin's: load's own error)
         lambda m: m["network"]["layers"][0]["config"].update(units="not registered"),
         "units",
@@ -738,6 +742,17 @@ def test_inspect_refuses_crafted_files_it_cannot_load_by_name(case, tmp_path, ca
             )
         else:
             assert status == 1 and message in err and "Traceback" not in err, (out, err)
+
+
+def test_inspect_with_a_plugin_it_cannot_import_is_an_error(tmp_path, capsys):
+    """(A trial: a misspelt --plugin fell back to the description from the manifest,
+    exit 0, telling to give --plugin.)"""
+    from layerkit.layers import Dense, ReLU
+
+    net = layerkit.Sequential([Dense(3), ReLU()]).build(2, random_state=0)
+    path = layerkit.save(net, tmp_path / "net.lkm")
+    status, _, err = run(capsys, "inspect", path, "--plugin", "no_such_plugin_zz")
+    assert status == 1 and "--plugin: no module 'no_such_plugin_zz'" in err, err
 
 
 def test_inspect_escapes_what_a_file_could_write_to_the_terminal(tmp_path, capsys):

@@ -331,3 +331,20 @@ def test_inspect_says_an_identity_target_is_not_transformed(diabetes, tmp_path, 
     layerkit.save(quiet_fit(TransformedTargetRegressor(mlp()), X, y), tmp_path / "t.lkm")
     assert main(["inspect", str(tmp_path / "t.lkm")]) == 0
     assert "target: not transformed (transformer=None)" in capsys.readouterr().out
+
+
+def test_a_binary_classifier_file_listing_three_classes_is_refused(tmp_path):
+    """(A trial: classes [0, 1, 2] edited into a binary model loaded, and predicted two
+    columns of probabilities for three classes.)"""
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    clf = quiet_fit(MLPClassifier((4,), max_iter=3, random_state=0), X, y)
+    path = layerkit.save(clf, tmp_path / "b.lkm")
+    path.write_bytes(
+        rewritten_model(
+            path.read_bytes(), lambda m: m["fitted"]["classes"].update(values=[0, 1, 2])
+        )
+    )
+    with pytest.raises(ModelFileError, match="3 classes for a binary classifier, which has 2"):
+        layerkit.load(path)

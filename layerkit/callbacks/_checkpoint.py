@@ -42,9 +42,11 @@ class Checkpoint:
         training goes on).
     every : int, default 1
         Save after epochs ``every``, ``2 * every``, ..., and at the end of the fit
-        when its last epoch was not just saved (a fit stopped by Ctrl-C keeps the last
-        epoch's exact file). Each ``partial_fit`` call is a fit of one epoch, and so is
-        saved.
+        when its last epoch was not just saved. A fit stopped by Ctrl-C inside an epoch
+        is not saved at its end (its weights are of part of an epoch: a resume from
+        them would not be exact); the last saved epoch's file stays, and a
+        ``CheckpointWarning`` names it. Each ``partial_fit`` call is a fit of one
+        epoch, and so is saved.
     optimizer_state : bool, default True
         Passed to ``layerkit.save``: False writes a file for prediction only (about a
         third of the size for Adam), whose warm start begins a fresh optimizer.
@@ -120,6 +122,7 @@ class Checkpoint:
         self._single = self._pattern.format(epoch=0) == self._pattern.format(epoch=1)
         self._folder = Path.cwd()  # (a relative path is taken from where the fit starts)
         self._last_saved: int | None = None
+        self._epoch_end: tuple[int, Any] | None = None  # (epochs, examples seen) at its end
         self.saved_: list[Path] = []
 
     def __repr__(self) -> str:
@@ -163,6 +166,7 @@ class Checkpoint:
         if outer:
             _warn_nested(self, estimator, outer)
         self.saved_, self._last_saved, self._folder = [], None, Path.cwd()
+        self._epoch_end = None
         first = self.file_for(len(getattr(network, "loss_curve_", ())) + 1)
         if not first.parent.is_dir():
             problem = "is not a folder" if first.parent.exists() else "does not exist"
@@ -227,12 +231,27 @@ class Checkpoint:
         return self._epoch_done(self, fitted_estimator, fitted_estimator, context)
 
     def _epoch_done(self, run: Any, model: Any, network: Any, context: Any) -> bool:
-        """Save ``model`` if this epoch is due; ``run`` keeps the fit's last saved epoch."""
-        epoch = len(network.loss_curve_)
+        """Save ``model`` if this epoch is due; ``run`` keeps the fit's last saved epoch,
+        and the examples seen at the last epoch's end (a fit that ends with more, the
+        same epochs done, was stopped inside the next one: Ctrl-C)."""
+        epoch, seen = len(network.loss_curve_), getattr(network, "t_", None)
         if context.task_name == "epoch":
+            run._epoch_end = (epoch, seen)
             if epoch % self.every == 0:
                 self._save(run, model, epoch)
         elif epoch != run._last_saved:
+            ended = run._epoch_end
+            if ended is not None and ended[0] == epoch and ended[1] != seen:
+                # (weights of part of epoch + 1, counted as epoch's: Ctrl-C)
+                last = f"epoch {run._last_saved}'s" if run._last_saved else "no"
+                warnings.warn(
+                    f"{self!r}: the fit was stopped inside epoch {epoch + 1}; its weights "
+                    f"are not saved as epoch {epoch}'s file (a resume from it would not be "
+                    f"exact): {last} file is the last",
+                    CheckpointWarning,
+                    stacklevel=2,
+                )
+                return False
             self._save(run, model, epoch)
         return False
 
@@ -360,6 +379,7 @@ class _Relay:
     def __init__(self, checkpoint: Checkpoint, pipeline: Any, network: Any) -> None:
         self.checkpoint, self.pipeline, self.network = checkpoint, pipeline, network
         self._last_saved: int | None = None
+        self._epoch_end: tuple[int, Any] | None = None
         self.original: Any = None  # the network's callbacks before any relay
 
     def __repr__(self) -> str:

@@ -14,10 +14,11 @@ from .._summary import layer_table
 from ..exceptions import ModelFileError
 from ..io import read_manifest
 from ..io._load import verify_checksums
+from ..io._state import fitted_problem
 from ..io._values import decode
 from ..network import Sequential
 from ._errors import CLIError
-from ._loading import load_model
+from ._loading import import_model_plugins, load_model
 from ._predict import regressor_of
 
 
@@ -29,6 +30,7 @@ def describe(path: Path, plugins: list[str]) -> dict[str, Any]:
     not registered here (a plugin not given) is described from its manifest, its
     arrays checked against their SHA-256 but nothing built.
     """
+    import_model_plugins(path, plugins)  # (a plugin that fails to import: an error)
     try:
         model = load_model(path, plugins, fitted=False, command="inspect")
         unbuilt = None
@@ -99,6 +101,19 @@ def _check_unbuilt(manifest: dict[str, Any]) -> None:
             f"the fitted metadata do not validate: fitted.{'.'.join(map(str, first['loc']))}: "
             f"{first['msg']}"
         ) from None
+    network = manifest["network"] or {}
+    layers = network.get("layers", [])
+    outputs = next(  # (the last Dense layer's units: the network's outputs)
+        (spec["config"].get("units") for spec in reversed(layers) if spec["type"] == "Dense"),
+        None,
+    )
+    problem = fitted_problem(
+        manifest["fitted"] or {},
+        network.get("n_in"),
+        outputs if isinstance(outputs, int) else None,
+    )
+    if problem:
+        raise ModelFileError(f"the fitted metadata disagree with the network: {problem}")
     checked = m.Manifest.model_validate(manifest)
     for entry, digest in (("pipeline", m.pipeline_digest), ("target", m.target_digest)):
         spec = getattr(checked, entry)

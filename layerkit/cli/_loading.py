@@ -83,6 +83,14 @@ _USAGE = {
 }
 
 
+def import_model_plugins(path: Path, plugins: list[str]) -> None:
+    """Import ``plugins`` for the model in ``path``: from the current directory, the
+    model file's folder and the folder above it, then the installed packages."""
+    folder = path.resolve().parent
+    where = list(dict.fromkeys([os.getcwd(), str(folder), str(folder.parent)]))
+    import_plugins(plugins, where, lambda i, name: "--plugin")
+
+
 def load_model(
     path: Path, plugins: list[str], *, fitted: bool = True, command: str = "predict"
 ) -> Any:
@@ -90,9 +98,7 @@ def load_model(
     ``python -m`` would), next to the model file, and in the folder above it (where
     ``train`` found them: the experiment file's, whose output folder holds the model).
     ``fitted``: refuse an unfitted one."""
-    folder = path.resolve().parent
-    where = list(dict.fromkeys([os.getcwd(), str(folder), str(folder.parent)]))
-    import_plugins(plugins, where, lambda i, name: "--plugin")
+    import_model_plugins(path, plugins)
     if path.is_dir():
         inside = sorted(str(p) for p in path.glob("*.lkm") if p.is_file())
         which = "that file" if len(inside) == 1 else "one of those"

@@ -267,6 +267,32 @@ def fitted_spec(est: Any) -> dict[str, Any]:
     return fitted
 
 
+def fitted_problem(fitted: dict[str, Any], n_in: int | None, n_out: int | None) -> str | None:
+    """What is wrong with a file's fitted records against its network's widths, or None
+    (what load checks, for a look at a file without building it)."""
+    names = fitted.get("feature_names_in_")
+    if names is not None and n_in is not None and len(names) != n_in:
+        return f"{len(names)} feature names for a network of {n_in} inputs"
+    spec = fitted.get("classes")
+    if not spec:
+        return None
+    values = spec.get("values", [])
+    if len(set(map(repr, values))) != len(values):
+        return f"the classes repeat a value: {values}"
+    label_type = fitted.get("label_type")
+    if label_type not in LABEL_TYPES:
+        return f"unknown label type {label_type!r}"
+    if label_type == "binary" and len(values) != 2:
+        return f"{len(values)} classes for a binary classifier, which has 2"
+    expected = 1 if label_type == "binary" else len(values)
+    if n_out is not None and n_out != expected:
+        return (
+            f"{len(values)} classes ({label_type}) need {expected} outputs, the network has "
+            f"{n_out}"
+        )
+    return None
+
+
 def restore_fitted(est: Any, fitted: dict[str, Any], n_in: int) -> None:
     """Set the fitted attributes, each checked for its type and its agreement with the
     network first (a file's ``fitted`` section is data like any other)."""
@@ -279,13 +305,9 @@ def restore_fitted(est: Any, fitted: dict[str, Any], n_in: int) -> None:
             f"fitted.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()[:5]
         )
         raise ValueError(f"the fitted metadata do not validate: {where}") from None
-    names = fitted.get("feature_names_in_")
-    if names is not None and len(names) != n_in:
-        raise ValueError(f"{len(names)} feature names for a network of {n_in} inputs")
-    values = (fitted.get("classes") or {}).get("values", [])
-    if len(set(map(repr, values))) != len(values):
-        raise ValueError(f"the classes repeat a value: {values}")
-
+    problem = fitted_problem(fitted, n_in, None)  # (the outputs: checked once built)
+    if problem:
+        raise ValueError(problem)
     for key in FITTED:
         if key in fitted:
             setattr(est, key, decoded(fitted[key], f"fitted.{key}"))
