@@ -469,8 +469,6 @@ def _check_consistent(est: Any) -> None:
     if binarizer is not None:
         n_classes = len(binarizer.classes_)
         expected = 1 if binarizer.y_type_ == "binary" else n_classes
-        if binarizer.y_type_ == "binary" and n_classes != 2:  # (a trial's edit: [0, 1, 2])
-            raise ModelFileError(f"{n_classes} classes for a binary classifier, which has 2")
         if net.n_out_ != expected:
             raise ModelFileError(
                 f"{n_classes} classes ({binarizer.y_type_}) need {expected} outputs, the "
