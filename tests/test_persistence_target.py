@@ -348,3 +348,18 @@ def test_a_binary_classifier_file_listing_three_classes_is_refused(tmp_path):
     )
     with pytest.raises(ModelFileError, match="3 classes for a binary classifier, which has 2"):
         layerkit.load(path)
+
+
+def test_advice_on_settings_given_at_fit_is_not_repeated_at_load(diabetes, tmp_path):
+    """(A trial: "layers replaces hidden_layer_sizes" came again at every load, predict
+    and inspect of a deployed file.)"""
+    from layerkit.layers import Dense, ReLU
+
+    X, y = diabetes
+    reg = MLPRegressor((50,), layers=[Dense(4), ReLU()], max_iter=2)
+    with pytest.warns(UserWarning, match="layers replaces hidden_layer_sizes"):
+        quiet_fit(reg, X, y)
+    path = layerkit.save(reg, tmp_path / "m.lkm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(layerkit.load(path).predict(X), reg.predict(X))

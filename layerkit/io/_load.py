@@ -405,7 +405,9 @@ def _build(manifest: m.Manifest) -> tuple[Any, dict[str, Any]]:
             for k, v in manifest.hyperparameters.items()
         }
     )
-    est._validate_params()
+    with warnings.catch_warnings():  # (advice on settings was given at fit: a trial saw
+        warnings.simplefilter("ignore", UserWarning)  # it again at every load and predict)
+        est._validate_params()
     if net is None:
         return est, targets
     if manifest.fitted is None or manifest.loss is None:
