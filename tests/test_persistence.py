@@ -675,7 +675,10 @@ def _second_manifest(data):
     ("make", "pattern"),
     [
         (_second_manifest, r"the archive holds manifest.json more than once"),
-        (lambda d: _archive(_members(d), zipfile.ZIP_DEFLATED), r"is compressed; a model"),
+        (
+            lambda d: _archive(_members(d), zipfile.ZIP_DEFLATED),
+            r"is compressed; a model file stores its members uncompressed \(a file re-zipped by hand: zip it again with `zip -0`",
+        ),
         (_nan_weights, r"array 'network/0.W' holds NaN or infinite values"),
         (
             lambda d: _rewrite(d, _set(["arrays", 0, "shape"], [4, 10**8])),

@@ -244,7 +244,11 @@ def _check_members(zf: zipfile.ZipFile, size: int) -> None:
         raise ModelFileError(f"the archive holds {', '.join(repeated)} more than once")
     for info in zf.infolist():
         if info.compress_type != zipfile.ZIP_STORED:
-            raise ModelFileError(f"{info.filename} is compressed; a model file stores its members")
+            raise ModelFileError(
+                f"{info.filename} is compressed; a model file stores its members "
+                "uncompressed (a file re-zipped by hand: zip it again with `zip -0`, or "
+                "Python's zipfile with ZIP_STORED)"
+            )
         if info.file_size > size:
             raise ModelFileError(f"{info.filename} declares more bytes than the file holds")
 
