@@ -211,9 +211,9 @@ def test_set_on_a_pipeline_in_a_search_it_warns_of_the_candidates(digits, tmp_pa
     assert layerkit.load(tmp_path / "m.lkm").steps[0][0] == "standardscaler"
 
 
-def test_ctrl_c_keeps_the_last_epochs_exact_file(digits, tmp_path, monkeypatch):
-    """(A review: the end-of-fit save replaced epoch 5's file with weights from part of
-    epoch 6.) 8 batches an epoch; Ctrl-C comes in the 43rd, the third of epoch 6."""
+def _fit_stopped_by_ctrl_c(X, y, checkpoint, *expected):
+    """Fit with ``checkpoint``, Ctrl-C coming in the 43rd batch of 50 rows (the third of
+    epoch 6, 8 batches an epoch); the warnings ``expected`` (TrainingInterrupted too)."""
     import os
     import signal
 
@@ -229,15 +229,26 @@ def test_ctrl_c_keeps_the_last_epochs_exact_file(digits, tmp_path, monkeypatch):
 
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        X, y = digits
-        checkpoint = Checkpoint(tmp_path / "m.lkm")
         est = MLPClassifier(
             layers=[Dense(8), CheckpointTestCtrlC()], batch_size=50, random_state=0
         )
         with pytest.warns(TrainingInterrupted):
-            est.set_callbacks(checkpoint).fit(X, y)
+            if expected:
+                with pytest.warns(expected[0], match=expected[1]):
+                    est.set_callbacks(checkpoint).fit(X, y)
+            else:
+                est.set_callbacks(checkpoint).fit(X, y)
     finally:
         signal.signal(signal.SIGINT, previous)
+    return est
+
+
+def test_ctrl_c_keeps_the_last_epochs_exact_file(digits, tmp_path):
+    """(A review: the end-of-fit save replaced epoch 5's file with weights from part of
+    epoch 6.) 8 batches an epoch; Ctrl-C comes in the 43rd, the third of epoch 6."""
+    X, y = digits
+    checkpoint = Checkpoint(tmp_path / "m.lkm")
+    est = _fit_stopped_by_ctrl_c(X, y, checkpoint)
     assert len(checkpoint.saved_) == 5
     saved = layerkit.load(tmp_path / "m.lkm")
     assert saved.t_ == 5 * len(X) and est.t_ == 5 * len(X) + 150  # (the batch Ctrl-C came in ends)
@@ -461,34 +472,14 @@ def test_ctrl_c_inside_an_unsaved_epoch_writes_no_file_of_part_of_it(digits, tmp
     """(A trial: with every=5, Ctrl-C in epoch 25 wrote m-24.lkm holding 24.69 epochs'
     weights, and the documented resume from it was not exact.) 8 batches an epoch; Ctrl-C
     in the 43rd, the third of epoch 6; every=2 saved epochs 2 and 4."""
-    import os
-    import signal
-
-    from layerkit import TrainingInterrupted
-    from layerkit.layers import Dense, ReLU
-
-    class CheckpointTestCtrlCInside(ReLU):  # (registered, so that model files can name it)
-        def forward(self, x, training=False):
-            self.__dict__["calls"] = self.__dict__.get("calls", 0) + 1
-            if self.calls == 43:
-                os.kill(os.getpid(), signal.SIGINT)
-            return super().forward(x, training)
-
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        X, y = digits
-        checkpoint = Checkpoint(tmp_path / "m-{epoch}.lkm", every=2)
-        est = MLPClassifier(
-            layers=[Dense(8), CheckpointTestCtrlCInside()], batch_size=50, random_state=0
-        )
-        with (
-            pytest.warns(TrainingInterrupted),
-            pytest.warns(
-                CheckpointWarning, match=r"stopped inside epoch 6; its weights are not saved as ep"
-            ),
-        ):
-            est.set_callbacks(checkpoint).fit(X, y)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    X, y = digits
+    checkpoint = Checkpoint(tmp_path / "m-{epoch}.lkm", every=2)
+    _fit_stopped_by_ctrl_c(
+        X,
+        y,
+        checkpoint,
+        CheckpointWarning,
+        r"stopped inside epoch 6; its weights are not saved as ep",
+    )
     assert [p.name for p in checkpoint.saved_] == ["m-2.lkm", "m-4.lkm"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m-2.lkm", "m-4.lkm"]
