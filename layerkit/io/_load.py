@@ -21,6 +21,7 @@ from .._configurable import RegistryError
 from ..exceptions import ModelFileError
 from ..network import Sequential
 from . import _manifest as m
+from ._columns import holds_later_steps
 from ._pipeline import build_pipeline
 from ._state import build_network, build_optimizer, restore_fitted, statistic_holds
 from ._target import build_target
@@ -380,6 +381,13 @@ def _read_manifest(zf: zipfile.ZipFile) -> m.Manifest:
                 f"a {entry!r} entry in a file of format version {version}: it came in "
                 f"version {since}"
             )
+    if version < m.COLUMNS_FORMAT_VERSION and holds_later_steps(
+        [raw.get("pipeline"), raw.get("target")]
+    ):
+        raise ModelFileError(
+            f"an encoder, ColumnTransformer or inner Pipeline in a file of format version "
+            f"{version}: they came in version {m.COLUMNS_FORMAT_VERSION}"
+        )
     return manifest
 
 

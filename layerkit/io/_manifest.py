@@ -7,12 +7,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
 FORMAT = "layerkit.model"
-FORMAT_VERSION = 4  # the newest this layerkit reads and writes
+FORMAT_VERSION = 5  # the newest this layerkit reads and writes
 #: Version 2 added the layers' state (``state/...`` arrays), version 3 a Pipeline's
 #: steps before the network (``pipeline``) and the fitted records of LATER_FITTED,
-#: version 4 a TransformedTargetRegressor's target transformer (``target``); a file is
-#: written in the oldest version that holds it (1 without any), which earlier
-#: layerkits read too (a newer one they refuse, saying to upgrade).
+#: version 4 a TransformedTargetRegressor's target transformer (``target``), version 5
+#: the steps of categorical columns (``_columns.LATER_STEPS``: encoders, and
+#: ColumnTransformers and Pipelines holding steps); a file is written in the oldest
+#: version that holds it (1 without any), which earlier layerkits read too (a newer one
+#: they refuse, saying to upgrade).
 FIRST_FORMAT_VERSION = 1
 STATE_FORMAT_VERSION = 2
 PIPELINE_FORMAT_VERSION = 3
@@ -38,6 +40,7 @@ def needs_version_3(manifest: dict[str, Any]) -> bool:
 
 
 TARGET_FORMAT_VERSION = 4
+COLUMNS_FORMAT_VERSION = 5
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 16 * 2**20
 
@@ -142,6 +145,10 @@ class StepSpec(_Strict):
         "PolynomialFeatures",
         "Normalizer",
         "passthrough",
+        "OneHotEncoder",
+        "OrdinalEncoder",
+        "ColumnTransformer",
+        "Pipeline",
     ]
     params: dict[Name, JsonValue]
     fitted: dict[Name, JsonValue] | None = None

@@ -16,6 +16,18 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import ModelFileError
+from ._columns import (
+    COMPOSITES,
+    ENCODER_DERIVED,
+    ENCODERS,
+    build_composite,
+    build_encoder,
+    composite_spec,
+    encoder_categories,
+    encoder_classes,
+    encoder_dtype,
+    sample_input,
+)
 from ._manifest import pipeline_digest
 from ._values import decoded, encode
 
@@ -29,6 +41,8 @@ FITTED = {
     "SimpleImputer": ("statistics_", "indicator_", "_fit_dtype"),
     "PolynomialFeatures": (),
     "Normalizer": (),
+    "OneHotEncoder": ("categories_",),
+    "OrdinalEncoder": ("categories_",),
 }
 #: Attributes only some scikit-learn versions give (1.9's SimpleImputer has
 #: _fill_dtype, 1.7's has not): saved when there, and on load, when missing, taken as
@@ -37,7 +51,9 @@ OPTIONAL = {"SimpleImputer": {"_fill_dtype": "_fit_dtype"}}
 #: Attributes a fit derives from the settings and the input width: computed on load by
 #: fitting on a row of zeros, never read (a file's _max_degree set the loops' length)
 DERIVED = {
-    "PolynomialFeatures": ("_min_degree", "_max_degree", "n_output_features_", "_n_out_full")
+    "PolynomialFeatures": ("_min_degree", "_max_degree", "n_output_features_", "_n_out_full"),
+    "OneHotEncoder": ENCODER_DERIVED,
+    "OrdinalEncoder": ENCODER_DERIVED,
 }
 PASSTHROUGH = "passthrough"
 _COMMON = ("n_features_in_", "feature_names_in_")
@@ -57,7 +73,8 @@ def step_classes() -> dict[str, type]:
     )
 
     found = (StandardScaler, MinMaxScaler, MaxAbsScaler, RobustScaler, SimpleImputer)
-    return {cls.__name__: cls for cls in (*found, PolynomialFeatures, Normalizer)}
+    classes = {cls.__name__: cls for cls in (*found, PolynomialFeatures, Normalizer)}
+    return {**classes, **encoder_classes()}
 
 
 def is_pipeline(obj: Any) -> bool:
@@ -134,17 +151,26 @@ def pipeline_spec(pipe: Any) -> tuple[dict[str, Any], Any]:
 def step_spec(name: str, kind: str, step: Any) -> dict[str, Any]:
     where = f"Pipeline step {name!r} ({kind})"
     params = step.get_params(deep=False)
-    spec: dict[str, Any] = {
-        "name": name,
-        "type": kind,
-        "params": {k: encode(v, f"{where}.{k}") for k, v in params.items()},
-    }
-    attributes = {k: v for k, v in vars(step).items() if k not in params}
-    output = attributes.pop(_OUTPUT_CONFIG, None)
+    output = getattr(step, _OUTPUT_CONFIG, None)
+    if kind in COMPOSITES:
+        spec = composite_spec(where, kind, step, step_spec)
+        spec["name"] = name
+    else:
+        if kind in ENCODERS:  # (its dtype, a NumPy type, saved by name)
+            params = {**params, "dtype": np.dtype(params["dtype"]).name}
+        spec = {
+            "name": name,
+            "type": kind,
+            "params": {k: encode(v, f"{where}.{k}") for k, v in params.items()},
+        }
     if output:
         if set(output) != {"transform"}:
             raise TypeError(f"layerkit.save cannot save {where}'s set_output({output!r})")
         spec["output"] = output["transform"]
+    if kind in COMPOSITES:
+        return spec
+    attributes = {k: v for k, v in vars(step).items() if k not in params}
+    attributes.pop(_OUTPUT_CONFIG, None)
     for derived in DERIVED.get(kind, ()):
         attributes.pop(derived, None)
     if not attributes:  # (not fitted: its settings only)
@@ -158,16 +184,24 @@ def step_spec(name: str, kind: str, step: Any) -> dict[str, Any]:
             f"layerkit.save cannot save {where}: it has attributes this layerkit does not "
             f"know for {kind} ({', '.join(unknown)}; scikit-learn {sklearn.__version__})"
         )
+    if kind in ENCODERS:
+        spec["fitted"] = {
+            "categories_": encoder_categories(where, step),
+            "n_features_in_": int(step.n_features_in_),
+        }
+        if "feature_names_in_" in attributes:
+            spec["fitted"]["feature_names_in_"] = [str(v) for v in step.feature_names_in_]
+        return spec
     if getattr(step, "indicator_", None) is not None:
         raise TypeError(
             f"layerkit.save cannot save {where} with add_indicator=True: its "
             "MissingIndicator is not among the steps a model file holds"
         )
-    if kind == "SimpleImputer" and step._fit_dtype.kind not in "biuf":
+    if kind == "SimpleImputer" and step._fit_dtype.kind not in "biufO":
         raise TypeError(
-            f"layerkit.save cannot save {where}: it was fitted on non-numeric columns "
-            f"(dtype {step._fit_dtype}); a model file holds numeric steps: encode those "
-            "columns as numbers first"
+            f"layerkit.save cannot save {where}: it was fitted on columns of dtype "
+            f"{step._fit_dtype}; a model file holds imputers of numbers or of categories "
+            "(strings, as objects)"
         )
     fitted, dtypes, scalars, names = {}, {}, {}, []
     for key, value in attributes.items():
@@ -246,7 +280,14 @@ def build_step(
     classes, its settings checked by scikit-learn; fitted, its attributes set and
     checked, none wider than ``limit`` (``limit_what``, for the message). Returns it
     and its input width (None: not fitted)."""
+    if step.type in COMPOSITES:
+        built, n_in = build_composite(step, where, limit, build_step)
+        if step.output is not None:
+            built.set_output(transform=step.output)
+        return built, n_in
     params = {k: _plain(v, f"{where}.params.{k}") for k, v in step.params.items()}
+    if step.type in ENCODERS:
+        params["dtype"] = encoder_dtype(params.get("dtype"), where)
     try:
         built = step_classes()[step.type](**params)
         built._validate_params()
@@ -256,6 +297,8 @@ def build_step(
         raise ModelFileError(f"{where}: {err}") from None
     if step.fitted is None:
         return built, None
+    if step.type in ENCODERS:
+        return built, build_encoder(built, step, where, limit)
     return built, _set_fitted(built, step, where, limit, limit_what)
 
 
@@ -317,11 +360,12 @@ def _set_fitted(built: Any, step: Any, where: str, limit: int, limit_what: str) 
     for key, value in step.fitted.items():
         if key in step.object_arrays:
             items = _plain(value, f"{where}.fitted.{key}")
-            types = (str,) if key == "feature_names_in_" else (int, float)
+            # (an imputer fitted on objects holds categories: strings too)
+            types = (str,) if key == "feature_names_in_" else (int, float, str)
             if not isinstance(items, list) or not all(
                 isinstance(v, types) and not isinstance(v, bool) for v in items
             ):
-                what = "strings" if key == "feature_names_in_" else "numbers"
+                what = "strings" if key == "feature_names_in_" else "numbers or strings"
                 raise ModelFileError(f"{where}: {key} must be a list of {what}")
             column = np.empty(len(items), dtype=object)
             column[:] = items
@@ -351,9 +395,19 @@ def _set_fitted(built: Any, step: Any, where: str, limit: int, limit_what: str) 
             dtype = np.dtype(text)
         except TypeError:
             dtype = None
-        if dtype is None or dtype.kind not in "biuf":
-            raise ModelFileError(f"{where}: {key} must be a numeric dtype, got {text!r}")
+        if dtype is None or dtype.kind not in "biufO":
+            raise ModelFileError(f"{where}: {key} must be a numeric or object dtype, got {text!r}")
         values[key] = dtype
+    texts = [
+        key
+        for key, value in values.items()
+        if key != "feature_names_in_"
+        and isinstance(value, np.ndarray)
+        and value.dtype == object
+        and any(isinstance(v, str) for v in value)
+    ]
+    if texts and getattr(values.get("_fit_dtype"), "kind", "f") != "O":
+        raise ModelFileError(f"{where}: {texts[0]} holds strings, for numeric columns")
     if values.get("indicator_") is not None:
         raise ModelFileError(f"{where}: indicator_ must be null")
     for key, like in optional.items():
@@ -381,6 +435,11 @@ def _scalar(value: Any, text: str, where: str) -> Any:
 
 def _width_out(built: Any, kind: str, n_in: int) -> int:
     """How many features the fitted step gives for ``n_in``."""
+    if kind in COMPOSITES or kind in ENCODERS:
+        try:
+            return len(built.get_feature_names_out())
+        except Exception as err:
+            raise ModelFileError(f"the Pipeline's step {kind} does not run: {err}") from None
     if kind == "PolynomialFeatures":
         return int(built.n_output_features_)
     if kind == "SimpleImputer" and not built.keep_empty_features:
@@ -396,7 +455,7 @@ def _probe(pipe: Any, saved_with: str, running: str) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # (no feature names on the probe row)
-            out = pipe[:-1].transform(np.zeros((1, first.n_features_in_)))
+            out = pipe[:-1].transform(sample_input(first))
     except Exception as err:
         raise ModelFileError(
             f"the Pipeline's steps do not run (saved with scikit-learn {saved_with}, "

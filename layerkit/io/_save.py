@@ -15,6 +15,7 @@ import numpy as np
 from .. import __version__
 from ..network import Sequential
 from . import _manifest as m
+from ._columns import holds_later_steps
 from ._pipeline import is_pipeline, pipeline_spec
 from ._state import (
     fitted_spec,
@@ -104,7 +105,9 @@ def save(obj: Any, path: str | os.PathLike[str], *, optimizer_state: bool = True
         )
     manifest["arrays"] = specs
     # the oldest version that holds the file
-    if manifest.get("target") is not None:
+    if holds_later_steps([manifest.get("pipeline"), manifest.get("target")]):
+        manifest["format_version"] = m.COLUMNS_FORMAT_VERSION
+    elif manifest.get("target") is not None:
         manifest["format_version"] = m.TARGET_FORMAT_VERSION
     elif m.needs_version_3(manifest):
         manifest["format_version"] = m.PIPELINE_FORMAT_VERSION

@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.base import clone
 
 from ..exceptions import ModelFileError
+from ._columns import sample_input
 from ._manifest import target_digest
 from ._pipeline import FITTED, build_step, longest_vector, step_classes, step_spec
 
@@ -181,10 +182,9 @@ def _probe(ttr: Any, final: Any, saved_with: str) -> None:
 
     try:
         steps = [s for _, s in getattr(ttr.regressor_, "steps", [])[:-1] if s != "passthrough"]
-        width = (steps[0] if steps else final).n_features_in_
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # (no feature names on the probe row)
-            out = ttr.predict(np.zeros((1, width)))
+            out = ttr.predict(sample_input(steps[0] if steps else final))
     except Exception as err:
         raise ModelFileError(
             f"the TransformedTargetRegressor does not run (saved with scikit-learn "
@@ -197,6 +197,7 @@ def _probe(ttr: Any, final: Any, saved_with: str) -> None:
         )
     if not np.isfinite(out).all():
         raise ModelFileError(
-            f"the TransformedTargetRegressor predicts {out.ravel()[:4]} for a row of zeros: "
+            f"the TransformedTargetRegressor predicts {out.ravel()[:4]} for a row of zeros "
+            "(or of each encoder's first categories): "
             "its target transformer holds values that are not finite"
         )

@@ -1,0 +1,560 @@
+"""Categorical columns in a model file: scikit-learn's OneHotEncoder and OrdinalEncoder,
+and the ColumnTransformer (and Pipelines inside it) that send each column to its step.
+
+An encoder is saved as its settings and its fitted ``categories_``, each feature's
+categories as JSON values beside their dtype; loading fits a fresh encoder on rows made
+of exactly those categories (``categories=`` given), so everything else it keeps is
+derived by scikit-learn itself, never read. A ColumnTransformer is saved as its
+settings, and each of its steps with its columns; loading fits it on one row of zeros
+with stand-ins of the fitted steps' widths (so it resolves columns and output slices
+itself), then puts the fitted steps the file holds in their place."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import ModelFileError
+from ._values import decoded, encode
+
+ENCODERS = ("OneHotEncoder", "OrdinalEncoder")
+COMPOSITES = ("ColumnTransformer", "Pipeline")
+#: Step types a file of format version 5 may hold, and earlier ones cannot
+LATER_STEPS = ENCODERS + COMPOSITES
+#: What an encoder's fit derives from its settings and categories_: computed on load
+#: by fitting again, never read
+ENCODER_DERIVED = (
+    "drop_idx_",
+    "_drop_idx_after_grouping",
+    "_infrequent_enabled",
+    "_n_features_outs",
+    "_missing_indices",
+    "_default_to_infrequent_mappings",
+)
+#: The widest input of a ColumnTransformer without feature names (the columns it drops
+#: make it wider than anything the file holds)
+WIDEST_UNNAMED = 2**16
+DROP = "drop"
+PASSTHROUGH = "passthrough"
+_CHOICES = (DROP, PASSTHROUGH)
+
+
+def encoder_classes() -> dict[str, type]:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
+    found = (OneHotEncoder, OrdinalEncoder, ColumnTransformer, Pipeline)
+    return {cls.__name__: cls for cls in found}
+
+
+def holds_later_steps(spec: Any) -> bool:
+    """Whether a pipeline entry (JSON data) holds a step of LATER_STEPS, at any depth."""
+    if isinstance(spec, dict):
+        if spec.get("type") in LATER_STEPS:
+            return True
+        return any(holds_later_steps(v) for v in spec.values())
+    if isinstance(spec, list):
+        return any(holds_later_steps(v) for v in spec)
+    return False
+
+
+# -- saving ------------------------------------------------------------------------------
+
+
+def encoder_categories(where: str, step: Any) -> list[dict[str, Any]]:
+    """An encoder's ``categories_``, each feature's as its dtype and its values."""
+    for name in ("min_frequency", "max_categories"):
+        if getattr(step, name, None) is not None:
+            raise TypeError(
+                f"layerkit.save cannot save {where} with {name}={getattr(step, name)!r}: "
+                "a model file holds encoders without infrequent categories"
+            )
+    saved = []
+    for j, cats in enumerate(step.categories_):
+        what = f"{where}.categories_[{j}]"
+        if not isinstance(cats, np.ndarray) or cats.ndim != 1 or cats.dtype.kind not in "biufO":
+            raise TypeError(f"layerkit.save cannot save {what}: {cats!r}")
+        values = cats.tolist()
+        if cats.dtype.kind == "O" and not all(_is_category(v) for v in values):
+            odd = next(v for v in values if not _is_category(v))
+            raise TypeError(
+                f"layerkit.save cannot save {what}: a model file holds categories that are "
+                f"strings, numbers or missing (None, NaN), got {type(odd).__name__} {odd!r}"
+            )
+        saved.append({"dtype": cats.dtype.str, "values": [encode(v, what) for v in values]})
+    return saved
+
+
+def encoder_dtype(name: Any, where: str) -> Any:
+    """An encoder's ``dtype`` setting, a NumPy number type, from its name."""
+    try:
+        dtype = np.dtype(name) if isinstance(name, str) else None
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "biuf":
+        raise ModelFileError(f"{where}.params.dtype: a NumPy number type, got {str(name)[:40]}")
+    return dtype.type
+
+
+def _is_category(value: Any) -> bool:
+    return value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool))
+
+
+def composite_spec(
+    where: str, kind: str, step: Any, spec_of: Callable[[str, str, Any], dict[str, Any]]
+) -> dict[str, Any]:
+    """A ColumnTransformer's or an inner Pipeline's entry: its settings, and its steps
+    (each by ``spec_of(name, kind, step)``), fitted ones when it is fitted."""
+    if kind == "Pipeline":
+        return _pipeline_spec(where, step, spec_of)
+    params = step.get_params(deep=False)
+    fitted = hasattr(step, "transformers_")
+    entries = []
+    as_fitted = {n: t for n, t, _ in step.transformers_} if fitted else {}
+    for i, (name, given, columns) in enumerate(step.transformers):
+        if not (isinstance(given, str) and given in _CHOICES) and name in as_fitted:
+            given = as_fitted[name]  # (the step as fitted; passthrough and drop as given)
+        at = f"{where}.transformers[{i}]"
+        entries.append([name, _inner(at, name, given, spec_of), _columns(at, columns)])
+    remainder = step.remainder
+    if fitted and not isinstance(remainder, str):
+        remainder = next((t for n, t, _ in step.transformers_ if n == "remainder"), remainder)
+    if params.get("transformer_weights") is not None:
+        raise TypeError(
+            f"layerkit.save cannot save {where} with transformer_weights: scale the "
+            "columns in a step instead"
+        )
+    saved = {
+        k: encode(v, f"{where}.{k}")
+        for k, v in params.items()
+        if k not in ("transformers", "remainder")
+    }
+    saved["transformers"] = entries
+    saved["remainder"] = _inner(f"{where}.remainder", "remainder", remainder, spec_of)
+    spec: dict[str, Any] = {"name": where, "type": kind, "params": saved}
+    if fitted:
+        spec["fitted"] = {
+            "n_features_in_": int(step.n_features_in_),
+            "sparse_output_": bool(step.sparse_output_),
+        }
+        names = getattr(step, "feature_names_in_", None)
+        if names is not None:
+            spec["fitted"]["feature_names_in_"] = [str(v) for v in names.tolist()]
+    return spec
+
+
+def _pipeline_spec(
+    where: str, pipe: Any, spec_of: Callable[..., dict[str, Any]]
+) -> dict[str, Any]:
+    for name in ("memory", "transform_input"):
+        if getattr(pipe, name, None) is not None:
+            raise TypeError(
+                f"layerkit.save cannot save {where} with {name}={getattr(pipe, name)!r}; a "
+                f"model file holds a Pipeline with {name}=None"
+            )
+    steps = [
+        [name, _inner(f"{where}.steps[{i}]", name, step, spec_of)]
+        for i, (name, step) in enumerate(pipe.steps)
+    ]
+    return {
+        "name": where,
+        "type": "Pipeline",
+        "params": {"steps": steps, "verbose": bool(pipe.verbose)},
+    }
+
+
+def _inner(where: str, name: Any, step: Any, spec_of: Callable[..., dict[str, Any]]) -> Any:
+    """A step inside a composite: "drop", "passthrough", or its own entry."""
+    if not isinstance(name, str) or "__" in name or not 1 <= len(name) <= 200:
+        raise TypeError(f"layerkit.save cannot save {where}'s name {name!r}")
+    if step is None or (isinstance(step, str) and step in _CHOICES):
+        return PASSTHROUGH if step is None else step
+    from ._pipeline import step_classes
+
+    kind = type(step).__name__
+    if step_classes().get(kind) is not type(step):
+        raise TypeError(
+            f"layerkit.save cannot save {where}, a {type(step).__module__}."
+            f"{type(step).__qualname__}: a model file holds these steps: "
+            f"{', '.join(sorted(step_classes()))}, 'passthrough' and 'drop' (pickle or "
+            "joblib.dump the model otherwise, for code you trust)"
+        )
+    spec = spec_of(name, kind, step)
+    spec["name"] = name
+    return spec
+
+
+def _columns(where: str, columns: Any) -> Any:
+    """A ColumnTransformer step's columns: a list of names, of indices or of booleans."""
+    if isinstance(columns, (str, int)) and not isinstance(columns, bool):
+        return columns
+    if isinstance(columns, np.ndarray) and columns.ndim == 1 and columns.dtype.kind in "biuUO":
+        columns = columns.tolist()
+    if isinstance(columns, (list, tuple)) and all(isinstance(c, (str, int)) for c in columns):
+        kinds = {bool if isinstance(c, bool) else type(c) for c in columns}
+        if len(kinds) <= 1:
+            return [c if isinstance(c, (str, bool)) else int(c) for c in columns]
+    shown = "a callable (make_column_selector)" if callable(columns) else repr(columns)[:80]
+    raise TypeError(
+        f"layerkit.save cannot save {where}'s columns, {shown}: a model file holds "
+        "columns as a list of names, of indices or of booleans"
+    )
+
+
+# -- loading -----------------------------------------------------------------------------
+
+
+def build_encoder(built: Any, step: Any, where: str, limit: int) -> int:
+    """Fit ``built`` (an encoder of the file's settings) to the file's categories; its
+    input width."""
+    fitted = dict(step.fitted)
+    required = {"categories_", "n_features_in_"}
+    if not required <= set(fitted) <= required | {"feature_names_in_"} or step.dtypes:
+        raise ModelFileError(
+            f"{where}: expected the fitted categories_, n_features_in_ and (optional) "
+            f"feature_names_in_, got {sorted(fitted)}"
+        )
+    n_in = fitted["n_features_in_"]
+    if isinstance(n_in, bool) or not isinstance(n_in, int) or not 1 <= n_in <= max(limit, 1):
+        raise ModelFileError(
+            f"{where}: n_features_in_ must be an int from 1 to {max(limit, 1)}, got "
+            f"{str(n_in)[:40]}"
+        )
+    raw = fitted["categories_"]
+    if not isinstance(raw, list) or len(raw) != n_in:
+        raise ModelFileError(f"{where}: categories_ must be a list of {n_in} features' categories")
+    categories = [_categories(f"{where}.categories_[{j}]", c) for j, c in enumerate(raw)]
+    rows = max(len(c) for c in categories)
+    X = np.empty((rows, n_in), dtype=object)
+    for j, cats in enumerate(categories):
+        X[:, j] = [cats[i % len(cats)] for i in range(rows)]
+    given = built.get_params(deep=False)["categories"]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            built.set_params(categories=[c.astype(object) for c in categories]).fit(X)
+    except Exception as err:
+        raise ModelFileError(f"{where}: its categories do not fit its settings: {err}") from None
+    built.set_params(categories=given)
+    built.categories_ = categories
+    names = fitted.get("feature_names_in_")
+    if names is not None:
+        if (
+            not isinstance(names, list)
+            or len(names) != n_in
+            or not all(isinstance(v, str) for v in names)
+        ):
+            raise ModelFileError(f"{where}: feature_names_in_ must be {n_in} strings")
+        built.feature_names_in_ = np.array(names, dtype=object)
+    return n_in
+
+
+def _categories(where: str, spec: Any) -> np.ndarray:
+    if not isinstance(spec, dict) or set(spec) != {"dtype", "values"}:
+        raise ModelFileError(f"{where}: expected {{'dtype': ..., 'values': [...]}}")
+    try:
+        dtype = np.dtype(spec["dtype"])
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "biufO" or dtype.itemsize > 8:
+        raise ModelFileError(f"{where}: dtype must be numeric or object, got {spec['dtype']!r}")
+    values = decoded(spec["values"], where)
+    if not isinstance(values, list) or not values:
+        raise ModelFileError(f"{where}: values must be a non-empty list")
+    if not all(_is_category(v) for v in values) or (
+        dtype.kind != "O" and not all(isinstance(v, (int, float)) for v in values)
+    ):
+        raise ModelFileError(f"{where}: values must be strings, numbers or null")
+    if dtype.kind == "O":
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out
+    try:
+        out = np.array(values, dtype=dtype)
+    except (OverflowError, ValueError) as err:
+        raise ModelFileError(f"{where}: {err}") from None
+    if out.tolist() != values and not any(isinstance(v, float) and math.isnan(v) for v in values):
+        raise ModelFileError(f"{where}: values do not fit dtype {dtype}")
+    return out
+
+
+def build_composite(
+    step: Any, where: str, limit: int, build: Callable[..., tuple[Any, int | None]]
+) -> tuple[Any, int | None]:
+    """The ColumnTransformer or Pipeline ``step`` describes; ``build(spec, where, limit)``
+    builds each inner step. Returns it and its input width (None: not fitted)."""
+    params = dict(step.params)
+    if step.type == "Pipeline":
+        return _build_pipeline(params, where, limit, build)
+    from sklearn.compose import ColumnTransformer
+
+    entries = params.pop("transformers", None)
+    remainder = params.pop("remainder", DROP)
+    if not isinstance(entries, list):
+        raise ModelFileError(f"{where}: transformers must be a list")
+    from ._pipeline import _plain
+
+    settings = {k: _plain(v, f"{where}.params.{k}") for k, v in params.items()}
+    fitted = step.fitted
+    # (its input may be wider than its output: columns dropped; named, as many as named)
+    n_in = None if fitted is None else _n_in(fitted, where, max(limit, WIDEST_UNNAMED))
+    limit = max(limit, n_in or 0)
+    names_in = None if fitted is None else fitted.get("feature_names_in_")
+    given, stand_ins, built_steps = [], [], {}
+    for i, entry in enumerate(entries):
+        at = f"{where}.transformers[{i}]"
+        if not isinstance(entry, list) or len(entry) != 3 or not isinstance(entry[0], str):
+            raise ModelFileError(f"{at}: expected [name, step, columns]")
+        name, inner, raw_columns = entry
+        columns = _plain(raw_columns, f"{at}.columns")
+        obj, width = _inner_built(inner, at, limit, build, fitted is not None)
+        if width is None and not isinstance(obj, str) and fitted is not None:
+            if not _selects_none(columns):  # (a step of no columns is not fitted)
+                raise ModelFileError(f"{at}: not fitted, where its ColumnTransformer is")
+            width = 0
+        given.append((name, _unfitted(obj), columns))
+        stand_ins.append((name, obj if isinstance(obj, str) else _Width(width), columns))
+        built_steps[name] = obj
+    rest, rest_width = _inner_built(
+        remainder, f"{where}.remainder", limit, build, fitted is not None
+    )
+    try:
+        ct = ColumnTransformer(given, remainder=_unfitted(rest), **settings)
+        ct._validate_params()
+    except Exception as err:
+        raise ModelFileError(f"{where}: {err}") from None
+    if fitted is None or n_in is None:
+        return ct, None
+    stand_in = ColumnTransformer(
+        stand_ins, remainder=rest if isinstance(rest, str) else _Width(rest_width), **settings
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stand_in.fit(_zeros(n_in, names_in, where))
+    except ModelFileError:
+        raise
+    except Exception as err:
+        raise ModelFileError(f"{where}: its steps do not fit its columns: {err}") from None
+    built_steps["remainder"] = rest
+    for name, trans, cols in stand_in.transformers_:
+        unfitted = not hasattr(built_steps[name], "n_features_in_")
+        if isinstance(trans, _Width) and unfitted and not _selects_none(_as_list(cols)):
+            raise ModelFileError(f"{where}: its step {name!r} has columns, and is not fitted")
+    for key, value in vars(stand_in).items():
+        if key not in ct.get_params(deep=False):
+            setattr(ct, key, value)
+    ct.transformers_ = [
+        (
+            name,
+            trans
+            if isinstance(trans, str) or not isinstance(trans, _Width)
+            else built_steps[name],
+            cols,
+        )
+        for name, trans, cols in stand_in.transformers_
+    ]
+    ct._remainder = (stand_in._remainder[0], ct.remainder, stand_in._remainder[2])
+    sparse = fitted.get("sparse_output_")
+    if not isinstance(sparse, bool):
+        raise ModelFileError(f"{where}: sparse_output_ must be true or false")
+    ct.sparse_output_ = sparse
+    return ct, n_in
+
+
+def _n_in(fitted: dict[str, Any], where: str, limit: int) -> int:
+    n_in = fitted.get("n_features_in_")
+    names = fitted.get("feature_names_in_")
+    if isinstance(names, list):  # (as many as it names: the names are in memory already)
+        limit = len(names)
+    if isinstance(n_in, bool) or not isinstance(n_in, int) or not 1 <= n_in <= max(limit, 1):
+        raise ModelFileError(
+            f"{where}: n_features_in_ must be an int from 1 to {max(limit, 1)}, got "
+            f"{str(n_in)[:40]}"
+        )
+    extra = set(fitted) - {"n_features_in_", "feature_names_in_", "sparse_output_"}
+    if extra:
+        raise ModelFileError(f"{where}: unknown fitted attributes {sorted(extra)}")
+    names = fitted.get("feature_names_in_")
+    if names is not None and (
+        not isinstance(names, list)
+        or len(names) != n_in
+        or not all(isinstance(v, str) for v in names)
+    ):
+        raise ModelFileError(f"{where}: feature_names_in_ must be {n_in} strings")
+    return n_in
+
+
+def _zeros(n_in: int, names: list[str] | None, where: str) -> Any:
+    """One row of zeros with the fitted input's columns (a DataFrame when named)."""
+    if names is None:
+        return np.zeros((1, n_in))
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ModelFileError(
+            f"{where} was fitted on a table with named columns, and loading it needs "
+            "pandas: pip install pandas"
+        ) from None
+    return pd.DataFrame(np.zeros((1, n_in)), columns=names)
+
+
+def _build_pipeline(
+    params: dict[str, Any], where: str, limit: int, build: Callable[..., tuple[Any, int | None]]
+) -> tuple[Any, int | None]:
+    from sklearn.pipeline import Pipeline
+
+    raw = params.get("steps")
+    verbose = params.get("verbose")
+    if set(params) != {"steps", "verbose"} or not isinstance(raw, list) or not raw:
+        raise ModelFileError(f"{where}: expected a Pipeline's steps and verbose")
+    steps, n_in, fitted = [], None, None
+    for i, entry in enumerate(raw):
+        at = f"{where}.steps[{i}]"
+        if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], str):
+            raise ModelFileError(f"{at}: expected [name, step]")
+        obj, width_in = _inner_built(entry[1], at, limit, build, None)
+        if width_in is not None and n_in is None:
+            n_in = width_in
+        if not isinstance(obj, str):
+            is_fitted = width_in is not None
+            if fitted is not None and is_fitted != fitted:
+                raise ModelFileError(f"{where}: some steps are fitted, others not")
+            fitted = is_fitted
+        steps.append((entry[0], obj))
+    try:
+        pipe = Pipeline(steps, verbose=_plain_bool(verbose, where))
+        pipe._validate_steps()
+    except ModelFileError:
+        raise
+    except Exception as err:
+        raise ModelFileError(f"{where}: {err}") from None
+    return pipe, n_in
+
+
+def _plain_bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ModelFileError(f"{where}: verbose must be true or false")
+    return value
+
+
+def _inner_built(
+    inner: Any,
+    where: str,
+    limit: int,
+    build: Callable[..., tuple[Any, int | None]],
+    fitted: bool | None,
+) -> tuple[Any, int | None]:
+    """A composite's inner step, and (fitted) its output width; inside a Pipeline, its
+    input width instead (``fitted`` None)."""
+    if isinstance(inner, str) and inner in _CHOICES:
+        return inner, None
+    from ._manifest import StepSpec
+
+    try:
+        spec = StepSpec.model_validate(inner)
+    except Exception as err:
+        raise ModelFileError(f"{where}: {str(err)[:300]}") from None
+    if spec.type == PASSTHROUGH:
+        return PASSTHROUGH, None
+    obj, n_in = build(spec, where, limit)
+    if fitted is None or n_in is None:
+        return obj, n_in
+    if not fitted:
+        raise ModelFileError(f"{where}: fitted, where its ColumnTransformer is not")
+    try:
+        return obj, len(obj.get_feature_names_out())
+    except Exception as err:
+        raise ModelFileError(f"{where}: {err}") from None
+
+
+def _selects_none(columns: Any) -> bool:
+    """Whether a column selection (as saved) selects no column."""
+    return isinstance(columns, list) and not any(c is not False for c in columns)
+
+
+def _as_list(columns: Any) -> list[Any]:
+    if isinstance(columns, (list, tuple, np.ndarray)):
+        return list(columns)
+    return [columns]
+
+
+def _unfitted(step: Any) -> Any:
+    """The settings' copy of a fitted step (a ColumnTransformer's ``transformers``)."""
+    if isinstance(step, str):
+        return step
+    from sklearn.base import clone
+
+    return clone(step)
+
+
+class _Width:
+    """A stand-in step of a given output width, fitted in a ColumnTransformer's place."""
+
+    def __init__(self, width: int | None = None) -> None:
+        self.width = width
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {"width": self.width}
+
+    def set_params(self, **params: Any) -> _Width:
+        self.width = params.get("width", self.width)
+        return self
+
+    def fit(self, X: Any, y: Any = None) -> _Width:
+        return self
+
+    def transform(self, X: Any) -> Any:
+        return np.zeros((np.shape(X)[0], self.width or 0))
+
+    def fit_transform(self, X: Any, y: Any = None) -> Any:
+        return self.transform(X)
+
+
+def sample_input(step: Any) -> Any:
+    """One row a fitted step takes: every column an encoder reads one of its
+    categories, the others 0 (a DataFrame where a ColumnTransformer selects by name)."""
+    if type(step).__name__ == "Pipeline":
+        return sample_input(next(s for _, s in step.steps if not isinstance(s, str)))
+    if type(step).__name__ in ENCODERS:
+        return _row([cats[0] for cats in step.categories_], None)
+    n_in = int(step.n_features_in_)
+    if type(step).__name__ != "ColumnTransformer":
+        return np.zeros((1, n_in))
+    names = getattr(step, "feature_names_in_", None)
+    values: list[Any] = [0.0] * n_in
+    by_name = False
+    for _, trans, columns in step.transformers_:
+        if isinstance(trans, str) or type(trans).__name__ == "FunctionTransformer":
+            continue
+        columns = _as_list(columns)
+        if _selects_none(columns):
+            continue
+        if columns and all(isinstance(c, (bool, np.bool_)) for c in columns):
+            indices = [i for i, c in enumerate(columns) if c]
+        elif columns and all(isinstance(c, str) for c in columns):
+            by_name = True
+            indices = [list(names if names is not None else []).index(c) for c in columns]
+        else:
+            indices = [int(c) % n_in for c in columns]
+        row = sample_input(trans)
+        row = row.to_numpy(dtype=object) if hasattr(row, "to_numpy") else row
+        for k, i in enumerate(indices):
+            values[i] = row[0, k]
+    return _row(values, list(names) if by_name and names is not None else None)
+
+
+def _row(values: list[Any], names: list[str] | None) -> Any:
+    if names is not None:
+        import pandas as pd
+
+        return pd.DataFrame([values], columns=names)
+    numeric = all(isinstance(v, (int, float, np.number)) for v in values)
+    row = np.empty((1, len(values)), dtype=float if numeric else object)
+    row[0, :] = values
+    return row
