@@ -198,7 +198,10 @@ def _built_parts(model: Any, saved: dict[str, Any]) -> Parts:
         target = "None" if identity else repr(fitted)
         model = regressor_of(model)
     if hasattr(model, "steps"):  # (a Pipeline: scalers and imputers before the network)
-        steps = [{"name": name, "step": repr(step)} for name, step in model.steps[:-1]]
+        steps = [  # (a ColumnTransformer's repr spans lines: one line here)
+            {"name": name, "step": " ".join(repr(step).split())}
+            for name, step in model.steps[:-1]
+        ]
         from ._predict import input_width
 
         names_in = _pipeline_names(model)

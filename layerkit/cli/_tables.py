@@ -319,6 +319,21 @@ def _as_text(values: list[str]) -> np.ndarray:
     return np.array([None if t.lower() in _MISSING else t for t in texts], dtype=object)
 
 
+def as_categories(cells: np.ndarray) -> np.ndarray:
+    """A column as an encoder reads it: text stripped, a missing cell (NA, empty, None)
+    as NaN, as pandas reads a CSV file's; other values (Parquet's numbers) as stored."""
+
+    def category(v: Any) -> Any:
+        if v is None:
+            return math.nan
+        if isinstance(v, str):
+            v = v.strip()
+            return math.nan if v.lower() in _MISSING else v
+        return v
+
+    return _objects([category(v) for v in cells.tolist()])
+
+
 def _pyarrow(path: Path) -> Any:
     try:
         import pyarrow

@@ -175,6 +175,7 @@ def step_spec(name: str, kind: str, step: Any) -> dict[str, Any]:
         attributes.pop(derived, None)
     if not attributes:  # (not fitted: its settings only)
         return spec
+    categories = encoder_categories(where, step) if kind in ENCODERS else None
     known = set(FITTED[kind]) | set(_COMMON) | set(OPTIONAL.get(kind, ()))
     unknown = sorted(set(attributes) - known)
     if unknown:
@@ -186,7 +187,7 @@ def step_spec(name: str, kind: str, step: Any) -> dict[str, Any]:
         )
     if kind in ENCODERS:
         spec["fitted"] = {
-            "categories_": encoder_categories(where, step),
+            "categories_": categories,
             "n_features_in_": int(step.n_features_in_),
         }
         if "feature_names_in_" in attributes:

@@ -1,0 +1,442 @@
+"""Categorical columns in the safe model file (format version 5): OneHotEncoder,
+OrdinalEncoder, SimpleImputer on categories, and the ColumnTransformer (with Pipelines
+inside it) that sends each column to its step, saved whole and loaded to the same
+predictions, bit for bit."""
+
+import json
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+from helpers import rewritten_model
+from sklearn.base import clone
+from sklearn.compose import (
+    ColumnTransformer,
+    TransformedTargetRegressor,
+    make_column_selector,
+    make_column_transformer,
+)
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    MinMaxScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+    StandardScaler,
+)
+
+import layerkit
+from layerkit import MLPClassifier, MLPRegressor, ModelFileError
+from layerkit.io import read_manifest
+
+pd = pytest.importorskip("pandas")
+
+
+def quiet(fn, *args):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args)
+
+
+def passengers(n=240, seed=0):
+    """A table of mixed types, as scikit-learn's mixed-types example has: numbers with
+    gaps, categories as strings with gaps, and a category coded as integers."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "age": rng.normal(40, 12, n),
+            "fare": rng.exponential(30, n),
+            "embarked": rng.choice(["C", "Q", "S", None], n),
+            "pclass": rng.choice([1, 2, 3], n),
+        }
+    )
+    frame.loc[::11, "age"] = np.nan
+    y = ((frame["age"].fillna(40) > 40) ^ (frame["embarked"] == "C")).to_numpy(int)
+    return frame, y
+
+
+def mixed_types_pipeline(**mlp):
+    numbers = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+    categories = make_pipeline(
+        SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
+    )
+    columns = ColumnTransformer(
+        [
+            ("num", numbers, ["age", "fare"]),
+            ("cat", categories, ["embarked"]),
+            ("ord", OrdinalEncoder(), ["pclass"]),
+        ]
+    )
+    return make_pipeline(columns, MLPClassifier((16,), max_iter=30, random_state=0, **mlp))
+
+
+def unseen(frame):
+    """The rows with categories no fit saw, and gaps where the training had none."""
+    other = frame.copy()
+    other.loc[:4, "embarked"] = "Z"
+    other.loc[5:7, "fare"] = np.nan
+    return other
+
+
+def round_trip(model, tmp_path, name="m.lkm"):
+    path = tmp_path / name
+    layerkit.save(model, path)
+    return layerkit.load(path), path
+
+
+def test_the_mixed_types_pipeline_predicts_the_same_after_a_round_trip(tmp_path):
+    frame, y = passengers()
+    pipe = quiet(mixed_types_pipeline().fit, frame, y)
+    again, path = round_trip(pipe, tmp_path)
+    other = unseen(frame)
+    assert np.array_equal(quiet(again.predict_proba, other), quiet(pipe.predict_proba, other))
+    assert np.array_equal(quiet(again[:-1].transform, other), quiet(pipe[:-1].transform, other))
+    assert repr(again) == repr(pipe)
+    assert read_manifest(path)["format_version"] == 5
+    inner = again[0].named_transformers_
+    assert inner["cat"][-1].categories_[0].tolist() == ["C", "Q", "S"]
+    assert (
+        inner["ord"].categories_[0].dtype
+        == pipe[0].named_transformers_["ord"].categories_[0].dtype
+    )
+    assert list(again[0].get_feature_names_out()) == list(pipe[0].get_feature_names_out())
+    # the loaded Pipeline is a scikit-learn object as the original: it clones and refits
+    refit, fit = quiet(clone(again).fit, frame, y), quiet(clone(pipe).fit, frame, y)
+    assert np.array_equal(refit.predict_proba(frame), fit.predict_proba(frame))
+
+
+def _numbers(n=200, seed=1):
+    rng = np.random.default_rng(seed)
+    X = np.c_[
+        rng.normal(size=n),
+        rng.choice([1.0, 2.0, 5.0], n),
+        rng.choice([0.0, 1.0], n),
+        rng.normal(size=n),
+    ]
+    X[::13, 1] = np.nan
+    other = X.copy()
+    other[:3, 1] = 7.0  # (a category no fit saw)
+    return X, (X[:, 0] > 0).astype(int), other
+
+
+def _mlp():
+    return MLPClassifier((8,), max_iter=20, random_state=0)
+
+
+CASES = {
+    "an encoder alone, sparse output": lambda: make_pipeline(
+        OneHotEncoder(handle_unknown="ignore"), _mlp()
+    ),
+    "indices, the rest passed through": lambda: make_pipeline(
+        ColumnTransformer(
+            [
+                (
+                    "o",
+                    OneHotEncoder(drop="if_binary", sparse_output=False, handle_unknown="ignore"),
+                    [1, 2],
+                )
+            ],
+            remainder="passthrough",
+        ),
+        _mlp(),
+    ),
+    "a mask, the rest scaled, sparse": lambda: make_pipeline(
+        ColumnTransformer(
+            [
+                (
+                    "o",
+                    OneHotEncoder(drop="first", handle_unknown="ignore"),
+                    [False, True, True, False],
+                )
+            ],
+            remainder=StandardScaler(),
+            sparse_threshold=0.9,
+        ),
+        _mlp(),
+    ),
+    "ordinal codes, a column dropped": lambda: make_pipeline(
+        ColumnTransformer(
+            [
+                (
+                    "o",
+                    OrdinalEncoder(
+                        handle_unknown="use_encoded_value",
+                        unknown_value=-1,
+                        encoded_missing_value=-2,
+                    ),
+                    [1],
+                ),
+                ("d", "drop", [2]),
+                ("s", MinMaxScaler(), [0, 3]),
+            ]
+        ),
+        _mlp(),
+    ),
+    "a step of no columns": lambda: make_pipeline(
+        ColumnTransformer([("o", OneHotEncoder(), []), ("s", StandardScaler(), [0])]), _mlp()
+    ),
+    "float32 codes": lambda: make_pipeline(
+        ColumnTransformer([("o", OneHotEncoder(dtype=np.float32, handle_unknown="ignore"), [1])]),
+        _mlp(),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_each_kind_of_column_transformer_predicts_the_same(case, tmp_path):
+    X, y, other = _numbers()
+    pipe = quiet(CASES[case]().fit, X, y)
+    again, _ = round_trip(pipe, tmp_path)
+    assert np.array_equal(quiet(again.predict_proba, other), quiet(pipe.predict_proba, other))
+    got, want = quiet(again[:-1].transform, other), quiet(pipe[:-1].transform, other)
+    assert type(got) is type(want)
+    if hasattr(want, "toarray"):
+        got, want = got.toarray(), want.toarray()
+    assert np.array_equal(got, want, equal_nan=True)
+
+
+def test_pandas_output_names_and_a_regressor_in_a_target_wrapper(tmp_path):
+    frame, _ = passengers()
+    columns = make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["embarked"]),
+        (SimpleImputer(), ["age"]),
+        remainder="passthrough",
+    ).set_output(transform="pandas")
+    wrapped = TransformedTargetRegressor(
+        make_pipeline(columns, MLPRegressor((8,), max_iter=20, random_state=0)),
+        transformer=StandardScaler(),
+    )
+    target = frame["fare"].to_numpy() * 100
+    quiet(wrapped.fit, frame, target)
+    again, path = round_trip(wrapped, tmp_path)
+    other = unseen(frame).fillna({"fare": 0.0})
+    assert np.array_equal(quiet(again.predict, other), quiet(wrapped.predict, other))
+    out = quiet(again.regressor_[0].transform, other)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == list(quiet(wrapped.regressor_[0].transform, other).columns)
+    assert read_manifest(path)["format_version"] == 5
+
+
+def test_an_unfitted_pipeline_keeps_its_settings(tmp_path):
+    frame, y = passengers()
+    pipe = mixed_types_pipeline()
+    again, _ = round_trip(pipe, tmp_path)
+    assert repr(again) == repr(pipe)
+    assert not hasattr(again[0], "transformers_")
+    assert np.array_equal(
+        quiet(again.fit, frame, y).predict_proba(frame),
+        quiet(pipe.fit, frame, y).predict_proba(frame),
+    )
+
+
+def test_a_file_without_encoders_keeps_its_earlier_format_version(tmp_path):
+    X, y, _ = _numbers()
+    pipe = quiet(make_pipeline(SimpleImputer(), _mlp()).fit, X, y)
+    _, path = round_trip(pipe, tmp_path)
+    assert read_manifest(path)["format_version"] == 3
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (
+            lambda: OneHotEncoder(min_frequency=3),
+            r"OneHotEncoder\) with min_frequency=3: a model file holds encoders without "
+            "infrequent categories",
+        ),
+        (
+            lambda: make_column_transformer((OneHotEncoder(), make_column_selector("emb"))),
+            r"columns, a callable \(make_column_selector\): a model file holds columns as a "
+            "list of names",
+        ),
+        (
+            lambda: ColumnTransformer([("o", OneHotEncoder(), slice(2, 3))]),
+            r"columns, slice\(2, 3, None\): a model file holds columns as a list",
+        ),
+        (
+            lambda: ColumnTransformer(
+                [("o", OneHotEncoder(), ["embarked"])], transformer_weights={"o": 2.0}
+            ),
+            "with transformer_weights: scale the columns in a step instead",
+        ),
+        (
+            lambda: ColumnTransformer([("f", FunctionTransformer(), ["age"])]),
+            r"transformers\[0\], a sklearn\..*FunctionTransformer: a model file holds these "
+            r"steps: ColumnTransformer, .*'passthrough' and 'drop' \(pickle or joblib",
+        ),
+    ],
+)
+def test_what_a_file_cannot_hold_is_refused_at_save_by_name(make, match, tmp_path):
+    frame, y = passengers()
+    pipe = make_pipeline(make(), _mlp())
+    if not isinstance(pipe[0], OneHotEncoder):
+        quiet(pipe.fit, frame.fillna({"embarked": "S", "age": 0.0}), y)
+    else:
+        quiet(pipe.fit, frame[["pclass"]], y)
+    with pytest.raises(TypeError, match=match):
+        layerkit.save(pipe, tmp_path / "x.lkm")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    frame, y = passengers()
+    pipe = quiet(mixed_types_pipeline().fit, frame, y)
+    path = tmp_path_factory.mktemp("columns") / "m.lkm"
+    layerkit.save(pipe, path)
+    return path.read_bytes(), pipe, frame
+
+
+def _redigest(edit):
+    from layerkit.io._manifest import pipeline_digest
+
+    def both(manifest):
+        spec = manifest["pipeline"]
+        edit(spec)
+        spec["sha256"] = pipeline_digest({k: v for k, v in spec.items() if k != "sha256"})
+
+    return both
+
+
+def _columns(spec):
+    return spec["steps"][0]["params"]["transformers"]
+
+
+def _categories(spec):  # (the one-hot encoder's, inside the "cat" Pipeline)
+    return _columns(spec)[1][1]["params"]["steps"][1][1]["fitted"]["categories_"]
+
+
+EDITS = {
+    "a category changed, digest kept": (
+        lambda m: _categories(m["pipeline"])[0]["values"].__setitem__(0, "X"),
+        "do not match their SHA-256",
+    ),
+    "text categories as a text dtype": (
+        _redigest(lambda s: _categories(s)[0].update(dtype="<U5")),
+        r"categories_\[0\]: dtype must be numeric or object, got '<U5'",
+    ),
+    "text in a numeric dtype": (
+        _redigest(lambda s: _categories(s)[0].update(dtype="<f8")),
+        r"categories_\[0\]: values must be strings, numbers or null",
+    ),
+    "no categories": (
+        _redigest(lambda s: _categories(s)[0].update(values=[])),
+        r"categories_\[0\]: values must be a non-empty list",
+    ),
+    "a step type no file holds": (
+        _redigest(lambda s: _columns(s)[2][1].update(type="FunctionTransformer")),
+        r"transformers\[2\]: 1 validation error for StepSpec",
+    ),
+    "an unfitted step with columns": (
+        _redigest(lambda s: _columns(s)[2][1].pop("fitted")),
+        r"transformers\[2\]: not fitted, where its ColumnTransformer is",
+    ),
+    "an input a million columns wide": (
+        _redigest(
+            lambda s: (
+                s["steps"][0]["fitted"].update(n_features_in_=10**6)
+                or s["steps"][0]["fitted"].pop("feature_names_in_")
+            )
+        ),
+        r"n_features_in_ must be an int from 1 to 65536, got 1000000",
+    ),
+    "an earlier format version": (
+        lambda m: m.update(format_version=4),
+        "ColumnTransformer or inner Pipeline in a file of format version 4: they came in "
+        "version 5",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(EDITS))
+def test_an_edited_file_is_refused_by_name(saved, case, tmp_path):
+    data, _, _ = saved
+    edit, match = EDITS[case]
+    path = tmp_path / "edited.lkm"
+    path.write_bytes(rewritten_model(data, edit))
+    with pytest.raises(ModelFileError, match=match):
+        layerkit.load(path)
+
+
+def test_the_file_holds_categories_as_json_data(saved):
+    data, pipe, _ = saved
+    manifest = json.loads(zipfile.ZipFile(__import__("io").BytesIO(data)).read("manifest.json"))
+    categories = _categories(manifest["pipeline"])
+    assert categories == [{"dtype": "|O", "values": ["C", "Q", "S"]}]
+    codes = _columns(manifest["pipeline"])[2][1]["fitted"]["categories_"]
+    assert codes == [{"dtype": "<i8", "values": [1, 2, 3]}]
+    assert pipe[0].named_transformers_["ord"].categories_[0].dtype == np.int64
+
+
+def test_a_checkpoint_saves_the_whole_pipeline_each_epoch(tmp_path):
+    from layerkit.callbacks import Checkpoint
+
+    frame, y = passengers()
+    pipe = mixed_types_pipeline()
+    pipe.set_params(mlpclassifier__max_iter=4)
+    pipe.set_callbacks(Checkpoint(str(tmp_path / "m-{epoch}.lkm"), every=2))
+    quiet(pipe.fit, frame, y)
+    again = layerkit.load(tmp_path / "m-4.lkm")
+    assert np.array_equal(again.predict_proba(frame), pipe.predict_proba(frame))
+
+
+def _cli(capsys, *args):
+    from layerkit.cli import main
+
+    status = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_layerkit_predict_reads_categories_and_gaps_for_such_a_model(saved, tmp_path, capsys):
+    data, pipe, frame = saved
+    (tmp_path / "m.lkm").write_bytes(data)
+    table = unseen(frame)[["pclass", "embarked", "fare", "age"]]  # (columns by name)
+    table.loc[3, "embarked"] = "  Q "  # (a cell is read stripped, as the other columns)
+    table.to_csv(tmp_path / "rows.csv", index=False)
+    status, out, err = _cli(
+        capsys,
+        "predict",
+        tmp_path / "m.lkm",
+        tmp_path / "rows.csv",
+        "-o",
+        tmp_path / "p.csv",
+        "--proba",
+    )
+    assert status == 0, err
+    assert "wrote 240 predictions" in out
+    written = pd.read_csv(tmp_path / "p.csv")
+    expected = pd.read_csv(tmp_path / "rows.csv")
+    expected.loc[3, "embarked"] = "Q"
+    want = quiet(pipe.predict_proba, expected)
+    np.testing.assert_allclose(written[["proba_0", "proba_1"]].to_numpy(), want, rtol=1e-12)
+    assert written["prediction"].tolist() == pipe.classes_[want.argmax(axis=1)].tolist()
+
+
+def test_layerkit_predict_names_the_column_a_step_refuses(tmp_path, capsys):
+    frame, y = passengers()
+    strict = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["embarked"]), (StandardScaler(), ["age"])),
+        _mlp(),
+    )
+    quiet(strict.fit, frame.fillna({"embarked": "S", "age": 40.0}), y)
+    layerkit.save(strict, tmp_path / "m.lkm")
+    frame.fillna({"age": 40.0}).assign(embarked="Z").to_csv(tmp_path / "rows.csv", index=False)
+    status, _, err = _cli(
+        capsys, "predict", tmp_path / "m.lkm", tmp_path / "rows.csv", "-o", tmp_path / "p.csv"
+    )
+    assert status != 0
+    assert "the model cannot predict from this data: Found unknown categories ['Z']" in err
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_layerkit_inspect_shows_the_steps_on_one_line(saved, tmp_path, capsys):
+    data, _, _ = saved
+    (tmp_path / "m.lkm").write_bytes(data)
+    status, out, err = _cli(capsys, "inspect", tmp_path / "m.lkm")
+    assert status == 0, err
+    line = next(x for x in out.splitlines() if "steps before the network" in x)
+    assert "OneHotEncoder(handle_unknown='ignore'))]), ['embarked'])" in line
+    assert "input: 4 features" in out and "age, fare, embarked, pclass" in out
