@@ -371,6 +371,7 @@ def test_the_file_holds_categories_as_json_data(saved):
 
 
 def test_a_checkpoint_saves_the_whole_pipeline_each_epoch(tmp_path):
+    pytest.importorskip("sklearn.callback", reason="scikit-learn < 1.9 has no callbacks")
     from layerkit.callbacks import Checkpoint
 
     frame, y = passengers()

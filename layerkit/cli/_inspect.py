@@ -199,8 +199,7 @@ def _built_parts(model: Any, saved: dict[str, Any]) -> Parts:
         model = regressor_of(model)
     if hasattr(model, "steps"):  # (a Pipeline: scalers and imputers before the network)
         steps = [  # (a ColumnTransformer's repr spans lines: one line here)
-            {"name": name, "step": " ".join(repr(step).split())}
-            for name, step in model.steps[:-1]
+            {"name": name, "step": " ".join(repr(step).split())} for name, step in model.steps[:-1]
         ]
         from ._predict import input_width
 

@@ -200,6 +200,8 @@ def _reads_objects(step: Any, any_column: bool = False) -> bool:
 def categorical_columns(model: Any) -> list[str]:
     """The named columns the model's first step reads as text: a ColumnTransformer's
     columns whose step reads objects, or every column of an encoder of text."""
+    from ..io._columns import column_list
+
     steps = steps_before(model)
     if not steps or not takes_categories(model):
         return []
@@ -212,7 +214,7 @@ def categorical_columns(model: Any) -> list[str]:
     for _, step, columns in first.transformers_:
         if isinstance(step, str) or not _reads_objects(step):
             continue
-        chosen = list(columns) if isinstance(columns, (list, tuple, np.ndarray)) else [columns]
+        chosen = column_list(columns)
         if chosen and all(isinstance(c, (bool, np.bool_)) for c in chosen):
             chosen = [names[i] for i, c in enumerate(chosen) if c] if names else []
         for c in chosen:

@@ -344,7 +344,7 @@ def build_composite(
     built_steps["remainder"] = rest
     for name, trans, cols in stand_in.transformers_:
         unfitted = not hasattr(built_steps[name], "n_features_in_")
-        if isinstance(trans, _Width) and unfitted and not _selects_none(_as_list(cols)):
+        if isinstance(trans, _Width) and unfitted and not _selects_none(column_list(cols)):
             raise ModelFileError(f"{where}: its step {name!r} has columns, and is not fitted")
     for key, value in vars(stand_in).items():
         if key not in ct.get_params(deep=False):
@@ -478,10 +478,12 @@ def _selects_none(columns: Any) -> bool:
     return isinstance(columns, list) and not any(c is not False for c in columns)
 
 
-def _as_list(columns: Any) -> list[Any]:
-    if isinstance(columns, (list, tuple, np.ndarray)):
-        return list(columns)
-    return [columns]
+def column_list(columns: Any) -> list[Any]:
+    """A fitted selection as a list (scikit-learn 1.6's remainder columns are a list
+    of its own class)."""
+    if isinstance(columns, (str, int, np.integer)):
+        return [columns]
+    return list(columns)
 
 
 def _unfitted(step: Any) -> Any:
@@ -532,7 +534,7 @@ def sample_input(step: Any) -> Any:
     for _, trans, columns in step.transformers_:
         if isinstance(trans, str) or type(trans).__name__ == "FunctionTransformer":
             continue
-        columns = _as_list(columns)
+        columns = column_list(columns)
         if _selects_none(columns):
             continue
         if columns and all(isinstance(c, (bool, np.bool_)) for c in columns):
