@@ -244,12 +244,14 @@ def test_a_file_without_encoders_keeps_its_earlier_format_version(tmp_path):
         (
             lambda: OneHotEncoder(min_frequency=3),
             r"OneHotEncoder\) with min_frequency=3: a model file holds encoders without "
-            "infrequent categories",
+            "infrequent categories; leave min_frequency and max_categories at None",
         ),
         (
             lambda: make_column_transformer((OneHotEncoder(), make_column_selector("emb"))),
-            r"columns, a callable \(make_column_selector\): a model file holds columns as a "
-            "list of names",
+            r"transformers\[0\] \('onehotencoder'\)'s columns, a callable "
+            r"\(make_column_selector\): a model file holds columns as a list of names, of "
+            r"indices or of booleans; give them as a list \(the fitted one chose "
+            r"\['embarked'\]\), or pickle",
         ),
         (
             lambda: ColumnTransformer([("o", OneHotEncoder(), slice(2, 3))]),
@@ -263,7 +265,7 @@ def test_a_file_without_encoders_keeps_its_earlier_format_version(tmp_path):
         ),
         (
             lambda: ColumnTransformer([("f", FunctionTransformer(), ["age"])]),
-            r"transformers\[0\], a sklearn\..*FunctionTransformer: a model file holds these "
+            r"transformers\[0\] \('f'\), a sklearn\..*FunctionTransformer: a model file holds these "
             r"steps: ColumnTransformer, .*'passthrough' and 'drop' \(pickle or joblib",
         ),
     ],
@@ -441,3 +443,80 @@ def test_layerkit_inspect_shows_the_steps_on_one_line(saved, tmp_path, capsys):
     line = next(x for x in out.splitlines() if "steps before the network" in x)
     assert "OneHotEncoder(handle_unknown='ignore'))]), ['embarked'])" in line
     assert "input: 4 features" in out and "age, fare, embarked, pclass" in out
+
+
+def test_layerkit_predict_gives_a_model_without_names_its_categories_by_position(tmp_path, capsys):
+    # fitted on a NumPy array of objects: codes that look like numbers, and None for a gap
+    codes = np.array(["007", "012", None, "007", "100"] * 12, dtype=object)
+    X = np.column_stack([np.arange(60.0) % 7, codes]).astype(object)
+    y = np.arange(60) % 2
+    pipe = quiet(
+        make_pipeline(
+            ColumnTransformer([("c", OneHotEncoder(), [1])], remainder="passthrough"), _mlp()
+        ).fit,
+        X,
+        y,
+    )
+    assert pipe[0].named_transformers_["c"].categories_[0].tolist() == ["007", "012", "100", None]
+    layerkit.save(pipe, tmp_path / "m.lkm")
+    rows = tmp_path / "rows.csv"
+    rows.write_text("x,code\n" + "".join(f"{a:g},{c or ''}\n" for a, c in X.tolist()))
+    status, _, err = _cli(
+        capsys, "predict", tmp_path / "m.lkm", rows, "-o", tmp_path / "p.csv", "--proba"
+    )
+    assert status == 0, err
+    written = pd.read_csv(tmp_path / "p.csv")
+    want = pipe.predict_proba(X)
+    np.testing.assert_allclose(written[["proba_0", "proba_1"]].to_numpy(), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("encoder", [OneHotEncoder, OrdinalEncoder])
+@pytest.mark.parametrize("inside", [True, False])
+def test_an_imputer_before_a_strict_encoder_loads(encoder, inside, tmp_path):
+    # (the load's check row had been zeros, which the imputer passed to the encoder:
+    # an unknown category for handle_unknown="error", the scikit-learn default)
+    frame = pd.DataFrame(
+        {"c": ["a", "b", None, "c"] * 25, "k": [1, 2, 3, None] * 25, "gone": [None] * 100}
+    )
+    steps = make_pipeline(SimpleImputer(strategy="most_frequent"), encoder())
+    first = ColumnTransformer([("cat", steps, ["c", "k", "gone"])]) if inside else steps
+    pipe = quiet(make_pipeline(first, _mlp()).fit, frame, np.arange(100) % 2)
+    again, _ = round_trip(pipe, tmp_path)
+    assert np.array_equal(again.predict_proba(frame), pipe.predict_proba(frame))
+
+
+def test_layerkit_predict_reads_number_codes_beside_text_in_one_encoder(tmp_path, capsys):
+    # one imputer and encoder for text and integer-coded columns: the codes' categories
+    # are numbers (in an array of objects), and the CSV's cells must reach them as numbers
+    frame, y = passengers()
+    columns = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(), StandardScaler()), ["age", "fare"]),
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"),
+                    OneHotEncoder(handle_unknown="ignore"),
+                ),
+                ["embarked", "pclass"],
+            ),
+        ]
+    )
+    pipe = quiet(make_pipeline(columns, _mlp()).fit, frame, y)
+    layerkit.save(pipe, tmp_path / "m.lkm")
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    status, _, err = _cli(
+        capsys,
+        "predict",
+        tmp_path / "m.lkm",
+        tmp_path / "rows.csv",
+        "-o",
+        tmp_path / "p.csv",
+        "--proba",
+    )
+    assert status == 0, err
+    written = pd.read_csv(tmp_path / "p.csv")[["proba_0", "proba_1"]].to_numpy()
+    want = pipe.predict_proba(pd.read_csv(tmp_path / "rows.csv"))
+    np.testing.assert_allclose(written, want, rtol=1e-12)
+    as_text = pipe.predict_proba(frame.assign(pclass=frame["pclass"].astype(str)))
+    assert np.abs(written - as_text).max() > 1e-3  # (what the codes as text had given)

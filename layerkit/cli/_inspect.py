@@ -197,7 +197,7 @@ def _built_parts(model: Any, saved: dict[str, Any]) -> Parts:
         identity = fitted is None or getattr(fitted, "func", 0) is None  # (transformer=None)
         target = "None" if identity else repr(fitted)
         model = regressor_of(model)
-    if hasattr(model, "steps"):  # (a Pipeline: scalers and imputers before the network)
+    if hasattr(model, "steps"):  # (a Pipeline: scalers, imputers, encoders before the network)
         steps = [  # (a ColumnTransformer's repr spans lines: one line here)
             {"name": name, "step": " ".join(repr(step).split())} for name, step in model.steps[:-1]
         ]

@@ -12,12 +12,12 @@ import numpy as np
 from sklearn.base import is_classifier
 
 from ..network import Sequential
+from ._categories import categorical_input, categorical_inputs, takes_categories
 from ._errors import CLIError
 from ._examples import feature_problems, refuse
 from ._loading import load_model
 from ._tables import (
     Table,
-    as_categories,
     check_not_an_input,
     check_output,
     index_column,
@@ -54,9 +54,8 @@ def predict(
         raise CLIError(
             f"--proba needs a classifier; {model_path} holds {_article(type(model).__name__)}"
         )
-    text = categorical_columns(model)
-    table, as_written = read_table_and_text(data_path, [*keep, *text])
-    X = _features(model, table, data_path, {n: as_written[n] for n in text if n in as_written})
+    table, as_written = _read(model, data_path, keep)
+    X = _features(model, table, data_path, as_written)
     missing = [name for name in keep if name not in table]
     if missing:
         raise CLIError(
@@ -129,11 +128,25 @@ def _check_destination(out_path: Path, data_path: Path, model_path: Path) -> Non
     check_not_an_input(out_path, "-o", {"DATA": data_path, "MODEL": model_path})
 
 
-def _features(
-    model: Any, table: Table, path: Path, text: dict[str, np.ndarray] | None = None
-) -> Any:
+def _read(model: Any, path: Path, keep: list[str]) -> tuple[Table, dict[str, np.ndarray]]:
+    """The table, and as written: the columns to keep, and those a step of the model
+    reads as text categories (a model without column names: found by position, so
+    the file is read again when they are not among the columns kept)."""
+    positions = categorical_inputs(model)
+    names = getattr(regressor_of(model), "feature_names_in_", None)
+    wanted = [str(names[i]) for i in positions] if names is not None else []
+    table, as_written = read_table_and_text(path, [*keep, *wanted])
+    if positions and names is None:
+        in_order = list(table)
+        wanted = [in_order[i] for i in positions if i < len(in_order)]
+        if not set(wanted) <= set(as_written):
+            table, as_written = read_table_and_text(path, [*keep, *wanted])
+    return table, as_written
+
+
+def _features(model: Any, table: Table, path: Path, as_written: dict[str, np.ndarray]) -> Any:
     """The model's input from ``table``: its columns by name (else all, in file order);
-    ``text``: the columns a categorical step reads, as written."""
+    ``as_written``: the columns as written, for those a step reads as categories."""
     names = getattr(regressor_of(model), "feature_names_in_", None)
     if names is not None:
         names = [str(n) for n in names]
@@ -169,80 +182,9 @@ def _features(
                 f"to pick them by), the data has {len(names)} columns{hint}"
             )
     if takes_categories(model):  # (its steps check the columns, and name what they refuse)
-        return _categorical_input(model, table, names, text or {})
+        return categorical_input(model, table, names, as_written)
     refuse(feature_problems(table, names, imputed=_imputes(model)), path)
     return np.column_stack([table[name] for name in names])
-
-
-#: The steps that read categories (text) or missing values in their columns
-_CATEGORICAL = ("ColumnTransformer", "OneHotEncoder", "OrdinalEncoder")
-
-
-def takes_categories(model: Any) -> bool:
-    """Whether the model's first step reads categories: a ColumnTransformer, an
-    encoder, or an imputer fitted on objects."""
-    steps = steps_before(model)
-    return bool(steps) and _reads_objects(steps[0], any_column=True)
-
-
-def _reads_objects(step: Any, any_column: bool = False) -> bool:
-    kind = type(step).__name__
-    if kind == "Pipeline":
-        inner = [s for _, s in step.steps if s not in (None, "passthrough")]
-        return bool(inner) and _reads_objects(inner[0], any_column)
-    if kind == "SimpleImputer":
-        return getattr(step, "_fit_dtype", np.dtype(float)).kind == "O"
-    if kind in ("OneHotEncoder", "OrdinalEncoder"):
-        return any_column or any(c.dtype == object for c in step.categories_)
-    return any_column and kind in _CATEGORICAL
-
-
-def categorical_columns(model: Any) -> list[str]:
-    """The named columns the model's first step reads as text: a ColumnTransformer's
-    columns whose step reads objects, or every column of an encoder of text."""
-    from ..io._columns import column_list
-
-    steps = steps_before(model)
-    if not steps or not takes_categories(model):
-        return []
-    first = steps[0]
-    given = getattr(first, "feature_names_in_", None)
-    names = [] if given is None else [str(n) for n in given]
-    if type(first).__name__ != "ColumnTransformer":
-        return names if _reads_objects(first) else []
-    found: list[str] = []
-    for _, step, columns in first.transformers_:
-        if isinstance(step, str) or not _reads_objects(step):
-            continue
-        chosen = column_list(columns)
-        if chosen and all(isinstance(c, (bool, np.bool_)) for c in chosen):
-            chosen = [names[i] for i, c in enumerate(chosen) if c] if names else []
-        for c in chosen:
-            name = c if isinstance(c, str) else (names[int(c)] if names else None)
-            if name is not None and name not in found:
-                found.append(name)
-    return found
-
-
-def _categorical_input(
-    model: Any, table: Table, names: list[str], text: dict[str, np.ndarray]
-) -> Any:
-    """The columns as the model's steps take them: a categorical column's cells as
-    written (stripped), a missing one as NaN (as pandas reads a CSV file); a table with
-    the column names when the model has them."""
-    columns = {}
-    for name in names:
-        values = table[name]
-        if name in text or values.dtype == object:
-            values = as_categories(text.get(name, values))
-        columns[name] = values
-    if getattr(regressor_of(model), "feature_names_in_", None) is None:
-        if any(v.dtype == object for v in columns.values()):
-            return np.column_stack([v.astype(object) for v in columns.values()])
-        return np.column_stack(list(columns.values()))
-    import pandas as pd
-
-    return pd.DataFrame(columns)
 
 
 def regressor_of(model: Any) -> Any:

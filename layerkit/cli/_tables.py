@@ -319,16 +319,16 @@ def _as_text(values: list[str]) -> np.ndarray:
     return np.array([None if t.lower() in _MISSING else t for t in texts], dtype=object)
 
 
-def as_categories(cells: np.ndarray) -> np.ndarray:
-    """A column as an encoder reads it: text stripped, a missing cell (NA, empty, None)
-    as NaN, as pandas reads a CSV file's; other values (Parquet's numbers) as stored."""
+def as_categories(cells: np.ndarray, missing: Any = math.nan) -> np.ndarray:
+    """A column as an encoder reads it: text stripped, a missing cell (NA, empty, None,
+    NaN) as ``missing``; other values (Parquet's numbers) as stored."""
 
     def category(v: Any) -> Any:
-        if v is None:
-            return math.nan
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return missing
         if isinstance(v, str):
             v = v.strip()
-            return math.nan if v.lower() in _MISSING else v
+            return missing if v.lower() in _MISSING else v
         return v
 
     return _objects([category(v) for v in cells.tolist()])

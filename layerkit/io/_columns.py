@@ -72,7 +72,9 @@ def encoder_categories(where: str, step: Any) -> list[dict[str, Any]]:
         if getattr(step, name, None) is not None:
             raise TypeError(
                 f"layerkit.save cannot save {where} with {name}={getattr(step, name)!r}: "
-                "a model file holds encoders without infrequent categories"
+                "a model file holds encoders without infrequent categories; leave "
+                "min_frequency and max_categories at None (each category its own "
+                "column or code), or pickle or joblib.dump the model, for files you trust"
             )
     saved = []
     for j, cats in enumerate(step.categories_):
@@ -119,8 +121,9 @@ def composite_spec(
     for i, (name, given, columns) in enumerate(step.transformers):
         if not (isinstance(given, str) and given in _CHOICES) and name in as_fitted:
             given = as_fitted[name]  # (the step as fitted; passthrough and drop as given)
-        at = f"{where}.transformers[{i}]"
-        entries.append([name, _inner(at, name, given, spec_of), _columns(at, columns)])
+        at = f"{where}.transformers[{i}] ({name!r})"
+        chose = next((c for n, _, c in step.transformers_ if n == name), None) if fitted else None
+        entries.append([name, _inner(at, name, given, spec_of), _columns(at, columns, chose)])
     remainder = step.remainder
     if fitted and not isinstance(remainder, str):
         remainder = next((t for n, t, _ in step.transformers_ if n == "remainder"), remainder)
@@ -189,8 +192,9 @@ def _inner(where: str, name: Any, step: Any, spec_of: Callable[..., dict[str, An
     return spec
 
 
-def _columns(where: str, columns: Any) -> Any:
-    """A ColumnTransformer step's columns: a list of names, of indices or of booleans."""
+def _columns(where: str, columns: Any, chose: Any = None) -> Any:
+    """A ColumnTransformer step's columns: a list of names, of indices or of booleans
+    (``chose``: the fitted selection, for the message)."""
     if isinstance(columns, (str, int)) and not isinstance(columns, bool):
         return columns
     if isinstance(columns, np.ndarray) and columns.ndim == 1 and columns.dtype.kind in "biuUO":
@@ -200,9 +204,14 @@ def _columns(where: str, columns: Any) -> Any:
         if len(kinds) <= 1:
             return [c if isinstance(c, (str, bool)) else int(c) for c in columns]
     shown = "a callable (make_column_selector)" if callable(columns) else repr(columns)[:80]
+    fitted = ""
+    if chose is not None and not isinstance(chose, slice):
+        listed = [c if isinstance(c, str) else int(c) for c in column_list(chose)]
+        fitted = f" (the fitted one chose {repr(listed)[:200]})"
     raise TypeError(
         f"layerkit.save cannot save {where}'s columns, {shown}: a model file holds "
-        "columns as a list of names, of indices or of booleans"
+        f"columns as a list of names, of indices or of booleans; give them as a list"
+        f"{fitted}, or pickle or joblib.dump the model, for files you trust"
     )
 
 
@@ -519,36 +528,74 @@ class _Width:
 
 
 def sample_input(step: Any) -> Any:
-    """One row a fitted step takes: every column an encoder reads one of its
-    categories, the others 0 (a DataFrame where a ColumnTransformer selects by name)."""
-    if type(step).__name__ == "Pipeline":
-        return sample_input(next(s for _, s in step.steps if not isinstance(s, str)))
-    if type(step).__name__ in ENCODERS:
-        return _row([cats[0] for cats in step.categories_], None)
-    n_in = int(step.n_features_in_)
-    if type(step).__name__ != "ColumnTransformer":
-        return np.zeros((1, n_in))
+    """One row a fitted step takes (``examples``; a DataFrame where a ColumnTransformer
+    selects columns by name)."""
+    values = examples(step)
+    while type(step).__name__ == "Pipeline":  # (its first step takes the row)
+        step = next((s for _, s in step.steps if not isinstance(s, str) and s is not None), None)
     names = getattr(step, "feature_names_in_", None)
+    by_name = type(step).__name__ == "ColumnTransformer" and any(
+        isinstance(c, str) for _, _, cols in step.transformers_ for c in column_list(cols)
+    )
+    return _row(values, [str(n) for n in names] if by_name and names is not None else None)
+
+
+def examples(step: Any) -> list[Any]:
+    """A value each input column of a fitted step takes: an encoder's first category of
+    it (a string for text categories), else 0.0 (NaN where an imputer drops the
+    column). Through a ColumnTransformer to each of its steps, and through an inner
+    Pipeline's imputers to the encoder after them."""
+    kind = type(step).__name__
+    if kind == "Pipeline":
+        inner = [s for _, s in step.steps if not isinstance(s, str) and s is not None]
+        for i, s in enumerate(inner):
+            if type(s).__name__ in ENCODERS:
+                taken = examples(s)
+                for imputer in reversed(inner[:i]):
+                    taken = _before_imputer(imputer, taken)
+                return taken
+            if type(s).__name__ != "SimpleImputer":
+                break
+        return examples(inner[0]) if inner else []
+    if kind in ENCODERS:
+        return [cats[0] for cats in step.categories_]
+    n_in = int(step.n_features_in_)
+    if kind == "SimpleImputer" and step._fit_dtype.kind == "O":
+        stats = step.statistics_.tolist()
+        return [0.0 if isinstance(v, float) and math.isnan(v) else v for v in stats]
+    if kind != "ColumnTransformer":
+        return [0.0] * n_in
     values: list[Any] = [0.0] * n_in
-    by_name = False
     for _, trans, columns in step.transformers_:
         if isinstance(trans, str) or type(trans).__name__ == "FunctionTransformer":
             continue
         columns = column_list(columns)
         if _selects_none(columns):
             continue
-        if columns and all(isinstance(c, (bool, np.bool_)) for c in columns):
-            indices = [i for i, c in enumerate(columns) if c]
-        elif columns and all(isinstance(c, str) for c in columns):
-            by_name = True
-            indices = [list(names if names is not None else []).index(c) for c in columns]
-        else:
-            indices = [int(c) % n_in for c in columns]
-        row = sample_input(trans)
-        row = row.to_numpy(dtype=object) if hasattr(row, "to_numpy") else row
-        for k, i in enumerate(indices):
-            values[i] = row[0, k]
-    return _row(values, list(names) if by_name and names is not None else None)
+        for i, value in zip(positions(step, columns), examples(trans), strict=False):
+            values[i] = value
+    return values
+
+
+def positions(ct: Any, columns: list[Any]) -> list[int]:
+    """The input positions of a fitted ColumnTransformer's column selection."""
+    n_in = int(ct.n_features_in_)
+    if columns and all(isinstance(c, (bool, np.bool_)) for c in columns):
+        return [i for i, c in enumerate(columns) if c]
+    given = getattr(ct, "feature_names_in_", None)
+    names = [] if given is None else [str(n) for n in given]
+    return [names.index(c) if isinstance(c, str) else int(c) % n_in for c in columns]
+
+
+def _before_imputer(imputer: Any, after: list[Any]) -> list[Any]:
+    """``after`` (a value per column the imputer gives) per column it takes: NaN for
+    a column it drops (empty when fitted)."""
+    if imputer.keep_empty_features:
+        return after
+    stats = imputer.statistics_.tolist()
+    kept = [not (isinstance(v, float) and math.isnan(v)) for v in stats]
+    given = iter(after)
+    return [next(given, 0.0) if keep else math.nan for keep in kept]
 
 
 def _row(values: list[Any], names: list[str] | None) -> Any:

@@ -1,4 +1,4 @@
-"""A Pipeline in a model file: scikit-learn's scalers and imputers before a layerkit
+"""A Pipeline in a model file: scikit-learn's scalers, imputers and encoders before a layerkit
 network, saved as their settings and fitted values (JSON data, no code), and rebuilt
 from a fixed list of classes, never from a name the file gives.
 
@@ -214,7 +214,9 @@ def step_spec(name: str, kind: str, step: Any) -> dict[str, Any]:
         elif isinstance(value, np.ndarray) and value.dtype == object:
             # (feature names; a constant imputer's fill values)
             items = value.tolist()
-            if value.ndim != 1 or not all(isinstance(v, (str, int, float)) for v in items):
+            if value.ndim != 1 or not all(
+                v is None or isinstance(v, (str, int, float)) for v in items
+            ):
                 raise TypeError(f"layerkit.save cannot save {where}.{key}: {value!r}")
             names.append(key)
             fitted[key] = [encode(v, f"{where}.{key}") for v in items]
@@ -362,11 +364,11 @@ def _set_fitted(built: Any, step: Any, where: str, limit: int, limit_what: str) 
         if key in step.object_arrays:
             items = _plain(value, f"{where}.fitted.{key}")
             # (an imputer fitted on objects holds categories: strings too)
-            types = (str,) if key == "feature_names_in_" else (int, float, str)
+            types = (str,) if key == "feature_names_in_" else (int, float, str, type(None))
             if not isinstance(items, list) or not all(
                 isinstance(v, types) and not isinstance(v, bool) for v in items
             ):
-                what = "strings" if key == "feature_names_in_" else "numbers or strings"
+                what = "strings" if key == "feature_names_in_" else "numbers, strings or null"
                 raise ModelFileError(f"{where}: {key} must be a list of {what}")
             column = np.empty(len(items), dtype=object)
             column[:] = items
@@ -452,16 +454,17 @@ def _width_out(built: Any, kind: str, n_in: int) -> int:
 
 def _probe(pipe: Any, saved_with: str, running: str) -> None:
     """A row of zeros through the steps (widths checked already): they must run."""
-    first = next(s for _, s in pipe.steps[:-1] if s != PASSTHROUGH)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # (no feature names on the probe row)
-            out = pipe[:-1].transform(sample_input(first))
+            out = pipe[:-1].transform(sample_input(pipe[:-1]))
     except Exception as err:
-        raise ModelFileError(
-            f"the Pipeline's steps do not run (saved with scikit-learn {saved_with}, "
-            f"this is {running}): {err}"
-        ) from None
+        versions = (
+            f"saved with scikit-learn {saved_with}, this is {running}"
+            if saved_with != running
+            else "each column 0, or an encoder's first category"
+        )
+        raise ModelFileError(f"the Pipeline's steps do not run ({versions}): {err}") from None
     if np.shape(out)[1] != pipe[-1].n_features_in_:
         raise ModelFileError(
             f"the Pipeline's steps give {np.shape(out)[1]} features, and its network "

@@ -174,8 +174,8 @@ def _describe(obj: Any, optimizer_state: bool = True) -> tuple[dict[str, Any], d
         if hasattr(obj, "steps") or hasattr(obj, "best_estimator_"):
             hint = (
                 "; save the estimator it found, search.best_estimator_ (a layerkit MLP, "
-                "or a Pipeline of scikit-learn's scalers and imputers ending in one), or "
-                "pickle or joblib.dump the whole object"
+                "or a Pipeline of scikit-learn's scalers, imputers and encoders ending in "
+                "one), or pickle or joblib.dump the whole object"
             )
         raise TypeError(
             "layerkit.save expected a layerkit MLPClassifier, MLPRegressor or Sequential, a "
