@@ -431,8 +431,18 @@ def test_layerkit_predict_names_the_column_a_step_refuses(tmp_path, capsys):
         capsys, "predict", tmp_path / "m.lkm", tmp_path / "rows.csv", "-o", tmp_path / "p.csv"
     )
     assert status != 0
-    assert "the model cannot predict from this data: Found unknown categories ['Z']" in err
+    assert (
+        "the model cannot predict from this data: its step 'onehotencoder' (columns "
+        "embarked), in column embarked: Found unknown categories ['Z'] in column 0" in err
+    )
     assert not (tmp_path / "p.csv").exists()
+    frame.fillna({"embarked": "S"}).assign(age="young").to_csv(tmp_path / "rows.csv")
+    status, _, err = _cli(
+        capsys, "predict", tmp_path / "m.lkm", tmp_path / "rows.csv", "-o", tmp_path / "p.csv"
+    )
+    assert status != 0
+    assert "its step 'standardscaler' (columns age): could not convert string to float" in err
+    assert err.count("\n") == 1  # (scikit-learn's lines as one)
 
 
 def test_layerkit_inspect_shows_the_steps_on_one_line(saved, tmp_path, capsys):

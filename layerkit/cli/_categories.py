@@ -6,6 +6,7 @@ columns as numbers. The steps check the columns themselves."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -89,3 +90,35 @@ def categorical_input(
     import pandas as pd
 
     return pd.DataFrame(columns)
+
+
+def explain_refusal(model: Any, X: Any, err: Exception) -> str:
+    """scikit-learn's message of a step refusing the data, on one line, with the
+    ColumnTransformer's step that refused it and the file's column its message counts
+    within that step ("column 3" of the step's own columns)."""
+    text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    first = _first_step(model)
+    if type(first).__name__ != "ColumnTransformer":
+        return text
+    import warnings
+
+    from ..io._columns import column_list, positions
+
+    given = getattr(first, "feature_names_in_", None)
+    for name, step, columns in first.transformers_:
+        if isinstance(step, str):
+            continue
+        at = positions(first, column_list(columns))
+        part = X.iloc[:, at] if hasattr(X, "iloc") else X[:, at]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                step.transform(part)
+        except Exception as inner:
+            shown = [str(given[i]) if given is not None else f"#{i + 1}" for i in at]
+            where = f"its step {name!r} (columns {', '.join(shown)})"
+            found = re.search(r"in column (\d+)", str(inner))
+            if found and int(found.group(1)) < len(shown):
+                where += f", in column {shown[int(found.group(1))]}"
+            return f"{where}: {text}"
+    return text

@@ -12,7 +12,12 @@ import numpy as np
 from sklearn.base import is_classifier
 
 from ..network import Sequential
-from ._categories import categorical_input, categorical_inputs, takes_categories
+from ._categories import (
+    categorical_input,
+    categorical_inputs,
+    explain_refusal,
+    takes_categories,
+)
 from ._errors import CLIError
 from ._examples import feature_problems, refuse
 from ._loading import load_model
@@ -74,7 +79,8 @@ def predict(
             predictions = _outputs(model, X, proba)
         except ValueError as err:  # (a Pipeline's step refusing the data, say)
             raise CLIError(
-                f"{data_path}: the model cannot predict from this data: {err}"
+                f"{data_path}: the model cannot predict from this data: "
+                f"{explain_refusal(model, X, err)}"
             ) from None
     clash = sorted(set(out) & set(predictions))
     if clash:
