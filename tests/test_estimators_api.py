@@ -57,6 +57,8 @@ SK_ATTRIBUTES = [
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+# (scikit-learn 1.6's own lbfgs passes scipy options newer scipys deprecate)
+@pytest.mark.filterwarnings("ignore:scipy.optimize.*iprint:DeprecationWarning")
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
 def test_fitted_attributes_match_scikit_learn(solver):
     X, y = load_iris(return_X_y=True)
@@ -282,6 +284,8 @@ def test_the_notebook_display_marks_only_the_parameters_set():
     rows = re.findall(
         r'<tr class="(user-set|default)">.*?<td class="param">(.*?)</td>', html, re.S
     )
+    if not rows and "user-set" not in html:
+        pytest.skip("this scikit-learn's display has no table of parameters (1.7 added it)")
     names = {re.sub(r"<[^>]+>|&nbsp;", " ", cell).split()[0]: kind for kind, cell in rows}
     assert {n for n, kind in names.items() if kind == "user-set"} == {
         "layers",

@@ -359,7 +359,7 @@ def _set_fitted(built: Any, step: Any, where: str, limit: int, limit_what: str) 
             f"{where}: n_features_in_ must be an int from 1 to {max(limit, 1)} (no wider "
             f"than {limit_what}), got {str(n_in)[:40]}"
         )
-    values = {}
+    values: dict[str, Any] = {}
     for key, value in step.fitted.items():
         if key in step.object_arrays:
             items = _plain(value, f"{where}.fitted.{key}")
