@@ -452,7 +452,10 @@ def test_layerkit_inspect_shows_the_steps_on_one_line(saved, tmp_path, capsys):
     assert status == 0, err
     line = next(x for x in out.splitlines() if "steps before the network" in x)
     assert "OneHotEncoder(handle_unknown='ignore'))]), ['embarked'])" in line
-    assert "input: 4 features" in out and "age, fare, embarked, pclass" in out
+    assert (
+        "input: 4 features: age, fare, embarked, pclass (the steps give the network 6 "
+        "features, float64)" in out
+    )
 
 
 def test_layerkit_predict_gives_a_model_without_names_its_categories_by_position(tmp_path, capsys):

@@ -165,6 +165,7 @@ def _described(path: Path, manifest: dict[str, Any], parts: Any, unbuilt: Any) -
         ),
         "kind": manifest["kind"],
         "n_features": network["n_in"] if network else None,
+        "network_features": network["n_in"] if network else None,
         "feature_names": fitted.get("feature_names_in_"),
         "steps_before": steps,
         "target_transformer": target,
@@ -471,7 +472,12 @@ def render(info: dict[str, Any]) -> str:
     if info["n_features"] is None:
         lines.append("  not fitted: saved before fit, so no network yet")
     else:
-        lines.append(f"  input: {info['n_features']} features ({info['dtype']}){shown}")
+        widths = info["network_features"]
+        if info.get("steps_before") is not None and widths != info["n_features"]:
+            shown += f" (the steps give the network {widths} features, {info['dtype']})"
+            lines.append(f"  input: {info['n_features']} features{shown}")
+        else:
+            lines.append(f"  input: {info['n_features']} features ({info['dtype']}){shown}")
     if info["layers"]:
         lines.append("  layers:")
     lines += layer_table(
