@@ -310,18 +310,38 @@ def _categories(spec):  # (the one-hot encoder's, inside the "cat" Pipeline)
     return _columns(spec)[1][1]["params"]["steps"][1][1]["fitted"]["categories_"]
 
 
+def _codes(spec):  # (the ordinal encoder's, of integers)
+    return _columns(spec)[2][1]["fitted"]["categories_"]
+
+
 EDITS = {
     "a category changed, digest kept": (
         lambda m: _categories(m["pipeline"])[0]["values"].__setitem__(0, "X"),
         "do not match their SHA-256",
     ),
-    "text categories as a text dtype": (
-        _redigest(lambda s: _categories(s)[0].update(dtype="<U5")),
-        r"categories_\[0\]: dtype must be numeric or object, got '<U5'",
+    "a dtype of dates": (
+        _redigest(lambda s: _categories(s)[0].update(dtype="<M8[ns]")),
+        r"categories_\[0\]: dtype must be numeric, boolean, text or object, got '<M8\[ns\]'",
+    ),
+    "a text dtype far wider than its values": (
+        _redigest(lambda s: _categories(s)[0].update(dtype="<U100000000")),
+        r"categories_\[0\]: dtype <U100000000 is wider than its values",
     ),
     "text in a numeric dtype": (
         _redigest(lambda s: _categories(s)[0].update(dtype="<f8")),
-        r"categories_\[0\]: values must be strings, numbers or null",
+        r"categories_\[0\]: values must be of dtype float64",
+    ),
+    "numbers out of order": (
+        _redigest(lambda s: _codes(s)[0].update(values=[2, 1, 3])),
+        r"categories_\[0\]: numbers must be sorted, without repeats, a NaN last",
+    ),
+    "infrequent categories": (
+        _redigest(lambda s: _columns(s)[2][1]["params"].update(min_frequency=2)),
+        r"transformers\[2\]: min_frequency must be null",
+    ),
+    "a categories setting of others": (
+        _redigest(lambda s: _columns(s)[2][1]["params"].update(categories=[[1, 2, 4]])),
+        r"transformers\[2\]: its categories setting differs from its categories_",
     ),
     "no categories": (
         _redigest(lambda s: _categories(s)[0].update(values=[])),
@@ -343,6 +363,10 @@ EDITS = {
             )
         ),
         r"n_features_in_ must be an int from 1 to 65536, got 1000000",
+    ),
+    "values beside a ColumnTransformer's own": (
+        _redigest(lambda s: s["steps"][0].update(dtypes={"x": "<f8"})),
+        r"ColumnTransformer\): a ColumnTransformer holds its fitted values in its steps",
     ),
     "an earlier format version": (
         lambda m: m.update(format_version=4),
@@ -393,26 +417,35 @@ def _cli(capsys, *args):
     return status, out, err
 
 
-def test_layerkit_predict_reads_categories_and_gaps_for_such_a_model(saved, tmp_path, capsys):
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_layerkit_predict_reads_categories_and_gaps_for_such_a_model(
+    saved, suffix, tmp_path, capsys
+):
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
     data, pipe, frame = saved
     (tmp_path / "m.lkm").write_bytes(data)
     table = unseen(frame)[["pclass", "embarked", "fare", "age"]]  # (columns by name)
-    table.loc[3, "embarked"] = "  Q "  # (a cell is read stripped, as the other columns)
-    table.to_csv(tmp_path / "rows.csv", index=False)
+    # cells as pandas reads them: not stripped, and "none" a category (unknown here),
+    # not a missing value (in a CSV file only pandas' own spellings are: "NA", "", ...;
+    # in a Parquet file, a null)
+    table.loc[3, "embarked"] = "  Q "
+    table.loc[4, "embarked"] = "none"
+    table.loc[5, "embarked"] = "NA"
+    rows = tmp_path / f"rows{suffix}"
+    if suffix == ".csv":
+        table.to_csv(rows, index=False)
+        expected = pd.read_csv(rows)
+    else:
+        table.to_parquet(rows, index=False)
+        expected = pd.read_parquet(rows)
     status, out, err = _cli(
-        capsys,
-        "predict",
-        tmp_path / "m.lkm",
-        tmp_path / "rows.csv",
-        "-o",
-        tmp_path / "p.csv",
-        "--proba",
+        capsys, "predict", tmp_path / "m.lkm", rows, "-o", tmp_path / "p.csv", "--proba"
     )
     assert status == 0, err
     assert "wrote 240 predictions" in out
     written = pd.read_csv(tmp_path / "p.csv")
-    expected = pd.read_csv(tmp_path / "rows.csv")
-    expected.loc[3, "embarked"] = "Q"
+    assert expected.loc[3:4, "embarked"].tolist() == ["  Q ", "none"]
     want = quiet(pipe.predict_proba, expected)
     np.testing.assert_allclose(written[["proba_0", "proba_1"]].to_numpy(), want, rtol=1e-12)
     assert written["prediction"].tolist() == pipe.classes_[want.argmax(axis=1)].tolist()
@@ -533,3 +566,82 @@ def test_layerkit_predict_reads_number_codes_beside_text_in_one_encoder(tmp_path
     np.testing.assert_allclose(written, want, rtol=1e-12)
     as_text = pipe.predict_proba(frame.assign(pclass=frame["pclass"].astype(str)))
     assert np.abs(written - as_text).max() > 1e-3  # (what the codes as text had given)
+
+
+MORE = {
+    "booleans": (lambda: OneHotEncoder(), lambda: np.array([[True], [False]] * 20)),
+    "text (not objects)": (lambda: OneHotEncoder(), lambda: np.array([["a"], ["b"]] * 20)),
+    "categories given as an array": (
+        lambda: OrdinalEncoder(categories=[np.array(["low", "mid", "high"])]),
+        lambda: np.array([["low"], ["mid"], ["high"], ["low"]] * 10, dtype=object),
+    ),
+    "drop given as an array": (
+        lambda: OneHotEncoder(drop=np.array(["b"])),
+        lambda: np.array([["a"], ["b"]] * 20, dtype=object),
+    ),
+    "int64's extremes": (
+        lambda: OneHotEncoder(),
+        lambda: np.array([[np.iinfo(np.int64).max], [np.iinfo(np.int64).min]] * 20),
+    ),
+    "columns as an Index and as NumPy ints": (
+        lambda: ColumnTransformer(
+            [
+                ("t", OneHotEncoder(), pd.Index(["c"])),
+                ("n", StandardScaler(), [np.int64(1)]),
+            ]
+        ),
+        lambda: pd.DataFrame({"c": ["x", "y"] * 20, "v": np.arange(40.0)}),
+    ),
+    "a scaler before an encoder": (
+        lambda: make_pipeline(MinMaxScaler(), OrdinalEncoder()),
+        lambda: np.array([[1.0], [2.0], [5.0], [7.0]] * 10),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MORE))
+def test_more_encoders_predict_the_same(case, tmp_path):
+    make, data = MORE[case]
+    X = data()
+    pipe = quiet(make_pipeline(make(), _mlp()).fit, X, np.arange(len(X)) % 2)
+    again, path = round_trip(pipe, tmp_path)
+    assert np.array_equal(again.predict_proba(X), pipe.predict_proba(X))
+    assert read_manifest(path)["format_version"] == 5
+
+
+def test_an_imputer_of_categories_alone_is_written_as_version_5(tmp_path):
+    # (version 3 and 4 readers refuse its object dtype by another message than upgrade)
+    X = np.array([["a"], [None], ["b"], ["a"]] * 10, dtype=object)
+    pipe = make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(), _mlp())
+    quiet(pipe.fit, X, np.arange(40) % 2)
+    path = tmp_path / "m.lkm"
+    layerkit.save(pipe, path)
+    assert read_manifest(path)["format_version"] == 5
+    imputer = quiet(SimpleImputer(strategy="most_frequent").fit, X)
+    from layerkit.io._columns import holds_later_steps
+    from layerkit.io._pipeline import step_spec
+
+    assert holds_later_steps(step_spec("i", "SimpleImputer", imputer))
+    assert not holds_later_steps(
+        step_spec("i", "SimpleImputer", quiet(SimpleImputer().fit, np.ones((3, 1))))
+    )
+
+
+def test_a_crafted_polynomial_step_cannot_make_a_huge_width(tmp_path):
+    from sklearn.preprocessing import PolynomialFeatures
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    pipe = make_pipeline(ColumnTransformer([("p", PolynomialFeatures(), [0, 1])]), _mlp())
+    quiet(pipe.fit, X, np.arange(40) % 2)
+    path = tmp_path / "m.lkm"
+    layerkit.save(pipe, path)
+
+    def widen(spec):
+        spec["steps"][0]["fitted"]["n_features_in_"] = 3000
+        poly = _columns(spec)[0]
+        poly[1]["fitted"]["n_features_in_"] = 3000
+        poly[2] = list(range(3000))
+
+    path.write_bytes(rewritten_model(path.read_bytes(), _redigest(widen)))
+    with pytest.raises(ModelFileError, match=r"transformers\[0\]: gives 4504501 features, more"):
+        layerkit.load(path)

@@ -69,15 +69,16 @@ def categorical_input(
     model: Any, table: Table, names: list[str], as_written: dict[str, np.ndarray]
 ) -> Any:
     """The columns as the model's steps take them: a text category column's cells as
-    written (stripped; Parquet's as stored), a missing one as its step's missing value;
-    the others as read (numbers, NaN where missing). A table with the column names
+    pandas reads them (as written; Parquet's as stored), a missing one as its step's
+    missing value; the others as read (numbers, NaN where missing). A table with the column names
     when the model has them, else an array."""
     text = categorical_inputs(model)
     columns = {}
     for i, name in enumerate(names):
         values = table[name]
         if i in text:
-            values = as_categories(as_written.get(name, values), text[i])
+            csv = table.lines is not None  # (a Parquet file's values: as stored)
+            values = as_categories(as_written.get(name, values), text[i], csv=csv)
         elif values.dtype == object:  # (text where the model's step takes numbers: its error)
             values = as_categories(values, math.nan)
         columns[name] = values

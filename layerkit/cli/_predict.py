@@ -77,7 +77,7 @@ def predict(
         warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
         try:
             predictions = _outputs(model, X, proba)
-        except ValueError as err:  # (a Pipeline's step refusing the data, say)
+        except (ValueError, TypeError) as err:  # (a Pipeline's step refusing the data)
             raise CLIError(
                 f"{data_path}: the model cannot predict from this data: "
                 f"{explain_refusal(model, X, err)}"

@@ -319,16 +319,25 @@ def _as_text(values: list[str]) -> np.ndarray:
     return np.array([None if t.lower() in _MISSING else t for t in texts], dtype=object)
 
 
-def as_categories(cells: np.ndarray, missing: Any = math.nan) -> np.ndarray:
-    """A column as an encoder reads it: text stripped, a missing cell (NA, empty, None,
-    NaN) as ``missing``; other values (Parquet's numbers) as stored."""
+#: pandas' own missing-value spellings, exactly (a category "none" or "Na" stays one)
+_PANDAS_MISSING = frozenset(
+    {
+        "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+        "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+    }
+)  # fmt: skip
+
+
+def as_categories(cells: np.ndarray, missing: Any = math.nan, *, csv: bool = True) -> np.ndarray:
+    """A column of categories as pandas reads it: a CSV file's cells as written (not
+    stripped), one of pandas' missing-value spellings (exactly) as ``missing``; a Parquet
+    file's values as stored, a null as ``missing``."""
 
     def category(v: Any) -> Any:
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return missing
-        if isinstance(v, str):
-            v = v.strip()
-            return missing if v.lower() in _MISSING else v
+        if csv and isinstance(v, str) and v in _PANDAS_MISSING:
+            return missing
         return v
 
     return _objects([category(v) for v in cells.tolist()])

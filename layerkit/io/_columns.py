@@ -12,6 +12,7 @@ itself), then puts the fitted steps the file holds in their place."""
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +24,8 @@ from ._values import decoded, encode
 
 ENCODERS = ("OneHotEncoder", "OrdinalEncoder")
 COMPOSITES = ("ColumnTransformer", "Pipeline")
-#: Step types a file of format version 5 may hold, and earlier ones cannot
+#: Step types a file of format version 5 may hold, and earlier ones cannot (nor an
+#: imputer fitted on objects)
 LATER_STEPS = ENCODERS + COMPOSITES
 #: What an encoder's fit derives from its settings and categories_: computed on load
 #: by fitting again, never read
@@ -57,6 +59,8 @@ def holds_later_steps(spec: Any) -> bool:
     if isinstance(spec, dict):
         if spec.get("type") in LATER_STEPS:
             return True
+        if spec.get("type") == "SimpleImputer" and "|O" in (spec.get("dtypes") or {}).values():
+            return True  # (an imputer of categories: earlier versions refuse its dtype)
         return any(holds_later_steps(v) for v in spec.values())
     if isinstance(spec, list):
         return any(holds_later_steps(v) for v in spec)
@@ -79,8 +83,12 @@ def encoder_categories(where: str, step: Any) -> list[dict[str, Any]]:
     saved = []
     for j, cats in enumerate(step.categories_):
         what = f"{where}.categories_[{j}]"
-        if not isinstance(cats, np.ndarray) or cats.ndim != 1 or cats.dtype.kind not in "biufO":
-            raise TypeError(f"layerkit.save cannot save {what}: {cats!r}")
+        if not isinstance(cats, np.ndarray) or cats.ndim != 1 or cats.dtype.kind not in "biufOU":
+            raise TypeError(
+                f"layerkit.save cannot save {what}: a model file holds categories of "
+                f"numbers, booleans, text or objects, got {type(cats).__name__} "
+                f"{repr(cats)[:80]}"
+            )
         values = cats.tolist()
         if cats.dtype.kind == "O" and not all(_is_category(v) for v in values):
             odd = next(v for v in values if not _is_category(v))
@@ -154,12 +162,7 @@ def composite_spec(
 def _pipeline_spec(
     where: str, pipe: Any, spec_of: Callable[..., dict[str, Any]]
 ) -> dict[str, Any]:
-    for name in ("memory", "transform_input"):
-        if getattr(pipe, name, None) is not None:
-            raise TypeError(
-                f"layerkit.save cannot save {where} with {name}={getattr(pipe, name)!r}; a "
-                f"model file holds a Pipeline with {name}=None"
-            )
+    refuse_pipeline_settings(pipe, where)
     steps = [
         [name, _inner(f"{where}.steps[{i}]", name, step, spec_of)]
         for i, (name, step) in enumerate(pipe.steps)
@@ -171,10 +174,31 @@ def _pipeline_spec(
     }
 
 
+def refuse_pipeline_settings(pipe: Any, what: str) -> None:
+    """Refuse a Pipeline whose settings a file cannot hold (``what``: it, named)."""
+    for name in ("memory", "transform_input"):
+        if getattr(pipe, name, None) is not None:
+            raise TypeError(
+                f"layerkit.save: {what}'s {name} is {getattr(pipe, name)!r}; a model file "
+                f"holds a Pipeline with {name}=None"
+            )
+
+
+#: A step's name as a file holds it (and scikit-learn's nested parameters split at "__")
+_STEP_NAME = re.compile(r"^[^\x00-\x1f]{1,200}$")
+
+
+def refuse_step_name(name: Any, what: str) -> None:
+    if not isinstance(name, str) or not _STEP_NAME.fullmatch(name) or "__" in name:
+        raise TypeError(
+            f"layerkit.save cannot save {what} name {name!r}: a model file holds names of "
+            "1 to 200 characters, without control characters or '__'"
+        )
+
+
 def _inner(where: str, name: Any, step: Any, spec_of: Callable[..., dict[str, Any]]) -> Any:
     """A step inside a composite: "drop", "passthrough", or its own entry."""
-    if not isinstance(name, str) or "__" in name or not 1 <= len(name) <= 200:
-        raise TypeError(f"layerkit.save cannot save {where}'s name {name!r}")
+    refuse_step_name(name, f"{where}'s")
     if step is None or (isinstance(step, str) and step in _CHOICES):
         return PASSTHROUGH if step is None else step
     from ._pipeline import step_classes
@@ -195,11 +219,15 @@ def _inner(where: str, name: Any, step: Any, spec_of: Callable[..., dict[str, An
 def _columns(where: str, columns: Any, chose: Any = None) -> Any:
     """A ColumnTransformer step's columns: a list of names, of indices or of booleans
     (``chose``: the fitted selection, for the message)."""
-    if isinstance(columns, (str, int)) and not isinstance(columns, bool):
-        return columns
-    if isinstance(columns, np.ndarray) and columns.ndim == 1 and columns.dtype.kind in "biuUO":
+    if isinstance(columns, (str, int, np.str_, np.integer)) and not isinstance(columns, bool):
+        return columns.item() if isinstance(columns, np.generic) else columns
+    if hasattr(columns, "tolist") and getattr(columns, "ndim", 1) == 1:  # (an array, an Index)
         columns = columns.tolist()
-    if isinstance(columns, (list, tuple)) and all(isinstance(c, (str, int)) for c in columns):
+    if isinstance(columns, (list, tuple)):  # (NumPy's ints and strings as Python's)
+        columns = [
+            c.item() if isinstance(c, (np.integer, np.str_, np.bool_)) else c for c in columns
+        ]
+    if isinstance(columns, list) and all(isinstance(c, (str, int)) for c in columns):
         kinds = {bool if isinstance(c, bool) else type(c) for c in columns}
         if len(kinds) <= 1:
             return [c if isinstance(c, (str, bool)) else int(c) for c in columns]
@@ -223,26 +251,31 @@ def build_encoder(built: Any, step: Any, where: str, limit: int) -> int:
     input width."""
     fitted = dict(step.fitted)
     required = {"categories_", "n_features_in_"}
-    if not required <= set(fitted) <= required | {"feature_names_in_"} or step.dtypes:
+    extra = step.dtypes or step.scalars or step.object_arrays
+    if not required <= set(fitted) <= required | {"feature_names_in_"} or extra:
         raise ModelFileError(
             f"{where}: expected the fitted categories_, n_features_in_ and (optional) "
-            f"feature_names_in_, got {sorted(fitted)}"
+            f"feature_names_in_ only, got {sorted(fitted)}"
         )
+    for name in ("min_frequency", "max_categories"):
+        if getattr(built, name) is not None:
+            raise ModelFileError(f"{where}: {name} must be null (no infrequent categories)")
     n_in = fitted["n_features_in_"]
     if isinstance(n_in, bool) or not isinstance(n_in, int) or not 1 <= n_in <= max(limit, 1):
         raise ModelFileError(
             f"{where}: n_features_in_ must be an int from 1 to {max(limit, 1)}, got "
-            f"{str(n_in)[:40]}"
+            f"{repr(n_in)[:40]}"
         )
     raw = fitted["categories_"]
     if not isinstance(raw, list) or len(raw) != n_in:
         raise ModelFileError(f"{where}: categories_ must be a list of {n_in} features' categories")
     categories = [_categories(f"{where}.categories_[{j}]", c) for j, c in enumerate(raw)]
-    rows = max(len(c) for c in categories)
-    X = np.empty((rows, n_in), dtype=object)
-    for j, cats in enumerate(categories):
-        X[:, j] = [cats[i % len(cats)] for i in range(rows)]
     given = built.get_params(deep=False)["categories"]
+    if given != "auto" and not _same_categories(given, categories):
+        raise ModelFileError(f"{where}: its categories setting differs from its categories_")
+    # one row suffices: with the categories given, a fit checks and derives from them
+    X = np.empty((1, n_in), dtype=object)
+    X[0, :] = [cats[0] for cats in categories]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -263,22 +296,49 @@ def build_encoder(built: Any, step: Any, where: str, limit: int) -> int:
     return n_in
 
 
+def _same_categories(given: Any, categories: list[np.ndarray]) -> bool:
+    """Whether a ``categories`` setting lists exactly the fitted categories."""
+    if not isinstance(given, list) or len(given) != len(categories):
+        return False
+    for setting, cats in zip(given, categories, strict=True):
+        values = setting.tolist() if isinstance(setting, np.ndarray) else setting
+        if not isinstance(values, list) or len(values) != len(cats):
+            return False
+        for a, b in zip(values, cats.tolist(), strict=True):
+            both_nan = isinstance(a, float) and isinstance(b, float) and a != a and b != b
+            if not (both_nan or a == b):
+                return False
+    return True
+
+
 def _categories(where: str, spec: Any) -> np.ndarray:
+    """A feature's categories from the file: of a numeric, boolean, text or object
+    dtype; numbers sorted, a NaN last (as the encoder's own search needs them)."""
     if not isinstance(spec, dict) or set(spec) != {"dtype", "values"}:
         raise ModelFileError(f"{where}: expected {{'dtype': ..., 'values': [...]}}")
     try:
-        dtype = np.dtype(spec["dtype"])
+        dtype = np.dtype(spec["dtype"]) if isinstance(spec["dtype"], str) else None
     except TypeError:
         dtype = None
-    if dtype is None or dtype.kind not in "biufO" or dtype.itemsize > 8:
-        raise ModelFileError(f"{where}: dtype must be numeric or object, got {spec['dtype']!r}")
+    if dtype is None or dtype.kind not in "biufOU" or (dtype.kind != "U" and dtype.itemsize > 8):
+        raise ModelFileError(
+            f"{where}: dtype must be numeric, boolean, text or object, got {spec['dtype']!r}"
+        )
     values = decoded(spec["values"], where)
     if not isinstance(values, list) or not values:
         raise ModelFileError(f"{where}: values must be a non-empty list")
-    if not all(_is_category(v) for v in values) or (
-        dtype.kind != "O" and not all(isinstance(v, (int, float)) for v in values)
-    ):
-        raise ModelFileError(f"{where}: values must be strings, numbers or null")
+    kinds = {
+        "b": lambda v: isinstance(v, bool),
+        "U": lambda v: isinstance(v, str),
+        "O": _is_category,
+    }
+    is_number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
+    if not all(kinds.get(dtype.kind, is_number)(v) for v in values):
+        raise ModelFileError(
+            f"{where}: values must be of dtype {dtype} (strings, numbers or null)"
+        )
+    if dtype.kind == "U" and dtype.itemsize > 4 * max(256, max(len(v) for v in values)):
+        raise ModelFileError(f"{where}: dtype {dtype} is wider than its values")
     if dtype.kind == "O":
         out = np.empty(len(values), dtype=object)
         out[:] = values
@@ -287,8 +347,14 @@ def _categories(where: str, spec: Any) -> np.ndarray:
         out = np.array(values, dtype=dtype)
     except (OverflowError, ValueError) as err:
         raise ModelFileError(f"{where}: {err}") from None
-    if out.tolist() != values and not any(isinstance(v, float) and math.isnan(v) for v in values):
+    nan = [isinstance(v, float) and math.isnan(v) for v in values]
+    if dtype.kind in "iu" and out.tolist() != values:
         raise ModelFileError(f"{where}: values do not fit dtype {dtype}")
+    ordered = out[: len(out) - sum(nan)] if dtype.kind in "biuf" else None
+    if ordered is not None and (
+        any(nan[: len(nan) - sum(nan)]) or sum(nan) > 1 or (ordered[1:] <= ordered[:-1]).any()
+    ):
+        raise ModelFileError(f"{where}: numbers must be sorted, without repeats, a NaN last")
     return out
 
 
@@ -297,6 +363,16 @@ def build_composite(
 ) -> tuple[Any, int | None]:
     """The ColumnTransformer or Pipeline ``step`` describes; ``build(spec, where, limit)``
     builds each inner step. Returns it and its input width (None: not fitted)."""
+    if (
+        step.dtypes
+        or step.scalars
+        or step.object_arrays
+        or (step.type == "Pipeline" and step.fitted is not None)
+    ):
+        raise ModelFileError(
+            f"{where}: a {step.type} holds its fitted values in its steps and its fitted "
+            "entry, nothing else"
+        )
     params = dict(step.params)
     if step.type == "Pipeline":
         return _build_pipeline(params, where, limit, build)
@@ -312,6 +388,7 @@ def build_composite(
     fitted = step.fitted
     # (its input may be wider than its output: columns dropped; named, as many as named)
     n_in = None if fitted is None else _n_in(fitted, where, max(limit, WIDEST_UNNAMED))
+    widest = limit  # (no step's output is wider: the steps' widths chain to the network)
     limit = max(limit, n_in or 0)
     names_in = None if fitted is None else fitted.get("feature_names_in_")
     given, stand_ins, built_steps = [], [], {}
@@ -321,7 +398,7 @@ def build_composite(
             raise ModelFileError(f"{at}: expected [name, step, columns]")
         name, inner, raw_columns = entry
         columns = _plain(raw_columns, f"{at}.columns")
-        obj, width = _inner_built(inner, at, limit, build, fitted is not None)
+        obj, width = _inner_built(inner, at, limit, build, fitted is not None, widest)
         if width is None and not isinstance(obj, str) and fitted is not None:
             if not _selects_none(columns):  # (a step of no columns is not fitted)
                 raise ModelFileError(f"{at}: not fitted, where its ColumnTransformer is")
@@ -330,7 +407,7 @@ def build_composite(
         stand_ins.append((name, obj if isinstance(obj, str) else _Width(width), columns))
         built_steps[name] = obj
     rest, rest_width = _inner_built(
-        remainder, f"{where}.remainder", limit, build, fitted is not None
+        remainder, f"{where}.remainder", limit, build, fitted is not None, widest
     )
     try:
         ct = ColumnTransformer(given, remainder=_unfitted(rest), **settings)
@@ -458,6 +535,7 @@ def _inner_built(
     limit: int,
     build: Callable[..., tuple[Any, int | None]],
     fitted: bool | None,
+    widest: int = 0,
 ) -> tuple[Any, int | None]:
     """A composite's inner step, and (fitted) its output width; inside a Pipeline, its
     input width instead (``fitted`` None)."""
@@ -476,10 +554,24 @@ def _inner_built(
         return obj, n_in
     if not fitted:
         raise ModelFileError(f"{where}: fitted, where its ColumnTransformer is not")
+    return obj, output_width(obj, where, widest)
+
+
+def output_width(step: Any, where: str, limit: int) -> int:
+    """How many features a fitted step gives, refused above ``limit`` before anything of
+    that size is made (PolynomialFeatures' names would make its powers first)."""
+    width = getattr(step, "n_output_features_", None)
     try:
-        return obj, len(obj.get_feature_names_out())
+        if width is None:
+            width = len(step.get_feature_names_out())
     except Exception as err:
         raise ModelFileError(f"{where}: {err}") from None
+    if width > max(limit, 1):
+        raise ModelFileError(
+            f"{where}: gives {width} features, more than {max(limit, 1)} (the widest a "
+            "step of this file may give)"
+        )
+    return int(width)
 
 
 def _selects_none(columns: Any) -> bool:
@@ -549,12 +641,12 @@ def examples(step: Any) -> list[Any]:
     if kind == "Pipeline":
         inner = [s for _, s in step.steps if not isinstance(s, str) and s is not None]
         for i, s in enumerate(inner):
-            if type(s).__name__ in ENCODERS:
-                taken = examples(s)
-                for imputer in reversed(inner[:i]):
-                    taken = _before_imputer(imputer, taken)
-                return taken
-            if type(s).__name__ != "SimpleImputer":
+            if type(s).__name__ in ENCODERS:  # (back through the steps before it)
+                taken: list[Any] | None = examples(s)
+                for before in reversed(inner[:i]):
+                    taken = _before(before, taken)
+                if taken is not None:
+                    return taken
                 break
         return examples(inner[0]) if inner else []
     if kind in ENCODERS:
@@ -585,6 +677,22 @@ def positions(ct: Any, columns: list[Any]) -> list[int]:
     given = getattr(ct, "feature_names_in_", None)
     names = [] if given is None else [str(n) for n in given]
     return [names.index(c) if isinstance(c, str) else int(c) % n_in for c in columns]
+
+
+def _before(step: Any, after: list[Any] | None) -> list[Any] | None:
+    """Values a fitted step takes to give ``after``: through an imputer (NaN for a
+    column it drops), or a step's ``inverse_transform`` (a scaler's); None if not."""
+    if after is None:
+        return None
+    if type(step).__name__ == "SimpleImputer":
+        return _before_imputer(step, after)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            row = np.asarray(step.inverse_transform(np.array([after], dtype=float)))
+    except Exception:
+        return None
+    return row[0].tolist() if row.ndim == 2 and row.shape[1] == step.n_features_in_ else None
 
 
 def _before_imputer(imputer: Any, after: list[Any]) -> list[Any]:

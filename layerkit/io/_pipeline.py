@@ -26,6 +26,9 @@ from ._columns import (
     encoder_categories,
     encoder_classes,
     encoder_dtype,
+    output_width,
+    refuse_pipeline_settings,
+    refuse_step_name,
     sample_input,
 )
 from ._manifest import pipeline_digest
@@ -58,7 +61,6 @@ DERIVED = {
 PASSTHROUGH = "passthrough"
 _COMMON = ("n_features_in_", "feature_names_in_")
 _OUTPUT_CONFIG = "_sklearn_output_config"
-_STEP_NAME = re.compile(r"^[^\x00-\x1f]{1,200}$")
 
 
 def step_classes() -> dict[str, type]:
@@ -99,12 +101,7 @@ def pipeline_spec(pipe: Any) -> tuple[dict[str, Any], Any]:
             f"layerkit.save saves a sklearn.pipeline.Pipeline, not its subclass "
             f"{type(pipe).__qualname__}"
         )
-    for name in ("memory", "transform_input"):
-        if getattr(pipe, name, None) is not None:
-            raise TypeError(
-                f"layerkit.save: the Pipeline's {name} is {getattr(pipe, name)!r}; a model "
-                f"file holds a Pipeline with {name}=None"
-            )
+    refuse_pipeline_settings(pipe, "the Pipeline")
     *before, (final_name, final) = pipe.steps
     if not isinstance(final, BaseMLP):
         shown = (
@@ -117,11 +114,7 @@ def pipeline_spec(pipe: Any) -> tuple[dict[str, Any], Any]:
             f"MLPRegressor, got one ending in {shown}"
         )
     for name, _ in pipe.steps:
-        if not isinstance(name, str) or not _STEP_NAME.fullmatch(name) or "__" in name:
-            raise TypeError(
-                f"layerkit.save cannot save the Pipeline's step name {name!r}: a model file "
-                "holds names of 1 to 200 characters, without control characters or '__'"
-            )
+        refuse_step_name(name, "the Pipeline's step")
     classes = step_classes()
     steps = []
     for name, step in before:
@@ -156,8 +149,12 @@ def step_spec(name: str, kind: str, step: Any) -> dict[str, Any]:
         spec = composite_spec(where, kind, step, step_spec)
         spec["name"] = name
     else:
-        if kind in ENCODERS:  # (its dtype, a NumPy type, saved by name)
+        if kind in ENCODERS:  # (its dtype, a NumPy type, by name; arrays as lists)
             params = {**params, "dtype": np.dtype(params["dtype"]).name}
+            if isinstance(params["categories"], (list, tuple)):
+                params["categories"] = [_listed(c) for c in params["categories"]]
+            if "drop" in params:
+                params["drop"] = _listed(params["drop"])
         spec = {
             "name": name,
             "type": kind,
@@ -256,7 +253,7 @@ def build_pipeline(spec: Any, final: Any) -> Any:
                 raise ModelFileError(
                     f"{where}: takes {n_in} features, and the steps before it give {width}"
                 )
-            width = _width_out(built, step.type, n_in)
+            width = _width_out(built, step.type, n_in, where, limit)
         steps.append((step.name, built))
     if width is not None and network_in is not None and width != network_in:
         raise ModelFileError(
@@ -314,6 +311,11 @@ def longest_vector(fitted: dict[str, Any] | None) -> int:
         if isinstance(value, list):
             longest = max(longest, len(value))
     return longest
+
+
+def _listed(value: Any) -> Any:
+    """An array setting as a list of Python values (a file holds no text arrays)."""
+    return value.tolist() if isinstance(value, np.ndarray) else value
 
 
 def _plain(value: Any, where: str) -> Any:
@@ -436,13 +438,11 @@ def _scalar(value: Any, text: str, where: str) -> Any:
     return dtype.type(value)
 
 
-def _width_out(built: Any, kind: str, n_in: int) -> int:
-    """How many features the fitted step gives for ``n_in``."""
+def _width_out(built: Any, kind: str, n_in: int, where: str = "", limit: int = 0) -> int:
+    """How many features the fitted step gives for ``n_in`` (a ColumnTransformer's and
+    an encoder's: no more than ``limit``)."""
     if kind in COMPOSITES or kind in ENCODERS:
-        try:
-            return len(built.get_feature_names_out())
-        except Exception as err:
-            raise ModelFileError(f"the Pipeline's step {kind} does not run: {err}") from None
+        return output_width(built, where, limit)
     if kind == "PolynomialFeatures":
         return int(built.n_output_features_)
     if kind == "SimpleImputer" and not built.keep_empty_features:
