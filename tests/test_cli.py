@@ -1075,6 +1075,15 @@ def test_predict_on_data_without_the_models_columns(trained, tmp_path, capsys):
     assert status == 1
     assert "the model needs column(s) ['sepal_width', 'petal_length']" in err
     assert not (tmp_path / "p.csv").exists()
+    # a name in another letter case is suggested (a user trial wrote Sepal_Width)
+    data = write_csv(
+        tmp_path / "cased.csv",
+        ["sepal_length", "Sepal_Width", "petal_length", "petal_width"],
+        [[5.0, 3.0, 1.4, 0.2]],
+    )
+    status, _, err = run(capsys, "predict", out_dir / "model.lkm", data, "-o", tmp_path / "p.csv")
+    assert status == 1
+    assert "which the data lacks; did you mean 'Sepal_Width' for 'sepal_width'?" in err
 
 
 def test_a_damaged_model_file_is_refused(trained, capsys):

@@ -77,12 +77,19 @@ def identifier_features(table: Table, features: list[str]) -> list[str]:
     return found
 
 
+def near_name(name: str, columns: list[str]) -> str | None:
+    """The column ``name`` may have meant: the same name in other letter case, or a
+    close one (None: no such column)."""
+    same = [c for c in columns if c.lower() == name.lower()]
+    close = same or difflib.get_close_matches(name, columns, n=1)
+    return close[0] if close else None
+
+
 def _near(name: str, columns: list[str]) -> str:
     """A hint for a column name that is not there: the same name in other letter case,
     or a close one, and the columns (the first 20 of a wide table)."""
-    same = [c for c in columns if c.lower() == name.lower()]
-    close = same or difflib.get_close_matches(name, columns, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    close = near_name(name, columns)
+    hint = f"; did you mean {close!r}?" if close else ""
     shown = columns if len(columns) <= 20 else [*columns[:20], f"... ({len(columns)} in all)"]
     return f"{hint} The columns are {shown}" if hint else f"; the columns are {shown}"
 

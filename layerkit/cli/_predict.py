@@ -19,7 +19,7 @@ from ._categories import (
     takes_categories,
 )
 from ._errors import CLIError
-from ._examples import feature_problems, refuse
+from ._examples import feature_problems, near_name, refuse
 from ._loading import load_model
 from ._tables import (
     Table,
@@ -158,9 +158,11 @@ def _features(model: Any, table: Table, path: Path, as_written: dict[str, np.nda
         names = [str(n) for n in names]
         missing = [n for n in names if n not in table]
         if missing:
+            guesses = [(n, near_name(n, list(table))) for n in missing]
+            hints = "".join(f"; did you mean {g!r} for {n!r}?" for n, g in guesses if g)
             raise CLIError(
-                f"{path}: the model needs column(s) {_names(missing)}, which the data lacks; "
-                f"the columns are {_names(table)}"
+                f"{path}: the model needs column(s) {_names(missing)}, which the data lacks"
+                f"{hints}; the columns are {_names(table)}"
             )
     else:
         names = list(table)
