@@ -586,11 +586,12 @@ MORE = {
     "columns as an Index and as NumPy ints": (
         lambda: ColumnTransformer(
             [
-                ("t", OneHotEncoder(), pd.Index(["c"])),
+                ("t", OneHotEncoder(), pd.Index(["c"], dtype=object)),
                 ("n", StandardScaler(), [np.int64(1)]),
             ]
         ),
-        lambda: pd.DataFrame({"c": ["x", "y"] * 20, "v": np.arange(40.0)}),
+        # (objects: scikit-learn 1.6 cannot read pandas 3's own text dtype)
+        lambda: pd.DataFrame({"c": np.array(["x", "y"] * 20, dtype=object), "v": np.arange(40.0)}),
     ),
     "a scaler before an encoder": (
         lambda: make_pipeline(MinMaxScaler(), OrdinalEncoder()),
