@@ -179,16 +179,48 @@ def test_bad_arguments_name_the_history_and_what_was_expected(kwargs, error, mat
     assert str(info.value).startswith("ScoreHistory")
 
 
-def test_set_on_a_pipeline_it_is_refused(digits):
-    """(A review: set there, it recorded nothing, silently.)"""
+def test_set_on_a_pipeline_it_scores_the_whole_pipeline_each_epoch(digits):
+    """Set on a Pipeline, the held-out rows are given as the Pipeline takes them: each
+    row is the Pipeline scored as a fit stopped at that epoch leaves it, the rows the
+    network alone gets for the same rows transformed. (Before, it was refused, and a
+    first version of it recorded nothing, silently.)"""
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     X, y, X_val, y_val = digits
-    pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(8,), max_iter=2))
-    pipe.set_callbacks(ScoreHistory(X_val, y_val))
-    with pytest.raises(TypeError, match=r"set on Pipeline: set it on the network itself"):
-        pipe.fit(X, y)
+    scoring = ["accuracy", "neg_log_loss"]
+    whole = ScoreHistory(X_val, y_val, scoring=scoring)
+    scaled = StandardScaler().fit(X).transform(X_val)
+    alone = ScoreHistory(scaled, y_val, scoring=scoring)  # (the network's own)
+    mlp = MLPClassifier(hidden_layer_sizes=(8,), max_iter=4, random_state=0)
+    own = mlp.set_callbacks(alone)._skl_callbacks
+    pipe = make_pipeline(StandardScaler(), mlp)
+    quiet_fit(pipe.set_callbacks(whole), X, y)
+    assert mlp._skl_callbacks is own and own == [alone]  # (given back as they were)
+    assert whole.history_["epoch"] == [1, 2, 3, 4]
+    assert whole.history_ == alone.history_
+    assert whole.history_["accuracy"][-1] == pipe.score(X_val, y_val)
+
+
+def test_set_on_a_pipeline_what_cannot_work_is_refused_before_the_first_epoch(digits):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, X_val, y_val = digits
+    other = make_pipeline(StandardScaler(), LogisticRegression())
+    other.set_callbacks(ScoreHistory(X_val, y_val))
+    with pytest.raises(TypeError, match="or of a Pipeline ending in one, and was set on Pipeline"):
+        other.fit(X, y)
+    history = ScoreHistory(X_val[:, :10], y_val)
+    narrow = make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=2))
+    with pytest.raises(ValueError, match="steps before the network cannot transform its X"):
+        narrow.set_callbacks(history).fit(X, y)
+    assert history.history_["epoch"] == []
+    both = ScoreHistory(X_val, y_val)
+    twice = make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=2).set_callbacks(both))
+    with pytest.raises(TypeError, match="set on both the Pipeline and its MLPClassifier"):
+        twice.set_callbacks(both).fit(X, y)
 
 
 def test_another_estimators_fit_starts_a_history_of_its_own(digits):

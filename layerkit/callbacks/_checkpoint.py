@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..estimators._base import BaseMLP
+from ._relay import Relay
 
 
 class Checkpoint:
@@ -192,7 +193,15 @@ class Checkpoint:
                 "a checkpoint would overwrite: give another name, or remove it first"
             )
         if network is not estimator:  # the network's epochs reach the Pipeline's file
-            _Relay(self, estimator, network).attach()
+            Relay(self, estimator, network).attach()
+
+    def _network_begins(self, pipeline: Any) -> None:
+        """Set on a Pipeline: when its network starts, the steps before it are fitted,
+        and a step a file cannot hold as fitted (an imputer fitted on text, say) is
+        refused now, not at the first save."""
+        from ..io._pipeline import pipeline_spec
+
+        self._check(pipeline, lambda: pipeline_spec(pipeline))
 
     def _check(self, estimator: Any, describe: Any) -> None:
         """Run ``describe`` (layerkit.save's description of the model), its errors
@@ -212,7 +221,7 @@ class Checkpoint:
         if is_pipeline(estimator) and estimator.steps:
             network = estimator.steps[-1][1]
             if isinstance(network, BaseMLP):  # (else refused at setup: nothing set on it)
-                _Relay.detach(self, estimator, network)
+                Relay.detach(self, estimator, network)
 
     def on_fit_task_begin(self, estimator: Any, context: Any) -> None:
         """Nothing is saved before an epoch has trained."""
@@ -367,75 +376,6 @@ def _warn_nested(checkpoint: Checkpoint, estimator: Any, outer: list[str]) -> No
         CheckpointWarning,
         stacklevel=3,
     )
-
-
-class _Relay:
-    """Set for the length of one fit of a Pipeline on its network: saves the network's
-    epochs, each with the Pipeline's fitted steps, for the Checkpoint set on the
-    Pipeline (scikit-learn's auto-propagation would pass the hooks on too, but warns of
-    every step without callback support). One relay per fit: fits running at once
-    (threads of a cross-validation) each have their own."""
-
-    def __init__(self, checkpoint: Checkpoint, pipeline: Any, network: Any) -> None:
-        self.checkpoint, self.pipeline, self.network = checkpoint, pipeline, network
-        self._last_saved: int | None = None
-        self._epoch_end: tuple[int, Any] | None = None
-        self.original: Any = None  # the network's callbacks before any relay
-
-    def __repr__(self) -> str:
-        return f"{self.checkpoint!r} (set on the Pipeline)"
-
-    def attach(self) -> None:
-        before = self.network.__dict__.get("_skl_callbacks")
-        earlier = next((c for c in before or () if isinstance(c, _Relay)), None)
-        self.original = earlier.original if earlier is not None else before
-        self.network.set_callbacks(*(before or ()), self)
-
-    @staticmethod
-    def detach(checkpoint: Checkpoint, pipeline: Any, network: Any) -> None:
-        """Take ``checkpoint``'s relay for ``pipeline`` off ``network``; with no relay
-        left, give the network back its own callbacks (its own list)."""
-        current = network.__dict__.get("_skl_callbacks")
-        mine = [
-            c
-            for c in current or ()
-            if isinstance(c, _Relay) and c.checkpoint is checkpoint and c.pipeline is pipeline
-        ]
-        if not mine:
-            return
-        # in place: copies of the network made during the fit (the callbacks' fitted
-        # copies, a clone) share this list, made by attach, never the user's
-        current[:] = [c for c in current if all(c is not relay for relay in mine)]
-        if not any(isinstance(c, _Relay) for c in current):
-            if mine[0].original is None:
-                network.__dict__.pop("_skl_callbacks", None)
-            else:
-                network._skl_callbacks = mine[0].original
-
-    def setup(self, estimator: Any, context: Any) -> None:
-        """The Checkpoint was set up with the Pipeline."""
-
-    def teardown(self, estimator: Any, context: Any) -> None:
-        """The Checkpoint is torn down with the Pipeline."""
-
-    def on_fit_task_begin(self, estimator: Any, context: Any) -> None:
-        """When the network starts, the steps before it are fitted: a step a file cannot
-        hold as fitted (an imputer fitted on text, say) is refused now, not at the
-        first save."""
-        if estimator is self.network and context.task_name != "epoch":
-            from ..io._pipeline import pipeline_spec
-
-            self.checkpoint._check(self.pipeline, lambda: pipeline_spec(self.pipeline))
-
-    def on_fit_task_end(
-        self, estimator: Any, context: Any, *, fitted_estimator: Any = None
-    ) -> bool:
-        if fitted_estimator is None or estimator is not self.network:
-            return False
-        *before, (name, _) = self.pipeline.steps
-        model = type(self.pipeline)([*before, (name, fitted_estimator)])
-        model.verbose = self.pipeline.verbose
-        return self.checkpoint._epoch_done(self, model, fitted_estimator, context)
 
 
 class CheckpointWarning(UserWarning):

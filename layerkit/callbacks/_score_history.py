@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ._relay import Relay
+
 
 class ScoreHistory:
     """Score the model on held-out data after every ``every``-th epoch, by several metrics.
@@ -63,10 +65,12 @@ class ScoreHistory:
     the epoch's weights (Keras and skorch score those); the epoch's own validation
     score is ``validation_scores_``. Inside a search, each candidate's fit starts a new
     history, so the callback ends with the last fit's. It keeps a reference to ``X``
-    and ``y``, which a pickled estimator carrying it carries too. Set on a
-    network inside a Pipeline, the callback sees the network alone: give it ``X``
-    already transformed by the steps before (``pipe[:-1].transform(X_val)`` after the
-    fit, or the transformers fitted beforehand).
+    and ``y``, which a pickled estimator carrying it carries too. Set on a Pipeline
+    ending in a network (``pipe.set_callbacks(...)``), it scores the whole Pipeline on
+    ``X`` as given, after each of the network's epochs; set on the network inside a
+    Pipeline, it sees the network alone: give it ``X`` already transformed by the
+    steps before (``pipe[:-1].transform(X_val)`` after the fit, or the transformers
+    fitted beforehand).
 
     Examples
     --------
@@ -134,17 +138,25 @@ class ScoreHistory:
     # -- the callback protocol ---------------------------------------------------------
 
     def setup(self, estimator: Any, context: Any) -> None:
-        """Before the first epoch: the estimator must be a layerkit network, and each
-        scorer is checked against it."""
+        """Before the first epoch: the estimator must be a layerkit network, or a
+        Pipeline ending in one (whose network's epochs then reach this callback through
+        a relay set on the network for the fit), and each scorer is checked against it."""
         from ..estimators._base import BaseMLP
         from ..estimators._scoring import checked_scorer
+        from ..io._pipeline import is_pipeline
 
-        if not isinstance(estimator, BaseMLP):
+        network = estimator.steps[-1][1] if is_pipeline(estimator) and estimator.steps else None
+        if not isinstance(estimator, BaseMLP) and not isinstance(network, BaseMLP):
             raise TypeError(
                 f"{self!r} scores the epochs of a layerkit MLPClassifier or MLPRegressor, "
-                f"and was set on {type(estimator).__name__}: set it on the network itself "
-                "(in a Pipeline: pipe[-1].set_callbacks(...), with X transformed by the "
-                "steps before it)"
+                f"or of a Pipeline ending in one, and was set on {type(estimator).__name__}"
+            )
+        if network is not None and any(
+            c is self for c in network.__dict__.get("_skl_callbacks") or ()
+        ):
+            raise TypeError(
+                f"{self!r} is set on both the Pipeline and its {type(network).__name__}: "
+                "set it on the Pipeline only (it scores the whole Pipeline on X as given)"
             )
         self._check_log()
         if self._estimator is None or self._estimator() is not estimator:  # (another one)
@@ -160,9 +172,30 @@ class ScoreHistory:
             )
             for name, scoring in self._named.items()
         }
+        if network is not None:  # the network's epochs reach this callback
+            Relay(self, estimator, network).attach()
 
     def teardown(self, estimator: Any, context: Any) -> None:
-        """Nothing to release."""
+        """Set on a Pipeline: its network gets back the callbacks it had."""
+        from ..estimators._base import BaseMLP
+        from ..io._pipeline import is_pipeline
+
+        if is_pipeline(estimator) and estimator.steps:
+            network = estimator.steps[-1][1]
+            if isinstance(network, BaseMLP):
+                Relay.detach(self, estimator, network)
+
+    def _network_begins(self, pipeline: Any) -> None:
+        """Set on a Pipeline: when its network starts, the steps before it are fitted,
+        and the held-out rows must go through them."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # (the steps' own warnings: at scoring)
+                pipeline[:-1].transform(self.X)
+        except Exception as err:
+            raise ValueError(
+                f"{self!r}: the Pipeline's steps before the network cannot transform its X: {err}"
+            ) from err
 
     def on_fit_task_begin(
         self, estimator: Any, context: Any, *, X: Any = None, y: Any = None
@@ -171,17 +204,20 @@ class ScoreHistory:
         rows, and should look like them (held-out rows given untransformed to a network
         inside a Pipeline scored it wrongly, silently); a classifier's held-out labels
         must be among the training labels (others score as errors every epoch)."""
+        from ..estimators._base import BaseMLP
+
         if context.task_name == "epoch" or X is None:
             return
         self._check_labels(estimator, y)
-        if hasattr(X, "tocsr"):
-            return
+        if hasattr(X, "tocsr") or not isinstance(estimator, BaseMLP):
+            return  # (a Pipeline's X: the rows as given, checked by its steps)
         width = np.shape(self.X)[1] if np.ndim(self.X) == 2 else None
         if width is not None and width != np.shape(X)[1]:
             raise ValueError(
                 f"{self!r}: its X has {width} columns, and {type(estimator).__name__} "
                 f"trains on {np.shape(X)[1]}: give the held-out rows as the network sees "
-                "them (inside a Pipeline: transformed by the steps before it)"
+                "them (inside a Pipeline: transformed by the steps before it, or set it on "
+                "the Pipeline)"
             )
         if not hasattr(self.X, "tocsr"):
             _warn_if_unlike(self, X, type(estimator).__name__)
@@ -211,17 +247,28 @@ class ScoreHistory:
     def on_fit_task_end(
         self, estimator: Any, context: Any, *, fitted_estimator: Any = None
     ) -> bool:
-        """Score after every ``every``-th epoch; never stops the fit."""
-        if context.task_name != "epoch" or fitted_estimator is None:
+        """Score after every ``every``-th epoch; never stops the fit. (Set on a
+        Pipeline, its own tasks score nothing: its network's epochs come through the
+        relay.)"""
+        from ..estimators._base import BaseMLP
+
+        if not isinstance(estimator, BaseMLP):
             return False
-        epoch = len(fitted_estimator.loss_curve_)
+        return self._epoch_done(self, fitted_estimator, fitted_estimator, context)
+
+    def _epoch_done(self, run: Any, model: Any, network: Any, context: Any) -> bool:
+        """Score ``model`` (the network, or the Pipeline ending in it) if the epoch just
+        ended is due."""
+        if context.task_name != "epoch" or network is None:
+            return False
+        epoch = len(network.loss_curve_)
         if epoch % self.every:
             return False
         if self.history_["epoch"] and epoch <= self.history_["epoch"][-1]:
             self.history_ = {"epoch": []}  # (a fit from scratch of the same estimator)
         row: dict[str, float] = {"epoch": epoch}
         for name, scorer in self._scorers.items():
-            row[name] = self._score(name, scorer, fitted_estimator)
+            row[name] = self._score(name, scorer, model)
         for name, value in row.items():
             self.history_.setdefault(name, []).append(value)
         if self.log is not None:
@@ -342,7 +389,7 @@ def _warn_if_unlike(history: ScoreHistory, X: Any, owner: str) -> None:
             f"{history!r}: {np.count_nonzero(unlike)} of the {train.shape[1]} columns of "
             f"its X are centred or spread unlike those {owner} trains on (by a factor of "
             "10 or more): inside a Pipeline, give the held-out rows transformed by the "
-            "steps before the network",
+            "steps before the network, or set the callback on the Pipeline itself",
             UserWarning,
             stacklevel=2,
         )
