@@ -48,11 +48,14 @@ def passengers(n=240, seed=0):
         {
             "age": rng.normal(40, 12, n),
             "fare": rng.exponential(30, n),
-            "embarked": rng.choice(["C", "Q", "S", None], n),
+            "embarked": rng.choice(["C", "Q", "S", "-"], n),
             "pclass": rng.choice([1, 2, 3], n),
         }
     )
     frame.loc[::11, "age"] = np.nan
+    # (gaps as NaN, as pandas 2 and 3 both read them: pandas 2 keeps a None, which an
+    # imputer of NaN then takes for a category)
+    frame["embarked"] = frame["embarked"].replace("-", np.nan)
     y = ((frame["age"].fillna(40) > 40) ^ (frame["embarked"] == "C")).to_numpy(int)
     return frame, y
 
@@ -492,8 +495,9 @@ def test_layerkit_inspect_shows_the_steps_on_one_line(saved, tmp_path, capsys):
 
 
 def test_layerkit_predict_gives_a_model_without_names_its_categories_by_position(tmp_path, capsys):
-    # fitted on a NumPy array of objects: codes that look like numbers, and None for a gap
-    codes = np.array(["007", "012", None, "007", "100"] * 12, dtype=object)
+    # fitted on a NumPy array of objects: codes that look like numbers (pandas would
+    # read 7, 12 and 100; the model's categories are text, and get them as written)
+    codes = np.array(["007", "012", "100", "007", "100"] * 12, dtype=object)
     X = np.column_stack([np.arange(60.0) % 7, codes]).astype(object)
     y = np.arange(60) % 2
     pipe = quiet(
@@ -503,7 +507,7 @@ def test_layerkit_predict_gives_a_model_without_names_its_categories_by_position
         X,
         y,
     )
-    assert pipe[0].named_transformers_["c"].categories_[0].tolist() == ["007", "012", "100", None]
+    assert pipe[0].named_transformers_["c"].categories_[0].tolist() == ["007", "012", "100"]
     layerkit.save(pipe, tmp_path / "m.lkm")
     rows = tmp_path / "rows.csv"
     rows.write_text("x,code\n" + "".join(f"{a:g},{c or ''}\n" for a, c in X.tolist()))
@@ -646,3 +650,129 @@ def test_a_crafted_polynomial_step_cannot_make_a_huge_width(tmp_path):
     path.write_bytes(rewritten_model(path.read_bytes(), _redigest(widen)))
     with pytest.raises(ModelFileError, match=r"transformers\[0\]: gives 4504501 features, more"):
         layerkit.load(path)
+
+
+STRICT = {  # (found by a second review: each saved, and its file did not load)
+    "an encoder of numbers held as objects": (
+        lambda: OneHotEncoder(),
+        lambda: pd.DataFrame({"rooms": pd.Series([1, 2, 3] * 20, dtype=object)}),
+    ),
+    "text imputed beside codes, then a strict encoder": (
+        lambda: make_pipeline(
+            ColumnTransformer(
+                [
+                    ("imp", SimpleImputer(strategy="most_frequent"), ["c"]),
+                    ("keep", "passthrough", ["d"]),
+                ]
+            ),
+            OneHotEncoder(),
+        ),
+        lambda: pd.DataFrame(
+            {"c": np.array(["a", "b", None] * 20, dtype=object), "d": [1, 2, 3, 4] * 15}
+        ),
+    ),
+    "a scaler whose inverse is not exact, then a strict encoder": (
+        lambda: make_pipeline(StandardScaler(), OrdinalEncoder()),
+        lambda: np.random.default_rng(60).choice(
+            np.random.default_rng(60).normal(size=4) * 1000.0, (60, 1)
+        ),
+    ),
+    "a Normalizer, then a strict encoder": (
+        lambda: make_pipeline(
+            __import__("sklearn.preprocessing", fromlist=["Normalizer"]).Normalizer(),
+            OneHotEncoder(),
+        ),
+        lambda: np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 3.0]] * 20),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(STRICT))
+def test_a_strict_encoder_after_other_steps_loads(case, tmp_path):
+    make, data = STRICT[case]
+    X = data()
+    pipe = quiet(make_pipeline(make(), _mlp()).fit, X, np.arange(len(X)) % 2)
+    again, _ = round_trip(pipe, tmp_path)
+    assert np.array_equal(again.predict_proba(X), pipe.predict_proba(X))
+
+
+def _nested(spec, depth):
+    """The first ColumnTransformer step wrapped in ``depth`` one-step Pipelines."""
+    entry = _columns(spec)[0]
+    inner = entry[1]
+    for i in range(depth):
+        inner = {
+            "name": f"p{i}",
+            "type": "Pipeline",
+            "params": {"steps": [[f"s{i}", inner]], "verbose": False},
+        }
+    entry[1] = inner
+
+
+def test_crafted_nesting_widths_and_workers_are_refused(saved, tmp_path):
+    data, _, _ = saved
+    path = tmp_path / "edited.lkm"
+    # (the ColumnTransformer, 2 Pipelines, then its own Pipeline: 4 deep, the most)
+    path.write_bytes(rewritten_model(data, _redigest(lambda s: _nested(s, 2))))
+    layerkit.load(path)
+    path.write_bytes(rewritten_model(data, _redigest(lambda s: _nested(s, 3))))
+    with pytest.raises(ModelFileError, match="ColumnTransformers nested more than 4 deep"):
+        layerkit.load(path)
+    jobs = _redigest(lambda s: s["steps"][0]["params"].update(n_jobs=100000))
+    path.write_bytes(rewritten_model(data, jobs))
+    with pytest.raises(ModelFileError, match="n_jobs must be null or from -64 to 64"):
+        layerkit.load(path)
+
+
+def test_a_crafted_polynomial_step_inside_a_pipeline_is_counted_first(tmp_path):
+    from sklearn.preprocessing import PolynomialFeatures
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    inner = make_pipeline(PolynomialFeatures(2))
+    pipe = make_pipeline(ColumnTransformer([("p", inner, [0, 1])]), _mlp())
+    quiet(pipe.fit, X, np.arange(40) % 2)
+    path = tmp_path / "m.lkm"
+    layerkit.save(pipe, path)
+
+    def widen(spec):
+        spec["steps"][0]["fitted"]["n_features_in_"] = 1500
+        entry = _columns(spec)[0]
+        entry[1]["params"]["steps"][0][1]["fitted"]["n_features_in_"] = 1500
+        entry[2] = list(range(1500))
+
+    path.write_bytes(rewritten_model(path.read_bytes(), _redigest(widen)))
+    with pytest.raises(ModelFileError, match=r"transformers\[0\]: gives 1127251 features, more"):
+        layerkit.load(path)
+
+
+def test_layerkit_predict_types_the_other_columns_as_pandas_does(tmp_path, capsys):
+    # integers beyond 2**53 stay exact; a nested Pipeline first; "NONE" makes a column
+    # of numbers text for pandas (an unknown category here, as in Python)
+    frame = pd.DataFrame(
+        {
+            "id": np.array([2**53, 2**53 + 1, 2**53 + 2] * 20, dtype=np.int64),
+            "c": np.array(["a", "b", "a"] * 20, dtype=object),
+        }
+    )
+    first = make_pipeline(
+        SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
+    )
+    pipe = quiet(make_pipeline(first, _mlp()).fit, frame, np.arange(60) % 2)
+    layerkit.save(pipe, tmp_path / "m.lkm")
+    rows = frame.astype(object)
+    rows.loc[0, "id"] = "NONE"
+    for table, name in ((frame, "whole.csv"), (rows, "text.csv")):
+        table.to_csv(tmp_path / name, index=False)
+        status, _, err = _cli(
+            capsys,
+            "predict",
+            tmp_path / "m.lkm",
+            tmp_path / name,
+            "-o",
+            tmp_path / "p.csv",
+            "--proba",
+        )
+        assert status == 0, err
+        written = pd.read_csv(tmp_path / "p.csv")[["proba_0", "proba_1"]].to_numpy()
+        want = quiet(pipe.predict_proba, pd.read_csv(tmp_path / name))
+        np.testing.assert_allclose(written, want, rtol=1e-12)

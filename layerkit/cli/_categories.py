@@ -11,76 +11,100 @@ from typing import Any
 
 import numpy as np
 
-from ._tables import Table, as_categories
+from ._tables import _PANDAS_MISSING, Table, as_categories
 
 
 def _first_step(model: Any) -> Any:
+    """The model's first step before the network (a Pipeline, as it is)."""
     from ._predict import steps_before
 
     steps = steps_before(model)
     return steps[0] if steps else None
 
 
+def _innermost(step: Any) -> Any:
+    """A Pipeline's first step, through Pipelines inside Pipelines."""
+    while type(step).__name__ == "Pipeline":
+        step = next((s for _, s in step.steps if s not in (None, "passthrough")), None)
+    return step
+
+
 def takes_categories(model: Any) -> bool:
     """Whether the model's first step reads categories: a ColumnTransformer, an
-    encoder, or an imputer fitted on objects."""
-    first = _first_step(model)
+    encoder, or an imputer fitted on objects (inside a Pipeline too)."""
+    first = _innermost(_first_step(model))
     kind = type(first).__name__
     if kind in ("ColumnTransformer", "OneHotEncoder", "OrdinalEncoder"):
         return True
     return kind == "SimpleImputer" and first._fit_dtype.kind == "O"
 
 
-def _missing_value(step: Any) -> Any:
-    """What a step takes for a missing cell of text categories: None where it was
-    fitted on None (a NumPy array of objects), else NaN (as pandas reads a file)."""
-    kind = type(step).__name__
-    if kind == "Pipeline":
-        inner = [s for _, s in step.steps if s not in (None, "passthrough")]
-        return _missing_value(inner[0]) if inner else math.nan
-    if kind == "SimpleImputer":
-        return None if step.missing_values is None else math.nan
-    if kind in ("OneHotEncoder", "OrdinalEncoder") and any(
-        v is None for cats in step.categories_ for v in cats.tolist()
-    ):
-        return None
-    return math.nan
-
-
-def categorical_inputs(model: Any) -> dict[int, Any]:
-    """The model's input columns, by position, that its first step reads as text
-    categories (its categories there are strings), each with the value that step
-    takes for a missing cell. Columns of numeric categories are read as numbers."""
+def categorical_inputs(model: Any) -> set[int]:
+    """The model's input columns, by position, whose categories are text in the step
+    reading them: given as written, not typed as numbers."""
     if not takes_categories(model):
-        return {}
-    from ..io._columns import column_list, examples, positions
+        return set()
+    from ..io._columns import examples
 
-    first = _first_step(model)
-    markers = dict.fromkeys(range(int(first.n_features_in_)), _missing_value(first))
-    if type(first).__name__ == "ColumnTransformer":
-        for _, step, columns in first.transformers_:
-            if not isinstance(step, str):
-                for i in positions(first, column_list(columns)):
-                    markers[i] = _missing_value(step)
-    return {i: markers[i] for i, value in enumerate(examples(first)) if isinstance(value, str)}
+    return {i for i, value in enumerate(examples(_first_step(model))) if isinstance(value, str)}
+
+
+def _parquet_null() -> Any:
+    """What pandas reads a Parquet file's null text as: None before pandas 3 (objects),
+    NaN from pandas 3 (its own text dtype)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return math.nan
+    return None if int(pd.__version__.split(".")[0]) < 3 else math.nan
+
+
+_INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|Inf|INF)\s*")
+_TRUE, _FALSE = frozenset({"True", "TRUE", "true"}), frozenset({"False", "FALSE", "false"})
+
+
+def _as_pandas_reads(cells: np.ndarray, numbers: np.ndarray, csv: bool) -> np.ndarray:
+    """A column the model's steps read as numbers, typed as pandas types it: integers
+    (exact, beyond 2**53 too) when every cell is one, booleans when every cell is one,
+    numbers (NaN where missing) when every cell is a number or missing, else text (a
+    cell such as "NONE" makes the column text for pandas, as it does here)."""
+    values = cells.tolist()
+    if not csv:  # (Parquet: typed already; its integers as stored, exactly)
+        if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            return np.array(values, dtype=np.int64)
+        return numbers
+    present = [v for v in values if v not in _PANDAS_MISSING]
+    if present and len(present) == len(values) and all(_INTEGER.fullmatch(v) for v in values):
+        try:
+            return np.array([int(v) for v in values], dtype=np.int64)
+        except OverflowError:
+            return numbers
+    if present and all(v in _TRUE or v in _FALSE for v in present) and len(present) == len(values):
+        return np.array([v in _TRUE for v in values])
+    if all(_NUMBER.fullmatch(v) for v in present):
+        return numbers
+    return as_categories(cells, math.nan, csv=True)
 
 
 def categorical_input(
     model: Any, table: Table, names: list[str], as_written: dict[str, np.ndarray]
 ) -> Any:
-    """The columns as the model's steps take them: a text category column's cells as
-    pandas reads them (as written; Parquet's as stored), a missing one as its step's
-    missing value; the others as read (numbers, NaN where missing). A table with the column names
-    when the model has them, else an array."""
+    """The columns as pandas reads the file (pd.read_csv, pd.read_parquet), so the
+    model predicts what it would in Python on that table; but a column whose
+    categories are text in the model is given as written ("007" stays "007", where
+    pandas would read 7). A table with the column names when the model has them,
+    else an array."""
     text = categorical_inputs(model)
+    csv = table.lines is not None
+    null = math.nan if csv else _parquet_null()
     columns = {}
     for i, name in enumerate(names):
-        values = table[name]
-        if i in text:
-            csv = table.lines is not None  # (a Parquet file's values: as stored)
-            values = as_categories(as_written.get(name, values), text[i], csv=csv)
-        elif values.dtype == object:  # (text where the model's step takes numbers: its error)
-            values = as_categories(values, math.nan)
+        values, cells = table[name], as_written.get(name)
+        if i in text or values.dtype == object:
+            values = as_categories(values if cells is None else cells, null, csv=csv)
+        elif cells is not None:
+            values = _as_pandas_reads(cells, values, csv)
         columns[name] = values
     from ._predict import regressor_of
 

@@ -12,12 +12,7 @@ import numpy as np
 from sklearn.base import is_classifier
 
 from ..network import Sequential
-from ._categories import (
-    categorical_input,
-    categorical_inputs,
-    explain_refusal,
-    takes_categories,
-)
+from ._categories import categorical_input, explain_refusal, takes_categories
 from ._errors import CLIError
 from ._examples import feature_problems, near_name, refuse
 from ._loading import load_model
@@ -135,18 +130,16 @@ def _check_destination(out_path: Path, data_path: Path, model_path: Path) -> Non
 
 
 def _read(model: Any, path: Path, keep: list[str]) -> tuple[Table, dict[str, np.ndarray]]:
-    """The table, and as written: the columns to keep, and those a step of the model
-    reads as text categories (a model without column names: found by position, so
-    the file is read again when they are not among the columns kept)."""
-    positions = categorical_inputs(model)
+    """The table, and as written: the columns to keep, and for a model whose first step
+    reads categories, its input columns (a model without column names: every column,
+    so the file is read again for them)."""
+    if not takes_categories(model):
+        return read_table_and_text(path, keep)
     names = getattr(regressor_of(model), "feature_names_in_", None)
-    wanted = [str(names[i]) for i in positions] if names is not None else []
+    wanted = [str(n) for n in names] if names is not None else []
     table, as_written = read_table_and_text(path, [*keep, *wanted])
-    if positions and names is None:
-        in_order = list(table)
-        wanted = [in_order[i] for i in positions if i < len(in_order)]
-        if not set(wanted) <= set(as_written):
-            table, as_written = read_table_and_text(path, [*keep, *wanted])
+    if names is None and not set(table) <= set(as_written):  # (every column, in order)
+        table, as_written = read_table_and_text(path, [*keep, *table])
     return table, as_written
 
 

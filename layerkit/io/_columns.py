@@ -15,6 +15,7 @@ import math
 import re
 import warnings
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,11 @@ ENCODER_DERIVED = (
 #: make it wider than anything the file holds)
 WIDEST_UNNAMED = 2**16
 DROP = "drop"
+#: How deep Pipelines and ColumnTransformers may nest in a file (scikit-learn's own
+#: checks of a nested Pipeline grow threefold a level)
+MAX_DEPTH = 4
+#: While a composite is built: how deep, and the widest output its steps may give
+_NESTING: ContextVar[tuple[int, int | None]] = ContextVar("_NESTING", default=(0, None))
 PASSTHROUGH = "passthrough"
 _CHOICES = (DROP, PASSTHROUGH)
 
@@ -55,16 +61,28 @@ def encoder_classes() -> dict[str, type]:
 
 
 def holds_later_steps(spec: Any) -> bool:
-    """Whether a pipeline entry (JSON data) holds a step of LATER_STEPS, at any depth."""
+    """Whether a pipeline entry (JSON data, or its validated model) holds a step of
+    LATER_STEPS, or an imputer of objects, at any depth."""
+    if hasattr(spec, "model_dump"):
+        spec = spec.model_dump(mode="json")
     if isinstance(spec, dict):
         if spec.get("type") in LATER_STEPS:
             return True
-        if spec.get("type") == "SimpleImputer" and "|O" in (spec.get("dtypes") or {}).values():
+        if spec.get("type") == "SimpleImputer" and any(
+            _is_object_dtype(v) for v in (spec.get("dtypes") or {}).values()
+        ):
             return True  # (an imputer of categories: earlier versions refuse its dtype)
         return any(holds_later_steps(v) for v in spec.values())
     if isinstance(spec, list):
         return any(holds_later_steps(v) for v in spec)
     return False
+
+
+def _is_object_dtype(text: Any) -> bool:
+    try:
+        return isinstance(text, str) and np.dtype(text).kind == "O"
+    except TypeError:
+        return False
 
 
 # -- saving ------------------------------------------------------------------------------
@@ -373,6 +391,23 @@ def build_composite(
             f"{where}: a {step.type} holds its fitted values in its steps and its fitted "
             "entry, nothing else"
         )
+    depth, widest = _NESTING.get()
+    if depth >= MAX_DEPTH:
+        raise ModelFileError(
+            f"{where}: Pipelines and ColumnTransformers nested more than {MAX_DEPTH} deep"
+        )
+    # (no step inside gives more features than the outermost's limit: the steps' widths
+    # chain to the network's)
+    token = _NESTING.set((depth + 1, widest if widest is not None else limit))
+    try:
+        return _build_composite(step, where, limit, build)
+    finally:
+        _NESTING.reset(token)
+
+
+def _build_composite(
+    step: Any, where: str, limit: int, build: Callable[..., tuple[Any, int | None]]
+) -> tuple[Any, int | None]:
     params = dict(step.params)
     if step.type == "Pipeline":
         return _build_pipeline(params, where, limit, build)
@@ -388,8 +423,11 @@ def build_composite(
     fitted = step.fitted
     # (its input may be wider than its output: columns dropped; named, as many as named)
     n_in = None if fitted is None else _n_in(fitted, where, max(limit, WIDEST_UNNAMED))
-    widest = limit  # (no step's output is wider: the steps' widths chain to the network)
+    widest = _NESTING.get()[1] or limit
     limit = max(limit, n_in or 0)
+    jobs = settings.get("n_jobs")
+    if jobs is not None and not (isinstance(jobs, int) and 1 <= abs(jobs) <= 64):
+        raise ModelFileError(f"{where}: n_jobs must be null or from -64 to 64 (not 0)")
     names_in = None if fitted is None else fitted.get("feature_names_in_")
     given, stand_ins, built_steps = [], [], {}
     for i, entry in enumerate(entries):
@@ -416,8 +454,10 @@ def build_composite(
         raise ModelFileError(f"{where}: {err}") from None
     if fitted is None or n_in is None:
         return ct, None
-    stand_in = ColumnTransformer(
-        stand_ins, remainder=rest if isinstance(rest, str) else _Width(rest_width), **settings
+    stand_in = ColumnTransformer(  # (fitted in this process: no workers started)
+        stand_ins,
+        remainder=rest if isinstance(rest, str) else _Width(rest_width),
+        **{**settings, "n_jobs": None},
     )
     try:
         with warnings.catch_warnings():
@@ -560,10 +600,20 @@ def _inner_built(
 def output_width(step: Any, where: str, limit: int) -> int:
     """How many features a fitted step gives, refused above ``limit`` before anything of
     that size is made (PolynomialFeatures' names would make its powers first)."""
-    width = getattr(step, "n_output_features_", None)
+    kind = type(step).__name__
     try:
-        if width is None:
+        if kind == "PolynomialFeatures":
+            width = step.n_output_features_
+        elif kind == "ColumnTransformer":  # (its slices, from its steps' checked widths)
+            width = max((s.stop for s in step.output_indices_.values()), default=0)
+        elif kind == "Pipeline" and any(not isinstance(s, str) for _, s in step.steps):
+            for _, inner in step.steps:  # (each step checked, the last one's width)
+                if not isinstance(inner, str) and inner is not None:
+                    width = output_width(inner, where, limit)
+        else:
             width = len(step.get_feature_names_out())
+    except ModelFileError:
+        raise
     except Exception as err:
         raise ModelFileError(f"{where}: {err}") from None
     if width > max(limit, 1):

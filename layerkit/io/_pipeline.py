@@ -26,6 +26,7 @@ from ._columns import (
     encoder_categories,
     encoder_classes,
     encoder_dtype,
+    holds_later_steps,
     output_width,
     refuse_pipeline_settings,
     refuse_step_name,
@@ -265,7 +266,10 @@ def build_pipeline(spec: Any, final: Any) -> Any:
         pipe._validate_steps()  # (unique names, none a Pipeline's parameter)
     except Exception as err:
         raise ModelFileError(f"pipeline: {err}") from None
-    if width is not None and network_in is not None:
+    # (a Pipeline holding an encoder is not probed: no row can be made that every
+    # encoder takes after the steps before it; its encoders and ColumnTransformers were
+    # each fitted again on their own categories and columns above)
+    if width is not None and network_in is not None and not holds_later_steps(spec):
         _probe(pipe, spec.sklearn_version, sklearn.__version__)
     return pipe
 

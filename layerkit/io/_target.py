@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.base import clone
 
 from ..exceptions import ModelFileError
-from ._columns import sample_input
+from ._columns import LATER_STEPS, sample_input
 from ._manifest import target_digest
 from ._pipeline import FITTED, build_step, longest_vector, step_classes, step_spec
 
@@ -175,6 +175,16 @@ def _check_finite(transformer: Any, kind: str, where: str) -> None:
             raise ModelFileError(f"{where}: {key} must be {rule}, got {str(value)[:80]}")
 
 
+def _network_and_target(ttr: Any, final: Any) -> Any:
+    """What the wrapper predicts for a network output from a row of zeros, as its own
+    predict turns the regressor's outputs into the target's units."""
+    raw = final.predict(np.zeros((1, final.n_features_in_)))
+    out = ttr.transformer_.inverse_transform(raw.reshape(-1, 1) if raw.ndim == 1 else raw)
+    if ttr._training_dim == 1 and out.ndim == 2 and out.shape[1] == 1:
+        out = out.squeeze(axis=1)
+    return out
+
+
 def _probe(ttr: Any, final: Any, saved_with: str) -> None:
     """A row of zeros predicted (widths checked already): it must run, to the target's
     shape, and give finite values."""
@@ -184,7 +194,10 @@ def _probe(ttr: Any, final: Any, saved_with: str) -> None:
         steps = [s for _, s in getattr(ttr.regressor_, "steps", [])[:-1] if s != "passthrough"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # (no feature names on the probe row)
-            out = ttr.predict(sample_input(steps[0] if steps else final))
+            if any(type(s).__name__ in LATER_STEPS for s in steps):
+                out = _network_and_target(ttr, final)  # (no row every encoder takes)
+            else:
+                out = ttr.predict(sample_input(steps[0] if steps else final))
     except Exception as err:
         raise ModelFileError(
             f"the TransformedTargetRegressor does not run (saved with scikit-learn "
