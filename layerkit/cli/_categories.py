@@ -1,7 +1,7 @@
 """What ``layerkit predict`` gives a model whose first step reads categories (a
-ColumnTransformer, an encoder, an imputer fitted on text): the columns such a step
-reads as text, as written, a missing cell as that step's missing value; the other
-columns as numbers. The steps check the columns themselves."""
+ColumnTransformer, an encoder, an imputer fitted on text, or a Pipeline starting with
+one): the table as pandas reads the file, column by column, but a column whose
+categories are text in the model as written. The steps check the columns themselves."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ._tables import _PANDAS_MISSING, Table, as_categories
+from ._tables import PANDAS_MISSING, Table, as_categories
 
 
 def _first_step(model: Any) -> Any:
@@ -74,7 +74,7 @@ def _as_pandas_reads(cells: np.ndarray, numbers: np.ndarray, csv: bool) -> np.nd
         if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             return np.array(values, dtype=np.int64)
         return numbers
-    present = [v for v in values if v not in _PANDAS_MISSING]
+    present = [v for v in values if v not in PANDAS_MISSING]
     if present and len(present) == len(values) and all(_INTEGER.fullmatch(v) for v in values):
         try:
             return np.array([int(v) for v in values], dtype=np.int64)

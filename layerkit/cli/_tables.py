@@ -320,7 +320,7 @@ def _as_text(values: list[str]) -> np.ndarray:
 
 
 #: pandas' own missing-value spellings, exactly (a category "none" or "Na" stays one)
-_PANDAS_MISSING = frozenset(
+PANDAS_MISSING = frozenset(
     {
         "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
         "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
@@ -336,7 +336,7 @@ def as_categories(cells: np.ndarray, missing: Any = math.nan, *, csv: bool = Tru
     def category(v: Any) -> Any:
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return missing
-        if csv and isinstance(v, str) and v in _PANDAS_MISSING:
+        if csv and isinstance(v, str) and v in PANDAS_MISSING:
             return missing
         return v
 

@@ -2,9 +2,9 @@
 and the ColumnTransformer (and Pipelines inside it) that send each column to its step.
 
 An encoder is saved as its settings and its fitted ``categories_``, each feature's
-categories as JSON values beside their dtype; loading fits a fresh encoder on rows made
-of exactly those categories (``categories=`` given), so everything else it keeps is
-derived by scikit-learn itself, never read. A ColumnTransformer is saved as its
+categories as JSON values beside their dtype; loading fits a fresh encoder on one row
+of those categories (``categories=`` given), so everything else it keeps is derived by
+scikit-learn itself, never read. A ColumnTransformer is saved as its
 settings, and each of its steps with its columns; loading fits it on one row of zeros
 with stand-ins of the fitted steps' widths (so it resolves columns and output slices
 itself), then puts the fitted steps the file holds in their place."""
@@ -501,7 +501,7 @@ def _n_in(fitted: dict[str, Any], where: str, limit: int) -> int:
     if isinstance(n_in, bool) or not isinstance(n_in, int) or not 1 <= n_in <= max(limit, 1):
         raise ModelFileError(
             f"{where}: n_features_in_ must be an int from 1 to {max(limit, 1)}, got "
-            f"{str(n_in)[:40]}"
+            f"{repr(n_in)[:40]}"
         )
     extra = set(fitted) - {"n_features_in_", "feature_names_in_", "sparse_output_"}
     if extra:
