@@ -776,3 +776,116 @@ def test_layerkit_predict_types_the_other_columns_as_pandas_does(tmp_path, capsy
         written = pd.read_csv(tmp_path / "p.csv")[["proba_0", "proba_1"]].to_numpy()
         want = quiet(pipe.predict_proba, pd.read_csv(tmp_path / name))
         np.testing.assert_allclose(written, want, rtol=1e-12)
+
+
+def _two_models(tmp_path):
+    """A: numbers scaled, text one-hot; B: numbers as ordinal codes (from a third
+    review's harness)."""
+    frame = pd.DataFrame(
+        {"x": np.array([1, 2, 3] * 20), "c": np.array(["a", "b", "a"] * 20, dtype=object)}
+    )
+    y = np.arange(60) % 2
+    scaled = make_pipeline(SimpleImputer(), StandardScaler())
+    codes = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+    paths = []
+    for name, numbers in (("a", scaled), ("b", codes)):
+        columns = ColumnTransformer(
+            [("n", numbers, ["x"]), ("c", OneHotEncoder(handle_unknown="ignore"), ["c"])]
+        )
+        pipe = quiet(make_pipeline(columns, _mlp()).fit, frame, y)
+        layerkit.save(pipe, tmp_path / f"{name}.lkm")
+        paths.append((tmp_path / f"{name}.lkm", pipe))
+    return paths
+
+
+CELLS = {  # (each column x as a CSV file writes it; pandas decides its type)
+    "other digits": ["\u0661", "2"],
+    "a no-break space": ["1\u00a0", "2"],
+    "booleans in any case": ["tRUE", "False"],
+    "booleans with a gap": ["True", ""],
+    "infinities": ["Infinity", "-iNf"],
+    "NONE": ["NONE", "2"],
+}
+
+
+@pytest.mark.parametrize("case", list(CELLS))
+def test_layerkit_predict_agrees_with_pandas_cell_by_cell(case, tmp_path, capsys):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("x,c\n" + "".join(f"{v},a\n" for v in CELLS[case]), encoding="utf-8")
+    for path, pipe in _two_models(tmp_path):
+        try:
+            want = quiet(pipe.predict_proba, pd.read_csv(rows))
+        except (ValueError, TypeError):
+            want = None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # (scikit-learn's, on inf)
+            status, _, err = _cli(
+                capsys, "predict", path, rows, "-o", tmp_path / "p.csv", "--proba"
+            )
+        if want is None:  # (pandas' table fails in Python: the command fails too)
+            assert status == 1 and "Traceback" not in err
+            continue
+        assert status == 0, err
+        got = pd.read_csv(tmp_path / "p.csv")[["proba_0", "proba_1"]].to_numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_layerkit_predict_reads_parquet_as_stored(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    for column in (
+        pa.array(["1", "2"]),  # (text of digits stays text)
+        pa.array([2**64 - 1, 2], pa.uint64()),  # (beyond int64: exact, no overflow)
+        pa.array([True, False]),
+    ):
+        rows = tmp_path / "rows.parquet"
+        pq.write_table(pa.table({"x": column, "c": pa.array(["a", "b"])}), rows)
+        for path, pipe in _two_models(tmp_path):
+            try:
+                want = quiet(pipe.predict_proba, pd.read_parquet(rows))
+            except (ValueError, TypeError):
+                want = None
+            status, _, err = _cli(
+                capsys, "predict", path, rows, "-o", tmp_path / "p.csv", "--proba"
+            )
+            if want is None:
+                assert status == 1 and "Traceback" not in err
+                continue
+            assert status == 0, err
+            got = pd.read_csv(tmp_path / "p.csv")[["proba_0", "proba_1"]].to_numpy()
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_an_inner_pipeline_may_narrow_and_must_chain(tmp_path):
+    from sklearn.preprocessing import PolynomialFeatures
+
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 3)), columns=["a", "b", "c"])
+    narrow = ColumnTransformer([("s", "passthrough", [1, 2])])
+    inner = make_pipeline(PolynomialFeatures(3), narrow)  # (20 wide inside, 2 out)
+    pipe = quiet(
+        make_pipeline(ColumnTransformer([("p", inner, ["a", "b", "c"])]), _mlp()).fit,
+        X,
+        np.arange(40) % 2,
+    )
+    again, path = round_trip(pipe, tmp_path)
+    assert np.array_equal(again.predict_proba(X), pipe.predict_proba(X))
+
+    def mismatch(spec):  # (the ColumnTransformer after the powers takes 21, not 20)
+        _columns(spec)[0][1]["params"]["steps"][1][1]["fitted"]["n_features_in_"] = 21
+
+    path.write_bytes(rewritten_model(path.read_bytes(), _redigest(mismatch)))
+    with pytest.raises(ModelFileError, match=r"steps\[1\]: takes 21 features, and the steps"):
+        layerkit.load(path)
+
+
+def test_what_a_file_cannot_load_is_refused_at_save(tmp_path):
+    jobs = make_pipeline(make_column_transformer((StandardScaler(), ["age"]), n_jobs=100), _mlp())
+    with pytest.raises(TypeError, match=r"n_jobs=100: a model file holds None or -64 to 64"):
+        layerkit.save(jobs, tmp_path / "m.lkm")
+    deep = StandardScaler()
+    for _ in range(5):
+        deep = make_pipeline(deep)
+    with pytest.raises(TypeError, match="nested at most 4 deep"):
+        layerkit.save(make_pipeline(deep, _mlp()), tmp_path / "m.lkm")
+    assert not list(tmp_path.iterdir())

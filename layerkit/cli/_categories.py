@@ -59,32 +59,64 @@ def _parquet_null() -> Any:
     return None if int(pd.__version__.split(".")[0]) < 3 else math.nan
 
 
-_INTEGER = re.compile(r"\s*[+-]?\d+\s*")
-_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|Inf|INF)\s*")
-_TRUE, _FALSE = frozenset({"True", "TRUE", "true"}), frozenset({"False", "FALSE", "false"})
+# (ASCII only: Python's int() takes other digits and spaces, pandas does not)
+_INTEGER = re.compile(r"\s*[+-]?\d+\s*", re.ASCII)
+_NUMBER = re.compile(
+    r"\s*[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|(?i:inf|infinity))\s*", re.ASCII
+)
+_BOOLEANS = {"true": True, "false": False}  # (pandas' spellings, in any letter case)
 
 
 def _as_pandas_reads(cells: np.ndarray, numbers: np.ndarray, csv: bool) -> np.ndarray:
     """A column the model's steps read as numbers, typed as pandas types it: integers
-    (exact, beyond 2**53 too) when every cell is one, booleans when every cell is one,
-    numbers (NaN where missing) when every cell is a number or missing, else text (a
-    cell such as "NONE" makes the column text for pandas, as it does here)."""
+    (exact, beyond 2**53 too) when every cell is one, booleans when every cell is one
+    (objects, NaN where missing), numbers (NaN where missing) when every cell is a
+    number or missing, else text (a cell such as "NONE" makes the column text for
+    pandas, as it does here). A Parquet file's values: as stored."""
     values = cells.tolist()
-    if not csv:  # (Parquet: typed already; its integers as stored, exactly)
-        if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            return np.array(values, dtype=np.int64)
-        return numbers
+    if not csv:
+        return _as_stored(values, numbers)
     present = [v for v in values if v not in PANDAS_MISSING]
     if present and len(present) == len(values) and all(_INTEGER.fullmatch(v) for v in values):
-        try:
-            return np.array([int(v) for v in values], dtype=np.int64)
-        except OverflowError:
-            return numbers
-    if present and all(v in _TRUE or v in _FALSE for v in present) and len(present) == len(values):
-        return np.array([v in _TRUE for v in values])
+        return _integers([int(v) for v in values], numbers)
+    if present and all(v.strip().lower() in _BOOLEANS for v in present):
+        flags = [_BOOLEANS[v.strip().lower()] if v not in PANDAS_MISSING else None for v in values]
+        if len(present) == len(values):
+            return np.array(flags)
+        return _objects_of([math.nan if f is None else f for f in flags])
     if all(_NUMBER.fullmatch(v) for v in present):
         return numbers
     return as_categories(cells, math.nan, csv=True)
+
+
+def _as_stored(values: list[Any], numbers: np.ndarray) -> np.ndarray:
+    """A Parquet column as pandas reads it: integers exactly, text as text (a text
+    column of "1", "2" stays text), booleans as booleans; else the numbers read."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return numbers
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return _integers(values, numbers)
+    if all(isinstance(v, str) for v in present):
+        return as_categories(_objects_of(values), _parquet_null(), csv=False)
+    if all(isinstance(v, bool) for v in values):
+        return np.array(values)
+    return numbers
+
+
+def _integers(values: list[int], numbers: np.ndarray) -> np.ndarray:
+    for dtype in (np.int64, np.uint64):
+        try:
+            return np.array(values, dtype=dtype)
+        except OverflowError:
+            continue
+    return numbers  # (beyond 64 bits: pandas reads them as objects, or floats)
+
+
+def _objects_of(values: list[Any]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def categorical_input(

@@ -45,6 +45,8 @@ DROP = "drop"
 #: How deep Pipelines and ColumnTransformers may nest in a file (scikit-learn's own
 #: checks of a nested Pipeline grow threefold a level)
 MAX_DEPTH = 4
+#: The most worker processes a ColumnTransformer of a file may ask for
+MAX_JOBS = 64
 #: While a composite is built: how deep, and the widest output its steps may give
 _NESTING: ContextVar[tuple[int, int | None]] = ContextVar("_NESTING", default=(0, None))
 PASSTHROUGH = "passthrough"
@@ -138,8 +140,31 @@ def composite_spec(
 ) -> dict[str, Any]:
     """A ColumnTransformer's or an inner Pipeline's entry: its settings, and its steps
     (each by ``spec_of(name, kind, step)``), fitted ones when it is fitted."""
-    if kind == "Pipeline":
-        return _pipeline_spec(where, step, spec_of)
+    depth = _NESTING.get()[0]
+    if depth >= MAX_DEPTH:
+        raise TypeError(
+            f"layerkit.save cannot save {where}: a model file holds Pipelines and "
+            f"ColumnTransformers nested at most {MAX_DEPTH} deep"
+        )
+    token = _NESTING.set((depth + 1, None))
+    try:
+        if kind == "Pipeline":
+            return _pipeline_spec(where, step, spec_of)
+        return _column_transformer_spec(where, step, spec_of)
+    finally:
+        _NESTING.reset(token)
+
+
+def _column_transformer_spec(
+    where: str, step: Any, spec_of: Callable[..., dict[str, Any]]
+) -> dict[str, Any]:
+    kind = "ColumnTransformer"
+    jobs = step.n_jobs
+    if jobs is not None and not (isinstance(jobs, int) and 1 <= abs(jobs) <= MAX_JOBS):
+        raise TypeError(
+            f"layerkit.save cannot save {where} with n_jobs={jobs!r}: a model file holds "
+            f"None or -{MAX_JOBS} to {MAX_JOBS} (not 0)"
+        )
     params = step.get_params(deep=False)
     fitted = hasattr(step, "transformers_")
     entries = []
@@ -426,8 +451,10 @@ def _build_composite(
     widest = _NESTING.get()[1] or limit
     limit = max(limit, n_in or 0)
     jobs = settings.get("n_jobs")
-    if jobs is not None and not (isinstance(jobs, int) and 1 <= abs(jobs) <= 64):
-        raise ModelFileError(f"{where}: n_jobs must be null or from -64 to 64 (not 0)")
+    if jobs is not None and not (isinstance(jobs, int) and 1 <= abs(jobs) <= MAX_JOBS):
+        raise ModelFileError(
+            f"{where}: n_jobs must be null or from -{MAX_JOBS} to {MAX_JOBS} (not 0)"
+        )
     names_in = None if fitted is None else fitted.get("feature_names_in_")
     given, stand_ins, built_steps = [], [], {}
     for i, entry in enumerate(entries):
@@ -540,11 +567,18 @@ def _build_pipeline(
     if set(params) != {"steps", "verbose"} or not isinstance(raw, list) or not raw:
         raise ModelFileError(f"{where}: expected a Pipeline's steps and verbose")
     steps, n_in, fitted = [], None, None
+    width = None  # (what the fitted steps so far give)
     for i, entry in enumerate(raw):
         at = f"{where}.steps[{i}]"
         if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], str):
             raise ModelFileError(f"{at}: expected [name, step]")
         obj, width_in = _inner_built(entry[1], at, limit, build, None)
+        if width_in is not None:
+            if width is not None and width_in != width:
+                raise ModelFileError(
+                    f"{at}: takes {width_in} features, and the steps before it give {width}"
+                )
+            width = _width(obj, at)
         if width_in is not None and n_in is None:
             n_in = width_in
         if not isinstance(obj, str):
@@ -600,28 +634,34 @@ def _inner_built(
 def output_width(step: Any, where: str, limit: int) -> int:
     """How many features a fitted step gives, refused above ``limit`` before anything of
     that size is made (PolynomialFeatures' names would make its powers first)."""
-    kind = type(step).__name__
-    try:
-        if kind == "PolynomialFeatures":
-            width = step.n_output_features_
-        elif kind == "ColumnTransformer":  # (its slices, from its steps' checked widths)
-            width = max((s.stop for s in step.output_indices_.values()), default=0)
-        elif kind == "Pipeline" and any(not isinstance(s, str) for _, s in step.steps):
-            for _, inner in step.steps:  # (each step checked, the last one's width)
-                if not isinstance(inner, str) and inner is not None:
-                    width = output_width(inner, where, limit)
-        else:
-            width = len(step.get_feature_names_out())
-    except ModelFileError:
-        raise
-    except Exception as err:
-        raise ModelFileError(f"{where}: {err}") from None
+    width = _width(step, where)
     if width > max(limit, 1):
         raise ModelFileError(
             f"{where}: gives {width} features, more than {max(limit, 1)} (the widest a "
             "step of this file may give)"
         )
     return int(width)
+
+
+def _width(step: Any, where: str) -> int:
+    """How many features a fitted step gives, found without making anything of that
+    size (PolynomialFeatures' names would make its powers first): a Pipeline's last
+    step's, a ColumnTransformer's from its output slices."""
+    kind = type(step).__name__
+    try:
+        if kind == "PolynomialFeatures":
+            return int(step.n_output_features_)
+        if kind == "ColumnTransformer":  # (its slices, from its steps' checked widths)
+            return max((s.stop for s in step.output_indices_.values()), default=0)
+        if kind == "Pipeline":
+            inner = [s for _, s in step.steps if not isinstance(s, str) and s is not None]
+            if inner:
+                return _width(inner[-1], where)
+        return len(step.get_feature_names_out())
+    except ModelFileError:
+        raise
+    except Exception as err:
+        raise ModelFileError(f"{where}: {err}") from None
 
 
 def _selects_none(columns: Any) -> bool:
