@@ -1271,20 +1271,10 @@ def test_a_built_layer_given_x_of_another_width_is_refused_in_one_message():
 def test_a_gradient_averaged_over_the_batch_is_named_as_such():
     """(A trial: a layer averaging its gradient over the rows was caught, with no hint of
     the cause, a factor of exactly 1/batch size.)"""
-    from layerkit.layers import Layer
 
-    class MeanScale(Layer, register=False):
-        def build(self, n_in, rng, dtype):
-            self.params = {"w": np.ones(n_in, dtype)}
-            self.grads = {"w": np.zeros(n_in, dtype)}
-            return n_in
-
-        def forward(self, x, training=False):
-            self._x = x
-            return x * self.params["w"]
-
+    class MeanScale(ColumnScale, register=False):  # (helpers' layer, its sum a mean)
         def backward(self, delta):
-            self.grads["w"][...] = (delta * self._x).mean(axis=0)  # (the sum, divided)
+            self.grads["w"][...] = (delta * self.x).mean(axis=0)  # (the sum, divided)
             return delta * self.params["w"]
 
     x = np.random.default_rng(0).normal(size=(5, 3))
@@ -1297,7 +1287,7 @@ def test_a_gradient_averaged_over_the_batch_is_named_as_such():
 
     class Halved(MeanScale, register=False):  # (a review: 1/2 is no mean over 5 rows)
         def backward(self, delta):
-            self.grads["w"][...] = 0.5 * (delta * self._x).sum(axis=0)
+            self.grads["w"][...] = 0.5 * (delta * self.x).sum(axis=0)
             return delta * self.params["w"]
 
     with pytest.raises(GradientCheckError) as caught:
@@ -1307,7 +1297,7 @@ def test_a_gradient_averaged_over_the_batch_is_named_as_such():
 
     class Flipped(MeanScale, register=False):
         def backward(self, delta):
-            self.grads["w"][...] = -(delta * self._x).sum(axis=0)
+            self.grads["w"][...] = -(delta * self.x).sum(axis=0)
             return delta * self.params["w"]
 
     with pytest.raises(GradientCheckError, match=r"-1 times the finite differences \(the opp"):

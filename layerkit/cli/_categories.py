@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ._tables import PANDAS_MISSING, Table, as_categories
+from ._tables import PANDAS_MISSING, Table, as_categories, object_array
 
 
 def _first_step(model: Any) -> Any:
@@ -83,7 +83,7 @@ def _as_pandas_reads(cells: np.ndarray, numbers: np.ndarray, csv: bool) -> np.nd
         flags = [_BOOLEANS[v.strip().lower()] if v not in PANDAS_MISSING else None for v in values]
         if len(present) == len(values):
             return np.array(flags)
-        return _objects_of([math.nan if f is None else f for f in flags])
+        return object_array([math.nan if f is None else f for f in flags])
     if all(_NUMBER.fullmatch(v) for v in present):
         return numbers
     return as_categories(cells, math.nan, csv=True)
@@ -98,7 +98,7 @@ def _as_stored(values: list[Any], numbers: np.ndarray) -> np.ndarray:
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         return _integers(values, numbers)
     if all(isinstance(v, str) for v in present):
-        return as_categories(_objects_of(values), _parquet_null(), csv=False)
+        return as_categories(object_array(values), _parquet_null(), csv=False)
     if all(isinstance(v, bool) for v in values):
         return np.array(values)
     return numbers
@@ -111,12 +111,6 @@ def _integers(values: list[int], numbers: np.ndarray) -> np.ndarray:
         except OverflowError:
             continue
     return numbers  # (beyond 64 bits: pandas reads them as objects, or floats)
-
-
-def _objects_of(values: list[Any]) -> np.ndarray:
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
 
 
 def categorical_input(

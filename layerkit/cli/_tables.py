@@ -143,7 +143,7 @@ def _add_chunk(
         values = [row[j] for row in chunk]
         builder.add(values)
         if j in written:  # (copied to the output exactly as written)
-            written[j].append(_objects(values))
+            written[j].append(object_array(values))
 
 
 def _without_trailing_comma(header: list[str], path: Path) -> list[str]:
@@ -340,7 +340,7 @@ def as_categories(cells: np.ndarray, missing: Any = math.nan, *, csv: bool = Tru
             return missing
         return v
 
-    return _objects([category(v) for v in cells.tolist()])
+    return object_array([category(v) for v in cells.tolist()])
 
 
 def _pyarrow(path: Path) -> Any:
@@ -377,7 +377,7 @@ def _read_parquet(path: Path, text: Collection[str]) -> tuple[Table, dict[str, n
     index = (table.schema.pandas_metadata or {}).get("index_columns", [])
     columns.index_names = frozenset(name for name in index if isinstance(name, str))
     raw = {  # the values as stored (an int64 ID stays exact, "007" stays text)
-        name: _objects(table.column(name).to_pylist())
+        name: object_array(table.column(name).to_pylist())
         for name in table.column_names
         if name in text
     }
@@ -385,7 +385,7 @@ def _read_parquet(path: Path, text: Collection[str]) -> tuple[Table, dict[str, n
     return columns, raw
 
 
-def _objects(values: list[Any]) -> np.ndarray:
+def object_array(values: list[Any]) -> np.ndarray:
     """A 1-d object array of ``values`` (a list value stays one element, not a row)."""
     out = np.empty(len(values), dtype=object)
     out[:] = values

@@ -533,7 +533,6 @@ def _n_in(fitted: dict[str, Any], where: str, limit: int) -> int:
     extra = set(fitted) - {"n_features_in_", "feature_names_in_", "sparse_output_"}
     if extra:
         raise ModelFileError(f"{where}: unknown fitted attributes {sorted(extra)}")
-    names = fitted.get("feature_names_in_")
     if names is not None and (
         not isinstance(names, list)
         or len(names) != n_in
