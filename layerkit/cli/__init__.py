@@ -31,6 +31,8 @@ data.path, data.target. Every other field is shown with its default:
   path = "iris.csv"                  # CSV or Parquet, relative to this file
   target = "species"
   features = ["a", "b"]              # default: every column but the target
+  categorical = "auto"               # one-hot encoded: "auto" takes the columns holding
+                                     # text; or list them (integer codes too); [] none
   standardize = true                 # scaled for training, folded into the first layer
   standardize_target = true          # regression, squared error: scaled for training,
                                      # folded into the output layer

@@ -113,6 +113,19 @@ def _integers(values: list[int], numbers: np.ndarray) -> np.ndarray:
     return numbers  # (beyond 64 bits: pandas reads them as objects, or floats)
 
 
+def pandas_column(
+    values: np.ndarray, cells: np.ndarray | None, *, text: bool, csv: bool
+) -> np.ndarray:
+    """One column as pandas reads it, from the table reader's ``values`` and the
+    ``cells`` as written (None: not read as written): categories as written when
+    ``text`` or when the column holds text, else typed as pandas types it (integers,
+    booleans, numbers)."""
+    if text or values.dtype == object:
+        null = math.nan if csv else _parquet_null()
+        return as_categories(values if cells is None else cells, null, csv=csv)
+    return values if cells is None else _as_pandas_reads(cells, values, csv)
+
+
 def categorical_input(
     model: Any, table: Table, names: list[str], as_written: dict[str, np.ndarray]
 ) -> Any:
@@ -123,24 +136,22 @@ def categorical_input(
     else an array."""
     text = categorical_inputs(model)
     csv = table.lines is not None
-    null = math.nan if csv else _parquet_null()
-    columns = {}
-    for i, name in enumerate(names):
-        values, cells = table[name], as_written.get(name)
-        if i in text or values.dtype == object:
-            values = as_categories(values if cells is None else cells, null, csv=csv)
-        elif cells is not None:
-            values = _as_pandas_reads(cells, values, csv)
-        columns[name] = values
+    columns = {
+        name: pandas_column(table[name], as_written.get(name), text=i in text, csv=csv)
+        for i, name in enumerate(names)
+    }
     from ._predict import regressor_of
 
-    if getattr(regressor_of(model), "feature_names_in_", None) is None:
-        if any(v.dtype == object for v in columns.values()):
-            return np.column_stack([v.astype(object) for v in columns.values()])
-        return np.column_stack(list(columns.values()))
-    import pandas as pd
-
-    return pd.DataFrame(columns)
+    if getattr(regressor_of(model), "feature_names_in_", None) is not None:
+        try:
+            import pandas as pd
+        except ImportError:  # (steps picking columns by position take the array)
+            pass
+        else:
+            return pd.DataFrame(columns)
+    if any(v.dtype == object for v in columns.values()):
+        return np.column_stack([v.astype(object) for v in columns.values()])
+    return np.column_stack(list(columns.values()))
 
 
 def explain_refusal(model: Any, X: Any, err: Exception) -> str:

@@ -41,10 +41,17 @@ class DataSection(_Section):
     features: list[str] | None = Field(
         default=None, description="input columns (default: all others)"
     )
+    categorical: Literal["auto"] | list[str] = Field(
+        default="auto",
+        description='the feature columns whose values are categories, one-hot encoded: "auto" '
+        "takes the columns holding text (a missing value is a category of its own); a list "
+        "takes exactly those (integer codes too); [] takes none",
+    )
     standardize: bool = Field(
         default=True,
         description="scale each feature to mean 0, variance 1 for training; the scaling is "
-        "folded into the first Dense layer, so the saved model takes the raw columns",
+        "folded into the first Dense layer, so the saved model takes the raw columns (with "
+        "categorical columns, the model is a Pipeline whose StandardScaler does it)",
     )
     standardize_target: bool = Field(
         default=True,

@@ -11,16 +11,22 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from ._categories import pandas_column
 from ._errors import CLIError
 from ._tables import Table, index_column
 
 
 def examples(
     table: Table, data: Any, task: str, path: Path, as_written: dict[str, np.ndarray] | None = None
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """X (float64), y and the feature names, every value checked. A classification's
-    labels are booleans where ``as_written`` (the target column as the file has it) holds
-    booleans (read as 1 and 0 by the number reading), as pandas reads them."""
+) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    """X, y, the feature names and those of the categorical features, every value
+    checked. X is float64; with categorical features (``data.categorical``), an object
+    array whose categorical columns are as pandas reads them (from ``as_written``, which
+    holds them: see ``categorical_candidates``) and the others numbers. A
+    classification's labels are booleans where ``as_written`` (the target column as the
+    file has it) holds booleans (read as 1 and 0 by the number reading), as pandas reads
+    them."""
+    as_written = as_written or {}
     columns = list(table)
     if data.target not in table:
         raise CLIError(f"{path}: no target column {data.target!r}{_near(data.target, columns)}")
@@ -47,7 +53,16 @@ def examples(
         raise CLIError(f"{path}: the target {data.target!r} cannot also be a feature")
     if not features:
         raise CLIError(f"{path}: no feature columns besides the target {data.target!r}")
-    problems = feature_problems(table, features)
+    categorical, problems = _categorical(table, data.categorical, features)
+    listing = (
+        "; or, to one-hot encode its values as categories, list it under data.categorical"
+        if data.categorical != "auto"
+        else ""
+    )
+    numbers = [name for name in features if name not in categorical]
+    if data.categorical == "auto":  # (a text column not taken has its problem named)
+        numbers = [name for name in numbers if table[name].dtype != object]
+    problems += feature_problems(table, numbers, hint=listing)
     try:
         y = _target(table[data.target], task, f"target column {data.target!r}", table.lines)
         if task == "classification" and as_written and data.target in as_written:
@@ -55,8 +70,91 @@ def examples(
     except CLIError as err:
         problems.append(str(err))
     refuse(problems, path)
-    X = np.column_stack([table[name] for name in features])
-    return X, y, features
+    if not categorical:
+        return np.column_stack([table[name] for name in features]), y, features, []
+    X = np.empty((len(y), len(features)), dtype=object)
+    csv = table.lines is not None
+    for j, name in enumerate(features):
+        values = table[name]
+        if name in categorical:
+            text = values.dtype == object
+            values = pandas_column(values, as_written[name], text=text, csv=csv)
+        X[:, j] = values
+    return X, y, features, categorical
+
+
+def categorical_candidates(table: Table, data: Any) -> list[str]:
+    """The columns ``examples`` may take as categories, to be read as written:
+    ``data.categorical``'s list, or ("auto") the feature columns holding text."""
+    if data.categorical != "auto":
+        return list(data.categorical)
+    names = data.features if data.features is not None else list(table)
+    return [n for n in names if n != data.target and n in table and table[n].dtype == object]
+
+
+#: a text column with more distinct values than this, and than half its rows with a
+#: value, holds names or identifiers rather than categories
+_FEW = 20
+
+_LISTING = "or, to one-hot encode its values as categories anyway, list it under data.categorical"
+
+
+def _categorical(table: Table, given: Any, features: list[str]) -> tuple[list[str], list[str]]:
+    """The categorical features (``data.categorical``), and what is wrong: a listed
+    name that is not a feature; with "auto", a text column that reads as numbers gone
+    wrong (dates, thousands separators, a marker such as "?" among numbers) or as
+    names or identifiers (a distinct value in most rows)."""
+    if given != "auto":
+        unknown = [name for name in given if name not in features]
+        if unknown:
+            hint = _near(unknown[0], features).replace("columns are", "features are")
+            raise CLIError(f"data.categorical names {unknown}, not among the features{hint}")
+        twice = sorted({name for name in given if given.count(name) > 1})
+        if twice:
+            raise CLIError(f"data.categorical lists {twice} more than once")
+        return [name for name in features if name in given], []
+    chosen, problems = [], []
+    for name in features:
+        column = table[name]
+        if column.dtype != object:
+            continue
+        problem = _not_categories(column, name, table.lines)
+        if problem:
+            problems.append(problem)
+        else:
+            chosen.append(name)
+    return chosen, problems
+
+
+def _not_categories(column: np.ndarray, name: str, lines: Sequence[int] | None) -> str | None:
+    """Why a text column is not taken as categories by "auto" (None: it is)."""
+    present = [v for v in column.tolist() if v is not None]
+    texts = (i for i, v in enumerate(column.tolist()) if v is not None and not _is_number(v))
+    first = next(texts, None)
+    if first is None:  # (numbers only, of kinds that make a column text: 1 and True)
+        return None
+    value = column[first]
+    if any(pattern.match(value) for pattern in (_DATE, _GROUPED, _UNDERSCORED)):
+        try:
+            check_numbers(column, f"feature column {name!r}", f"; {_LISTING}", lines)
+        except CLIError as err:
+            return str(err)
+    numbers = sum(_is_number(v) for v in present)
+    if numbers >= len(present) / 2:
+        return (
+            f"feature column {name!r} must hold numbers, but {_row(first, lines)} holds "
+            f"{value!r} (and numbers in {numbers} of its {len(present)} rows with a value); "
+            f"write a missing value as an empty cell (or NA), {_LISTING}"
+        )
+    distinct = len(set(present))
+    if distinct > _FEW and distinct > len(present) / 2:
+        return (
+            f"feature column {name!r} holds {distinct} distinct values in its "
+            f"{len(present)} rows with a value, as names or identifiers do: one-hot encoded, "
+            "each would be an input learned from a row or two; drop it from the file or list "
+            f"the features under data.features ({_LISTING})"
+        )
+    return None
 
 
 #: a column name that says "identifier": id, customer_id, order-id, customerID, userId
@@ -94,17 +192,19 @@ def _near(name: str, columns: list[str]) -> str:
     return f"{hint} The columns are {shown}" if hint else f"; the columns are {shown}"
 
 
-def feature_problems(table: Table, names: list[str], *, imputed: bool = False) -> list[str]:
+def feature_problems(
+    table: Table, names: list[str], *, imputed: bool = False, hint: str = ""
+) -> list[str]:
     """What is wrong with each feature column (text, missing or infinite values), so
     that one run names every column to fix, not one column per run; ``imputed``: the
-    model fills missing values (NaN) itself."""
+    model fills missing values (NaN) itself; ``hint`` ends a message about text."""
     problems = []
     for name in names:
         try:
             column = table[name]
             if imputed and column.dtype != object:
                 column = np.where(np.isnan(column), 0.0, column)  # (the model fills them)
-            check_numbers(column, f"feature column {name!r}", lines=table.lines)
+            check_numbers(column, f"feature column {name!r}", hint, lines=table.lines)
         except CLIError as err:
             problems.append(str(err))
     return problems
@@ -134,6 +234,8 @@ def _row(i: int, lines: Sequence[int] | None, *, within: bool = False) -> str:
 
 #: a number written with thousands separators (3,366 or 1,234,567.89)
 _GROUPED = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
+#: a number written with Python's underscores (1_000), which pandas reads as text
+_UNDERSCORED = re.compile(r"\s*[-+]?\d+(_\d+)+(\.\d*)?\s*$")
 
 
 def check_numbers(
@@ -149,6 +251,8 @@ def check_numbers(
             kind = "turn dates into numbers (days since a reference date, say)"
         elif _GROUPED.match(str(column[bad])):
             kind = "write numbers without thousands separators (3366, not 3,366)"
+        elif _UNDERSCORED.match(str(column[bad])):
+            kind = "write numbers without underscores (1000, not 1_000)"
         raise CLIError(
             f"{what} must hold numbers, but {_row(bad, lines)} holds {value}; {kind}, and fill "
             f"or drop missing values, first{hint}"

@@ -26,8 +26,9 @@ from ..losses import (
 from ..training import HOW_TO_SCALE_THE_TARGET
 from ._config import Loaded, load_experiment
 from ._errors import CLIError
-from ._examples import examples, identifier_features, split
+from ._examples import categorical_candidates, examples, identifier_features, split
 from ._metrics import scores
+from ._one_hot import as_fitted_on_the_table, encoded_width, encoding_pipeline
 from ._plot import save_loss_curve
 from ._progress import EpochPrinter
 from ._progress import say as progress_say
@@ -49,8 +50,12 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
     _check_outputs(loaded, config_path, out, data_path)
     # (a boolean class label stays a boolean, as pandas reads it)
     labels = [exp.data.target] if exp.task == "classification" else []
-    table, as_written = read_table_and_text(data_path, labels)
-    X, y, features = examples(table, exp.data, exp.task, data_path, as_written)
+    listed = [] if exp.data.categorical == "auto" else list(exp.data.categorical)
+    table, as_written = read_table_and_text(data_path, [*labels, *listed])
+    unread = [n for n in categorical_candidates(table, exp.data) if n not in as_written]
+    if unread:  # (their cells as written, as pandas reads categories: not stripped)
+        table, as_written = read_table_and_text(data_path, [*labels, *listed, *unread])
+    X, y, features, categorical = examples(table, exp.data, exp.task, data_path, as_written)
     if exp.data.features is None:
         for name in identifier_features(table, features):
             print(
@@ -60,23 +65,29 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
                 "the features under data.features",
                 file=sys.stderr,
             )
-    est = _estimator(loaded, config_path, y)
+    folds = exp.data.standardize and not categorical
+    est = _estimator(loaded, config_path, y, folds)
+    model = (
+        encoding_pipeline(est, features, categorical, exp.data.standardize) if categorical else est
+    )
     X_train, X_test, y_train, y_test = split(
         X, y, exp.task, exp.validation.test_fraction, exp.training.random_state
     )
     say: Any = (lambda *a: None) if quiet else progress_say
     target_scaled = _scales_target(exp, est)
-    scaled = [("inputs", exp.data.standardize), ("target", target_scaled)]
-    scaled_text = " and ".join(name for name, on in scaled if on)
+    inputs = "numeric inputs" if categorical else "inputs"
+    scaled = [(inputs, exp.data.standardize and len(categorical) < len(features))]
+    scaled_text = " and ".join(name for name, on in [*scaled, ("target", target_scaled)] if on)
+    encoded = f"{len(categorical)} of them categorical, one-hot encoded; " if categorical else ""
     say(
         f"training {type(est).__name__} on {len(y_train)} rows x {X.shape[1]} features of "
-        f"{data_path.name} (testing on {len(y_test)} held-out rows"
+        f"{data_path.name} ({encoded}testing on {len(y_test)} held-out rows"
         f"{f'; {scaled_text} standardized' if scaled_text else ''})"
     )
     printer = None if quiet else EpochPrinter(every=max(1, exp.training.max_iter // 20))
     if printer is not None:
         printer.attach(est)
-    if exp.data.standardize:
+    if folds:
         mean, scale = _standardizer(X_train)
         X_fit = (X_train - mean) / scale
     else:
@@ -87,24 +98,28 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
         y_fit = (y_train - y_mean) / y_scale
     start = time.perf_counter()
     try:
-        converged = _fit(est, X_fit, y_fit, exp.data.standardize)
+        converged = _fit(model, X_fit, y_fit, exp.data.standardize)
     finally:
         if printer is not None:
             printer.detach(est)  # the printer is not part of the model
     seconds = time.perf_counter() - start
-    if exp.data.standardize:
+    if folds:
         _fold_standardization(est, mean, scale, features)  # the model takes the raw columns
     if target_scaled:
         _fold_target_scaling(est, y_mean, y_scale)  # and predicts in the target's units
-    metrics = _metrics(est, exp, data_path, (X_train, y_train), (X_test, y_test))
+    metrics = _metrics(model, est, exp, data_path, (X_train, y_train), (X_test, y_test))
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise CLIError(f"output.dir: cannot create {out}: {err.strerror or err}") from None
     metrics.update(features=features, converged=converged, fit_seconds=round(seconds, 3))
-    # saved with the model, so that `layerkit predict` finds the columns by name
-    est.feature_names_in_ = np.asarray(features, dtype=object)
-    files = metrics["files"] = {"model": str(save(est, out / exp.output.model))}
+    if categorical:
+        metrics.update(categorical=categorical, network_inputs=encoded_width(model))
+        as_fitted_on_the_table(model, features)
+    else:
+        # saved with the model, so that `layerkit predict` finds the columns by name
+        est.feature_names_in_ = np.asarray(features, dtype=object)
+    files = metrics["files"] = {"model": str(save(model, out / exp.output.model))}
     if exp.output.plot:
         files["plot"] = save_loss_curve(est, out / exp.output.plot)
     files["metrics"] = str(out / exp.output.metrics)
@@ -157,7 +172,9 @@ def _check_outputs(loaded: Loaded, config_path: Path, out: Path, data_path: Path
         written[f"output.{setting}"] = path
 
 
-def _estimator(loaded: Loaded, config_path: Path, y: np.ndarray) -> Any:
+def _estimator(loaded: Loaded, config_path: Path, y: np.ndarray, folds: bool) -> Any:
+    """The network estimator; ``folds``: the input scaling is to be folded into its
+    first layer."""
     exp = loaded.experiment
     loss = loaded.loss
     names, classes = _LOSSES[exp.task]
@@ -170,7 +187,7 @@ def _estimator(loaded: Loaded, config_path: Path, y: np.ndarray) -> Any:
             f"of {allowed} (or leave loss out for the default)"
         )
     layers = loaded.layers
-    if exp.data.standardize and layers is not None and type(layers[0]) is not Dense:
+    if folds and layers is not None and type(layers[0]) is not Dense:
         # (exactly Dense: the fold rewrites W and b for x W + b, which a subclass, a
         # weight-normalized one say, need not compute)
         subclass = " (a subclass of Dense may compute other than x W + b)"
@@ -333,7 +350,8 @@ def _fit(est: Any, X: np.ndarray, y: np.ndarray, scaled: bool) -> bool:
             raise CLIError(f"{prefix}{text}") from None
         except (ValueError, TypeError) as err:
             notes = "".join(f" {note}" for note in getattr(err, "__notes__", ()))
-            raise CLIError(f"cannot train {type(est).__name__}: {err}{notes}") from None
+            name = type(est.steps[-1][1] if hasattr(est, "steps") else est).__name__
+            raise CLIError(f"cannot train {name}: {err}{notes}") from None
     if any(issubclass(w.category, TrainingInterrupted) for w in caught):
         raise KeyboardInterrupt  # the command's handler: "interrupted", exit 130
     for warning in caught:
@@ -345,8 +363,15 @@ def _fit(est: Any, X: np.ndarray, y: np.ndarray, scaled: bool) -> bool:
 
 
 def _metrics(
-    est: Any, exp: Any, data_path: Path, train: tuple[Any, Any], test: tuple[Any, Any]
+    model: Any,
+    est: Any,
+    exp: Any,
+    data_path: Path,
+    train: tuple[Any, Any],
+    test: tuple[Any, Any],
 ) -> dict[str, Any]:
+    """The run's record: the scores of ``model`` (the network estimator ``est``, or the
+    Pipeline encoding categories before it), and the network's training history."""
     metrics: dict[str, Any] = {
         "task": exp.task,
         "estimator": type(est).__name__,
@@ -356,8 +381,8 @@ def _metrics(
         "target_standardized": _scales_target(exp, est),
         "n_train": len(train[1]),
         "n_test": len(test[1]),
-        "train": scores(est, *train),
-        "test": scores(est, *test) if len(test[1]) else None,
+        "train": scores(model, *train),
+        "test": scores(model, *test) if len(test[1]) else None,
         "n_iter": int(est.n_iter_),
         "loss_curve": [float(v) for v in est.loss_curve_],
         "validation_scores": None

@@ -489,7 +489,12 @@ def _build_composite(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            stand_in.fit(_zeros(n_in, names_in, where))
+            by_position = not any(
+                isinstance(c, str) for _, _, cols in stand_ins for c in column_list(cols)
+            )
+            stand_in.fit(_zeros(n_in, names_in, where, by_position))
+            if names_in is not None and not hasattr(stand_in, "feature_names_in_"):
+                stand_in.feature_names_in_ = np.array(names_in, dtype=object)
     except ModelFileError:
         raise
     except Exception as err:
@@ -542,13 +547,17 @@ def _n_in(fitted: dict[str, Any], where: str, limit: int) -> int:
     return n_in
 
 
-def _zeros(n_in: int, names: list[str] | None, where: str) -> Any:
-    """One row of zeros with the fitted input's columns (a DataFrame when named)."""
+def _zeros(n_in: int, names: list[str] | None, where: str, by_position: bool) -> Any:
+    """One row of zeros with the fitted input's columns: a DataFrame when named, but an
+    array where pandas is not installed and the columns are picked by position (the
+    names are then set as a DataFrame's fit would set them)."""
     if names is None:
         return np.zeros((1, n_in))
     try:
         import pandas as pd
     except ImportError:
+        if by_position:
+            return np.zeros((1, n_in))
         raise ModelFileError(
             f"{where} was fitted on a table with named columns, and loading it needs "
             "pandas: pip install pandas"

@@ -1,0 +1,61 @@
+"""``layerkit train`` on a table with categorical columns: the Pipeline that one-hot
+encodes them before the network, and the column names it keeps, so that the saved
+model (format version 5) picks its columns by name, in ``layerkit predict`` and in
+Python on ``pd.read_csv`` of the file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+
+def encoding_pipeline(
+    network: Any, features: list[str], categorical: list[str], standardize: bool
+) -> Pipeline:
+    """``ColumnTransformer`` then the network: the numeric features scaled to mean 0 and
+    variance 1 (``standardize``; else as they are), the categorical ones one-hot encoded
+    (a column per category seen in training, 1 where a row has it; a category not seen
+    in training, all 0; a missing value is a category of its own), dense."""
+    numbers = [j for j, name in enumerate(features) if name not in categorical]
+    codes = [j for j, name in enumerate(features) if name in categorical]
+    parts: list[tuple[str, Any, list[int]]] = []
+    if numbers:
+        parts.append(("numbers", StandardScaler() if standardize else "passthrough", numbers))
+    encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    parts.append(("categories", encoder, codes))
+    return Pipeline([("columns", ColumnTransformer(parts)), ("network", network)])
+
+
+def as_fitted_on_the_table(pipeline: Pipeline, features: list[str]) -> None:
+    """Make the fitted steps what scikit-learn fits on pandas' DataFrame of the file
+    (they were fitted on an object array: pandas is not a dependency): the column names
+    on the ColumnTransformer and its steps, so that they take a DataFrame by names, in
+    any column order; and each column's categories typed as pandas types the column
+    (integer codes as int64, not as objects, so that an int64 column of a DataFrame
+    is compared with them as numbers)."""
+    columns = pipeline.steps[0][1]
+    columns.feature_names_in_ = np.asarray(features, dtype=object)
+    for _, step, at in columns.transformers_:
+        if isinstance(step, str):
+            continue
+        step.feature_names_in_ = np.asarray([features[j] for j in at], dtype=object)
+        if isinstance(step, OneHotEncoder):
+            step.categories_ = [_typed(values) for values in step.categories_]
+
+
+def _typed(categories: np.ndarray) -> np.ndarray:
+    """Categories of numbers or booleans (as the column's cells were typed) in their own
+    dtype; text (with NaN for the missing ones) stays objects."""
+    values = categories.tolist()
+    if any(isinstance(v, str) for v in values):
+        return categories
+    return np.asarray(values)
+
+
+def encoded_width(pipeline: Pipeline) -> int:
+    """How many inputs the network gets: the numeric features and a column per category."""
+    return int(pipeline.steps[-1][1].n_features_in_)

@@ -1,0 +1,286 @@
+"""``layerkit train`` on tables with categorical columns: one-hot encoded in a Pipeline
+that is what scikit-learn fits on the same table, saved whole, and run on the raw file
+by ``layerkit predict`` as by Python on ``pd.read_csv``."""
+
+import builtins
+import csv
+import json
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+import layerkit
+from layerkit.cli import main
+
+pd = pytest.importorskip("pandas")
+
+WEATHER = ["dry", " rain", "snow", "", "none", "NA"]  # (" rain": a space pandas keeps)
+
+
+def run(capsys, *argv):
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def trips(n=300, seed=0):
+    """Rows of distance, hour, weather, late: late when far, or in snow."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        distance = round(float(rng.exponential(10.0)), 2)
+        weather = WEATHER[rng.integers(len(WEATHER))]
+        rows.append(
+            [distance, int(rng.integers(24)), weather, int(distance > 12 or weather == "snow")]
+        )
+    return rows
+
+
+def experiment(tmp_path, data="trips.csv", **settings):
+    sections = {"data": {"path": data, "target": "late"}, "training": {"max_iter": 40}}
+    for key, value in settings.items():
+        section, name = key.split("__")
+        sections.setdefault(section, {})[name] = value
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps({"task": "classification", **sections}))
+    return path
+
+
+@pytest.fixture
+def trained(tmp_path, capsys):
+    write_csv(tmp_path / "trips.csv", ["distance", "hour", "weather", "late"], trips())
+    status, out, err = run(capsys, "train", experiment(tmp_path))
+    assert status == 0, err
+    return tmp_path, out
+
+
+def test_text_columns_are_one_hot_encoded_as_scikit_learn_does_on_the_table(trained):
+    tmp_path, out = trained
+    assert "x 3 features of trips.csv (1 of them categorical, one-hot encoded;" in out
+    assert "numeric inputs standardized" in out
+    model = layerkit.load(tmp_path / "layerkit-output" / "model.lkm")
+    table = pd.read_csv(tmp_path / "trips.csv")
+    X, y = table[["distance", "hour", "weather"]], table["late"].to_numpy()
+    X_train, _, y_train, _ = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+    columns = ColumnTransformer(
+        [
+            ("numbers", StandardScaler(), [0, 1]),
+            ("categories", OneHotEncoder(handle_unknown="ignore", sparse_output=False), [2]),
+        ]
+    )
+    expected = Pipeline([("columns", columns), ("network", clone(model[-1]))])
+    with warnings.catch_warnings():  # (40 epochs: not converged, as in the command)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        expected.fit(X_train, y_train)  # scikit-learn's own fit, on pandas' table
+    assert (model.predict_proba(X) == expected.predict_proba(X)).all()
+    fitted, ours = expected[0], model[0]
+    assert list(ours.feature_names_in_) == list(fitted.feature_names_in_)
+    for (_, a, _), (_, b, _) in zip(ours.transformers_, fitted.transformers_, strict=True):
+        assert list(a.feature_names_in_) == list(b.feature_names_in_)
+    (categories,) = ours.named_transformers_["categories"].categories_
+    assert categories.tolist()[:-1] == [" rain", "dry", "none", "snow"]  # as written
+    assert np.isnan(categories[-1])  # "" and "NA": pandas' missing value, one category
+
+
+def test_predict_gives_what_python_gives_on_the_read_table(trained, capsys):
+    tmp_path, _ = trained
+    model_path = tmp_path / "layerkit-output" / "model.lkm"
+    new = [*trips(50, seed=1), [30.0, 3, "fog", 0], [1.0, 3, "NaN", 0]]  # fog: unseen
+    write_csv(tmp_path / "new.csv", ["late", "weather", "hour", "distance"],  # other order
+              [[r[3], r[2], r[1], r[0]] for r in new])  # fmt: skip
+    status, _, err = run(capsys, "predict", model_path, tmp_path / "new.csv", "-o",
+                         tmp_path / "p.csv", "--proba")  # fmt: skip
+    assert status == 0, err
+    written = pd.read_csv(tmp_path / "p.csv")
+    model = layerkit.load(model_path)
+    table = pd.read_csv(tmp_path / "new.csv")
+    assert (model.predict_proba(table)[:, 1] == written["proba_1"]).all()
+    unseen = model[0].transform(table.iloc[[-2]])
+    assert unseen[0, 2:].tolist() == [0.0] * (unseen.shape[1] - 2)  # fog: no category
+    assert model[0].transform(table.iloc[[-1]])[0, -1] == 1.0  # NaN: the missing category
+
+
+def test_predict_takes_the_array_where_pandas_is_missing(trained, capsys, monkeypatch):
+    tmp_path, _ = trained
+    model_path = tmp_path / "layerkit-output" / "model.lkm"
+    argv = ["predict", model_path, tmp_path / "trips.csv", "--proba", "-o"]
+    assert run(capsys, *argv, tmp_path / "a.csv")[0] == 0
+    real_import = builtins.__import__
+
+    def without_pandas(name, *args, **kwargs):
+        if name.split(".")[0] == "pandas":
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_pandas)
+    status, _, err = run(capsys, *argv, tmp_path / "b.csv")
+    assert status == 0, err
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+
+
+def test_the_run_records_the_categories_and_inspect_shows_the_steps(trained, capsys):
+    tmp_path, _ = trained
+    metrics = json.loads((tmp_path / "layerkit-output" / "metrics.json").read_text())
+    assert metrics["categorical"] == ["weather"]
+    assert metrics["network_inputs"] == 2 + 5  # two numbers, five categories
+    status, out, _ = run(capsys, "inspect", tmp_path / "layerkit-output" / "model.lkm")
+    assert status == 0 and "MLPClassifier in a Pipeline" in out
+    assert "input: 3 features: distance, hour, weather (the steps give the network 7" in out
+
+
+def test_listed_integer_codes_are_categories_as_pandas_types_them(tmp_path, capsys):
+    write_csv(tmp_path / "trips.csv", ["distance", "hour", "weather", "late"], trips())
+    path = experiment(tmp_path, data__categorical=["hour", "weather"])
+    status, out, err = run(capsys, "train", path)
+    assert status == 0, err
+    assert "(2 of them categorical" in out
+    model = layerkit.load(tmp_path / "layerkit-output" / "model.lkm")
+    hours, _ = model[0].named_transformers_["categories"].categories_
+    assert hours.dtype == np.int64 and hours.tolist() == list(range(24))  # (as pandas)
+    status, _, err = run(capsys, "predict", tmp_path / "layerkit-output" / "model.lkm",
+                         tmp_path / "trips.csv", "-o", tmp_path / "p.csv", "--proba")  # fmt: skip
+    assert status == 0, err
+    table = pd.read_csv(tmp_path / "trips.csv")
+    written = pd.read_csv(tmp_path / "p.csv")
+    assert (model.predict_proba(table)[:, 1] == written["proba_1"]).all()
+
+
+def test_a_list_takes_exactly_those_columns(tmp_path, capsys):
+    write_csv(tmp_path / "trips.csv", ["distance", "hour", "weather", "late"], trips())
+    status, _, err = run(capsys, "train", experiment(tmp_path, data__categorical=["hour"]))
+    assert status == 1 and "feature column 'weather' must hold numbers, but row" in err, err
+    assert (
+        "; or, to one-hot encode its values as categories, list it under data.categorical" in err
+    )
+    status, _, err = run(capsys, "train", experiment(tmp_path, data__categorical=[]))
+    assert status == 1 and "encode categories as numbers, and fill or drop" in err, err
+
+
+@pytest.mark.parametrize(
+    ("listed", "message"),
+    [
+        (["wether"], "data.categorical names ['wether'], not among the features; did you mean 'weather'?"),
+        (["late"], "data.categorical names ['late'], not among the features"),
+        (["weather", "weather"], "data.categorical lists ['weather'] more than once"),
+    ],
+)  # fmt: skip
+def test_a_wrong_list_is_refused_by_name(listed, message, tmp_path, capsys):
+    write_csv(tmp_path / "trips.csv", ["distance", "hour", "weather", "late"], trips())
+    status, out, err = run(capsys, "train", experiment(tmp_path, data__categorical=listed))
+    assert status == 1 and message in err, err
+    assert "training" not in out
+
+
+def column_of(kind, n=60):
+    """A feature column that "auto" does not take, and why."""
+    if kind == "marker":  # numbers with a "?" for a missing value
+        return [str(i % 7) if i != 4 else "?" for i in range(n)], (
+            "feature column 'c' must hold numbers, but row 5 (line 6) holds '?' (and numbers "
+            "in 59 of its 60 rows with a value); write a missing value as an empty cell (or NA)"
+        )
+    if kind == "dates":
+        return [f"2024-01-{1 + i % 28:02d}" for i in range(n)], "turn dates into numbers"
+    if kind == "thousands":
+        return [f"{1 + i % 3},{i % 10}00" for i in range(n)], "without thousands separators"
+    if kind == "underscores":
+        return [f"{i % 5}_000" for i in range(n)], "write numbers without underscores"
+    assert kind == "names"
+    return [f"name {i}" for i in range(n)], (
+        "feature column 'c' holds 60 distinct values in its 60 rows with a value, as names "
+        "or identifiers do"
+    )
+
+
+@pytest.mark.parametrize("kind", ["marker", "dates", "thousands", "underscores", "names"])
+def test_auto_refuses_numbers_gone_wrong_and_identifiers_unless_listed(kind, tmp_path, capsys):
+    values, message = column_of(kind)
+    rows = [[v, i % 2, float(i)] for i, v in enumerate(values)]
+    write_csv(tmp_path / "d.csv", ["c", "late", "x"], rows)
+    status, _, err = run(capsys, "train", experiment(tmp_path, data="d.csv"))
+    assert status == 1 and message in err, err
+    assert "list it under data.categorical" in err
+    path = experiment(tmp_path, data="d.csv", data__categorical=["c"])
+    status, _, err = run(capsys, "train", path)
+    assert status == 0, err
+
+
+def test_without_standardize_numbers_pass_through(tmp_path, capsys):
+    write_csv(tmp_path / "trips.csv", ["distance", "hour", "weather", "late"], trips())
+    status, out, err = run(capsys, "train", experiment(tmp_path, data__standardize=False))
+    assert status == 0, err
+    assert "standardized" not in out
+    model = layerkit.load(tmp_path / "layerkit-output" / "model.lkm")
+    table = pd.read_csv(tmp_path / "trips.csv")
+    encoded = model[0].transform(table)
+    assert (encoded[:, :2] == table[["distance", "hour"]].to_numpy()).all()
+
+
+def test_only_categories_and_a_first_layer_that_is_not_dense(tmp_path, capsys):
+    """No scaling is folded into the first layer, so it may be any layer."""
+    rows = [
+        [w, h, int(w == "snow")]
+        for w, h in zip(["dry", "snow", "rain"] * 20, ["a", "b"] * 30, strict=True)
+    ]
+    write_csv(tmp_path / "d.csv", ["weather", "shift", "late"], rows)
+    path = experiment(tmp_path, data="d.csv", training__max_iter=200)
+    data = json.loads(path.read_text())
+    data["layers"] = [{"type": "Identity"}, {"type": "Dense", "units": 8}, {"type": "Tanh"}]
+    path.write_text(json.dumps(data))
+    status, out, err = run(capsys, "train", path)
+    assert status == 0, err
+    assert "(2 of them categorical" in out and "standardized" not in out
+    metrics = json.loads((tmp_path / "layerkit-output" / "metrics.json").read_text())
+    assert metrics["network_inputs"] == 5 and metrics["train"]["accuracy"] == 1.0
+
+
+def test_a_regression_predicts_in_the_targets_units(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    shift = {"a": 0.0, "b": 40.0, "c": -25.0}
+    rows = []
+    for _ in range(400):
+        x, group = float(rng.normal()), "abc"[rng.integers(3)]
+        rows.append([x, group, 100.0 + 10.0 * x + shift[group] + float(rng.normal())])
+    write_csv(tmp_path / "d.csv", ["x", "group", "y"], rows)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"task": "regression", "data": {"path": "d.csv", "target": "y"},
+                                "training": {"max_iter": 300}}))  # fmt: skip
+    status, out, err = run(capsys, "train", path)
+    assert status == 0, err
+    assert "numeric inputs and target standardized" in out
+    metrics = json.loads((tmp_path / "layerkit-output" / "metrics.json").read_text())
+    assert metrics["test"]["r2"] > 0.98, metrics["test"]
+    model = layerkit.load(tmp_path / "layerkit-output" / "model.lkm")
+    table = pd.read_csv(tmp_path / "d.csv")
+    assert abs(np.mean(model.predict(table) - table["y"])) < 1.0  # in the target's units
+
+
+def test_parquet_text_columns(tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    table = pd.DataFrame(trips(), columns=["distance", "hour", "weather", "late"])
+    table["weather"] = table["weather"].replace({"": None})
+    table.to_parquet(tmp_path / "trips.parquet", index=False)
+    status, _, err = run(capsys, "train", experiment(tmp_path, data="trips.parquet"))
+    assert status == 0, err
+    model_path = tmp_path / "layerkit-output" / "model.lkm"
+    argv = ["predict", model_path, tmp_path / "trips.parquet", "-o", tmp_path / "p.csv"]
+    status, _, err = run(capsys, *argv, "--proba")
+    assert status == 0, err
+    model = layerkit.load(model_path)
+    read = pd.read_parquet(tmp_path / "trips.parquet")
+    written = pd.read_csv(tmp_path / "p.csv")
+    assert (model.predict_proba(read)[:, 1] == written["proba_1"]).all()
