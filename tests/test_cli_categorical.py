@@ -12,8 +12,9 @@ import pytest
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.impute import SimpleImputer
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import layerkit
@@ -284,3 +285,73 @@ def test_parquet_text_columns(tmp_path, capsys):
     read = pd.read_parquet(tmp_path / "trips.parquet")
     written = pd.read_csv(tmp_path / "p.csv")
     assert (model.predict_proba(read)[:, 1] == written["proba_1"]).all()
+
+
+def with_gaps(rows, every=7):
+    """The trips with a missing distance in every ``every``-th row."""
+    return [["" if i % every == 3 else r[0], *r[1:]] for i, r in enumerate(rows)]
+
+
+@pytest.mark.parametrize("strategy", ["median", "mean"])
+def test_impute_fills_missing_numbers_as_scikit_learns_imputer(strategy, tmp_path, capsys):
+    write_csv(tmp_path / "trips.csv", ["distance", "hour", "weather", "late"], with_gaps(trips()))
+    status, out, err = run(capsys, "train", experiment(tmp_path, data__impute=strategy))
+    assert status == 0, err
+    assert "missing values filled in 1 numeric column(s);" in out
+    model = layerkit.load(tmp_path / "layerkit-output" / "model.lkm")
+    table = pd.read_csv(tmp_path / "trips.csv")
+    X, y = table[["distance", "hour", "weather"]], table["late"].to_numpy()
+    X_train, _, y_train, _ = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+    numbers = make_pipeline(SimpleImputer(strategy=strategy), StandardScaler())
+    encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    columns = ColumnTransformer([("numbers", numbers, [0, 1]), ("categories", encoder, [2])])
+    expected = Pipeline([("columns", columns), ("network", clone(model[-1]))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        expected.fit(X_train, y_train)
+    assert (model.predict_proba(X) == expected.predict_proba(X)).all()
+    metrics = json.loads((tmp_path / "layerkit-output" / "metrics.json").read_text())
+    fill = getattr(np, f"nan{strategy}")(X_train["distance"])
+    assert metrics["imputed"] == {"distance": pytest.approx(fill, rel=1e-12)}
+    status, _, err = run(capsys, "predict", tmp_path / "layerkit-output" / "model.lkm",
+                         tmp_path / "trips.csv", "-o", tmp_path / "p.csv", "--proba")  # fmt: skip
+    assert status == 0, err
+    written = pd.read_csv(tmp_path / "p.csv")
+    assert (model.predict_proba(X)[:, 1] == written["proba_1"]).all()
+
+
+@pytest.mark.parametrize("standardize", [True, False])
+def test_impute_on_numbers_only(standardize, tmp_path, capsys):
+    rows = [[d, h, late] for d, h, _, late in with_gaps(trips())]
+    write_csv(tmp_path / "d.csv", ["distance", "hour", "late"], rows)
+    path = experiment(tmp_path, data="d.csv", data__impute="median",
+                      data__standardize=standardize)  # fmt: skip
+    status, out, err = run(capsys, "train", path)
+    assert status == 0, err
+    assert ("inputs standardized" in out) == standardize and "categorical" not in out
+    metrics = json.loads((tmp_path / "layerkit-output" / "metrics.json").read_text())
+    assert set(metrics["imputed"]) == {"distance"} and metrics["categorical"] == []
+    model = layerkit.load(tmp_path / "layerkit-output" / "model.lkm")
+    table = pd.read_csv(tmp_path / "d.csv")
+    encoded = model[0].transform(table[["distance", "hour"]])
+    gaps = table["distance"].isna().to_numpy()
+    assert np.unique(encoded[gaps, 0]).size == 1 and not np.isnan(encoded).any()
+    status, _, err = run(capsys, "predict", tmp_path / "layerkit-output" / "model.lkm",
+                         tmp_path / "d.csv", "-o", tmp_path / "p.csv")  # fmt: skip
+    assert status == 0, err
+    assert (pd.read_csv(tmp_path / "p.csv")["prediction"] == model.predict(table)).all()
+
+
+def test_missing_numbers_are_refused_with_the_setting_that_fills_them(tmp_path, capsys):
+    write_csv(tmp_path / "trips.csv", ["distance", "hour", "weather", "late"], with_gaps(trips()))
+    status, _, err = run(capsys, "train", experiment(tmp_path))
+    assert status == 1, err
+    assert (
+        "feature column 'distance' has 43 missing value(s) (first in row 4, line 5); fill or "
+        'drop them first; or set data.impute = "median" (or "mean") to fill them'
+    ) in err
+    rows = [["inf" if i == 5 else r[0], *r[1:]] for i, r in enumerate(with_gaps(trips()))]
+    write_csv(tmp_path / "trips.csv", ["distance", "hour", "weather", "late"], rows)
+    status, _, err = run(capsys, "train", experiment(tmp_path, data__impute="median"))
+    assert status == 1 and "'distance' has 1 infinite value(s) (first in row 6" in err, err
+    assert "data.impute" not in err

@@ -33,6 +33,7 @@ data.path, data.target. Every other field is shown with its default:
   features = ["a", "b"]              # default: every column but the target
   categorical = "auto"               # one-hot encoded: "auto" takes the columns holding
                                      # text; or list them (integer codes too); [] none
+  # impute = "median"                # or "mean": fill missing numbers (default: refused)
   standardize = true                 # scaled for training, folded into the first layer
   standardize_target = true          # regression, squared error: scaled for training,
                                      # folded into the output layer

@@ -47,6 +47,12 @@ class DataSection(_Section):
         "takes the columns holding text (a missing value is a category of its own); a list "
         "takes exactly those (integer codes too); [] takes none",
     )
+    impute: Literal["mean", "median"] | None = Field(
+        default=None,
+        description="fill a numeric feature's missing values with its mean or median over "
+        "the training rows (the model is then a Pipeline whose SimpleImputer does it); "
+        "default: missing numbers are refused",
+    )
     standardize: bool = Field(
         default=True,
         description="scale each feature to mean 0, variance 1 for training; the scaling is "

@@ -62,7 +62,8 @@ def examples(
     numbers = [name for name in features if name not in categorical]
     if data.categorical == "auto":  # (a text column not taken has its problem named)
         numbers = [name for name in numbers if table[name].dtype != object]
-    problems += feature_problems(table, numbers, hint=listing)
+    imputed = data.impute is not None
+    problems += feature_problems(table, numbers, imputed=imputed, hint=listing, fill=_FILL)
     try:
         y = _target(table[data.target], task, f"target column {data.target!r}", table.lines)
         if task == "classification" and as_written and data.target in as_written:
@@ -192,19 +193,24 @@ def _near(name: str, columns: list[str]) -> str:
     return f"{hint} The columns are {shown}" if hint else f"; the columns are {shown}"
 
 
+#: how ``layerkit train`` fills missing numbers itself
+_FILL = '; or set data.impute = "median" (or "mean") to fill them'
+
+
 def feature_problems(
-    table: Table, names: list[str], *, imputed: bool = False, hint: str = ""
+    table: Table, names: list[str], *, imputed: bool = False, hint: str = "", fill: str = ""
 ) -> list[str]:
     """What is wrong with each feature column (text, missing or infinite values), so
     that one run names every column to fix, not one column per run; ``imputed``: the
-    model fills missing values (NaN) itself; ``hint`` ends a message about text."""
+    model fills missing values (NaN) itself; ``hint`` ends a message about text,
+    ``fill`` one about missing values."""
     problems = []
     for name in names:
         try:
             column = table[name]
             if imputed and column.dtype != object:
                 column = np.where(np.isnan(column), 0.0, column)  # (the model fills them)
-            check_numbers(column, f"feature column {name!r}", hint, lines=table.lines)
+            check_numbers(column, f"feature column {name!r}", hint, table.lines, fill)
         except CLIError as err:
             problems.append(str(err))
     return problems
@@ -239,10 +245,15 @@ _UNDERSCORED = re.compile(r"\s*[-+]?\d+(_\d+)+(\.\d*)?\s*$")
 
 
 def check_numbers(
-    column: np.ndarray, what: str, hint: str = "", lines: Sequence[int] | None = None
+    column: np.ndarray,
+    what: str,
+    hint: str = "",
+    lines: Sequence[int] | None = None,
+    fill: str = "",
 ) -> None:
     """Refuse text, missing values and infinities, naming the first row (1 = first data
-    row; with ``lines``, also the file's line); ``hint`` ends the message about text."""
+    row; with ``lines``, also the file's line); ``hint`` ends the message about text,
+    ``fill`` the one about missing values."""
     if column.dtype == object:
         bad = next(i for i, v in enumerate(column) if v is None or not _is_number(v))
         value = "a missing value" if column[bad] is None else repr(column[bad])
@@ -260,10 +271,11 @@ def check_numbers(
     bad_rows = np.flatnonzero(~np.isfinite(column))
     if bad_rows.size:
         first = bad_rows[0]
-        kind = "missing value(s)" if np.isnan(column[first]) else "infinite value(s)"
+        missing = bool(np.isnan(column[first]))
+        kind = "missing value(s)" if missing else "infinite value(s)"
         raise CLIError(
             f"{what} has {bad_rows.size} {kind} (first in "
-            f"{_row(first, lines, within=True)}); fill or drop them first"
+            f"{_row(first, lines, within=True)}); fill or drop them first{fill if missing else ''}"
         )
 
 

@@ -1,7 +1,7 @@
-"""``layerkit train`` on a table with categorical columns: the Pipeline that one-hot
-encodes them before the network, and the column names it keeps, so that the saved
-model (format version 5) picks its columns by name, in ``layerkit predict`` and in
-Python on ``pd.read_csv`` of the file."""
+"""``layerkit train`` on a table with categorical columns or missing numbers: the
+Pipeline that one-hot encodes or fills them before the network, and the column names it
+keeps, so that the saved model (format version 5) picks its columns by name, in
+``layerkit predict`` and in Python on ``pd.read_csv`` of the file."""
 
 from __future__ import annotations
 
@@ -9,24 +9,34 @@ from typing import Any
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
-from sklearn.pipeline import Pipeline
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 
 def encoding_pipeline(
-    network: Any, features: list[str], categorical: list[str], standardize: bool
+    network: Any,
+    features: list[str],
+    categorical: list[str],
+    standardize: bool,
+    impute: str | None,
 ) -> Pipeline:
-    """``ColumnTransformer`` then the network: the numeric features scaled to mean 0 and
-    variance 1 (``standardize``; else as they are), the categorical ones one-hot encoded
-    (a column per category seen in training, 1 where a row has it; a category not seen
-    in training, all 0; a missing value is a category of its own), dense."""
+    """``ColumnTransformer`` then the network: the numeric features' missing values
+    filled with their mean or median (``impute``), then scaled to mean 0 and variance 1
+    (``standardize``); the categorical ones one-hot encoded (a column per category seen
+    in training, 1 where a row has it; a category not seen in training, all 0; a missing
+    value is a category of its own), dense."""
     numbers = [j for j, name in enumerate(features) if name not in categorical]
     codes = [j for j, name in enumerate(features) if name in categorical]
+    steps: list[Any] = [SimpleImputer(strategy=impute)] if impute else []
+    steps += [StandardScaler()] if standardize else []
     parts: list[tuple[str, Any, list[int]]] = []
     if numbers:
-        parts.append(("numbers", StandardScaler() if standardize else "passthrough", numbers))
-    encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
-    parts.append(("categories", encoder, codes))
+        numeric = make_pipeline(*steps) if len(steps) > 1 else (steps or ["passthrough"])[0]
+        parts.append(("numbers", numeric, numbers))
+    if codes:
+        encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        parts.append(("categories", encoder, codes))
     return Pipeline([("columns", ColumnTransformer(parts)), ("network", network)])
 
 
@@ -42,7 +52,8 @@ def as_fitted_on_the_table(pipeline: Pipeline, features: list[str]) -> None:
     for _, step, at in columns.transformers_:
         if isinstance(step, str):
             continue
-        step.feature_names_in_ = np.asarray([features[j] for j in at], dtype=object)
+        first = step.steps[0][1] if isinstance(step, Pipeline) else step  # (what sees them)
+        first.feature_names_in_ = np.asarray([features[j] for j in at], dtype=object)
         if isinstance(step, OneHotEncoder):
             step.categories_ = [_typed(values) for values in step.categories_]
 
@@ -59,3 +70,15 @@ def _typed(categories: np.ndarray) -> np.ndarray:
 def encoded_width(pipeline: Pipeline) -> int:
     """How many inputs the network gets: the numeric features and a column per category."""
     return int(pipeline.steps[-1][1].n_features_in_)
+
+
+def filled_with(pipeline: Pipeline, features: list[str], filled: list[str]) -> dict[str, float]:
+    """The value each column named in ``filled`` has its missing values filled with."""
+    columns = pipeline.steps[0][1]
+    for name, step, at in columns.transformers_:
+        imputer = step.steps[0][1] if isinstance(step, Pipeline) else step
+        if name == "numbers" and isinstance(imputer, SimpleImputer):
+            statistics = imputer.statistics_
+            return {features[j]: float(v) for j, v in zip(at, statistics, strict=True)
+                    if features[j] in filled}  # fmt: skip
+    return {}

@@ -28,7 +28,7 @@ from ._config import Loaded, load_experiment
 from ._errors import CLIError
 from ._examples import categorical_candidates, examples, identifier_features, split
 from ._metrics import scores
-from ._one_hot import as_fitted_on_the_table, encoded_width, encoding_pipeline
+from ._one_hot import as_fitted_on_the_table, encoded_width, encoding_pipeline, filled_with
 from ._plot import save_loss_curve
 from ._progress import EpochPrinter
 from ._progress import say as progress_say
@@ -65,10 +65,13 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
                 "the features under data.features",
                 file=sys.stderr,
             )
-    folds = exp.data.standardize and not categorical
+    steps = bool(categorical) or exp.data.impute is not None  # (a Pipeline's steps)
+    folds = exp.data.standardize and not steps
     est = _estimator(loaded, config_path, y, folds)
     model = (
-        encoding_pipeline(est, features, categorical, exp.data.standardize) if categorical else est
+        encoding_pipeline(est, features, categorical, exp.data.standardize, exp.data.impute)
+        if steps
+        else est
     )
     X_train, X_test, y_train, y_test = split(
         X, y, exp.task, exp.validation.test_fraction, exp.training.random_state
@@ -79,6 +82,9 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
     scaled = [(inputs, exp.data.standardize and len(categorical) < len(features))]
     scaled_text = " and ".join(name for name, on in [*scaled, ("target", target_scaled)] if on)
     encoded = f"{len(categorical)} of them categorical, one-hot encoded; " if categorical else ""
+    filled = [n for n in features if n not in categorical and np.isnan(table[n]).any()]
+    if filled:
+        encoded += f"missing values filled in {len(filled)} numeric column(s); "
     say(
         f"training {type(est).__name__} on {len(y_train)} rows x {X.shape[1]} features of "
         f"{data_path.name} ({encoded}testing on {len(y_test)} held-out rows"
@@ -113,8 +119,9 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
     except OSError as err:
         raise CLIError(f"output.dir: cannot create {out}: {err.strerror or err}") from None
     metrics.update(features=features, converged=converged, fit_seconds=round(seconds, 3))
-    if categorical:
+    if steps:
         metrics.update(categorical=categorical, network_inputs=encoded_width(model))
+        metrics.update(imputed=filled_with(model, features, filled))
         as_fitted_on_the_table(model, features)
     else:
         # saved with the model, so that `layerkit predict` finds the columns by name
