@@ -394,7 +394,7 @@ def _set(path, value):
 @pytest.mark.parametrize(
     ("edit", "drop", "pattern"),
     [
-        (_set(["format_version"], 6), (), r"format version 6.*reads version 5: upgrade layerkit"),
+        (_set(["format_version"], 7), (), r"format version 7.*reads version 6: upgrade layerkit"),
         (_set(["format_version"], "1"), (), r"format_version must be an integer"),
         (_set(["format"], "pickle"), (), r"not a layerkit model file"),
         (_set(["network", "n_in"], -3), (), r"manifest does not validate"),

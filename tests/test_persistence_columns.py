@@ -14,7 +14,6 @@ from sklearn.base import clone
 from sklearn.compose import (
     ColumnTransformer,
     TransformedTargetRegressor,
-    make_column_selector,
     make_column_transformer,
 )
 from sklearn.impute import SimpleImputer
@@ -250,10 +249,10 @@ def test_a_file_without_encoders_keeps_its_earlier_format_version(tmp_path):
             "infrequent categories; leave min_frequency and max_categories at None",
         ),
         (
-            lambda: make_column_transformer((OneHotEncoder(), make_column_selector("emb"))),
-            r"transformers\[0\] \('onehotencoder'\)'s columns, a callable "
-            r"\(make_column_selector\): a model file holds columns as a list of names, of "
-            r"indices or of booleans; give them as a list \(the fitted one chose "
+            lambda: make_column_transformer((OneHotEncoder(), lambda X: ["embarked"])),
+            r"transformers\[0\] \('onehotencoder'\)'s columns, a callable: a model file "
+            r"holds columns as a list of names, of indices or of booleans, or a "
+            r"make_column_selector; give them as a list \(the fitted one chose "
             r"\['embarked'\]\), or pickle",
         ),
         (

@@ -80,6 +80,18 @@ def holds_later_steps(spec: Any) -> bool:
     return False
 
 
+def holds_selectors(spec: Any) -> bool:
+    """Whether a pipeline entry (JSON data, or its validated model) holds a
+    make_column_selector, at any depth."""
+    if hasattr(spec, "model_dump"):
+        spec = spec.model_dump(mode="json")
+    if isinstance(spec, dict):
+        return "$selector" in spec or any(holds_selectors(v) for v in spec.values())
+    if isinstance(spec, list):
+        return any(holds_selectors(v) for v in spec)
+    return False
+
+
 def _is_object_dtype(text: Any) -> bool:
     try:
         return isinstance(text, str) and np.dtype(text).kind == "O"
@@ -259,9 +271,70 @@ def _inner(where: str, name: Any, step: Any, spec_of: Callable[..., dict[str, An
     return spec
 
 
+#: The dtypes a make_column_selector's dtype_include and dtype_exclude may name, as a
+#: file holds them: by the name pandas' ``select_dtypes`` takes (NumPy's abstract types
+#: and Python's object and bool by theirs)
+SELECTOR_DTYPES = {
+    "number": np.number,
+    "integer": np.integer,
+    "floating": np.floating,
+    "bool": np.bool_,
+    "object": np.object_,
+    "datetime64": np.datetime64,
+    "timedelta64": np.timedelta64,
+    "category": "category",
+    "str": "str",  # (pandas 3's text)
+    "string": "string",
+}
+_SELECTOR_TYPES = {object: "object", bool: "bool", **{v: k for k, v in SELECTOR_DTYPES.items()}}
+#: the longest pattern a file's selector holds
+LONGEST_PATTERN = 1000
+
+
+def _selector(where: str, selector: Any, chose: Any) -> dict[str, Any]:
+    """A make_column_selector as data: its pattern and dtypes by name, and the columns
+    the fitted ColumnTransformer chose with it (which a loaded one keeps, as fitted)."""
+    pattern = selector.pattern
+    if pattern is not None and (not isinstance(pattern, str) or len(pattern) > LONGEST_PATTERN):
+        raise TypeError(
+            f"layerkit.save cannot save {where}'s make_column_selector pattern "
+            f"{repr(pattern)[:80]}: a model file holds a string of at most "
+            f"{LONGEST_PATTERN} characters"
+        )
+    spec: dict[str, Any] = {"pattern": pattern}
+    for key in ("dtype_include", "dtype_exclude"):
+        given = getattr(selector, key)
+        if given is None:
+            spec[key] = None
+            continue
+        many = isinstance(given, (list, tuple))
+        names = [_dtype_name(where, key, v) for v in (given if many else [given])]
+        spec[key] = names if many else names[0]
+    listed = None if chose is None else _columns(where, column_list(chose))
+    return {"$selector": spec, "chose": listed}
+
+
+def _dtype_name(where: str, key: str, value: Any) -> str:
+    if isinstance(value, str) and value in SELECTOR_DTYPES:
+        return value
+    try:
+        return _SELECTOR_TYPES[value]
+    except (KeyError, TypeError):
+        raise TypeError(
+            f"layerkit.save cannot save {where}'s make_column_selector {key}={value!r}: a "
+            f"model file holds {', '.join(repr(n) for n in SELECTOR_DTYPES)} (as names or "
+            "as NumPy's types), object and bool; give the selector one of these, or the "
+            "columns as a list"
+        ) from None
+
+
 def _columns(where: str, columns: Any, chose: Any = None) -> Any:
-    """A ColumnTransformer step's columns: a list of names, of indices or of booleans
-    (``chose``: the fitted selection, for the message)."""
+    """A ColumnTransformer step's columns: a list of names, of indices or of booleans,
+    or a make_column_selector (``chose``: the fitted selection)."""
+    from sklearn.compose import make_column_selector
+
+    if type(columns) is make_column_selector:
+        return _selector(where, columns, chose)
     if isinstance(columns, (str, int, np.str_, np.integer)) and not isinstance(columns, bool):
         return columns.item() if isinstance(columns, np.generic) else columns
     if hasattr(columns, "tolist") and getattr(columns, "ndim", 1) == 1:  # (an array, an Index)
@@ -274,14 +347,15 @@ def _columns(where: str, columns: Any, chose: Any = None) -> Any:
         kinds = {bool if isinstance(c, bool) else type(c) for c in columns}
         if len(kinds) <= 1:
             return [c if isinstance(c, (str, bool)) else int(c) for c in columns]
-    shown = "a callable (make_column_selector)" if callable(columns) else repr(columns)[:80]
+    shown = "a callable" if callable(columns) else repr(columns)[:80]
     fitted = ""
     if chose is not None and not isinstance(chose, slice):
         listed = [c if isinstance(c, str) else int(c) for c in column_list(chose)]
         fitted = f" (the fitted one chose {repr(listed)[:200]})"
     raise TypeError(
         f"layerkit.save cannot save {where}'s columns, {shown}: a model file holds "
-        f"columns as a list of names, of indices or of booleans; give them as a list"
+        f"columns as a list of names, of indices or of booleans, or a "
+        "make_column_selector; give them as a list"
         f"{fitted}, or pickle or joblib.dump the model, for files you trust"
     )
 
@@ -462,13 +536,13 @@ def _build_composite(
         if not isinstance(entry, list) or len(entry) != 3 or not isinstance(entry[0], str):
             raise ModelFileError(f"{at}: expected [name, step, columns]")
         name, inner, raw_columns = entry
-        columns = _plain(raw_columns, f"{at}.columns")
+        selector, columns = _loaded_columns(raw_columns, f"{at}.columns", fitted is not None)
         obj, width = _inner_built(inner, at, limit, build, fitted is not None, widest)
         if width is None and not isinstance(obj, str) and fitted is not None:
             if not _selects_none(columns):  # (a step of no columns is not fitted)
                 raise ModelFileError(f"{at}: not fitted, where its ColumnTransformer is")
             width = 0
-        given.append((name, _unfitted(obj), columns))
+        given.append((name, _unfitted(obj), columns if selector is None else selector))
         stand_ins.append((name, obj if isinstance(obj, str) else _Width(width), columns))
         built_steps[name] = obj
     rest, rest_width = _inner_built(
@@ -518,6 +592,13 @@ def _build_composite(
         for name, trans, cols in stand_in.transformers_
     ]
     ct._remainder = (stand_in._remainder[0], ct.remainder, stand_in._remainder[2])
+    if any(callable(columns) for _, _, columns in given):  # (selectors: as scikit-learn
+        rest_at = positions(ct, column_list(ct._remainder[2]))  # gives the rest, by position)
+        ct._remainder = (*ct._remainder[:2], rest_at)
+        ct.transformers_ = [
+            (name, trans, rest_at if name == "remainder" else cols)
+            for name, trans, cols in ct.transformers_
+        ]
     sparse = fitted.get("sparse_output_")
     if not isinstance(sparse, bool):
         raise ModelFileError(f"{where}: sparse_output_ must be true or false")
@@ -545,6 +626,61 @@ def _n_in(fitted: dict[str, Any], where: str, limit: int) -> int:
     ):
         raise ModelFileError(f"{where}: feature_names_in_ must be {n_in} strings")
     return n_in
+
+
+def _loaded_columns(raw: Any, where: str, fitted: bool) -> tuple[Any, Any]:
+    """A step's columns as a file holds them: (None, the columns), or for a
+    make_column_selector (the selector, the columns it chose when fitted)."""
+    from ._pipeline import _plain
+
+    if not (isinstance(raw, dict) and "$selector" in raw):
+        return None, _plain(raw, where)
+    spec = raw["$selector"]
+    if set(raw) != {"$selector", "chose"} or not isinstance(spec, dict):
+        raise ModelFileError(f"{where}: expected a selector and the columns it chose")
+    if set(spec) != {"pattern", "dtype_include", "dtype_exclude"}:
+        raise ModelFileError(
+            f"{where}: a selector holds pattern, dtype_include and dtype_exclude, got "
+            f"{sorted(map(str, spec))[:10]}"
+        )
+    pattern = spec["pattern"]
+    if pattern is not None:
+        if not isinstance(pattern, str) or len(pattern) > LONGEST_PATTERN:
+            raise ModelFileError(
+                f"{where}: pattern must be null or a string of at most {LONGEST_PATTERN} "
+                f"characters, got {repr(pattern)[:80]}"
+            )
+        try:
+            re.compile(pattern)
+        except (re.error, RecursionError) as err:
+            raise ModelFileError(
+                f"{where}: pattern {pattern[:80]!r} is no expression: {err}"
+            ) from None
+    dtypes = {}
+    for key in ("dtype_include", "dtype_exclude"):
+        value = spec[key]
+        names = value if isinstance(value, list) else [value]
+        if value is not None and not all(
+            isinstance(n, str) and n in SELECTOR_DTYPES for n in names
+        ):
+            raise ModelFileError(
+                f"{where}: {key} must be null, or one or a list of "
+                f"{', '.join(map(repr, SELECTOR_DTYPES))}; got {repr(value)[:80]}"
+            )
+        dtypes[key] = (
+            [SELECTOR_DTYPES[n] for n in value]
+            if isinstance(value, list)
+            else None
+            if value is None
+            else SELECTOR_DTYPES[value]
+        )
+    from sklearn.compose import make_column_selector
+
+    selector = make_column_selector(pattern, **dtypes)
+    chose = raw["chose"]
+    if fitted and chose is None:
+        raise ModelFileError(f"{where}: a fitted selector must hold the columns it chose")
+    return selector, _plain(chose, f"{where}.chose")
 
 
 def _zeros(n_in: int, names: list[str] | None, where: str, by_position: bool) -> Any:

@@ -21,7 +21,7 @@ from .._configurable import RegistryError
 from ..exceptions import ModelFileError
 from ..network import Sequential
 from . import _manifest as m
-from ._columns import holds_later_steps
+from ._columns import holds_later_steps, holds_selectors
 from ._pipeline import build_pipeline
 from ._state import build_network, build_optimizer, restore_fitted, statistic_holds
 from ._target import build_target
@@ -387,6 +387,13 @@ def _read_manifest(zf: zipfile.ZipFile) -> m.Manifest:
         raise ModelFileError(
             f"an encoder, ColumnTransformer or inner Pipeline in a file of format version "
             f"{version}: they came in version {m.COLUMNS_FORMAT_VERSION}"
+        )
+    if version < m.SELECTOR_FORMAT_VERSION and holds_selectors(
+        [raw.get("pipeline"), raw.get("target")]
+    ):
+        raise ModelFileError(
+            f"a make_column_selector in a file of format version {version}: it came in "
+            f"version {m.SELECTOR_FORMAT_VERSION}"
         )
     return manifest
 

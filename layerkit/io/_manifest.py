@@ -7,12 +7,13 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
 FORMAT = "layerkit.model"
-FORMAT_VERSION = 5  # the newest this layerkit reads and writes
+FORMAT_VERSION = 6  # the newest this layerkit reads and writes
 #: Version 2 added the layers' state (``state/...`` arrays), version 3 a Pipeline's
 #: steps before the network (``pipeline``) and the fitted records of LATER_FITTED,
 #: version 4 a TransformedTargetRegressor's target transformer (``target``), version 5
 #: the steps of categorical columns (``_columns.LATER_STEPS``: encoders, and
-#: ColumnTransformers and Pipelines holding steps); a file is written in the oldest
+#: ColumnTransformers and Pipelines holding steps), version 6 a ColumnTransformer's
+#: columns chosen by a make_column_selector; a file is written in the oldest
 #: version that holds it (1 without any), which earlier layerkits read too (a newer one
 #: they refuse, saying to upgrade).
 FIRST_FORMAT_VERSION = 1
@@ -41,6 +42,7 @@ def needs_version_3(manifest: dict[str, Any]) -> bool:
 
 TARGET_FORMAT_VERSION = 4
 COLUMNS_FORMAT_VERSION = 5
+SELECTOR_FORMAT_VERSION = 6
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 16 * 2**20
 

@@ -15,7 +15,7 @@ import numpy as np
 from .. import __version__
 from ..network import Sequential
 from . import _manifest as m
-from ._columns import holds_later_steps
+from ._columns import holds_later_steps, holds_selectors
 from ._pipeline import is_pipeline, pipeline_spec
 from ._state import (
     fitted_spec,
@@ -105,7 +105,9 @@ def save(obj: Any, path: str | os.PathLike[str], *, optimizer_state: bool = True
         )
     manifest["arrays"] = specs
     # the oldest version that holds the file
-    if holds_later_steps([manifest.get("pipeline"), manifest.get("target")]):
+    if holds_selectors([manifest.get("pipeline"), manifest.get("target")]):
+        manifest["format_version"] = m.SELECTOR_FORMAT_VERSION
+    elif holds_later_steps([manifest.get("pipeline"), manifest.get("target")]):
         manifest["format_version"] = m.COLUMNS_FORMAT_VERSION
     elif manifest.get("target") is not None:
         manifest["format_version"] = m.TARGET_FORMAT_VERSION
