@@ -176,7 +176,7 @@ def test_a_list_takes_exactly_those_columns(tmp_path, capsys):
     ("listed", "message"),
     [
         (["wether"], "data.categorical names ['wether'], not among the features; did you mean 'weather'?"),
-        (["late"], "data.categorical names ['late'], not among the features"),
+        (["late"], "data.categorical names the target 'late', which cannot also be a feature"),
         (["weather", "weather"], "data.categorical lists ['weather'] more than once"),
     ],
 )  # fmt: skip
@@ -200,6 +200,13 @@ def column_of(kind, n=60):
         return [f"{1 + i % 3},{i % 10}00" for i in range(n)], "without thousands separators"
     if kind == "underscores":
         return [f"{i % 5}_000" for i in range(n)], "write numbers without underscores"
+    if kind == "dates after a gap and a text cell":
+        dates = [f"2024-02-{1 + i % 28:02d}" for i in range(n)]
+        return ["", "unknown", *dates[2:]], "row 3 (line 4) holds '2024-02-03'; turn dates"
+    if kind == "tickets":  # mostly digits, nearly all distinct: identifiers first
+        return [str(1000 + i) if i % 5 else f"PC {i}" for i in range(n)], (
+            "feature column 'c' holds 60 distinct values in its 60 rows with a value"
+        )
     assert kind == "names"
     return [f"name {i}" for i in range(n)], (
         "feature column 'c' holds 60 distinct values in its 60 rows with a value, as names "
@@ -207,7 +214,11 @@ def column_of(kind, n=60):
     )
 
 
-@pytest.mark.parametrize("kind", ["marker", "dates", "thousands", "underscores", "names"])
+KINDS = ["marker", "dates", "thousands", "underscores", "names",
+         "dates after a gap and a text cell", "tickets"]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_auto_refuses_numbers_gone_wrong_and_identifiers_unless_listed(kind, tmp_path, capsys):
     values, message = column_of(kind)
     rows = [[v, i % 2, float(i)] for i, v in enumerate(values)]
@@ -355,3 +366,65 @@ def test_missing_numbers_are_refused_with_the_setting_that_fills_them(tmp_path, 
     status, _, err = run(capsys, "train", experiment(tmp_path, data__impute="median"))
     assert status == 1 and "'distance' has 1 infinite value(s) (first in row 6" in err, err
     assert "data.impute" not in err
+
+
+def test_auto_takes_sizes_where_numbers_are_not_nearly_all(tmp_path, capsys):
+    sizes = ["S", "M", "L", "40", "42"] * 12  # (numbers in 24 of 60 rows: categories)
+    write_csv(tmp_path / "d.csv", ["size", "late"], [[v, i % 2] for i, v in enumerate(sizes)])
+    status, out, err = run(capsys, "train", experiment(tmp_path, data="d.csv"))
+    assert status == 0, err
+    assert "(1 of them categorical" in out
+    metrics = json.loads((tmp_path / "layerkit-output" / "metrics.json").read_text())
+    assert metrics["network_inputs"] == 5 and metrics["standardized"] is False  # (none)
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype", "categories"),
+    [
+        (["9007199254740992", "9007199254740993", "18446744073709551615"], np.uint64,
+         [2**53, 2**53 + 1, 2**64 - 1]),
+        (["True", "False", ""], object, [False, True, "nan"]),
+    ],
+)  # fmt: skip
+def test_listed_codes_keep_the_dtype_pandas_reads_them_in(values, dtype, categories, tmp_path,
+                                                          capsys):  # fmt: skip
+    rows = [[values[i % 3], i % 2, float(i)] for i in range(60)]
+    write_csv(tmp_path / "d.csv", ["code", "late", "x"], rows)
+    status, _, err = run(capsys, "train", experiment(tmp_path, data="d.csv",
+                                                    data__categorical=["code"]))  # fmt: skip
+    assert status == 0, err
+    model = layerkit.load(tmp_path / "layerkit-output" / "model.lkm")
+    (found,) = model[0].named_transformers_["categories"].categories_
+    assert found.dtype == dtype
+    assert [str(v) if v != v else v for v in found.tolist()] == categories
+    table = pd.read_csv(tmp_path / "d.csv")
+    assert table["code"].dtype == dtype  # (as pandas reads the column)
+    status, _, err = run(capsys, "predict", tmp_path / "layerkit-output" / "model.lkm",
+                         tmp_path / "d.csv", "-o", tmp_path / "p.csv", "--proba")  # fmt: skip
+    assert status == 0, err
+    written = pd.read_csv(tmp_path / "p.csv")
+    assert (model.predict_proba(table)[:, 1] == written["proba_1"]).all()
+
+
+def test_a_categorical_setting_of_another_kind_is_one_message(tmp_path, capsys):
+    write_csv(tmp_path / "trips.csv", ["distance", "hour", "weather", "late"], trips())
+    status, _, err = run(capsys, "train", experiment(tmp_path, data__categorical="weather"))
+    assert status == 1
+    assert (
+        '  - data.categorical: expected "auto", a list of column names (["port", "deck"]), '
+        "or [] for none; got 'weather'\n"
+    ) in err
+
+
+def test_predict_names_a_missing_number_the_model_does_not_fill(trained, capsys):
+    tmp_path, _ = trained
+    rows = trips(20, seed=2)
+    rows[6][0] = ""
+    write_csv(tmp_path / "gap.csv", ["distance", "hour", "weather", "late"], rows)
+    status, _, err = run(capsys, "predict", tmp_path / "layerkit-output" / "model.lkm",
+                         tmp_path / "gap.csv", "-o", tmp_path / "p.csv")  # fmt: skip
+    assert status == 1
+    assert (
+        "the model cannot predict from this data: feature column 'distance' has 1 missing "
+        "value(s) (first in row 7), which the model's steps do not fill: fill or drop them"
+    ) in err

@@ -159,6 +159,10 @@ def explain_refusal(model: Any, X: Any, err: Exception) -> str:
     ColumnTransformer's step that refused it and the file's column its message counts
     within that step ("column 3" of the step's own columns)."""
     text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    if "contains NaN" in text:  # (a step let them through; the network refused them)
+        gaps = _missing_numbers(X)
+        if gaps:
+            return f"{'; '.join(gaps)}, which the model's steps do not fill: fill or drop them"
     first = _first_step(model)
     if type(first).__name__ != "ColumnTransformer":
         return text
@@ -184,3 +188,23 @@ def explain_refusal(model: Any, X: Any, err: Exception) -> str:
                 where += f", in column {shown[int(found.group(1))]}"
             return f"{where}: {text}"
     return text
+
+
+def _missing_numbers(X: Any) -> list[str]:
+    """For each numeric input column holding missing values: its name (or position),
+    how many, and the first row (1 = the first data row)."""
+    names = list(X.columns) if hasattr(X, "columns") else None
+    found = []
+    for j in range(X.shape[1]):
+        column = np.asarray(X.iloc[:, j] if names is not None else X[:, j])
+        try:
+            gaps = np.flatnonzero(np.isnan(column.astype(np.float64)))
+        except (TypeError, ValueError):  # (text: a category's gap is the encoder's)
+            continue
+        if gaps.size:
+            name = repr(str(names[j])) if names is not None else f"#{j + 1}"
+            found.append(
+                f"feature column {name} has {gaps.size} missing value(s) (first in row "
+                f"{gaps[0] + 1})"
+            )
+    return found

@@ -66,6 +66,17 @@ class DataSection(_Section):
         "saved model predicts in the target's units",
     )
 
+    @pydantic.field_validator("categorical", mode="before")
+    @classmethod
+    def _auto_or_names(cls, value: Any) -> Any:
+        """One message for any other value (rather than pydantic's two-part one)."""
+        if value == "auto" or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            return value
+        raise ValueError(
+            f'expected "auto", a list of column names (["port", "deck"]), or [] for none; '
+            f"got {value!r}"
+        )
+
 
 class ObjectSpec(BaseModel):
     """A registered layer, loss or optimizer: ``type`` plus its constructor arguments."""

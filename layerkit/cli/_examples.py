@@ -18,11 +18,12 @@ from ._tables import Table, index_column
 
 def examples(
     table: Table, data: Any, task: str, path: Path, as_written: dict[str, np.ndarray] | None = None
-) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
-    """X, y, the feature names and those of the categorical features, every value
-    checked. X is float64; with categorical features (``data.categorical``), an object
-    array whose categorical columns are as pandas reads them (from ``as_written``, which
-    holds them: see ``categorical_candidates``) and the others numbers. A
+) -> tuple[np.ndarray, np.ndarray, list[str], dict[str, np.dtype]]:
+    """X, y, the feature names and the categorical features' dtypes by name, every
+    value checked. X is float64; with categorical features (``data.categorical``), an
+    object array whose categorical columns are as pandas reads them (from
+    ``as_written``, which holds them: see ``categorical_candidates``; the dtype each had
+    before it went into X), the others numbers. A
     classification's labels are booleans where ``as_written`` (the target column as the
     file has it) holds booleans (read as 1 and 0 by the number reading), as pandas reads
     them."""
@@ -53,12 +54,10 @@ def examples(
         raise CLIError(f"{path}: the target {data.target!r} cannot also be a feature")
     if not features:
         raise CLIError(f"{path}: no feature columns besides the target {data.target!r}")
-    categorical, problems = _categorical(table, data.categorical, features)
-    listing = (
-        "; or, to one-hot encode its values as categories, list it under data.categorical"
-        if data.categorical != "auto"
-        else ""
-    )
+    from ._categorical_columns import LISTING, choose
+
+    categorical, problems = choose(table, data.categorical, data.target, features, path)
+    listing = f"; or, {LISTING}" if data.categorical != "auto" else ""
     numbers = [name for name in features if name not in categorical]
     if data.categorical == "auto":  # (a text column not taken has its problem named)
         numbers = [name for name in numbers if table[name].dtype != object]
@@ -72,90 +71,18 @@ def examples(
         problems.append(str(err))
     refuse(problems, path)
     if not categorical:
-        return np.column_stack([table[name] for name in features]), y, features, []
+        return np.column_stack([table[name] for name in features]), y, features, {}
     X = np.empty((len(y), len(features)), dtype=object)
     csv = table.lines is not None
+    dtypes = {}
     for j, name in enumerate(features):
         values = table[name]
         if name in categorical:
             text = values.dtype == object
             values = pandas_column(values, as_written[name], text=text, csv=csv)
+            dtypes[name] = values.dtype
         X[:, j] = values
-    return X, y, features, categorical
-
-
-def categorical_candidates(table: Table, data: Any) -> list[str]:
-    """The columns ``examples`` may take as categories, to be read as written:
-    ``data.categorical``'s list, or ("auto") the feature columns holding text."""
-    if data.categorical != "auto":
-        return list(data.categorical)
-    names = data.features if data.features is not None else list(table)
-    return [n for n in names if n != data.target and n in table and table[n].dtype == object]
-
-
-#: a text column with more distinct values than this, and than half its rows with a
-#: value, holds names or identifiers rather than categories
-_FEW = 20
-
-_LISTING = "or, to one-hot encode its values as categories anyway, list it under data.categorical"
-
-
-def _categorical(table: Table, given: Any, features: list[str]) -> tuple[list[str], list[str]]:
-    """The categorical features (``data.categorical``), and what is wrong: a listed
-    name that is not a feature; with "auto", a text column that reads as numbers gone
-    wrong (dates, thousands separators, a marker such as "?" among numbers) or as
-    names or identifiers (a distinct value in most rows)."""
-    if given != "auto":
-        unknown = [name for name in given if name not in features]
-        if unknown:
-            hint = _near(unknown[0], features).replace("columns are", "features are")
-            raise CLIError(f"data.categorical names {unknown}, not among the features{hint}")
-        twice = sorted({name for name in given if given.count(name) > 1})
-        if twice:
-            raise CLIError(f"data.categorical lists {twice} more than once")
-        return [name for name in features if name in given], []
-    chosen, problems = [], []
-    for name in features:
-        column = table[name]
-        if column.dtype != object:
-            continue
-        problem = _not_categories(column, name, table.lines)
-        if problem:
-            problems.append(problem)
-        else:
-            chosen.append(name)
-    return chosen, problems
-
-
-def _not_categories(column: np.ndarray, name: str, lines: Sequence[int] | None) -> str | None:
-    """Why a text column is not taken as categories by "auto" (None: it is)."""
-    present = [v for v in column.tolist() if v is not None]
-    texts = (i for i, v in enumerate(column.tolist()) if v is not None and not _is_number(v))
-    first = next(texts, None)
-    if first is None:  # (numbers only, of kinds that make a column text: 1 and True)
-        return None
-    value = column[first]
-    if any(pattern.match(value) for pattern in (_DATE, _GROUPED, _UNDERSCORED)):
-        try:
-            check_numbers(column, f"feature column {name!r}", f"; {_LISTING}", lines)
-        except CLIError as err:
-            return str(err)
-    numbers = sum(_is_number(v) for v in present)
-    if numbers >= len(present) / 2:
-        return (
-            f"feature column {name!r} must hold numbers, but {_row(first, lines)} holds "
-            f"{value!r} (and numbers in {numbers} of its {len(present)} rows with a value); "
-            f"write a missing value as an empty cell (or NA), {_LISTING}"
-        )
-    distinct = len(set(present))
-    if distinct > _FEW and distinct > len(present) / 2:
-        return (
-            f"feature column {name!r} holds {distinct} distinct values in its "
-            f"{len(present)} rows with a value, as names or identifiers do: one-hot encoded, "
-            "each would be an input learned from a row or two; drop it from the file or list "
-            f"the features under data.features ({_LISTING})"
-        )
-    return None
+    return X, y, features, dtypes
 
 
 #: a column name that says "identifier": id, customer_id, order-id, customerID, userId

@@ -5,6 +5,7 @@ keeps, so that the saved model (format version 5) picks its columns by name, in
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 def encoding_pipeline(
     network: Any,
     features: list[str],
-    categorical: list[str],
+    categorical: Collection[str],
     standardize: bool,
     impute: str | None,
 ) -> Pipeline:
@@ -40,13 +41,15 @@ def encoding_pipeline(
     return Pipeline([("columns", ColumnTransformer(parts)), ("network", network)])
 
 
-def as_fitted_on_the_table(pipeline: Pipeline, features: list[str]) -> None:
+def as_fitted_on_the_table(
+    pipeline: Pipeline, features: list[str], dtypes: dict[str, np.dtype]
+) -> None:
     """Make the fitted steps what scikit-learn fits on pandas' DataFrame of the file
     (they were fitted on an object array: pandas is not a dependency): the column names
     on the ColumnTransformer and its steps, so that they take a DataFrame by names, in
-    any column order; and each column's categories typed as pandas types the column
-    (integer codes as int64, not as objects, so that an int64 column of a DataFrame
-    is compared with them as numbers)."""
+    any column order; and each column's categories in the dtype pandas reads the column
+    in (``dtypes``, by name: integer codes as int64, not as objects, so that an int64
+    column of a DataFrame is compared with them as numbers)."""
     columns = pipeline.steps[0][1]
     columns.feature_names_in_ = np.asarray(features, dtype=object)
     for _, step, at in columns.transformers_:
@@ -55,16 +58,10 @@ def as_fitted_on_the_table(pipeline: Pipeline, features: list[str]) -> None:
         first = step.steps[0][1] if isinstance(step, Pipeline) else step  # (what sees them)
         first.feature_names_in_ = np.asarray([features[j] for j in at], dtype=object)
         if isinstance(step, OneHotEncoder):
-            step.categories_ = [_typed(values) for values in step.categories_]
-
-
-def _typed(categories: np.ndarray) -> np.ndarray:
-    """Categories of numbers or booleans (as the column's cells were typed) in their own
-    dtype; text (with NaN for the missing ones) stays objects."""
-    values = categories.tolist()
-    if any(isinstance(v, str) for v in values):
-        return categories
-    return np.asarray(values)
+            step.categories_ = [
+                values if dtypes[features[j]].kind == "O" else values.astype(dtypes[features[j]])
+                for j, values in zip(at, step.categories_, strict=True)
+            ]
 
 
 def encoded_width(pipeline: Pipeline) -> int:

@@ -24,9 +24,10 @@ from ..losses import (
     SquaredError,
 )
 from ..training import HOW_TO_SCALE_THE_TARGET
+from ._categorical_columns import categorical_candidates
 from ._config import Loaded, load_experiment
 from ._errors import CLIError
-from ._examples import categorical_candidates, examples, identifier_features, split
+from ._examples import examples, identifier_features, split
 from ._metrics import scores
 from ._one_hot import as_fitted_on_the_table, encoded_width, encoding_pipeline, filled_with
 from ._plot import save_loss_curve
@@ -79,7 +80,8 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
     say: Any = (lambda *a: None) if quiet else progress_say
     target_scaled = _scales_target(exp, est)
     inputs = "numeric inputs" if categorical else "inputs"
-    scaled = [(inputs, exp.data.standardize and len(categorical) < len(features))]
+    scales_inputs = exp.data.standardize and len(categorical) < len(features)
+    scaled = [(inputs, scales_inputs)]
     scaled_text = " and ".join(name for name, on in [*scaled, ("target", target_scaled)] if on)
     encoded = f"{len(categorical)} of them categorical, one-hot encoded; " if categorical else ""
     filled = [n for n in features if n not in categorical and np.isnan(table[n]).any()]
@@ -119,10 +121,11 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
     except OSError as err:
         raise CLIError(f"output.dir: cannot create {out}: {err.strerror or err}") from None
     metrics.update(features=features, converged=converged, fit_seconds=round(seconds, 3))
+    metrics["standardized"] = scales_inputs  # (not with categorical features only)
     if steps:
-        metrics.update(categorical=categorical, network_inputs=encoded_width(model))
+        metrics.update(categorical=list(categorical), network_inputs=encoded_width(model))
         metrics.update(imputed=filled_with(model, features, filled))
-        as_fitted_on_the_table(model, features)
+        as_fitted_on_the_table(model, features, categorical)
     else:
         # saved with the model, so that `layerkit predict` finds the columns by name
         est.feature_names_in_ = np.asarray(features, dtype=object)

@@ -126,7 +126,8 @@ def encoder_categories(where: str, step: Any) -> list[dict[str, Any]]:
             odd = next(v for v in values if not _is_category(v))
             raise TypeError(
                 f"layerkit.save cannot save {what}: a model file holds categories that are "
-                f"strings, numbers or missing (None, NaN), got {type(odd).__name__} {odd!r}"
+                f"strings, numbers, booleans or missing (None, NaN), got "
+                f"{type(odd).__name__} {odd!r}"
             )
         saved.append({"dtype": cats.dtype.str, "values": [encode(v, what) for v in values]})
     return saved
@@ -144,7 +145,9 @@ def encoder_dtype(name: Any, where: str) -> Any:
 
 
 def _is_category(value: Any) -> bool:
-    return value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool))
+    """A value an object array of categories may hold (booleans too: pandas reads a
+    column of True, False and gaps as objects)."""
+    return value is None or isinstance(value, (str, int, float, bool))
 
 
 def composite_spec(
@@ -452,7 +455,7 @@ def _categories(where: str, spec: Any) -> np.ndarray:
     is_number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
     if not all(kinds.get(dtype.kind, is_number)(v) for v in values):
         raise ModelFileError(
-            f"{where}: values must be of dtype {dtype} (strings, numbers or null)"
+            f"{where}: values must be of dtype {dtype} (strings, numbers, booleans or null)"
         )
     if dtype.kind == "U" and dtype.itemsize > 4 * max(256, max(len(v) for v in values)):
         raise ModelFileError(f"{where}: dtype {dtype} is wider than its values")
