@@ -412,7 +412,7 @@ def test_a_categorical_setting_of_another_kind_is_one_message(tmp_path, capsys):
     assert status == 1
     assert (
         '  - data.categorical: expected "auto", a list of column names (["port", "deck"]), '
-        "or [] for none; got 'weather'\n"
+        """or [] for none; got 'weather' (did you mean ["weather"]?)\n"""
     ) in err
 
 
@@ -426,5 +426,69 @@ def test_predict_names_a_missing_number_the_model_does_not_fill(trained, capsys)
     assert status == 1
     assert (
         "the model cannot predict from this data: feature column 'distance' has 1 missing "
-        "value(s) (first in row 7), which the model's steps do not fill: fill or drop them"
+        "value(s) (first in row 7, line 8), which the model's steps do not fill: fill or drop them"
     ) in err
+
+
+def test_text_labels_are_read_as_pandas_reads_them(tmp_path, capsys):
+    """Not stripped (" <=50K", as the adult data has them), and "none" a class."""
+    rows = [[i % 3, "a" if i % 2 else "b", [" <=50K", " >50K", "none"][i % 3]] for i in range(90)]
+    write_csv(tmp_path / "d.csv", ["x", "c", "income"], rows)
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps({"task": "classification", "data": {"path": "d.csv", "target":
+        "income"}, "training": {"max_iter": 50, "class_weight": {" >50K": 2.0}}}))  # fmt: skip
+    status, _, err = run(capsys, "train", path)
+    assert status == 0, err
+    model = layerkit.load(tmp_path / "layerkit-output" / "model.lkm")
+    assert model.classes_.tolist() == [" <=50K", " >50K", "none"]
+    assert model[-1].class_weight == {" >50K": 2.0}
+    argv = ["predict", tmp_path / "layerkit-output" / "model.lkm", tmp_path / "d.csv"]
+    status, _, err = run(capsys, *argv, "--keep", "income", "-o", tmp_path / "p.csv")
+    assert status == 0, err
+    written = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
+    assert (written["prediction"] == written["income"]).mean() > 0.9
+
+
+def test_predict_warns_of_categories_not_seen_in_training(trained, capsys):
+    tmp_path, _ = trained
+    rows = trips(40, seed=3)
+    for row in rows[:5]:
+        row[2] = "Dry"  # (not "dry")
+    write_csv(tmp_path / "new.csv", ["distance", "hour", "weather", "late"], rows)
+    status, _, err = run(capsys, "predict", tmp_path / "layerkit-output" / "model.lkm",
+                         tmp_path / "new.csv", "-o", tmp_path / "p.csv")  # fmt: skip
+    assert status == 0
+    assert (
+        "layerkit predict: warning: categories the model did not see in training, each "
+        "encoded as all 0s, in column(s) 'weather': 5 row(s), such as 'Dry'\n"
+    ) in err
+    status, _, err = run(capsys, "predict", tmp_path / "layerkit-output" / "model.lkm",
+                         tmp_path / "trips.csv", "-o", tmp_path / "p.csv")  # fmt: skip
+    assert status == 0 and "warning" not in err
+
+
+def test_predict_does_without_the_columns_the_model_drops(tmp_path, capsys):
+    """As Python does: a ColumnTransformer that drops the other columns needs only its own."""
+    table = pd.DataFrame(trips(), columns=["distance", "hour", "weather", "late"])
+    table["name"] = [f"n{i}" for i in range(len(table))]
+    columns = ColumnTransformer(
+        [("numbers", StandardScaler(), ["distance"]),
+         ("categories", OneHotEncoder(handle_unknown="ignore"), ["weather"])]
+    )  # fmt: skip
+    pipe = make_pipeline(columns, layerkit.MLPClassifier((8,), max_iter=30, random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe.fit(table.drop(columns="late"), table["late"])
+    layerkit.save(pipe, tmp_path / "m.lkm")
+    used = table[["weather", "distance"]]
+    used.to_csv(tmp_path / "used.csv", index=False)
+    status, _, err = run(capsys, "predict", tmp_path / "m.lkm", tmp_path / "used.csv", "--proba",
+                         "-o", tmp_path / "p.csv")  # fmt: skip
+    assert status == 0, err
+    written = pd.read_csv(tmp_path / "p.csv")
+    read = pd.read_csv(tmp_path / "used.csv")
+    assert (written["proba_1"] == pipe.predict_proba(read)[:, 1]).all()
+    table[["distance", "hour"]].to_csv(tmp_path / "lacking.csv", index=False)
+    status, _, err = run(capsys, "predict", tmp_path / "m.lkm", tmp_path / "lacking.csv",
+                         "-o", tmp_path / "p.csv")  # fmt: skip
+    assert status == 1 and "the model needs column(s) ['weather'], which the data lacks" in err

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -133,11 +134,15 @@ def categorical_input(
     model predicts what it would in Python on that table; but a column whose
     categories are text in the model is given as written ("007" stays "007", where
     pandas would read 7). A table with the column names when the model has them,
-    else an array."""
+    else an array. A column the model drops (``unused_inputs``) that the file lacks is
+    given as missing values, where Python's table would go without it."""
     text = categorical_inputs(model)
     csv = table.lines is not None
+    rows = len(next(iter(table.values())))
     columns = {
         name: pandas_column(table[name], as_written.get(name), text=i in text, csv=csv)
+        if name in table
+        else object_array([math.nan] * rows)
         for i, name in enumerate(names)
     }
     from ._predict import regressor_of
@@ -154,13 +159,31 @@ def categorical_input(
     return np.column_stack(list(columns.values()))
 
 
-def explain_refusal(model: Any, X: Any, err: Exception) -> str:
+def unused_inputs(model: Any) -> set[str]:
+    """The named input columns the model's first step, a ColumnTransformer, drops (a
+    "drop" step's, or the remainder's when it is "drop"): Python's table may lack them."""
+    first = _first_step(model)
+    names = getattr(first, "feature_names_in_", None)
+    if type(first).__name__ != "ColumnTransformer" or names is None:
+        return set()
+    from ..io._columns import column_list, positions
+
+    used = {
+        j
+        for _, step, columns in first.transformers_
+        if not (isinstance(step, str) and step == "drop")
+        for j in positions(first, column_list(columns))
+    }
+    return {str(name) for j, name in enumerate(names) if j not in used}
+
+
+def explain_refusal(model: Any, X: Any, err: Exception, lines: Any = None) -> str:
     """scikit-learn's message of a step refusing the data, on one line, with the
     ColumnTransformer's step that refused it and the file's column its message counts
     within that step ("column 3" of the step's own columns)."""
     text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
     if "contains NaN" in text:  # (a step let them through; the network refused them)
-        gaps = _missing_numbers(X)
+        gaps = _missing_numbers(X, lines)
         if gaps:
             return f"{'; '.join(gaps)}, which the model's steps do not fill: fill or drop them"
     first = _first_step(model)
@@ -190,9 +213,11 @@ def explain_refusal(model: Any, X: Any, err: Exception) -> str:
     return text
 
 
-def _missing_numbers(X: Any) -> list[str]:
+def _missing_numbers(X: Any, lines: Any = None) -> list[str]:
     """For each numeric input column holding missing values: its name (or position),
-    how many, and the first row (1 = the first data row)."""
+    how many, and the first row (1 = the first data row; and its line in a CSV file)."""
+    from ._examples import _row
+
     names = list(X.columns) if hasattr(X, "columns") else None
     found = []
     for j in range(X.shape[1]):
@@ -204,7 +229,47 @@ def _missing_numbers(X: Any) -> list[str]:
         if gaps.size:
             name = repr(str(names[j])) if names is not None else f"#{j + 1}"
             found.append(
-                f"feature column {name} has {gaps.size} missing value(s) (first in row "
-                f"{gaps[0] + 1})"
+                f"feature column {name} has {gaps.size} missing value(s) (first in "
+                f"{_row(int(gaps[0]), lines, within=True)})"
             )
+    return found
+
+
+def unseen_categories(model: Any, X: Any) -> list[str]:
+    """For each one-hot encoder (of categories unknown to it: all 0s) in the model's
+    first ColumnTransformer, directly or at the end of a Pipeline there: the input
+    columns holding categories it did not see in training, how many rows, and the
+    first such value."""
+    first = _first_step(model)
+    if type(first).__name__ != "ColumnTransformer":
+        return []
+    from ..io._columns import column_list, positions
+
+    given = getattr(first, "feature_names_in_", None)
+    found = []
+    for _, step, columns in first.transformers_:
+        steps = step.steps if type(step).__name__ == "Pipeline" else [(None, step)]
+        encoder = steps[-1][1]
+        if type(encoder).__name__ != "OneHotEncoder" or encoder.drop is not None:
+            continue
+        at = positions(first, column_list(columns))
+        part = X.iloc[:, at] if hasattr(X, "iloc") else X[:, at]
+        raw = part
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _, before in steps[:-1]:
+                part = before.transform(part)
+            encoded = encoder.transform(part)
+        if np.shape(part)[1] != len(at):  # (a step before it dropped a column)
+            continue
+        encoded = encoded.toarray() if hasattr(encoded, "toarray") else np.asarray(encoded)
+        widths = np.array([len(c) for c in encoder.categories_])
+        ends = np.cumsum(widths)
+        for k, (start, end) in enumerate(zip(ends - widths, ends, strict=True)):
+            unseen = np.flatnonzero(encoded[:, start:end].sum(axis=1) == 0)
+            if unseen.size:
+                name = str(given[at[k]]) if given is not None else f"#{at[k] + 1}"
+                column = raw.iloc[:, k] if hasattr(raw, "iloc") else raw[:, k]
+                value = np.asarray(column, dtype=object)[unseen[0]]
+                found.append(f"{name!r}: {unseen.size} row(s), such as {value!r}")
     return found

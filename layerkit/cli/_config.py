@@ -72,9 +72,10 @@ class DataSection(_Section):
         """One message for any other value (rather than pydantic's two-part one)."""
         if value == "auto" or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             return value
+        hint = f' (did you mean ["{value}"]?)' if isinstance(value, str) else ""
         raise ValueError(
             f'expected "auto", a list of column names (["port", "deck"]), or [] for none; '
-            f"got {value!r}"
+            f"got {value!r}{hint}"
         )
 
 

@@ -13,7 +13,7 @@ from sklearn.model_selection import train_test_split
 
 from ._categories import pandas_column
 from ._errors import CLIError
-from ._tables import Table, index_column
+from ._tables import Table, as_categories, index_column
 
 
 def examples(
@@ -63,8 +63,12 @@ def examples(
         numbers = [name for name in numbers if table[name].dtype != object]
     imputed = data.impute is not None
     problems += feature_problems(table, numbers, imputed=imputed, hint=listing, fill=_FILL)
+    target = table[data.target]
+    if task == "classification" and target.dtype == object and data.target in as_written:
+        # text labels as pandas reads them: not stripped, missing as pandas spells it
+        target = as_categories(as_written[data.target], None, csv=table.lines is not None)
     try:
-        y = _target(table[data.target], task, f"target column {data.target!r}", table.lines)
+        y = _target(target, task, f"target column {data.target!r}", table.lines)
         if task == "classification" and as_written and data.target in as_written:
             y = _labels_as_written(y, as_written[data.target])
     except CLIError as err:

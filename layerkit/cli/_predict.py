@@ -12,7 +12,13 @@ import numpy as np
 from sklearn.base import is_classifier
 
 from ..network import Sequential
-from ._categories import categorical_input, explain_refusal, takes_categories
+from ._categories import (
+    categorical_input,
+    explain_refusal,
+    takes_categories,
+    unseen_categories,
+    unused_inputs,
+)
 from ._errors import CLIError
 from ._examples import feature_problems, near_name, refuse
 from ._loading import load_model
@@ -75,8 +81,15 @@ def predict(
         except (ValueError, TypeError) as err:  # (a Pipeline's step refusing the data)
             raise CLIError(
                 f"{data_path}: the model cannot predict from this data: "
-                f"{explain_refusal(model, X, err)}"
+                f"{explain_refusal(model, X, err, table.lines)}"
             ) from None
+        unseen = unseen_categories(model, X) if takes_categories(model) else []
+    if unseen:
+        print(
+            "layerkit predict: warning: categories the model did not see in training, "
+            f"each encoded as all 0s, in column(s) {'; '.join(unseen)}",
+            file=sys.stderr,
+        )
     clash = sorted(set(out) & set(predictions))
     if clash:
         raise CLIError(f"--keep {clash}: the output has prediction column(s) of that name")
@@ -150,6 +163,8 @@ def _features(model: Any, table: Table, path: Path, as_written: dict[str, np.nda
     if names is not None:
         names = [str(n) for n in names]
         missing = [n for n in names if n not in table]
+        if missing and takes_categories(model):  # (Python's table may lack these)
+            missing = [n for n in missing if n not in unused_inputs(model)]
         if missing:
             guesses = [(n, near_name(n, list(table))) for n in missing]
             hints = "".join(f"; did you mean {g!r} for {n!r}?" for n, g in guesses if g)
