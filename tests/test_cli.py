@@ -2030,7 +2030,10 @@ def test_train_refuses_a_pandas_index_as_a_feature(tmp_path, capsys):
     status, out, err = run(capsys, "train", tmp_path / "e.json")
     assert status == 1, out
     assert "indexed.csv: column 1 has no name (a pandas index written without index=False?)" in err
-    assert "drop it from the file (pandas: index=False), name it, or list the features" in err
+    assert (
+        "drop it from the file (pandas: index=False), name it, list it under data.exclude, "
+        "or list the features (data.features)"
+    ) in err
     assert "training" not in out and not (tmp_path / "layerkit-output").exists()
     # listing the features leaves the unnamed column out: fine
     experiment["data"]["features"] = IRIS_COLUMNS
@@ -2403,13 +2406,20 @@ def test_train_refuses_a_named_pandas_index_in_parquet_unless_features_are_liste
     status, _, err = run(capsys, "train", tmp_path / "e.json")
     assert status == 1, err
     assert "column 4, 'customer_id', is the DataFrame's index, which pandas wrote" in err
-    assert "(pandas: index=False) or list the features explicitly" in err  # (no "name it")
+    assert "(pandas: index=False), list it under data.exclude, or list" in err  # (no "name it")
     experiment["data"]["features"] = ["a", "b"]
     experiment["training"] = {"max_iter": 20}
     (tmp_path / "e.json").write_text(json.dumps(experiment))
     status, out, err = run(capsys, "train", tmp_path / "e.json")
     assert status == 0, err
     assert "x 2 features" in out
+    del experiment["data"]["features"]
+    experiment["data"]["exclude"] = ["customer_id"]  # (or left out by name)
+    (tmp_path / "e.json").write_text(json.dumps(experiment))
+    status, out, err = run(capsys, "train", tmp_path / "e.json")
+    assert status == 0, err
+    assert "x 2 features" in out
+    experiment["data"]["features"] = experiment["data"].pop("exclude") and ["a", "b"]
     # a Parquet file without pandas metadata (a RangeIndex is not stored either): no index
     frame.reset_index(drop=True).to_parquet(tmp_path / "d.parquet")
     del experiment["data"]["features"]

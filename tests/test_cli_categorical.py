@@ -492,3 +492,41 @@ def test_predict_does_without_the_columns_the_model_drops(tmp_path, capsys):
     status, _, err = run(capsys, "predict", tmp_path / "m.lkm", tmp_path / "lacking.csv",
                          "-o", tmp_path / "p.csv")  # fmt: skip
     assert status == 1 and "the model needs column(s) ['weather'], which the data lacks" in err
+
+
+def test_exclude_leaves_columns_out(tmp_path, capsys):
+    rows = [[f"id{i}", *row] for i, row in enumerate(trips())]
+    write_csv(tmp_path / "trips.csv", ["ticket", "distance", "hour", "weather", "late"], rows)
+    status, _, err = run(capsys, "train", experiment(tmp_path))
+    assert status == 1 and "feature column 'ticket' holds 300 distinct values" in err, err
+    assert "leave it out (data.exclude)" in err
+    status, out, err = run(capsys, "train", experiment(tmp_path, data__exclude=["ticket"]))
+    assert status == 0, err
+    assert "x 3 features" in out
+    metrics = json.loads((tmp_path / "layerkit-output" / "metrics.json").read_text())
+    assert metrics["features"] == ["distance", "hour", "weather"]
+    status, _, err = run(capsys, "train", experiment(tmp_path, data__exclude=["tiket"]))
+    assert (
+        status == 1 and "data.exclude names no column(s) ['tiket']; did you mean 'ticket'?" in err
+    )
+    path = experiment(tmp_path, data__exclude=["ticket"], data__features=["hour"])
+    status, _, err = run(capsys, "train", path)
+    assert status == 1 and "give features (the columns to use) or exclude (those to leave" in err
+
+
+def test_without_matplotlib_the_warning_names_the_command(trained, capsys, monkeypatch):
+    tmp_path, _ = trained
+    real_import = builtins.__import__
+
+    def without_matplotlib(name, *args, **kwargs):
+        if name.split(".")[0] == "matplotlib":
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_matplotlib)
+    status, _, err = run(capsys, "train", "-q", experiment(tmp_path))
+    assert status == 0, err
+    assert err == (
+        "layerkit train: warning: matplotlib is not installed, so no loss-curve plot: pip "
+        "install matplotlib\n"
+    )

@@ -31,6 +31,7 @@ data.path, data.target. Every other field is shown with its default:
   path = "iris.csv"                  # CSV or Parquet, relative to this file
   target = "species"
   features = ["a", "b"]              # default: every column but the target
+  # exclude = ["id"]                 # or: every column but the target and these
   categorical = "auto"               # one-hot encoded: "auto" takes the columns holding
                                      # text; or list them (integer codes too); [] none
   # impute = "median"                # or "mean": fill missing numbers (default: refused)

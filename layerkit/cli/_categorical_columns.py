@@ -33,6 +33,7 @@ def categorical_candidates(table: Table, data: Any) -> list[str]:
     if data.categorical != "auto":
         return list(data.categorical)
     names = data.features if data.features is not None else list(table)
+    names = [n for n in names if n not in data.exclude]
     return [n for n in names if n != data.target and n in table and table[n].dtype == object]
 
 
@@ -88,8 +89,7 @@ def _not_categories(column: np.ndarray, what: str, lines: Sequence[int] | None) 
         return (
             f"{what} holds {distinct} distinct values in its {len(present)} rows with a "
             "value, as names or identifiers do: one-hot encoded, each would be an input "
-            "learned from a row or two; drop it from the file or list the features under "
-            "data.features"
+            "learned from a row or two; leave it out (data.exclude)"
         )
     numbers = sum(_is_number(v) for _, v in present)
     written = [(i, v) for i, v in present if _GROUPED.match(v) or _UNDERSCORED.match(v)]

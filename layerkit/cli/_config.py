@@ -41,6 +41,11 @@ class DataSection(_Section):
     features: list[str] | None = Field(
         default=None, description="input columns (default: all others)"
     )
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="columns left out of the features (an ID, a name), where features "
+        "are not listed",
+    )
     categorical: Literal["auto"] | list[str] = Field(
         default="auto",
         description='the feature columns whose values are categories, one-hot encoded: "auto" '
@@ -65,6 +70,14 @@ class DataSection(_Section):
         "variance 1 for training; the scaling is folded into the output layer, so the "
         "saved model predicts in the target's units",
     )
+
+    @pydantic.model_validator(mode="after")
+    def _features_or_exclude(self) -> DataSection:
+        if self.features is not None and self.exclude:
+            raise ValueError(
+                "give features (the columns to use) or exclude (those to leave out), not both"
+            )
+        return self
 
     @pydantic.field_validator("categorical", mode="before")
     @classmethod

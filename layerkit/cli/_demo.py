@@ -61,7 +61,9 @@ def run_demo(
     result: dict[str, Any] = {"accuracy": accuracy, "epochs": est.n_iter_, "fit_seconds": seconds}
     result.update(_prove_backprop(est, X_test[:32], y_test[:32]))
     if plot is not None:
-        result["plot"] = save_loss_curve(est, plot, name="layerkit demo: digits")
+        result["plot"] = save_loss_curve(
+            est, plot, name="layerkit demo: digits", command="layerkit demo"
+        )
         if result["plot"]:
             say(f"loss curve: {plot}")
     return result

@@ -32,15 +32,21 @@ def examples(
     if data.target not in table:
         raise CLIError(f"{path}: no target column {data.target!r}{_near(data.target, columns)}")
     if data.features is None:
-        features = [name for name in columns if name != data.target]
-        index = index_column(table, skip=data.target)
+        unknown = [name for name in data.exclude if name not in table]
+        if unknown:
+            raise CLIError(
+                f"{path}: data.exclude names no column(s) {unknown}{_near(unknown[0], columns)}"
+            )
+        left_out = {data.target, *data.exclude}
+        features = [name for name in columns if name not in left_out]
+        index = index_column(table, skip=left_out)
         if index:
             unnamed = "has no name" in index  # (a column with data may have lost its name)
             raise CLIError(
                 f"{path}: {index}: it would be a feature, its row labels trained on as "
                 "data; drop it from the file (pandas: index=False)"
-                + (", name it," if unnamed else "")
-                + " or list the features explicitly (data.features)"
+                + (", name it" if unnamed else "")
+                + ", list it under data.exclude, or list the features (data.features)"
             )
     else:
         features = list(data.features)

@@ -9,8 +9,11 @@ from typing import Any
 from ._tables import written_whole
 
 
-def save_loss_curve(est: Any, path: Path, *, name: str | None = None) -> str | None:
-    """Draw ``est``'s loss curve (and validation scores) to ``path``; None without matplotlib."""
+def save_loss_curve(
+    est: Any, path: Path, *, name: str | None = None, command: str = "layerkit"
+) -> str | None:
+    """Draw ``est``'s loss curve (and validation scores) to ``path``; None without
+    matplotlib (``command`` names the command in the warning that says so)."""
     try:
         import matplotlib
 
@@ -18,7 +21,7 @@ def save_loss_curve(est: Any, path: Path, *, name: str | None = None) -> str | N
         import matplotlib.pyplot as plt
     except ImportError:
         print(  # (a warning: on stderr, so -q keeps it and the output stays the data's)
-            "layerkit: warning: matplotlib is not installed, so no loss-curve plot: "
+            f"{command}: warning: matplotlib is not installed, so no loss-curve plot: "
             "pip install matplotlib",
             file=sys.stderr,
         )

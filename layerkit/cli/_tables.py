@@ -246,13 +246,14 @@ def _other_separator(header: list[str]) -> str | None:
 _PANDAS_INDEX = re.compile(r"__index_level_\d+__|Unnamed: \d+")
 
 
-def index_column(table: Table, skip: str | None = None) -> str | None:
-    """A message naming the first column (other than ``skip``) that is a written-out
-    pandas index (no name, a name pandas gives one, or one the file's pandas metadata
-    calls the index), or None. Used as a feature, it would be trained on silently: row
-    labels, not data."""
+def index_column(table: Table, skip: str | Collection[str] | None = None) -> str | None:
+    """A message naming the first column (other than those in ``skip``) that is a
+    written-out pandas index (no name, a name pandas gives one, or one the file's pandas
+    metadata calls the index), or None. Used as a feature, it would be trained on
+    silently: row labels, not data."""
+    skipped = {skip} if isinstance(skip, str) else set(skip or ())
     for j, name in enumerate(table):
-        if name == skip:
+        if name in skipped:
             continue
         if not name.strip():
             return f"column {j + 1} has no name (a pandas index written without index=False?)"

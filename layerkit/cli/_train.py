@@ -62,8 +62,7 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
             print(
                 f"layerkit train: warning: feature column {name!r} holds a distinct whole "
                 "number in every row, as an identifier does: row labels are trained on as "
-                "data (and predictions would depend on them); drop it from the file or list "
-                "the features under data.features",
+                "data (and predictions would depend on them); leave it out (data.exclude)",
                 file=sys.stderr,
             )
     steps = bool(categorical) or exp.data.impute is not None  # (a Pipeline's steps)
@@ -131,7 +130,7 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
         est.feature_names_in_ = np.asarray(features, dtype=object)
     files = metrics["files"] = {"model": str(save(model, out / exp.output.model))}
     if exp.output.plot:
-        files["plot"] = save_loss_curve(est, out / exp.output.plot)
+        files["plot"] = save_loss_curve(est, out / exp.output.plot, command="layerkit train")
     files["metrics"] = str(out / exp.output.metrics)
     text = json.dumps(_no_nan(metrics), indent=2, allow_nan=False)  # (standard JSON)
     with written_whole(out / exp.output.metrics) as temporary:
