@@ -10,6 +10,7 @@ import pytest
 from helpers import rewritten_model
 from sklearn.base import clone
 from sklearn.compose import make_column_selector, make_column_transformer
+from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -89,6 +90,8 @@ def test_a_selector_predicts_the_same_and_refits_as_the_original(case, tmp_path)
         (make_column_selector(dtype_include="float64"), "dtype_include='float64': a model file"),
         (make_column_selector(dtype_exclude=[np.float32]), "dtype_exclude=<class 'numpy.float32'>"),
         (make_column_selector(re.compile("^a")), "pattern re.compile\\('\\^a'\\): a model file"),
+        (make_column_selector(r"^\p{L}+$"),  # (RE2's, which pandas uses for pyarrow text)
+         "a model file holds a regular expression Python's re module compiles"),
     ],
 )  # fmt: skip
 def test_a_selector_a_file_cannot_hold_is_refused_at_save(selector, match, tmp_path):
@@ -119,7 +122,13 @@ EDITS = {
     ),
     "a pattern that is no expression": (
         _redigest(lambda s: _selector_of(s)["$selector"].update(pattern="(")),
-        r"columns: pattern '\(' is no expression",
+        r"columns: pattern must be a regular expression Python's re module compiles",
+    ),
+    "a repetition beyond any count": (
+        _redigest(
+            lambda s: _selector_of(s)["$selector"].update(pattern="a{99999999999999999999}")
+        ),
+        r"transformers\[0\]\.columns: pattern must be a regular expression",
     ),
     "a pattern too long": (
         _redigest(lambda s: _selector_of(s)["$selector"].update(pattern="a" * 1001)),
@@ -163,4 +172,35 @@ def test_layerkit_predict_and_inspect_run_such_a_model(tmp_path, capsys):
     read = pd.read_csv(tmp_path / "d.csv")
     assert np.array_equal(written["proba_1"], pipe.predict_proba(read)[:, 1])
     assert main(["inspect", str(tmp_path / "m.lkm")]) == 0
-    assert "make_column_selector" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "make_column_selector(dtype_include=np.number)), ('onehotencoder'" in shown
+    assert "make_column_selector(dtype_include=object)" in shown
+
+
+def test_booleans_with_gaps_through_an_imputer_and_an_encoder(tmp_path):
+    """pandas reads a CSV column of True, False and gaps as objects: Python's booleans
+    (NumPy's too), which an imputer's statistics and an encoder's categories hold."""
+    frame, y = table()
+    frame["flag"] = frame["flag"].astype(object)
+    frame.loc[::7, "flag"] = np.nan
+    frame["np_flag"] = np.array([np.True_, np.False_] * 100, dtype=object)
+    flags = make_pipeline(
+        SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
+    )
+    pipe = make_pipeline(
+        make_column_transformer(
+            (flags, ["flag"]), (OneHotEncoder(), ["np_flag"]), (StandardScaler(), ["age"])
+        ),
+        MLPClassifier((8,), max_iter=30, random_state=0),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipe.fit(frame, y)
+    layerkit.save(pipe, tmp_path / "m.lkm")
+    again = layerkit.load(tmp_path / "m.lkm")
+    assert np.array_equal(again.predict_proba(frame), pipe.predict_proba(frame))
+    imputer = again[0].named_transformers_["pipeline"][0]
+    assert (
+        imputer.statistics_.tolist()
+        == pipe[0].named_transformers_["pipeline"][0].statistics_.tolist()
+    )

@@ -200,7 +200,8 @@ def _built_parts(model: Any, saved: dict[str, Any]) -> Parts:
         model = regressor_of(model)
     if hasattr(model, "steps"):  # (a Pipeline: scalers, imputers, encoders before the network)
         steps = [  # (a ColumnTransformer's repr spans lines: one line here)
-            {"name": name, "step": " ".join(repr(step).split())} for name, step in model.steps[:-1]
+            {"name": name, "step": " ".join(_step_repr(step).split())}
+            for name, step in model.steps[:-1]
         ]
         from ._predict import input_width
 
@@ -219,6 +220,40 @@ def _built_parts(model: Any, saved: dict[str, Any]) -> Parts:
         {name: _as_json(value) for name, value in changed.items()},
         {name: repr(value) for name, value in changed.items()},
     )
+
+
+def _step_repr(step: Any) -> str:
+    """A step's repr, with each make_column_selector in it (whose own repr is its
+    address) as its settings: ``make_column_selector(dtype_include='number')``."""
+    text = repr(step)
+    from sklearn.compose import make_column_selector
+
+    def selectors(obj: Any) -> Any:
+        for _, inner, columns in getattr(obj, "transformers", []):
+            if isinstance(columns, make_column_selector):
+                yield columns
+            yield from selectors(inner)
+        for _, inner in getattr(obj, "steps", []):
+            yield from selectors(inner)
+
+    for selector in selectors(step):
+        settings = {
+            k: getattr(selector, k)
+            for k in ("pattern", "dtype_include", "dtype_exclude")
+            if getattr(selector, k) is not None
+        }
+        shown = ", ".join(f"{k}={_dtype_text(v)}" for k, v in settings.items())
+        text = text.replace(object.__repr__(selector), f"make_column_selector({shown})")
+    return text
+
+
+def _dtype_text(value: Any) -> str:
+    """A selector's setting as written in code: ``np.number``, not its class's repr."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_dtype_text(v) for v in value) + "]"
+    if isinstance(value, type):
+        return value.__name__ if value.__module__ == "builtins" else f"np.{value.__name__}"
+    return repr(value)
 
 
 def _unbuilt_parts(manifest: dict[str, Any]) -> Parts:

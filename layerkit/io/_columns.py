@@ -122,6 +122,8 @@ def encoder_categories(where: str, step: Any) -> list[dict[str, Any]]:
                 f"{repr(cats)[:80]}"
             )
         values = cats.tolist()
+        if cats.dtype.kind == "O":  # (NumPy's scalars, a np.True_, as Python's)
+            values = [v.item() if isinstance(v, np.generic) else v for v in values]
         if cats.dtype.kind == "O" and not all(_is_category(v) for v in values):
             odd = next(v for v in values if not _is_category(v))
             raise TypeError(
@@ -275,21 +277,26 @@ def _inner(where: str, name: Any, step: Any, spec_of: Callable[..., dict[str, An
 
 
 #: The dtypes a make_column_selector's dtype_include and dtype_exclude may name, as a
-#: file holds them: by the name pandas' ``select_dtypes`` takes (NumPy's abstract types
-#: and Python's object and bool by theirs)
+#: file holds them, and what they load as: NumPy's abstract types by the names pandas'
+#: ``select_dtypes`` takes, Python's object and bool (NumPy's object_ and bool_ are
+#: saved as these, which select the same columns), and pandas' own names
 SELECTOR_DTYPES = {
     "number": np.number,
     "integer": np.integer,
     "floating": np.floating,
-    "bool": np.bool_,
-    "object": np.object_,
+    "bool": bool,
+    "object": object,
     "datetime64": np.datetime64,
     "timedelta64": np.timedelta64,
     "category": "category",
     "str": "str",  # (pandas 3's text)
     "string": "string",
 }
-_SELECTOR_TYPES = {object: "object", bool: "bool", **{v: k for k, v in SELECTOR_DTYPES.items()}}
+_SELECTOR_TYPES = {
+    np.object_: "object",
+    np.bool_: "bool",
+    **{v: k for k, v in SELECTOR_DTYPES.items()},
+}
 #: the longest pattern a file's selector holds
 LONGEST_PATTERN = 1000
 
@@ -298,11 +305,11 @@ def _selector(where: str, selector: Any, chose: Any) -> dict[str, Any]:
     """A make_column_selector as data: its pattern and dtypes by name, and the columns
     the fitted ColumnTransformer chose with it (which a loaded one keeps, as fitted)."""
     pattern = selector.pattern
-    if pattern is not None and (not isinstance(pattern, str) or len(pattern) > LONGEST_PATTERN):
+    problem = pattern_problem(pattern)
+    if problem:
         raise TypeError(
             f"layerkit.save cannot save {where}'s make_column_selector pattern "
-            f"{repr(pattern)[:80]}: a model file holds a string of at most "
-            f"{LONGEST_PATTERN} characters"
+            f"{repr(pattern)[:80]}: a model file holds {problem}"
         )
     spec: dict[str, Any] = {"pattern": pattern}
     for key in ("dtype_include", "dtype_exclude"):
@@ -315,6 +322,22 @@ def _selector(where: str, selector: Any, chose: Any) -> dict[str, Any]:
         spec[key] = names if many else names[0]
     listed = None if chose is None else _columns(where, column_list(chose))
     return {"$selector": spec, "chose": listed}
+
+
+def pattern_problem(pattern: Any) -> str | None:
+    """What is wrong with a selector's pattern for a model file (None: nothing): it must
+    be null or a string of at most LONGEST_PATTERN characters that Python's ``re``
+    compiles (pandas matches it with ``re``, or with pyarrow's RE2 for pyarrow strings,
+    whose syntax differs: one both take loads anywhere)."""
+    if pattern is None:
+        return None
+    if not isinstance(pattern, str) or len(pattern) > LONGEST_PATTERN:
+        return f"null or a string of at most {LONGEST_PATTERN} characters"
+    try:
+        re.compile(pattern)
+    except (re.error, RecursionError, OverflowError) as err:
+        return f"a regular expression Python's re module compiles ({err})"
+    return None
 
 
 def _dtype_name(where: str, key: str, value: Any) -> str:
@@ -647,18 +670,9 @@ def _loaded_columns(raw: Any, where: str, fitted: bool) -> tuple[Any, Any]:
             f"{sorted(map(str, spec))[:10]}"
         )
     pattern = spec["pattern"]
-    if pattern is not None:
-        if not isinstance(pattern, str) or len(pattern) > LONGEST_PATTERN:
-            raise ModelFileError(
-                f"{where}: pattern must be null or a string of at most {LONGEST_PATTERN} "
-                f"characters, got {repr(pattern)[:80]}"
-            )
-        try:
-            re.compile(pattern)
-        except (re.error, RecursionError) as err:
-            raise ModelFileError(
-                f"{where}: pattern {pattern[:80]!r} is no expression: {err}"
-            ) from None
+    problem = pattern_problem(pattern)
+    if problem:
+        raise ModelFileError(f"{where}: pattern must be {problem}, got {repr(pattern)[:80]}")
     dtypes = {}
     for key in ("dtype_include", "dtype_exclude"):
         value = spec[key]

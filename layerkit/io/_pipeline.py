@@ -369,12 +369,13 @@ def _set_fitted(built: Any, step: Any, where: str, limit: int, limit_what: str) 
     for key, value in step.fitted.items():
         if key in step.object_arrays:
             items = _plain(value, f"{where}.fitted.{key}")
-            # (an imputer fitted on objects holds categories: strings too)
-            types = (str,) if key == "feature_names_in_" else (int, float, str, type(None))
+            # (an imputer fitted on objects holds categories: strings and booleans too)
+            names = key == "feature_names_in_"
+            types = (str,) if names else (int, float, str, bool, type(None))
             if not isinstance(items, list) or not all(
-                isinstance(v, types) and not isinstance(v, bool) for v in items
+                isinstance(v, types) and not (names and isinstance(v, bool)) for v in items
             ):
-                what = "strings" if key == "feature_names_in_" else "numbers, strings or null"
+                what = "strings" if names else "numbers, strings, booleans or null"
                 raise ModelFileError(f"{where}: {key} must be a list of {what}")
             column = np.empty(len(items), dtype=object)
             column[:] = items
