@@ -65,30 +65,32 @@ def encoder_classes() -> dict[str, type]:
 def holds_later_steps(spec: Any) -> bool:
     """Whether a pipeline entry (JSON data, or its validated model) holds a step of
     LATER_STEPS, or an imputer of objects, at any depth."""
-    if hasattr(spec, "model_dump"):
-        spec = spec.model_dump(mode="json")
-    if isinstance(spec, dict):
-        if spec.get("type") in LATER_STEPS:
-            return True
-        if spec.get("type") == "SimpleImputer" and any(
-            _is_object_dtype(v) for v in (spec.get("dtypes") or {}).values()
-        ):
-            return True  # (an imputer of categories: earlier versions refuse its dtype)
-        return any(holds_later_steps(v) for v in spec.values())
-    if isinstance(spec, list):
-        return any(holds_later_steps(v) for v in spec)
-    return False
+    return _holds(spec, _is_later_step)
+
+
+def _is_later_step(entry: dict[str, Any]) -> bool:
+    if entry.get("type") in LATER_STEPS:
+        return True
+    # (an imputer of categories: earlier versions refuse its dtype)
+    dtypes = entry.get("dtypes") or {}
+    return entry.get("type") == "SimpleImputer" and any(map(_is_object_dtype, dtypes.values()))
 
 
 def holds_selectors(spec: Any) -> bool:
     """Whether a pipeline entry (JSON data, or its validated model) holds a
     make_column_selector, at any depth."""
+    return _holds(spec, lambda entry: "$selector" in entry)
+
+
+def _holds(spec: Any, found: Callable[[dict[str, Any]], bool]) -> bool:
+    """Whether ``found`` holds for a mapping anywhere in ``spec`` (JSON data, or a
+    validated model of it)."""
     if hasattr(spec, "model_dump"):
         spec = spec.model_dump(mode="json")
     if isinstance(spec, dict):
-        return "$selector" in spec or any(holds_selectors(v) for v in spec.values())
+        return found(spec) or any(_holds(v, found) for v in spec.values())
     if isinstance(spec, list):
-        return any(holds_selectors(v) for v in spec)
+        return any(_holds(v, found) for v in spec)
     return False
 
 
