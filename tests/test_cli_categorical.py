@@ -530,3 +530,71 @@ def test_without_matplotlib_the_warning_names_the_command(trained, capsys, monke
         "layerkit train: warning: matplotlib is not installed, so no loss-curve plot: pip "
         "install matplotlib\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("cells", "message"),
+    [
+        (["none", "3.5"], "row 1 (line 2) holds 'none', which pandas reads as text"),
+        ([" NA", "3.5"], "row 1 (line 2) holds ' NA', which pandas reads as text"),
+        (["", ""], "feature column 'x' has no value in any row; drop it"),
+    ],
+)
+def test_impute_refuses_what_pandas_would_not_read_as_numbers(cells, message, tmp_path, capsys):
+    """The Pipeline must read the file as pandas does: a gap spelled "none" trains in
+    the table reader, but pandas reads the column as text, which the imputer refuses."""
+    rows = [[cells[i % 2] if i < 2 or cells[0] == "" else str(i), i % 2] for i in range(40)]
+    write_csv(tmp_path / "d.csv", ["x", "late", "z"], [[*r, float(i)] for i, r in enumerate(rows)])
+    path = experiment(tmp_path, data="d.csv", data__impute="median")
+    status, _, err = run(capsys, "train", path)
+    assert status == 1 and message in err, err
+
+
+def test_impute_refuses_parquet_numbers_stored_as_text(tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    table = pd.DataFrame({"x": [str(i) for i in range(40)], "late": [i % 2 for i in range(40)]})
+    table.loc[3, "x"] = None
+    table.to_parquet(tmp_path / "d.parquet", index=False)
+    path = experiment(tmp_path, data="d.parquet", data__impute="median")
+    status, _, err = run(capsys, "train", path)
+    assert status == 1
+    assert "feature column 'x' is stored as text in the Parquet file ('0' in row 1)" in err
+
+
+@pytest.mark.parametrize(
+    ("labels", "classes"),
+    [(["0", "1", "none"], ["0", "1", "none"]), (["True", "False", "none"], ["False", "True", "none"])],
+)  # fmt: skip
+def test_a_label_column_pandas_reads_as_text_is_text(labels, classes, tmp_path, capsys):
+    rows = [[float(i), labels[i % 3]] for i in range(60)]
+    write_csv(tmp_path / "d.csv", ["x", "late"], rows)
+    status, _, err = run(capsys, "train", experiment(tmp_path, data="d.csv"))
+    assert status == 0, err
+    model = layerkit.load(tmp_path / "layerkit-output" / "model.lkm")
+    assert model.classes_.tolist() == classes
+
+
+def test_auto_refuses_a_column_of_many_numbers_beside_some_words(tmp_path, capsys):
+    ages = [str(18 + i % 60) for i in range(170)] + ["?", "unknown", "-"] * 5
+    write_csv(tmp_path / "d.csv", ["age", "late"], [[a, i % 2] for i, a in enumerate(ages)])
+    status, _, err = run(capsys, "train", experiment(tmp_path, data="d.csv"))
+    assert status == 1 and "feature column 'age' must hold numbers, but row 171" in err, err
+
+
+def test_a_missing_number_is_named_not_the_categories_beside_it(tmp_path, capsys):
+    write_csv(tmp_path / "trips.csv", ["distance", "hour", "weather", "late"], trips())
+    status, _, err = run(
+        capsys, "train", experiment(tmp_path, data__categorical=["hour", "weather"])
+    )
+    assert status == 0, err
+    rows = trips(20, seed=4)
+    rows[2][0], rows[3][1], rows[4][2] = "", "", ""  # (gaps in a number, a code, a category)
+    write_csv(tmp_path / "gap.csv", ["distance", "hour", "weather", "late"], rows)
+    status, _, err = run(capsys, "predict", tmp_path / "layerkit-output" / "model.lkm",
+                         tmp_path / "gap.csv", "-o", tmp_path / "p.csv")  # fmt: skip
+    assert status == 1
+    assert (
+        "data: feature column 'distance' has 1 missing value(s) (first in row 3, line 4), which"
+        in err
+    )
+    assert "'hour'" not in err and "'weather'" not in err

@@ -27,14 +27,16 @@ MARKERS = 2
 LISTING = "to one-hot encode its values as categories, list it under data.categorical"
 
 
-def categorical_candidates(table: Table, data: Any) -> list[str]:
-    """The columns ``examples`` may take as categories, to be read as written:
-    ``data.categorical``'s list, or ("auto") the feature columns holding text."""
-    if data.categorical != "auto":
-        return list(data.categorical)
+def read_as_written(table: Table, data: Any) -> list[str]:
+    """The feature columns ``examples`` needs as written: every one, where the model
+    may be a Pipeline, which reads its columns as pandas reads the file (listed
+    categories, text columns for "auto", or ``data.impute``); else none."""
     names = data.features if data.features is not None else list(table)
-    names = [n for n in names if n not in data.exclude]
-    return [n for n in names if n != data.target and n in table and table[n].dtype == object]
+    names = [n for n in names if n in table and n != data.target and n not in data.exclude]
+    if data.categorical != "auto":
+        return names if data.categorical or data.impute is not None else []
+    texts = any(table[n].dtype == object for n in names)
+    return names if texts or data.impute is not None else []
 
 
 def choose(
@@ -94,7 +96,8 @@ def _not_categories(column: np.ndarray, what: str, lines: Sequence[int] | None) 
     numbers = sum(_is_number(v) for _, v in present)
     written = [(i, v) for i, v in present if _GROUPED.match(v) or _UNDERSCORED.match(v)]
     others = {v for _, v in present if not _is_number(v)} - {v for _, v in written}
-    markers = numbers >= len(present) / 2 and len(others) <= MARKERS
+    amounts = len({v for _, v in present if _is_number(v)}) > FEW  # (as in a column of ages)
+    markers = numbers >= len(present) / 2 and (len(others) <= MARKERS or amounts)
     if numbers + len(written) < MOSTLY * len(present) and not markers:
         return None
     if written:

@@ -183,7 +183,7 @@ def explain_refusal(model: Any, X: Any, err: Exception, lines: Any = None) -> st
     within that step ("column 3" of the step's own columns)."""
     text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
     if "contains NaN" in text:  # (a step let them through; the network refused them)
-        gaps = _missing_numbers(X, lines)
+        gaps = _missing_numbers(model, X, lines)
         if gaps:
             return f"{'; '.join(gaps)}, which the model's steps do not fill: fill or drop them"
     first = _first_step(model)
@@ -213,15 +213,35 @@ def explain_refusal(model: Any, X: Any, err: Exception, lines: Any = None) -> st
     return text
 
 
-def _missing_numbers(X: Any, lines: Any = None) -> list[str]:
-    """For each numeric input column holding missing values: its name (or position),
-    how many, and the first row (1 = the first data row; and its line in a CSV file)."""
+def _encoded_inputs(model: Any) -> set[int]:
+    """The input positions the model's first step, a ColumnTransformer, sends to an
+    encoder (alone, or ending a Pipeline): a gap there is a category, not a number."""
+    first = _first_step(model)
+    if type(first).__name__ != "ColumnTransformer":
+        return set()
+    from ..io._columns import column_list, positions
+
+    found = set()
+    for _, step, columns in first.transformers_:
+        last = step.steps[-1][1] if type(step).__name__ == "Pipeline" else step
+        if type(last).__name__ in ("OneHotEncoder", "OrdinalEncoder"):
+            found.update(positions(first, column_list(columns)))
+    return found
+
+
+def _missing_numbers(model: Any, X: Any, lines: Any = None) -> list[str]:
+    """For each numeric input column holding missing values (not one an encoder
+    reads): its name (or position), how many, and the first row (1 = the first data
+    row; and its line in a CSV file)."""
     from ._examples import _row
 
-    names = list(X.columns) if hasattr(X, "columns") else None
+    names = getattr(_first_step(model), "feature_names_in_", None)
+    encoded = _encoded_inputs(model)
     found = []
     for j in range(X.shape[1]):
-        column = np.asarray(X.iloc[:, j] if names is not None else X[:, j])
+        if j in encoded:
+            continue
+        column = np.asarray(X.iloc[:, j] if hasattr(X, "iloc") else X[:, j])
         try:
             gaps = np.flatnonzero(np.isnan(column.astype(np.float64)))
         except (TypeError, ValueError):  # (text: a category's gap is the encoder's)
@@ -258,10 +278,11 @@ def unseen_categories(model: Any, X: Any) -> list[str]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for _, before in steps[:-1]:
-                part = before.transform(part)
+                if before is not None and not isinstance(before, str):  # (passthrough)
+                    part = before.transform(part)
+            if np.shape(part)[1] != len(at):  # (a step before it dropped a column)
+                continue
             encoded = encoder.transform(part)
-        if np.shape(part)[1] != len(at):  # (a step before it dropped a column)
-            continue
         encoded = encoded.toarray() if hasattr(encoded, "toarray") else np.asarray(encoded)
         widths = np.array([len(c) for c in encoder.categories_])
         ends = np.cumsum(widths)

@@ -73,6 +73,9 @@ class DataSection(_Section):
 
     @pydantic.model_validator(mode="after")
     def _features_or_exclude(self) -> DataSection:
+        twice = sorted({name for name in self.exclude if self.exclude.count(name) > 1})
+        if twice:
+            raise ValueError(f"exclude lists {twice} more than once")
         if self.features is not None and self.exclude:
             raise ValueError(
                 "give features (the columns to use) or exclude (those to leave out), not both"
@@ -85,7 +88,14 @@ class DataSection(_Section):
         """One message for any other value (rather than pydantic's two-part one)."""
         if value == "auto" or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             return value
-        hint = f' (did you mean ["{value}"]?)' if isinstance(value, str) else ""
+        hint = ""
+        if isinstance(value, str):
+            hint = (
+                ' (did you mean "auto"?)'
+                if value.lower() == "auto"
+                else f' (did you mean ["{value}"]?)'
+            )
+
         raise ValueError(
             f'expected "auto", a list of column names (["port", "deck"]), or [] for none; '
             f"got {value!r}{hint}"

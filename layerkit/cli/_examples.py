@@ -13,7 +13,7 @@ from sklearn.model_selection import train_test_split
 
 from ._categories import pandas_column
 from ._errors import CLIError
-from ._tables import Table, as_categories, index_column
+from ._tables import PANDAS_MISSING, Table, as_categories, index_column
 
 
 def examples(
@@ -69,10 +69,18 @@ def examples(
         numbers = [name for name in numbers if table[name].dtype != object]
     imputed = data.impute is not None
     problems += feature_problems(table, numbers, imputed=imputed, hint=listing, fill=_FILL)
+    if categorical or imputed:  # (a Pipeline, which reads the numbers as pandas does)
+        problems += _read_as_text(table, numbers, as_written, imputed)
     target = table[data.target]
-    if task == "classification" and target.dtype == object and data.target in as_written:
-        # text labels as pandas reads them: not stripped, missing as pandas spells it
-        target = as_categories(as_written[data.target], None, csv=table.lines is not None)
+    csv = table.lines is not None
+    if task == "classification" and data.target in as_written:
+        # labels as pandas reads them: text (a cell such as "none" among numbers makes
+        # the column text) not stripped, missing as pandas spells it
+        written = as_written[data.target]
+        if pandas_column(target, written, text=False, csv=csv).dtype == object and any(
+            isinstance(v, str) and v not in PANDAS_MISSING for v in written.tolist()
+        ):
+            target = as_categories(written, None, csv=csv)
     try:
         y = _target(target, task, f"target column {data.target!r}", table.lines)
         if task == "classification" and as_written and data.target in as_written:
@@ -83,7 +91,6 @@ def examples(
     if not categorical:
         return np.column_stack([table[name] for name in features]), y, features, {}
     X = np.empty((len(y), len(features)), dtype=object)
-    csv = table.lines is not None
     dtypes = {}
     for j, name in enumerate(features):
         values = table[name]
@@ -128,6 +135,42 @@ def _near(name: str, columns: list[str]) -> str:
     hint = f"; did you mean {close!r}?" if close else ""
     shown = columns if len(columns) <= 20 else [*columns[:20], f"... ({len(columns)} in all)"]
     return f"{hint} The columns are {shown}" if hint else f"; the columns are {shown}"
+
+
+def _read_as_text(
+    table: Table, names: list[str], as_written: dict[str, np.ndarray], imputed: bool
+) -> list[str]:
+    """The numeric columns a Pipeline model could not read from pandas' table of the
+    file: a cell the table reader takes for a number or a gap but pandas for text
+    (``none``, `` NA``), digits a Parquet file stores as text; and, with ``imputed``, a
+    column without a value, which the imputer would drop."""
+    problems = []
+    csv = table.lines is not None
+    for name in names:
+        cells = as_written.get(name)
+        if imputed and np.isnan(table[name]).all():
+            problems.append(f"feature column {name!r} has no value in any row; drop it")
+        if cells is None:
+            continue
+        typed = pandas_column(table[name], cells, text=False, csv=csv)
+        texts = [(i, v) for i, v in enumerate(typed.tolist()) if isinstance(v, str)]
+        if not texts:
+            continue
+        if not csv:
+            problems.append(
+                f"feature column {name!r} is stored as text in the Parquet file "
+                f"({texts[0][1]!r} in {_row(texts[0][0], None)}), which pandas reads as "
+                "text: store it as numbers"
+            )
+            continue
+        odd = [(i, v) for i, v in texts if v not in PANDAS_MISSING and not _is_number(v)]
+        i, value = (odd or texts)[0]
+        problems.append(
+            f"feature column {name!r} must hold numbers, but {_row(i, table.lines)} holds "
+            f"{value!r}, which pandas reads as text (it reads a missing value from an "
+            "empty cell, NA, NaN or null); write it as a number or an empty cell"
+        )
+    return problems
 
 
 #: how ``layerkit train`` fills missing numbers itself

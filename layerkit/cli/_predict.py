@@ -83,7 +83,10 @@ def predict(
                 f"{data_path}: the model cannot predict from this data: "
                 f"{explain_refusal(model, X, err, table.lines)}"
             ) from None
-        unseen = unseen_categories(model, X) if takes_categories(model) else []
+        try:  # (a check for a warning: it never stops the predictions)
+            unseen = unseen_categories(model, X) if takes_categories(model) else []
+        except Exception:
+            unseen = []
     if unseen:
         print(
             "layerkit predict: warning: categories the model did not see in training, "
@@ -164,7 +167,8 @@ def _features(model: Any, table: Table, path: Path, as_written: dict[str, np.nda
         names = [str(n) for n in names]
         missing = [n for n in names if n not in table]
         if missing and takes_categories(model):  # (Python's table may lack these)
-            missing = [n for n in missing if n not in unused_inputs(model)]
+            unused = unused_inputs(model)
+            missing = [n for n in missing if n not in unused]
         if missing:
             guesses = [(n, near_name(n, list(table))) for n in missing]
             hints = "".join(f"; did you mean {g!r} for {n!r}?" for n, g in guesses if g)

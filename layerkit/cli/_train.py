@@ -24,7 +24,7 @@ from ..losses import (
     SquaredError,
 )
 from ..training import HOW_TO_SCALE_THE_TARGET
-from ._categorical_columns import categorical_candidates
+from ._categorical_columns import read_as_written
 from ._config import Loaded, load_experiment
 from ._errors import CLIError
 from ._examples import examples, identifier_features, split
@@ -53,8 +53,8 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
     labels = [exp.data.target] if exp.task == "classification" else []
     listed = [] if exp.data.categorical == "auto" else list(exp.data.categorical)
     table, as_written = read_table_and_text(data_path, [*labels, *listed])
-    unread = [n for n in categorical_candidates(table, exp.data) if n not in as_written]
-    if unread:  # (their cells as written, as pandas reads categories: not stripped)
+    unread = [n for n in read_as_written(table, exp.data) if n not in as_written]
+    if unread:  # (a Pipeline's columns as pandas reads them: categories not stripped)
         table, as_written = read_table_and_text(data_path, [*labels, *listed, *unread])
     X, y, features, categorical = examples(table, exp.data, exp.task, data_path, as_written)
     if exp.data.features is None:
