@@ -868,3 +868,27 @@ def test_what_a_file_cannot_load_is_refused_at_save(tmp_path):
     with pytest.raises(TypeError, match="nested at most 4 deep"):
         layerkit.save(make_pipeline(deep, _mlp()), tmp_path / "m.lkm")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("steps", "columns"),
+    [
+        ([("p", "passthrough"), ("o", OneHotEncoder())], ["embarked"]),
+        ([("p", "passthrough")], ["age"]),
+        ([("p", None), ("q", "passthrough")], ["age"]),
+    ],
+)
+def test_passthrough_steps_in_an_inner_pipeline_load(steps, columns, tmp_path):
+    """They saved and did not load: a passthrough first step has no width to check, and a
+    Pipeline of passthroughs only is fitted without one."""
+    from sklearn.pipeline import Pipeline
+
+    frame, y = passengers()
+    frame = frame.fillna({"age": 40.0, "embarked": "S"})
+    inner = Pipeline(steps)
+    ct = ColumnTransformer([("n", StandardScaler(), ["fare"]), ("c", inner, columns)])
+    pipe = quiet(make_pipeline(ct, _mlp()).fit, frame, y)
+    again, _ = round_trip(pipe, tmp_path)
+    assert np.array_equal(again.predict_proba(frame), pipe.predict_proba(frame))
+    assert list(again[0].get_feature_names_out()) == list(pipe[0].get_feature_names_out())
+    assert type(again[0].named_transformers_["c"]).__name__ == "Pipeline"

@@ -559,6 +559,7 @@ def _build_composite(
         )
     names_in = None if fitted is None else fitted.get("feature_names_in_")
     given, stand_ins, built_steps = [], [], {}
+    widths: dict[str, int | None] = {}  # (each step's input width, None: not fitted)
     for i, entry in enumerate(entries):
         at = f"{where}.transformers[{i}]"
         if not isinstance(entry, list) or len(entry) != 3 or not isinstance(entry[0], str):
@@ -566,13 +567,16 @@ def _build_composite(
         name, inner, raw_columns = entry
         selector, columns = _loaded_columns(raw_columns, f"{at}.columns", fitted is not None)
         obj, width = _inner_built(inner, at, limit, build, fitted is not None, widest)
-        if width is None and not isinstance(obj, str) and fitted is not None:
+        through = _passes_through(obj)  # (a Pipeline of passthroughs: as "passthrough")
+        if width is None and not isinstance(obj, str) and fitted is not None and not through:
             if not _selects_none(columns):  # (a step of no columns is not fitted)
                 raise ModelFileError(f"{at}: not fitted, where its ColumnTransformer is")
             width = 0
         given.append((name, _unfitted(obj), columns if selector is None else selector))
-        stand_ins.append((name, obj if isinstance(obj, str) else _Width(width), columns))
+        stand_in = "passthrough" if through else obj if isinstance(obj, str) else _Width(width)
+        stand_ins.append((name, stand_in, columns))
         built_steps[name] = obj
+        widths[name] = width
     rest, rest_width = _inner_built(
         remainder, f"{where}.remainder", limit, build, fitted is not None, widest
     )
@@ -602,8 +606,9 @@ def _build_composite(
     except Exception as err:
         raise ModelFileError(f"{where}: its steps do not fit its columns: {err}") from None
     built_steps["remainder"] = rest
+    widths["remainder"] = rest_width
     for name, trans, cols in stand_in.transformers_:
-        unfitted = not hasattr(built_steps[name], "n_features_in_")
+        unfitted = widths[name] is None
         if isinstance(trans, _Width) and unfitted and not _selects_none(column_list(cols)):
             raise ModelFileError(f"{where}: its step {name!r} has columns, and is not fitted")
     for key, value in vars(stand_in).items():
@@ -612,9 +617,9 @@ def _build_composite(
     ct.transformers_ = [
         (
             name,
-            trans
-            if isinstance(trans, str) or not isinstance(trans, _Width)
-            else built_steps[name],
+            built_steps[name]
+            if isinstance(trans, _Width) or _passes_through(built_steps.get(name))
+            else trans,
             cols,
         )
         for name, trans, cols in stand_in.transformers_
@@ -700,6 +705,12 @@ def _loaded_columns(raw: Any, where: str, fitted: bool) -> tuple[Any, Any]:
     if fitted and chose is None:
         raise ModelFileError(f"{where}: a fitted selector must hold the columns it chose")
     return selector, _plain(chose, f"{where}.chose")
+
+
+def _passes_through(step: Any) -> bool:
+    """Whether ``step`` is a Pipeline of passthrough steps only (it gives its input)."""
+    steps = getattr(step, "steps", None)
+    return steps is not None and all(s is None or s == "passthrough" for _, s in steps)
 
 
 def _zeros(n_in: int, names: list[str] | None, where: str, by_position: bool) -> Any:
