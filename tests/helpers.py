@@ -1,5 +1,6 @@
 """Layers written the way a user writes them, used across the test suite."""
 
+import csv
 import io
 import json
 import zipfile
@@ -176,3 +177,25 @@ def rewritten_model(data, edit=None, *, drop=(), damaged=None):
                 member[-1] ^= 0x01
             dst.writestr(name, bytes(member))
     return out.getvalue()
+
+
+def redigested(edit):
+    """A manifest edit (for ``rewritten_model``) of the pipeline entry, ``edit(spec)``,
+    that then writes the entry's digest again: a file edited as a writer could."""
+    from layerkit.io._manifest import pipeline_digest
+
+    def both(manifest):
+        spec = manifest["pipeline"]
+        edit(spec)
+        spec["sha256"] = pipeline_digest({k: v for k, v in spec.items() if k != "sha256"})
+
+    return both
+
+
+def write_csv(path, header, rows):
+    """A CSV file of a header row and ``rows``, as Python's csv module writes it."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path

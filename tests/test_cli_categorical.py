@@ -3,12 +3,12 @@ that is what scikit-learn fits on the same table, saved whole, and run on the ra
 by ``layerkit predict`` as by Python on ``pd.read_csv``."""
 
 import builtins
-import csv
 import json
 import warnings
 
 import numpy as np
 import pytest
+from helpers import write_csv
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import ConvergenceWarning
@@ -31,14 +31,6 @@ def run(capsys, *argv):
     return status, out, err
 
 
-def write_csv(path, header, rows):
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
 def trips(n=300, seed=0):
     """Rows of distance, hour, weather, late: late when far, or in snow."""
     rng = np.random.default_rng(seed)
@@ -50,6 +42,13 @@ def trips(n=300, seed=0):
             [distance, int(rng.integers(24)), weather, int(distance > 12 or weather == "snow")]
         )
     return rows
+
+
+def predict_rows(capsys, tmp_path, rows, *options):
+    """``layerkit predict`` of the model trained in ``tmp_path`` on trips ``rows``."""
+    write_csv(tmp_path / "new.csv", ["distance", "hour", "weather", "late"], rows)
+    model = tmp_path / "layerkit-output" / "model.lkm"
+    return run(capsys, "predict", model, tmp_path / "new.csv", "-o", tmp_path / "p.csv", *options)
 
 
 def experiment(tmp_path, data="trips.csv", **settings):
@@ -420,9 +419,7 @@ def test_predict_names_a_missing_number_the_model_does_not_fill(trained, capsys)
     tmp_path, _ = trained
     rows = trips(20, seed=2)
     rows[6][0] = ""
-    write_csv(tmp_path / "gap.csv", ["distance", "hour", "weather", "late"], rows)
-    status, _, err = run(capsys, "predict", tmp_path / "layerkit-output" / "model.lkm",
-                         tmp_path / "gap.csv", "-o", tmp_path / "p.csv")  # fmt: skip
+    status, _, err = predict_rows(capsys, tmp_path, rows)
     assert status == 1
     assert (
         "the model cannot predict from this data: feature column 'distance' has 1 missing "
@@ -454,9 +451,7 @@ def test_predict_warns_of_categories_not_seen_in_training(trained, capsys):
     rows = trips(40, seed=3)
     for row in rows[:5]:
         row[2] = "Dry"  # (not "dry")
-    write_csv(tmp_path / "new.csv", ["distance", "hour", "weather", "late"], rows)
-    status, _, err = run(capsys, "predict", tmp_path / "layerkit-output" / "model.lkm",
-                         tmp_path / "new.csv", "-o", tmp_path / "p.csv")  # fmt: skip
+    status, _, err = predict_rows(capsys, tmp_path, rows)
     assert status == 0
     assert (
         "layerkit predict: warning: categories the model did not see in training, each "
@@ -512,24 +507,6 @@ def test_exclude_leaves_columns_out(tmp_path, capsys):
     path = experiment(tmp_path, data__exclude=["ticket"], data__features=["hour"])
     status, _, err = run(capsys, "train", path)
     assert status == 1 and "give features (the columns to use) or exclude (those to leave" in err
-
-
-def test_without_matplotlib_the_warning_names_the_command(trained, capsys, monkeypatch):
-    tmp_path, _ = trained
-    real_import = builtins.__import__
-
-    def without_matplotlib(name, *args, **kwargs):
-        if name.split(".")[0] == "matplotlib":
-            raise ImportError(f"No module named {name!r}")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", without_matplotlib)
-    status, _, err = run(capsys, "train", "-q", experiment(tmp_path))
-    assert status == 0, err
-    assert err == (
-        "layerkit train: warning: matplotlib is not installed, so no loss-curve plot: pip "
-        "install matplotlib\n"
-    )
 
 
 @pytest.mark.parametrize(
@@ -589,9 +566,7 @@ def test_a_missing_number_is_named_not_the_categories_beside_it(tmp_path, capsys
     assert status == 0, err
     rows = trips(20, seed=4)
     rows[2][0], rows[3][1], rows[4][2] = "", "", ""  # (gaps in a number, a code, a category)
-    write_csv(tmp_path / "gap.csv", ["distance", "hour", "weather", "late"], rows)
-    status, _, err = run(capsys, "predict", tmp_path / "layerkit-output" / "model.lkm",
-                         tmp_path / "gap.csv", "-o", tmp_path / "p.csv")  # fmt: skip
+    status, _, err = predict_rows(capsys, tmp_path, rows)
     assert status == 1
     assert (
         "data: feature column 'distance' has 1 missing value(s) (first in row 3, line 4), which"

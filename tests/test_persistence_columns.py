@@ -9,7 +9,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from helpers import rewritten_model
+from helpers import redigested, rewritten_model
 from sklearn.base import clone
 from sklearn.compose import (
     ColumnTransformer,
@@ -293,17 +293,6 @@ def saved(tmp_path_factory):
     return path.read_bytes(), pipe, frame
 
 
-def _redigest(edit):
-    from layerkit.io._manifest import pipeline_digest
-
-    def both(manifest):
-        spec = manifest["pipeline"]
-        edit(spec)
-        spec["sha256"] = pipeline_digest({k: v for k, v in spec.items() if k != "sha256"})
-
-    return both
-
-
 def _columns(spec):
     return spec["steps"][0]["params"]["transformers"]
 
@@ -322,43 +311,43 @@ EDITS = {
         "do not match their SHA-256",
     ),
     "a dtype of dates": (
-        _redigest(lambda s: _categories(s)[0].update(dtype="<M8[ns]")),
+        redigested(lambda s: _categories(s)[0].update(dtype="<M8[ns]")),
         r"categories_\[0\]: dtype must be numeric, boolean, text or object, got '<M8\[ns\]'",
     ),
     "a text dtype far wider than its values": (
-        _redigest(lambda s: _categories(s)[0].update(dtype="<U100000000")),
+        redigested(lambda s: _categories(s)[0].update(dtype="<U100000000")),
         r"categories_\[0\]: dtype <U100000000 is wider than its values",
     ),
     "text in a numeric dtype": (
-        _redigest(lambda s: _categories(s)[0].update(dtype="<f8")),
+        redigested(lambda s: _categories(s)[0].update(dtype="<f8")),
         r"categories_\[0\]: values must be of dtype float64",
     ),
     "numbers out of order": (
-        _redigest(lambda s: _codes(s)[0].update(values=[2, 1, 3])),
+        redigested(lambda s: _codes(s)[0].update(values=[2, 1, 3])),
         r"categories_\[0\]: numbers must be sorted, without repeats, a NaN last",
     ),
     "infrequent categories": (
-        _redigest(lambda s: _columns(s)[2][1]["params"].update(min_frequency=2)),
+        redigested(lambda s: _columns(s)[2][1]["params"].update(min_frequency=2)),
         r"transformers\[2\]: min_frequency must be null",
     ),
     "a categories setting of others": (
-        _redigest(lambda s: _columns(s)[2][1]["params"].update(categories=[[1, 2, 4]])),
+        redigested(lambda s: _columns(s)[2][1]["params"].update(categories=[[1, 2, 4]])),
         r"transformers\[2\]: its categories setting differs from its categories_",
     ),
     "no categories": (
-        _redigest(lambda s: _categories(s)[0].update(values=[])),
+        redigested(lambda s: _categories(s)[0].update(values=[])),
         r"categories_\[0\]: values must be a non-empty list",
     ),
     "a step type no file holds": (
-        _redigest(lambda s: _columns(s)[2][1].update(type="FunctionTransformer")),
+        redigested(lambda s: _columns(s)[2][1].update(type="FunctionTransformer")),
         r"transformers\[2\]: 1 validation error for StepSpec",
     ),
     "an unfitted step with columns": (
-        _redigest(lambda s: _columns(s)[2][1].pop("fitted")),
+        redigested(lambda s: _columns(s)[2][1].pop("fitted")),
         r"transformers\[2\]: not fitted, where its ColumnTransformer is",
     ),
     "an input a million columns wide": (
-        _redigest(
+        redigested(
             lambda s: (
                 s["steps"][0]["fitted"].update(n_features_in_=10**6)
                 or s["steps"][0]["fitted"].pop("feature_names_in_")
@@ -367,7 +356,7 @@ EDITS = {
         r"n_features_in_ must be an int from 1 to 65536, got 1000000",
     ),
     "values beside a ColumnTransformer's own": (
-        _redigest(lambda s: s["steps"][0].update(dtypes={"x": "<f8"})),
+        redigested(lambda s: s["steps"][0].update(dtypes={"x": "<f8"})),
         r"ColumnTransformer\): a ColumnTransformer holds its fitted values in its steps",
     ),
     "an earlier format version": (
@@ -694,12 +683,12 @@ def test_crafted_nesting_widths_and_workers_are_refused(saved, tmp_path):
     data, _, _ = saved
     path = tmp_path / "edited.lkm"
     # (the ColumnTransformer, 2 Pipelines, then its own Pipeline: 4 deep, the most)
-    path.write_bytes(rewritten_model(data, _redigest(lambda s: _nested(s, 2))))
+    path.write_bytes(rewritten_model(data, redigested(lambda s: _nested(s, 2))))
     layerkit.load(path)
-    path.write_bytes(rewritten_model(data, _redigest(lambda s: _nested(s, 3))))
+    path.write_bytes(rewritten_model(data, redigested(lambda s: _nested(s, 3))))
     with pytest.raises(ModelFileError, match="ColumnTransformers nested more than 4 deep"):
         layerkit.load(path)
-    jobs = _redigest(lambda s: s["steps"][0]["params"].update(n_jobs=100000))
+    jobs = redigested(lambda s: s["steps"][0]["params"].update(n_jobs=100000))
     path.write_bytes(rewritten_model(data, jobs))
     with pytest.raises(ModelFileError, match="n_jobs must be null or from -64 to 64"):
         layerkit.load(path)
@@ -727,7 +716,7 @@ def test_a_crafted_polynomial_step_is_counted_first(inside, wide, gives, tmp_pat
         poly["fitted"]["n_features_in_"] = wide
         entry[2] = list(range(wide))
 
-    path.write_bytes(rewritten_model(path.read_bytes(), _redigest(widen)))
+    path.write_bytes(rewritten_model(path.read_bytes(), redigested(widen)))
     with pytest.raises(ModelFileError, match=rf"transformers\[0\]: gives {gives} features, more"):
         layerkit.load(path)
 
@@ -853,7 +842,7 @@ def test_an_inner_pipeline_may_narrow_and_must_chain(tmp_path):
     def mismatch(spec):  # (the ColumnTransformer after the powers takes 21, not 20)
         _columns(spec)[0][1]["params"]["steps"][1][1]["fitted"]["n_features_in_"] = 21
 
-    path.write_bytes(rewritten_model(path.read_bytes(), _redigest(mismatch)))
+    path.write_bytes(rewritten_model(path.read_bytes(), redigested(mismatch)))
     with pytest.raises(ModelFileError, match=r"steps\[1\]: takes 21 features, and the steps"):
         layerkit.load(path)
 

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import rewritten_model
+from helpers import redigested, rewritten_model
 from sklearn.base import clone
 from sklearn.compose import make_column_selector, make_column_transformer
 from sklearn.impute import SimpleImputer
@@ -17,7 +17,6 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 import layerkit
 from layerkit import MLPClassifier, ModelFileError
 from layerkit.io import read_manifest
-from layerkit.io._manifest import pipeline_digest
 
 pd = pytest.importorskip("pandas")
 
@@ -106,44 +105,35 @@ def _selector_of(spec):
     return spec["steps"][0]["params"]["transformers"][0][2]
 
 
-def _redigest(edit):
-    def both(manifest):
-        spec = manifest["pipeline"]
-        edit(spec)
-        spec["sha256"] = pipeline_digest({k: v for k, v in spec.items() if k != "sha256"})
-
-    return both
-
-
 EDITS = {
     "an earlier format version": (
         lambda m: m.update(format_version=5),
         "a make_column_selector in a file of format version 5: it came in version 6",
     ),
     "a pattern that is no expression": (
-        _redigest(lambda s: _selector_of(s)["$selector"].update(pattern="(")),
+        redigested(lambda s: _selector_of(s)["$selector"].update(pattern="(")),
         r"columns: pattern must be a regular expression Python's re module compiles",
     ),
     "a repetition beyond any count": (
-        _redigest(
+        redigested(
             lambda s: _selector_of(s)["$selector"].update(pattern="a{99999999999999999999}")
         ),
         r"transformers\[0\]\.columns: pattern must be a regular expression",
     ),
     "a pattern too long": (
-        _redigest(lambda s: _selector_of(s)["$selector"].update(pattern="a" * 1001)),
+        redigested(lambda s: _selector_of(s)["$selector"].update(pattern="a" * 1001)),
         "pattern must be null or a string of at most 1000 characters",
     ),
     "a dtype no file holds": (
-        _redigest(lambda s: _selector_of(s)["$selector"].update(dtype_include="os.system")),
+        redigested(lambda s: _selector_of(s)["$selector"].update(dtype_include="os.system")),
         r"dtype_include must be null, or one or a list of 'number', .*got 'os.system'",
     ),
     "a setting no selector has": (
-        _redigest(lambda s: _selector_of(s)["$selector"].update(extra=1)),
+        redigested(lambda s: _selector_of(s)["$selector"].update(extra=1)),
         "a selector holds pattern, dtype_include and dtype_exclude, got",
     ),
     "no columns chosen": (
-        _redigest(lambda s: _selector_of(s).update(chose=None)),
+        redigested(lambda s: _selector_of(s).update(chose=None)),
         "a fitted selector must hold the columns it chose",
     ),
 }
