@@ -79,6 +79,8 @@ def _not_categories(column: np.ndarray, what: str, lines: Sequence[int] | None) 
     read them (3,366 or 1_000) or beside a few text cells; or most of them are numbers,
     beside one or two text values ("?": markers of missing values)."""
     present = [(i, v) for i, v in enumerate(column.tolist()) if v is not None]
+    if not present:  # (no value at all: the column is missing values, not text)
+        return None
     dates = [(i, v) for i, v in present if _DATE.match(v)]
     if len(dates) >= len(present) / 2:
         i, value = dates[0]

@@ -115,12 +115,12 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
     if target_scaled:
         _fold_target_scaling(est, y_mean, y_scale)  # and predicts in the target's units
     metrics = _metrics(model, est, exp, data_path, (X_train, y_train), (X_test, y_test))
+    metrics["standardized"] = scales_inputs  # (the numeric inputs: none, categories only)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise CLIError(f"output.dir: cannot create {out}: {err.strerror or err}") from None
     metrics.update(features=features, converged=converged, fit_seconds=round(seconds, 3))
-    metrics["standardized"] = scales_inputs  # (not with categorical features only)
     if steps:
         metrics.update(categorical=list(categorical), network_inputs=encoded_width(model))
         metrics.update(imputed=filled_with(model, features, filled))
@@ -386,7 +386,6 @@ def _metrics(
         "estimator": type(est).__name__,
         "data": str(data_path),
         "target": exp.data.target,
-        "standardized": exp.data.standardize,
         "target_standardized": _scales_target(exp, est),
         "n_train": len(train[1]),
         "n_test": len(test[1]),
