@@ -573,3 +573,65 @@ def test_a_missing_number_is_named_not_the_categories_beside_it(tmp_path, capsys
         in err
     )
     assert "'hour'" not in err and "'weather'" not in err
+
+
+def titanic_like(n=120):
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(n):
+        sex = ["male", "female"][i % 2]
+        fare = "?" if i == 7 else f"{rng.exponential(30):.2f}"  # (a marker among amounts)
+        cabin = "" if i % 3 else f"C{i}"
+        rows.append([f"Name {i}", sex, fare, cabin, ["S", "C", "Q"][i % 3], int(sex == "female")])
+    return ["Name", "Sex", "Fare", "Cabin", "Embarked", "Survived"], rows
+
+
+def titanic_experiment(tmp_path, **settings):
+    header, rows = titanic_like()
+    write_csv(tmp_path / "t.csv", header, rows)
+    data = {"path": "t.csv", "target": "Survived", **settings}
+    (tmp_path / "t.json").write_text(json.dumps({"task": "classification", "data": data}))
+    return tmp_path / "t.json"
+
+
+def test_a_marker_among_many_amounts_is_named_not_taken_for_identifiers(tmp_path, capsys):
+    status, _, err = run(capsys, "train", titanic_experiment(tmp_path, exclude=["Name", "Cabin"]))
+    assert status == 1
+    assert "feature column 'Fare' must hold numbers, but row 8 (line 9) holds '?'" in err, err
+
+
+def test_a_list_names_each_column_once_with_its_first_text(tmp_path, capsys):
+    """Each refused column once (not also as a Pipeline's numbers), its first text
+    named rather than its first gap; with impute too (it crashed on the text column)."""
+    for impute in ({}, {"impute": "median"}):
+        path = titanic_experiment(tmp_path, categorical=["Sex", "Embarked"], **impute)
+        status, out, err = run(capsys, "train", path)
+        assert status == 1 and "Traceback" not in err + out
+        assert "3 columns cannot be used as they are:" in err, err
+        assert err.count("'Cabin'") == 1 and err.count("'Name'") == 1
+        assert "feature column 'Cabin' must hold numbers, but row 1 (line 2) holds 'C0'" in err
+        assert "list it under data.categorical, or leave it out (data.exclude)" in err
+
+
+def test_predict_names_the_cell_a_numeric_step_cannot_read(tmp_path, capsys):
+    header, rows = titanic_like()
+    rows = [[*r[:2], "5.0" if i == 7 else r[2], *r[3:]] for i, r in enumerate(rows)]
+    write_csv(tmp_path / "t.csv", header, rows)
+    data = {"path": "t.csv", "target": "Survived", "exclude": ["Name", "Cabin"],
+            "impute": "median"}  # fmt: skip
+    (tmp_path / "t.json").write_text(json.dumps({"task": "classification", "data": data,
+                                                 "training": {"max_iter": 20}}))  # fmt: skip
+    status, _, err = run(capsys, "train", tmp_path / "t.json")
+    assert status == 0, err
+    rows[3][2] = "?"
+    write_csv(tmp_path / "new.csv", header, rows)
+    status, _, err = run(capsys, "predict", tmp_path / "layerkit-output" / "model.lkm",
+                         tmp_path / "new.csv", "-o", tmp_path / "p.csv")  # fmt: skip
+    assert status == 1
+    assert "its step 'numbers' (columns Fare), in column Fare, row 4 (line 5): " in err, err
+    rows[3][2], rows[5][4] = "5.0", ""
+    write_csv(tmp_path / "new.csv", header, rows)
+    status, _, err = run(capsys, "predict", tmp_path / "layerkit-output" / "model.lkm",
+                         tmp_path / "new.csv", "-o", tmp_path / "p.csv")  # fmt: skip
+    assert status == 0
+    assert "in column(s) 'Embarked': 1 row(s), such as a missing value\n" in err

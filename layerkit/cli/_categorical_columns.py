@@ -88,18 +88,19 @@ def _not_categories(column: np.ndarray, what: str, lines: Sequence[int] | None) 
             f"{what} must hold numbers, but {_row(i, lines)} holds {value!r}; turn dates into "
             "numbers (days since a reference date, say)"
         )
+    numbers = sum(_is_number(v) for _, v in present)
+    written = [(i, v) for i, v in present if _GROUPED.match(v) or _UNDERSCORED.match(v)]
+    others = {v for _, v in present if not _is_number(v)} - {v for _, v in written}
+    markers = numbers >= len(present) / 2 and len(others) <= MARKERS  # ("?" among numbers)
     distinct = len({v for _, v in present})
-    if distinct > FEW and distinct > len(present) / 2:
+    if not markers and distinct > FEW and distinct > len(present) / 2:
         return (
             f"{what} holds {distinct} distinct values in its {len(present)} rows with a "
             "value, as names or identifiers do: one-hot encoded, each would be an input "
             "learned from a row or two; leave it out (data.exclude)"
         )
-    numbers = sum(_is_number(v) for _, v in present)
-    written = [(i, v) for i, v in present if _GROUPED.match(v) or _UNDERSCORED.match(v)]
-    others = {v for _, v in present if not _is_number(v)} - {v for _, v in written}
     amounts = len({v for _, v in present if _is_number(v)}) > FEW  # (as in a column of ages)
-    markers = numbers >= len(present) / 2 and (len(others) <= MARKERS or amounts)
+    markers = markers or (numbers >= len(present) / 2 and amounts)
     if numbers + len(written) < MOSTLY * len(present) and not markers:
         return None
     if written:

@@ -209,8 +209,24 @@ def explain_refusal(model: Any, X: Any, err: Exception, lines: Any = None) -> st
             found = re.search(r"in column (\d+)", str(inner))
             if found and int(found.group(1)) < len(shown):
                 where += f", in column {shown[int(found.group(1))]}"
+            where += _cell_of(str(inner), part, shown, lines)
             return f"{where}: {text}"
     return text
+
+
+def _cell_of(message: str, part: Any, shown: list[str], lines: Any) -> str:
+    """Where the text a step could not read as a number (scikit-learn's "could not
+    convert string to float: '?'") first is: ", in column Age, row 5 (line 6)"."""
+    found = re.search(r"could not convert string to float: '(.*)'", message)
+    if not found:
+        return ""
+    from ._examples import _row
+
+    cells = np.asarray(part.to_numpy() if hasattr(part, "to_numpy") else part, dtype=object)
+    rows, cols = np.nonzero(cells == found.group(1))
+    if not rows.size:
+        return ""
+    return f", in column {shown[cols[0]]}, {_row(int(rows[0]), lines)}"
 
 
 def _encoded_inputs(model: Any) -> set[int]:
@@ -292,5 +308,7 @@ def unseen_categories(model: Any, X: Any) -> list[str]:
                 name = str(given[at[k]]) if given is not None else f"#{at[k] + 1}"
                 column = raw.iloc[:, k] if hasattr(raw, "iloc") else raw[:, k]
                 value = np.asarray(column, dtype=object)[unseen[0]]
-                found.append(f"{name!r}: {unseen.size} row(s), such as {value!r}")
+                gap = value is None or (isinstance(value, float) and math.isnan(value))
+                shown = "a missing value" if gap else repr(value)
+                found.append(f"{name!r}: {unseen.size} row(s), such as {shown}")
     return found

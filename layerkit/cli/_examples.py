@@ -63,14 +63,16 @@ def examples(
     from ._categorical_columns import LISTING, choose
 
     categorical, problems = choose(table, data.categorical, data.target, features, path)
-    listing = f"; or, {LISTING}" if data.categorical != "auto" else ""
+    listing = f"; or, {LISTING}, or leave it out (data.exclude)"
+    listing = listing if data.categorical != "auto" else ""
     numbers = [name for name in features if name not in categorical]
     if data.categorical == "auto":  # (a text column not taken has its problem named)
         numbers = [name for name in numbers if table[name].dtype != object]
     imputed = data.impute is not None
     problems += feature_problems(table, numbers, imputed=imputed, hint=listing, fill=_FILL)
     if categorical or imputed:  # (a Pipeline, which reads the numbers as pandas does)
-        problems += _read_as_text(table, numbers, as_written, imputed)
+        sound = [n for n in numbers if not feature_problems(table, [n], imputed=imputed)]
+        problems += _read_as_text(table, sound, as_written, imputed)
     target = table[data.target]
     csv = table.lines is not None
     if task == "classification" and data.target in as_written:
@@ -234,8 +236,10 @@ def check_numbers(
     """Refuse text, missing values and infinities, naming the first row (1 = first data
     row; with ``lines``, also the file's line); ``hint`` ends the message about text,
     ``fill`` the one about missing values."""
-    if column.dtype == object:
-        bad = next(i for i, v in enumerate(column) if v is None or not _is_number(v))
+    if column.dtype == object:  # (its first text, else its first gap)
+        texts = (i for i, v in enumerate(column) if v is not None and not _is_number(v))
+        bad = next(texts, None)
+        bad = next(i for i, v in enumerate(column) if v is None) if bad is None else bad
         value = "a missing value" if column[bad] is None else repr(column[bad])
         kind = "encode categories as numbers"
         if _DATE.match(str(column[bad])):

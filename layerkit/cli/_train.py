@@ -83,7 +83,8 @@ def train(config_path: Path, *, quiet: bool = False) -> dict[str, Any]:
     scaled = [(inputs, scales_inputs)]
     scaled_text = " and ".join(name for name, on in [*scaled, ("target", target_scaled)] if on)
     encoded = f"{len(categorical)} of them categorical, one-hot encoded; " if categorical else ""
-    filled = [n for n in features if n not in categorical and np.isnan(table[n]).any()]
+    numbers = [n for n in features if n not in categorical]
+    filled = [n for n in numbers if table[n].dtype != object and np.isnan(table[n]).any()]
     if filled:
         encoded += f"missing values filled in {len(filled)} numeric column(s); "
     say(
