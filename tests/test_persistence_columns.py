@@ -465,7 +465,10 @@ def test_layerkit_predict_names_the_column_a_step_refuses(tmp_path, capsys):
         capsys, "predict", tmp_path / "m.lkm", tmp_path / "rows.csv", "-o", tmp_path / "p.csv"
     )
     assert status != 0
-    assert "its step 'standardscaler' (columns age): could not convert string to float" in err
+    assert (
+        "its step 'standardscaler' (columns age), in column age, row 1 (line 2): could not "
+        "convert string to float: 'young'"
+    ) in err
     assert err.count("\n") == 1  # (scikit-learn's lines as one)
 
 
