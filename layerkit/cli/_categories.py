@@ -217,13 +217,13 @@ def explain_refusal(model: Any, X: Any, err: Exception, lines: Any = None) -> st
 def _cell_of(message: str, part: Any, shown: list[str], lines: Any) -> str:
     """Where the text a step could not read as a number (scikit-learn's "could not
     convert string to float: '?'") first is: ", in column Age, row 5 (line 6)"."""
-    found = re.search(r"could not convert string to float: '(.*)'", message)
+    found = re.search(r"could not convert string to float: (['\"])(.*)\1", message)
     if not found:
         return ""
     from ._examples import _row
 
     cells = np.asarray(part.to_numpy() if hasattr(part, "to_numpy") else part, dtype=object)
-    rows, cols = np.nonzero(cells == found.group(1))
+    rows, cols = np.nonzero(cells == found.group(2))
     if not rows.size:
         return ""
     return f", in column {shown[cols[0]]}, {_row(int(rows[0]), lines)}"

@@ -69,10 +69,18 @@ def examples(
     if data.categorical == "auto":  # (a text column not taken has its problem named)
         numbers = [name for name in numbers if table[name].dtype != object]
     imputed = data.impute is not None
-    problems += feature_problems(table, numbers, imputed=imputed, hint=listing, fill=_FILL)
-    if categorical or imputed:  # (a Pipeline, which reads the numbers as pandas does)
-        sound = [n for n in numbers if not feature_problems(table, [n], imputed=imputed)]
-        problems += _read_as_text(table, sound, as_written, imputed)
+    # a Pipeline reads the numbers as pandas does: what it would read as text first
+    texts = _read_as_text(table, numbers, as_written) if categorical or imputed else {}
+    for name in numbers:
+        if name in texts:
+            problems.append(texts[name])
+        elif table[name].dtype != object and np.isnan(table[name]).all():
+            problems.append(
+                f"feature column {name!r} has no value in any row; leave it out (data.exclude)"
+            )
+        else:
+            problems += feature_problems(table, [name], imputed=imputed, hint=listing, fill=_FILL)
+    problems += _stored_as_bytes(categorical, as_written)
     target = table[data.target]
     csv = table.lines is not None
     if task == "classification" and data.target in as_written:
@@ -139,27 +147,38 @@ def _near(name: str, columns: list[str]) -> str:
     return f"{hint} The columns are {shown}" if hint else f"; the columns are {shown}"
 
 
-def _read_as_text(
-    table: Table, names: list[str], as_written: dict[str, np.ndarray], imputed: bool
-) -> list[str]:
-    """The numeric columns a Pipeline model could not read from pandas' table of the
-    file: a cell the table reader takes for a number or a gap but pandas for text
-    (``none``, `` NA``), digits a Parquet file stores as text; and, with ``imputed``, a
-    column without a value, which the imputer would drop."""
+def _stored_as_bytes(names: list[str], as_written: dict[str, np.ndarray]) -> list[str]:
+    """The categorical columns a Parquet file stores as bytes, not text: a model file
+    holds text categories."""
     problems = []
+    for name in names:
+        found = next((v for v in as_written[name].tolist() if isinstance(v, bytes)), None)
+        if found is not None:
+            problems.append(
+                f"feature column {name!r} is stored as bytes in the Parquet file ({found!r}): "
+                "store it as text"
+            )
+    return problems
+
+
+def _read_as_text(
+    table: Table, names: list[str], as_written: dict[str, np.ndarray]
+) -> dict[str, str]:
+    """The numeric columns a Pipeline model could not read from pandas' table of the
+    file, by name, with why: a cell the table reader takes for a number or a gap but
+    pandas for text (``none``, `` NA``), digits a Parquet file stores as text."""
+    problems = {}
     csv = table.lines is not None
     for name in names:
         cells = as_written.get(name)
-        if imputed and np.isnan(table[name]).all():
-            problems.append(f"feature column {name!r} has no value in any row; drop it")
-        if cells is None:
+        if cells is None or table[name].dtype == object:  # (text: named as such)
             continue
         typed = pandas_column(table[name], cells, text=False, csv=csv)
         texts = [(i, v) for i, v in enumerate(typed.tolist()) if isinstance(v, str)]
         if not texts:
             continue
         if not csv:
-            problems.append(
+            problems[name] = (
                 f"feature column {name!r} is stored as text in the Parquet file "
                 f"({texts[0][1]!r} in {_row(texts[0][0], None)}), which pandas reads as "
                 "text: store it as numbers"
@@ -167,7 +186,7 @@ def _read_as_text(
             continue
         odd = [(i, v) for i, v in texts if v not in PANDAS_MISSING and not _is_number(v)]
         i, value = (odd or texts)[0]
-        problems.append(
+        problems[name] = (
             f"feature column {name!r} must hold numbers, but {_row(i, table.lines)} holds "
             f"{value!r}, which pandas reads as text (it reads a missing value from an "
             "empty cell, NA, NaN or null); write it as a number or an empty cell"
