@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ._errors import CLIError
-from ._examples import _DATE, _GROUPED, _UNDERSCORED, _is_number, _near, _row
+from ._examples import _DATE, _GROUPED, _UNDERSCORED, _is_number, _near, _row, feature_names
 from ._tables import Table
 
 #: a text column with more distinct values than this, and than half its rows with a
@@ -31,8 +31,7 @@ def read_as_written(table: Table, data: Any) -> list[str]:
     """The feature columns ``examples`` needs as written: every one, where the model
     may be a Pipeline, which reads its columns as pandas reads the file (listed
     categories, text columns for "auto", or ``data.impute``); else none."""
-    names = data.features if data.features is not None else list(table)
-    names = [n for n in names if n in table and n != data.target and n not in data.exclude]
+    names = [n for n in feature_names(table, data) if n in table]
     if data.categorical != "auto":
         return names if data.categorical or data.impute is not None else []
     texts = any(table[n].dtype == object for n in names)

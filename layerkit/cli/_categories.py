@@ -159,20 +159,33 @@ def categorical_input(
     return np.column_stack(list(columns.values()))
 
 
+def _column_steps(model: Any) -> list[tuple[str, Any, list[int]]]:
+    """The steps of the model's first step, when it is a ColumnTransformer (else []):
+    each fitted step's name, the step, and the input positions it reads."""
+    first = _first_step(model)
+    if type(first).__name__ != "ColumnTransformer":
+        return []
+    from ..io._columns import column_list, positions
+
+    return [
+        (name, step, positions(first, column_list(columns)))
+        for name, step, columns in first.transformers_
+    ]
+
+
+def _input_names(model: Any) -> Any:
+    """The model's first step's column names (None: it has none)."""
+    return getattr(_first_step(model), "feature_names_in_", None)
+
+
 def unused_inputs(model: Any) -> set[str]:
     """The named input columns the model's first step, a ColumnTransformer, drops (a
     "drop" step's, or the remainder's when it is "drop"): Python's table may lack them."""
-    first = _first_step(model)
-    names = getattr(first, "feature_names_in_", None)
-    if type(first).__name__ != "ColumnTransformer" or names is None:
+    steps, names = _column_steps(model), _input_names(model)
+    if not steps or names is None:
         return set()
-    from ..io._columns import column_list, positions
-
     used = {
-        j
-        for _, step, columns in first.transformers_
-        if not (isinstance(step, str) and step == "drop")
-        for j in positions(first, column_list(columns))
+        j for _, step, at in steps if not (isinstance(step, str) and step == "drop") for j in at
     }
     return {str(name) for j, name in enumerate(names) if j not in used}
 
@@ -186,18 +199,10 @@ def explain_refusal(model: Any, X: Any, err: Exception, lines: Any = None) -> st
         gaps = _missing_numbers(model, X, lines)
         if gaps:
             return f"{'; '.join(gaps)}, which the model's steps do not fill: fill or drop them"
-    first = _first_step(model)
-    if type(first).__name__ != "ColumnTransformer":
-        return text
-    import warnings
-
-    from ..io._columns import column_list, positions
-
-    given = getattr(first, "feature_names_in_", None)
-    for name, step, columns in first.transformers_:
+    given = _input_names(model)
+    for name, step, at in _column_steps(model):
         if isinstance(step, str):
             continue
-        at = positions(first, column_list(columns))
         part = X.iloc[:, at] if hasattr(X, "iloc") else X[:, at]
         try:
             with warnings.catch_warnings():
@@ -232,16 +237,11 @@ def _cell_of(message: str, part: Any, shown: list[str], lines: Any) -> str:
 def _encoded_inputs(model: Any) -> set[int]:
     """The input positions the model's first step, a ColumnTransformer, sends to an
     encoder (alone, or ending a Pipeline): a gap there is a category, not a number."""
-    first = _first_step(model)
-    if type(first).__name__ != "ColumnTransformer":
-        return set()
-    from ..io._columns import column_list, positions
-
     found = set()
-    for _, step, columns in first.transformers_:
+    for _, step, at in _column_steps(model):
         last = step.steps[-1][1] if type(step).__name__ == "Pipeline" else step
         if type(last).__name__ in ("OneHotEncoder", "OrdinalEncoder"):
-            found.update(positions(first, column_list(columns)))
+            found.update(at)
     return found
 
 
@@ -251,7 +251,7 @@ def _missing_numbers(model: Any, X: Any, lines: Any = None) -> list[str]:
     row; and its line in a CSV file)."""
     from ._examples import _row
 
-    names = getattr(_first_step(model), "feature_names_in_", None)
+    names = _input_names(model)
     encoded = _encoded_inputs(model)
     found = []
     for j in range(X.shape[1]):
@@ -276,19 +276,13 @@ def unseen_categories(model: Any, X: Any) -> list[str]:
     first ColumnTransformer, directly or at the end of a Pipeline there: the input
     columns holding categories it did not see in training, how many rows, and the
     first such value."""
-    first = _first_step(model)
-    if type(first).__name__ != "ColumnTransformer":
-        return []
-    from ..io._columns import column_list, positions
-
-    given = getattr(first, "feature_names_in_", None)
+    given = _input_names(model)
     found = []
-    for _, step, columns in first.transformers_:
+    for _, step, at in _column_steps(model):
         steps = step.steps if type(step).__name__ == "Pipeline" else [(None, step)]
         encoder = steps[-1][1]
         if type(encoder).__name__ != "OneHotEncoder" or encoder.drop is not None:
             continue
-        at = positions(first, column_list(columns))
         part = X.iloc[:, at] if hasattr(X, "iloc") else X[:, at]
         raw = part
         with warnings.catch_warnings():

@@ -22,7 +22,7 @@ def examples(
     """X, y, the feature names and the categorical features' dtypes by name, every
     value checked. X is float64; with categorical features (``data.categorical``), an
     object array whose categorical columns are as pandas reads them (from
-    ``as_written``, which holds them: see ``categorical_candidates``; the dtype each had
+    ``as_written``, which holds them: see ``read_as_written``; the dtype each had
     before it went into X), the others numbers. A
     classification's labels are booleans where ``as_written`` (the target column as the
     file has it) holds booleans (read as 1 and 0 by the number reading), as pandas reads
@@ -37,9 +37,8 @@ def examples(
             raise CLIError(
                 f"{path}: data.exclude names no column(s) {unknown}{_near(unknown[0], columns)}"
             )
-        left_out = {data.target, *data.exclude}
-        features = [name for name in columns if name not in left_out]
-        index = index_column(table, skip=left_out)
+        features = feature_names(table, data)
+        index = index_column(table, skip={data.target, *data.exclude})
         if index:
             unnamed = "has no name" in index  # (a column with data may have lost its name)
             raise CLIError(
@@ -49,7 +48,7 @@ def examples(
                 + ", list it under data.exclude, or list the features (data.features)"
             )
     else:
-        features = list(data.features)
+        features = feature_names(table, data)
     missing = [name for name in features if name not in table]
     if missing:
         raise CLIError(f"{path}: no feature column(s) {missing}{_near(missing[0], columns)}")
@@ -63,8 +62,9 @@ def examples(
     from ._categorical_columns import LISTING, choose
 
     categorical, problems = choose(table, data.categorical, data.target, features, path)
-    listing = f"; or, {LISTING}, or leave it out (data.exclude)"
-    listing = listing if data.categorical != "auto" else ""
+    listing = (
+        f"; or, {LISTING}, or leave it out (data.exclude)" if data.categorical != "auto" else ""
+    )
     numbers = [name for name in features if name not in categorical]
     if data.categorical == "auto":  # (a text column not taken has its problem named)
         numbers = [name for name in numbers if table[name].dtype != object]
@@ -114,6 +114,14 @@ def examples(
 
 #: a column name that says "identifier": id, customer_id, order-id, customerID, userId
 _ID_NAME = re.compile(r"(?:^|.*[_\s.-])[iI][dD]$|.*[a-z](?:ID|Id)$")
+
+
+def feature_names(table: Table, data: Any) -> list[str]:
+    """The feature columns an experiment names: ``data.features``, else every column of
+    the table but the target and ``data.exclude``'s."""
+    if data.features is not None:
+        return list(data.features)
+    return [name for name in table if name != data.target and name not in data.exclude]
 
 
 def identifier_features(table: Table, features: list[str]) -> list[str]:

@@ -680,24 +680,20 @@ def _loaded_columns(raw: Any, where: str, fitted: bool) -> tuple[Any, Any]:
     problem = pattern_problem(pattern)
     if problem:
         raise ModelFileError(f"{where}: pattern must be {problem}, got {repr(pattern)[:80]}")
-    dtypes = {}
+    dtypes: dict[str, Any] = {}
     for key in ("dtype_include", "dtype_exclude"):
         value = spec[key]
         names = value if isinstance(value, list) else [value]
-        if value is not None and not all(
-            isinstance(n, str) and n in SELECTOR_DTYPES for n in names
-        ):
+        if value is None:
+            dtypes[key] = None
+            continue
+        if not all(isinstance(n, str) and n in SELECTOR_DTYPES for n in names):
             raise ModelFileError(
                 f"{where}: {key} must be null, or one or a list of "
                 f"{', '.join(map(repr, SELECTOR_DTYPES))}; got {repr(value)[:80]}"
             )
-        dtypes[key] = (
-            [SELECTOR_DTYPES[n] for n in value]
-            if isinstance(value, list)
-            else None
-            if value is None
-            else SELECTOR_DTYPES[value]
-        )
+        loaded = [SELECTOR_DTYPES[n] for n in names]
+        dtypes[key] = loaded if isinstance(value, list) else loaded[0]
     from sklearn.compose import make_column_selector
 
     selector = make_column_selector(pattern, **dtypes)
